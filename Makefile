@@ -1,0 +1,99 @@
+# usmfs - top-level build.
+#
+#   make            build libusmpolicy, tools, the FUSE daemon (and usmfs.ko
+#                   when KDIR or the running kernel's headers are there)
+#   make deps       install the Debian packages the build and tests need
+#   make test       deps + build + every test stage; ends "N passed, N failed"
+#   make demo       the FUSE demo (needs no module)
+#   make install    PREFIX=/usr/local DESTDIR=
+
+PREFIX	?= /usr/local
+DESTDIR	?=
+export PREFIX DESTDIR
+
+# Packages for building and testing userspace and the FUSE frontend.  The
+# kernel lane (tests/vm) installs its own on top (make -C tests/vm deps).
+DEPS	:= build-essential pkg-config clang valgrind attr fio fuse3 \
+	   libfuse3-dev libcmocka-dev libinih-dev liburing-dev
+
+SUBDIRS	:= policy usmfs mount-helpers
+
+.PHONY: all deps build test test-unit test-valgrind test-fuse test-kmod \
+	test-debug install uninstall clean demo bench bench-quick check-clang
+all: build
+
+deps:
+	@missing=""; \
+	for p in $(DEPS); do \
+		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		echo "deps: installing$$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	else \
+		echo "deps: all present"; \
+	fi
+
+build:
+	@for d in $(SUBDIRS); do \
+		if [ -f $$d/Makefile ]; then $(MAKE) -C $$d all || exit 1; fi; \
+	done
+
+# Userspace must also build warning-free with clang.
+check-clang:
+	$(MAKE) -C policy CC=clang O=$(CURDIR)/policy/build-clang all
+	@if [ -f usmfs/Makefile ]; then $(MAKE) -C usmfs CC=clang O=$(CURDIR)/usmfs/build-clang all; fi
+
+test-unit:
+	$(MAKE) -C tests/unit lib all
+	$(MAKE) -C tests/unit run
+
+test-valgrind:
+	$(MAKE) -C tests/unit VALGRIND=1 lib all
+	$(MAKE) -C tests/unit VALGRIND=1 run
+
+test-fuse: build
+	@if [ -f tests/fs/Makefile ]; then $(MAKE) -C tests/fs test-fuse; \
+	 else echo "fuse: 0 passed, 0 failed (no suite yet)"; fi
+
+test-kmod:
+	@if [ -f tests/vm/Makefile ]; then $(MAKE) -C tests/vm test; \
+	 else echo "kmod: 0 passed, 0 failed (no lane yet)"; fi
+
+test-debug:
+	$(MAKE) -C tests/vm test-debug
+
+# Every stage runs even if an earlier one failed; the summary adds them up.
+test: deps
+	@tests/run-stages.sh \
+		"build:$(MAKE) build" \
+		"clang:$(MAKE) check-clang" \
+		"unit:$(MAKE) test-unit" \
+		"valgrind:$(MAKE) test-valgrind" \
+		"fuse:$(MAKE) test-fuse" \
+		"kmod:$(MAKE) test-kmod"
+
+demo: deps build
+	@if [ -x bench/demo.sh ]; then bench/demo.sh; else echo "demo: not there yet"; exit 1; fi
+
+bench: deps build
+	$(MAKE) -C bench all
+
+bench-quick: deps build
+	$(MAKE) -C bench quick
+
+install: build
+	@for d in $(SUBDIRS); do \
+		if [ -f $$d/Makefile ]; then $(MAKE) -C $$d install || exit 1; fi; \
+	done
+
+uninstall:
+	@for d in $(SUBDIRS); do \
+		if [ -f $$d/Makefile ]; then $(MAKE) -C $$d uninstall || exit 1; fi; \
+	done
+
+clean:
+	@for d in $(SUBDIRS) tests/unit tests/fs tests/vm kmod bench; do \
+		if [ -f $$d/Makefile ]; then $(MAKE) -C $$d clean; fi; \
+	done
+	rm -rf policy/build-clang usmfs/build-clang

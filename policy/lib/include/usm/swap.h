@@ -1,0 +1,69 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * usm/swap.h - backing stores for evicted pages.
+ *
+ * Specs: "none" (nothing can be evicted to it: allocation gives -ENOSPC),
+ * "file:PATH" (a sparse file of 4 KiB slots; slot s lives at offset
+ * s * 4096).  Slot numbers are stable: a restarted server reopens the same
+ * file with USM_STORE_KEEP and claims the slots the kernel still lists,
+ * then reads them back.  Freed slots are reused lowest first.
+ *
+ * A file store is created with mode 0600 (O_NOFOLLOW); an existing path
+ * that is a symlink, not a regular file, or not owned by the caller's
+ * effective uid is refused with -EPERM and a message.
+ *
+ * A store is not locked: its owner (a usm_ctx) serialises calls.
+ */
+#ifndef USM_SWAP_H
+#define USM_SWAP_H
+
+#include <usm/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct usm_store;
+
+/* Flags for usm_store_open(). */
+#define USM_STORE_KEEP	0x1u	/* keep existing contents (restart); default truncates */
+
+/*
+ * Open a store.  @name is what xattrs and the config call it ("default" for
+ * the mount's).  0 and *@out, or -errno with a message in @err
+ * ("file:/x: not owned by uid 0", "bogus: unknown store type").
+ */
+int usm_store_open(const char *name, const char *spec, unsigned int flags,
+		   struct usm_store **out, char *err, size_t errlen);
+void usm_store_close(struct usm_store *st);
+
+const char *usm_store_name(const struct usm_store *st);
+const char *usm_store_spec(const struct usm_store *st);
+
+/* 1 if the store can take pages at all ("none" cannot). */
+int usm_store_writable(const struct usm_store *st);
+
+/* Allocate a slot: 0 and *@slot, or -ENOSPC. */
+int usm_store_alloc(struct usm_store *st, usm_slot_t *slot);
+/* Re-mark a slot listed by the kernel as used after a restart.
+ * 0, -EBUSY (already used), -ERANGE. */
+int usm_store_claim(struct usm_store *st, usm_slot_t slot);
+/* Free a slot: 0 or -EINVAL (not allocated).  The hole is punched when
+ * the store supports it. */
+int usm_store_free(struct usm_store *st, usm_slot_t slot);
+
+/* Batched I/O: @n pages, slot @slots[i] <-> buffer @bufs[i] (USM_PAGE_SIZE
+ * bytes each).  Uses preadv/pwritev over runs of adjacent slots.
+ * 0 or -errno (EIO on a short read: a slot never written reads as zeroes). */
+int usm_store_write(struct usm_store *st, const usm_slot_t *slots,
+		    void *const *bufs, size_t n);
+int usm_store_read(struct usm_store *st, const usm_slot_t *slots,
+		   void *const *bufs, size_t n);
+int usm_store_sync(struct usm_store *st);
+
+uint64_t usm_store_slots_used(const struct usm_store *st);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* USM_SWAP_H */
