@@ -15,9 +15,15 @@
  * Locking: every usm_* function taking a ctx is thread-safe (one mutex per
  * context).  Backend ops are called WITHOUT that mutex held, so they may
  * call into the kernel (invalidate caches, which may recurse into the
- * frontend's own handlers and from there into the library).  While a page
- * is being evicted it is in an "evicting" state: usm_fault() on it waits
- * (bounded) until the eviction ends, then swaps it in again.
+ * frontend's own handlers and from there into the library).
+ *
+ * Eviction of a page goes: chosen (state EVICTING, out of its policy) ->
+ * backend unmap (no lock) -> copy-out to its slot (state WRITING) ->
+ * backend commit -> frame freed (state SWAPPED).  usm_fault() on an EVICTING
+ * page cancels that page's eviction and returns the frame at once (so the
+ * FUSE daemon's own write-back during an invalidate cannot deadlock); on a
+ * WRITING page it waits, bounded by wait_timeout_ms, for the I/O to end and
+ * then swaps the page back in.
  *
  * Pinning: usm_fault(..., USM_FAULT_PIN) returns the frame pinned; the
  * frontend copies data and calls usm_page_unpin().  A pinned page is never
@@ -169,7 +175,8 @@ void usm_file_get_policy(struct usm_ctx *ctx, struct usm_file *f,
  *  - hole: a frame is placed by the file's placement policy and zeroed,
  *    unless USM_FAULT_NOALLOC (then -ENOENT: the caller reads zeroes);
  *  - swapped: a frame is placed and the slot read into it (a swap-in);
- *  - being evicted: waits for the eviction to end, then as above.
+ *  - being evicted: cancels the eviction (EVICTING) or waits for the
+ *    store write to end, then swaps it in (WRITING).
  * When the resident cap is reached, victims are evicted first (in the
  * caller's thread).  Returns 0 and *@frame, -ENOENT (hole with NOALLOC),
  * -ENOSPC (no frame and nothing can be evicted: swap=none and full),
