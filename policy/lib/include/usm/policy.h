@@ -38,6 +38,8 @@ struct usm_page {
 	uint32_t pflags;	/* policy's use */
 	uint32_t ptag;		/* policy's use (frequency, queue id, ...) */
 	uint64_t pword;		/* policy's use */
+	uint32_t pins;		/* library's: >0 while pinned; read-only for
+				 * policies (use usm_page_pinned()) */
 };
 
 /*
@@ -78,7 +80,9 @@ struct usm_evict_ops {
 
 #define USM_EVICT_NEVER	0x1u
 
-/* Non-zero while a frontend is copying the page (it must not leave now). */
+/* Non-zero while a frontend is copying the page (it must not leave now):
+ * pg->pins != 0.  Safe on any struct usm_page, including ones a test or a
+ * tool made itself (zero-initialised: not pinned). */
 int usm_page_pinned(const struct usm_page *pg);
 
 /*
