@@ -273,6 +273,125 @@ static void test_threads(void **state)
 					 &thr_tables[t][i]);
 }
 
+/* Plugins: built by the unit Makefile into TEST_BUILD_DIR, against the
+ * headers only, as a user would. */
+#define PLUGIN(name) TEST_BUILD_DIR "/plugin_" name ".so"
+
+static void test_plugin_good(void **state)
+{
+	struct usm_page pg[4] = { { .index = 0 } };
+	const struct usm_evict_ops *mru;
+	struct usm_page *out[4];
+	struct names nm = { .n = 0 };
+	char err[256] = "";
+	void *st;
+	size_t i;
+
+	(void)state;
+	assert_null(usm_find_evict("mru"));
+	assert_int_equal(usm_plugin_load(PLUGIN("mru"), err, sizeof(err)), 0);
+	mru = usm_find_evict("mru");
+	assert_non_null(mru);
+	usm_for_each_evict(collect, &nm);
+	assert_true(listed(&nm, "mru"));
+
+	/* It works: most recently used first, pinned pages skipped. */
+	st = mru->create(NULL);
+	assert_non_null(st);
+	for (i = 0; i < 4; i++) {
+		pg[i].index = i;
+		mru->on_insert(st, &pg[i]);
+	}
+	mru->on_access(st, &pg[1]);
+	pg[3].pins = 1;
+	assert_int_equal(mru->victims(st, out, 2), 2);
+	assert_ptr_equal(out[0], &pg[1]);
+	assert_ptr_equal(out[1], &pg[2]);
+	assert_int_equal(mru->resident(st), 2);
+	mru->on_remove(st, &pg[0]);
+	mru->on_remove(st, &pg[3]);
+	mru->destroy(st);
+
+	/* Loading it again is a duplicate, with a clear error. */
+	assert_int_equal(usm_plugin_load(PLUGIN("mru"), err, sizeof(err)),
+			 -EEXIST);
+	assert_non_null(strstr(err, "'mru'"));
+	assert_non_null(strstr(err, "already registered"));
+	assert_ptr_equal(usm_find_evict("mru"), mru);
+}
+
+static void test_plugin_bad_abi(void **state)
+{
+	char err[256] = "";
+
+	(void)state;
+	assert_int_equal(usm_plugin_load(PLUGIN("badabi"), err, sizeof(err)),
+			 -EPROTO);
+	assert_non_null(strstr(err, "ABI"));
+	assert_null(usm_find_evict("badabi"));
+}
+
+static void test_plugin_duplicate(void **state)
+{
+	const struct usm_evict_ops *lru = usm_find_evict("lru");
+	char err[256] = "";
+
+	(void)state;
+	assert_int_equal(usm_plugin_load(PLUGIN("dup"), err, sizeof(err)),
+			 -EEXIST);
+	assert_non_null(strstr(err, "'lru'"));
+	assert_non_null(strstr(err, "nothing registered"));
+	/* All or nothing: its good first table is not there either. */
+	assert_null(usm_find_evict("dup-first"));
+	assert_ptr_equal(usm_find_evict("lru"), lru);
+	assert_ptr_equal(lru, &usm_evict_lru);
+}
+
+static void test_plugin_missing_symbol(void **state)
+{
+	char err[256] = "";
+
+	(void)state;
+	assert_int_equal(usm_plugin_load(PLUGIN("nosym"), err, sizeof(err)),
+			 -ENOEXEC);
+	assert_non_null(strstr(err, USM_PLUGIN_SYMBOL));
+}
+
+static void test_plugin_bad_table(void **state)
+{
+	char err[256] = "";
+
+	(void)state;
+	assert_int_equal(usm_plugin_load(PLUGIN("badtable"), err,
+					 sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "on_remove"));
+	assert_null(usm_find_evict("badtable"));
+	assert_null(usm_find_alloc("badtable-place"));
+}
+
+static void test_plugin_not_found(void **state)
+{
+	char err[512] = "";
+
+	(void)state;
+	/* A bare name is looked up in USM_PLUGIN_DIR, with ".so" added. */
+	assert_int_equal(usm_plugin_load("no-such-plugin", err, sizeof(err)),
+			 -ENOENT);
+	assert_non_null(strstr(err, USM_PLUGIN_DIR "/no-such-plugin.so"));
+	assert_int_equal(usm_plugin_load(TEST_BUILD_DIR "/nothing.so", err,
+					 sizeof(err)), -ENOENT);
+	assert_int_equal(usm_plugin_load("", err, sizeof(err)), -EINVAL);
+	assert_int_equal(usm_plugin_load(NULL, err, sizeof(err)), -EINVAL);
+	assert_int_equal(usm_plugin_load("..", err, sizeof(err)), -EINVAL);
+	assert_int_equal(usm_plugin_load("a b", err, sizeof(err)), -EINVAL);
+	/* Not a shared object at all. */
+	assert_int_equal(usm_plugin_load(TEST_BUILD_DIR "/test_registry",
+					 err, sizeof(err)), -ELIBBAD);
+	assert_non_null(strstr(err, "cannot load"));
+	/* A NULL error buffer is fine. */
+	assert_int_equal(usm_plugin_load("no-such-plugin", NULL, 0), -ENOENT);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -282,6 +401,12 @@ int main(void)
 		cmocka_unit_test(test_register_alloc),
 		cmocka_unit_test(test_batch_all_or_nothing),
 		cmocka_unit_test(test_threads),
+		cmocka_unit_test(test_plugin_good),
+		cmocka_unit_test(test_plugin_bad_abi),
+		cmocka_unit_test(test_plugin_duplicate),
+		cmocka_unit_test(test_plugin_missing_symbol),
+		cmocka_unit_test(test_plugin_bad_table),
+		cmocka_unit_test(test_plugin_not_found),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
