@@ -14,6 +14,8 @@
 
 #include <cmocka.h>
 
+#include "parse_test_util.h"
+
 #include <usm/config.h>
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
@@ -23,6 +25,8 @@ static char tmpdir[] = "/tmp/usm-test-config.XXXXXX";
 static int setup(void **state)
 {
 	(void)state;
+	if (ensure_builtin_allocs())
+		return -1;
 	return mkdtemp(tmpdir) ? 0 : -1;
 }
 

@@ -10,6 +10,8 @@
 
 #include <cmocka.h>
 
+#include "parse_test_util.h"
+
 #include <usm/parse.h>
 #include <usm/policy.h>
 
@@ -698,6 +700,12 @@ static void test_mount_opts_resolve(void **state)
 	assert_true(mo.size > UINT64_MAX / 4);
 }
 
+static int group_setup(void **state)
+{
+	(void)state;
+	return ensure_builtin_allocs();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -717,5 +725,5 @@ int main(void)
 		cmocka_unit_test(test_mount_opts_resolve),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return cmocka_run_group_tests(tests, group_setup, NULL);
 }
