@@ -578,6 +578,12 @@ int usm_ctx_create(const struct usm_ctx_params *p, struct usm_ctx **out,
 		return -EINVAL;
 	}
 	usm_policies_init();
+	/* A strong reference: links alloc.c in from the static library, so
+	 * that the registry's weak references to the placement tables
+	 * resolve. */
+	if (!usm_alloc_firstfit.place || !usm_alloc_contiguous.place ||
+	    !usm_alloc_spread.place)
+		return -EINVAL;
 	ctx = calloc(1, sizeof(*ctx));
 	if (!ctx)
 		return -ENOMEM;
@@ -1355,7 +1361,7 @@ static int fault_locked(struct usm_ctx *ctx, struct usm_file *f, uint64_t index,
 {
 	struct timespec dl;
 	unsigned int rounds = 0;
-	struct usm_ppage *pp;
+	struct usm_ppage *pp = NULL;
 	usm_frame_t fr;
 	void *e;
 	int r;
@@ -1421,6 +1427,13 @@ again:
 		return r;
 
 	if (!e || usm_entry_is_resv(e)) {
+		void *e2 = pm_lookup(&f->map, index);
+
+		/* A placement that ignored this index's reservation: give
+		 * that reserved frame back. */
+		if (e2 && usm_entry_is_resv(e2))
+			resv_release_range(ctx, f, usm_entry_resv(e2), index,
+					   index + 1);
 		/* A hole: a zeroed frame. */
 		pp = ppage_new(f, index);
 		if (!pp || pm_insert(&f->map, index, pp) != 0) {

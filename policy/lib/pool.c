@@ -449,7 +449,7 @@ int usm_pool_alloc_run(struct usm_pool *pool, uint64_t nr, uint64_t align,
 			b = (end + (1ull << o) - 1) >> o;
 		}
 	}
-	if ((1ull << o) == nr && nr >= align)
+	if ((1ull << o) == nr && align >= nr)
 		return -ENOSPC;	/* the index search was exact */
 	b = find_run_slow(pool, nr, ao);
 	if (b == NONE)
