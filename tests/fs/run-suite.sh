@@ -58,7 +58,9 @@ export USMFS_SIZE="${USMFS_SIZE:-}" USMFS_SWAP="${USMFS_SWAP:-}"
 export USMFS_NOSWAP_DIR="${USMFS_NOSWAP_DIR:-}" USMFS_NOSWAP_SIZE="${USMFS_NOSWAP_SIZE:-}"
 
 root=$dir/fstest.$$
-log=${TMPDIR:-/tmp}/fstest.$$.log
+tmpd=${TMPDIR:-/tmp}
+[ -d "$tmpd" ] && [ -w "$tmpd" ] || tmpd=$dir
+log=$tmpd/fstest.$$.log
 if ! mkdir "$root"; then
 	echo "run-suite: cannot create $root" >&2
 	exit 2
