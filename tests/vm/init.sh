@@ -25,6 +25,8 @@ mkdir -p /mnt/usm /mnt/usm-noswap
 MODULE=usmfs
 POOL=48M
 SIZE=32M
+NOSWAP_SIZE=8M
+FS_TIMEOUT_MULT=1
 MODARGS=
 FIO_SIZE=8M
 STEP_TIMEOUT=120
@@ -94,13 +96,14 @@ pool_source
 if step mount mount -t "$MODULE" none /mnt/usm -o size="$SIZE"; then
 	grep " /mnt/usm " /proc/mounts | sed 's/^/vm: mounted: /'
 	noswap=
-	if step mount-noswap mount -t "$MODULE" none /mnt/usm-noswap -o size="$SIZE",swap=none; then
+	if step mount-noswap mount -t "$MODULE" none /mnt/usm-noswap -o size="$NOSWAP_SIZE",swap=none; then
 		noswap=/mnt/usm-noswap
 	fi
 
 	if [ -f /fs/run-suite.sh ]; then
 		echo "vm: suite: start"
 		USMFS_SIZE=$SIZE USMFS_SWAP=none USMFS_NOSWAP_DIR=$noswap \
+			USMFS_NOSWAP_SIZE=$NOSWAP_SIZE FS_TIMEOUT_MULT=$FS_TIMEOUT_MULT \
 			timeout "$SUITE_TIMEOUT" sh /fs/run-suite.sh /mnt/usm kmod
 		rc=$?
 		echo "vm: suite: exit $rc"

@@ -16,6 +16,8 @@ VM_TIMEOUT=${VM_TIMEOUT:-900}	# one guest, boot to power-off, seconds
 VM_BUILD_TIMEOUT=${VM_BUILD_TIMEOUT:-600}	# one module build, seconds
 VM_POOL=${VM_POOL:-48M}		# module parameter pool=
 VM_SIZE=${VM_SIZE:-32M}		# mount option size=
+VM_NOSWAP_SIZE=${VM_NOSWAP_SIZE:-8M}	# size= of the second, swap=none mount
+VM_FS_TIMEOUT_MULT=${VM_FS_TIMEOUT_MULT:-4}	# TCG is slow: the suite's timeouts x4
 VM_CMA=${VM_CMA:-64M}		# cma= for kernels that have CMA
 VM_FIO_SIZE=${VM_FIO_SIZE:-8M}	# per fio job (2 jobs per engine)
 VM_MEM=${VM_MEM:-1024}
@@ -102,6 +104,26 @@ resolve_7() {
 	K_WHERE=chroot
 	K_APPEND="cma=$VM_CMA"
 	K_POOL_RE='^(cma|dma)$'
+}
+
+# A 6.1 built here from linux-source-6.1 with lockdep, DEBUG_VM, DEBUG_LIST,
+# KASAN and kmemleak (debug-kernel.sh; cached in $VM_CACHE/debug).
+resolve_debug() {
+	local tree=$VM_CACHE/debug/linux
+	say "[$label] building the debug kernel (cached in $VM_CACHE/debug; log $VM_BUILD/debug-kernel.log)"
+	local t0
+	t0=$(date +%s)
+	logged "$VM_BUILD/debug-kernel.log" "$VM_DIR/debug-kernel.sh" "$VM_CACHE/debug" || return 1
+	say "[$label] debug kernel ready ($(($(date +%s) - t0))s)"
+	K_REL=$(make -s -C "$tree" kernelrelease)
+	K_VER="linux-source-6.1 $(cat "$VM_CACHE/debug/.vm-source")"
+	K_IMG=""
+	K_HDRS=""
+	K_WHERE=host
+	K_APPEND=""
+	K_POOL_RE='^(cma|dma|contig|pages)$'
+	VMLINUZ=$tree/arch/x86/boot/bzImage
+	KDIR=$tree
 }
 
 # --- steps ------------------------------------------------------------------
@@ -194,12 +216,10 @@ build_base() {
 	local fsdir="" o=$VM_BUILD/fs
 	if [ -f "$TOP/tests/fs/Makefile" ]; then
 		say "building the filesystem suite -static"
-		rm -rf "$o" "$VM_BUILD/fs-stage"
-		if logged "$VM_BUILD/fs-build.log" make -C "$TOP/tests/fs" static O="$o"; then
-			fsdir=$VM_BUILD/fs-stage
-			mkdir -p "$fsdir"
-			cp -a "$o"/. "$fsdir"/
-			cp "$TOP/tests/fs/run-suite.sh" "$fsdir/"
+		rm -rf "$o"
+		if logged "$VM_BUILD/fs-build.log" make -C "$TOP/tests/fs" static O="$o" &&
+			[ -f "$o/run-suite.sh" ]; then
+			fsdir=$o
 			FS_PRESENT=1
 		else
 			total_fail=$((total_fail + 1))
@@ -226,6 +246,8 @@ KERNEL='$label'
 MODULE='$MODULE'
 POOL='$VM_POOL'
 SIZE='$VM_SIZE'
+NOSWAP_SIZE='$VM_NOSWAP_SIZE'
+FS_TIMEOUT_MULT='$VM_FS_TIMEOUT_MULT'
 FIO_SIZE='$VM_FIO_SIZE'
 STEP_TIMEOUT='$STEP_TIMEOUT'
 SUITE_TIMEOUT='$SUITE_TIMEOUT'
@@ -337,19 +359,25 @@ run_kernel() {
 	label=$spec
 	t0=$(date +%s)
 	if ! "resolve_${spec//./_}"; then
-		fail "select: no $spec kernel found in the package lists"
+		if [ "$spec" = debug ]; then
+			fail "build: debug kernel (log: $VM_BUILD/debug-kernel.log)"
+		else
+			fail "select: no $spec kernel found in the package lists"
+		fi
 		return
 	fi
 	label="$spec $K_REL"
 	say "[$label] kernel $K_REL ($K_VER), module built on the $K_WHERE${K_APPEND:+, $K_APPEND}"
 
-	say "[$label] fetching the kernel image ($K_IMG)"
-	fetch_vmlinuz || { fail "fetch: kernel image $K_IMG=$K_VER"; return; }
-	if [ "$K_WHERE" = host ]; then
+	if [ -n "$K_IMG" ]; then
+		say "[$label] fetching the kernel image ($K_IMG)"
+		fetch_vmlinuz || { fail "fetch: kernel image $K_IMG=$K_VER"; return; }
+	fi
+	if [ "$K_WHERE" = chroot ]; then
+		say "[$label] preparing the trixie chroot with $K_HDRS"
+	elif [ -n "$K_HDRS" ]; then
 		say "[$label] fetching headers ($K_HDRS)"
 		fetch_headers || { fail "fetch: headers $K_HDRS=$K_VER"; return; }
-	else
-		say "[$label] preparing the trixie chroot with $K_HDRS"
 	fi
 	say "[$label] building $MODULE.ko"
 	build_module || { fail "build: $MODULE.ko (log: $VM_BUILD/$K_REL/kmod-build.log)"; return; }
