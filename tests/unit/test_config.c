@@ -420,8 +420,8 @@ static void test_plugin_error(void **state)
 				      "p.conf", 0, &cfg, err, sizeof(err));
 	assert_true(ret < 0);
 	assert_null(cfg);
-	assert_non_null(strstr(err, "p.conf:4: [plugins]: cannot load plugin "
-				    "'/nonexistent/x.so'"));
+	assert_int_equal(strncmp(err, "p.conf:4: [plugins]: ", 21), 0);
+	assert_non_null(strstr(err, "/nonexistent/x.so"));
 }
 
 /* ------------------------------------------------------------ policy_for */
