@@ -64,20 +64,22 @@ finish() {
 }
 
 # Print which source the pool came from, as the module reports it: its
-# stats files if it has some, else its kernel log lines.
+# stats files if it has some, and its kernel log lines ("source X" first,
+# else the first source name on a pool line).
 pool_source() {
-	for f in /sys/kernel/debug/$MODULE/stats /sys/kernel/debug/$MODULE/pool \
+	: >/tmp/pool.txt
+	for f in /sys/kernel/debug/$MODULE/pool /sys/kernel/debug/$MODULE/stats \
 		/sys/fs/$MODULE/stats /proc/fs/$MODULE/stats; do
 		[ -r "$f" ] || continue
 		echo "vm: $f:"
 		sed 's/^/vm:   /' "$f"
-		src=$(grep -i -o -E '(source|src)[=: ]+[a-z_]+' "$f" | head -n 1 |
-			sed -E 's/.*[=: ]+//')
-		[ -n "$src" ] && break
+		cat "$f" >>/tmp/pool.txt
 	done
-	if [ -z "${src:-}" ]; then
-		src=$(dmesg | grep -i "$MODULE" | grep -i pool |
-			grep -o -i -w -E '(cma|dma|contig|pages)' | head -n 1)
+	dmesg | grep -i "$MODULE" | grep -i pool >>/tmp/pool.txt
+	src=$(grep -o -i -E 'source[=: ]+[a-z_]+' /tmp/pool.txt | head -n 1 |
+		sed -E 's/.*[=: ]+//')
+	if [ -z "$src" ]; then
+		src=$(grep -o -i -w -E '(cma|dma|contig|pages)' /tmp/pool.txt | head -n 1)
 	fi
 	echo "vm: pool-source ${src:-unknown}"
 }

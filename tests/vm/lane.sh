@@ -168,16 +168,24 @@ fetch_headers() {
 }
 
 # Copy the module's source (what git tracks or would track, not build
-# outputs) to DEST.
-copy_kmod_src() {
-	local dest=$1
-	rm -rf "$dest"
-	mkdir -p "$dest"
-	if git -C "$KMOD_SRC" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
-		(cd "$KMOD_SRC" && git ls-files -co --exclude-standard -z . |
-			tar --null -T - -cf -) | tar -C "$dest" -xf -
+# outputs) to ROOT/kmod, with the shared headers it includes beside it
+# (ROOT/policy/lib/include: the user.usm.* table), as a DKMS copy has them.
+copy_tree() {
+	local from=$1 to=$2
+	mkdir -p "$to"
+	if git -C "$from" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+		(cd "$from" && git ls-files -co --exclude-standard -z . |
+			tar --null -T - -cf -) | tar -C "$to" -xf -
 	else
-		cp -a "$KMOD_SRC"/. "$dest"/
+		cp -a "$from"/. "$to"/
+	fi
+}
+copy_kmod_src() {
+	local root=$1
+	rm -rf "$root/kmod" "$root/policy"
+	copy_tree "$KMOD_SRC" "$root/kmod"
+	if [ -d "$KMOD_SRC/../policy/lib/include" ]; then
+		copy_tree "$KMOD_SRC/../policy/lib/include" "$root/policy/lib/include"
 	fi
 }
 
@@ -188,14 +196,14 @@ build_module() {
 	KO=$b/$MODULE.ko
 	rm -f "$KO"
 	if [ "$K_WHERE" = host ]; then
-		copy_kmod_src "$b/kmod"
+		copy_kmod_src "$b"
 		logged "$b/kmod-build.log" timeout "$VM_BUILD_TIMEOUT" \
 			make -C "$b/kmod" KDIR="$KDIR" -j2 || return 1
 		cp "$(find "$b/kmod" -name "$MODULE.ko" | head -n 1)" "$KO" 2>/dev/null
 	else
 		logged "$VM_CACHE/trixie-setup.log" "$VM_DIR/mkchroot.sh" "$ch" "$K_HDRS" ||
 			return 1
-		copy_kmod_src "$ch/build/kmod"
+		copy_kmod_src "$ch/build"
 		logged "$b/kmod-build.log" chroot_run "$ch" timeout "$VM_BUILD_TIMEOUT" \
 			make -C /build/kmod \
 			KDIR="/usr/src/linux-headers-$K_REL" -j2 || return 1
