@@ -1,0 +1,53 @@
+#!/bin/bash
+# Plot bench/results/*.csv to PNG with gnuplot: usmfs/tmpfs ratios per fio
+# job, fault cost per filesystem, miss ratio per policy.
+set -eu
+res=$1
+cd "$res"
+if [ -s fio.csv ]; then
+	awk -F, 'NR > 1 && $5 == "usmfs" { print $2 "-" $3 "-" $4 "j", $10 }' fio.csv > fio.dat
+	gnuplot <<'GP'
+set terminal pngcairo size 900,420 noenhanced
+set output 'fio.png'
+set title 'usmfs (FUSE) bandwidth as a ratio of tmpfs, same run'
+set style data histograms
+set style fill solid 0.8
+set yrange [0:*]
+set ylabel 'usmfs / tmpfs'
+set xtics rotate by -35
+set grid ytics
+plot 'fio.dat' using 2:xtic(1) title 'ratio', 1 with lines dt 2 title 'tmpfs'
+GP
+fi
+if [ -s faults.csv ]; then
+	awk -F, 'NR > 1 { print $1 "-" $2, $3 }' faults.csv > faults.dat
+	gnuplot <<'GP'
+set terminal pngcairo size 900,420 noenhanced
+set output 'faults.png'
+set title 'page-fault cost, microseconds per 4 KiB page (lower is better)'
+set style data histograms
+set style fill solid 0.8
+set logscale y
+set xtics rotate by -35
+set grid ytics
+plot 'faults.dat' using 2:xtic(1) title 'us per 4 KiB'
+GP
+fi
+if [ -s replay.csv ]; then
+	awk -F, 'NR > 1 && $2 == 10 { print $1, $3, $4 }' replay.csv > replay.dat
+	gnuplot <<'GP'
+set terminal pngcairo size 900,420 noenhanced
+set output 'replay.png'
+set title 'miss ratio per eviction policy, cache = 10% of footprint (lower is better)'
+set style data histograms
+set style histogram clustered
+set style fill solid 0.8
+set xtics rotate by -35
+set grid ytics
+set key outside
+policies = system("awk '{print $2}' replay.dat | awk '!s[$0]++' | tr '\\n' ' '")
+traces = system("awk '{print $1}' replay.dat | awk '!s[$0]++' | tr '\\n' ' '")
+plot for [p in policies] '< awk -v p='.p.' ''$2 == p'' replay.dat' using 3:xtic(1) title p
+GP
+fi
+rm -f fio.dat faults.dat replay.dat

@@ -1,0 +1,204 @@
+#!/bin/bash
+# usmfs benchmarks: every figure is a ratio against tmpfs (or hugetlbfs)
+# measured in the same run on the same machine.
+#
+#   bench/run.sh [--quick] [--only fio,faults,evict,replay]
+#
+# Writes bench/results/{fio,faults,evict,replay}.csv, meta.txt, *.png and
+# prints a table as it goes.  Needs root (mounts tmpfs, hugetlbfs, usmfs).
+set -u
+top=$(cd "$(dirname "$0")/.." && pwd)
+res=$top/bench/results
+quick=0
+only="fio,faults,evict,replay"
+while [ $# -gt 0 ]; do
+	case $1 in
+	--quick) quick=1 ;;
+	--only) only=$2; shift ;;
+	*) echo "usage: $0 [--quick] [--only fio,faults,evict,replay]" >&2; exit 2 ;;
+	esac
+	shift
+done
+want() { case ",$only," in *",$1,"*) return 0 ;; esac; return 1; }
+
+usmfs=$top/usmfs/build/usmfs
+replay=$top/policy/build/usm-replay
+work=$(mktemp -d /tmp/usmfs-bench.XXXXXX)
+mounts=()
+pids=()
+
+cleanup() {
+	local m p
+	for m in "${mounts[@]}"; do
+		umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null
+	done
+	for p in "${pids[@]}"; do
+		kill "$p" 2>/dev/null
+	done
+	[ -f /proc/sys/vm/nr_hugepages ] && [ -n "${old_huge:-}" ] &&
+		echo "$old_huge" > /proc/sys/vm/nr_hugepages
+	rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+progress() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+
+mount_tmpfs() {	# DIR SIZE
+	mkdir -p "$1" && mount -t tmpfs -o "size=$2" none "$1" && mounts+=("$1")
+}
+
+# mount_usmfs DIR OPTIONS: start the FUSE daemon, wait (bounded) for the mount.
+mount_usmfs() {
+	local dir=$1 opts=$2 i
+	mkdir -p "$dir"
+	"$usmfs" "$dir" -f -o "$opts" 2>"$work/usmfs.$(basename "$dir").log" &
+	pids+=($!)
+	for i in $(seq 1 100); do
+		mountpoint -q "$dir" && { mounts+=("$dir"); return 0; }
+		sleep 0.1
+	done
+	echo "bench: usmfs did not mount on $dir:" >&2
+	cat "$work/usmfs.$(basename "$dir").log" >&2
+	return 1
+}
+
+umount_one() {
+	umount "$1" 2>/dev/null || umount -l "$1"
+	local m keep=()
+	for m in "${mounts[@]}"; do [ "$m" != "$1" ] && keep+=("$m"); done
+	mounts=("${keep[@]}")
+}
+
+mkdir -p "$res"
+{
+	echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+	echo "commit: $(git -C "$top" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+	echo "kernel: $(uname -r)"
+	echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //') x $(nproc)"
+	echo "memory: $(awk '/MemTotal/ {print int($2/1024) " MiB"}' /proc/meminfo)"
+	echo "mode: $([ $quick = 1 ] && echo quick || echo full)"
+} > "$res/meta.txt"
+cat "$res/meta.txt"
+
+# ---------------------------------------------------------------- fio
+if want fio; then
+	if [ $quick = 1 ]; then
+		jobs="seq-read seq-write rand-read"; engines="psync mmap"; njobs="1"
+		runtime=2; size=128M
+	else
+		jobs="seq-read seq-write seq-rw70 rand-read rand-write rand-rw70"
+		engines="psync mmap"; njobs="1 2"; runtime=4; size=256M
+	fi
+	mount_tmpfs "$work/tmpfs" 2G || exit 1
+	mount_usmfs "$work/usmfs" "size=2G" || exit 1
+	csv=$res/fio.csv
+	echo "frontend,job,engine,numjobs,fs,bw_MiBps,iops,lat_p50_us,lat_p99_us,ratio" > "$csv"
+	printf '\n%-10s %-6s %2s  %12s %12s %7s\n' job engine nj "tmpfs MiB/s" "usmfs MiB/s" ratio
+	for j in $jobs; do
+		for e in $engines; do
+			for n in $njobs; do
+				declare -A bw=()
+				for fs in tmpfs usmfs; do
+					out=$work/$fs-$j-$e-$n.json
+					DIR=$work/$fs SIZE=$size ENGINE=$e NUMJOBS=$n RUNTIME=$runtime \
+						fio --output-format=json --output="$out" "$top/bench/fio/$j.fio" >/dev/null 2>&1 ||
+						{ echo "bench: fio $j $e on $fs failed" >&2; continue; }
+					row=$(python3 "$top/bench/fio-summary.py" "$out")
+					bw[$fs]=${row%%,*}
+					echo "fuse,$j,$e,$n,$fs,$row,__R__" >> "$csv"
+					rm -f "$work/$fs"/"$j"* 2>/dev/null
+				done
+				r=$(awk -v a="${bw[usmfs]:-0}" -v b="${bw[tmpfs]:-0}" 'BEGIN{ if (b > 0) printf "%.2f", a/b; else print "nan" }')
+				sed -i "s/^\(fuse,$j,$e,$n,usmfs,.*\),__R__$/\1,$r/; s/^\(fuse,$j,$e,$n,tmpfs,.*\),__R__$/\1,1.00/" "$csv"
+				printf '%-10s %-6s %2s  %12s %12s %7s\n' "$j" "$e" "$n" "${bw[tmpfs]:-?}" "${bw[usmfs]:-?}" "$r"
+			done
+		done
+	done
+	umount_one "$work/usmfs"
+	umount_one "$work/tmpfs"
+fi
+
+# ---------------------------------------------------------------- faults
+if want faults; then
+	fb=$work/faultbench
+	cc -O2 -o "$fb" "$top/bench/faultbench.c" || exit 1
+	mib=$([ $quick = 1 ] && echo 64 || echo 256)
+	csv=$res/faults.csv
+	echo "fs,measure,us_per_4k,us_per_2m,faults,ratio_vs_tmpfs" > "$csv"
+	mount_tmpfs "$work/ftmpfs" 1G || exit 1
+	"$fb" "$work/ftmpfs" -s "$mib" -l tmpfs > "$work/faults.raw"
+	if [ -f /proc/sys/vm/nr_hugepages ]; then
+		old_huge=$(cat /proc/sys/vm/nr_hugepages)
+		echo $((mib / 2 + 8)) > /proc/sys/vm/nr_hugepages
+		mkdir -p "$work/htlb"
+		if mount -t hugetlbfs -o pagesize=2M none "$work/htlb" 2>/dev/null; then
+			mounts+=("$work/htlb")
+			"$fb" "$work/htlb" -s "$mib" -l hugetlbfs -H >> "$work/faults.raw"
+			umount_one "$work/htlb"
+		fi
+	fi
+	for alloc in firstfit contiguous; do
+		mount_usmfs "$work/fusm-$alloc" "size=1G,alloc=$alloc" || exit 1
+		"$fb" "$work/fusm-$alloc" -s "$mib" -l "usmfs-fuse-$alloc" >> "$work/faults.raw"
+		umount_one "$work/fusm-$alloc"
+	done
+	umount_one "$work/ftmpfs"
+	awk -F, 'NR == FNR { if ($1 == "tmpfs") base[$2] = $3; next }
+		 { r = ($3 > 0) ? base[$2] / $3 : 0; printf "%s,%s,%s,%s,%s,%.2f\n", $1, $2, $3, $4, $5, r }' \
+		"$work/faults.raw" "$work/faults.raw" >> "$csv"
+	printf '\n%-24s %-8s %10s %10s %8s\n' fs measure "us/4K" "us/2M" "vs tmpfs"
+	tail -n +2 "$csv" | awk -F, '{ printf "%-24s %-8s %10s %10s %7sx\n", $1, $2, $3, $4, $6 }'
+fi
+
+# ---------------------------------------------------------------- eviction
+if want evict; then
+	csv=$res/evict.csv
+	echo "policy,working_set,mount_size,bw_MiBps,iops,lat_p50_us,lat_p99_us,evictions,swapins" > "$csv"
+	msize=64M
+	sets=$([ $quick = 1 ] && echo "128M" || echo "128M 256M")
+	pols=$([ $quick = 1 ] && echo "lru s3fifo" || echo "fifo lru clock sieve s3fifo")
+	printf '\n%-8s %-6s %10s %9s %9s %10s %9s\n' policy set "MiB/s" "p50 us" "p99 us" evictions swapins
+	for ws in $sets; do
+		for pol in $pols; do
+			d=$work/evict
+			mount_usmfs "$d" "size=$msize,evict=$pol,swap=file:$work/evict.swap" || exit 1
+			out=$work/evict-$pol-$ws.json
+			DIR=$d SIZE=$ws ENGINE=psync NUMJOBS=1 RUNTIME=$([ $quick = 1 ] && echo 3 || echo 8) \
+				fio --output-format=json --output="$out" --random_distribution=zipf:1.1 \
+				"$top/bench/fio/rand-read.fio" >/dev/null 2>&1 || echo "bench: fio evict $pol failed" >&2
+			row=$(python3 "$top/bench/fio-summary.py" "$out" 2>/dev/null || echo "0,0,0,0")
+			f=$(ls "$d" | head -1)
+			st=$(getfattr --only-values -n user.usm.stats "$d/$f" 2>/dev/null)
+			ev=$(echo "$st" | tr ' ' '\n' | sed -n 's/^evictions=//p')
+			si=$(echo "$st" | tr ' ' '\n' | sed -n 's/^swapins=//p')
+			echo "$pol,$ws,$msize,$row,${ev:-0},${si:-0}" >> "$csv"
+			IFS=, read -r b i p50 p99 <<< "$row"
+			printf '%-8s %-6s %10s %9s %9s %10s %9s\n' "$pol" "$ws" "$b" "$p50" "$p99" "${ev:-?}" "${si:-?}"
+			umount_one "$d"
+			rm -f "$work/evict.swap"
+		done
+	done
+fi
+
+# ---------------------------------------------------------------- replay
+if want replay; then
+	csv=$res/replay.csv
+	n=$([ $quick = 1 ] && echo 200000 || echo 1000000)
+	echo "trace,cache_pct,policy,miss_ratio" > "$csv"
+	printf '\n%-22s %5s  %s\n' trace cache "miss ratio per policy"
+	for tr in "--zipf 0.6" "--zipf 0.8" "--zipf 1.0" "--zipf 1.2" "--scan" "--loop" "--mix zipf-scan"; do
+		for pct in 1 10; do
+			name=$(echo "$tr" | sed 's/^--//; s/ /-/')
+			line=$("$replay" --policy all --cache "$pct%" $tr --requests "$n" --csv 2>/dev/null) || {
+				echo "bench: usm-replay $tr failed" >&2; continue; }
+			echo "$line" | tail -n +2 | awk -F, -v t="$name" -v c="$pct" '{ print t "," c "," $1 "," $2 }' >> "$csv"
+			printf '%-22s %4s%%  %s\n' "$name" "$pct" "$(echo "$line" | tail -n +2 | awk -F, '{ printf "%s=%.3f ", $1, $2 }')"
+		done
+	done
+fi
+
+if command -v gnuplot >/dev/null && [ -x "$top/bench/plot.sh" ]; then
+	"$top/bench/plot.sh" "$res" || echo "bench: plotting failed" >&2
+fi
+progress "results in $res"
