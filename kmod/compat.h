@@ -41,6 +41,15 @@
 #define USMFS_CREATE_MODE_ARGS	umode_t mode, bool excl
 #endif
 
+/* generic_fillattr() takes the request mask from 6.6 on. */
+#if USMFS_KERNEL_AT_LEAST(6, 6)
+#define usmfs_generic_fillattr(idmap, mask, inode, stat) \
+	generic_fillattr(idmap, mask, inode, stat)
+#else
+#define usmfs_generic_fillattr(idmap, mask, inode, stat) \
+	generic_fillattr(idmap, inode, stat)
+#endif
+
 /* ->mkdir returns the dentry it used from 6.15 on; NULL means @dentry. */
 #if USMFS_KERNEL_AT_LEAST(6, 15)
 #define usmfs_mkdir_ret			struct dentry *

@@ -139,37 +139,38 @@ static void usmfs_free_frames(struct inode *inode, pgoff_t first,
 			      pgoff_t last, bool marked)
 {
 	struct usmfs_inode_info *info = USMFS_I(inode);
-	XA_STATE(xas, &info->frames, first);
-	unsigned long frame;
+	unsigned long index = first;
 	long freed = 0;
-	void *entry;
 
-	if (first > last)
-		return;
-	xas_lock(&xas);
-	for (entry = marked ? xas_find_marked(&xas, last, XA_MARK_0) :
-			      xas_find(&xas, last);
-	     entry;
-	     entry = marked ? xas_next_marked(&xas, last, XA_MARK_0) :
-			      xas_next_entry(&xas, last)) {
+	/*
+	 * One lookup per frame, not an xas walk: erasing shrinks the tree
+	 * under a paused xa_state, and we drop the lock for every frame.
+	 */
+	while (index <= last) {
 		struct page *page;
+		unsigned long frame;
+		void *entry;
 
-		if (xas_retry(&xas, entry))
-			continue;
+		xa_lock(&info->frames);
+		entry = xa_find(&info->frames, &index, last,
+				marked ? XA_MARK_0 : XA_PRESENT);
+		if (entry)
+			__xa_erase(&info->frames, index);
+		xa_unlock(&info->frames);
+		if (!entry)
+			break;
+
 		frame = xa_to_value(entry);
-		xas_store(&xas, NULL);
-		xas_pause(&xas);
-		xas_unlock(&xas);
-
 		page = usmfs_frame_page(frame);
 		lock_page(page);
 		unlock_page(page);
 		usmfs_frame_release(frame);
 		freed++;
 		cond_resched();
-		xas_lock(&xas);
+		if (index == last)
+			break;
+		index++;
 	}
-	xas_unlock(&xas);
 
 	if (freed) {
 		usmfs_uncharge_frames(USMFS_SB(inode->i_sb), freed);
@@ -463,6 +464,16 @@ static int usmfs_tmpfile(struct usmfs_idmap *idmap, struct inode *dir,
 	return finish_open_simple(file, 0);
 }
 
+/* simple_getattr() would report the page cache's size: we have none. */
+static int usmfs_getattr(struct usmfs_idmap *idmap, const struct path *path,
+			 struct kstat *stat, u32 request_mask,
+			 unsigned int query_flags)
+{
+	usmfs_generic_fillattr(idmap, request_mask, d_inode(path->dentry),
+			       stat);
+	return 0;
+}
+
 static int usmfs_setattr(struct usmfs_idmap *idmap, struct dentry *dentry,
 			 struct iattr *attr)
 {
@@ -493,25 +504,26 @@ const struct inode_operations usmfs_dir_inode_operations = {
 	.rename		= simple_rename,
 	.tmpfile	= usmfs_tmpfile,
 	.setattr	= usmfs_setattr,
+	.getattr	= usmfs_getattr,
 	.listxattr	= usmfs_listxattr,
 };
 
 const struct inode_operations usmfs_file_inode_operations = {
 	.setattr	= usmfs_setattr,
-	.getattr	= simple_getattr,
+	.getattr	= usmfs_getattr,
 	.listxattr	= usmfs_listxattr,
 };
 
 const struct inode_operations usmfs_symlink_inode_operations = {
 	.get_link	= simple_get_link,
 	.setattr	= usmfs_setattr,
-	.getattr	= simple_getattr,
+	.getattr	= usmfs_getattr,
 	.listxattr	= usmfs_listxattr,
 };
 
 const struct inode_operations usmfs_special_inode_operations = {
 	.setattr	= usmfs_setattr,
-	.getattr	= simple_getattr,
+	.getattr	= usmfs_getattr,
 	.listxattr	= usmfs_listxattr,
 };
 

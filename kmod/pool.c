@@ -167,6 +167,8 @@ long usmfs_frame_alloc(void)
 	page = pool.pages[frame];
 	ClearPageDirty(page);
 	clear_highpage(page);
+	/* Its contents are valid: pipe buffers (splice on 6.1) check this. */
+	SetPageUptodate(page);
 	return frame;
 }
 

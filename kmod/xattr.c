@@ -207,6 +207,22 @@ bool usmfs_evict_name_valid(const char *s, size_t len)
 			     ARRAY_SIZE(usmfs_evict_builtins), s, len);
 }
 
+/*
+ * The stores a file may name without a policy server: "none", and the
+ * mount's own (swap=NAME, or "default" when swap= is not none).
+ */
+static bool usmfs_store_valid(struct usmfs_sb_info *sbi, const char *s,
+			      size_t len)
+{
+	if (!usmfs_name_valid(s, len))
+		return false;
+	if (!strcmp(s, "none"))
+		return true;
+	if (!strcmp(sbi->opt_swap, "none"))
+		return false;
+	return !strcmp(s, "default") || !strcmp(s, sbi->opt_swap);
+}
+
 /* -------------------------------------------------------------- user.usm */
 
 enum usmfs_xattr_kind {
@@ -325,7 +341,8 @@ static int usmfs_usm_get(struct inode *inode, const char *suffix, void *buf,
 }
 
 /* Validate @value for attribute @id into @pol; nothing changes on error. */
-static int usmfs_usm_parse(struct usmfs_policy *pol, int id,
+static int usmfs_usm_parse(struct usmfs_sb_info *sbi,
+			   struct usmfs_policy *pol, int id,
 			   const char *value, size_t len)
 {
 	const struct usmfs_xattr_def *d = &usmfs_xattr_defs[id];
@@ -355,7 +372,7 @@ static int usmfs_usm_parse(struct usmfs_policy *pol, int id,
 		strscpy(pol->evict, v, sizeof(pol->evict));
 		break;
 	case USMFS_KIND_STORE:
-		if (!usmfs_name_valid(v, len))
+		if (!usmfs_store_valid(sbi, v, len))
 			return -EINVAL;
 		strscpy(pol->swap, v, sizeof(pol->swap));
 		break;
@@ -424,7 +441,7 @@ static int usmfs_usm_set(struct inode *inode, const char *suffix,
 			return -EEXIST;
 		if ((flags & XATTR_REPLACE) && !(pol.set & BIT(id)))
 			return -ENODATA;
-		err = usmfs_usm_parse(&pol, id, value, size);
+		err = usmfs_usm_parse(sbi, &pol, id, value, size);
 		if (err)
 			return err;
 	}

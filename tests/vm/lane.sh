@@ -179,6 +179,11 @@ copy_kmod_src() {
 	else
 		cp -a "$KMOD_SRC"/. "$dest"/
 	fi
+	# The module includes the policy library's xattr table by the relative
+	# path ../policy/lib/include (kmod/Kbuild): keep it beside the copy.
+	rm -rf "$dest/../policy/lib/include"
+	mkdir -p "$dest/../policy/lib"
+	cp -a "$KMOD_SRC/../policy/lib/include" "$dest/../policy/lib/include"
 }
 
 # Build the module for K_REL; sets KO.
