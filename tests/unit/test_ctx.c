@@ -188,7 +188,10 @@ static void test_arbiter_order(void **state)
 	assert_int_equal(fb_set(ctx, b, USM_XATTR_PRIO, "6"), 0);
 	assert_int_equal(fb_set(ctx, c, USM_XATTR_PRIO, "6"), 0);
 	assert_int_equal(fb_set(ctx, d, USM_XATTR_PRIO, "6"), 0);
-	assert_int_equal(fb_set(ctx, c, USM_XATTR_LIMIT, "40K"), 0);	/* 10 pages */
+	/* c goes over its limit (10 pages) while it cannot evict (swap
+	 * none: the cap is soft), then gets its store back. */
+	assert_int_equal(fb_set(ctx, c, USM_XATTR_SWAP, "none"), 0);
+	assert_int_equal(fb_set(ctx, c, USM_XATTR_LIMIT, "40K"), 0);
 	assert_int_equal(fb_set(ctx, p, USM_XATTR_PRIO, "0"), 0);
 	assert_int_equal(fb_set(ctx, p, USM_XATTR_EVICT, "pinned"), 0);
 	for (uint64_t i = 0; i < 60; i++)
@@ -199,6 +202,9 @@ static void test_arbiter_order(void **state)
 		fault_ok(ctx, c, i, 0);
 	for (uint64_t i = 0; i < 40; i++)
 		fault_ok(ctx, d, i, 0);
+	assert_int_equal(resident_of(ctx, c), 50);
+	assert_int_equal(usm_file_removexattr(ctx, c, USM_XATTR_SWAP), 0);
+	assert_int_equal(resident_of(ctx, c), 50);
 	for (uint64_t i = 0; i < 20; i++)
 		fault_ok(ctx, p, i, 0);
 	/* used 290 of 400.  Low 65% = 260: 30 from c (over its limit). */
@@ -553,6 +559,143 @@ static void test_page_swapped(void **state)
 	fb_free(be);
 }
 
+/* user.usm.limit caps a file at fault time: its own pages go first. */
+static void test_file_limit_fault(void **state)
+{
+	struct fake_be *be = fb_new(64);
+	struct usm_mount_opts mo;
+	struct usm_ctx *ctx = fb_ctx(be, 0, "firstfit", "fifo", be->swap, &mo);
+	struct usm_file *f = fb_file(ctx, 1), *g = fb_file(ctx, 2);
+	struct usm_file_stats st;
+
+	(void)state;
+	for (uint64_t i = 0; i < 10; i++)
+		fault_ok(ctx, g, i, 0);
+	assert_int_equal(fb_set(ctx, f, USM_XATTR_LIMIT, "16K"), 0);
+	for (uint64_t i = 0; i < 30; i++)
+		fb_fill(be, fault_ok(ctx, f, i, 0), 8, i);
+	usm_file_stats(ctx, f, &st);
+	assert_true(st.resident <= 4);
+	assert_int_equal(st.resident + st.swapped, 30);
+	assert_int_equal(resident_of(ctx, g), 10);	/* others untouched */
+	for (uint64_t i = 0; i < 30; i++)
+		assert_true(fb_verify(be, fault_ok(ctx, f, i, 0), 8, i));
+	usm_file_stats(ctx, f, &st);
+	assert_true(st.resident <= 4);
+	fb_check(ctx);
+	fb_free(be);
+}
+
+/* Stores and rules from a config file. */
+static void test_config_stores_rules(void **state)
+{
+	struct fake_be *be = fb_new(32);
+	struct usm_config *cfg = NULL;
+	struct usm_mount_opts mo;
+	struct usm_ctx *ctx;
+	struct usm_file *f, *g;
+	struct usm_file_policy pol, dir;
+	struct usm_pool_stats ps;
+	char err[256] = "", text[512];
+	int r;
+
+	(void)state;
+	snprintf(text, sizeof(text),
+		 "[pool]\nlow_watermark = 50%%\nhigh_watermark = 80%%\n"
+		 "evict = lru\nswap = fast\n"
+		 "[store fast]\npath = %s\n"
+		 "[rule heaps]\npath = /heap*\nevict = clock\nprio = 6\n",
+		 be->swap);
+	r = usm_config_parse_string(text, "test.conf", USM_CONFIG_NO_PLUGINS,
+				    &cfg, err, sizeof(err));
+	if (r)
+		fprintf(stderr, "config: %s\n", err);
+	assert_int_equal(r, 0);
+	usm_mount_opts_init(&mo);
+	{
+		struct usm_ctx_params p = {
+			.ops = &fb_ops, .priv = be, .pool_frames = 32,
+			.mount = &mo, .config = cfg,
+		};
+
+		assert_int_equal(usm_ctx_create(&p, &ctx, err, sizeof(err)), 0);
+		be->ctx = ctx;
+	}
+	usm_pool_stats(ctx, &ps);
+	assert_int_equal(ps.low_pct, 50);
+	assert_int_equal(ps.high_pct, 80);
+	usm_ctx_policy_for(ctx, NULL, "/heap1", NULL, &pol);
+	assert_string_equal(pol.evict, "clock");
+	assert_int_equal(pol.prio, 6);
+	usm_ctx_policy_for(ctx, NULL, "/other", NULL, &pol);
+	assert_string_equal(pol.evict, "lru");
+	assert_int_equal(pol.prio, 4);
+	/* A directory's attributes are inherited. */
+	usm_file_policy_init(&dir);
+	assert_int_equal(usm_file_policy_set(&dir, USM_XATTR_ALLOC, "spread", 6), 0);
+	usm_ctx_policy_for(ctx, &dir, "/other", NULL, &pol);
+	assert_string_equal(pol.alloc, "spread");
+	f = usm_file_new(ctx, 1, &pol);
+	assert_non_null(f);
+	usm_ctx_policy_for(ctx, NULL, "/heap2", NULL, &pol);
+	g = usm_file_new(ctx, 2, &pol);
+	assert_non_null(g);
+	assert_int_equal(fb_set(ctx, g, USM_XATTR_SWAP, "fast"), 0);
+	/* The mount's default store is the config's "fast": pages go out. */
+	for (uint64_t i = 0; i < 40; i++)
+		fb_fill(be, fault_ok(ctx, f, i, 0), 6, i);
+	for (uint64_t i = 0; i < 40; i++)
+		assert_true(fb_verify(be, fault_ok(ctx, f, i, 0), 6, i));
+	usm_pool_stats(ctx, &ps);
+	assert_true(ps.evictions >= 8);
+	fb_check(ctx);
+	fb_free(be);
+	usm_config_free(cfg);
+}
+
+/* A backend's zero_frame op is used (without the lock), and a commit
+ * that fails for one page keeps that page resident, slot freed. */
+static void test_zero_op_commit_error(void **state)
+{
+	struct fake_be *be = fb_new(16);
+	struct usm_mount_opts mo;
+	struct usm_ctx_params p = {
+		.ops = &fb_ops_zero, .priv = be, .pool_frames = 16, .mount = &mo,
+	};
+	struct usm_ctx *ctx;
+	struct usm_file *f;
+	char err[128];
+
+	(void)state;
+	usm_mount_opts_init(&mo);
+	snprintf(mo.evict, sizeof(mo.evict), "fifo");
+	snprintf(mo.swap, sizeof(mo.swap), "%s", be->swap);
+	assert_int_equal(usm_ctx_create(&p, &ctx, err, sizeof(err)), 0);
+	be->ctx = ctx;
+	f = fb_file(ctx, 1);
+	for (uint64_t i = 0; i < 8; i++) {
+		usm_frame_t fr = fault_ok(ctx, f, i, 0);
+
+		assert_true(fb_is_zero(be, fr));
+		fb_fill(be, fr, 2, i);
+	}
+	assert_int_equal(be->zeroed, 8);
+	fault_ok(ctx, f, 3, 0);			/* a hit: no zeroing */
+	assert_int_equal(be->zeroed, 8);
+	be->commit_fail_index = 1;
+	assert_int_equal(usm_evict_file(ctx, f, 3), 3);	/* 0, 2, then 3 */
+	assert_int_equal(usm_page_state(ctx, f, 1, NULL), USM_PAGE_RESIDENT);
+	assert_int_equal(usm_page_state(ctx, f, 0, NULL), USM_PAGE_SWAPPED);
+	assert_int_equal(slots_used(ctx), 3);
+	be->commit_fail_index = UINT64_MAX;
+	fb_check(ctx);
+	for (uint64_t i = 0; i < 8; i++)
+		assert_true(fb_verify(be, fault_ok(ctx, f, i, 0), 2, i));
+	assert_int_equal(be->zeroed, 8);	/* swap-ins are not zeroed */
+	fb_check(ctx);
+	fb_free(be);
+}
+
 /* Bad parameters are refused with a message. */
 static void test_create_errors(void **state)
 {
@@ -743,6 +886,9 @@ int main(void)
 		cmocka_unit_test(test_truncate_punch_stats),
 		cmocka_unit_test(test_page_swapped),
 		cmocka_unit_test(test_create_errors),
+		cmocka_unit_test(test_file_limit_fault),
+		cmocka_unit_test(test_zero_op_commit_error),
+		cmocka_unit_test(test_config_stores_rules),
 		cmocka_unit_test(test_stress),
 	};
 
