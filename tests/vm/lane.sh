@@ -191,11 +191,6 @@ copy_kmod_src() {
 	if [ -d "$KMOD_SRC/../policy/lib/include" ]; then
 		copy_tree "$KMOD_SRC/../policy/lib/include" "$root/policy/lib/include"
 	fi
-	# The module includes the policy library's xattr table by the relative
-	# path ../policy/lib/include (kmod/Kbuild): keep it beside the copy.
-	rm -rf "$dest/../policy/lib/include"
-	mkdir -p "$dest/../policy/lib"
-	cp -a "$KMOD_SRC/../policy/lib/include" "$dest/../policy/lib/include"
 }
 
 # Build the module for K_REL; sets KO.
