@@ -1,0 +1,215 @@
+#!/bin/bash
+# fuse-lane.sh [FSTEST] - the FUSE frontend's test lane (make test-fuse).
+#
+# As root: start the usmfs daemon twice (size=64M with a swap file; a small
+# size=16M,swap=none one for the full-pool case), run the filesystem suite
+# on the first, then fio verify jobs (psync and mmap, working set 160M >
+# size=64M so pages are evicted and swapped back in), unmount, and check
+# that the daemons exit and no mount is left behind.  Every wait is
+# bounded; mounts and daemons are cleaned up on any exit.
+#
+# Environment:
+#   FS_LANE_TARGET=usmfs|tmpfs  tmpfs tests the lane's own mechanics (default usmfs)
+#   USMFS_BIN                   the daemon (default usmfs/build/usmfs)
+#   USMFS_LANE_OPTS             extra -o options for both daemons
+#   FIO_SIZE                    fio working set per job (default 160M)
+#   FS_SKIP, FS_VERBOSE, FS_TIMEOUT_MULT   passed to run-suite.sh
+# Ends with "fuse: N passed, N failed" (suite cases + fio jobs + lane
+# checks) and exits 1 on any failure.
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/../.." && pwd)
+export FSTEST=${1:-$here/build/fstest}
+target=${FS_LANE_TARGET:-usmfs}
+daemon=${USMFS_BIN:-$top/usmfs/build/usmfs}
+fio_size=${FIO_SIZE:-160M}
+size=64M noswap_size=16M
+
+passed=0 failed=0
+ok()  { echo "ok   lane: $*"; passed=$((passed + 1)); }
+bad() { echo "FAIL lane: $*"; failed=$((failed + 1)); }
+finish() {
+	echo "fuse: $passed passed, $failed failed"
+	[ "$failed" -eq 0 ]
+	exit
+}
+
+[ "$(id -u)" = 0 ] || { bad "needs root (mounts)"; finish; }
+[ -x "$FSTEST" ] || { bad "no $FSTEST (make -C tests/fs all)"; finish; }
+case $target in
+usmfs) [ -x "$daemon" ] || { bad "no FUSE daemon at $daemon (make -C usmfs)"; finish; } ;;
+tmpfs) ;;
+*) bad "FS_LANE_TARGET must be usmfs or tmpfs"; finish ;;
+esac
+
+work=$(mktemp -d /tmp/usmfs-fuse-lane.XXXXXX)
+chmod 0755 "$work"	# the suite's root cases run as other uids below it
+mnt=$work/mnt noswap=$work/noswap
+mkdir -p "$mnt" "$noswap"
+declare -A dpid=()	# mount point -> daemon pid
+
+mounted() { grep -q " $1 " /proc/mounts; }
+
+# Abort a FUSE connection whose daemon no longer answers.
+fuse_abort() {
+	local mm maj min
+	mm=$(mountpoint -d "$1" 2>/dev/null) || return 0
+	maj=${mm%%:*} min=${mm##*:}
+	local conn=/sys/fs/fuse/connections/$(( (maj << 20) | min ))
+	[ -w "$conn/abort" ] && echo 1 > "$conn/abort"
+}
+
+# Wait up to $2 seconds for pid $1 to exit; 0 if it did.
+wait_gone() {
+	local i
+	for ((i = 0; i < $2 * 10; i++)); do
+		kill -0 "$1" 2>/dev/null || return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+unmount() {
+	local m=$1
+	mounted "$m" || return 0
+	if [ "$target" = usmfs ]; then
+		timeout 20 fusermount3 -u "$m" 2>/dev/null || timeout 20 umount "$m"
+	else
+		timeout 20 umount "$m"
+	fi
+	! mounted "$m"
+}
+
+cleanup() {
+	local m p
+	for m in "$mnt" "$noswap"; do
+		if mounted "$m" && ! unmount "$m"; then
+			echo "cleanup: $m busy or hung; aborting the connection" >&2
+			[ "$target" = usmfs ] && fuse_abort "$m"
+			timeout 20 umount -l "$m" || true
+		fi
+	done
+	for m in "${!dpid[@]}"; do
+		p=${dpid[$m]}
+		kill -0 "$p" 2>/dev/null || continue
+		kill -TERM "$p" 2>/dev/null
+		wait_gone "$p" 10 || { echo "cleanup: daemon $p killed" >&2; kill -KILL "$p"; }
+	done
+	rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# start MNT OPTIONS: a daemon in the foreground of a background job.
+start() {
+	local m=$1 opts=$2 i log=$work/daemon.$(basename "$1").log
+	if [ "$target" = tmpfs ]; then
+		mount -t tmpfs -o "$3,mode=1777" usmfs-lane "$m" && ok "tmpfs $m mounted" ||
+			{ bad "mount tmpfs on $m"; return 1; }
+		return 0
+	fi
+	"$daemon" "$m" -f -o "$opts${USMFS_LANE_OPTS:+,$USMFS_LANE_OPTS}" >"$log" 2>&1 &
+	dpid[$m]=$!
+	for ((i = 0; i < 100; i++)); do
+		mounted "$m" && break
+		kill -0 "${dpid[$m]}" 2>/dev/null || break
+		sleep 0.1
+	done
+	if mounted "$m"; then
+		ok "usmfs -o $opts mounted (pid ${dpid[$m]})"
+	else
+		bad "usmfs -o $opts did not mount within 10 s"
+		sed 's/^/    /' "$log"
+		return 1
+	fi
+}
+
+# the daemon's log, shown when something went wrong
+show_logs() {
+	local f
+	for f in "$work"/daemon.*.log; do
+		[ -s "$f" ] || continue
+		echo "--- $(basename "$f") (last 30 lines)"
+		tail -n 30 "$f" | sed 's/^/    /'
+	done
+}
+
+if [ "$target" = tmpfs ]; then
+	fe=tmpfs
+	export USMFS_SIZE= USMFS_SWAP=none
+	start "$mnt" "" "size=512M" || finish
+	start "$noswap" "" "size=$noswap_size" || finish
+else
+	fe=fuse
+	export USMFS_SIZE=$size USMFS_SWAP=file
+	start "$mnt" "size=$size,swap=file:$work/swap,allow_other" || finish
+	start "$noswap" "size=$noswap_size,swap=none,allow_other" || finish
+fi
+export USMFS_NOSWAP_DIR=$noswap USMFS_NOSWAP_SIZE=$noswap_size
+
+# --- the suite
+"$here/run-suite.sh" "$mnt" "$fe" | tee "$work/suite.log"
+line=$(grep -E "^fs-$fe: [0-9]+ passed, [0-9]+ failed" "$work/suite.log" | tail -n 1)
+if [ -n "$line" ]; then
+	p=$(echo "$line" | sed -E 's/^[^:]*: ([0-9]+) passed.*/\1/')
+	f=$(echo "$line" | sed -E 's/^[^:]*: [0-9]+ passed, ([0-9]+) failed.*/\1/')
+	passed=$((passed + p)) failed=$((failed + f))
+else
+	bad "the suite did not finish"
+fi
+
+# --- fio verify jobs: a working set larger than size=
+fio_job() {
+	local name=$1; shift
+	local out=$work/fio.$name.out rc wkb rkb err
+	mkdir -p "$mnt/fio"
+	timeout -k 10 180 fio --name="$name" --directory="$mnt/fio" --size="$fio_size" \
+		--verify=crc32c --do_verify=1 --verify_fatal=1 \
+		--output-format=terse --terse-version=3 "$@" >"$out" 2>&1
+	rc=$?
+	# terse v3: 5 error, 6 read KiB, 47 write KiB
+	line=$(grep '^3;' "$out" | tail -n 1)
+	err=$(echo "$line" | cut -d';' -f5)
+	rkb=$(echo "$line" | cut -d';' -f6)
+	wkb=$(echo "$line" | cut -d';' -f47)
+	if [ $rc -eq 0 ] && [ "$err" = 0 ] && [ -n "$wkb" ] && [ "$wkb" -gt 0 ] &&
+	   [ "$rkb" = "$wkb" ]; then
+		echo "PASS fio-$name (wrote and verified $((wkb / 1024)) MiB)"
+		passed=$((passed + 1))
+	else
+		echo "FAIL fio-$name: exit $rc, err=${err:-?}, written ${wkb:-?} KiB, verified ${rkb:-?} KiB"
+		grep -v '^3;' "$out" | head -n 20 | sed 's/^/    /'
+		failed=$((failed + 1))
+	fi
+	rm -rf "$mnt/fio"
+}
+
+if command -v fio >/dev/null; then
+	fio_job psync-rand --ioengine=psync --rw=randwrite --bs=16k
+	fio_job mmap-rand --ioengine=mmap --rw=randwrite --bs=64k
+	fio_job psync-seq --ioengine=psync --rw=write --bs=1M
+else
+	bad "fio not installed"
+fi
+
+# --- the daemons survived, unmount cleanly, exit, and leave nothing behind
+for m in "$mnt" "$noswap"; do
+	if [ "$target" = usmfs ]; then
+		if kill -0 "${dpid[$m]}" 2>/dev/null; then ok "daemon for $(basename "$m") alive after the tests"
+		else bad "daemon for $(basename "$m") died during the tests"; fi
+	fi
+	if unmount "$m"; then ok "$(basename "$m") unmounted"; else bad "unmount $m"; fi
+	if [ "$target" = usmfs ] && [ -n "${dpid[$m]:-}" ]; then
+		if wait_gone "${dpid[$m]}" 15; then
+			wait "${dpid[$m]}"
+			st=$?
+			if [ $st -eq 0 ]; then ok "daemon for $(basename "$m") exited 0"
+			else bad "daemon for $(basename "$m") exited with status $st"; fi
+		else
+			bad "daemon for $(basename "$m") still running 15 s after unmount"
+		fi
+	fi
+	if mounted "$m"; then bad "$m still in /proc/mounts"; else ok "no leaked mount at $(basename "$m")"; fi
+done
+[ "$failed" -eq 0 ] || show_logs
+finish

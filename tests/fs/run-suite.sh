@@ -1,0 +1,146 @@
+#!/bin/sh
+# run-suite.sh DIR FRONTEND [CASE...]
+#
+# Run the filesystem suite (cases.tsv beside this script) in a fresh
+# subdirectory of DIR, a mounted filesystem; FRONTEND is fuse, kmod or tmpfs.
+# POSIX sh: runs under busybox ash in the kernel lane's initramfs.
+#
+# Environment:
+#   FSTEST            the fstest binary (default: build/fstest or fstest
+#                     beside this script)
+#   FS_CASES          the case table (default: cases.tsv beside this script)
+#   USMFS_SIZE        bytes the mount may keep resident (K/M/G suffixes)
+#   USMFS_SWAP        none | file
+#   USMFS_NOSWAP_DIR  a second mount with swap=none, for the full-pool case
+#   USMFS_NOSWAP_SIZE its size=
+#   FS_TIMEOUT_MULT   multiply every case's timeout (slow guests), default 1
+#   FS_SKIP           case names to skip (space-separated)
+#   FS_VERBOSE=1      show every case's output, not only on failure
+#
+# Prints "PASS|FAIL|SKIP NAME[: reason]" per case and ends with
+# "fs-FRONTEND: N passed, N failed, N skipped"; exits 1 on any failure.
+set -u
+
+usage() {
+	echo "usage: $0 DIR fuse|kmod|tmpfs [CASE...]" >&2
+	exit 2
+}
+[ $# -ge 2 ] || usage
+dir=$1
+fe=$2
+shift 2
+case $fe in fuse|kmod|tmpfs) ;; *) usage ;; esac
+only=" $* "
+
+here=$(cd "$(dirname "$0")" && pwd)
+if [ -z "${FSTEST:-}" ]; then
+	for c in "$here/build/fstest" "$here/fstest"; do
+		if [ -x "$c" ]; then FSTEST=$c; break; fi
+	done
+fi
+table=${FS_CASES:-$here/cases.tsv}
+mult=${FS_TIMEOUT_MULT:-1}
+if [ -z "${FSTEST:-}" ] || [ ! -x "$FSTEST" ]; then
+	echo "run-suite: no fstest binary (build it: make -C tests/fs all)" >&2
+	exit 2
+fi
+if [ ! -r "$table" ]; then
+	echo "run-suite: no case table $table" >&2
+	exit 2
+fi
+if [ ! -d "$dir" ] || [ ! -w "$dir" ]; then
+	echo "run-suite: $dir is not a writable directory" >&2
+	exit 2
+fi
+
+export FS_FRONTEND="$fe"
+export USMFS_SIZE="${USMFS_SIZE:-}" USMFS_SWAP="${USMFS_SWAP:-}"
+export USMFS_NOSWAP_DIR="${USMFS_NOSWAP_DIR:-}" USMFS_NOSWAP_SIZE="${USMFS_NOSWAP_SIZE:-}"
+
+root=$dir/fstest.$$
+log=${TMPDIR:-/tmp}/fstest.$$.log
+if ! mkdir "$root"; then
+	echo "run-suite: cannot create $root" >&2
+	exit 2
+fi
+chmod 0777 "$root"
+trap 'rm -f "$log"' EXIT
+trap 'exit 130' INT TERM
+
+uid=$(id -u)
+passed=0 failed=0 skipped=0
+
+# Why a case with these tags cannot run here ("" = it can).
+skip_reason() {
+	old_ifs=$IFS
+	IFS=,
+	for t in $1; do
+		case $t in
+		-|'') ;;
+		root)	[ "$uid" = 0 ] || { echo "needs root"; break; } ;;
+		usm)	[ "$fe" != tmpfs ] || { echo "no user.usm.* on tmpfs"; break; } ;;
+		swap)	if [ "$USMFS_SWAP" != file ] || [ -z "$USMFS_SIZE" ]; then
+				echo "needs USMFS_SWAP=file and USMFS_SIZE"; break
+			fi ;;
+		noswap)	[ -n "$USMFS_NOSWAP_DIR" ] || { echo "needs USMFS_NOSWAP_DIR"; break; } ;;
+		exec)	;;
+		kmod|fuse|tmpfs)
+			[ "$fe" = "$t" ] || { echo "only on $t"; break; } ;;
+		*)	echo "unknown tag '$t'"; break ;;
+		esac
+	done
+	IFS=$old_ifs
+}
+
+# run_case NAME TIMEOUT CASE [ARGS...]
+run_case() {
+	name=$1 secs=$(( $2 * mult )) sub=$3
+	shift 3
+	wd=$root/$name
+	mkdir "$wd" && chmod 0777 "$wd" || { echo "FAIL $name: cannot create $wd"; return 1; }
+	start=$(date +%s)
+	timeout -k 10 "$secs" "$FSTEST" "$sub" "$wd" "$@" >"$log" 2>&1 </dev/null
+	rc=$?
+	took=$(( $(date +%s) - start ))
+	case $rc in
+	0)	echo "PASS $name (${took}s)"
+		passed=$((passed + 1))
+		[ "${FS_VERBOSE:-0}" = 1 ] && sed 's/^/    /' "$log" ;;
+	77)	echo "SKIP $name: $(sed -n 's/^skip: //p' "$log" | tail -n 1)"
+		skipped=$((skipped + 1)) ;;
+	124|137|143)
+		echo "FAIL $name: timed out after ${secs}s"
+		sed 's/^/    /' "$log"
+		failed=$((failed + 1)) ;;
+	*)	why=$(tail -n 1 "$log")
+		[ $rc -gt 128 ] && why="killed by signal $((rc - 128)); $why"
+		echo "FAIL $name: ${why:-exit $rc}"
+		sed 's/^/    /' "$log"
+		failed=$((failed + 1)) ;;
+	esac
+	timeout 120 rm -rf "$wd" || echo "run-suite: could not remove $wd" >&2
+}
+
+echo "fs-$fe: suite in $root (fstest $FSTEST)"
+while read -r name tags secs cmd; do
+	case $name in ''|\#*) continue ;; esac
+	if [ "$only" != "  " ]; then
+		case $only in *" $name "*) ;; *) continue ;; esac
+	fi
+	case " ${FS_SKIP:-} " in
+	*" $name "*) echo "SKIP $name: in FS_SKIP"; skipped=$((skipped + 1)); continue ;;
+	esac
+	why=$(skip_reason "$tags")
+	if [ -n "$why" ]; then
+		echo "SKIP $name: $why"
+		skipped=$((skipped + 1))
+		continue
+	fi
+	# word-split the command column on purpose: CASE [ARGS...]
+	# shellcheck disable=SC2086
+	run_case "$name" "$secs" $cmd
+done < "$table"
+
+rmdir "$root" 2>/dev/null || echo "run-suite: $root not empty" >&2
+echo "fs-$fe: $passed passed, $failed failed, $skipped skipped"
+[ "$failed" -eq 0 ]

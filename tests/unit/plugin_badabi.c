@@ -1,0 +1,23 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/* A plugin built for another ABI: must be refused. */
+#include <usm/policy.h>
+
+static void *c(struct usm_file *f) { (void)f; return (void *)1; }
+static void d(void *s) { (void)s; }
+static void p(void *s, struct usm_page *pg) { (void)s; (void)pg; }
+static size_t v(void *s, struct usm_page **o, size_t n)
+{
+	(void)s; (void)o; (void)n;
+	return 0;
+}
+
+static const struct usm_evict_ops ops = {
+	.name = "badabi", .create = c, .destroy = d, .on_insert = p,
+	.on_access = p, .on_remove = p, .victims = v,
+};
+
+const struct usm_plugin usm_plugin_info = {
+	.abi = USM_PLUGIN_ABI + 41,
+	.name = "badabi",
+	.evict = (const struct usm_evict_ops *const[]){ &ops, NULL },
+};
