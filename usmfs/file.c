@@ -193,19 +193,31 @@ void usmfs_ll_release(fuse_req_t req, fuse_ino_t ino,
 	fuse_reply_err(req, 0);
 }
 
+/*
+ * The kernel has just written its dirty pages back to us, so st_blocks may
+ * have changed under attributes it still caches: drop them.  Safe here (not
+ * in the write handler): the caller holds the file open, so the kernel's
+ * inode cannot be evicted from under the notification.
+ */
+static void attrs_changed(fuse_ino_t ino)
+{
+	if (fs.se)
+		fuse_lowlevel_notify_inval_inode(fs.se, ino, -1, 0);
+}
+
 void usmfs_ll_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	(void)ino;
 	(void)fi;
+	attrs_changed(ino);
 	fuse_reply_err(req, 0);
 }
 
 void usmfs_ll_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 		    struct fuse_file_info *fi)
 {
-	(void)ino;
 	(void)datasync;
 	(void)fi;
+	attrs_changed(ino);
 	fuse_reply_err(req, 0);
 }
 

@@ -133,8 +133,20 @@ static void node_destroy_locked(struct node *n, struct usm_file **release)
 
 void node_maybe_free_locked(struct node *n, struct usm_file **release)
 {
-	if (n == fs.root || n->nlink || n->nlookup || n->nopen || n->busy)
+	if (n == fs.root || n->nlink || n->nopen || n->busy)
 		return;
+	if (n->nlookup) {
+		/*
+		 * No name and no open file: nothing can reach the data any
+		 * more (there is no open-by-handle), so give the pages back
+		 * now rather than when the kernel's forget comes.
+		 */
+		if (n->uf && release) {
+			*release = n->uf;
+			n->uf = NULL;
+		}
+		return;
+	}
 	node_destroy_locked(n, release);
 }
 
