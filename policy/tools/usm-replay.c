@@ -307,10 +307,16 @@ int main(int argc, char **argv)
 
 	if (csv) {
 		printf("policy,trace,seed,footprint,cache_pages,requests,hits,misses,miss_ratio\n");
+		if (trace_file)
+			gen.seed = 0;	/* not used: print 0 */
 	} else {
-		printf("# trace %s: %zu requests, footprint %llu pages, seed %llu; cache %llu pages (%.1f%%)\n",
-		       desc, t.n, (unsigned long long)t.footprint,
-		       (unsigned long long)gen.seed,
+		char seed[48] = "";
+
+		if (!trace_file)
+			snprintf(seed, sizeof(seed), ", seed %llu",
+				 (unsigned long long)gen.seed);
+		printf("# trace %s: %zu requests, footprint %llu pages%s; cache %llu pages (%.1f%%)\n",
+		       desc, t.n, (unsigned long long)t.footprint, seed,
 		       (unsigned long long)cache,
 		       100.0 * (double)cache / (double)t.footprint);
 		printf("%-12s %12s %12s %12s %10s\n", "policy", "requests",

@@ -57,7 +57,8 @@
 	X(usm_inherit, "user.usm.* inherited from the directory")	\
 	X(evict_verify, "ARG x size (4) written and verified, evictions and swap-ins") \
 	X(evict_policy_change, "user.usm.evict changed under a writer")	\
-	X(full_pool, "swap=none mount filled to ENOSPC, data intact, unlink frees")
+	X(full_pool, "swap=none mount filled to ENOSPC, data intact, unlink frees") \
+	X(server_restart, "swapped data survives a policy server restart (kmod)")
 
 #define X_DECL(n, h) DECLARE_CASE(n);
 CASES(X_DECL)

@@ -212,6 +212,7 @@ DECLARE_CASE(usm_xattr_invalid)
 		{ "user.usm.prio", "99999999999999999999" },
 		{ "user.usm.limit", "12Q" }, { "user.usm.limit", "-5" },
 		{ "user.usm.limit", "99999999999999999999" }, { "user.usm.limit", "1P" },
+		{ "user.usm.limit", "2048T" }, { "user.usm.limit", "1.5M" },
 		{ "user.usm.swap", "BAD!" }, { "user.usm.swap", "" },
 		{ "user.usm.swap", "no-such-store" },
 		{ "user.usm.nosuch", "1" }, { "user.usm.", "1" },

@@ -234,6 +234,7 @@ uint64_t parse_bytes(const char *s, int *ok)
 	case 'k': case 'K': v <<= 10; end++; break;
 	case 'm': case 'M': v <<= 20; end++; break;
 	case 'g': case 'G': v <<= 30; end++; break;
+	case 't': case 'T': v <<= 40; end++; break;
 	default: break;
 	}
 	if (*end)

@@ -302,6 +302,32 @@ static void test_s3fifo_ghost_hit_goes_to_main(void **state)
 	finish(f);
 }
 
+static void test_s3fifo_ghost_is_bounded(void **state)
+{
+	struct fixture *f = s3_with_main();
+	unsigned int i;
+
+	(void)state;
+	/* 40 one-hit wonders pass through S; G keeps only as many indices
+	 * as M should hold (90% of 10 resident pages: 9), newest first. */
+	for (i = 20; i < 60; i++) {
+		unsigned int got;
+
+		ins(f, i);
+		assert_int_equal(vic(f, 1, &got), 1);
+		assert_int_equal(got, i);
+	}
+	ins(f, 20);		/* forgotten long ago: into S */
+	ins(f, 59);		/* still remembered: into M */
+	ins(f, 60);
+	EXPECT(f, 2, 20, 60);
+	EXPECT(f, 1, 1);	/* then M's oldest, not 59 */
+	ins(f, 50);		/* the 10th newest: aged out of G */
+	ins(f, 61);
+	EXPECT(f, 1, 50);
+	finish(f);
+}
+
 static void test_s3fifo_remove_records_nothing(void **state)
 {
 	struct fixture *f = s3_with_main();
@@ -487,6 +513,7 @@ int main(void)
 		cmocka_unit_test(test_s3fifo_one_hit_wonders),
 		cmocka_unit_test(test_s3fifo_small_promotes_accessed),
 		cmocka_unit_test(test_s3fifo_ghost_hit_goes_to_main),
+		cmocka_unit_test(test_s3fifo_ghost_is_bounded),
 		cmocka_unit_test(test_s3fifo_remove_records_nothing),
 		cmocka_unit_test(test_s3fifo_main_frequency),
 		cmocka_unit_test(test_pinned_never_gives),

@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include <usm/policy.h>
+#include <usm/xattr-defs.h>
 #include "policy-registry.h"
 
 /* A do-nothing but complete eviction table to register under many names. */
@@ -87,6 +88,10 @@ static void test_builtins(void **state)
 	/* The built-in names are taken. */
 	for (i = 0; i < 6; i++)
 		assert_int_equal(usm_register_evict(tables[i]), -EEXIST);
+	/* The parser's list of built-in names agrees with the registry. */
+#define CHECK_FOUND(n) assert_non_null(usm_find_evict(n));
+	USM_EVICT_BUILTINS(CHECK_FOUND)
+#undef CHECK_FOUND
 	assert_null(usm_find_evict("nosuch"));
 	assert_null(usm_find_evict(NULL));
 	assert_null(usm_find_evict("LRU"));
@@ -392,6 +397,49 @@ static void test_plugin_not_found(void **state)
 	assert_int_equal(usm_plugin_load("no-such-plugin", NULL, 0), -ENOENT);
 }
 
+static char *slurp(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char *buf;
+	long n;
+
+	if (!f)
+		return NULL;
+	assert_int_equal(fseek(f, 0, SEEK_END), 0);
+	n = ftell(f);
+	assert_true(n >= 0);
+	rewind(f);
+	buf = calloc(1, (size_t)n + 1);
+	assert_non_null(buf);
+	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
+	fclose(f);
+	return buf;
+}
+
+/* docs/policies.md shows policy/examples/mru.c in full; the copy there
+ * must be the file the tests build and load (plugin_mru.c includes it). */
+static void test_doc_example_in_sync(void **state)
+{
+	char *doc = slurp(TEST_BUILD_DIR "/../../../docs/policies.md");
+	char *src = slurp(TEST_BUILD_DIR "/../../../policy/examples/mru.c");
+	char *start, *end;
+
+	(void)state;
+	assert_non_null(doc);
+	assert_non_null(src);
+	start = strstr(doc, "`policy/examples/mru.c`");
+	assert_non_null(start);
+	start = strstr(start, "```c\n");
+	assert_non_null(start);
+	start += 5;
+	end = strstr(start, "```");
+	assert_non_null(end);
+	*end = '\0';
+	assert_string_equal(start, src);
+	free(doc);
+	free(src);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -407,6 +455,7 @@ int main(void)
 		cmocka_unit_test(test_plugin_missing_symbol),
 		cmocka_unit_test(test_plugin_bad_table),
 		cmocka_unit_test(test_plugin_not_found),
+		cmocka_unit_test(test_doc_example_in_sync),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -112,6 +112,9 @@ struct usm_ctx_params {
 	const struct usm_mount_opts *mount;
 	const struct usm_config *config;
 	uint64_t wait_timeout_ms;	/* bound on waits for evicting pages */
+	unsigned int store_flags;	/* for usm_store_open(): USM_STORE_KEEP
+					 * when a restarted server reopens its
+					 * stores */
 };
 
 /* 0 and *@out, or -errno with a message in @err (bad store, bad policy). */
@@ -198,6 +201,20 @@ int usm_page_added(struct usm_ctx *ctx, struct usm_file *f, uint64_t index,
 /* A swapped page, as listed by the kernel after a server restart. */
 int usm_page_swapped(struct usm_ctx *ctx, struct usm_file *f, uint64_t index,
 		     const char *store, usm_slot_t slot);
+
+/*
+ * Reservations granted to a frontend (the kernel maps faults into them
+ * without asking): the file's placement policy's reserve op picks a run of
+ * frames for pages around @index; it stays the file's (not reclaimed under
+ * pressure) until used (usm_page_added), returned with usm_unreserve(), or
+ * dropped by truncate/punch/release.  0 and the run, -ENOSPC, -EOPNOTSUPP.
+ */
+int usm_reserve(struct usm_ctx *ctx, struct usm_file *f, uint64_t index,
+		usm_frame_t *first, uint64_t *nr);
+/* Give back the still unused frames of [@first, @first + @nr) (all within
+ * one granted run).  0 or -EINVAL. */
+int usm_unreserve(struct usm_ctx *ctx, struct usm_file *f, usm_frame_t first,
+		  uint64_t nr);
 
 /* Page @index was used (hit).  No-op if not resident. */
 void usm_access(struct usm_ctx *ctx, struct usm_file *f, uint64_t index);

@@ -1,0 +1,468 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * swap.c - backing stores (usm/swap.h): "none" and "file:PATH".
+ *
+ * A file store is a sparse file of 4 KiB slots; slot s is at s * 4096.
+ * Slots are handed out lowest first from a two-level bitmap: bit b of
+ * l0[w] is slot w * 64 + b (1 = used), bit j of l1[i] says l0[i * 64 + j]
+ * is full.  An allocation skips full groups of 4096 slots 64 at a time
+ * from a hint below which everything is known to be full, so it never
+ * scans the slots one by one.  The bitmap grows (doubling) on demand.
+ *
+ * I/O is batched: the pages of a call are sorted by slot and each run of
+ * adjacent slots goes in one preadv/pwritev of up to IOV_MAX buffers.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <usm/swap.h>
+
+#ifndef IOV_MAX
+#define IOV_MAX 1024
+#endif
+
+/* 2^36 slots = 256 TiB: far beyond any real store, small enough that
+ * slot * 4096 never overflows off_t. */
+#define STORE_MAX_SLOTS	(1ULL << 36)
+
+enum store_type { STORE_NONE, STORE_FILE };
+
+struct usm_store {
+	char *name;
+	char *spec;
+	enum store_type type;
+	int fd;
+
+	uint64_t *l0;		/* slot bitmap, 1 = used */
+	uint64_t *l1;		/* bit per l0 word, 1 = that word is full */
+	uint64_t nwords;	/* l0 words: a multiple of 64 */
+	uint64_t hint;		/* every l1 word below it is all ones */
+	uint64_t used;
+
+	uint64_t written_end;	/* bytes below it hold data or holes */
+};
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err || !errlen)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+/* ---------------------------------------------------------------- bitmap */
+
+static int slot_used(const struct usm_store *st, usm_slot_t s)
+{
+	return s / 64 < st->nwords && (st->l0[s / 64] >> (s % 64)) & 1;
+}
+
+static void mark_used(struct usm_store *st, usm_slot_t s)
+{
+	uint64_t w = s / 64;
+
+	st->l0[w] |= 1ULL << (s % 64);
+	if (st->l0[w] == UINT64_MAX)
+		st->l1[w / 64] |= 1ULL << (w % 64);
+	st->used++;
+}
+
+static void mark_free(struct usm_store *st, usm_slot_t s)
+{
+	uint64_t w = s / 64;
+
+	st->l0[w] &= ~(1ULL << (s % 64));
+	st->l1[w / 64] &= ~(1ULL << (w % 64));
+	if (w / 64 < st->hint)
+		st->hint = w / 64;
+	st->used--;
+}
+
+/* Make room for slot @s (and at least double). */
+static int bitmap_grow(struct usm_store *st, usm_slot_t s)
+{
+	uint64_t need = s / 64 + 1, nw = st->nwords ? st->nwords * 2 : 64;
+	uint64_t *l0, *l1;
+
+	if (s >= STORE_MAX_SLOTS)
+		return -ERANGE;
+	while (nw < need)
+		nw *= 2;
+	if (nw > STORE_MAX_SLOTS / 64)
+		nw = STORE_MAX_SLOTS / 64;
+	l0 = realloc(st->l0, nw * sizeof(*l0));
+	if (!l0)
+		return -ENOMEM;
+	st->l0 = l0;
+	l1 = realloc(st->l1, nw / 64 * sizeof(*l1));
+	if (!l1)
+		return -ENOMEM;
+	st->l1 = l1;
+	memset(l0 + st->nwords, 0, (nw - st->nwords) * sizeof(*l0));
+	memset(l1 + st->nwords / 64, 0, (nw - st->nwords) / 64 * sizeof(*l1));
+	st->nwords = nw;
+	return 0;
+}
+
+static int bitmap_alloc(struct usm_store *st, usm_slot_t *slot)
+{
+	uint64_t i, w;
+	int ret;
+
+	for (;;) {
+		for (i = st->hint; i < st->nwords / 64; i++) {
+			if (st->l1[i] == UINT64_MAX)
+				continue;
+			st->hint = i;
+			w = i * 64 + (uint64_t)__builtin_ctzll(~st->l1[i]);
+			*slot = w * 64 + (uint64_t)__builtin_ctzll(~st->l0[w]);
+			mark_used(st, *slot);
+			return 0;
+		}
+		st->hint = st->nwords / 64;
+		ret = bitmap_grow(st, st->nwords * 64);
+		if (ret)
+			return ret == -ERANGE ? -ENOSPC : ret;
+	}
+}
+
+/* ------------------------------------------------------------ open/close */
+
+static int open_file_store(struct usm_store *st, const char *path,
+			   unsigned int flags, char *err, size_t errlen)
+{
+	struct stat sb;
+	int fd, ret;
+
+	if (path[0] != '/') {
+		set_err(err, errlen, "%s: the path must be absolute", st->spec);
+		return -EINVAL;
+	}
+	/* O_NONBLOCK: a FIFO at @path must not hang us; cleared below. */
+	fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY |
+		  O_NONBLOCK, 0600);
+	if (fd < 0) {
+		ret = -errno;
+		if (ret == -ELOOP) {
+			set_err(err, errlen, "%s: is a symbolic link, refused",
+				st->spec);
+			return -EPERM;
+		}
+		if (ret == -EISDIR || ret == -ENXIO) {
+			set_err(err, errlen, "%s: not a regular file", st->spec);
+			return -EPERM;
+		}
+		set_err(err, errlen, "%s: %s", st->spec, strerror(-ret));
+		return ret;
+	}
+	if (fstat(fd, &sb)) {
+		ret = -errno;
+		set_err(err, errlen, "%s: %s", st->spec, strerror(-ret));
+		goto out_close;
+	}
+	if (!S_ISREG(sb.st_mode)) {
+		set_err(err, errlen, "%s: not a regular file", st->spec);
+		ret = -EPERM;
+		goto out_close;
+	}
+	if (sb.st_uid != geteuid()) {
+		set_err(err, errlen, "%s: not owned by uid %u", st->spec,
+			(unsigned int)geteuid());
+		ret = -EPERM;
+		goto out_close;
+	}
+	if (fcntl(fd, F_SETFL, 0) ||
+	    ((sb.st_mode & 07777) != 0600 && fchmod(fd, 0600))) {
+		ret = -errno;
+		set_err(err, errlen, "%s: %s", st->spec, strerror(-ret));
+		goto out_close;
+	}
+	/* Two servers writing one store would corrupt each other. */
+	if (flock(fd, LOCK_EX | LOCK_NB)) {
+		ret = -errno;
+		if (ret == -EWOULDBLOCK)
+			ret = -EBUSY;
+		set_err(err, errlen, "%s: %s", st->spec,
+			ret == -EBUSY ? "in use by another store" :
+			strerror(-ret));
+		goto out_close;
+	}
+	if (!(flags & USM_STORE_KEEP)) {
+		if (ftruncate(fd, 0)) {
+			ret = -errno;
+			set_err(err, errlen, "%s: truncate: %s", st->spec,
+				strerror(-ret));
+			goto out_close;
+		}
+		st->written_end = 0;
+	} else {
+		st->written_end = (uint64_t)sb.st_size;
+	}
+	st->fd = fd;
+	return 0;
+
+out_close:
+	close(fd);
+	return ret;
+}
+
+int usm_store_open(const char *name, const char *spec, unsigned int flags,
+		   struct usm_store **out, char *err, size_t errlen)
+{
+	struct usm_store *st;
+	int ret;
+
+	if (!name || !spec || !out) {
+		set_err(err, errlen, "store: missing name or spec");
+		return -EINVAL;
+	}
+	if (flags & ~USM_STORE_KEEP) {
+		set_err(err, errlen, "%s: unknown flags 0x%x", spec, flags);
+		return -EINVAL;
+	}
+	st = calloc(1, sizeof(*st));
+	if (!st)
+		return -ENOMEM;
+	st->fd = -1;
+	st->name = strdup(name);
+	st->spec = strdup(spec);
+	if (!st->name || !st->spec) {
+		ret = -ENOMEM;
+		set_err(err, errlen, "%s: out of memory", spec);
+		goto fail;
+	}
+	if (!strcmp(spec, "none")) {
+		st->type = STORE_NONE;
+	} else if (!strncmp(spec, "file:", 5)) {
+		st->type = STORE_FILE;
+		ret = open_file_store(st, spec + 5, flags, err, errlen);
+		if (ret)
+			goto fail;
+	} else {
+		set_err(err, errlen, "%s: unknown store type (expected none or "
+			"file:/PATH)", spec);
+		ret = -EINVAL;
+		goto fail;
+	}
+	*out = st;
+	return 0;
+fail:
+	usm_store_close(st);
+	return ret;
+}
+
+void usm_store_close(struct usm_store *st)
+{
+	if (!st)
+		return;
+	if (st->fd >= 0)
+		close(st->fd);
+	free(st->l0);
+	free(st->l1);
+	free(st->name);
+	free(st->spec);
+	free(st);
+}
+
+const char *usm_store_name(const struct usm_store *st)
+{
+	return st->name;
+}
+
+const char *usm_store_spec(const struct usm_store *st)
+{
+	return st->spec;
+}
+
+int usm_store_writable(const struct usm_store *st)
+{
+	return st->type == STORE_FILE;
+}
+
+uint64_t usm_store_slots_used(const struct usm_store *st)
+{
+	return st->used;
+}
+
+/* ----------------------------------------------------------------- slots */
+
+int usm_store_alloc(struct usm_store *st, usm_slot_t *slot)
+{
+	if (!usm_store_writable(st))
+		return -ENOSPC;
+	return bitmap_alloc(st, slot);
+}
+
+int usm_store_claim(struct usm_store *st, usm_slot_t slot)
+{
+	int ret;
+
+	if (!usm_store_writable(st) || slot >= STORE_MAX_SLOTS)
+		return -ERANGE;
+	if (slot / 64 >= st->nwords) {
+		ret = bitmap_grow(st, slot);
+		if (ret)
+			return ret;
+	}
+	if (slot_used(st, slot))
+		return -EBUSY;
+	mark_used(st, slot);
+	return 0;
+}
+
+int usm_store_free(struct usm_store *st, usm_slot_t slot)
+{
+	if (!usm_store_writable(st) || !slot_used(st, slot))
+		return -EINVAL;
+	mark_free(st, slot);
+	/* Give the space back.  Not every filesystem can (EOPNOTSUPP), and
+	 * a failure costs only space: the slot is written before it is read
+	 * again. */
+	(void)fallocate(st->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+			(off_t)(slot * USM_PAGE_SIZE), USM_PAGE_SIZE);
+	return 0;
+}
+
+/* ------------------------------------------------------------------- I/O */
+
+/*
+ * Transfer @cnt buffers at @off completely, whatever the kernel does:
+ * retry on EINTR and continue after short transfers.  A read that meets
+ * the end of the file beyond anything written gives zeroes (slots never
+ * written); below that the file was cut behind our back: -EIO.
+ */
+static int io_full(struct usm_store *st, struct iovec *iov, int cnt,
+		   uint64_t off, int write)
+{
+	while (cnt > 0) {
+		ssize_t n = write ? pwritev(st->fd, iov, cnt, (off_t)off) :
+				    preadv(st->fd, iov, cnt, (off_t)off);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (n == 0) {
+			if (write || off < st->written_end)
+				return -EIO;
+			for (; cnt > 0; iov++, cnt--)
+				memset(iov->iov_base, 0, iov->iov_len);
+			return 0;
+		}
+		off += (uint64_t)n;
+		while (cnt > 0 && (size_t)n >= iov->iov_len) {
+			n -= (ssize_t)iov->iov_len;
+			iov++;
+			cnt--;
+		}
+		if (cnt > 0 && n) {
+			iov->iov_base = (char *)iov->iov_base + n;
+			iov->iov_len -= (size_t)n;
+		}
+	}
+	if (write && off > st->written_end)
+		st->written_end = off;
+	return 0;
+}
+
+struct slot_ref {
+	usm_slot_t slot;
+	size_t idx;		/* index in the caller's arrays */
+};
+
+static int cmp_slot_ref(const void *a, const void *b)
+{
+	const struct slot_ref *x = a, *y = b;
+
+	return (x->slot > y->slot) - (x->slot < y->slot);
+}
+
+static int store_io(struct usm_store *st, const usm_slot_t *slots,
+		    void *const *bufs, size_t n, int write)
+{
+	struct slot_ref *order;
+	struct iovec *iov;
+	size_t i, run;
+	int sorted = 1, ret = 0;
+
+	if (!n)
+		return 0;
+	if (!usm_store_writable(st))
+		return write ? -ENOSPC : -EINVAL;
+	if (!slots || !bufs)
+		return -EINVAL;
+	for (i = 0; i < n; i++)
+		if (!slot_used(st, slots[i]) || !bufs[i])
+			return -EINVAL;
+
+	order = malloc(n * sizeof(*order));
+	iov = malloc((n < IOV_MAX ? n : IOV_MAX) * sizeof(*iov));
+	if (!order || !iov) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		order[i].slot = slots[i];
+		order[i].idx = i;
+		if (i && slots[i] <= slots[i - 1])
+			sorted = 0;
+	}
+	if (!sorted) {
+		qsort(order, n, sizeof(*order), cmp_slot_ref);
+		for (i = 1; i < n; i++)
+			if (order[i].slot == order[i - 1].slot) {
+				ret = -EINVAL;	/* one slot twice in a batch */
+				goto out;
+			}
+	}
+
+	for (i = 0; i < n && !ret; i += run) {
+		usm_slot_t first = order[i].slot;
+
+		for (run = 0; i + run < n && run < IOV_MAX &&
+		     order[i + run].slot == first + run; run++) {
+			iov[run].iov_base = bufs[order[i + run].idx];
+			iov[run].iov_len = USM_PAGE_SIZE;
+		}
+		ret = io_full(st, iov, (int)run, first * USM_PAGE_SIZE, write);
+	}
+out:
+	free(order);
+	free(iov);
+	return ret;
+}
+
+int usm_store_write(struct usm_store *st, const usm_slot_t *slots,
+		    void *const *bufs, size_t n)
+{
+	return store_io(st, slots, bufs, n, 1);
+}
+
+int usm_store_read(struct usm_store *st, const usm_slot_t *slots,
+		   void *const *bufs, size_t n)
+{
+	return store_io(st, slots, bufs, n, 0);
+}
+
+int usm_store_sync(struct usm_store *st)
+{
+	if (!usm_store_writable(st))
+		return 0;
+	return fdatasync(st->fd) ? -errno : 0;
+}
