@@ -187,13 +187,13 @@ if want replay; then
 	n=$([ $quick = 1 ] && echo 200000 || echo 1000000)
 	echo "trace,cache_pct,policy,miss_ratio" > "$csv"
 	printf '\n%-22s %5s  %s\n' trace cache "miss ratio per policy"
-	for tr in "--zipf 0.6" "--zipf 0.8" "--zipf 1.0" "--zipf 1.2" "--scan" "--loop" "--mix zipf-scan"; do
+	for tr in "--zipf 0.6" "--zipf 0.8" "--zipf 1.0" "--zipf 1.2" "--scan" "--loop" "--mix 0.8" "--mix 1.0"; do
 		for pct in 1 10; do
 			name=$(echo "$tr" | sed 's/^--//; s/ /-/')
 			line=$("$replay" --policy all --cache "$pct%" $tr --requests "$n" --csv 2>/dev/null) || {
 				echo "bench: usm-replay $tr failed" >&2; continue; }
-			echo "$line" | tail -n +2 | awk -F, -v t="$name" -v c="$pct" '{ print t "," c "," $1 "," $2 }' >> "$csv"
-			printf '%-22s %4s%%  %s\n' "$name" "$pct" "$(echo "$line" | tail -n +2 | awk -F, '{ printf "%s=%.3f ", $1, $2 }')"
+			echo "$line" | tail -n +2 | awk -F, -v t="$name" -v c="$pct" '$1 != "pinned" { print t "," c "," $1 "," $9 }' >> "$csv"
+			printf '%-22s %4s%%  %s\n' "$name" "$pct" "$(echo "$line" | tail -n +2 | awk -F, '$1 != "pinned" { printf "%s=%.3f ", $1, $9 }')"
 		done
 	done
 fi

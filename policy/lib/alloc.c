@@ -81,9 +81,11 @@ static int contig_place(struct usm_ctx *ctx, struct usm_file *f,
 	    prev + dist < cfirst + cnr && usm_pool_is_free(pool, prev + dist) == 1)
 		cand = prev + dist;
 
-	/* Inside a window, keeping frames congruent with indices modulo 2 MiB
-	 * keeps the layout PMD-aligned: continue the run. */
-	if (cand != USM_FRAME_NONE && (index % USM_HUGE_FRAMES) != 0 &&
+	/* Inside a window (the previous page in the same 2 MiB window),
+	 * keeping frames congruent with indices modulo 2 MiB keeps the layout
+	 * PMD-aligned: continue the run. */
+	if (cand != USM_FRAME_NONE &&
+	    (index - dist) / USM_HUGE_FRAMES == index / USM_HUGE_FRAMES &&
 	    (cand % USM_HUGE_FRAMES) == (index % USM_HUGE_FRAMES) &&
 	    usm_pool_take(pool, cand) == 0) {
 		*frame = cand;

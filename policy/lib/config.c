@@ -452,8 +452,7 @@ nomem:
 
 static int store_known(const struct usm_config *cfg, const char *name)
 {
-	return !strcmp(name, "none") || !strcmp(name, "default") ||
-	       usm_config_find_store(cfg, name) != NULL;
+	return !strcmp(name, "none") || usm_config_find_store(cfg, name) != NULL;
 }
 
 static int swap_spec_valid(const char *spec)
@@ -531,11 +530,11 @@ static void apply_entry(struct loader *ld, const struct entry *e)
 		    !strcmp(e->key, "high_watermark")) {
 			int low = e->key[0] == 'l';
 
-			if (parse_pct(e->value, 0, &pct) || pct > 100 ||
-			    (low && pct > 99) || (!low && pct < 1)) {
+			if (parse_pct(e->value, 0, &pct) || pct < 1 ||
+			    pct > 100 || (low && pct > 99) || (!low && pct < 2)) {
 				lerr(ld, e->line, s, "bad value for '%s': '%s' "
-				     "(expected a percentage, 0..100%%)",
-				     e->key, e->value);
+				     "(expected a percentage, %s)", e->key,
+				     e->value, low ? "1..99%" : "2..100%");
 				return;
 			}
 			if (low) {

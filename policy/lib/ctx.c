@@ -901,9 +901,11 @@ static int file_apply_policy_locked(struct usm_ctx *ctx, struct usm_file *f,
 		f->aops = a;
 		f->alloc_word = 0;
 	}
+	bool lowered = np->limit && (!f->pol.limit || np->limit < f->pol.limit);
+
 	f->store = cs;
 	f->pol = *np;
-	if (f->pol.limit && f->resident > limit_pages(f))
+	if (lowered && f->resident > limit_pages(f))
 		evict_file_locked(ctx, f, f->resident - limit_pages(f));
 	return 0;
 }
@@ -1403,6 +1405,17 @@ again:
 		}
 	} else if (flags & USM_FAULT_NOALLOC) {
 		return -ENOENT;
+	}
+
+	/* The file's own cap (user.usm.limit): its own pages go first.  If
+	 * none can go (store none, all pinned), the cap is soft. */
+	if (f->pol.limit && f->resident >= limit_pages(f) &&
+	    rounds < FAULT_MAX_ROUNDS && file_evictable(f)) {
+		uint64_t over = f->resident + 1 - limit_pages(f);
+
+		rounds++;
+		if (evict_file_locked(ctx, f, over < 16 ? over : 16) > 0)
+			goto again;
 	}
 
 	/* A frame: from the file's reservation, or under the cap. */

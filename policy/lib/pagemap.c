@@ -179,11 +179,11 @@ static struct pm_node *walk(const struct usm_pagemap *pm, uint64_t index,
 	return n->slot[slot_of(index, 0)] ? n : NULL;
 }
 
-/* Recompute tag @t from level 1 up after a change at the leaf. */
-static void fix_tag_up(struct usm_pagemap *pm, struct pm_node **path,
-		       uint64_t index, unsigned int t)
+/* Recompute tag @t of levels >= @from from their children on the path. */
+static void fix_tag_from(struct usm_pagemap *pm, struct pm_node **path,
+			 uint64_t index, unsigned int t, unsigned int from)
 {
-	for (unsigned int l = 1; l < pm->height; l++) {
+	for (unsigned int l = from; l < pm->height; l++) {
 		uint64_t bit = 1ull << slot_of(index, l);
 		bool child = path[l - 1]->tags[t] != 0;
 		bool had = path[l]->tags[t] & bit;
@@ -195,6 +195,13 @@ static void fix_tag_up(struct usm_pagemap *pm, struct pm_node **path,
 		else
 			path[l]->tags[t] &= ~bit;
 	}
+}
+
+/* Recompute tag @t from level 1 up after a change at the leaf. */
+static void fix_tag_up(struct usm_pagemap *pm, struct pm_node **path,
+		       uint64_t index, unsigned int t)
+{
+	fix_tag_from(pm, path, index, t, 1);
 }
 
 void pm_tag_set(struct usm_pagemap *pm, uint64_t index, unsigned int tag)
@@ -273,8 +280,10 @@ void *pm_delete(struct usm_pagemap *pm, uint64_t index)
 			free(n);
 			continue;
 		}
+		/* path[l] still holds entries; its tags are right, fix the
+		 * levels above it. */
 		for (unsigned int t = 1; t < PM_NTAGS; t++)
-			fix_tag_up(pm, path, index, t);
+			fix_tag_from(pm, path, index, t, l + 1);
 		break;
 	}
 	pm->count--;

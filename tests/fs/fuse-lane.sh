@@ -162,6 +162,7 @@ fi
 fio_job() {
 	local name=$1; shift
 	local out=$work/fio.$name.out rc wkb rkb err
+	local start=$SECONDS
 	mkdir -p "$mnt/fio"
 	timeout -k 10 180 fio --name="$name" --directory="$mnt/fio" --size="$fio_size" \
 		--verify=crc32c --do_verify=1 --verify_fatal=1 \
@@ -172,12 +173,21 @@ fio_job() {
 	err=$(echo "$line" | cut -d';' -f5)
 	rkb=$(echo "$line" | cut -d';' -f6)
 	wkb=$(echo "$line" | cut -d';' -f47)
+	# on usmfs the working set (> size=) must have been evicted and read back
+	local ev=0 si=0 f st
+	if [ "$target" = usmfs ]; then
+		for f in "$mnt"/fio/*; do
+			st=$(getfattr --only-values -n user.usm.stats "$f" 2>/dev/null) || continue
+			ev=$((ev + $(echo "$st" | sed -n 's/.*evictions=\([0-9]*\).*/\1/p')))
+			si=$((si + $(echo "$st" | sed -n 's/.*swapins=\([0-9]*\).*/\1/p')))
+		done
+	fi
 	if [ $rc -eq 0 ] && [ "$err" = 0 ] && [ -n "$wkb" ] && [ "$wkb" -gt 0 ] &&
-	   [ "$rkb" = "$wkb" ]; then
-		echo "PASS fio-$name (wrote and verified $((wkb / 1024)) MiB)"
+	   [ "$rkb" = "$wkb" ] && { [ "$target" != usmfs ] || { [ "$ev" -gt 0 ] && [ "$si" -gt 0 ]; }; }; then
+		echo "PASS fio-$name (wrote and verified $((wkb / 1024)) MiB, $((SECONDS - start))s, evictions=$ev swapins=$si)"
 		passed=$((passed + 1))
 	else
-		echo "FAIL fio-$name: exit $rc, err=${err:-?}, written ${wkb:-?} KiB, verified ${rkb:-?} KiB"
+		echo "FAIL fio-$name: exit $rc, err=${err:-?}, written ${wkb:-?} KiB, verified ${rkb:-?} KiB, evictions=$ev swapins=$si"
 		grep -v '^3;' "$out" | head -n 20 | sed 's/^/    /'
 		failed=$((failed + 1))
 	fi

@@ -58,7 +58,9 @@ export USMFS_SIZE="${USMFS_SIZE:-}" USMFS_SWAP="${USMFS_SWAP:-}"
 export USMFS_NOSWAP_DIR="${USMFS_NOSWAP_DIR:-}" USMFS_NOSWAP_SIZE="${USMFS_NOSWAP_SIZE:-}"
 
 root=$dir/fstest.$$
-log=${TMPDIR:-/tmp}/fstest.$$.log
+tmpd=${TMPDIR:-/tmp}
+[ -d "$tmpd" ] && [ -w "$tmpd" ] || tmpd=$dir
+log=$tmpd/fstest.$$.log
 if ! mkdir "$root"; then
 	echo "run-suite: cannot create $root" >&2
 	exit 2
@@ -97,7 +99,11 @@ run_case() {
 	name=$1 secs=$(( $2 * mult )) sub=$3
 	shift 3
 	wd=$root/$name
-	mkdir "$wd" && chmod 0777 "$wd" || { echo "FAIL $name: cannot create $wd"; return 1; }
+	if ! mkdir "$wd" 2>"$log" || ! chmod 0777 "$wd"; then
+		echo "FAIL $name: cannot create $wd: $(cat "$log")"
+		failed=$((failed + 1))
+		return
+	fi
 	start=$(date +%s)
 	timeout -k 10 "$secs" "$FSTEST" "$sub" "$wd" "$@" >"$log" 2>&1 </dev/null
 	rc=$?
@@ -118,7 +124,10 @@ run_case() {
 		sed 's/^/    /' "$log"
 		failed=$((failed + 1)) ;;
 	esac
-	timeout 120 rm -rf "$wd" || echo "run-suite: could not remove $wd" >&2
+	if ! timeout 120 rm -rf "$wd" 2>"$log"; then
+		echo "FAIL $name-cleanup: could not remove $wd: $(tail -n 1 "$log")"
+		failed=$((failed + 1))
+	fi
 }
 
 echo "fs-$fe: suite in $root (fstest $FSTEST)"
@@ -130,6 +139,11 @@ while read -r name tags secs cmd; do
 	case " ${FS_SKIP:-} " in
 	*" $name "*) echo "SKIP $name: in FS_SKIP"; skipped=$((skipped + 1)); continue ;;
 	esac
+	if ! ls "$root" >/dev/null 2>"$log"; then
+		echo "FAIL $name: $dir is no longer usable ($(tail -n 1 "$log")); the remaining cases are not run"
+		failed=$((failed + 1))
+		break
+	fi
 	why=$(skip_reason "$tags")
 	if [ -n "$why" ]; then
 		echo "SKIP $name: $why"

@@ -153,7 +153,7 @@ DECLARE_CASE(usm_xattr_set)
 		expect_value(f, "user.usm.alloc", allocs[i]);
 	}
 	for (int p = 0; p <= 7; p++) {
-		char v[4];
+		char v[16];
 
 		snprintf(v, sizeof(v), "%d", p);
 		SYS(set(f, "user.usm.prio", v, 0));

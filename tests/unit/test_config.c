@@ -200,6 +200,54 @@ static void test_shipped_example(void **state)
 	usm_config_free(cfg);
 }
 
+/* The complete example of docs/usmfs.conf.md must load, with its plugin
+ * (the MRU example the tests build) really loaded. */
+static void test_doc_example(void **state)
+{
+	struct usm_config *cfg = NULL;
+	char path[512], err[512] = "", *doc, *start, *end, *text, *load;
+	size_t n, len;
+	FILE *f;
+	int ret;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/../../../docs/usmfs.conf.md", TEST_BUILD_DIR);
+	f = fopen(path, "r");
+	if (!f)
+		fail_msg("%s: missing", path);
+	doc = calloc(1, 1 << 20);
+	assert_non_null(doc);
+	n = fread(doc, 1, (1 << 20) - 1, f);
+	fclose(f);
+	assert_true(n > 0);
+	start = strstr(doc, "```ini\n");
+	assert_non_null(start);
+	start += 7;
+	end = strstr(start, "```\n");
+	assert_non_null(end);
+	*end = '\0';
+
+	/* point "load = ..." at the plugin built next to the tests */
+	load = strstr(start, "\nload = ");
+	assert_non_null(load);
+	load++;
+	len = strlen(start) + 512;
+	text = malloc(len);
+	assert_non_null(text);
+	snprintf(text, len, "%.*sload = %s/plugin_mru.so\n%s", (int)(load - start),
+		 start, TEST_BUILD_DIR, strchr(load, '\n') + 1);
+	ret = usm_config_parse_string(text, "doc.conf", 0, &cfg, err, sizeof(err));
+	if (ret)
+		fail_msg("%s", err);
+	assert_int_equal(cfg->nr_rules, 4);
+	assert_string_equal(cfg->rules[3].pol.evict, "mru");
+	assert_int_equal(cfg->nr_thresholds, 2);
+	assert_int_equal(cfg->nr_stores, 2);
+	usm_config_free(cfg);
+	free(text);
+	free(doc);
+}
+
 struct bad_case {
 	const char *text;
 	unsigned int line;
@@ -256,6 +304,11 @@ static const struct bad_case bad_cases[] = {
 	  "[pool]: bad value for 'high_watermark': '150%'" },
 	{ "[pool]\nlow_watermark = -5%\n", 2, "bad value for 'low_watermark': '-5%'" },
 	{ "[pool]\nlow_watermark = 5 %\n", 2, "bad value for 'low_watermark'" },
+	{ "[pool]\nlow_watermark = 0\n", 2, "bad value for 'low_watermark': '0' (expected a percentage, 1..99%)" },
+	{ "[pool]\nlow_watermark = 100%\n", 2, "bad value for 'low_watermark'" },
+	{ "[pool]\nhigh_watermark = 50\nlow_watermark = 50\n", 3, "low_watermark (50%) must be below" },
+	{ "[pool]\nhigh_watermark = 1\n", 2, "bad value for 'high_watermark': '1' (expected a percentage, 2..100%)" },
+	{ "[rule a]\npath = /x\nswap = default\n", 3, "[rule a]: unknown store 'default'" },
 	{ "[threshold 120%]\nevict = fifo\n", 1, "bad threshold '120%'" },
 	{ "[threshold 0%]\nevict = fifo\n", 1, "bad threshold '0%'" },
 	{ "[threshold 80]\nevict = fifo\n", 1, "bad threshold '80'" },
@@ -461,6 +514,7 @@ int main(void)
 		cmocka_unit_test(test_full_example),
 		cmocka_unit_test(test_defaults_and_empty),
 		cmocka_unit_test(test_shipped_example),
+		cmocka_unit_test(test_doc_example),
 		cmocka_unit_test(test_bad_files),
 		cmocka_unit_test(test_load_errors),
 		cmocka_unit_test(test_plugin_error),

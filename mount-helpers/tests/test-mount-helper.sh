@@ -1,0 +1,179 @@
+#!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# mount-helpers/tests/test-mount-helper.sh - mount.usmfs, called directly
+# (with the argv mount(8) uses), through mount(8) (a temporary
+# /sbin/mount.usmfs symlink), and from an fstab file (mount -a -T FILE).
+#
+# Uses the FUSE daemon usmfs/build/usmfs when it is built.  Until then the
+# mount cases run against a stand-in daemon (tests/standin-daemon.sh: it
+# records its argv and mounts a tmpfs), which checks the helper's own work:
+# option checks, what it passes on, waiting for the mount, errors.  The
+# kernel-module path needs the module: it is not run on the host.
+# Ends with "mount-helper: N passed, N failed".
+set -u
+HERE=$(cd "$(dirname "$0")" && pwd)
+HELPER=$HERE/../mount.usmfs
+DAEMON=${USMFS_DAEMON:-$HERE/../../usmfs/build/usmfs}
+T=$(mktemp -d /tmp/usmfs-mh.XXXXXX)
+M=$T/mnt
+LOG=$T/daemon.argv
+pass=0 fail=0 link=
+mkdir -p "$M"
+
+cleanup() {
+	for d in "$M" "$T/m2"; do
+		mountpoint -q "$d" 2>/dev/null && { umount "$d" 2>/dev/null || umount -l "$d"; }
+	done
+	[ -n "$link" ] && [ -L /sbin/mount.usmfs ] && rm -f /sbin/mount.usmfs
+	rm -rf "$T"
+}
+trap cleanup EXIT
+
+if [ -x "$DAEMON" ]; then
+	real=1 fstype=fuse.usmfs
+	echo "mount-helper: FUSE daemon $DAEMON"
+else
+	real='' fstype=tmpfs
+	DAEMON=$HERE/standin-daemon.sh
+	echo "mount-helper: no FUSE daemon built: using the stand-in $DAEMON"
+fi
+export USMFS_DAEMON=$DAEMON STANDIN_LOG=$LOG
+
+ok() { pass=$((pass + 1)); echo "PASS $1"; }
+ko() { fail=$((fail + 1)); echo "FAIL $1${2:+: $2}"; }
+check() {
+	local n=$1; shift
+	if "$@" >"$T/out" 2>&1; then ok "$n"; else ko "$n" "$(tail -3 "$T/out" | tr '\n' ' ')"; fi
+}
+fstype_of() { findmnt -n -o FSTYPE --mountpoint "$1" 2>/dev/null; }
+mounted_as_usmfs() { [ "$(fstype_of "$1")" = "$fstype" ]; }
+unmount() { umount "$1" && ! mountpoint -q "$1"; }
+
+# ---- bad options: one message naming the option, nothing mounted or started
+t_bad() {	# t_bad OPTS EXPECTED-IN-MESSAGE
+	rm -f "$LOG"
+	"$HELPER" none "$M" -o "$1" 2>"$T/err"
+	local st=$?
+	echo "exit $st: $(cat "$T/err")"
+	[ $st = 32 ] && [ "$(wc -l <"$T/err")" = 1 ] && grep -qF -- "$2" "$T/err" &&
+	! mountpoint -q "$M" && [ ! -e "$LOG" ]
+}
+check "bad size rejected"            t_bad size=12X "'size': '12X'"
+check "size=0% rejected"             t_bad size=0% "'size'"
+check "bad mode rejected"            t_bad mode=8 "'mode'"
+check "bad uid rejected"             t_bad uid=-1 "'uid'"
+check "unknown eviction policy"      t_bad evict=bogus "'evict': 'bogus'"
+check "unknown placement policy"     t_bad alloc=Bad_Name "'alloc'"
+check "relative swap file"           t_bad swap=file:rel "'swap'"
+check "bad swapin_timeout"           t_bad swapin_timeout=5x "'swapin_timeout'"
+check "unreadable config"            t_bad config=$T/none.conf "config="
+check "unknown option"               t_bad size=1M,bogus=1 "unknown option 'bogus=1'"
+check "option without its value"     t_bad size "'size' needs a value"
+check "bad option late in the list"  t_bad size=1M,evict=lru,nr_inodes=1x "'nr_inodes'"
+
+t_nodir() {
+	"$HELPER" none "$T/nonexistent" -o size=1M 2>"$T/err"
+	[ $? = 32 ] && grep -q 'does not exist' "$T/err"
+}
+check "missing mount point"          t_nodir
+
+t_fake() {
+	rm -f "$LOG"
+	"$HELPER" none "$M" -f -o size=16M,evict=lru && ! mountpoint -q "$M" && [ ! -e "$LOG" ]
+}
+check "-f: checks, mounts nothing"   t_fake
+
+# ---- the helper called as mount(8) calls it --------------------------------
+t_direct() {
+	"$HELPER" none "$M" -o size=32M,evict=lru,_netdev,nofail,x-systemd.automount || return 1
+	mounted_as_usmfs "$M" || { echo "not mounted as $fstype"; return 1; }
+	if [ -z "$real" ]; then
+		# userspace-only options dropped, allow_other added for root
+		grep -qx -- "$M -o size=32M,evict=lru,allow_other" "$LOG" ||
+			{ echo "daemon got: $(cat "$LOG")"; return 1; }
+	else
+		findmnt -n -o OPTIONS --mountpoint "$M" | grep -q allow_other ||
+			{ echo "no allow_other"; return 1; }
+	fi
+	echo data >"$M/f" && [ "$(cat "$M/f")" = data ]
+}
+check "direct call mounts"           t_direct
+
+t_busy() {
+	"$HELPER" none "$M" -o size=32M 2>"$T/err"
+	[ $? = 32 ] && grep -q 'already a usmfs mount' "$T/err"
+}
+if [ -n "$real" ]; then
+	check "second mount on it refused"   t_busy
+else
+	echo "SKIP second mount on it refused (the stand-in's tmpfs is not usmfs)"
+fi
+
+t_umount() {
+	local pid=
+	[ -n "$real" ] && pid=$(pgrep -f "^$DAEMON $M" | head -1)
+	unmount "$M" || return 1
+	if [ -n "$pid" ]; then	# the daemon exits when unmounted
+		for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
+		echo "daemon $pid still running"; return 1
+	fi
+}
+check "umount"                       t_umount
+
+t_fuse_opt() {
+	"$HELPER" none "$M" -v -o fuse,size=8M,ro 2>"$T/err" || return 1
+	mounted_as_usmfs "$M" || return 1
+	findmnt -n -o OPTIONS --mountpoint "$M" | grep -qE '(^|,)ro(,|$)' || { echo "not ro"; return 1; }
+	if [ -z "$real" ]; then
+		grep -qx -- "$M -o size=8M,ro,allow_other" "$LOG" || { cat "$LOG"; return 1; }
+	fi
+	unmount "$M"
+}
+check "-o fuse and ro passed on"     t_fuse_opt
+
+t_daemon_fails() {
+	USMFS_DAEMON=/bin/false "$HELPER" none "$M" -o size=8M 2>"$T/err"
+	[ $? = 32 ] && grep -q 'FUSE daemon failed' "$T/err" && ! mountpoint -q "$M"
+}
+check "a failing daemon is reported" t_daemon_fails
+
+t_no_daemon() {
+	USMFS_DAEMON=$T/nothing "$HELPER" none "$M" -o size=8M 2>"$T/err"
+	[ $? = 32 ] && grep -q 'no FUSE daemon' "$T/err"
+}
+check "a missing daemon is reported" t_no_daemon
+
+# ---- through mount(8) --------------------------------------------------------
+if [ -e /sbin/mount.usmfs ] && [ "$(readlink -f /sbin/mount.usmfs)" != "$(readlink -f "$HELPER")" ]; then
+	echo "SKIP mount(8) cases: another /sbin/mount.usmfs is installed"
+else
+	if [ ! -e /sbin/mount.usmfs ]; then
+		ln -s "$HELPER" /sbin/mount.usmfs && link=1
+	fi
+	t_mount8() {
+		mount -t usmfs none "$M" -o size=32M,evict=s3fifo || return 1
+		mounted_as_usmfs "$M" && unmount "$M"
+	}
+	check "mount -t usmfs"               t_mount8
+	t_mount8_bad() {
+		! mount -t usmfs none "$M" -o size=32M,evict=nope 2>"$T/err" &&
+		grep -q "'evict': 'nope'" "$T/err" && ! mountpoint -q "$M"
+	}
+	check "mount -t usmfs with a bad option" t_mount8_bad
+	t_fstab() {
+		mkdir -p "$T/m2"
+		printf '# test fstab\nnone %s usmfs size=16M,evict=lru,nofail 0 0\nnone %s usmfs size=8M,noauto 0 0\n' \
+			"$M" "$T/m2" >"$T/fstab"
+		mount -a -T "$T/fstab" || return 1
+		mounted_as_usmfs "$M" || { echo "fstab line not mounted"; return 1; }
+		mountpoint -q "$T/m2" && { echo "noauto line mounted"; return 1; }
+		mount -T "$T/fstab" "$T/m2" || return 1
+		mounted_as_usmfs "$T/m2" || return 1
+		unmount "$T/m2" && unmount "$M"
+	}
+	check "fstab: mount -a -T FILE, noauto, mount -T FILE DIR" t_fstab
+	[ -n "$link" ] && rm -f /sbin/mount.usmfs && link=''
+fi
+
+echo "mount-helper: $pass passed, $fail failed"
+[ "$fail" = 0 ]

@@ -1,0 +1,164 @@
+#!/bin/sh
+# /init of the kernel lane's guests (busybox sh, PID 1).
+#
+# Loads the module, mounts usmfs, runs the filesystem suite and fio verify
+# jobs against it, unmounts, unloads, checks the kernel log, and hands an
+# exit status to the host through QEMU's isa-debug-exit port (0xf4).
+# Per-kernel settings come from /vm/conf (written by the host).
+#
+# Every line meant for the host starts with "vm: ":
+#   vm: step NAME ok [(detail)]     vm: step NAME FAIL (detail)
+#   vm: pool-source SRC             vm: status N
+# The suite prints its own "fs-kmod: N passed, N failed, N skipped".
+
+PATH=/usr/sbin:/usr/bin:/sbin:/bin
+export PATH
+
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
+mount -t tmpfs tmpfs /tmp
+mkdir -p /mnt/usm /mnt/usm-noswap
+
+# Defaults; /vm/conf overrides.
+MODULE=usmfs
+POOL=48M
+SIZE=32M
+NOSWAP_SIZE=8M
+FS_TIMEOUT_MULT=1
+MODARGS=
+FIO_SIZE=8M
+STEP_TIMEOUT=120
+SUITE_TIMEOUT=600
+. /vm/conf
+
+fails=0
+step_ok() { echo "vm: step $1 ok${2:+ ($2)}"; }
+step_fail() { echo "vm: step $1 FAIL${2:+ ($2)}"; fails=$((fails + 1)); }
+
+# step NAME CMD...: run CMD bounded by STEP_TIMEOUT, report it.
+step() {
+	name=$1
+	shift
+	timeout "$STEP_TIMEOUT" "$@"
+	rc=$?
+	if [ $rc -eq 0 ]; then
+		step_ok "$name"
+		return 0
+	fi
+	[ $rc -eq 143 ] && rc="timed out after ${STEP_TIMEOUT}s" || rc="exit $rc"
+	step_fail "$name" "$rc"
+	return 1
+}
+
+# Hand the status to the host: QEMU exits with (value << 1) | 1.
+finish() {
+	echo "vm: status $1"
+	sync
+	printf "\\$(printf %o "$1")" | dd of=/dev/port bs=1 seek=244 count=1 conv=notrunc 2>/dev/null
+	# Only reached if the port write did not stop the machine.
+	echo "vm: isa-debug-exit did not stop the guest"
+	poweroff -f
+	sleep 5
+}
+
+# Print which source the pool came from, as the module reports it: its
+# stats files if it has some, else its kernel log lines.
+pool_source() {
+	for f in /sys/kernel/debug/$MODULE/stats /sys/kernel/debug/$MODULE/pool \
+		/sys/fs/$MODULE/stats /proc/fs/$MODULE/stats; do
+		[ -r "$f" ] || continue
+		echo "vm: $f:"
+		sed 's/^/vm:   /' "$f"
+		src=$(grep -i -o -E '(source|src)[=: ]+[a-z_]+' "$f" | head -n 1 |
+			sed -E 's/.*[=: ]+//')
+		[ -n "$src" ] && break
+	done
+	if [ -z "${src:-}" ]; then
+		src=$(dmesg | grep -i "$MODULE" | grep -i pool |
+			grep -o -i -w -E '(cma|dma|contig|pages)' | head -n 1)
+	fi
+	echo "vm: pool-source ${src:-unknown}"
+}
+
+echo "vm: guest up: $(uname -r), $(grep -c ^processor /proc/cpuinfo) cpus," \
+	"$(awk '/MemTotal/ {print $2 / 1024 " MiB"}' /proc/meminfo)"
+echo "vm: cmdline: $(cat /proc/cmdline)"
+
+if ! step insmod insmod "/vm/$MODULE.ko" pool="$POOL" $MODARGS; then
+	dmesg | tail -n 20
+	finish 1
+fi
+dmesg | grep -i "$MODULE" | sed 's/^/vm: dmesg: /'
+pool_source
+
+if step mount mount -t "$MODULE" none /mnt/usm -o size="$SIZE"; then
+	grep " /mnt/usm " /proc/mounts | sed 's/^/vm: mounted: /'
+	noswap=
+	if step mount-noswap mount -t "$MODULE" none /mnt/usm-noswap -o size="$NOSWAP_SIZE",swap=none; then
+		noswap=/mnt/usm-noswap
+	fi
+
+	if [ -f /fs/run-suite.sh ]; then
+		echo "vm: suite: start"
+		USMFS_SIZE=$SIZE USMFS_SWAP=none USMFS_NOSWAP_DIR=$noswap \
+			USMFS_NOSWAP_SIZE=$NOSWAP_SIZE FS_TIMEOUT_MULT=$FS_TIMEOUT_MULT \
+			timeout "$SUITE_TIMEOUT" sh /fs/run-suite.sh /mnt/usm kmod
+		rc=$?
+		echo "vm: suite: exit $rc"
+		[ $rc -eq 143 ] && echo "vm: suite: timed out after ${SUITE_TIMEOUT}s"
+		[ $rc -ne 0 ] && fails=$((fails + 1))
+		# A case may have left files behind; fio wants room.
+		rm -rf /mnt/usm/* /mnt/usm/.[!.]* 2>/dev/null
+	else
+		echo "vm: suite: absent"
+	fi
+
+	for engine in psync mmap; do
+		timeout "$STEP_TIMEOUT" fio --name="verify-$engine" --directory=/mnt/usm \
+			--ioengine="$engine" --rw=randwrite --bs=4k --size="$FIO_SIZE" \
+			--numjobs=2 --verify=crc32c --do_verify=1 --verify_fatal=1 \
+			--group_reporting --output-format=terse --terse-version=3 \
+			>/tmp/fio.out 2>&1
+		rc=$?
+		# terse v3: field 3 is the job name, 5 the error, 47/48 write KiB, KiB/s
+		awk -F';' '/^3;/ { print "vm: fio " $3 ": wrote " $47 " KiB at " $48 " KiB/s, error " $5 }' /tmp/fio.out
+		grep -v '^3;' /tmp/fio.out | head -n 20 | sed 's/^/vm: fio: /'
+		if [ $rc -eq 0 ]; then
+			step_ok "fio-$engine"
+		else
+			step_fail "fio-$engine" "exit $rc"
+		fi
+		rm -f /mnt/usm/verify-*
+	done
+
+	[ -n "$noswap" ] && step umount-noswap umount /mnt/usm-noswap
+	step umount umount /mnt/usm
+fi
+
+step rmmod rmmod "$MODULE"
+
+if [ -w /sys/kernel/debug/kmemleak ]; then
+	# Two scans: an object is reported only once seen unreferenced twice.
+	echo scan >/sys/kernel/debug/kmemleak
+	sleep 1
+	echo scan >/sys/kernel/debug/kmemleak
+	if [ -s /sys/kernel/debug/kmemleak ]; then
+		head -n 40 /sys/kernel/debug/kmemleak
+		step_fail kmemleak "suspected leaks"
+	else
+		step_ok kmemleak
+	fi
+fi
+
+bad=$(dmesg | grep -c -E 'WARNING:|BUG:|Oops|Call Trace|suspected memory leak|Kernel panic')
+if [ "$bad" -eq 0 ]; then
+	step_ok dmesg-clean
+else
+	dmesg | grep -B 2 -A 20 -E 'WARNING:|BUG:|Oops|suspected memory leak' | head -n 80
+	step_fail dmesg-clean "$bad bad lines"
+fi
+
+[ $fails -eq 0 ] && finish 0
+finish 1
