@@ -48,7 +48,9 @@ struct usm_store {
 	uint64_t hint;		/* every l1 word below it is all ones */
 	uint64_t used;
 
-	uint64_t written_end;	/* bytes below it hold data or holes */
+	/* Bytes below it were written (or claimed, or were in the file at
+	 * a KEEP open): a read meeting end-of-file below it is -EIO. */
+	uint64_t written_end;
 };
 
 static void set_err(char *err, size_t errlen, const char *fmt, ...)
@@ -192,14 +194,11 @@ static int open_file_store(struct usm_store *st, const char *path,
 		set_err(err, errlen, "%s: %s", st->spec, strerror(-ret));
 		goto out_close;
 	}
-	/* Two servers writing one store would corrupt each other. */
-	if (flock(fd, LOCK_EX | LOCK_NB)) {
-		ret = -errno;
-		if (ret == -EWOULDBLOCK)
-			ret = -EBUSY;
-		set_err(err, errlen, "%s: %s", st->spec,
-			ret == -EBUSY ? "in use by another store" :
-			strerror(-ret));
+	/* Two servers writing one store would corrupt each other.  A
+	 * filesystem without locks (ENOLCK, EOPNOTSUPP) is used unlocked. */
+	if (flock(fd, LOCK_EX | LOCK_NB) && errno == EWOULDBLOCK) {
+		set_err(err, errlen, "%s: in use by another store", st->spec);
+		ret = -EBUSY;
 		goto out_close;
 	}
 	if (!(flags & USM_STORE_KEEP)) {
@@ -322,6 +321,10 @@ int usm_store_claim(struct usm_store *st, usm_slot_t slot)
 	if (slot_used(st, slot))
 		return -EBUSY;
 	mark_used(st, slot);
+	/* A claimed slot holds data: if the file no longer reaches it, a
+	 * read must fail rather than give zeroes. */
+	if ((slot + 1) * USM_PAGE_SIZE > st->written_end)
+		st->written_end = (slot + 1) * USM_PAGE_SIZE;
 	return 0;
 }
 

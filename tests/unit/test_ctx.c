@@ -653,6 +653,49 @@ static void test_config_stores_rules(void **state)
 	usm_config_free(cfg);
 }
 
+/* A backend's zero_frame op is used (without the lock), and a commit
+ * that fails for one page keeps that page resident, slot freed. */
+static void test_zero_op_commit_error(void **state)
+{
+	struct fake_be *be = fb_new(16);
+	struct usm_mount_opts mo;
+	struct usm_ctx_params p = {
+		.ops = &fb_ops_zero, .priv = be, .pool_frames = 16, .mount = &mo,
+	};
+	struct usm_ctx *ctx;
+	struct usm_file *f;
+	char err[128];
+
+	(void)state;
+	usm_mount_opts_init(&mo);
+	snprintf(mo.evict, sizeof(mo.evict), "fifo");
+	snprintf(mo.swap, sizeof(mo.swap), "%s", be->swap);
+	assert_int_equal(usm_ctx_create(&p, &ctx, err, sizeof(err)), 0);
+	be->ctx = ctx;
+	f = fb_file(ctx, 1);
+	for (uint64_t i = 0; i < 8; i++) {
+		usm_frame_t fr = fault_ok(ctx, f, i, 0);
+
+		assert_true(fb_is_zero(be, fr));
+		fb_fill(be, fr, 2, i);
+	}
+	assert_int_equal(be->zeroed, 8);
+	fault_ok(ctx, f, 3, 0);			/* a hit: no zeroing */
+	assert_int_equal(be->zeroed, 8);
+	be->commit_fail_index = 1;
+	assert_int_equal(usm_evict_file(ctx, f, 3), 3);	/* 0, 2, then 3 */
+	assert_int_equal(usm_page_state(ctx, f, 1, NULL), USM_PAGE_RESIDENT);
+	assert_int_equal(usm_page_state(ctx, f, 0, NULL), USM_PAGE_SWAPPED);
+	assert_int_equal(slots_used(ctx), 3);
+	be->commit_fail_index = UINT64_MAX;
+	fb_check(ctx);
+	for (uint64_t i = 0; i < 8; i++)
+		assert_true(fb_verify(be, fault_ok(ctx, f, i, 0), 2, i));
+	assert_int_equal(be->zeroed, 8);	/* swap-ins are not zeroed */
+	fb_check(ctx);
+	fb_free(be);
+}
+
 /* Bad parameters are refused with a message. */
 static void test_create_errors(void **state)
 {
@@ -844,6 +887,7 @@ int main(void)
 		cmocka_unit_test(test_page_swapped),
 		cmocka_unit_test(test_create_errors),
 		cmocka_unit_test(test_file_limit_fault),
+		cmocka_unit_test(test_zero_op_commit_error),
 		cmocka_unit_test(test_config_stores_rules),
 		cmocka_unit_test(test_stress),
 	};

@@ -244,8 +244,6 @@ static uint32_t gran_take(uint32_t n, uint32_t ag)
 	}
 }
 
-static void copy_data(void *dst, size_t off, size_t len);
-
 /* ---- malloc ----------------------------------------------------------- */
 
 static int cls_of(size_t n, size_t align)
@@ -394,8 +392,10 @@ static void up_sizes(void *p, size_t *data, size_t *usable)
 	if (up.gt[g].kind == UP_G_SMALL) {
 		*data = *usable = cls_size[up.gt[g].cls];
 	} else if (up.gt[g].kind == UP_G_LARGE) {
+		/* Usable up to the page: the rest of the last granule is
+		 * never touched, so it stays a hole in the file. */
 		*data = up.gt[g].size;
-		*usable = (size_t)up.gt[g].ngran << UP_GRAN_SHIFT;
+		*usable = (up.gt[g].size + UP_PAGE - 1) & ~(UP_PAGE - 1);
 	} else {
 		up_die("invalid pointer (not allocated)");
 	}
@@ -485,7 +485,7 @@ EXPORT void *realloc(void *p, size_t n)
 		return NULL;
 	}
 	up_sizes(p, &data, &usable);
-	if (usable <= UP_SMALL_MAX) {
+	if (usable <= UP_SMALL_MAX && data == usable) {	/* a small block */
 		if (n <= usable && n > usable / 2)
 			return p;
 	} else if (n > UP_SMALL_MAX) {
@@ -500,11 +500,7 @@ EXPORT void *realloc(void *p, size_t n)
 	q = malloc(n);
 	if (!q)
 		return NULL;
-	if (usable <= UP_SMALL_MAX)
-		memcpy(q, p, usable < n ? usable : n);
-	else	/* the untouched tail of a large block is a hole: skip it */
-		copy_data(q, (size_t)((char *)p - up.base),
-			  usable < n ? usable : n);
+	memcpy(q, p, usable < n ? usable : n);
 	up_free(p);
 	return q;
 }
@@ -726,11 +722,21 @@ static int app_extend_locked(size_t p1, size_t p2)
 	return 0;
 }
 
-/* Copy @len bytes at reservation offset @off to @dst, skipping holes. */
+/*
+ * Copy @len bytes at reservation offset @off to @dst, skipping holes (so
+ * that untouched pages are not faulted in).  SEEK_DATA asks the
+ * filesystem, which with FUSE's writeback cache has not seen the dirty
+ * pages yet: write the range back first.
+ */
 static void copy_data(void *dst, size_t off, size_t len)
 {
 	size_t end = off + len;
 
+	if (up.fd >= 0 &&
+	    sync_file_range(up.fd, (off_t)off, (off_t)len,
+			    SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
+			    SYNC_FILE_RANGE_WAIT_AFTER) < 0)
+		goto all;
 	while (off < end) {
 		off_t d, h;
 
@@ -753,6 +759,7 @@ static void copy_data(void *dst, size_t off, size_t len)
 		       up.base + d, (size_t)(h - d));
 		off = (size_t)h;
 	}
+all:
 	if (off < end)
 		memcpy((char *)dst + (off - (end - len)), up.base + off,
 		       end - off);

@@ -360,13 +360,18 @@ static ssize_t child_log(const char *a, const char *b)
 	return r;
 }
 
-/* Copy the data of [off, off+len) from @from to @to (holes stay holes). */
-static int copy_file_data(int from, int to, off_t off, off_t len)
+/*
+ * Copy the data of [off, off+len) from @from to @to (holes stay holes
+ * when @seek_data: the caller has written dirty pages back, so that the
+ * filesystem's SEEK_DATA knows them).
+ */
+static int copy_file_data(int from, int to, off_t off, off_t len,
+			  int seek_data)
 {
 	off_t end = off + len;
 
 	while (off < end) {
-		off_t d = lseek(from, off, SEEK_DATA), h;
+		off_t d = seek_data ? lseek(from, off, SEEK_DATA) : -1, h;
 
 		if (d < 0 && errno == ENXIO)
 			return 0;
@@ -519,7 +524,7 @@ static int remap_anon(char *start, size_t len, int prot, void *arg)
 static void child_rehome(void)
 {
 	char *lo = up.base, *hi = up.base + ((size_t)up.hwm << UP_GRAN_SHIFT);
-	int old = up.fd, nfd;
+	int old = up.fd, nfd, seek_data;
 	char name[sizeof(up.name)];
 	uint32_t g;
 
@@ -532,14 +537,21 @@ static void child_rehome(void)
 		goto anon;
 	if (ftruncate(nfd, (off_t)(hi - lo)) < 0)
 		goto drop;
+	/* FUSE's writeback cache: let the filesystem see every page. */
+	seek_data = fdatasync(old) == 0;
 	for (g = 0; g < up.hwm; ) {
-		uint32_t n = up.gt[g].kind == UP_G_FREE ? up.gt[g].ngran : 1;
+		uint32_t s = g;
 
-		if (up.gt[g].kind != UP_G_FREE &&
-		    copy_file_data(old, nfd, (off_t)g << UP_GRAN_SHIFT,
-				   (off_t)UP_GRAN) < 0)
+		if (up.gt[g].kind == UP_G_FREE) {
+			g += up.gt[g].ngran;
+			continue;
+		}
+		while (g < up.hwm && up.gt[g].kind != UP_G_FREE)
+			g++;
+		if (copy_file_data(old, nfd, (off_t)s << UP_GRAN_SHIFT,
+				   (off_t)(g - s) << UP_GRAN_SHIFT,
+				   seek_data) < 0)
 			goto drop;
-		g += n;
 	}
 	if (for_each_vma(lo, hi, remap_file, &nfd) < 0) {
 		/* Some VMAs may already use the new file: it must stay. */
