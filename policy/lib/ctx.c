@@ -119,6 +119,46 @@ static void store_slot_free(struct usm_cstore *cs, usm_slot_t slot)
 	pthread_mutex_unlock(&cs->io);
 }
 
+/*
+ * Free a slot once the ctx lock is dropped: a store may take its time
+ * (the file store punches a hole), and nothing refers to the slot any
+ * more.  Falls back to freeing at once when out of memory.
+ */
+static void slot_free_locked(struct usm_ctx *ctx, struct usm_cstore *cs,
+			     usm_slot_t slot)
+{
+	if (!cs || slot == USM_SLOT_NONE)
+		return;
+	if (ctx->npend == ctx->cap_pend) {
+		size_t cap = ctx->cap_pend ? ctx->cap_pend * 2 : 16;
+		struct usm_pending_free *p = realloc(ctx->pend, cap * sizeof(*p));
+
+		if (!p) {
+			store_slot_free(cs, slot);
+			return;
+		}
+		ctx->pend = p;
+		ctx->cap_pend = cap;
+	}
+	ctx->pend[ctx->npend].cs = cs;
+	ctx->pend[ctx->npend].slot = slot;
+	ctx->npend++;
+}
+
+/* Unlock the context, then free the slots given up while it was held. */
+static void ctx_unlock(struct usm_ctx *ctx)
+{
+	struct usm_pending_free *p = ctx->pend;
+	size_t n = ctx->npend;
+
+	ctx->pend = NULL;
+	ctx->npend = ctx->cap_pend = 0;
+	pthread_mutex_unlock(&ctx->lock);
+	for (size_t i = 0; i < n; i++)
+		store_slot_free(p[i].cs, p[i].slot);
+	free(p);
+}
+
 /* ------------------------------------------------------------------ */
 /* Files: references, page records                                    */
 
@@ -217,7 +257,7 @@ static void orphan_maybe_free(struct usm_ctx *ctx, struct usm_file *f,
 		usm_pool_put(ctx->pool, pp->pg.frame);
 		ctx->orphan_frames--;
 	}
-	store_slot_free(pp->store, pp->slot);
+	slot_free_locked(ctx, pp->store, pp->slot);
 	usm_list_del(&pp->olink);
 	(void)f;
 	free(pp);
@@ -249,7 +289,7 @@ static void page_drop(struct usm_ctx *ctx, struct usm_file *f,
 	}
 	if (has_frame)
 		usm_pool_put(ctx->pool, pp->pg.frame);
-	store_slot_free(pp->store, pp->slot);
+	slot_free_locked(ctx, pp->store, pp->slot);
 	free(pp);
 }
 
@@ -656,13 +696,14 @@ void usm_ctx_destroy(struct usm_ctx *ctx)
 						      struct usm_file, link);
 		file_release_locked(ctx, f);
 	}
-	pthread_mutex_unlock(&ctx->lock);
+	ctx_unlock(ctx);
 	for (cs = ctx->stores; cs; cs = nx) {
 		nx = cs->next;
 		usm_store_close(cs->st);
 		pthread_mutex_destroy(&cs->io);
 		free(cs);
 	}
+	free(ctx->pend);
 	usm_pool_free(ctx->pool);
 	pthread_cond_destroy(&ctx->cond);
 	pthread_mutex_destroy(&ctx->lock);
@@ -681,7 +722,7 @@ void usm_ctx_lock(struct usm_ctx *ctx)
 
 void usm_ctx_unlock(struct usm_ctx *ctx)
 {
-	pthread_mutex_unlock(&ctx->lock);
+	ctx_unlock(ctx);
 }
 
 int usm_ctx_add_store(struct usm_ctx *ctx, const char *name, const char *spec,
@@ -697,12 +738,12 @@ int usm_ctx_add_store(struct usm_ctx *ctx, const char *name, const char *spec,
 	}
 	pthread_mutex_lock(&ctx->lock);
 	if (store_find(ctx, name)) {
-		pthread_mutex_unlock(&ctx->lock);
+		ctx_unlock(ctx);
 		set_err(err, errlen, "store '%s' exists", name);
 		return -EEXIST;
 	}
 	r = store_open(ctx, name, spec, flags, &cs, err, errlen);
-	pthread_mutex_unlock(&ctx->lock);
+	ctx_unlock(ctx);
 	return r;
 }
 
@@ -712,12 +753,12 @@ int usm_ctx_set_limit(struct usm_ctx *ctx, uint64_t limit_frames)
 {
 	pthread_mutex_lock(&ctx->lock);
 	if (limit_frames > usm_pool_nr_frames(ctx->pool)) {
-		pthread_mutex_unlock(&ctx->lock);
+		ctx_unlock(ctx);
 		return -EINVAL;
 	}
 	ctx->limit = limit_frames ? limit_frames : usm_pool_nr_frames(ctx->pool);
 	balance_locked(ctx, 0);
-	pthread_mutex_unlock(&ctx->lock);
+	ctx_unlock(ctx);
 	return 0;
 }
 
@@ -729,7 +770,7 @@ int usm_ctx_set_watermarks(struct usm_ctx *ctx, uint32_t low_pct,
 	pthread_mutex_lock(&ctx->lock);
 	ctx->low_pct = low_pct;
 	ctx->high_pct = high_pct;
-	pthread_mutex_unlock(&ctx->lock);
+	ctx_unlock(ctx);
 	return 0;
 }
 
@@ -746,7 +787,7 @@ void usm_ctx_policy_for(struct usm_ctx *ctx, const struct usm_file_policy *paren
 	*out = ctx->base;
 	if (ctx->limit)
 		usage = (uint32_t)(pool_used(ctx) * 100 / ctx->limit);
-	pthread_mutex_unlock(&ctx->lock);
+	ctx_unlock(ctx);
 	if (parent)
 		usm_file_policy_inherit(out, parent);
 	if (ctx->config)
@@ -780,21 +821,21 @@ struct usm_file *usm_file_new(struct usm_ctx *ctx, uint64_t ino,
 	pthread_mutex_lock(&ctx->lock);
 	f->store = store_find(ctx, f->pol.swap);
 	if (!f->store) {
-		pthread_mutex_unlock(&ctx->lock);
+		ctx_unlock(ctx);
 		free(f);
 		errno = EINVAL;
 		return NULL;
 	}
 	f->estate = f->eops->create(f);
 	if (!f->estate) {
-		pthread_mutex_unlock(&ctx->lock);
+		ctx_unlock(ctx);
 		free(f);
 		errno = ENOMEM;
 		return NULL;
 	}
 	usm_list_add_tail(&f->link, &ctx->files);
 	ctx->nr_files++;
-	pthread_mutex_unlock(&ctx->lock);
+	ctx_unlock(ctx);
 	return f;
 }
 
@@ -844,7 +885,7 @@ void usm_file_release(struct usm_ctx *ctx, struct usm_file *f)
 		return;
 	pthread_mutex_lock(&ctx->lock);
 	file_release_locked(ctx, f);
-	pthread_mutex_unlock(&ctx->lock);
+	ctx_unlock(ctx);
 }
 
 /* Switch @f to eviction policy @ops, rebuilding it from the resident set. */
@@ -930,7 +971,7 @@ int usm_file_setxattr(struct usm_ctx *ctx, struct usm_file *f,
 		r = file_apply_policy_locked(ctx, f, &np);
 		file_put_locked(f);
 	}
-	pthread_mutex_unlock(&ctx->lock);
+	ctx_unlock(ctx);
 	return r;
 }
 
@@ -951,7 +992,7 @@ int usm_file_getxattr(struct usm_ctx *ctx, struct usm_file *f,
 		r = -ENODATA;
 	else
 		r = usm_file_policy_get(&f->pol, id, buf, len);
-	pthread_mutex_unlock(&ctx->lock);
+	ctx_unlock(ctx);
 	return r;
 }
 
@@ -973,7 +1014,7 @@ int usm_file_removexattr(struct usm_ctx *ctx, struct usm_file *f,
 		r = file_apply_policy_locked(ctx, f, &np);
 		file_put_locked(f);
 	}
-	pthread_mutex_unlock(&ctx->lock);
+	ctx_unlock(ctx);
 	return r;
 }
 
@@ -982,7 +1023,7 @@ void usm_file_get_policy(struct usm_ctx *ctx, struct usm_file *f,
 {
 	pthread_mutex_lock(&ctx->lock);
 	*out = f->pol;
-	pthread_mutex_unlock(&ctx->lock);
+	ctx_unlock(ctx);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1086,7 +1127,7 @@ static size_t evict_batch_locked(struct usm_ctx *ctx, struct usm_file *f,
 			continue;
 		}
 		/* Not going out: the batch frees its slot. */
-		store_slot_free(cs, refs[i].slot);
+		slot_free_locked(ctx, cs, refs[i].slot);
 		if (pp->owner == me) {
 			pp->owner = NULL;
 			pp->slot = USM_SLOT_NONE;
@@ -1123,14 +1164,14 @@ static size_t evict_batch_locked(struct usm_ctx *ctx, struct usm_file *f,
 		ctx->inflight--;
 		pp->owner = NULL;
 		if (pp->dropped) {
-			store_slot_free(cs, crefs[i].slot);
+			slot_free_locked(ctx, cs, crefs[i].slot);
 			pp->slot = USM_SLOT_NONE;
 			pp->store = NULL;
 			page_unbusy(ctx, f, pp);
 			continue;
 		}
 		if (werr || crefs[i].err) {
-			store_slot_free(cs, crefs[i].slot);
+			slot_free_locked(ctx, cs, crefs[i].slot);
 			pp->slot = USM_SLOT_NONE;
 			pp->store = NULL;
 			pp->state = USM_PS_RESIDENT;
@@ -1286,7 +1327,7 @@ long usm_balance(struct usm_ctx *ctx, unsigned int flags)
 
 	pthread_mutex_lock(&ctx->lock);
 	n = balance_locked(ctx, flags);
-	pthread_mutex_unlock(&ctx->lock);
+	ctx_unlock(ctx);
 	return n;
 }
 
@@ -1296,7 +1337,7 @@ long usm_evict_file(struct usm_ctx *ctx, struct usm_file *f, uint64_t nr)
 
 	pthread_mutex_lock(&ctx->lock);
 	n = evict_file_locked(ctx, f, nr);
-	pthread_mutex_unlock(&ctx->lock);
+	ctx_unlock(ctx);
 	return n;
 }
 
@@ -1306,20 +1347,12 @@ int usm_need_balance(struct usm_ctx *ctx)
 
 	pthread_mutex_lock(&ctx->lock);
 	r = pool_used(ctx) > wm_frames(ctx, ctx->high_pct);
-	pthread_mutex_unlock(&ctx->lock);
+	ctx_unlock(ctx);
 	return r;
 }
 
 /* ------------------------------------------------------------------ */
 /* Faults                                                             */
-
-/* Wait (bounded) for a page state change.  0 or -ETIMEDOUT. */
-static int wait_change_locked(struct usm_ctx *ctx, const struct timespec *dl)
-{
-	int r = pthread_cond_timedwait(&ctx->cond, &ctx->lock, dl);
-
-	return r == ETIMEDOUT ? -ETIMEDOUT : 0;
-}
 
 static void deadline_in(struct timespec *ts, uint64_t ms)
 {
@@ -1332,12 +1365,24 @@ static void deadline_in(struct timespec *ts, uint64_t ms)
 	}
 }
 
+/* Wait (bounded) for a page state change.  The deadline is set by the
+ * first wait of an operation (tv_sec == 0: not yet).  0 or -ETIMEDOUT. */
+static int wait_change_locked(struct usm_ctx *ctx, struct timespec *dl)
+{
+	int r;
+
+	if (dl->tv_sec == 0 && dl->tv_nsec == 0)
+		deadline_in(dl, ctx->wait_ms);
+	r = pthread_cond_timedwait(&ctx->cond, &ctx->lock, dl);
+	return r == ETIMEDOUT ? -ETIMEDOUT : 0;
+}
+
 /*
  * Free at least one frame under the cap: give back reservations, else
  * evict (in this thread).  If only in-flight evictions can free frames,
  * wait for them.  Drops the lock.  0, -ENOSPC or -ETIMEDOUT.
  */
-static int make_room_locked(struct usm_ctx *ctx, const struct timespec *dl)
+static int make_room_locked(struct usm_ctx *ctx, struct timespec *dl)
 {
 	uint64_t used = pool_used(ctx), need;
 
@@ -1361,14 +1406,13 @@ static void zero_frame_locked(struct usm_ctx *ctx, usm_frame_t fr)
 static int fault_locked(struct usm_ctx *ctx, struct usm_file *f, uint64_t index,
 			unsigned int flags, usm_frame_t *frame)
 {
-	struct timespec dl;
+	struct timespec dl = { 0, 0 };
 	unsigned int rounds = 0;
 	struct usm_ppage *pp = NULL;
 	usm_frame_t fr;
 	void *e;
 	int r;
 
-	deadline_in(&dl, ctx->wait_ms);
 again:
 	if (f->dead)
 		return -ENOENT;
@@ -1510,7 +1554,7 @@ again:
 			page_set_swapped(ctx, f, pp);
 			return -EIO;
 		}
-		store_slot_free(cs, slot);
+		slot_free_locked(ctx, cs, slot);
 		pp->slot = USM_SLOT_NONE;
 		pp->store = NULL;
 		pp->state = USM_PS_RESIDENT;
@@ -1536,7 +1580,7 @@ int usm_fault(struct usm_ctx *ctx, struct usm_file *f, uint64_t index,
 	file_get_locked(f);
 	r = fault_locked(ctx, f, index, flags, frame);
 	file_put_locked(f);
-	pthread_mutex_unlock(&ctx->lock);
+	ctx_unlock(ctx);
 	return r;
 }
 
@@ -1561,7 +1605,7 @@ void usm_page_unpin(struct usm_ctx *ctx, struct usm_file *f, uint64_t index)
 			}
 		}
 	}
-	pthread_mutex_unlock(&ctx->lock);
+	ctx_unlock(ctx);
 }
 
 /* Find the reservation run of @f that holds frame @fr and still has it
@@ -1643,7 +1687,7 @@ int usm_page_added(struct usm_ctx *ctx, struct usm_file *f, uint64_t index,
 	f->faults++;
 	ctx->faults++;
 out:
-	pthread_mutex_unlock(&ctx->lock);
+	ctx_unlock(ctx);
 	return rc;
 }
 
@@ -1677,7 +1721,7 @@ int usm_page_swapped(struct usm_ctx *ctx, struct usm_file *f, uint64_t index,
 		goto out;
 	}
 	if (pm_insert(&f->map, index, pp) != 0) {
-		store_slot_free(cs, slot);
+		slot_free_locked(ctx, cs, slot);
 		free(pp);
 		rc = -ENOMEM;
 		goto out;
@@ -1687,7 +1731,7 @@ int usm_page_swapped(struct usm_ctx *ctx, struct usm_file *f, uint64_t index,
 	pp->slot = slot;
 	page_set_swapped(ctx, f, pp);
 out:
-	pthread_mutex_unlock(&ctx->lock);
+	ctx_unlock(ctx);
 	return rc;
 }
 
@@ -1706,7 +1750,7 @@ void usm_access(struct usm_ctx *ctx, struct usm_file *f, uint64_t index)
 			ctx->hits++;
 		}
 	}
-	pthread_mutex_unlock(&ctx->lock);
+	ctx_unlock(ctx);
 }
 
 enum usm_page_state usm_page_state(struct usm_ctx *ctx, struct usm_file *f,
@@ -1735,7 +1779,7 @@ enum usm_page_state usm_page_state(struct usm_ctx *ctx, struct usm_file *f,
 			break;
 		}
 	}
-	pthread_mutex_unlock(&ctx->lock);
+	ctx_unlock(ctx);
 	if (frame)
 		*frame = fr;
 	return s;
@@ -1747,7 +1791,7 @@ uint64_t usm_next_data(struct usm_ctx *ctx, struct usm_file *f, uint64_t from)
 
 	pthread_mutex_lock(&ctx->lock);
 	i = pm_next(&f->map, from, PM_DATA, NULL);
-	pthread_mutex_unlock(&ctx->lock);
+	ctx_unlock(ctx);
 	return i == PM_NONE ? UINT64_MAX : i;
 }
 
@@ -1756,7 +1800,7 @@ int usm_truncate(struct usm_ctx *ctx, struct usm_file *f, uint64_t nr_pages)
 	pthread_mutex_lock(&ctx->lock);
 	file_drop_range(ctx, f, nr_pages, UINT64_MAX, false);
 	pthread_cond_broadcast(&ctx->cond);
-	pthread_mutex_unlock(&ctx->lock);
+	ctx_unlock(ctx);
 	return 0;
 }
 
@@ -1770,7 +1814,7 @@ int usm_punch(struct usm_ctx *ctx, struct usm_file *f, uint64_t first,
 	pthread_mutex_lock(&ctx->lock);
 	file_drop_range(ctx, f, first, end, false);
 	pthread_cond_broadcast(&ctx->cond);
-	pthread_mutex_unlock(&ctx->lock);
+	ctx_unlock(ctx);
 	return 0;
 }
 
@@ -1794,7 +1838,7 @@ int usm_reserve(struct usm_ctx *ctx, struct usm_file *f, uint64_t index,
 				usm_entry_resv(e)->granted = true;
 		}
 	}
-	pthread_mutex_unlock(&ctx->lock);
+	ctx_unlock(ctx);
 	return r;
 }
 
@@ -1816,7 +1860,7 @@ int usm_unreserve(struct usm_ctx *ctx, struct usm_file *f, usm_frame_t first,
 			break;
 		}
 	}
-	pthread_mutex_unlock(&ctx->lock);
+	ctx_unlock(ctx);
 	return r;
 }
 
@@ -1833,7 +1877,7 @@ void usm_file_stats(struct usm_ctx *ctx, struct usm_file *f,
 	st->evictions = f->evictions;
 	st->swapins = f->swapins;
 	st->hits = f->hits;
-	pthread_mutex_unlock(&ctx->lock);
+	ctx_unlock(ctx);
 }
 
 void usm_pool_stats(struct usm_ctx *ctx, struct usm_pool_stats *st)
@@ -1853,7 +1897,7 @@ void usm_pool_stats(struct usm_ctx *ctx, struct usm_pool_stats *st)
 	st->hits = ctx->hits;
 	st->low_pct = ctx->low_pct;
 	st->high_pct = ctx->high_pct;
-	pthread_mutex_unlock(&ctx->lock);
+	ctx_unlock(ctx);
 }
 
 static int format_stats_locked(struct usm_ctx *ctx, struct usm_file *f,
@@ -1879,7 +1923,7 @@ int usm_format_file_stats(struct usm_ctx *ctx, struct usm_file *f, char *buf,
 
 	pthread_mutex_lock(&ctx->lock);
 	r = format_stats_locked(ctx, f, buf, len);
-	pthread_mutex_unlock(&ctx->lock);
+	ctx_unlock(ctx);
 	return r;
 }
 
@@ -1912,7 +1956,7 @@ int usm_ctx_check(struct usm_ctx *ctx, char *err, size_t errlen)
 	nframes = usm_pool_nr_frames(ctx->pool);
 	owned = calloc(nframes / 8 + 1, 1);
 	if (!owned) {
-		pthread_mutex_unlock(&ctx->lock);
+		ctx_unlock(ctx);
 		return -ENOMEM;
 	}
 	CHECK(usm_pool_check(ctx->pool) == 0, "pool invariants broken");
@@ -2044,7 +2088,7 @@ int usm_ctx_check(struct usm_ctx *ctx, char *err, size_t errlen)
 		      (unsigned long long)ctx->orphan_frames,
 		      (unsigned long long)orph);
 out:
-	pthread_mutex_unlock(&ctx->lock);
+	ctx_unlock(ctx);
 	free(owned);
 	return r;
 }

@@ -123,6 +123,12 @@ struct usm_file {
 	uint64_t skip_gen;		/* arbiter: gave nothing in round gen */
 };
 
+/* A slot to free once the ctx lock is dropped. */
+struct usm_pending_free {
+	struct usm_cstore *cs;
+	usm_slot_t slot;
+};
+
 struct usm_ctx {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;		/* page state changes (CLOCK_MONOTONIC) */
@@ -146,6 +152,8 @@ struct usm_ctx {
 	uint64_t resident, swapped, reserved, orphan_frames, inflight;
 	uint64_t faults, evictions, swapins, hits;
 	uint64_t gen;			/* arbiter round */
+	struct usm_pending_free *pend;	/* freed by ctx_unlock() */
+	size_t npend, cap_pend;
 };
 
 /* Frames that may still be taken from the pool before the context's
