@@ -162,7 +162,7 @@ static void ctx_unlock(struct usm_ctx *ctx)
 /* ------------------------------------------------------------------ */
 /* Files: references, page records                                    */
 
-static void file_free(struct usm_file *f)
+static __attribute__((noinline)) void file_free(struct usm_file *f)
 {
 	pm_destroy(&f->map);
 	free(f);
@@ -1250,10 +1250,15 @@ static long arbiter_locked(struct usm_ctx *ctx, uint64_t need)
 				prio = f->pol.prio;
 		}
 		if (best) {
-			long n = evict_file_locked(ctx, best,
-						   excess < left ? excess : left);
+			long n;
+
+			/* Our own reference: the file may be released while
+			 * the lock is dropped. */
+			file_get_locked(best);
+			n = evict_file_locked(ctx, best, excess < left ? excess : left);
 			if (n <= 0)
 				best->skip_gen = gen;
+			file_put_locked(best);
 			total += n > 0 ? n : 0;
 			continue;
 		}

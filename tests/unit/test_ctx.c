@@ -794,6 +794,42 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
+/* Files come and go (released while the balancer may be evicting them),
+ * and a worker's eviction policy changes under it. */
+struct churn {
+	struct fake_be *be;
+	struct usm_file *victim;
+	int failed;
+};
+
+static void *churn_main(void *arg)
+{
+	struct churn *c = arg;
+	struct usm_ctx *ctx = c->be->ctx;
+	const char *evs[] = { "fifo", "lru", "clock", "sieve", "s3fifo" };
+
+	for (int it = 0; it < 150 && !c->failed; it++) {
+		struct usm_file *f = fb_file(ctx, 1000 + (uint64_t)it);
+
+		for (uint64_t i = 0; i < 24; i++) {
+			usm_frame_t fr;
+
+			if (usm_fault(ctx, f, i, USM_FAULT_PIN, &fr)) {
+				c->failed = 1;
+				break;
+			}
+			fb_fill(c->be, fr, 5, i);
+			usm_page_unpin(ctx, f, i);
+		}
+		if (it % 3 == 0)
+			usm_evict_file(ctx, f, 8);
+		usm_file_release(ctx, f);
+		if (fb_set(ctx, c->victim, USM_XATTR_EVICT, evs[it % 5]))
+			c->failed = 1;
+	}
+	return NULL;
+}
+
 static void *balancer_main(void *arg)
 {
 	struct fake_be *be = arg;
@@ -836,10 +872,16 @@ static void test_stress(void **state)
 	assert_int_equal(fb_set(ctx, w[1].f, USM_XATTR_ALLOC, "spread"), 0);
 	assert_int_equal(fb_set(ctx, w[2].f, USM_XATTR_ALLOC, "firstfit"), 0);
 	assert_int_equal(pthread_create(&bt, NULL, balancer_main, be), 0);
+	struct churn ch = { .be = be, .victim = w[0].f };
+	pthread_t ct;
+
 	for (int i = 0; i < NT; i++)
 		assert_int_equal(pthread_create(&t[i], NULL, worker_main, &w[i]), 0);
+	assert_int_equal(pthread_create(&ct, NULL, churn_main, &ch), 0);
 	for (int i = 0; i < NT; i++)
 		pthread_join(t[i], NULL);
+	pthread_join(ct, NULL);
+	assert_int_equal(ch.failed, 0);
 	atomic_store(&stop_balancer, 1);
 	pthread_join(bt, NULL);
 	for (int i = 0; i < NT; i++)
