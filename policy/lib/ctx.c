@@ -72,7 +72,7 @@ static uint64_t wm_frames(const struct usm_ctx *ctx, uint32_t pct)
 
 static struct usm_cstore *store_find(struct usm_ctx *ctx, const char *name)
 {
-	if (!name || !*name)
+	if (!name || !*name || !strcmp(name, "default"))
 		return ctx->dflt;
 	if (!strcmp(name, "none"))
 		return ctx->none;

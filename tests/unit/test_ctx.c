@@ -645,6 +645,9 @@ static void test_config_stores_rules(void **state)
 	g = usm_file_new(ctx, 2, &pol);
 	assert_non_null(g);
 	assert_int_equal(fb_set(ctx, g, USM_XATTR_SWAP, "fast"), 0);
+	assert_int_equal(fb_set(ctx, g, USM_XATTR_SWAP, "default"), 0);
+	assert_int_equal(fb_set(ctx, g, USM_XATTR_SWAP, "none"), 0);
+	assert_int_equal(fb_set(ctx, g, USM_XATTR_SWAP, "slow"), -EINVAL);
 	/* The mount's default store is the config's "fast": pages go out. */
 	for (uint64_t i = 0; i < 40; i++)
 		fb_fill(be, fault_ok(ctx, f, i, 0), 6, i);
