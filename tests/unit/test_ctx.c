@@ -730,6 +730,20 @@ static void test_create_errors(void **state)
 	p.chunk_frames = 5;
 	assert_int_equal(usm_ctx_create(&p, &ctx, err, sizeof(err)), 0);
 	assert_int_equal(usm_pool_nr_chunks(usm_ctx_pool(ctx)), 4);
+	/* Store ids are 6 bits: at most 64 stores ("none" is one). */
+	int added = 0, r;
+	for (int i = 0; i < 70; i++) {
+		char name[16];
+
+		snprintf(name, sizeof(name), "s%d", i);
+		r = usm_ctx_add_store(ctx, name, "none", 0, err, sizeof(err));
+		if (r) {
+			assert_int_equal(r, -EMFILE);
+			break;
+		}
+		added++;
+	}
+	assert_int_equal(added, 63);
 	struct usm_file_policy pol;
 	usm_ctx_policy_for(ctx, NULL, NULL, NULL, &pol);
 	snprintf(pol.evict, sizeof(pol.evict), "bogus");
