@@ -397,6 +397,9 @@ run_kernel() {
 
 	log=$VM_BUILD/$K_REL/guest.log
 	boot "$log"
+	# The initrd is the base plus a few KiB: keep the disk free (VM_KEEP=1
+	# keeps it for booting by hand).
+	[ "${VM_KEEP:-0}" = 1 ] || rm -f "$INITRD" "$log.raw"
 	judge "$log"
 	say "[$label] pool source: $POOL_SRC"
 	say "[$label] $kpass passed, $kfail failed in $(($(date +%s) - t0))s (log: $log)"
