@@ -30,7 +30,7 @@ STEPS="insmod mount mount-noswap fio-psync fio-mmap umount-noswap umount rmmod d
 # (kmemleak's "N new suspected memory leaks" is left out: the guest takes a
 # baseline after boot, and what it finds later it prints as "unreferenced
 # object" entries.)
-BAD_RE='WARNING:|BUG:|Oops|Call Trace|unreferenced object|Kernel panic|general protection fault|usmfs: .*leak'
+BAD_RE='WARNING:|BUG:|Oops|Call Trace|unreferenced object|Kernel panic|general protection fault|usmfs: .*(leak|still in use)'
 
 [ $# -gt 0 ] || set -- 6.1 6.12 7
 
