@@ -164,7 +164,7 @@ static void ctx_unlock(struct usm_ctx *ctx)
 
 static __attribute__((noinline)) void file_free(struct usm_file *f)
 {
-	pm_destroy(&f->map);
+	usm_pm_destroy(&f->map);
 	free(f);
 }
 
@@ -218,7 +218,7 @@ static void page_set_frame(struct usm_ctx *ctx, struct usm_file *f,
 			   struct usm_ppage *pp, usm_frame_t fr)
 {
 	pp->pg.frame = fr;
-	pm_tag_set(&f->map, pp->pg.index, PM_FRAME);
+	usm_pm_tag_set(&f->map, pp->pg.index, PM_FRAME);
 	f->resident++;
 	ctx->resident++;
 }
@@ -229,7 +229,7 @@ static void page_clear_frame(struct usm_ctx *ctx, struct usm_file *f,
 {
 	usm_pool_put(ctx->pool, pp->pg.frame);
 	pp->pg.frame = USM_FRAME_NONE;
-	pm_tag_clear(&f->map, pp->pg.index, PM_FRAME);
+	usm_pm_tag_clear(&f->map, pp->pg.index, PM_FRAME);
 	f->resident--;
 	ctx->resident--;
 }
@@ -328,7 +328,7 @@ int usm_file_range_empty(struct usm_file *f, uint64_t index, uint64_t nr)
 		return 1;
 	if (index + nr < index)
 		return 0;
-	n = pm_next(&f->map, index, PM_PRESENT, NULL);
+	n = usm_pm_next(&f->map, index, PM_PRESENT, NULL);
 	return n == PM_NONE || n >= index + nr;
 }
 
@@ -343,14 +343,14 @@ static void resv_free_if_empty(struct usm_resv *r)
 int usm_file_reservation_take(struct usm_file *f, uint64_t index,
 			      usm_frame_t *frame)
 {
-	void *e = pm_lookup(&f->map, index);
+	void *e = usm_pm_lookup(&f->map, index);
 	struct usm_resv *r;
 
 	if (!e || !usm_entry_is_resv(e))
 		return -ENOENT;
 	r = usm_entry_resv(e);
 	*frame = r->first + (index - r->index);
-	pm_delete(&f->map, index);
+	usm_pm_delete(&f->map, index);
 	r->left--;
 	f->reserved--;
 	f->ctx->reserved--;
@@ -379,9 +379,9 @@ int usm_file_reservation_add_flags(struct usm_file *f, uint64_t index,
 	r->left = nr;
 	r->granted = granted;
 	for (i = 0; i < nr; i++) {
-		if (pm_insert(&f->map, index + i, usm_resv_entry(r)) != 0) {
+		if (usm_pm_insert(&f->map, index + i, usm_resv_entry(r)) != 0) {
 			while (i--)
-				pm_delete(&f->map, index + i);
+				usm_pm_delete(&f->map, index + i);
 			free(r);
 			return -ENOMEM;
 		}
@@ -407,9 +407,9 @@ static uint64_t resv_release_range(struct usm_ctx *ctx, struct usm_file *f,
 	uint64_t n = 0;
 
 	for (uint64_t i = a; i < b; i++) {
-		if (pm_lookup(&f->map, i) != usm_resv_entry(r))
+		if (usm_pm_lookup(&f->map, i) != usm_resv_entry(r))
 			continue;
-		pm_delete(&f->map, i);
+		usm_pm_delete(&f->map, i);
 		usm_pool_put(ctx->pool, r->first + (i - r->index));
 		r->left--;
 		n++;
@@ -463,7 +463,7 @@ usm_frame_t usm_file_frame_before(struct usm_file *f, uint64_t index,
 
 	if (index == 0)
 		return USM_FRAME_NONE;
-	i = pm_prev(&f->map, index - 1, PM_FRAME, &e);
+	i = usm_pm_prev(&f->map, index - 1, PM_FRAME, &e);
 	if (i == PM_NONE || !e || usm_entry_is_resv(e))
 		return USM_FRAME_NONE;
 	if (dist)
@@ -815,7 +815,7 @@ struct usm_file *usm_file_new(struct usm_ctx *ctx, uint64_t ino,
 	f->ctx = ctx;
 	f->ino = ino;
 	f->refs = 1;
-	pm_init(&f->map);
+	usm_pm_init(&f->map);
 	usm_list_init(&f->resv);
 	usm_list_init(&f->orphans);
 	pthread_mutex_lock(&ctx->lock);
@@ -848,11 +848,11 @@ static void file_drop_range(struct usm_ctx *ctx, struct usm_file *f,
 
 	if (f->reserved)
 		file_release_resv(ctx, f, lo, hi, true);
-	for (i = pm_next(&f->map, lo, PM_PRESENT, &e); i != PM_NONE && i < hi;
-	     i = i == UINT64_MAX ? PM_NONE : pm_next(&f->map, i + 1, PM_PRESENT, &e)) {
+	for (i = usm_pm_next(&f->map, lo, PM_PRESENT, &e); i != PM_NONE && i < hi;
+	     i = i == UINT64_MAX ? PM_NONE : usm_pm_next(&f->map, i + 1, PM_PRESENT, &e)) {
 		if (usm_entry_is_resv(e))
 			continue;	/* a granted run outside [lo, hi) overlaps */
-		pm_delete(&f->map, i);
+		usm_pm_delete(&f->map, i);
 		page_drop(ctx, f, e, force);
 	}
 }
@@ -898,14 +898,14 @@ static int file_set_evict_locked(struct usm_file *f,
 
 	if (!st)
 		return -ENOMEM;
-	for (i = pm_next(&f->map, 0, PM_FRAME, &e); i != PM_NONE;
-	     i = i == UINT64_MAX ? PM_NONE : pm_next(&f->map, i + 1, PM_FRAME, &e))
+	for (i = usm_pm_next(&f->map, 0, PM_FRAME, &e); i != PM_NONE;
+	     i = i == UINT64_MAX ? PM_NONE : usm_pm_next(&f->map, i + 1, PM_FRAME, &e))
 		policy_remove(f, e);
 	f->eops->destroy(f->estate);
 	f->eops = ops;
 	f->estate = st;
-	for (i = pm_next(&f->map, 0, PM_FRAME, &e); i != PM_NONE;
-	     i = i == UINT64_MAX ? PM_NONE : pm_next(&f->map, i + 1, PM_FRAME, &e)) {
+	for (i = usm_pm_next(&f->map, 0, PM_FRAME, &e); i != PM_NONE;
+	     i = i == UINT64_MAX ? PM_NONE : usm_pm_next(&f->map, i + 1, PM_FRAME, &e)) {
 		struct usm_ppage *pp = e;
 
 		if (pp->state == USM_PS_RESIDENT)
@@ -1421,7 +1421,7 @@ static int fault_locked(struct usm_ctx *ctx, struct usm_file *f, uint64_t index,
 again:
 	if (f->dead)
 		return -ENOENT;
-	e = pm_lookup(&f->map, index);
+	e = usm_pm_lookup(&f->map, index);
 	if (e && !usm_entry_is_resv(e)) {
 		pp = e;
 		switch (pp->state) {
@@ -1489,7 +1489,7 @@ again:
 		return r;
 
 	if (!e || usm_entry_is_resv(e)) {
-		void *e2 = pm_lookup(&f->map, index);
+		void *e2 = usm_pm_lookup(&f->map, index);
 
 		/* A placement that ignored this index's reservation: give
 		 * that reserved frame back. */
@@ -1498,12 +1498,13 @@ again:
 					   index + 1);
 		/* A hole: a zeroed frame. */
 		pp = ppage_new(f, index);
-		if (!pp || pm_insert(&f->map, index, pp) != 0) {
+		r = pp ? usm_pm_insert(&f->map, index, pp) : -ENOMEM;
+		if (r) {
 			free(pp);
 			usm_pool_put(ctx->pool, fr);
-			return -ENOMEM;
+			return r;
 		}
-		pm_tag_set(&f->map, index, PM_DATA);
+		usm_pm_tag_set(&f->map, index, PM_DATA);
 		page_set_frame(ctx, f, pp, fr);
 		if (ctx->ops.zero_frame) {
 			pp->state = USM_PS_FILLING;
@@ -1594,7 +1595,7 @@ void usm_page_unpin(struct usm_ctx *ctx, struct usm_file *f, uint64_t index)
 	void *e;
 
 	pthread_mutex_lock(&ctx->lock);
-	e = pm_lookup(&f->map, index);
+	e = usm_pm_lookup(&f->map, index);
 	if (e && !usm_entry_is_resv(e) && ((struct usm_ppage *)e)->pg.pins) {
 		((struct usm_ppage *)e)->pg.pins--;
 	} else {
@@ -1624,7 +1625,7 @@ static uint64_t resv_index_of_frame(struct usm_file *f, usm_frame_t fr,
 		if (fr >= r->first && fr < r->first + r->nr) {
 			uint64_t i = r->index + (fr - r->first);
 
-			if (pm_lookup(&f->map, i) == usm_resv_entry(r)) {
+			if (usm_pm_lookup(&f->map, i) == usm_resv_entry(r)) {
 				*out = r;
 				return i;
 			}
@@ -1648,7 +1649,7 @@ int usm_page_added(struct usm_ctx *ctx, struct usm_file *f, uint64_t index,
 		rc = -ERANGE;
 		goto out;
 	}
-	e = pm_lookup(&f->map, index);
+	e = usm_pm_lookup(&f->map, index);
 	if (e && !usm_entry_is_resv(e)) {
 		rc = -EEXIST;
 		goto out;
@@ -1679,13 +1680,13 @@ int usm_page_added(struct usm_ctx *ctx, struct usm_file *f, uint64_t index,
 			resv_release_range(ctx, f, r, index, index + 1);
 		}
 	}
-	if (pm_insert(&f->map, index, pp) != 0) {
+	rc = usm_pm_insert(&f->map, index, pp);
+	if (rc) {
 		usm_pool_put(ctx->pool, frame);
 		free(pp);
-		rc = -ENOMEM;
 		goto out;
 	}
-	pm_tag_set(&f->map, index, PM_DATA);
+	usm_pm_tag_set(&f->map, index, PM_DATA);
 	page_set_frame(ctx, f, pp, frame);
 	pp->state = USM_PS_RESIDENT;
 	policy_insert(f, pp);
@@ -1709,7 +1710,7 @@ int usm_page_swapped(struct usm_ctx *ctx, struct usm_file *f, uint64_t index,
 		rc = -EINVAL;
 		goto out;
 	}
-	if (pm_lookup(&f->map, index)) {
+	if (usm_pm_lookup(&f->map, index)) {
 		rc = -EEXIST;
 		goto out;
 	}
@@ -1725,13 +1726,13 @@ int usm_page_swapped(struct usm_ctx *ctx, struct usm_file *f, uint64_t index,
 		free(pp);
 		goto out;
 	}
-	if (pm_insert(&f->map, index, pp) != 0) {
+	rc = usm_pm_insert(&f->map, index, pp);
+	if (rc) {
 		slot_free_locked(ctx, cs, slot);
 		free(pp);
-		rc = -ENOMEM;
 		goto out;
 	}
-	pm_tag_set(&f->map, index, PM_DATA);
+	usm_pm_tag_set(&f->map, index, PM_DATA);
 	pp->store = cs;
 	pp->slot = slot;
 	page_set_swapped(ctx, f, pp);
@@ -1745,7 +1746,7 @@ void usm_access(struct usm_ctx *ctx, struct usm_file *f, uint64_t index)
 	void *e;
 
 	pthread_mutex_lock(&ctx->lock);
-	e = pm_lookup(&f->map, index);
+	e = usm_pm_lookup(&f->map, index);
 	if (e && !usm_entry_is_resv(e)) {
 		struct usm_ppage *pp = e;
 
@@ -1766,7 +1767,7 @@ enum usm_page_state usm_page_state(struct usm_ctx *ctx, struct usm_file *f,
 	void *e;
 
 	pthread_mutex_lock(&ctx->lock);
-	e = pm_lookup(&f->map, index);
+	e = usm_pm_lookup(&f->map, index);
 	if (e && !usm_entry_is_resv(e)) {
 		struct usm_ppage *pp = e;
 
@@ -1795,7 +1796,7 @@ uint64_t usm_next_data(struct usm_ctx *ctx, struct usm_file *f, uint64_t from)
 	uint64_t i;
 
 	pthread_mutex_lock(&ctx->lock);
-	i = pm_next(&f->map, from, PM_DATA, NULL);
+	i = usm_pm_next(&f->map, from, PM_DATA, NULL);
 	ctx_unlock(ctx);
 	return i == PM_NONE ? UINT64_MAX : i;
 }
@@ -1837,7 +1838,7 @@ int usm_reserve(struct usm_ctx *ctx, struct usm_file *f, uint64_t index,
 	} else {
 		r = f->aops->reserve(ctx, f, index, first, nr);
 		if (!r) {
-			void *e = pm_lookup(&f->map, index);
+			void *e = usm_pm_lookup(&f->map, index);
 
 			if (e && usm_entry_is_resv(e))
 				usm_entry_resv(e)->granted = true;
@@ -1971,9 +1972,9 @@ int usm_ctx_check(struct usm_ctx *ctx, char *err, size_t errlen)
 		void *e;
 
 		nfiles++;
-		for (i = pm_next(&f->map, 0, PM_PRESENT, &e); i != PM_NONE;
+		for (i = usm_pm_next(&f->map, 0, PM_PRESENT, &e); i != PM_NONE;
 		     i = i == UINT64_MAX ? PM_NONE :
-			 pm_next(&f->map, i + 1, PM_PRESENT, &e)) {
+			 usm_pm_next(&f->map, i + 1, PM_PRESENT, &e)) {
 			if (usm_entry_is_resv(e)) {
 				struct usm_resv *rv = usm_entry_resv(e);
 
@@ -1984,8 +1985,8 @@ int usm_ctx_check(struct usm_ctx *ctx, char *err, size_t errlen)
 						  rv->first + (i - rv->index)) == 0,
 				      "ino %llu: reserved frame of page %llu not used or owned twice",
 				      (unsigned long long)f->ino, (unsigned long long)i);
-				CHECK(!pm_tag_get(&f->map, i, PM_DATA) &&
-				      !pm_tag_get(&f->map, i, PM_FRAME),
+				CHECK(!usm_pm_tag_get(&f->map, i, PM_DATA) &&
+				      !usm_pm_tag_get(&f->map, i, PM_FRAME),
 				      "ino %llu: reservation %llu tagged as data",
 				      (unsigned long long)f->ino, (unsigned long long)i);
 				frsv++;
@@ -1996,18 +1997,18 @@ int usm_ctx_check(struct usm_ctx *ctx, char *err, size_t errlen)
 			CHECK(pp->pg.index == i && pp->pg.file == f && !pp->dropped,
 			      "ino %llu: page %llu record mismatch",
 			      (unsigned long long)f->ino, (unsigned long long)i);
-			CHECK(pm_tag_get(&f->map, i, PM_DATA),
+			CHECK(usm_pm_tag_get(&f->map, i, PM_DATA),
 			      "ino %llu: page %llu not tagged data",
 			      (unsigned long long)f->ino, (unsigned long long)i);
 			if (pp->state == USM_PS_SWAPPED) {
 				CHECK(pp->pg.frame == USM_FRAME_NONE &&
 				      pp->slot != USM_SLOT_NONE && pp->store &&
-				      !pm_tag_get(&f->map, i, PM_FRAME),
+				      !usm_pm_tag_get(&f->map, i, PM_FRAME),
 				      "ino %llu: swapped page %llu inconsistent",
 				      (unsigned long long)f->ino, (unsigned long long)i);
 				fswp++;
 			} else {
-				CHECK(pm_tag_get(&f->map, i, PM_FRAME) &&
+				CHECK(usm_pm_tag_get(&f->map, i, PM_FRAME) &&
 				      claim_frame(owned, ctx->pool, pp->pg.frame) == 0,
 				      "ino %llu: page %llu frame %llu not used or owned twice",
 				      (unsigned long long)f->ino, (unsigned long long)i,

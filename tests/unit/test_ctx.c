@@ -101,6 +101,10 @@ static void test_noalloc_and_states(void **state)
 	assert_int_equal(usm_next_data(ctx, f, 0), 3);
 	assert_int_equal(usm_next_data(ctx, f, 4), UINT64_MAX);
 	fault_ok(ctx, f, 1ull << 40, 0);	/* a sparse, far index */
+	assert_int_equal(usm_fault(ctx, f, UINT64_MAX, 0, &fr), -ERANGE);
+	fault_ok(ctx, f, UINT64_MAX - 1, 0);
+	assert_int_equal(usm_next_data(ctx, f, (1ull << 40) + 1), UINT64_MAX - 1);
+	assert_int_equal(usm_punch(ctx, f, UINT64_MAX - 1, 1), 0);
 	assert_int_equal(usm_next_data(ctx, f, 4), 1ull << 40);
 	assert_int_equal(usm_evict_file(ctx, f, 1), 1);
 	assert_int_equal(usm_page_state(ctx, f, 3, &fr), USM_PAGE_SWAPPED);
