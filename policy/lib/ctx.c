@@ -72,7 +72,7 @@ static uint64_t wm_frames(const struct usm_ctx *ctx, uint32_t pct)
 
 static struct usm_cstore *store_find(struct usm_ctx *ctx, const char *name)
 {
-	if (!name || !*name)
+	if (!name || !*name || !strcmp(name, "default"))
 		return ctx->dflt;
 	if (!strcmp(name, "none"))
 		return ctx->none;
@@ -93,6 +93,11 @@ static int store_open(struct usm_ctx *ctx, const char *name, const char *spec,
 		set_err(err, errlen, "store name '%s' too long", name);
 		return -EINVAL;
 	}
+	if (ctx->nr_stores == USM_MAX_STORES) {
+		set_err(err, errlen, "%s: too many stores (at most %u)", name,
+			USM_MAX_STORES);
+		return -EMFILE;
+	}
 	cs = calloc(1, sizeof(*cs));
 	if (!cs)
 		return -ENOMEM;
@@ -103,6 +108,8 @@ static int store_open(struct usm_ctx *ctx, const char *name, const char *spec,
 	}
 	snprintf(cs->name, sizeof(cs->name), "%s", name);
 	cs->writable = usm_store_writable(cs->st) > 0;
+	cs->id = ctx->nr_stores;
+	ctx->store_by_id[ctx->nr_stores++] = cs;
 	pthread_mutex_init(&cs->io, NULL);
 	cs->next = ctx->stores;
 	ctx->stores = cs;
@@ -164,7 +171,7 @@ static void ctx_unlock(struct usm_ctx *ctx)
 
 static __attribute__((noinline)) void file_free(struct usm_file *f)
 {
-	pm_destroy(&f->map);
+	usm_pm_destroy(&f->map);
 	free(f);
 }
 
@@ -218,7 +225,7 @@ static void page_set_frame(struct usm_ctx *ctx, struct usm_file *f,
 			   struct usm_ppage *pp, usm_frame_t fr)
 {
 	pp->pg.frame = fr;
-	pm_tag_set(&f->map, pp->pg.index, PM_FRAME);
+	usm_pm_tag_set(&f->map, pp->pg.index, PM_FRAME);
 	f->resident++;
 	ctx->resident++;
 }
@@ -229,20 +236,31 @@ static void page_clear_frame(struct usm_ctx *ctx, struct usm_file *f,
 {
 	usm_pool_put(ctx->pool, pp->pg.frame);
 	pp->pg.frame = USM_FRAME_NONE;
-	pm_tag_clear(&f->map, pp->pg.index, PM_FRAME);
+	usm_pm_tag_clear(&f->map, pp->pg.index, PM_FRAME);
 	f->resident--;
 	ctx->resident--;
 }
 
-static void page_set_swapped(struct usm_ctx *ctx, struct usm_file *f,
-			     struct usm_ppage *pp)
+static struct usm_cstore *swp_store(struct usm_ctx *ctx, const void *e)
 {
-	pp->state = USM_PS_SWAPPED;
-	f->swapped++;
-	ctx->swapped++;
+	return ctx->store_by_id[usm_swp_store_id(e)];
 }
 
-static void page_unset_swapped(struct usm_ctx *ctx, struct usm_file *f)
+/*
+ * Page @pp (no frame any more, held by nobody else) now lives only in
+ * (@cs, @slot): its map entry becomes a packed one and the record goes.
+ */
+static void page_to_swapped(struct usm_ctx *ctx, struct usm_file *f,
+			    struct usm_ppage *pp, struct usm_cstore *cs,
+			    usm_slot_t slot)
+{
+	usm_pm_replace(&f->map, pp->pg.index, usm_swp_entry(cs->id, slot));
+	f->swapped++;
+	ctx->swapped++;
+	free(pp);
+}
+
+static void swapped_count_dec(struct usm_ctx *ctx, struct usm_file *f)
 {
 	f->swapped--;
 	ctx->swapped--;
@@ -274,8 +292,6 @@ static void page_drop(struct usm_ctx *ctx, struct usm_file *f,
 	bool has_frame = pp->pg.frame != USM_FRAME_NONE;
 
 	policy_remove(f, pp);
-	if (pp->state == USM_PS_SWAPPED)
-		page_unset_swapped(ctx, f);
 	if (has_frame) {
 		f->resident--;
 		ctx->resident--;
@@ -328,7 +344,7 @@ int usm_file_range_empty(struct usm_file *f, uint64_t index, uint64_t nr)
 		return 1;
 	if (index + nr < index)
 		return 0;
-	n = pm_next(&f->map, index, PM_PRESENT, NULL);
+	n = usm_pm_next(&f->map, index, PM_PRESENT, NULL);
 	return n == PM_NONE || n >= index + nr;
 }
 
@@ -343,14 +359,14 @@ static void resv_free_if_empty(struct usm_resv *r)
 int usm_file_reservation_take(struct usm_file *f, uint64_t index,
 			      usm_frame_t *frame)
 {
-	void *e = pm_lookup(&f->map, index);
+	void *e = usm_pm_lookup(&f->map, index);
 	struct usm_resv *r;
 
 	if (!e || !usm_entry_is_resv(e))
 		return -ENOENT;
 	r = usm_entry_resv(e);
 	*frame = r->first + (index - r->index);
-	pm_delete(&f->map, index);
+	usm_pm_delete(&f->map, index);
 	r->left--;
 	f->reserved--;
 	f->ctx->reserved--;
@@ -379,9 +395,9 @@ int usm_file_reservation_add_flags(struct usm_file *f, uint64_t index,
 	r->left = nr;
 	r->granted = granted;
 	for (i = 0; i < nr; i++) {
-		if (pm_insert(&f->map, index + i, usm_resv_entry(r)) != 0) {
+		if (usm_pm_insert(&f->map, index + i, usm_resv_entry(r)) != 0) {
 			while (i--)
-				pm_delete(&f->map, index + i);
+				usm_pm_delete(&f->map, index + i);
 			free(r);
 			return -ENOMEM;
 		}
@@ -407,9 +423,9 @@ static uint64_t resv_release_range(struct usm_ctx *ctx, struct usm_file *f,
 	uint64_t n = 0;
 
 	for (uint64_t i = a; i < b; i++) {
-		if (pm_lookup(&f->map, i) != usm_resv_entry(r))
+		if (usm_pm_lookup(&f->map, i) != usm_resv_entry(r))
 			continue;
-		pm_delete(&f->map, i);
+		usm_pm_delete(&f->map, i);
 		usm_pool_put(ctx->pool, r->first + (i - r->index));
 		r->left--;
 		n++;
@@ -463,7 +479,7 @@ usm_frame_t usm_file_frame_before(struct usm_file *f, uint64_t index,
 
 	if (index == 0)
 		return USM_FRAME_NONE;
-	i = pm_prev(&f->map, index - 1, PM_FRAME, &e);
+	i = usm_pm_prev(&f->map, index - 1, PM_FRAME, &e);
 	if (i == PM_NONE || !e || usm_entry_is_resv(e))
 		return USM_FRAME_NONE;
 	if (dist)
@@ -815,7 +831,7 @@ struct usm_file *usm_file_new(struct usm_ctx *ctx, uint64_t ino,
 	f->ctx = ctx;
 	f->ino = ino;
 	f->refs = 1;
-	pm_init(&f->map);
+	usm_pm_init(&f->map);
 	usm_list_init(&f->resv);
 	usm_list_init(&f->orphans);
 	pthread_mutex_lock(&ctx->lock);
@@ -848,11 +864,16 @@ static void file_drop_range(struct usm_ctx *ctx, struct usm_file *f,
 
 	if (f->reserved)
 		file_release_resv(ctx, f, lo, hi, true);
-	for (i = pm_next(&f->map, lo, PM_PRESENT, &e); i != PM_NONE && i < hi;
-	     i = i == UINT64_MAX ? PM_NONE : pm_next(&f->map, i + 1, PM_PRESENT, &e)) {
+	for (i = usm_pm_next(&f->map, lo, PM_PRESENT, &e); i != PM_NONE && i < hi;
+	     i = i == UINT64_MAX ? PM_NONE : usm_pm_next(&f->map, i + 1, PM_PRESENT, &e)) {
 		if (usm_entry_is_resv(e))
 			continue;	/* a granted run outside [lo, hi) overlaps */
-		pm_delete(&f->map, i);
+		usm_pm_delete(&f->map, i);
+		if (usm_entry_is_swp(e)) {
+			slot_free_locked(ctx, swp_store(ctx, e), usm_swp_slot(e));
+			swapped_count_dec(ctx, f);
+			continue;
+		}
 		page_drop(ctx, f, e, force);
 	}
 }
@@ -898,14 +919,14 @@ static int file_set_evict_locked(struct usm_file *f,
 
 	if (!st)
 		return -ENOMEM;
-	for (i = pm_next(&f->map, 0, PM_FRAME, &e); i != PM_NONE;
-	     i = i == UINT64_MAX ? PM_NONE : pm_next(&f->map, i + 1, PM_FRAME, &e))
+	for (i = usm_pm_next(&f->map, 0, PM_FRAME, &e); i != PM_NONE;
+	     i = i == UINT64_MAX ? PM_NONE : usm_pm_next(&f->map, i + 1, PM_FRAME, &e))
 		policy_remove(f, e);
 	f->eops->destroy(f->estate);
 	f->eops = ops;
 	f->estate = st;
-	for (i = pm_next(&f->map, 0, PM_FRAME, &e); i != PM_NONE;
-	     i = i == UINT64_MAX ? PM_NONE : pm_next(&f->map, i + 1, PM_FRAME, &e)) {
+	for (i = usm_pm_next(&f->map, 0, PM_FRAME, &e); i != PM_NONE;
+	     i = i == UINT64_MAX ? PM_NONE : usm_pm_next(&f->map, i + 1, PM_FRAME, &e)) {
 		struct usm_ppage *pp = e;
 
 		if (pp->state == USM_PS_RESIDENT)
@@ -1182,10 +1203,12 @@ static size_t evict_batch_locked(struct usm_ctx *ctx, struct usm_file *f,
 			continue;
 		}
 		page_clear_frame(ctx, f, pp);
-		page_set_swapped(ctx, f, pp);
 		f->evictions++;
 		ctx->evictions++;
-		page_unbusy(ctx, f, pp);
+		/* A WRITING page is held by its batch only (faults wait,
+		 * so nobody pins it): the record can go. */
+		pp->busy--;
+		page_to_swapped(ctx, f, pp, cs, crefs[i].slot);
 		done++;
 	}
 	pthread_cond_broadcast(&ctx->cond);
@@ -1421,8 +1444,8 @@ static int fault_locked(struct usm_ctx *ctx, struct usm_file *f, uint64_t index,
 again:
 	if (f->dead)
 		return -ENOENT;
-	e = pm_lookup(&f->map, index);
-	if (e && !usm_entry_is_resv(e)) {
+	e = usm_pm_lookup(&f->map, index);
+	if (usm_entry_is_page(e)) {
 		pp = e;
 		switch (pp->state) {
 		case USM_PS_RESIDENT:
@@ -1447,12 +1470,10 @@ again:
 			if (r)
 				return r;
 			goto again;
-		case USM_PS_SWAPPED:
-			break;
 		default:
 			return -EUCLEAN;
 		}
-	} else if (flags & USM_FAULT_NOALLOC) {
+	} else if (!usm_entry_is_swp(e) && (flags & USM_FAULT_NOALLOC)) {
 		return -ENOENT;
 	}
 
@@ -1489,7 +1510,7 @@ again:
 		return r;
 
 	if (!e || usm_entry_is_resv(e)) {
-		void *e2 = pm_lookup(&f->map, index);
+		void *e2 = usm_pm_lookup(&f->map, index);
 
 		/* A placement that ignored this index's reservation: give
 		 * that reserved frame back. */
@@ -1498,12 +1519,13 @@ again:
 					   index + 1);
 		/* A hole: a zeroed frame. */
 		pp = ppage_new(f, index);
-		if (!pp || pm_insert(&f->map, index, pp) != 0) {
+		r = pp ? usm_pm_insert(&f->map, index, pp) : -ENOMEM;
+		if (r) {
 			free(pp);
 			usm_pool_put(ctx->pool, fr);
-			return -ENOMEM;
+			return r;
 		}
-		pm_tag_set(&f->map, index, PM_DATA);
+		usm_pm_tag_set(&f->map, index, PM_DATA);
 		page_set_frame(ctx, f, pp, fr);
 		if (ctx->ops.zero_frame) {
 			pp->state = USM_PS_FILLING;
@@ -1532,12 +1554,20 @@ again:
 
 	/* Swapped: read the slot into the frame, lock dropped. */
 	{
-		struct usm_cstore *cs = pp->store;
-		usm_slot_t slot = pp->slot;
+		struct usm_cstore *cs = swp_store(ctx, e);
+		usm_slot_t slot = usm_swp_slot(e);
 		void *buf = ctx->ops.frame_addr(ctx->priv, fr);
 
-		page_unset_swapped(ctx, f);
+		pp = ppage_new(f, index);
+		if (!pp) {
+			usm_pool_put(ctx->pool, fr);
+			return -ENOMEM;
+		}
+		usm_pm_replace(&f->map, index, pp);	/* tags (DATA) kept */
+		swapped_count_dec(ctx, f);
 		page_set_frame(ctx, f, pp, fr);
+		pp->store = cs;
+		pp->slot = slot;
 		pp->state = USM_PS_FILLING;
 		pp->busy++;
 		file_get_locked(f);
@@ -1556,7 +1586,7 @@ again:
 		file_put_locked(f);
 		if (r) {
 			page_clear_frame(ctx, f, pp);
-			page_set_swapped(ctx, f, pp);
+			page_to_swapped(ctx, f, pp, cs, slot);
 			return -EIO;
 		}
 		slot_free_locked(ctx, cs, slot);
@@ -1594,8 +1624,8 @@ void usm_page_unpin(struct usm_ctx *ctx, struct usm_file *f, uint64_t index)
 	void *e;
 
 	pthread_mutex_lock(&ctx->lock);
-	e = pm_lookup(&f->map, index);
-	if (e && !usm_entry_is_resv(e) && ((struct usm_ppage *)e)->pg.pins) {
+	e = usm_pm_lookup(&f->map, index);
+	if (usm_entry_is_page(e) && ((struct usm_ppage *)e)->pg.pins) {
 		((struct usm_ppage *)e)->pg.pins--;
 	} else {
 		/* Truncated while pinned: an orphan. */
@@ -1624,7 +1654,7 @@ static uint64_t resv_index_of_frame(struct usm_file *f, usm_frame_t fr,
 		if (fr >= r->first && fr < r->first + r->nr) {
 			uint64_t i = r->index + (fr - r->first);
 
-			if (pm_lookup(&f->map, i) == usm_resv_entry(r)) {
+			if (usm_pm_lookup(&f->map, i) == usm_resv_entry(r)) {
 				*out = r;
 				return i;
 			}
@@ -1648,7 +1678,7 @@ int usm_page_added(struct usm_ctx *ctx, struct usm_file *f, uint64_t index,
 		rc = -ERANGE;
 		goto out;
 	}
-	e = pm_lookup(&f->map, index);
+	e = usm_pm_lookup(&f->map, index);
 	if (e && !usm_entry_is_resv(e)) {
 		rc = -EEXIST;
 		goto out;
@@ -1679,13 +1709,13 @@ int usm_page_added(struct usm_ctx *ctx, struct usm_file *f, uint64_t index,
 			resv_release_range(ctx, f, r, index, index + 1);
 		}
 	}
-	if (pm_insert(&f->map, index, pp) != 0) {
+	rc = usm_pm_insert(&f->map, index, pp);
+	if (rc) {
 		usm_pool_put(ctx->pool, frame);
 		free(pp);
-		rc = -ENOMEM;
 		goto out;
 	}
-	pm_tag_set(&f->map, index, PM_DATA);
+	usm_pm_tag_set(&f->map, index, PM_DATA);
 	page_set_frame(ctx, f, pp, frame);
 	pp->state = USM_PS_RESIDENT;
 	policy_insert(f, pp);
@@ -1700,41 +1730,33 @@ int usm_page_swapped(struct usm_ctx *ctx, struct usm_file *f, uint64_t index,
 		     const char *store, usm_slot_t slot)
 {
 	struct usm_cstore *cs;
-	struct usm_ppage *pp;
 	int rc;
 
+	if (slot >= (1ull << 56))
+		return -ERANGE;
 	pthread_mutex_lock(&ctx->lock);
 	cs = store_find(ctx, store);
 	if (!cs || !cs->writable) {
 		rc = -EINVAL;
 		goto out;
 	}
-	if (pm_lookup(&f->map, index)) {
+	if (usm_pm_lookup(&f->map, index)) {
 		rc = -EEXIST;
-		goto out;
-	}
-	pp = ppage_new(f, index);
-	if (!pp) {
-		rc = -ENOMEM;
 		goto out;
 	}
 	pthread_mutex_lock(&cs->io);
 	rc = usm_store_claim(cs->st, slot);
 	pthread_mutex_unlock(&cs->io);
+	if (rc)
+		goto out;
+	rc = usm_pm_insert(&f->map, index, usm_swp_entry(cs->id, slot));
 	if (rc) {
-		free(pp);
-		goto out;
-	}
-	if (pm_insert(&f->map, index, pp) != 0) {
 		slot_free_locked(ctx, cs, slot);
-		free(pp);
-		rc = -ENOMEM;
 		goto out;
 	}
-	pm_tag_set(&f->map, index, PM_DATA);
-	pp->store = cs;
-	pp->slot = slot;
-	page_set_swapped(ctx, f, pp);
+	usm_pm_tag_set(&f->map, index, PM_DATA);
+	f->swapped++;
+	ctx->swapped++;
 out:
 	ctx_unlock(ctx);
 	return rc;
@@ -1745,8 +1767,8 @@ void usm_access(struct usm_ctx *ctx, struct usm_file *f, uint64_t index)
 	void *e;
 
 	pthread_mutex_lock(&ctx->lock);
-	e = pm_lookup(&f->map, index);
-	if (e && !usm_entry_is_resv(e)) {
+	e = usm_pm_lookup(&f->map, index);
+	if (usm_entry_is_page(e)) {
 		struct usm_ppage *pp = e;
 
 		if (pp->state == USM_PS_RESIDENT && pp->in_policy) {
@@ -1766,15 +1788,14 @@ enum usm_page_state usm_page_state(struct usm_ctx *ctx, struct usm_file *f,
 	void *e;
 
 	pthread_mutex_lock(&ctx->lock);
-	e = pm_lookup(&f->map, index);
-	if (e && !usm_entry_is_resv(e)) {
+	e = usm_pm_lookup(&f->map, index);
+	if (usm_entry_is_swp(e)) {
+		s = USM_PAGE_SWAPPED;
+	} else if (usm_entry_is_page(e)) {
 		struct usm_ppage *pp = e;
 
 		fr = pp->pg.frame;
 		switch (pp->state) {
-		case USM_PS_SWAPPED:
-			s = USM_PAGE_SWAPPED;
-			break;
 		case USM_PS_EVICTING:
 		case USM_PS_WRITING:
 			s = USM_PAGE_EVICTING;
@@ -1795,7 +1816,7 @@ uint64_t usm_next_data(struct usm_ctx *ctx, struct usm_file *f, uint64_t from)
 	uint64_t i;
 
 	pthread_mutex_lock(&ctx->lock);
-	i = pm_next(&f->map, from, PM_DATA, NULL);
+	i = usm_pm_next(&f->map, from, PM_DATA, NULL);
 	ctx_unlock(ctx);
 	return i == PM_NONE ? UINT64_MAX : i;
 }
@@ -1837,7 +1858,7 @@ int usm_reserve(struct usm_ctx *ctx, struct usm_file *f, uint64_t index,
 	} else {
 		r = f->aops->reserve(ctx, f, index, first, nr);
 		if (!r) {
-			void *e = pm_lookup(&f->map, index);
+			void *e = usm_pm_lookup(&f->map, index);
 
 			if (e && usm_entry_is_resv(e))
 				usm_entry_resv(e)->granted = true;
@@ -1971,9 +1992,9 @@ int usm_ctx_check(struct usm_ctx *ctx, char *err, size_t errlen)
 		void *e;
 
 		nfiles++;
-		for (i = pm_next(&f->map, 0, PM_PRESENT, &e); i != PM_NONE;
+		for (i = usm_pm_next(&f->map, 0, PM_PRESENT, &e); i != PM_NONE;
 		     i = i == UINT64_MAX ? PM_NONE :
-			 pm_next(&f->map, i + 1, PM_PRESENT, &e)) {
+			 usm_pm_next(&f->map, i + 1, PM_PRESENT, &e)) {
 			if (usm_entry_is_resv(e)) {
 				struct usm_resv *rv = usm_entry_resv(e);
 
@@ -1984,11 +2005,22 @@ int usm_ctx_check(struct usm_ctx *ctx, char *err, size_t errlen)
 						  rv->first + (i - rv->index)) == 0,
 				      "ino %llu: reserved frame of page %llu not used or owned twice",
 				      (unsigned long long)f->ino, (unsigned long long)i);
-				CHECK(!pm_tag_get(&f->map, i, PM_DATA) &&
-				      !pm_tag_get(&f->map, i, PM_FRAME),
+				CHECK(!usm_pm_tag_get(&f->map, i, PM_DATA) &&
+				      !usm_pm_tag_get(&f->map, i, PM_FRAME),
 				      "ino %llu: reservation %llu tagged as data",
 				      (unsigned long long)f->ino, (unsigned long long)i);
 				frsv++;
+				continue;
+			}
+			if (usm_entry_is_swp(e)) {
+				unsigned int id = usm_swp_store_id(e);
+
+				CHECK(id < ctx->nr_stores && ctx->store_by_id[id]->writable &&
+				      usm_pm_tag_get(&f->map, i, PM_DATA) &&
+				      !usm_pm_tag_get(&f->map, i, PM_FRAME),
+				      "ino %llu: swapped page %llu inconsistent",
+				      (unsigned long long)f->ino, (unsigned long long)i);
+				fswp++;
 				continue;
 			}
 			struct usm_ppage *pp = e;
@@ -1996,24 +2028,15 @@ int usm_ctx_check(struct usm_ctx *ctx, char *err, size_t errlen)
 			CHECK(pp->pg.index == i && pp->pg.file == f && !pp->dropped,
 			      "ino %llu: page %llu record mismatch",
 			      (unsigned long long)f->ino, (unsigned long long)i);
-			CHECK(pm_tag_get(&f->map, i, PM_DATA),
+			CHECK(usm_pm_tag_get(&f->map, i, PM_DATA),
 			      "ino %llu: page %llu not tagged data",
 			      (unsigned long long)f->ino, (unsigned long long)i);
-			if (pp->state == USM_PS_SWAPPED) {
-				CHECK(pp->pg.frame == USM_FRAME_NONE &&
-				      pp->slot != USM_SLOT_NONE && pp->store &&
-				      !pm_tag_get(&f->map, i, PM_FRAME),
-				      "ino %llu: swapped page %llu inconsistent",
-				      (unsigned long long)f->ino, (unsigned long long)i);
-				fswp++;
-			} else {
-				CHECK(pm_tag_get(&f->map, i, PM_FRAME) &&
-				      claim_frame(owned, ctx->pool, pp->pg.frame) == 0,
-				      "ino %llu: page %llu frame %llu not used or owned twice",
-				      (unsigned long long)f->ino, (unsigned long long)i,
-				      (unsigned long long)pp->pg.frame);
-				fres++;
-			}
+			CHECK(usm_pm_tag_get(&f->map, i, PM_FRAME) &&
+			      claim_frame(owned, ctx->pool, pp->pg.frame) == 0,
+			      "ino %llu: page %llu frame %llu not used or owned twice",
+			      (unsigned long long)f->ino, (unsigned long long)i,
+			      (unsigned long long)pp->pg.frame);
+			fres++;
 			if (pp->in_policy) {
 				CHECK(pp->state == USM_PS_RESIDENT,
 				      "ino %llu: page %llu in policy but state %u",
