@@ -1358,6 +1358,28 @@ static void zero_frame_locked(struct usm_ctx *ctx, usm_frame_t fr)
 	memset(ctx->ops.frame_addr(ctx->priv, fr), 0, USM_PAGE_SIZE);
 }
 
+static uint64_t resv_index_of_frame(struct usm_file *f, usm_frame_t fr,
+				    struct usm_resv **out);
+
+/* USM_FAULT_FRAME: take @want, which the frontend chose: a frame reserved
+ * for @f (for whatever index), or a free one. */
+static int take_given_frame_locked(struct usm_ctx *ctx, struct usm_file *f,
+				   usm_frame_t want, usm_frame_t *fr)
+{
+	struct usm_resv *rv;
+	uint64_t ri;
+
+	if (want >= usm_pool_nr_frames(ctx->pool))
+		return -ERANGE;
+	ri = resv_index_of_frame(f, want, &rv);
+	if (ri != PM_NONE)
+		return usm_file_reservation_take(f, ri, fr);
+	if (usm_pool_take(ctx->pool, want) != 0)
+		return -EBUSY;
+	*fr = want;
+	return 0;
+}
+
 static int fault_locked(struct usm_ctx *ctx, struct usm_file *f, uint64_t index,
 			unsigned int flags, usm_frame_t *frame)
 {
@@ -1418,6 +1440,13 @@ again:
 			goto again;
 	}
 
+	if (flags & USM_FAULT_FRAME) {
+		r = take_given_frame_locked(ctx, f, *frame, &fr);
+		if (r)
+			return r;
+		goto placed;
+	}
+
 	/* A frame: from the file's reservation, or under the cap. */
 	if (!(e && usm_entry_is_resv(e)) && pool_used(ctx) >= ctx->limit) {
 		if (++rounds > FAULT_MAX_ROUNDS)
@@ -1438,7 +1467,7 @@ again:
 	}
 	if (r)
 		return r;
-
+placed:
 	if (!e || usm_entry_is_resv(e)) {
 		void *e2 = pm_lookup(&f->map, index);
 
