@@ -70,6 +70,10 @@ static uint64_t wm_frames(const struct usm_ctx *ctx, uint32_t pct)
 /* ------------------------------------------------------------------ */
 /* Stores                                                             */
 
+/* In ctx->store_flags, never passed to usm_store_open(): set by
+ * usm_ctx_keep_slots(). */
+#define CTX_KEEP_SLOTS	0x80000000u
+
 static struct usm_cstore *store_find(struct usm_ctx *ctx, const char *name)
 {
 	if (!name || !*name)
@@ -112,7 +116,7 @@ static int store_open(struct usm_ctx *ctx, const char *name, const char *spec,
 
 static void store_slot_free(struct usm_cstore *cs, usm_slot_t slot)
 {
-	if (!cs || slot == USM_SLOT_NONE)
+	if (!cs || !cs->st || slot == USM_SLOT_NONE)
 		return;
 	pthread_mutex_lock(&cs->io);
 	usm_store_free(cs->st, slot);
@@ -651,6 +655,14 @@ void usm_ctx_destroy(struct usm_ctx *ctx)
 	if (!ctx)
 		return;
 	pthread_mutex_lock(&ctx->lock);
+	if (ctx->store_flags & CTX_KEEP_SLOTS) {
+		/* Close the stores first: releasing the files below then
+		 * frees no slot (store_slot_free skips closed stores). */
+		for (cs = ctx->stores; cs; cs = cs->next) {
+			usm_store_close(cs->st);
+			cs->st = NULL;
+		}
+	}
 	while (!usm_list_empty(&ctx->files)) {
 		struct usm_file *f = usm_container_of(ctx->files.next,
 						      struct usm_file, link);
@@ -667,6 +679,13 @@ void usm_ctx_destroy(struct usm_ctx *ctx)
 	pthread_cond_destroy(&ctx->cond);
 	pthread_mutex_destroy(&ctx->lock);
 	free(ctx);
+}
+
+void usm_ctx_keep_slots(struct usm_ctx *ctx)
+{
+	pthread_mutex_lock(&ctx->lock);
+	ctx->store_flags |= CTX_KEEP_SLOTS;
+	pthread_mutex_unlock(&ctx->lock);
 }
 
 struct usm_pool *usm_ctx_pool(struct usm_ctx *ctx)

@@ -121,6 +121,10 @@ struct usm_ctx_params {
 int usm_ctx_create(const struct usm_ctx_params *p, struct usm_ctx **out,
 		   char *err, size_t errlen);
 void usm_ctx_destroy(struct usm_ctx *ctx);
+/* Before usm_ctx_destroy() when a server exits but its swapped pages live
+ * on (usmfs.ko keeps their slot numbers for the next server): destroying
+ * the context then closes the stores without freeing any slot. */
+void usm_ctx_keep_slots(struct usm_ctx *ctx);
 
 /* The pool (for frontends that mirror the kernel's state).  Use with the
  * ctx lock held: usm_ctx_lock()/usm_ctx_unlock(). */
