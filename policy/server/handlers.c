@@ -249,6 +249,21 @@ static void grant(struct policyd *pd, struct pd_file *pf, uint64_t index)
 	/* The run covers an aligned window around @index (the library's
 	 * reserve ops align runs to their power-of-two length). */
 	base = (nr & (nr - 1)) ? index : index & ~(nr - 1);
+	/* Keep at most grant_max frames, the aligned block holding @index:
+	 * frames set aside count as used, and one file must not hold the
+	 * pool.  The rest goes back at once. */
+	if (nr > pd->grant_max && !(nr & (nr - 1))) {
+		uint64_t off = (index - base) & ~(pd->grant_max - 1);
+
+		if (off)
+			usm_unreserve(pd->ctx, pf->f, first, off);
+		if (off + pd->grant_max < nr)
+			usm_unreserve(pd->ctx, pf->f, first + off + pd->grant_max,
+				      nr - off - pd->grant_max);
+		first += off;
+		base += off;
+		nr = pd->grant_max;
+	}
 	memset(&c, 0, sizeof(c));
 	c.op = USMFS_CMD_GRANT;
 	c.dev = pf->dev;
@@ -480,7 +495,8 @@ static int ev_pages_allocated(struct policyd *pd, const struct usmfs_event *ev)
 	}
 	if (ev->flags & USMFS_EVF_RESERVED)
 		pf->resv_left = pf->resv_left > nr ? pf->resv_left - nr : 0;
-	else if (index + nr > index)
+	/* Used up (or not used): the next run, ahead of the next fault. */
+	if (!pf->resv_left && index + nr > index)
 		grant(pd, pf, index + nr);
 	return 0;
 }
@@ -857,6 +873,10 @@ int pd_init(struct policyd *pd, struct pd_chan *ch, struct usm_config *cfg)
 	}
 	if (chunk && ch->chunks[ch->nr_chunks - 1].nr_frames > chunk)
 		chunk = 0;
+	/* Grants: a 2 MiB run (one PMD) at most, and 1/16 of the pool. */
+	pd->grant_max = USM_HUGE_FRAMES;
+	while (pd->grant_max > 1 && pd->grant_max > ch->hello.pool_frames / 16)
+		pd->grant_max >>= 1;
 
 	memset(&p, 0, sizeof(p));
 	p.ops = &pd_backend_ops;

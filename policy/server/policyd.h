@@ -127,6 +127,7 @@ struct policyd {
 	uint64_t features;		/* granted */
 	bool restarted;			/* the module held swapped pages */
 	bool replay_done;
+	uint64_t grant_max;		/* most frames in one GRANT (power of 2) */
 	/* (dev, ino) -> pd_file */
 	struct pd_file **buckets;
 	size_t nbuckets, nfiles;
