@@ -7,6 +7,7 @@
 #ifndef FAKE_BACKEND_H
 #define FAKE_BACKEND_H
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -101,6 +101,10 @@ static void test_noalloc_and_states(void **state)
 	assert_int_equal(usm_next_data(ctx, f, 0), 3);
 	assert_int_equal(usm_next_data(ctx, f, 4), UINT64_MAX);
 	fault_ok(ctx, f, 1ull << 40, 0);	/* a sparse, far index */
+	assert_int_equal(usm_fault(ctx, f, UINT64_MAX, 0, &fr), -ERANGE);
+	fault_ok(ctx, f, UINT64_MAX - 1, 0);
+	assert_int_equal(usm_next_data(ctx, f, (1ull << 40) + 1), UINT64_MAX - 1);
+	assert_int_equal(usm_punch(ctx, f, UINT64_MAX - 1, 1), 0);
 	assert_int_equal(usm_next_data(ctx, f, 4), 1ull << 40);
 	assert_int_equal(usm_evict_file(ctx, f, 1), 1);
 	assert_int_equal(usm_page_state(ctx, f, 3, &fr), USM_PAGE_SWAPPED);
@@ -641,6 +645,9 @@ static void test_config_stores_rules(void **state)
 	g = usm_file_new(ctx, 2, &pol);
 	assert_non_null(g);
 	assert_int_equal(fb_set(ctx, g, USM_XATTR_SWAP, "fast"), 0);
+	assert_int_equal(fb_set(ctx, g, USM_XATTR_SWAP, "default"), 0);
+	assert_int_equal(fb_set(ctx, g, USM_XATTR_SWAP, "none"), 0);
+	assert_int_equal(fb_set(ctx, g, USM_XATTR_SWAP, "slow"), -EINVAL);
 	/* The mount's default store is the config's "fast": pages go out. */
 	for (uint64_t i = 0; i < 40; i++)
 		fb_fill(be, fault_ok(ctx, f, i, 0), 6, i);
@@ -723,6 +730,20 @@ static void test_create_errors(void **state)
 	p.chunk_frames = 5;
 	assert_int_equal(usm_ctx_create(&p, &ctx, err, sizeof(err)), 0);
 	assert_int_equal(usm_pool_nr_chunks(usm_ctx_pool(ctx)), 4);
+	/* Store ids are 6 bits: at most 64 stores ("none" is one). */
+	int added = 0, r;
+	for (int i = 0; i < 70; i++) {
+		char name[16];
+
+		snprintf(name, sizeof(name), "s%d", i);
+		r = usm_ctx_add_store(ctx, name, "none", 0, err, sizeof(err));
+		if (r) {
+			assert_int_equal(r, -EMFILE);
+			break;
+		}
+		added++;
+	}
+	assert_int_equal(added, 63);
 	struct usm_file_policy pol;
 	usm_ctx_policy_for(ctx, NULL, NULL, NULL, &pol);
 	snprintf(pol.evict, sizeof(pol.evict), "bogus");
@@ -794,6 +815,42 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
+/* Files come and go (released while the balancer may be evicting them),
+ * and a worker's eviction policy changes under it. */
+struct churn {
+	struct fake_be *be;
+	struct usm_file *victim;
+	int failed;
+};
+
+static void *churn_main(void *arg)
+{
+	struct churn *c = arg;
+	struct usm_ctx *ctx = c->be->ctx;
+	const char *evs[] = { "fifo", "lru", "clock", "sieve", "s3fifo" };
+
+	for (int it = 0; it < 150 && !c->failed; it++) {
+		struct usm_file *f = fb_file(ctx, 1000 + (uint64_t)it);
+
+		for (uint64_t i = 0; i < 24; i++) {
+			usm_frame_t fr;
+
+			if (usm_fault(ctx, f, i, USM_FAULT_PIN, &fr)) {
+				c->failed = 1;
+				break;
+			}
+			fb_fill(c->be, fr, 5, i);
+			usm_page_unpin(ctx, f, i);
+		}
+		if (it % 3 == 0)
+			usm_evict_file(ctx, f, 8);
+		usm_file_release(ctx, f);
+		if (fb_set(ctx, c->victim, USM_XATTR_EVICT, evs[it % 5]))
+			c->failed = 1;
+	}
+	return NULL;
+}
+
 static void *balancer_main(void *arg)
 {
 	struct fake_be *be = arg;
@@ -836,10 +893,16 @@ static void test_stress(void **state)
 	assert_int_equal(fb_set(ctx, w[1].f, USM_XATTR_ALLOC, "spread"), 0);
 	assert_int_equal(fb_set(ctx, w[2].f, USM_XATTR_ALLOC, "firstfit"), 0);
 	assert_int_equal(pthread_create(&bt, NULL, balancer_main, be), 0);
+	struct churn ch = { .be = be, .victim = w[0].f };
+	pthread_t ct;
+
 	for (int i = 0; i < NT; i++)
 		assert_int_equal(pthread_create(&t[i], NULL, worker_main, &w[i]), 0);
+	assert_int_equal(pthread_create(&ct, NULL, churn_main, &ch), 0);
 	for (int i = 0; i < NT; i++)
 		pthread_join(t[i], NULL);
+	pthread_join(ct, NULL);
+	assert_int_equal(ch.failed, 0);
 	atomic_store(&stop_balancer, 1);
 	pthread_join(bt, NULL);
 	for (int i = 0; i < NT; i++)

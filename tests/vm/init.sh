@@ -147,6 +147,23 @@ if step mount mount -t "$MODULE" none /mnt/usm -o size="$SIZE"; then
 	step umount umount /mnt/usm
 fi
 
+# Every frame back in the pool once nothing is mounted (where the module
+# has a pool stats file with a "used" line; frees may lag a moment).
+pool_file=/sys/kernel/debug/$MODULE/pool
+if [ -r "$pool_file" ] && grep -q '^used ' "$pool_file"; then
+	for i in 1 2 3 4 5; do
+		used=$(awk '$1 == "used" { print $2 }' "$pool_file")
+		[ "$used" = 0 ] && break
+		sleep 1
+	done
+	if [ "$used" = 0 ]; then
+		step_ok pool-empty
+	else
+		sed 's/^/vm:   /' "$pool_file"
+		step_fail pool-empty "$used frames still used after umount"
+	fi
+fi
+
 step rmmod rmmod "$MODULE"
 
 if [ -w /sys/kernel/debug/kmemleak ]; then
@@ -166,7 +183,7 @@ fi
 
 # The same patterns as the host's (lane.sh BAD_RE), on the whole kernel log
 # (the console may have missed quiet messages).
-BAD_RE='WARNING:|BUG:|Oops|Call Trace|unreferenced object|Kernel panic|general protection fault|usmfs: .*leak'
+BAD_RE='WARNING:|BUG:|Oops|Call Trace|unreferenced object|Kernel panic|general protection fault|usmfs: .*(leak|still in use)'
 bad=$(dmesg | grep -c -E "$BAD_RE")
 if [ "$bad" -eq 0 ]; then
 	step_ok dmesg-clean

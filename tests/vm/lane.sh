@@ -30,7 +30,7 @@ STEPS="insmod mount mount-noswap fio-psync fio-mmap umount-noswap umount rmmod d
 # (kmemleak's "N new suspected memory leaks" is left out: the guest takes a
 # baseline after boot, and what it finds later it prints as "unreferenced
 # object" entries.)
-BAD_RE='WARNING:|BUG:|Oops|Call Trace|unreferenced object|Kernel panic|general protection fault|usmfs: .*leak'
+BAD_RE='WARNING:|BUG:|Oops|Call Trace|unreferenced object|Kernel panic|general protection fault|usmfs: .*(leak|still in use)'
 
 [ $# -gt 0 ] || set -- 6.1 6.12 7
 
@@ -397,6 +397,9 @@ run_kernel() {
 
 	log=$VM_BUILD/$K_REL/guest.log
 	boot "$log"
+	# The initrd is the base plus a few KiB: keep the disk free (VM_KEEP=1
+	# keeps it for booting by hand).
+	[ "${VM_KEEP:-0}" = 1 ] || rm -f "$INITRD" "$log.raw"
 	judge "$log"
 	say "[$label] pool source: $POOL_SRC"
 	say "[$label] $kpass passed, $kfail failed in $(($(date +%s) - t0))s (log: $log)"

@@ -131,3 +131,14 @@ chroot_run() (
 	chroot "$dir" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root \
 		LC_ALL=C.UTF-8 DEBIAN_FRONTEND=noninteractive "$@"
 )
+
+# Unmount whatever is mounted below DIR (deepest first): what a killed
+# debootstrap or chroot_run may have left, before DIR is removed.
+umount_under() {
+	local d
+	d=$(realpath -m "$1")
+	awk -v d="$d/" 'index($2 "/", d) == 1 { print $2 }' /proc/mounts | sort -r |
+	while read -r m; do
+		umount "$m" 2>/dev/null || umount -l "$m"
+	done
+}

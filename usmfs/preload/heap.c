@@ -39,6 +39,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -209,6 +210,15 @@ static int heap_grow(uint32_t need)
 		step = up.ngran_max - g;
 	if (step < need || step == 0)
 		return -1;
+	if (up.fd >= 0) {
+		struct stat st;
+
+		/* A program that closes every fd (daemons, some fork
+		 * children) may have closed ours: then grow no more. */
+		if (fstat(up.fd, &st) < 0 || st.st_dev != up.dev ||
+		    st.st_ino != up.ino)
+			return -1;
+	}
 	if (up.fd >= 0 &&
 	    ftruncate(up.fd, (off_t)(g + step) << UP_GRAN_SHIFT) < 0)
 		return -1;
@@ -770,7 +780,7 @@ static int mmap_is_ours(void *addr, size_t len, int prot, int flags)
 	const int bad = MAP_FIXED | MAP_FIXED_NOREPLACE | MAP_GROWSDOWN |
 			MAP_STACK | MAP_HUGETLB | MAP_32BIT | MAP_LOCKED;
 
-	return up.enabled && !addr && len >= up.min_size &&
+	return up.enabled && !addr && len && len >= up.min_size &&
 	       prot == (PROT_READ | PROT_WRITE) &&
 	       (flags & (MAP_TYPE | MAP_ANONYMOUS)) ==
 			(MAP_PRIVATE | MAP_ANONYMOUS) &&

@@ -20,6 +20,7 @@
 #include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #define UP_GRAN_SHIFT	16
 #define UP_GRAN		((size_t)1 << UP_GRAN_SHIFT)	/* 64 KiB */
@@ -56,6 +57,8 @@ struct up_state {
 	int dirfd;		/* USMFS_DIR, O_PATH */
 	int linked;		/* the file still has its name */
 	int punch_ok;		/* freed ranges read back as zeros */
+	dev_t dev;		/* the heap file, to notice that the program */
+	ino_t ino;		/* closed fd and something else took its number */
 	char name[256];		/* file name inside USMFS_DIR */
 	char *base;
 	size_t resv;
@@ -75,6 +78,9 @@ static inline int up_ours(const void *p)
 	return up.base && (const char *)p >= up.base &&
 	       (const char *)p < up.base + up.resv;
 }
+
+/* Our fds live high, out of the way of open()'s lowest free number. */
+#define UP_FD_MIN	800
 
 /* heap.c */
 void up_heap_init_classes(void);

@@ -55,6 +55,9 @@ struct up_state up = {
 
 extern char **environ;
 static pid_t owner_pid;		/* the process whose file up.name is */
+static char dir_path[4096];	/* USMFS_DIR made absolute */
+static dev_t dir_dev;
+static ino_t dir_ino;
 static int fork_pipe[2] = { -1, -1 };
 
 static void warn_disabled(const char *fmt, ...)
@@ -178,17 +181,48 @@ static void heap_name(char *buf, pid_t pid)
 	memcpy(p, ".heap", 6);
 }
 
-/* Create USMFS_DIR/<name> for @pid; the fd or -1 (errno). */
-static int heap_create(pid_t pid, char *name)
+/* @fd moved to a number >= UP_FD_MIN if the limit allows. */
+static int high_fd(int fd)
 {
+	int nfd;
+
+	if (fd < 0 || fd >= UP_FD_MIN)
+		return fd;
+	nfd = fcntl(fd, F_DUPFD_CLOEXEC, UP_FD_MIN);
+	if (nfd < 0)
+		return fd;
+	close(fd);
+	return nfd;
+}
+
+/* Create USMFS_DIR/<name> for @pid; the fd or -1 (errno). */
+static int heap_create(pid_t pid, char *name, dev_t *dev, ino_t *ino)
+{
+	struct stat st;
 	int fd, tries;
 
 	heap_name(name, pid);
+	/* Is up.dirfd still USMFS_DIR (the program may close fds)? */
+	if (fstat(up.dirfd, &st) < 0 || st.st_dev != dir_dev ||
+	    st.st_ino != dir_ino) {
+		errno = EBADF;
+		return -1;
+	}
 	for (tries = 0; tries < 2; tries++) {
 		fd = openat(up.dirfd, name,
 			    O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
 			    0600);
-		if (fd >= 0 || errno != EEXIST)
+		if (fd >= 0 && fstat(fd, &st) < 0) {
+			unlinkat(up.dirfd, name, 0);
+			close(fd);
+			return -1;
+		}
+		if (fd >= 0) {
+			*dev = st.st_dev;
+			*ino = st.st_ino;
+			return high_fd(fd);
+		}
+		if (errno != EEXIST)
 			return fd;
 		/* A file for our own pid is left over from an older image. */
 		unlinkat(up.dirfd, name, 0);
@@ -290,11 +324,15 @@ __attribute__((constructor)) static void up_init(void)
 		warn_disabled("USMFS_DIR is not set");
 		return;
 	}
-	up.dirfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	up.dirfd = high_fd(open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC));
 	if (up.dirfd < 0 || fstat(up.dirfd, &st) < 0) {
 		warn_disabled("USMFS_DIR=%s: %s", dir, strerror(errno));
 		goto fail;
 	}
+	dir_dev = st.st_dev;
+	dir_ino = st.st_ino;
+	if (!realpath(dir, dir_path))
+		dir_path[0] = '\0';
 	if (mount_type(st.st_dev, type, sizeof(type)) < 0)
 		snprintf(type, sizeof(type), "unknown");
 	if (strcmp(type, "usmfs") && strcmp(type, "fuse.usmfs") &&
@@ -308,7 +346,7 @@ __attribute__((constructor)) static void up_init(void)
 	}
 	if (!(sweep && !strcmp(sweep, "0")))
 		sweep_stale();
-	up.fd = heap_create(getpid(), up.name);
+	up.fd = heap_create(getpid(), up.name, &up.dev, &up.ino);
 	if (up.fd < 0) {
 		warn_disabled("cannot create %s/%s: %s", dir, up.name,
 			      strerror(errno));
@@ -334,9 +372,23 @@ fail:
 
 static void unlink_heap(void)
 {
-	if (up.enabled && up.linked && getpid() == owner_pid) {
+	struct stat st;
+
+	if (!up.enabled || !up.linked || getpid() != owner_pid)
+		return;
+	up.linked = 0;
+	/* The program may have closed our directory fd: then by path. */
+	if (fstat(up.dirfd, &st) == 0 && st.st_dev == dir_dev &&
+	    st.st_ino == dir_ino) {
 		unlinkat(up.dirfd, up.name, 0);
-		up.linked = 0;
+	} else if (dir_path[0]) {
+		char path[sizeof(dir_path) + sizeof(up.name) + 1];
+		size_t n = strlen(dir_path);
+
+		memcpy(path, dir_path, n);
+		path[n] = '/';
+		memcpy(path + n + 1, up.name, strlen(up.name) + 1);
+		unlink(path);
 	}
 }
 
@@ -496,23 +548,18 @@ static int remap_file(char *start, size_t len, int prot, void *arg)
 	return p == MAP_FAILED ? -1 : 0;
 }
 
+/* Replace [start, start+len) by a private anonymous copy of itself. */
 static int remap_anon(char *start, size_t len, int prot, void *arg)
 {
-	int from = *(int *)arg;
 	char *tmp = up_sys_mmap(NULL, len, PROT_READ | PROT_WRITE,
 				MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	size_t done = 0;
 
+	(void)arg;
 	if (tmp == MAP_FAILED)
 		return -1;
-	while (done < len) {
-		ssize_t r = pread(from, tmp + done, len - done,
-				  start - up.base + (off_t)done);
-
-		if (r <= 0)
-			break;	/* past EOF: zeros */
-		done += (size_t)r;
-	}
+	if (!(prot & PROT_READ))
+		syscall(SYS_mprotect, start, len, prot | PROT_READ);
+	memcpy(tmp, start, len);
 	syscall(SYS_mprotect, tmp, len, prot);
 	if ((void *)syscall(SYS_mremap, tmp, len, len,
 			    MREMAP_MAYMOVE | MREMAP_FIXED, start) == MAP_FAILED)
@@ -526,13 +573,22 @@ static void child_rehome(void)
 	char *lo = up.base, *hi = up.base + ((size_t)up.hwm << UP_GRAN_SHIFT);
 	int old = up.fd, nfd, seek_data;
 	char name[sizeof(up.name)];
+	dev_t dev;
+	ino_t ino;
 	uint32_t g;
+
+	struct stat st;
 
 	owner_pid = getpid();
 	up.linked = 0;
 	if (old < 0)
 		return;		/* anonymous already: copy-on-write */
-	nfd = heap_create(owner_pid, name);
+	/* The program may have closed our fd (and reused its number). */
+	if (fstat(old, &st) < 0 || st.st_dev != up.dev || st.st_ino != up.ino) {
+		old = -1;
+		goto anon;
+	}
+	nfd = heap_create(owner_pid, name, &dev, &ino);
 	if (nfd < 0)
 		goto anon;
 	if (ftruncate(nfd, (off_t)(hi - lo)) < 0)
@@ -560,6 +616,8 @@ static void child_rehome(void)
 	}
 	close(old);
 	up.fd = nfd;
+	up.dev = dev;
+	up.ino = ino;
 	memcpy(up.name, name, sizeof(name));
 	up.linked = 1;
 	return;
@@ -569,11 +627,12 @@ drop:
 anon:
 	child_log("fork: cannot copy the heap to a new file",
 		  "; the child's heap is anonymous memory");
-	if (for_each_vma(lo, hi, remap_anon, &old) < 0) {
+	if (for_each_vma(lo, hi, remap_anon, NULL) < 0) {
 		child_log("fork: cannot copy the heap", "; aborting");
 		abort();
 	}
-	close(old);
+	if (old >= 0)
+		close(old);
 	up.fd = -1;
 }
 
