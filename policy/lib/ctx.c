@@ -6,9 +6,14 @@
  * Fast path: usm_fault() on a resident page is one radix lookup, the
  * policy's on_access and a counter, under the context's mutex.
  *
+ * Page map entries (internal.h): a struct usm_ppage for a page that has a
+ * frame (FILLING, RESIDENT, EVICTING, WRITING), a packed word for a
+ * swapped page (store id and slot: no memory per swapped page), a tagged
+ * reservation pointer for an unused reserved frame, nothing for a hole.
+ *
  * Ownership rules, all under ctx->lock:
  *  - a page in the map holding a frame counts in file/ctx "resident"; a
- *    SWAPPED one in "swapped"; unused reserved frames in "reserved";
+ *    swapped one in "swapped"; unused reserved frames in "reserved";
  *    frames of dropped pages still in use (orphans) in "orphan_frames".
  *    Pool used frames = resident + reserved + orphan_frames.
  *  - while a page is EVICTING/WRITING its slot belongs to the eviction
@@ -20,6 +25,8 @@
  *    truncated are orphans too, until usm_page_unpin().
  *  - a file is freed when it is released and no in-flight operation holds
  *    a reference (f->refs).
+ *  - slots given up under the lock are freed by ctx_unlock(), after the
+ *    lock is dropped (a store may be slow to free: hole punching).
  *
  * Counters: "faults" counts usm_fault() calls that had to make a page
  * resident (zero-fill or swap-in), "hits" those (and usm_access() calls)
