@@ -37,11 +37,25 @@ static int io_errno(int r)
 	}
 }
 
+/*
+ * Fault page @idx of @n in.  -ENOSPC from the library can also mean that
+ * other threads took the frames this one freed (many writers at once): as
+ * long as a forced balance still evicts something, try again, a bounded
+ * number of times.  With nothing evictable (swap=none, all pinned) the
+ * balance gives 0 and -ENOSPC stands.
+ */
 static int fault(struct node *n, uint64_t idx, unsigned int flags,
 		 usm_frame_t *fr)
 {
-	int r = usm_fault(fs.ctx, n->uf, idx, flags, fr);
+	int r, tries;
 
+	for (tries = 0;; tries++) {
+		r = usm_fault(fs.ctx, n->uf, idx, flags, fr);
+		if (r != -ENOSPC || tries >= 16)
+			break;
+		if (usm_balance(fs.ctx, USM_BALANCE_FORCE) <= 0)
+			break;
+	}
 	if (r == 0)
 		pool_mark_dirty(*fr);
 	return r;

@@ -6,9 +6,14 @@
  * Fast path: usm_fault() on a resident page is one radix lookup, the
  * policy's on_access and a counter, under the context's mutex.
  *
+ * Page map entries (internal.h): a struct usm_ppage for a page that has a
+ * frame (FILLING, RESIDENT, EVICTING, WRITING), a packed word for a
+ * swapped page (store id and slot: no memory per swapped page), a tagged
+ * reservation pointer for an unused reserved frame, nothing for a hole.
+ *
  * Ownership rules, all under ctx->lock:
  *  - a page in the map holding a frame counts in file/ctx "resident"; a
- *    SWAPPED one in "swapped"; unused reserved frames in "reserved";
+ *    swapped one in "swapped"; unused reserved frames in "reserved";
  *    frames of dropped pages still in use (orphans) in "orphan_frames".
  *    Pool used frames = resident + reserved + orphan_frames.
  *  - while a page is EVICTING/WRITING its slot belongs to the eviction
@@ -20,6 +25,8 @@
  *    truncated are orphans too, until usm_page_unpin().
  *  - a file is freed when it is released and no in-flight operation holds
  *    a reference (f->refs).
+ *  - slots given up under the lock are freed by ctx_unlock(), after the
+ *    lock is dropped (a store may be slow to free: hole punching).
  *
  * Counters: "faults" counts usm_fault() calls that had to make a page
  * resident (zero-fill or swap-in), "hits" those (and usm_access() calls)
@@ -70,9 +77,13 @@ static uint64_t wm_frames(const struct usm_ctx *ctx, uint32_t pct)
 /* ------------------------------------------------------------------ */
 /* Stores                                                             */
 
+/* In ctx->store_flags, never passed to usm_store_open(): set by
+ * usm_ctx_keep_slots(). */
+#define CTX_KEEP_SLOTS	0x80000000u
+
 static struct usm_cstore *store_find(struct usm_ctx *ctx, const char *name)
 {
-	if (!name || !*name)
+	if (!name || !*name || !strcmp(name, "default"))
 		return ctx->dflt;
 	if (!strcmp(name, "none"))
 		return ctx->none;
@@ -93,6 +104,11 @@ static int store_open(struct usm_ctx *ctx, const char *name, const char *spec,
 		set_err(err, errlen, "store name '%s' too long", name);
 		return -EINVAL;
 	}
+	if (ctx->nr_stores == USM_MAX_STORES) {
+		set_err(err, errlen, "%s: too many stores (at most %u)", name,
+			USM_MAX_STORES);
+		return -EMFILE;
+	}
 	cs = calloc(1, sizeof(*cs));
 	if (!cs)
 		return -ENOMEM;
@@ -103,6 +119,8 @@ static int store_open(struct usm_ctx *ctx, const char *name, const char *spec,
 	}
 	snprintf(cs->name, sizeof(cs->name), "%s", name);
 	cs->writable = usm_store_writable(cs->st) > 0;
+	cs->id = ctx->nr_stores;
+	ctx->store_by_id[ctx->nr_stores++] = cs;
 	pthread_mutex_init(&cs->io, NULL);
 	cs->next = ctx->stores;
 	ctx->stores = cs;
@@ -112,7 +130,7 @@ static int store_open(struct usm_ctx *ctx, const char *name, const char *spec,
 
 static void store_slot_free(struct usm_cstore *cs, usm_slot_t slot)
 {
-	if (!cs || slot == USM_SLOT_NONE)
+	if (!cs || !cs->st || slot == USM_SLOT_NONE)
 		return;
 	pthread_mutex_lock(&cs->io);
 	usm_store_free(cs->st, slot);
@@ -234,15 +252,26 @@ static void page_clear_frame(struct usm_ctx *ctx, struct usm_file *f,
 	ctx->resident--;
 }
 
-static void page_set_swapped(struct usm_ctx *ctx, struct usm_file *f,
-			     struct usm_ppage *pp)
+static struct usm_cstore *swp_store(struct usm_ctx *ctx, const void *e)
 {
-	pp->state = USM_PS_SWAPPED;
-	f->swapped++;
-	ctx->swapped++;
+	return ctx->store_by_id[usm_swp_store_id(e)];
 }
 
-static void page_unset_swapped(struct usm_ctx *ctx, struct usm_file *f)
+/*
+ * Page @pp (no frame any more, held by nobody else) now lives only in
+ * (@cs, @slot): its map entry becomes a packed one and the record goes.
+ */
+static void page_to_swapped(struct usm_ctx *ctx, struct usm_file *f,
+			    struct usm_ppage *pp, struct usm_cstore *cs,
+			    usm_slot_t slot)
+{
+	usm_pm_replace(&f->map, pp->pg.index, usm_swp_entry(cs->id, slot));
+	f->swapped++;
+	ctx->swapped++;
+	free(pp);
+}
+
+static void swapped_count_dec(struct usm_ctx *ctx, struct usm_file *f)
 {
 	f->swapped--;
 	ctx->swapped--;
@@ -274,8 +303,6 @@ static void page_drop(struct usm_ctx *ctx, struct usm_file *f,
 	bool has_frame = pp->pg.frame != USM_FRAME_NONE;
 
 	policy_remove(f, pp);
-	if (pp->state == USM_PS_SWAPPED)
-		page_unset_swapped(ctx, f);
 	if (has_frame) {
 		f->resident--;
 		ctx->resident--;
@@ -691,6 +718,14 @@ void usm_ctx_destroy(struct usm_ctx *ctx)
 	if (!ctx)
 		return;
 	pthread_mutex_lock(&ctx->lock);
+	if (ctx->store_flags & CTX_KEEP_SLOTS) {
+		/* Close the stores first: releasing the files below then
+		 * frees no slot (store_slot_free skips closed stores). */
+		for (cs = ctx->stores; cs; cs = cs->next) {
+			usm_store_close(cs->st);
+			cs->st = NULL;
+		}
+	}
 	while (!usm_list_empty(&ctx->files)) {
 		struct usm_file *f = usm_container_of(ctx->files.next,
 						      struct usm_file, link);
@@ -708,6 +743,13 @@ void usm_ctx_destroy(struct usm_ctx *ctx)
 	pthread_cond_destroy(&ctx->cond);
 	pthread_mutex_destroy(&ctx->lock);
 	free(ctx);
+}
+
+void usm_ctx_keep_slots(struct usm_ctx *ctx)
+{
+	pthread_mutex_lock(&ctx->lock);
+	ctx->store_flags |= CTX_KEEP_SLOTS;
+	pthread_mutex_unlock(&ctx->lock);
 }
 
 struct usm_pool *usm_ctx_pool(struct usm_ctx *ctx)
@@ -853,6 +895,11 @@ static void file_drop_range(struct usm_ctx *ctx, struct usm_file *f,
 		if (usm_entry_is_resv(e))
 			continue;	/* a granted run outside [lo, hi) overlaps */
 		usm_pm_delete(&f->map, i);
+		if (usm_entry_is_swp(e)) {
+			slot_free_locked(ctx, swp_store(ctx, e), usm_swp_slot(e));
+			swapped_count_dec(ctx, f);
+			continue;
+		}
 		page_drop(ctx, f, e, force);
 	}
 }
@@ -1182,10 +1229,12 @@ static size_t evict_batch_locked(struct usm_ctx *ctx, struct usm_file *f,
 			continue;
 		}
 		page_clear_frame(ctx, f, pp);
-		page_set_swapped(ctx, f, pp);
 		f->evictions++;
 		ctx->evictions++;
-		page_unbusy(ctx, f, pp);
+		/* A WRITING page is held by its batch only (faults wait,
+		 * so nobody pins it): the record can go. */
+		pp->busy--;
+		page_to_swapped(ctx, f, pp, cs, crefs[i].slot);
 		done++;
 	}
 	pthread_cond_broadcast(&ctx->cond);
@@ -1408,6 +1457,28 @@ static void zero_frame_locked(struct usm_ctx *ctx, usm_frame_t fr)
 	memset(ctx->ops.frame_addr(ctx->priv, fr), 0, USM_PAGE_SIZE);
 }
 
+static uint64_t resv_index_of_frame(struct usm_file *f, usm_frame_t fr,
+				    struct usm_resv **out);
+
+/* USM_FAULT_FRAME: take @want, which the frontend chose: a frame reserved
+ * for @f (for whatever index), or a free one. */
+static int take_given_frame_locked(struct usm_ctx *ctx, struct usm_file *f,
+				   usm_frame_t want, usm_frame_t *fr)
+{
+	struct usm_resv *rv;
+	uint64_t ri;
+
+	if (want >= usm_pool_nr_frames(ctx->pool))
+		return -ERANGE;
+	ri = resv_index_of_frame(f, want, &rv);
+	if (ri != PM_NONE)
+		return usm_file_reservation_take(f, ri, fr);
+	if (usm_pool_take(ctx->pool, want) != 0)
+		return -EBUSY;
+	*fr = want;
+	return 0;
+}
+
 static int fault_locked(struct usm_ctx *ctx, struct usm_file *f, uint64_t index,
 			unsigned int flags, usm_frame_t *frame)
 {
@@ -1422,7 +1493,7 @@ again:
 	if (f->dead)
 		return -ENOENT;
 	e = usm_pm_lookup(&f->map, index);
-	if (e && !usm_entry_is_resv(e)) {
+	if (usm_entry_is_page(e)) {
 		pp = e;
 		switch (pp->state) {
 		case USM_PS_RESIDENT:
@@ -1447,12 +1518,10 @@ again:
 			if (r)
 				return r;
 			goto again;
-		case USM_PS_SWAPPED:
-			break;
 		default:
 			return -EUCLEAN;
 		}
-	} else if (flags & USM_FAULT_NOALLOC) {
+	} else if (!usm_entry_is_swp(e) && (flags & USM_FAULT_NOALLOC)) {
 		return -ENOENT;
 	}
 
@@ -1465,6 +1534,13 @@ again:
 		rounds++;
 		if (evict_file_locked(ctx, f, over < 16 ? over : 16) > 0)
 			goto again;
+	}
+
+	if (flags & USM_FAULT_FRAME) {
+		r = take_given_frame_locked(ctx, f, *frame, &fr);
+		if (r)
+			return r;
+		goto placed;
 	}
 
 	/* A frame: from the file's reservation, or under the cap. */
@@ -1487,7 +1563,7 @@ again:
 	}
 	if (r)
 		return r;
-
+placed:
 	if (!e || usm_entry_is_resv(e)) {
 		void *e2 = usm_pm_lookup(&f->map, index);
 
@@ -1533,12 +1609,20 @@ again:
 
 	/* Swapped: read the slot into the frame, lock dropped. */
 	{
-		struct usm_cstore *cs = pp->store;
-		usm_slot_t slot = pp->slot;
+		struct usm_cstore *cs = swp_store(ctx, e);
+		usm_slot_t slot = usm_swp_slot(e);
 		void *buf = ctx->ops.frame_addr(ctx->priv, fr);
 
-		page_unset_swapped(ctx, f);
+		pp = ppage_new(f, index);
+		if (!pp) {
+			usm_pool_put(ctx->pool, fr);
+			return -ENOMEM;
+		}
+		usm_pm_replace(&f->map, index, pp);	/* tags (DATA) kept */
+		swapped_count_dec(ctx, f);
 		page_set_frame(ctx, f, pp, fr);
+		pp->store = cs;
+		pp->slot = slot;
 		pp->state = USM_PS_FILLING;
 		pp->busy++;
 		file_get_locked(f);
@@ -1557,7 +1641,7 @@ again:
 		file_put_locked(f);
 		if (r) {
 			page_clear_frame(ctx, f, pp);
-			page_set_swapped(ctx, f, pp);
+			page_to_swapped(ctx, f, pp, cs, slot);
 			return -EIO;
 		}
 		slot_free_locked(ctx, cs, slot);
@@ -1596,7 +1680,7 @@ void usm_page_unpin(struct usm_ctx *ctx, struct usm_file *f, uint64_t index)
 
 	pthread_mutex_lock(&ctx->lock);
 	e = usm_pm_lookup(&f->map, index);
-	if (e && !usm_entry_is_resv(e) && ((struct usm_ppage *)e)->pg.pins) {
+	if (usm_entry_is_page(e) && ((struct usm_ppage *)e)->pg.pins) {
 		((struct usm_ppage *)e)->pg.pins--;
 	} else {
 		/* Truncated while pinned: an orphan. */
@@ -1701,9 +1785,10 @@ int usm_page_swapped(struct usm_ctx *ctx, struct usm_file *f, uint64_t index,
 		     const char *store, usm_slot_t slot)
 {
 	struct usm_cstore *cs;
-	struct usm_ppage *pp;
 	int rc;
 
+	if (slot >= (1ull << 56))
+		return -ERANGE;
 	pthread_mutex_lock(&ctx->lock);
 	cs = store_find(ctx, store);
 	if (!cs || !cs->writable) {
@@ -1714,28 +1799,19 @@ int usm_page_swapped(struct usm_ctx *ctx, struct usm_file *f, uint64_t index,
 		rc = -EEXIST;
 		goto out;
 	}
-	pp = ppage_new(f, index);
-	if (!pp) {
-		rc = -ENOMEM;
-		goto out;
-	}
 	pthread_mutex_lock(&cs->io);
 	rc = usm_store_claim(cs->st, slot);
 	pthread_mutex_unlock(&cs->io);
-	if (rc) {
-		free(pp);
+	if (rc)
 		goto out;
-	}
-	rc = usm_pm_insert(&f->map, index, pp);
+	rc = usm_pm_insert(&f->map, index, usm_swp_entry(cs->id, slot));
 	if (rc) {
 		slot_free_locked(ctx, cs, slot);
-		free(pp);
 		goto out;
 	}
 	usm_pm_tag_set(&f->map, index, PM_DATA);
-	pp->store = cs;
-	pp->slot = slot;
-	page_set_swapped(ctx, f, pp);
+	f->swapped++;
+	ctx->swapped++;
 out:
 	ctx_unlock(ctx);
 	return rc;
@@ -1747,7 +1823,7 @@ void usm_access(struct usm_ctx *ctx, struct usm_file *f, uint64_t index)
 
 	pthread_mutex_lock(&ctx->lock);
 	e = usm_pm_lookup(&f->map, index);
-	if (e && !usm_entry_is_resv(e)) {
+	if (usm_entry_is_page(e)) {
 		struct usm_ppage *pp = e;
 
 		if (pp->state == USM_PS_RESIDENT && pp->in_policy) {
@@ -1768,14 +1844,13 @@ enum usm_page_state usm_page_state(struct usm_ctx *ctx, struct usm_file *f,
 
 	pthread_mutex_lock(&ctx->lock);
 	e = usm_pm_lookup(&f->map, index);
-	if (e && !usm_entry_is_resv(e)) {
+	if (usm_entry_is_swp(e)) {
+		s = USM_PAGE_SWAPPED;
+	} else if (usm_entry_is_page(e)) {
 		struct usm_ppage *pp = e;
 
 		fr = pp->pg.frame;
 		switch (pp->state) {
-		case USM_PS_SWAPPED:
-			s = USM_PAGE_SWAPPED;
-			break;
 		case USM_PS_EVICTING:
 		case USM_PS_WRITING:
 			s = USM_PAGE_EVICTING;
@@ -1992,6 +2067,17 @@ int usm_ctx_check(struct usm_ctx *ctx, char *err, size_t errlen)
 				frsv++;
 				continue;
 			}
+			if (usm_entry_is_swp(e)) {
+				unsigned int id = usm_swp_store_id(e);
+
+				CHECK(id < ctx->nr_stores && ctx->store_by_id[id]->writable &&
+				      usm_pm_tag_get(&f->map, i, PM_DATA) &&
+				      !usm_pm_tag_get(&f->map, i, PM_FRAME),
+				      "ino %llu: swapped page %llu inconsistent",
+				      (unsigned long long)f->ino, (unsigned long long)i);
+				fswp++;
+				continue;
+			}
 			struct usm_ppage *pp = e;
 
 			CHECK(pp->pg.index == i && pp->pg.file == f && !pp->dropped,
@@ -2000,21 +2086,12 @@ int usm_ctx_check(struct usm_ctx *ctx, char *err, size_t errlen)
 			CHECK(usm_pm_tag_get(&f->map, i, PM_DATA),
 			      "ino %llu: page %llu not tagged data",
 			      (unsigned long long)f->ino, (unsigned long long)i);
-			if (pp->state == USM_PS_SWAPPED) {
-				CHECK(pp->pg.frame == USM_FRAME_NONE &&
-				      pp->slot != USM_SLOT_NONE && pp->store &&
-				      !usm_pm_tag_get(&f->map, i, PM_FRAME),
-				      "ino %llu: swapped page %llu inconsistent",
-				      (unsigned long long)f->ino, (unsigned long long)i);
-				fswp++;
-			} else {
-				CHECK(usm_pm_tag_get(&f->map, i, PM_FRAME) &&
-				      claim_frame(owned, ctx->pool, pp->pg.frame) == 0,
-				      "ino %llu: page %llu frame %llu not used or owned twice",
-				      (unsigned long long)f->ino, (unsigned long long)i,
-				      (unsigned long long)pp->pg.frame);
-				fres++;
-			}
+			CHECK(usm_pm_tag_get(&f->map, i, PM_FRAME) &&
+			      claim_frame(owned, ctx->pool, pp->pg.frame) == 0,
+			      "ino %llu: page %llu frame %llu not used or owned twice",
+			      (unsigned long long)f->ino, (unsigned long long)i,
+			      (unsigned long long)pp->pg.frame);
+			fres++;
 			if (pp->in_policy) {
 				CHECK(pp->state == USM_PS_RESIDENT,
 				      "ino %llu: page %llu in policy but state %u",

@@ -645,6 +645,9 @@ static void test_config_stores_rules(void **state)
 	g = usm_file_new(ctx, 2, &pol);
 	assert_non_null(g);
 	assert_int_equal(fb_set(ctx, g, USM_XATTR_SWAP, "fast"), 0);
+	assert_int_equal(fb_set(ctx, g, USM_XATTR_SWAP, "default"), 0);
+	assert_int_equal(fb_set(ctx, g, USM_XATTR_SWAP, "none"), 0);
+	assert_int_equal(fb_set(ctx, g, USM_XATTR_SWAP, "slow"), -EINVAL);
 	/* The mount's default store is the config's "fast": pages go out. */
 	for (uint64_t i = 0; i < 40; i++)
 		fb_fill(be, fault_ok(ctx, f, i, 0), 6, i);
@@ -727,6 +730,20 @@ static void test_create_errors(void **state)
 	p.chunk_frames = 5;
 	assert_int_equal(usm_ctx_create(&p, &ctx, err, sizeof(err)), 0);
 	assert_int_equal(usm_pool_nr_chunks(usm_ctx_pool(ctx)), 4);
+	/* Store ids are 6 bits: at most 64 stores ("none" is one). */
+	int added = 0, r;
+	for (int i = 0; i < 70; i++) {
+		char name[16];
+
+		snprintf(name, sizeof(name), "s%d", i);
+		r = usm_ctx_add_store(ctx, name, "none", 0, err, sizeof(err));
+		if (r) {
+			assert_int_equal(r, -EMFILE);
+			break;
+		}
+		added++;
+	}
+	assert_int_equal(added, 63);
 	struct usm_file_policy pol;
 	usm_ctx_policy_for(ctx, NULL, NULL, NULL, &pol);
 	snprintf(pol.evict, sizeof(pol.evict), "bogus");
