@@ -976,6 +976,7 @@ static int file_apply_policy_locked(struct usm_ctx *ctx, struct usm_file *f,
 	const struct usm_alloc_ops *a = usm_find_alloc(np->alloc);
 	const struct usm_evict_ops *e = usm_find_evict(np->evict);
 	struct usm_cstore *cs = store_find(ctx, np->swap);
+	bool lowered = np->limit && (!f->pol.limit || np->limit < f->pol.limit);
 	int r;
 
 	if (!a || !e || !cs)
@@ -989,8 +990,6 @@ static int file_apply_policy_locked(struct usm_ctx *ctx, struct usm_file *f,
 		f->aops = a;
 		f->alloc_word = 0;
 	}
-	bool lowered = np->limit && (!f->pol.limit || np->limit < f->pol.limit);
-
 	f->store = cs;
 	f->pol = *np;
 	if (lowered && f->resident > limit_pages(f))

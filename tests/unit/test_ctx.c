@@ -703,6 +703,57 @@ static void test_zero_op_commit_error(void **state)
 	fb_free(be);
 }
 
+/* A store read that fails leaves the page swapped (-EIO); a pinned page
+ * that is truncated keeps its frame until it is unpinned. */
+static void test_read_error_and_pinned_truncate(void **state)
+{
+	struct fake_be *be = fb_new(16);
+	struct usm_mount_opts mo;
+	struct usm_ctx *ctx = fb_ctx(be, 0, "firstfit", "fifo", be->swap, &mo);
+	struct usm_file *f = fb_file(ctx, 1);
+	struct usm_pool_stats ps;
+	usm_frame_t fr;
+	char path[160];
+
+	(void)state;
+	for (uint64_t i = 0; i < 4; i++)
+		fb_fill(be, fault_ok(ctx, f, i, 0), 1, i);
+	assert_int_equal(usm_evict_file(ctx, f, 4), 4);
+	/* Cut the store file behind its back: reads of written slots fail. */
+	snprintf(path, sizeof(path), "%s/swap", be->dir);
+	assert_int_equal(truncate(path, 0), 0);
+	assert_int_equal(usm_fault(ctx, f, 0, 0, &fr), -EIO);
+	assert_int_equal(usm_page_state(ctx, f, 0, NULL), USM_PAGE_SWAPPED);
+	usm_pool_stats(ctx, &ps);
+	assert_int_equal(ps.used, 0);
+	assert_int_equal(ps.swapped, 4);
+	fb_check(ctx);
+	assert_int_equal(usm_truncate(ctx, f, 0), 0);
+	assert_int_equal(slots_used(ctx), 0);
+
+	/* Pinned, then truncated: an orphan until unpinned. */
+	fr = fault_ok(ctx, f, 7, USM_FAULT_PIN);
+	fb_fill(be, fr, 2, 7);
+	assert_int_equal(usm_truncate(ctx, f, 0), 0);
+	assert_int_equal(usm_page_state(ctx, f, 7, NULL), USM_PAGE_HOLE);
+	usm_pool_stats(ctx, &ps);
+	assert_int_equal(ps.used, 1);	/* still the frontend's */
+	assert_int_equal(ps.resident, 0);
+	assert_int_equal(usm_pool_is_free(usm_ctx_pool(ctx), fr), 0);
+	assert_true(fb_verify(be, fr, 2, 7));	/* not reused under it */
+	fb_check(ctx);
+	/* A new page at the same index is a different, zeroed frame. */
+	usm_frame_t fr2 = fault_ok(ctx, f, 7, 0);
+	assert_int_not_equal(fr2, fr);
+	assert_true(fb_is_zero(be, fr2));
+	usm_page_unpin(ctx, f, 7);	/* unpins the orphan, not the new page */
+	usm_pool_stats(ctx, &ps);
+	assert_int_equal(ps.used, 1);
+	assert_int_equal(usm_pool_is_free(usm_ctx_pool(ctx), fr), 1);
+	fb_check(ctx);
+	fb_free(be);
+}
+
 /* Bad parameters are refused with a message. */
 static void test_create_errors(void **state)
 {
@@ -951,6 +1002,7 @@ int main(void)
 		cmocka_unit_test(test_create_errors),
 		cmocka_unit_test(test_file_limit_fault),
 		cmocka_unit_test(test_zero_op_commit_error),
+		cmocka_unit_test(test_read_error_and_pinned_truncate),
 		cmocka_unit_test(test_config_stores_rules),
 		cmocka_unit_test(test_stress),
 	};
