@@ -99,6 +99,18 @@ t_direct() {
 }
 check "direct call mounts"           t_direct
 
+t_remount() {
+	"$HELPER" none "$M" -o remount,size=64M 2>"$T/err"
+	local st=$?
+	cat "$T/err"
+	if [ -n "$real" ]; then
+		[ $st = 32 ] && grep -q 'FUSE frontend cannot change options' "$T/err"
+	else
+		[ $st = 32 ] && grep -q 'not a usmfs mount' "$T/err"
+	fi && mountpoint -q "$M"
+}
+check "remount refused on FUSE, mount kept" t_remount
+
 t_busy() {
 	"$HELPER" none "$M" -o size=32M 2>"$T/err"
 	[ $? = 32 ] && grep -q 'already a usmfs mount' "$T/err"
