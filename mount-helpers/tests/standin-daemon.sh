@@ -5,4 +5,4 @@ echo "$*" >"${STANDIN_LOG:-/dev/null}"
 dir=$1
 ro=
 case ",$3," in *,ro,*) ro=,ro ;; esac
-exec mount -t tmpfs -o "size=64M$ro" usmfs-standin "$dir"
+exec /bin/mount -t tmpfs -o "size=64M$ro" usmfs-standin "$dir"

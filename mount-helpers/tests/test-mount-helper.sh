@@ -22,7 +22,7 @@ mkdir -p "$M"
 
 cleanup() {
 	for d in "$M" "$T/m2"; do
-		mountpoint -q "$d" 2>/dev/null && { umount "$d" 2>/dev/null || umount -l "$d"; }
+		while mountpoint -q "$d" 2>/dev/null; do umount "$d" 2>/dev/null || umount -l "$d" || break; done
 	done
 	[ -n "$link" ] && [ -L /sbin/mount.usmfs ] && rm -f /sbin/mount.usmfs
 	rm -rf "$T"
@@ -99,6 +99,18 @@ t_direct() {
 }
 check "direct call mounts"           t_direct
 
+t_remount() {
+	"$HELPER" none "$M" -o remount,size=64M 2>"$T/err"
+	local st=$?
+	cat "$T/err"
+	if [ -n "$real" ]; then
+		[ $st = 32 ] && grep -q 'FUSE frontend cannot change options' "$T/err"
+	else
+		[ $st = 32 ] && grep -q 'not a usmfs mount' "$T/err"
+	fi && mountpoint -q "$M"
+}
+check "remount refused on FUSE, mount kept" t_remount
+
 t_busy() {
 	"$HELPER" none "$M" -o size=32M 2>"$T/err"
 	[ $? = 32 ] && grep -q 'already a usmfs mount' "$T/err"
@@ -142,6 +154,50 @@ t_no_daemon() {
 	[ $? = 32 ] && grep -q 'no FUSE daemon' "$T/err"
 }
 check "a missing daemon is reported" t_no_daemon
+
+# ---- the kernel-module path, with the module faked ---------------------------
+# The host cannot load modules: a /proc/filesystems that lists usmfs, a
+# "mount" first in PATH that records its argv (and mounts a tmpfs for
+# "-t usmfs"), and a stand-in usm-policyd that records that it ran.
+mkdir -p "$T/bin"
+printf 'nodev\ttmpfs\nnodev\tusmfs\n' >"$T/filesystems"
+cat >"$T/bin/mount" <<EOS
+#!/bin/sh
+echo "\$*" >"$T/mount.argv"
+case " \$* " in *" -t usmfs "*) ;; *) exec /bin/mount "\$@" ;; esac
+for a; do dir=\$a; done
+exec /bin/mount -t tmpfs -o size=16M kmod-standin "\$dir"
+EOS
+cat >"$T/bin/usm-policyd" <<EOS
+#!/bin/sh
+echo started >"$T/policyd.ran"
+EOS
+chmod +x "$T/bin/mount" "$T/bin/usm-policyd"
+t_kmod() {
+	rm -f "$T/mount.argv" "$T/policyd.ran" "$LOG"
+	PATH=$T/bin:$PATH USMFS_FILESYSTEMS=$T/filesystems USM_POLICYD=$T/bin/usm-policyd \
+		"$HELPER" none "$M" -n -o size=32M,evict=lru,allow_other,ro,_netdev,nofail || return 1
+	echo "mount got: $(cat "$T/mount.argv")"
+	# FUSE-only and userspace-only options dropped; -i so mount does not
+	# call the helper again; the server started; no FUSE daemon.
+	grep -qx -- "-i -t usmfs -n -o size=32M,evict=lru,ro none $M" "$T/mount.argv" || return 1
+	for _ in $(seq 30); do [ -e "$T/policyd.ran" ] && break; sleep 0.1; done
+	[ -e "$T/policyd.ran" ] && [ ! -e "$LOG" ] && mountpoint -q "$M" && unmount "$M"
+}
+check "module loaded: mount -i -t usmfs, policy server started" t_kmod
+t_kmod_fuse() {
+	rm -f "$T/mount.argv" "$T/policyd.ran"
+	PATH=$T/bin:$PATH USMFS_FILESYSTEMS=$T/filesystems USM_POLICYD=$T/bin/usm-policyd \
+		"$HELPER" none "$M" -o fuse,size=8M || return 1
+	mounted_as_usmfs "$M" && [ ! -e "$T/mount.argv" ] && [ ! -e "$T/policyd.ran" ] && unmount "$M"
+}
+check "module loaded but -o fuse: the FUSE daemon" t_kmod_fuse
+t_kmod_bad() {
+	rm -f "$T/mount.argv"
+	PATH=$T/bin:$PATH USMFS_FILESYSTEMS=$T/filesystems "$HELPER" none "$M" -o size=1M,mode=99 2>"$T/err"
+	[ $? = 32 ] && grep -q "'mode'" "$T/err" && [ ! -e "$T/mount.argv" ]
+}
+check "module loaded: bad option, mount not called" t_kmod_bad
 
 # ---- through mount(8) --------------------------------------------------------
 if [ -e /sbin/mount.usmfs ] && [ "$(readlink -f /sbin/mount.usmfs)" != "$(readlink -f "$HELPER")" ]; then

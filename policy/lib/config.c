@@ -693,8 +693,11 @@ static void load_plugins(struct loader *ld)
 			continue;
 		ret = usm_plugin_load(e->value, perr, sizeof(perr));
 		if (ret) {
-			lerr(ld, e->line, s, "cannot load plugin '%s': %s",
-			     e->value, perr[0] ? perr : strerror(-ret));
+			if (perr[0] && strstr(perr, e->value))
+				lerr(ld, e->line, s, "%s", perr);
+			else
+				lerr(ld, e->line, s, "cannot load plugin '%s': %s",
+				     e->value, perr[0] ? perr : strerror(-ret));
 			return;
 		}
 	}

@@ -6,9 +6,14 @@
  * Fast path: usm_fault() on a resident page is one radix lookup, the
  * policy's on_access and a counter, under the context's mutex.
  *
+ * Page map entries (internal.h): a struct usm_ppage for a page that has a
+ * frame (FILLING, RESIDENT, EVICTING, WRITING), a packed word for a
+ * swapped page (store id and slot: no memory per swapped page), a tagged
+ * reservation pointer for an unused reserved frame, nothing for a hole.
+ *
  * Ownership rules, all under ctx->lock:
  *  - a page in the map holding a frame counts in file/ctx "resident"; a
- *    SWAPPED one in "swapped"; unused reserved frames in "reserved";
+ *    swapped one in "swapped"; unused reserved frames in "reserved";
  *    frames of dropped pages still in use (orphans) in "orphan_frames".
  *    Pool used frames = resident + reserved + orphan_frames.
  *  - while a page is EVICTING/WRITING its slot belongs to the eviction
@@ -20,6 +25,8 @@
  *    truncated are orphans too, until usm_page_unpin().
  *  - a file is freed when it is released and no in-flight operation holds
  *    a reference (f->refs).
+ *  - slots given up under the lock are freed by ctx_unlock(), after the
+ *    lock is dropped (a store may be slow to free: hole punching).
  *
  * Counters: "faults" counts usm_fault() calls that had to make a page
  * resident (zero-fill or swap-in), "hits" those (and usm_access() calls)
@@ -70,9 +77,13 @@ static uint64_t wm_frames(const struct usm_ctx *ctx, uint32_t pct)
 /* ------------------------------------------------------------------ */
 /* Stores                                                             */
 
+/* In ctx->store_flags, never passed to usm_store_open(): set by
+ * usm_ctx_keep_slots(). */
+#define CTX_KEEP_SLOTS	0x80000000u
+
 static struct usm_cstore *store_find(struct usm_ctx *ctx, const char *name)
 {
-	if (!name || !*name)
+	if (!name || !*name || !strcmp(name, "default"))
 		return ctx->dflt;
 	if (!strcmp(name, "none"))
 		return ctx->none;
@@ -93,6 +104,11 @@ static int store_open(struct usm_ctx *ctx, const char *name, const char *spec,
 		set_err(err, errlen, "store name '%s' too long", name);
 		return -EINVAL;
 	}
+	if (ctx->nr_stores == USM_MAX_STORES) {
+		set_err(err, errlen, "%s: too many stores (at most %u)", name,
+			USM_MAX_STORES);
+		return -EMFILE;
+	}
 	cs = calloc(1, sizeof(*cs));
 	if (!cs)
 		return -ENOMEM;
@@ -103,6 +119,8 @@ static int store_open(struct usm_ctx *ctx, const char *name, const char *spec,
 	}
 	snprintf(cs->name, sizeof(cs->name), "%s", name);
 	cs->writable = usm_store_writable(cs->st) > 0;
+	cs->id = ctx->nr_stores;
+	ctx->store_by_id[ctx->nr_stores++] = cs;
 	pthread_mutex_init(&cs->io, NULL);
 	cs->next = ctx->stores;
 	ctx->stores = cs;
@@ -112,19 +130,59 @@ static int store_open(struct usm_ctx *ctx, const char *name, const char *spec,
 
 static void store_slot_free(struct usm_cstore *cs, usm_slot_t slot)
 {
-	if (!cs || slot == USM_SLOT_NONE)
+	if (!cs || !cs->st || slot == USM_SLOT_NONE)
 		return;
 	pthread_mutex_lock(&cs->io);
 	usm_store_free(cs->st, slot);
 	pthread_mutex_unlock(&cs->io);
 }
 
+/*
+ * Free a slot once the ctx lock is dropped: a store may take its time
+ * (the file store punches a hole), and nothing refers to the slot any
+ * more.  Falls back to freeing at once when out of memory.
+ */
+static void slot_free_locked(struct usm_ctx *ctx, struct usm_cstore *cs,
+			     usm_slot_t slot)
+{
+	if (!cs || slot == USM_SLOT_NONE)
+		return;
+	if (ctx->npend == ctx->cap_pend) {
+		size_t cap = ctx->cap_pend ? ctx->cap_pend * 2 : 16;
+		struct usm_pending_free *p = realloc(ctx->pend, cap * sizeof(*p));
+
+		if (!p) {
+			store_slot_free(cs, slot);
+			return;
+		}
+		ctx->pend = p;
+		ctx->cap_pend = cap;
+	}
+	ctx->pend[ctx->npend].cs = cs;
+	ctx->pend[ctx->npend].slot = slot;
+	ctx->npend++;
+}
+
+/* Unlock the context, then free the slots given up while it was held. */
+static void ctx_unlock(struct usm_ctx *ctx)
+{
+	struct usm_pending_free *p = ctx->pend;
+	size_t n = ctx->npend;
+
+	ctx->pend = NULL;
+	ctx->npend = ctx->cap_pend = 0;
+	pthread_mutex_unlock(&ctx->lock);
+	for (size_t i = 0; i < n; i++)
+		store_slot_free(p[i].cs, p[i].slot);
+	free(p);
+}
+
 /* ------------------------------------------------------------------ */
 /* Files: references, page records                                    */
 
-static void file_free(struct usm_file *f)
+static __attribute__((noinline)) void file_free(struct usm_file *f)
 {
-	pm_destroy(&f->map);
+	usm_pm_destroy(&f->map);
 	free(f);
 }
 
@@ -178,7 +236,7 @@ static void page_set_frame(struct usm_ctx *ctx, struct usm_file *f,
 			   struct usm_ppage *pp, usm_frame_t fr)
 {
 	pp->pg.frame = fr;
-	pm_tag_set(&f->map, pp->pg.index, PM_FRAME);
+	usm_pm_tag_set(&f->map, pp->pg.index, PM_FRAME);
 	f->resident++;
 	ctx->resident++;
 }
@@ -189,20 +247,31 @@ static void page_clear_frame(struct usm_ctx *ctx, struct usm_file *f,
 {
 	usm_pool_put(ctx->pool, pp->pg.frame);
 	pp->pg.frame = USM_FRAME_NONE;
-	pm_tag_clear(&f->map, pp->pg.index, PM_FRAME);
+	usm_pm_tag_clear(&f->map, pp->pg.index, PM_FRAME);
 	f->resident--;
 	ctx->resident--;
 }
 
-static void page_set_swapped(struct usm_ctx *ctx, struct usm_file *f,
-			     struct usm_ppage *pp)
+static struct usm_cstore *swp_store(struct usm_ctx *ctx, const void *e)
 {
-	pp->state = USM_PS_SWAPPED;
-	f->swapped++;
-	ctx->swapped++;
+	return ctx->store_by_id[usm_swp_store_id(e)];
 }
 
-static void page_unset_swapped(struct usm_ctx *ctx, struct usm_file *f)
+/*
+ * Page @pp (no frame any more, held by nobody else) now lives only in
+ * (@cs, @slot): its map entry becomes a packed one and the record goes.
+ */
+static void page_to_swapped(struct usm_ctx *ctx, struct usm_file *f,
+			    struct usm_ppage *pp, struct usm_cstore *cs,
+			    usm_slot_t slot)
+{
+	usm_pm_replace(&f->map, pp->pg.index, usm_swp_entry(cs->id, slot));
+	f->swapped++;
+	ctx->swapped++;
+	free(pp);
+}
+
+static void swapped_count_dec(struct usm_ctx *ctx, struct usm_file *f)
 {
 	f->swapped--;
 	ctx->swapped--;
@@ -217,7 +286,7 @@ static void orphan_maybe_free(struct usm_ctx *ctx, struct usm_file *f,
 		usm_pool_put(ctx->pool, pp->pg.frame);
 		ctx->orphan_frames--;
 	}
-	store_slot_free(pp->store, pp->slot);
+	slot_free_locked(ctx, pp->store, pp->slot);
 	usm_list_del(&pp->olink);
 	(void)f;
 	free(pp);
@@ -234,8 +303,6 @@ static void page_drop(struct usm_ctx *ctx, struct usm_file *f,
 	bool has_frame = pp->pg.frame != USM_FRAME_NONE;
 
 	policy_remove(f, pp);
-	if (pp->state == USM_PS_SWAPPED)
-		page_unset_swapped(ctx, f);
 	if (has_frame) {
 		f->resident--;
 		ctx->resident--;
@@ -249,7 +316,7 @@ static void page_drop(struct usm_ctx *ctx, struct usm_file *f,
 	}
 	if (has_frame)
 		usm_pool_put(ctx->pool, pp->pg.frame);
-	store_slot_free(pp->store, pp->slot);
+	slot_free_locked(ctx, pp->store, pp->slot);
 	free(pp);
 }
 
@@ -288,7 +355,7 @@ int usm_file_range_empty(struct usm_file *f, uint64_t index, uint64_t nr)
 		return 1;
 	if (index + nr < index)
 		return 0;
-	n = pm_next(&f->map, index, PM_PRESENT, NULL);
+	n = usm_pm_next(&f->map, index, PM_PRESENT, NULL);
 	return n == PM_NONE || n >= index + nr;
 }
 
@@ -303,14 +370,14 @@ static void resv_free_if_empty(struct usm_resv *r)
 int usm_file_reservation_take(struct usm_file *f, uint64_t index,
 			      usm_frame_t *frame)
 {
-	void *e = pm_lookup(&f->map, index);
+	void *e = usm_pm_lookup(&f->map, index);
 	struct usm_resv *r;
 
 	if (!e || !usm_entry_is_resv(e))
 		return -ENOENT;
 	r = usm_entry_resv(e);
 	*frame = r->first + (index - r->index);
-	pm_delete(&f->map, index);
+	usm_pm_delete(&f->map, index);
 	r->left--;
 	f->reserved--;
 	f->ctx->reserved--;
@@ -339,9 +406,9 @@ int usm_file_reservation_add_flags(struct usm_file *f, uint64_t index,
 	r->left = nr;
 	r->granted = granted;
 	for (i = 0; i < nr; i++) {
-		if (pm_insert(&f->map, index + i, usm_resv_entry(r)) != 0) {
+		if (usm_pm_insert(&f->map, index + i, usm_resv_entry(r)) != 0) {
 			while (i--)
-				pm_delete(&f->map, index + i);
+				usm_pm_delete(&f->map, index + i);
 			free(r);
 			return -ENOMEM;
 		}
@@ -367,9 +434,9 @@ static uint64_t resv_release_range(struct usm_ctx *ctx, struct usm_file *f,
 	uint64_t n = 0;
 
 	for (uint64_t i = a; i < b; i++) {
-		if (pm_lookup(&f->map, i) != usm_resv_entry(r))
+		if (usm_pm_lookup(&f->map, i) != usm_resv_entry(r))
 			continue;
-		pm_delete(&f->map, i);
+		usm_pm_delete(&f->map, i);
 		usm_pool_put(ctx->pool, r->first + (i - r->index));
 		r->left--;
 		n++;
@@ -423,7 +490,7 @@ usm_frame_t usm_file_frame_before(struct usm_file *f, uint64_t index,
 
 	if (index == 0)
 		return USM_FRAME_NONE;
-	i = pm_prev(&f->map, index - 1, PM_FRAME, &e);
+	i = usm_pm_prev(&f->map, index - 1, PM_FRAME, &e);
 	if (i == PM_NONE || !e || usm_entry_is_resv(e))
 		return USM_FRAME_NONE;
 	if (dist)
@@ -651,22 +718,38 @@ void usm_ctx_destroy(struct usm_ctx *ctx)
 	if (!ctx)
 		return;
 	pthread_mutex_lock(&ctx->lock);
+	if (ctx->store_flags & CTX_KEEP_SLOTS) {
+		/* Close the stores first: releasing the files below then
+		 * frees no slot (store_slot_free skips closed stores). */
+		for (cs = ctx->stores; cs; cs = cs->next) {
+			usm_store_close(cs->st);
+			cs->st = NULL;
+		}
+	}
 	while (!usm_list_empty(&ctx->files)) {
 		struct usm_file *f = usm_container_of(ctx->files.next,
 						      struct usm_file, link);
 		file_release_locked(ctx, f);
 	}
-	pthread_mutex_unlock(&ctx->lock);
+	ctx_unlock(ctx);
 	for (cs = ctx->stores; cs; cs = nx) {
 		nx = cs->next;
 		usm_store_close(cs->st);
 		pthread_mutex_destroy(&cs->io);
 		free(cs);
 	}
+	free(ctx->pend);
 	usm_pool_free(ctx->pool);
 	pthread_cond_destroy(&ctx->cond);
 	pthread_mutex_destroy(&ctx->lock);
 	free(ctx);
+}
+
+void usm_ctx_keep_slots(struct usm_ctx *ctx)
+{
+	pthread_mutex_lock(&ctx->lock);
+	ctx->store_flags |= CTX_KEEP_SLOTS;
+	pthread_mutex_unlock(&ctx->lock);
 }
 
 struct usm_pool *usm_ctx_pool(struct usm_ctx *ctx)
@@ -681,7 +764,7 @@ void usm_ctx_lock(struct usm_ctx *ctx)
 
 void usm_ctx_unlock(struct usm_ctx *ctx)
 {
-	pthread_mutex_unlock(&ctx->lock);
+	ctx_unlock(ctx);
 }
 
 int usm_ctx_add_store(struct usm_ctx *ctx, const char *name, const char *spec,
@@ -697,12 +780,12 @@ int usm_ctx_add_store(struct usm_ctx *ctx, const char *name, const char *spec,
 	}
 	pthread_mutex_lock(&ctx->lock);
 	if (store_find(ctx, name)) {
-		pthread_mutex_unlock(&ctx->lock);
+		ctx_unlock(ctx);
 		set_err(err, errlen, "store '%s' exists", name);
 		return -EEXIST;
 	}
 	r = store_open(ctx, name, spec, flags, &cs, err, errlen);
-	pthread_mutex_unlock(&ctx->lock);
+	ctx_unlock(ctx);
 	return r;
 }
 
@@ -712,12 +795,12 @@ int usm_ctx_set_limit(struct usm_ctx *ctx, uint64_t limit_frames)
 {
 	pthread_mutex_lock(&ctx->lock);
 	if (limit_frames > usm_pool_nr_frames(ctx->pool)) {
-		pthread_mutex_unlock(&ctx->lock);
+		ctx_unlock(ctx);
 		return -EINVAL;
 	}
 	ctx->limit = limit_frames ? limit_frames : usm_pool_nr_frames(ctx->pool);
 	balance_locked(ctx, 0);
-	pthread_mutex_unlock(&ctx->lock);
+	ctx_unlock(ctx);
 	return 0;
 }
 
@@ -729,7 +812,7 @@ int usm_ctx_set_watermarks(struct usm_ctx *ctx, uint32_t low_pct,
 	pthread_mutex_lock(&ctx->lock);
 	ctx->low_pct = low_pct;
 	ctx->high_pct = high_pct;
-	pthread_mutex_unlock(&ctx->lock);
+	ctx_unlock(ctx);
 	return 0;
 }
 
@@ -746,7 +829,7 @@ void usm_ctx_policy_for(struct usm_ctx *ctx, const struct usm_file_policy *paren
 	*out = ctx->base;
 	if (ctx->limit)
 		usage = (uint32_t)(pool_used(ctx) * 100 / ctx->limit);
-	pthread_mutex_unlock(&ctx->lock);
+	ctx_unlock(ctx);
 	if (parent)
 		usm_file_policy_inherit(out, parent);
 	if (ctx->config)
@@ -774,27 +857,27 @@ struct usm_file *usm_file_new(struct usm_ctx *ctx, uint64_t ino,
 	f->ctx = ctx;
 	f->ino = ino;
 	f->refs = 1;
-	pm_init(&f->map);
+	usm_pm_init(&f->map);
 	usm_list_init(&f->resv);
 	usm_list_init(&f->orphans);
 	pthread_mutex_lock(&ctx->lock);
 	f->store = store_find(ctx, f->pol.swap);
 	if (!f->store) {
-		pthread_mutex_unlock(&ctx->lock);
+		ctx_unlock(ctx);
 		free(f);
 		errno = EINVAL;
 		return NULL;
 	}
 	f->estate = f->eops->create(f);
 	if (!f->estate) {
-		pthread_mutex_unlock(&ctx->lock);
+		ctx_unlock(ctx);
 		free(f);
 		errno = ENOMEM;
 		return NULL;
 	}
 	usm_list_add_tail(&f->link, &ctx->files);
 	ctx->nr_files++;
-	pthread_mutex_unlock(&ctx->lock);
+	ctx_unlock(ctx);
 	return f;
 }
 
@@ -807,11 +890,16 @@ static void file_drop_range(struct usm_ctx *ctx, struct usm_file *f,
 
 	if (f->reserved)
 		file_release_resv(ctx, f, lo, hi, true);
-	for (i = pm_next(&f->map, lo, PM_PRESENT, &e); i != PM_NONE && i < hi;
-	     i = i == UINT64_MAX ? PM_NONE : pm_next(&f->map, i + 1, PM_PRESENT, &e)) {
+	for (i = usm_pm_next(&f->map, lo, PM_PRESENT, &e); i != PM_NONE && i < hi;
+	     i = i == UINT64_MAX ? PM_NONE : usm_pm_next(&f->map, i + 1, PM_PRESENT, &e)) {
 		if (usm_entry_is_resv(e))
 			continue;	/* a granted run outside [lo, hi) overlaps */
-		pm_delete(&f->map, i);
+		usm_pm_delete(&f->map, i);
+		if (usm_entry_is_swp(e)) {
+			slot_free_locked(ctx, swp_store(ctx, e), usm_swp_slot(e));
+			swapped_count_dec(ctx, f);
+			continue;
+		}
 		page_drop(ctx, f, e, force);
 	}
 }
@@ -844,7 +932,7 @@ void usm_file_release(struct usm_ctx *ctx, struct usm_file *f)
 		return;
 	pthread_mutex_lock(&ctx->lock);
 	file_release_locked(ctx, f);
-	pthread_mutex_unlock(&ctx->lock);
+	ctx_unlock(ctx);
 }
 
 /* Switch @f to eviction policy @ops, rebuilding it from the resident set. */
@@ -857,14 +945,14 @@ static int file_set_evict_locked(struct usm_file *f,
 
 	if (!st)
 		return -ENOMEM;
-	for (i = pm_next(&f->map, 0, PM_FRAME, &e); i != PM_NONE;
-	     i = i == UINT64_MAX ? PM_NONE : pm_next(&f->map, i + 1, PM_FRAME, &e))
+	for (i = usm_pm_next(&f->map, 0, PM_FRAME, &e); i != PM_NONE;
+	     i = i == UINT64_MAX ? PM_NONE : usm_pm_next(&f->map, i + 1, PM_FRAME, &e))
 		policy_remove(f, e);
 	f->eops->destroy(f->estate);
 	f->eops = ops;
 	f->estate = st;
-	for (i = pm_next(&f->map, 0, PM_FRAME, &e); i != PM_NONE;
-	     i = i == UINT64_MAX ? PM_NONE : pm_next(&f->map, i + 1, PM_FRAME, &e)) {
+	for (i = usm_pm_next(&f->map, 0, PM_FRAME, &e); i != PM_NONE;
+	     i = i == UINT64_MAX ? PM_NONE : usm_pm_next(&f->map, i + 1, PM_FRAME, &e)) {
 		struct usm_ppage *pp = e;
 
 		if (pp->state == USM_PS_RESIDENT)
@@ -888,6 +976,7 @@ static int file_apply_policy_locked(struct usm_ctx *ctx, struct usm_file *f,
 	const struct usm_alloc_ops *a = usm_find_alloc(np->alloc);
 	const struct usm_evict_ops *e = usm_find_evict(np->evict);
 	struct usm_cstore *cs = store_find(ctx, np->swap);
+	bool lowered = np->limit && (!f->pol.limit || np->limit < f->pol.limit);
 	int r;
 
 	if (!a || !e || !cs)
@@ -903,7 +992,7 @@ static int file_apply_policy_locked(struct usm_ctx *ctx, struct usm_file *f,
 	}
 	f->store = cs;
 	f->pol = *np;
-	if (f->pol.limit && f->resident > limit_pages(f))
+	if (lowered && f->resident > limit_pages(f))
 		evict_file_locked(ctx, f, f->resident - limit_pages(f));
 	return 0;
 }
@@ -928,7 +1017,7 @@ int usm_file_setxattr(struct usm_ctx *ctx, struct usm_file *f,
 		r = file_apply_policy_locked(ctx, f, &np);
 		file_put_locked(f);
 	}
-	pthread_mutex_unlock(&ctx->lock);
+	ctx_unlock(ctx);
 	return r;
 }
 
@@ -949,7 +1038,7 @@ int usm_file_getxattr(struct usm_ctx *ctx, struct usm_file *f,
 		r = -ENODATA;
 	else
 		r = usm_file_policy_get(&f->pol, id, buf, len);
-	pthread_mutex_unlock(&ctx->lock);
+	ctx_unlock(ctx);
 	return r;
 }
 
@@ -971,7 +1060,7 @@ int usm_file_removexattr(struct usm_ctx *ctx, struct usm_file *f,
 		r = file_apply_policy_locked(ctx, f, &np);
 		file_put_locked(f);
 	}
-	pthread_mutex_unlock(&ctx->lock);
+	ctx_unlock(ctx);
 	return r;
 }
 
@@ -980,7 +1069,7 @@ void usm_file_get_policy(struct usm_ctx *ctx, struct usm_file *f,
 {
 	pthread_mutex_lock(&ctx->lock);
 	*out = f->pol;
-	pthread_mutex_unlock(&ctx->lock);
+	ctx_unlock(ctx);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1084,7 +1173,7 @@ static size_t evict_batch_locked(struct usm_ctx *ctx, struct usm_file *f,
 			continue;
 		}
 		/* Not going out: the batch frees its slot. */
-		store_slot_free(cs, refs[i].slot);
+		slot_free_locked(ctx, cs, refs[i].slot);
 		if (pp->owner == me) {
 			pp->owner = NULL;
 			pp->slot = USM_SLOT_NONE;
@@ -1121,14 +1210,14 @@ static size_t evict_batch_locked(struct usm_ctx *ctx, struct usm_file *f,
 		ctx->inflight--;
 		pp->owner = NULL;
 		if (pp->dropped) {
-			store_slot_free(cs, crefs[i].slot);
+			slot_free_locked(ctx, cs, crefs[i].slot);
 			pp->slot = USM_SLOT_NONE;
 			pp->store = NULL;
 			page_unbusy(ctx, f, pp);
 			continue;
 		}
 		if (werr || crefs[i].err) {
-			store_slot_free(cs, crefs[i].slot);
+			slot_free_locked(ctx, cs, crefs[i].slot);
 			pp->slot = USM_SLOT_NONE;
 			pp->store = NULL;
 			pp->state = USM_PS_RESIDENT;
@@ -1139,10 +1228,12 @@ static size_t evict_batch_locked(struct usm_ctx *ctx, struct usm_file *f,
 			continue;
 		}
 		page_clear_frame(ctx, f, pp);
-		page_set_swapped(ctx, f, pp);
 		f->evictions++;
 		ctx->evictions++;
-		page_unbusy(ctx, f, pp);
+		/* A WRITING page is held by its batch only (faults wait,
+		 * so nobody pins it): the record can go. */
+		pp->busy--;
+		page_to_swapped(ctx, f, pp, cs, crefs[i].slot);
 		done++;
 	}
 	pthread_cond_broadcast(&ctx->cond);
@@ -1207,10 +1298,15 @@ static long arbiter_locked(struct usm_ctx *ctx, uint64_t need)
 				prio = f->pol.prio;
 		}
 		if (best) {
-			long n = evict_file_locked(ctx, best,
-						   excess < left ? excess : left);
+			long n;
+
+			/* Our own reference: the file may be released while
+			 * the lock is dropped. */
+			file_get_locked(best);
+			n = evict_file_locked(ctx, best, excess < left ? excess : left);
 			if (n <= 0)
 				best->skip_gen = gen;
+			file_put_locked(best);
 			total += n > 0 ? n : 0;
 			continue;
 		}
@@ -1284,7 +1380,7 @@ long usm_balance(struct usm_ctx *ctx, unsigned int flags)
 
 	pthread_mutex_lock(&ctx->lock);
 	n = balance_locked(ctx, flags);
-	pthread_mutex_unlock(&ctx->lock);
+	ctx_unlock(ctx);
 	return n;
 }
 
@@ -1294,7 +1390,7 @@ long usm_evict_file(struct usm_ctx *ctx, struct usm_file *f, uint64_t nr)
 
 	pthread_mutex_lock(&ctx->lock);
 	n = evict_file_locked(ctx, f, nr);
-	pthread_mutex_unlock(&ctx->lock);
+	ctx_unlock(ctx);
 	return n;
 }
 
@@ -1304,20 +1400,12 @@ int usm_need_balance(struct usm_ctx *ctx)
 
 	pthread_mutex_lock(&ctx->lock);
 	r = pool_used(ctx) > wm_frames(ctx, ctx->high_pct);
-	pthread_mutex_unlock(&ctx->lock);
+	ctx_unlock(ctx);
 	return r;
 }
 
 /* ------------------------------------------------------------------ */
 /* Faults                                                             */
-
-/* Wait (bounded) for a page state change.  0 or -ETIMEDOUT. */
-static int wait_change_locked(struct usm_ctx *ctx, const struct timespec *dl)
-{
-	int r = pthread_cond_timedwait(&ctx->cond, &ctx->lock, dl);
-
-	return r == ETIMEDOUT ? -ETIMEDOUT : 0;
-}
 
 static void deadline_in(struct timespec *ts, uint64_t ms)
 {
@@ -1330,12 +1418,24 @@ static void deadline_in(struct timespec *ts, uint64_t ms)
 	}
 }
 
+/* Wait (bounded) for a page state change.  The deadline is set by the
+ * first wait of an operation (tv_sec == 0: not yet).  0 or -ETIMEDOUT. */
+static int wait_change_locked(struct usm_ctx *ctx, struct timespec *dl)
+{
+	int r;
+
+	if (dl->tv_sec == 0 && dl->tv_nsec == 0)
+		deadline_in(dl, ctx->wait_ms);
+	r = pthread_cond_timedwait(&ctx->cond, &ctx->lock, dl);
+	return r == ETIMEDOUT ? -ETIMEDOUT : 0;
+}
+
 /*
  * Free at least one frame under the cap: give back reservations, else
  * evict (in this thread).  If only in-flight evictions can free frames,
  * wait for them.  Drops the lock.  0, -ENOSPC or -ETIMEDOUT.
  */
-static int make_room_locked(struct usm_ctx *ctx, const struct timespec *dl)
+static int make_room_locked(struct usm_ctx *ctx, struct timespec *dl)
 {
 	uint64_t used = pool_used(ctx), need;
 
@@ -1356,22 +1456,43 @@ static void zero_frame_locked(struct usm_ctx *ctx, usm_frame_t fr)
 	memset(ctx->ops.frame_addr(ctx->priv, fr), 0, USM_PAGE_SIZE);
 }
 
+static uint64_t resv_index_of_frame(struct usm_file *f, usm_frame_t fr,
+				    struct usm_resv **out);
+
+/* USM_FAULT_FRAME: take @want, which the frontend chose: a frame reserved
+ * for @f (for whatever index), or a free one. */
+static int take_given_frame_locked(struct usm_ctx *ctx, struct usm_file *f,
+				   usm_frame_t want, usm_frame_t *fr)
+{
+	struct usm_resv *rv;
+	uint64_t ri;
+
+	if (want >= usm_pool_nr_frames(ctx->pool))
+		return -ERANGE;
+	ri = resv_index_of_frame(f, want, &rv);
+	if (ri != PM_NONE)
+		return usm_file_reservation_take(f, ri, fr);
+	if (usm_pool_take(ctx->pool, want) != 0)
+		return -EBUSY;
+	*fr = want;
+	return 0;
+}
+
 static int fault_locked(struct usm_ctx *ctx, struct usm_file *f, uint64_t index,
 			unsigned int flags, usm_frame_t *frame)
 {
-	struct timespec dl;
+	struct timespec dl = { 0, 0 };
 	unsigned int rounds = 0;
 	struct usm_ppage *pp = NULL;
 	usm_frame_t fr;
 	void *e;
 	int r;
 
-	deadline_in(&dl, ctx->wait_ms);
 again:
 	if (f->dead)
 		return -ENOENT;
-	e = pm_lookup(&f->map, index);
-	if (e && !usm_entry_is_resv(e)) {
+	e = usm_pm_lookup(&f->map, index);
+	if (usm_entry_is_page(e)) {
 		pp = e;
 		switch (pp->state) {
 		case USM_PS_RESIDENT:
@@ -1396,13 +1517,29 @@ again:
 			if (r)
 				return r;
 			goto again;
-		case USM_PS_SWAPPED:
-			break;
 		default:
 			return -EUCLEAN;
 		}
-	} else if (flags & USM_FAULT_NOALLOC) {
+	} else if (!usm_entry_is_swp(e) && (flags & USM_FAULT_NOALLOC)) {
 		return -ENOENT;
+	}
+
+	/* The file's own cap (user.usm.limit): its own pages go first.  If
+	 * none can go (store none, all pinned), the cap is soft. */
+	if (f->pol.limit && f->resident >= limit_pages(f) &&
+	    rounds < FAULT_MAX_ROUNDS && file_evictable(f)) {
+		uint64_t over = f->resident + 1 - limit_pages(f);
+
+		rounds++;
+		if (evict_file_locked(ctx, f, over < 16 ? over : 16) > 0)
+			goto again;
+	}
+
+	if (flags & USM_FAULT_FRAME) {
+		r = take_given_frame_locked(ctx, f, *frame, &fr);
+		if (r)
+			return r;
+		goto placed;
 	}
 
 	/* A frame: from the file's reservation, or under the cap. */
@@ -1425,9 +1562,9 @@ again:
 	}
 	if (r)
 		return r;
-
+placed:
 	if (!e || usm_entry_is_resv(e)) {
-		void *e2 = pm_lookup(&f->map, index);
+		void *e2 = usm_pm_lookup(&f->map, index);
 
 		/* A placement that ignored this index's reservation: give
 		 * that reserved frame back. */
@@ -1436,12 +1573,13 @@ again:
 					   index + 1);
 		/* A hole: a zeroed frame. */
 		pp = ppage_new(f, index);
-		if (!pp || pm_insert(&f->map, index, pp) != 0) {
+		r = pp ? usm_pm_insert(&f->map, index, pp) : -ENOMEM;
+		if (r) {
 			free(pp);
 			usm_pool_put(ctx->pool, fr);
-			return -ENOMEM;
+			return r;
 		}
-		pm_tag_set(&f->map, index, PM_DATA);
+		usm_pm_tag_set(&f->map, index, PM_DATA);
 		page_set_frame(ctx, f, pp, fr);
 		if (ctx->ops.zero_frame) {
 			pp->state = USM_PS_FILLING;
@@ -1470,12 +1608,20 @@ again:
 
 	/* Swapped: read the slot into the frame, lock dropped. */
 	{
-		struct usm_cstore *cs = pp->store;
-		usm_slot_t slot = pp->slot;
+		struct usm_cstore *cs = swp_store(ctx, e);
+		usm_slot_t slot = usm_swp_slot(e);
 		void *buf = ctx->ops.frame_addr(ctx->priv, fr);
 
-		page_unset_swapped(ctx, f);
+		pp = ppage_new(f, index);
+		if (!pp) {
+			usm_pool_put(ctx->pool, fr);
+			return -ENOMEM;
+		}
+		usm_pm_replace(&f->map, index, pp);	/* tags (DATA) kept */
+		swapped_count_dec(ctx, f);
 		page_set_frame(ctx, f, pp, fr);
+		pp->store = cs;
+		pp->slot = slot;
 		pp->state = USM_PS_FILLING;
 		pp->busy++;
 		file_get_locked(f);
@@ -1494,10 +1640,10 @@ again:
 		file_put_locked(f);
 		if (r) {
 			page_clear_frame(ctx, f, pp);
-			page_set_swapped(ctx, f, pp);
+			page_to_swapped(ctx, f, pp, cs, slot);
 			return -EIO;
 		}
-		store_slot_free(cs, slot);
+		slot_free_locked(ctx, cs, slot);
 		pp->slot = USM_SLOT_NONE;
 		pp->store = NULL;
 		pp->state = USM_PS_RESIDENT;
@@ -1523,7 +1669,7 @@ int usm_fault(struct usm_ctx *ctx, struct usm_file *f, uint64_t index,
 	file_get_locked(f);
 	r = fault_locked(ctx, f, index, flags, frame);
 	file_put_locked(f);
-	pthread_mutex_unlock(&ctx->lock);
+	ctx_unlock(ctx);
 	return r;
 }
 
@@ -1532,8 +1678,8 @@ void usm_page_unpin(struct usm_ctx *ctx, struct usm_file *f, uint64_t index)
 	void *e;
 
 	pthread_mutex_lock(&ctx->lock);
-	e = pm_lookup(&f->map, index);
-	if (e && !usm_entry_is_resv(e) && ((struct usm_ppage *)e)->pg.pins) {
+	e = usm_pm_lookup(&f->map, index);
+	if (usm_entry_is_page(e) && ((struct usm_ppage *)e)->pg.pins) {
 		((struct usm_ppage *)e)->pg.pins--;
 	} else {
 		/* Truncated while pinned: an orphan. */
@@ -1548,7 +1694,7 @@ void usm_page_unpin(struct usm_ctx *ctx, struct usm_file *f, uint64_t index)
 			}
 		}
 	}
-	pthread_mutex_unlock(&ctx->lock);
+	ctx_unlock(ctx);
 }
 
 /* Find the reservation run of @f that holds frame @fr and still has it
@@ -1562,7 +1708,7 @@ static uint64_t resv_index_of_frame(struct usm_file *f, usm_frame_t fr,
 		if (fr >= r->first && fr < r->first + r->nr) {
 			uint64_t i = r->index + (fr - r->first);
 
-			if (pm_lookup(&f->map, i) == usm_resv_entry(r)) {
+			if (usm_pm_lookup(&f->map, i) == usm_resv_entry(r)) {
 				*out = r;
 				return i;
 			}
@@ -1586,7 +1732,7 @@ int usm_page_added(struct usm_ctx *ctx, struct usm_file *f, uint64_t index,
 		rc = -ERANGE;
 		goto out;
 	}
-	e = pm_lookup(&f->map, index);
+	e = usm_pm_lookup(&f->map, index);
 	if (e && !usm_entry_is_resv(e)) {
 		rc = -EEXIST;
 		goto out;
@@ -1617,20 +1763,20 @@ int usm_page_added(struct usm_ctx *ctx, struct usm_file *f, uint64_t index,
 			resv_release_range(ctx, f, r, index, index + 1);
 		}
 	}
-	if (pm_insert(&f->map, index, pp) != 0) {
+	rc = usm_pm_insert(&f->map, index, pp);
+	if (rc) {
 		usm_pool_put(ctx->pool, frame);
 		free(pp);
-		rc = -ENOMEM;
 		goto out;
 	}
-	pm_tag_set(&f->map, index, PM_DATA);
+	usm_pm_tag_set(&f->map, index, PM_DATA);
 	page_set_frame(ctx, f, pp, frame);
 	pp->state = USM_PS_RESIDENT;
 	policy_insert(f, pp);
 	f->faults++;
 	ctx->faults++;
 out:
-	pthread_mutex_unlock(&ctx->lock);
+	ctx_unlock(ctx);
 	return rc;
 }
 
@@ -1638,43 +1784,35 @@ int usm_page_swapped(struct usm_ctx *ctx, struct usm_file *f, uint64_t index,
 		     const char *store, usm_slot_t slot)
 {
 	struct usm_cstore *cs;
-	struct usm_ppage *pp;
 	int rc;
 
+	if (slot >= (1ull << 56))
+		return -ERANGE;
 	pthread_mutex_lock(&ctx->lock);
 	cs = store_find(ctx, store);
 	if (!cs || !cs->writable) {
 		rc = -EINVAL;
 		goto out;
 	}
-	if (pm_lookup(&f->map, index)) {
+	if (usm_pm_lookup(&f->map, index)) {
 		rc = -EEXIST;
-		goto out;
-	}
-	pp = ppage_new(f, index);
-	if (!pp) {
-		rc = -ENOMEM;
 		goto out;
 	}
 	pthread_mutex_lock(&cs->io);
 	rc = usm_store_claim(cs->st, slot);
 	pthread_mutex_unlock(&cs->io);
+	if (rc)
+		goto out;
+	rc = usm_pm_insert(&f->map, index, usm_swp_entry(cs->id, slot));
 	if (rc) {
-		free(pp);
+		slot_free_locked(ctx, cs, slot);
 		goto out;
 	}
-	if (pm_insert(&f->map, index, pp) != 0) {
-		store_slot_free(cs, slot);
-		free(pp);
-		rc = -ENOMEM;
-		goto out;
-	}
-	pm_tag_set(&f->map, index, PM_DATA);
-	pp->store = cs;
-	pp->slot = slot;
-	page_set_swapped(ctx, f, pp);
+	usm_pm_tag_set(&f->map, index, PM_DATA);
+	f->swapped++;
+	ctx->swapped++;
 out:
-	pthread_mutex_unlock(&ctx->lock);
+	ctx_unlock(ctx);
 	return rc;
 }
 
@@ -1683,8 +1821,8 @@ void usm_access(struct usm_ctx *ctx, struct usm_file *f, uint64_t index)
 	void *e;
 
 	pthread_mutex_lock(&ctx->lock);
-	e = pm_lookup(&f->map, index);
-	if (e && !usm_entry_is_resv(e)) {
+	e = usm_pm_lookup(&f->map, index);
+	if (usm_entry_is_page(e)) {
 		struct usm_ppage *pp = e;
 
 		if (pp->state == USM_PS_RESIDENT && pp->in_policy) {
@@ -1693,7 +1831,7 @@ void usm_access(struct usm_ctx *ctx, struct usm_file *f, uint64_t index)
 			ctx->hits++;
 		}
 	}
-	pthread_mutex_unlock(&ctx->lock);
+	ctx_unlock(ctx);
 }
 
 enum usm_page_state usm_page_state(struct usm_ctx *ctx, struct usm_file *f,
@@ -1704,15 +1842,14 @@ enum usm_page_state usm_page_state(struct usm_ctx *ctx, struct usm_file *f,
 	void *e;
 
 	pthread_mutex_lock(&ctx->lock);
-	e = pm_lookup(&f->map, index);
-	if (e && !usm_entry_is_resv(e)) {
+	e = usm_pm_lookup(&f->map, index);
+	if (usm_entry_is_swp(e)) {
+		s = USM_PAGE_SWAPPED;
+	} else if (usm_entry_is_page(e)) {
 		struct usm_ppage *pp = e;
 
 		fr = pp->pg.frame;
 		switch (pp->state) {
-		case USM_PS_SWAPPED:
-			s = USM_PAGE_SWAPPED;
-			break;
 		case USM_PS_EVICTING:
 		case USM_PS_WRITING:
 			s = USM_PAGE_EVICTING;
@@ -1722,7 +1859,7 @@ enum usm_page_state usm_page_state(struct usm_ctx *ctx, struct usm_file *f,
 			break;
 		}
 	}
-	pthread_mutex_unlock(&ctx->lock);
+	ctx_unlock(ctx);
 	if (frame)
 		*frame = fr;
 	return s;
@@ -1733,8 +1870,8 @@ uint64_t usm_next_data(struct usm_ctx *ctx, struct usm_file *f, uint64_t from)
 	uint64_t i;
 
 	pthread_mutex_lock(&ctx->lock);
-	i = pm_next(&f->map, from, PM_DATA, NULL);
-	pthread_mutex_unlock(&ctx->lock);
+	i = usm_pm_next(&f->map, from, PM_DATA, NULL);
+	ctx_unlock(ctx);
 	return i == PM_NONE ? UINT64_MAX : i;
 }
 
@@ -1743,7 +1880,7 @@ int usm_truncate(struct usm_ctx *ctx, struct usm_file *f, uint64_t nr_pages)
 	pthread_mutex_lock(&ctx->lock);
 	file_drop_range(ctx, f, nr_pages, UINT64_MAX, false);
 	pthread_cond_broadcast(&ctx->cond);
-	pthread_mutex_unlock(&ctx->lock);
+	ctx_unlock(ctx);
 	return 0;
 }
 
@@ -1757,7 +1894,7 @@ int usm_punch(struct usm_ctx *ctx, struct usm_file *f, uint64_t first,
 	pthread_mutex_lock(&ctx->lock);
 	file_drop_range(ctx, f, first, end, false);
 	pthread_cond_broadcast(&ctx->cond);
-	pthread_mutex_unlock(&ctx->lock);
+	ctx_unlock(ctx);
 	return 0;
 }
 
@@ -1775,13 +1912,13 @@ int usm_reserve(struct usm_ctx *ctx, struct usm_file *f, uint64_t index,
 	} else {
 		r = f->aops->reserve(ctx, f, index, first, nr);
 		if (!r) {
-			void *e = pm_lookup(&f->map, index);
+			void *e = usm_pm_lookup(&f->map, index);
 
 			if (e && usm_entry_is_resv(e))
 				usm_entry_resv(e)->granted = true;
 		}
 	}
-	pthread_mutex_unlock(&ctx->lock);
+	ctx_unlock(ctx);
 	return r;
 }
 
@@ -1803,7 +1940,7 @@ int usm_unreserve(struct usm_ctx *ctx, struct usm_file *f, usm_frame_t first,
 			break;
 		}
 	}
-	pthread_mutex_unlock(&ctx->lock);
+	ctx_unlock(ctx);
 	return r;
 }
 
@@ -1820,7 +1957,7 @@ void usm_file_stats(struct usm_ctx *ctx, struct usm_file *f,
 	st->evictions = f->evictions;
 	st->swapins = f->swapins;
 	st->hits = f->hits;
-	pthread_mutex_unlock(&ctx->lock);
+	ctx_unlock(ctx);
 }
 
 void usm_pool_stats(struct usm_ctx *ctx, struct usm_pool_stats *st)
@@ -1840,7 +1977,7 @@ void usm_pool_stats(struct usm_ctx *ctx, struct usm_pool_stats *st)
 	st->hits = ctx->hits;
 	st->low_pct = ctx->low_pct;
 	st->high_pct = ctx->high_pct;
-	pthread_mutex_unlock(&ctx->lock);
+	ctx_unlock(ctx);
 }
 
 static int format_stats_locked(struct usm_ctx *ctx, struct usm_file *f,
@@ -1866,7 +2003,7 @@ int usm_format_file_stats(struct usm_ctx *ctx, struct usm_file *f, char *buf,
 
 	pthread_mutex_lock(&ctx->lock);
 	r = format_stats_locked(ctx, f, buf, len);
-	pthread_mutex_unlock(&ctx->lock);
+	ctx_unlock(ctx);
 	return r;
 }
 
@@ -1899,7 +2036,7 @@ int usm_ctx_check(struct usm_ctx *ctx, char *err, size_t errlen)
 	nframes = usm_pool_nr_frames(ctx->pool);
 	owned = calloc(nframes / 8 + 1, 1);
 	if (!owned) {
-		pthread_mutex_unlock(&ctx->lock);
+		ctx_unlock(ctx);
 		return -ENOMEM;
 	}
 	CHECK(usm_pool_check(ctx->pool) == 0, "pool invariants broken");
@@ -1909,9 +2046,9 @@ int usm_ctx_check(struct usm_ctx *ctx, char *err, size_t errlen)
 		void *e;
 
 		nfiles++;
-		for (i = pm_next(&f->map, 0, PM_PRESENT, &e); i != PM_NONE;
+		for (i = usm_pm_next(&f->map, 0, PM_PRESENT, &e); i != PM_NONE;
 		     i = i == UINT64_MAX ? PM_NONE :
-			 pm_next(&f->map, i + 1, PM_PRESENT, &e)) {
+			 usm_pm_next(&f->map, i + 1, PM_PRESENT, &e)) {
 			if (usm_entry_is_resv(e)) {
 				struct usm_resv *rv = usm_entry_resv(e);
 
@@ -1922,11 +2059,22 @@ int usm_ctx_check(struct usm_ctx *ctx, char *err, size_t errlen)
 						  rv->first + (i - rv->index)) == 0,
 				      "ino %llu: reserved frame of page %llu not used or owned twice",
 				      (unsigned long long)f->ino, (unsigned long long)i);
-				CHECK(!pm_tag_get(&f->map, i, PM_DATA) &&
-				      !pm_tag_get(&f->map, i, PM_FRAME),
+				CHECK(!usm_pm_tag_get(&f->map, i, PM_DATA) &&
+				      !usm_pm_tag_get(&f->map, i, PM_FRAME),
 				      "ino %llu: reservation %llu tagged as data",
 				      (unsigned long long)f->ino, (unsigned long long)i);
 				frsv++;
+				continue;
+			}
+			if (usm_entry_is_swp(e)) {
+				unsigned int id = usm_swp_store_id(e);
+
+				CHECK(id < ctx->nr_stores && ctx->store_by_id[id]->writable &&
+				      usm_pm_tag_get(&f->map, i, PM_DATA) &&
+				      !usm_pm_tag_get(&f->map, i, PM_FRAME),
+				      "ino %llu: swapped page %llu inconsistent",
+				      (unsigned long long)f->ino, (unsigned long long)i);
+				fswp++;
 				continue;
 			}
 			struct usm_ppage *pp = e;
@@ -1934,24 +2082,15 @@ int usm_ctx_check(struct usm_ctx *ctx, char *err, size_t errlen)
 			CHECK(pp->pg.index == i && pp->pg.file == f && !pp->dropped,
 			      "ino %llu: page %llu record mismatch",
 			      (unsigned long long)f->ino, (unsigned long long)i);
-			CHECK(pm_tag_get(&f->map, i, PM_DATA),
+			CHECK(usm_pm_tag_get(&f->map, i, PM_DATA),
 			      "ino %llu: page %llu not tagged data",
 			      (unsigned long long)f->ino, (unsigned long long)i);
-			if (pp->state == USM_PS_SWAPPED) {
-				CHECK(pp->pg.frame == USM_FRAME_NONE &&
-				      pp->slot != USM_SLOT_NONE && pp->store &&
-				      !pm_tag_get(&f->map, i, PM_FRAME),
-				      "ino %llu: swapped page %llu inconsistent",
-				      (unsigned long long)f->ino, (unsigned long long)i);
-				fswp++;
-			} else {
-				CHECK(pm_tag_get(&f->map, i, PM_FRAME) &&
-				      claim_frame(owned, ctx->pool, pp->pg.frame) == 0,
-				      "ino %llu: page %llu frame %llu not used or owned twice",
-				      (unsigned long long)f->ino, (unsigned long long)i,
-				      (unsigned long long)pp->pg.frame);
-				fres++;
-			}
+			CHECK(usm_pm_tag_get(&f->map, i, PM_FRAME) &&
+			      claim_frame(owned, ctx->pool, pp->pg.frame) == 0,
+			      "ino %llu: page %llu frame %llu not used or owned twice",
+			      (unsigned long long)f->ino, (unsigned long long)i,
+			      (unsigned long long)pp->pg.frame);
+			fres++;
 			if (pp->in_policy) {
 				CHECK(pp->state == USM_PS_RESIDENT,
 				      "ino %llu: page %llu in policy but state %u",
@@ -2031,7 +2170,7 @@ int usm_ctx_check(struct usm_ctx *ctx, char *err, size_t errlen)
 		      (unsigned long long)ctx->orphan_frames,
 		      (unsigned long long)orph);
 out:
-	pthread_mutex_unlock(&ctx->lock);
+	ctx_unlock(ctx);
 	free(owned);
 	return r;
 }

@@ -19,23 +19,31 @@
 #define USM_EVICT_BATCH	64u
 
 /*
+ * Page map entries (low two bits): 00 a struct usm_ppage *, 01 a
+ * struct usm_resv * (an unused reserved frame), 10 a swapped page packed in
+ * one word: slot << 8 | store id << 2 | 2 (no memory per swapped page).
+ *
  * Page states (struct usm_ppage.state).  HOLE is not stored: a hole has no
- * entry (or a reservation entry) in the page map.
+ * entry (or a reservation entry) in the page map; SWAPPED is a packed
+ * entry.
  *
  * FILLING:  a frame was placed and is being zeroed or read from the store
  *           by a faulting thread (lock dropped); other faults wait.
  * RESIDENT: in its file's eviction policy (unless pinned/busy).
  * EVICTING: chosen as a victim, out of the policy; the backend unmaps it.
- * WRITING:  its frame is being copied to its slot / committed.
- * SWAPPED:  no frame; data in (store, slot).
+ * WRITING:  its frame is being copied to its slot / committed; then the
+ *           record is freed and the entry becomes a packed swapped one.
  */
 enum usm_pstate {
 	USM_PS_FILLING = 1,
 	USM_PS_RESIDENT,
 	USM_PS_EVICTING,
 	USM_PS_WRITING,
-	USM_PS_SWAPPED,
 };
+
+#define USM_MAX_STORES	64	/* store ids fit in 6 bits of an entry */
+
+_Static_assert(sizeof(void *) == 8, "packed swap entries need 64-bit pointers");
 
 struct usm_cstore;
 
@@ -47,7 +55,7 @@ struct usm_ppage {
 	bool dropped;			/* truncated/released while busy or pinned */
 	uint32_t busy;			/* eviction batches / fillers holding it */
 	const void *owner;		/* the eviction batch it belongs to */
-	struct usm_cstore *store;	/* swapped (or being written): where */
+	struct usm_cstore *store;	/* being read in or written out: where */
 	usm_slot_t slot;
 	struct usm_list olink;		/* file's orphans while dropped */
 };
@@ -74,7 +82,32 @@ struct usm_resv {
 
 static inline bool usm_entry_is_resv(const void *e)
 {
-	return ((uintptr_t)e & 1u) != 0;
+	return ((uintptr_t)e & 3u) == 1u;
+}
+
+static inline bool usm_entry_is_swp(const void *e)
+{
+	return ((uintptr_t)e & 3u) == 2u;
+}
+
+static inline bool usm_entry_is_page(const void *e)
+{
+	return e && ((uintptr_t)e & 3u) == 0;
+}
+
+static inline void *usm_swp_entry(unsigned int store_id, usm_slot_t slot)
+{
+	return (void *)(uintptr_t)((slot << 8) | ((uint64_t)store_id << 2) | 2u);
+}
+
+static inline usm_slot_t usm_swp_slot(const void *e)
+{
+	return (uint64_t)(uintptr_t)e >> 8;
+}
+
+static inline unsigned int usm_swp_store_id(const void *e)
+{
+	return (unsigned int)(((uintptr_t)e >> 2) & (USM_MAX_STORES - 1));
 }
 
 static inline struct usm_resv *usm_entry_resv(void *e)
@@ -92,6 +125,7 @@ struct usm_cstore {
 	struct usm_cstore *next;
 	char name[USM_NAME_MAX + 1];
 	struct usm_store *st;
+	unsigned int id;		/* index in ctx->store_by_id */
 	bool writable;
 	pthread_mutex_t io;		/* serialises every call into st */
 };
@@ -123,6 +157,12 @@ struct usm_file {
 	uint64_t skip_gen;		/* arbiter: gave nothing in round gen */
 };
 
+/* A slot to free once the ctx lock is dropped. */
+struct usm_pending_free {
+	struct usm_cstore *cs;
+	usm_slot_t slot;
+};
+
 struct usm_ctx {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;		/* page state changes (CLOCK_MONOTONIC) */
@@ -137,6 +177,8 @@ struct usm_ctx {
 	struct usm_list files;
 	uint64_t nr_files;
 	struct usm_cstore *stores;	/* every opened store */
+	struct usm_cstore *store_by_id[USM_MAX_STORES];
+	unsigned int nr_stores;
 	struct usm_cstore *dflt;	/* the mount's ("default" or an alias) */
 	struct usm_cstore *none;
 	struct usm_file_policy base;	/* defaults of new files */
@@ -146,6 +188,8 @@ struct usm_ctx {
 	uint64_t resident, swapped, reserved, orphan_frames, inflight;
 	uint64_t faults, evictions, swapins, hits;
 	uint64_t gen;			/* arbiter round */
+	struct usm_pending_free *pend;	/* freed by ctx_unlock() */
+	size_t npend, cap_pend;
 };
 
 /* Frames that may still be taken from the pool before the context's

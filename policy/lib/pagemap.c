@@ -24,7 +24,7 @@ struct pm_node {
 	void *slot[PM_FAN];
 };
 
-void pm_init(struct usm_pagemap *pm)
+void usm_pm_init(struct usm_pagemap *pm)
 {
 	pm->root = NULL;
 	pm->height = 0;
@@ -46,11 +46,11 @@ static void node_free(struct pm_node *n, unsigned int level)
 	free(n);
 }
 
-void pm_destroy(struct usm_pagemap *pm)
+void usm_pm_destroy(struct usm_pagemap *pm)
 {
 	if (pm->root)
 		node_free(pm->root, pm->height - 1);
-	pm_init(pm);
+	usm_pm_init(pm);
 }
 
 static inline unsigned int slot_of(uint64_t index, unsigned int level)
@@ -68,7 +68,7 @@ static bool covers(unsigned int h, uint64_t index)
 	return bits >= 64 || (index >> bits) == 0;
 }
 
-void *pm_lookup(const struct usm_pagemap *pm, uint64_t index)
+void *usm_pm_lookup(const struct usm_pagemap *pm, uint64_t index)
 {
 	struct pm_node *n = pm->root;
 
@@ -107,7 +107,7 @@ static int grow(struct usm_pagemap *pm, uint64_t index)
 	return 0;
 }
 
-int pm_insert(struct usm_pagemap *pm, uint64_t index, void *entry)
+int usm_pm_insert(struct usm_pagemap *pm, uint64_t index, void *entry)
 {
 	struct pm_node *path[PM_MAXH];
 	struct pm_node *spare[PM_MAXH];
@@ -117,7 +117,9 @@ int pm_insert(struct usm_pagemap *pm, uint64_t index, void *entry)
 
 	if (!entry)
 		return -EINVAL;
-	if (pm_lookup(pm, index))
+	if (index == PM_NONE)
+		return -ERANGE;	/* the "none" answer of next/prev */
+	if (usm_pm_lookup(pm, index))
 		return -EEXIST;
 	err = grow(pm, index);
 	if (err)
@@ -204,7 +206,7 @@ static void fix_tag_up(struct usm_pagemap *pm, struct pm_node **path,
 	fix_tag_from(pm, path, index, t, 1);
 }
 
-void pm_tag_set(struct usm_pagemap *pm, uint64_t index, unsigned int tag)
+void usm_pm_tag_set(struct usm_pagemap *pm, uint64_t index, unsigned int tag)
 {
 	struct pm_node *path[PM_MAXH];
 	struct pm_node *leaf = walk(pm, index, path);
@@ -215,7 +217,7 @@ void pm_tag_set(struct usm_pagemap *pm, uint64_t index, unsigned int tag)
 	fix_tag_up(pm, path, index, tag);
 }
 
-void pm_tag_clear(struct usm_pagemap *pm, uint64_t index, unsigned int tag)
+void usm_pm_tag_clear(struct usm_pagemap *pm, uint64_t index, unsigned int tag)
 {
 	struct pm_node *path[PM_MAXH];
 	struct pm_node *leaf = walk(pm, index, path);
@@ -226,7 +228,7 @@ void pm_tag_clear(struct usm_pagemap *pm, uint64_t index, unsigned int tag)
 	fix_tag_up(pm, path, index, tag);
 }
 
-int pm_tag_get(const struct usm_pagemap *pm, uint64_t index, unsigned int tag)
+int usm_pm_tag_get(const struct usm_pagemap *pm, uint64_t index, unsigned int tag)
 {
 	struct pm_node *path[PM_MAXH];
 	struct pm_node *leaf = walk(pm, index, path);
@@ -236,7 +238,7 @@ int pm_tag_get(const struct usm_pagemap *pm, uint64_t index, unsigned int tag)
 	return (leaf->tags[tag] >> slot_of(index, 0)) & 1;
 }
 
-void *pm_replace(struct usm_pagemap *pm, uint64_t index, void *entry)
+void *usm_pm_replace(struct usm_pagemap *pm, uint64_t index, void *entry)
 {
 	struct pm_node *path[PM_MAXH];
 	struct pm_node *leaf = walk(pm, index, path);
@@ -249,7 +251,7 @@ void *pm_replace(struct usm_pagemap *pm, uint64_t index, void *entry)
 	return old;
 }
 
-void *pm_delete(struct usm_pagemap *pm, uint64_t index)
+void *usm_pm_delete(struct usm_pagemap *pm, uint64_t index)
 {
 	struct pm_node *path[PM_MAXH];
 	struct pm_node *leaf = walk(pm, index, path);
@@ -317,7 +319,7 @@ static uint64_t next_rec(const struct pm_node *n, unsigned int level,
 	return PM_NONE;
 }
 
-uint64_t pm_next(const struct usm_pagemap *pm, uint64_t from, unsigned int tag,
+uint64_t usm_pm_next(const struct usm_pagemap *pm, uint64_t from, unsigned int tag,
 		 void **out)
 {
 	if (!pm->root || !covers(pm->height, from))
@@ -357,7 +359,7 @@ static uint64_t prev_rec(const struct pm_node *n, unsigned int level,
 	return PM_NONE;
 }
 
-uint64_t pm_prev(const struct usm_pagemap *pm, uint64_t from, unsigned int tag,
+uint64_t usm_pm_prev(const struct usm_pagemap *pm, uint64_t from, unsigned int tag,
 		 void **out)
 {
 	if (!pm->root)

@@ -29,28 +29,29 @@ struct usm_pagemap {
 	uint64_t count;		/* entries */
 };
 
-void pm_init(struct usm_pagemap *pm);
+void usm_pm_init(struct usm_pagemap *pm);
 /* Free the tree (not the entries). */
-void pm_destroy(struct usm_pagemap *pm);
+void usm_pm_destroy(struct usm_pagemap *pm);
 
-void *pm_lookup(const struct usm_pagemap *pm, uint64_t index);
-/* 0, -EEXIST, -ENOMEM. */
-int pm_insert(struct usm_pagemap *pm, uint64_t index, void *entry);
+void *usm_pm_lookup(const struct usm_pagemap *pm, uint64_t index);
+/* 0, -EEXIST, -ENOMEM, -ERANGE (index PM_NONE, i.e. UINT64_MAX, cannot be
+ * stored: it is what next/prev answer for "none"). */
+int usm_pm_insert(struct usm_pagemap *pm, uint64_t index, void *entry);
 /* Replace an existing entry (tags kept).  Returns the old one or NULL. */
-void *pm_replace(struct usm_pagemap *pm, uint64_t index, void *entry);
+void *usm_pm_replace(struct usm_pagemap *pm, uint64_t index, void *entry);
 /* Remove and return the entry (NULL if none). */
-void *pm_delete(struct usm_pagemap *pm, uint64_t index);
+void *usm_pm_delete(struct usm_pagemap *pm, uint64_t index);
 
-void pm_tag_set(struct usm_pagemap *pm, uint64_t index, unsigned int tag);
-void pm_tag_clear(struct usm_pagemap *pm, uint64_t index, unsigned int tag);
-int pm_tag_get(const struct usm_pagemap *pm, uint64_t index, unsigned int tag);
+void usm_pm_tag_set(struct usm_pagemap *pm, uint64_t index, unsigned int tag);
+void usm_pm_tag_clear(struct usm_pagemap *pm, uint64_t index, unsigned int tag);
+int usm_pm_tag_get(const struct usm_pagemap *pm, uint64_t index, unsigned int tag);
 
 /* First index >= @from whose entry has @tag (entry in *@out if non-NULL),
  * or PM_NONE. */
-uint64_t pm_next(const struct usm_pagemap *pm, uint64_t from, unsigned int tag,
+uint64_t usm_pm_next(const struct usm_pagemap *pm, uint64_t from, unsigned int tag,
 		 void **out);
 /* Last index <= @from whose entry has @tag, or PM_NONE. */
-uint64_t pm_prev(const struct usm_pagemap *pm, uint64_t from, unsigned int tag,
+uint64_t usm_pm_prev(const struct usm_pagemap *pm, uint64_t from, unsigned int tag,
 		 void **out);
 
 #endif

@@ -15,6 +15,17 @@
 #include <usm/parse.h>
 #include <usm/policy.h>
 
+/*
+ * Store a string of @len (< @size) bytes and clear the rest of the field,
+ * so that no old value lingers behind the NUL (structs compare equal
+ * byte for byte, and nothing stale is ever copied out).
+ */
+static void set_field(char *dst, size_t size, const char *src, size_t len)
+{
+	memcpy(dst, src, len);
+	memset(dst + len, 0, size - len);
+}
+
 /* ---------------------------------------------------------------- numbers */
 
 /* Decimal digits [s, *end): at least one, no sign, no space. */
@@ -356,7 +367,7 @@ int usm_file_policy_set(struct usm_file_policy *pol, enum usm_xattr_id id,
 	field = policy_name_field(pol, id);
 	if (!field)
 		return -EINVAL;
-	memcpy(field, v, len + 1);	/* len <= USM_NAME_MAX: checked above */
+	set_field(field, USM_NAME_MAX + 1, v, len);	/* len <= USM_NAME_MAX */
 	pol->set |= 1u << id;
 	return 0;
 }
@@ -551,12 +562,12 @@ static int mopt_apply(struct usm_mount_opts *mo, enum usm_mount_opt o,
 	case USM_MOPT_ALLOC:
 		if (!usm_name_valid(val, len) || !usm_find_alloc(val))
 			return -EINVAL;
-		memcpy(mo->alloc, val, len + 1);
+		set_field(mo->alloc, sizeof(mo->alloc), val, len);
 		return 0;
 	case USM_MOPT_EVICT:
 		if (!usm_name_valid(val, len) || !usm_find_evict(val))
 			return -EINVAL;
-		memcpy(mo->evict, val, len + 1);
+		set_field(mo->evict, sizeof(mo->evict), val, len);
 		return 0;
 	case USM_MOPT_SWAP:
 		if (len >= sizeof(mo->swap))
@@ -567,7 +578,7 @@ static int mopt_apply(struct usm_mount_opts *mo, enum usm_mount_opt o,
 		} else if (strcmp(val, "none") && !usm_name_valid(val, len)) {
 			return -EINVAL;
 		}
-		memcpy(mo->swap, val, len + 1);
+		set_field(mo->swap, sizeof(mo->swap), val, len);
 		return 0;
 	case USM_MOPT_SWAPIN_TIMEOUT:
 		if (usm_parse_duration_ms(val, &v))
@@ -577,7 +588,7 @@ static int mopt_apply(struct usm_mount_opts *mo, enum usm_mount_opt o,
 	case USM_MOPT_CONFIG:
 		if (!len || len >= sizeof(mo->config))
 			return -EINVAL;
-		memcpy(mo->config, val, len + 1);
+		set_field(mo->config, sizeof(mo->config), val, len);
 		return 0;
 	default:
 		return -EINVAL;

@@ -244,36 +244,22 @@ out_unlock:
 	return ret;
 }
 
-/*
- * The placement tables are defined in alloc.c (engineer libcore).  They are
- * referenced weakly until that file is in the tree, so that the registry
- * links on its own; a missing table is simply not registered.
- */
-extern const struct usm_alloc_ops usm_alloc_firstfit __attribute__((weak));
-extern const struct usm_alloc_ops usm_alloc_contiguous __attribute__((weak));
-extern const struct usm_alloc_ops usm_alloc_spread __attribute__((weak));
-
 static void register_builtins(void)
 {
 	static const struct usm_evict_ops *const evict[] = {
 		&usm_evict_fifo, &usm_evict_lru, &usm_evict_clock,
 		&usm_evict_sieve, &usm_evict_s3fifo, &usm_evict_pinned,
 	};
-	const struct usm_alloc_ops *alloc[3];
-	size_t na = 0;
+	static const struct usm_alloc_ops *const alloc[] = {
+		&usm_alloc_firstfit, &usm_alloc_contiguous, &usm_alloc_spread,
+	};
 	char err[128];
-
-	if (&usm_alloc_firstfit)
-		alloc[na++] = &usm_alloc_firstfit;
-	if (&usm_alloc_contiguous)
-		alloc[na++] = &usm_alloc_contiguous;
-	if (&usm_alloc_spread)
-		alloc[na++] = &usm_alloc_spread;
 
 	/* Nothing is registered before this runs, so only ENOMEM can fail
 	 * here; the find functions then report the names as unknown. */
 	if (registry_add(evict, sizeof(evict) / sizeof(evict[0]),
-				     alloc, na, err, sizeof(err)))
+				     alloc, sizeof(alloc) / sizeof(alloc[0]), err,
+				     sizeof(err)))
 		fprintf(stderr, "libusmpolicy: built-in policies: %s\n", err);
 }
 

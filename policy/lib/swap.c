@@ -48,8 +48,20 @@ struct usm_store {
 	uint64_t hint;		/* every l1 word below it is all ones */
 	uint64_t used;
 
-	uint64_t written_end;	/* bytes below it hold data or holes */
+	/* Bytes below it were written (or claimed, or were in the file at
+	 * a KEEP open): a read meeting end-of-file below it is -EIO. */
+	uint64_t written_end;
+
+	/* Slots freed since the last punch: the holes are punched in
+	 * coalesced runs (one fallocate per run, not per page), skipping
+	 * slots that were allocated again meanwhile. */
+	usm_slot_t *pending;
+	size_t npending;
 };
+
+#define STORE_PUNCH_BATCH	1024
+
+static void store_punch_pending(struct usm_store *st);
 
 static void set_err(char *err, size_t errlen, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -192,14 +204,11 @@ static int open_file_store(struct usm_store *st, const char *path,
 		set_err(err, errlen, "%s: %s", st->spec, strerror(-ret));
 		goto out_close;
 	}
-	/* Two servers writing one store would corrupt each other. */
-	if (flock(fd, LOCK_EX | LOCK_NB)) {
-		ret = -errno;
-		if (ret == -EWOULDBLOCK)
-			ret = -EBUSY;
-		set_err(err, errlen, "%s: %s", st->spec,
-			ret == -EBUSY ? "in use by another store" :
-			strerror(-ret));
+	/* Two servers writing one store would corrupt each other.  A
+	 * filesystem without locks (ENOLCK, EOPNOTSUPP) is used unlocked. */
+	if (flock(fd, LOCK_EX | LOCK_NB) && errno == EWOULDBLOCK) {
+		set_err(err, errlen, "%s: in use by another store", st->spec);
+		ret = -EBUSY;
 		goto out_close;
 	}
 	if (!(flags & USM_STORE_KEEP)) {
@@ -270,8 +279,11 @@ void usm_store_close(struct usm_store *st)
 {
 	if (!st)
 		return;
-	if (st->fd >= 0)
+	if (st->fd >= 0) {
+		store_punch_pending(st);
 		close(st->fd);
+	}
+	free(st->pending);
 	free(st->l0);
 	free(st->l1);
 	free(st->name);
@@ -299,12 +311,59 @@ uint64_t usm_store_slots_used(const struct usm_store *st)
 	return st->used;
 }
 
+static int cmp_slot(const void *a, const void *b)
+{
+	usm_slot_t x = *(const usm_slot_t *)a, y = *(const usm_slot_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * Give the space of freed slots back to the filesystem.  When no slot is
+ * used any more the file is simply cut to zero; otherwise the freed slots
+ * that are still free are punched, adjacent ones in one call.  Not every
+ * filesystem can punch (EOPNOTSUPP), and a failure costs only space: a slot
+ * is written before it is read again.
+ */
+static void store_punch_pending(struct usm_store *st)
+{
+	size_t i = 0, n = st->npending;
+
+	st->npending = 0;
+	if (!n || st->type != STORE_FILE)
+		return;
+	if (st->used == 0) {
+		if (ftruncate(st->fd, 0) == 0)
+			st->written_end = 0;
+		return;
+	}
+	qsort(st->pending, n, sizeof(*st->pending), cmp_slot);
+	while (i < n) {
+		usm_slot_t first = st->pending[i], last = first;
+
+		if (slot_used(st, first)) {
+			i++;
+			continue;
+		}
+		while (++i < n && (st->pending[i] == last ||
+				   (st->pending[i] == last + 1 &&
+				    !slot_used(st, last + 1))))
+			last = st->pending[i];
+		(void)fallocate(st->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+				(off_t)(first * USM_PAGE_SIZE),
+				(off_t)((last - first + 1) * USM_PAGE_SIZE));
+	}
+}
+
 /* ----------------------------------------------------------------- slots */
 
 int usm_store_alloc(struct usm_store *st, usm_slot_t *slot)
 {
 	if (!usm_store_writable(st))
 		return -ENOSPC;
+	/* A slot handed out again must read as zeroes until written. */
+	if (st->npending)
+		store_punch_pending(st);
 	return bitmap_alloc(st, slot);
 }
 
@@ -322,6 +381,10 @@ int usm_store_claim(struct usm_store *st, usm_slot_t slot)
 	if (slot_used(st, slot))
 		return -EBUSY;
 	mark_used(st, slot);
+	/* A claimed slot holds data: if the file no longer reaches it, a
+	 * read must fail rather than give zeroes. */
+	if ((slot + 1) * USM_PAGE_SIZE > st->written_end)
+		st->written_end = (slot + 1) * USM_PAGE_SIZE;
 	return 0;
 }
 
@@ -330,11 +393,14 @@ int usm_store_free(struct usm_store *st, usm_slot_t slot)
 	if (!usm_store_writable(st) || !slot_used(st, slot))
 		return -EINVAL;
 	mark_free(st, slot);
-	/* Give the space back.  Not every filesystem can (EOPNOTSUPP), and
-	 * a failure costs only space: the slot is written before it is read
-	 * again. */
-	(void)fallocate(st->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
-			(off_t)(slot * USM_PAGE_SIZE), USM_PAGE_SIZE);
+	if (!st->pending) {
+		st->pending = malloc(STORE_PUNCH_BATCH * sizeof(*st->pending));
+		if (!st->pending)
+			return 0;	/* the space stays allocated: harmless */
+	}
+	st->pending[st->npending++] = slot;
+	if (st->npending == STORE_PUNCH_BATCH)
+		store_punch_pending(st);
 	return 0;
 }
 
@@ -464,5 +530,6 @@ int usm_store_sync(struct usm_store *st)
 {
 	if (!usm_store_writable(st))
 		return 0;
+	store_punch_pending(st);
 	return fdatasync(st->fd) ? -errno : 0;
 }

@@ -7,6 +7,7 @@
 #ifndef FAKE_BACKEND_H
 #define FAKE_BACKEND_H
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +24,8 @@ struct fake_be {
 	unsigned long cancel_calls, cancelled;
 	int unmap_ret;			/* whole-batch result */
 	uint64_t refuse_index;		/* set err = -EBUSY for this index */
+	uint64_t commit_fail_index;	/* commit sets err for this index */
+	unsigned long zeroed;		/* zero_frame calls */
 	int (*unmap_hook)(struct fake_be *be, struct usm_page_ref *refs, size_t n);
 	void (*commit_hook)(struct fake_be *be, struct usm_page_ref *refs, size_t n);
 	void *arg;			/* for hooks */
@@ -65,6 +68,9 @@ static inline int fb_commit(void *priv, struct usm_page_ref *refs, size_t n)
 	pthread_mutex_lock(&be->lock);
 	be->commit_calls++;
 	be->committed += n;
+	for (size_t i = 0; i < n; i++)
+		if (refs[i].index == be->commit_fail_index)
+			refs[i].err = -EAGAIN;
 	pthread_mutex_unlock(&be->lock);
 	if (be->commit_hook)
 		be->commit_hook(be, refs, n);
@@ -81,6 +87,25 @@ static inline void fb_cancel(void *priv, struct usm_page_ref *refs, size_t n)
 	be->cancelled += n;
 	pthread_mutex_unlock(&be->lock);
 }
+
+static inline void fb_zero_frame(void *priv, usm_frame_t f)
+{
+	struct fake_be *be = priv;
+
+	memset(fb_frame_addr(be, f), 0, USM_PAGE_SIZE);
+	pthread_mutex_lock(&be->lock);
+	be->zeroed++;
+	pthread_mutex_unlock(&be->lock);
+}
+
+/* The same with a zero_frame op (called without the ctx lock). */
+static const struct usm_backend_ops fb_ops_zero = {
+	.frame_addr = fb_frame_addr,
+	.unmap = fb_unmap,
+	.commit = fb_commit,
+	.cancel = fb_cancel,
+	.zero_frame = fb_zero_frame,
+};
 
 static const struct usm_backend_ops fb_ops = {
 	.frame_addr = fb_frame_addr,
@@ -104,6 +129,7 @@ static inline struct fake_be *fb_new(uint64_t nframes)
 	memset(be->mem, 0xa5, nframes * USM_PAGE_SIZE);
 	pthread_mutex_init(&be->lock, NULL);
 	be->refuse_index = UINT64_MAX;
+	be->commit_fail_index = UINT64_MAX;
 	snprintf(be->dir, sizeof(be->dir), "/tmp/usmtest.XXXXXX");
 	if (!mkdtemp(be->dir))
 		abort();

@@ -101,6 +101,10 @@ static void test_noalloc_and_states(void **state)
 	assert_int_equal(usm_next_data(ctx, f, 0), 3);
 	assert_int_equal(usm_next_data(ctx, f, 4), UINT64_MAX);
 	fault_ok(ctx, f, 1ull << 40, 0);	/* a sparse, far index */
+	assert_int_equal(usm_fault(ctx, f, UINT64_MAX, 0, &fr), -ERANGE);
+	fault_ok(ctx, f, UINT64_MAX - 1, 0);
+	assert_int_equal(usm_next_data(ctx, f, (1ull << 40) + 1), UINT64_MAX - 1);
+	assert_int_equal(usm_punch(ctx, f, UINT64_MAX - 1, 1), 0);
 	assert_int_equal(usm_next_data(ctx, f, 4), 1ull << 40);
 	assert_int_equal(usm_evict_file(ctx, f, 1), 1);
 	assert_int_equal(usm_page_state(ctx, f, 3, &fr), USM_PAGE_SWAPPED);
@@ -188,7 +192,10 @@ static void test_arbiter_order(void **state)
 	assert_int_equal(fb_set(ctx, b, USM_XATTR_PRIO, "6"), 0);
 	assert_int_equal(fb_set(ctx, c, USM_XATTR_PRIO, "6"), 0);
 	assert_int_equal(fb_set(ctx, d, USM_XATTR_PRIO, "6"), 0);
-	assert_int_equal(fb_set(ctx, c, USM_XATTR_LIMIT, "40K"), 0);	/* 10 pages */
+	/* c goes over its limit (10 pages) while it cannot evict (swap
+	 * none: the cap is soft), then gets its store back. */
+	assert_int_equal(fb_set(ctx, c, USM_XATTR_SWAP, "none"), 0);
+	assert_int_equal(fb_set(ctx, c, USM_XATTR_LIMIT, "40K"), 0);
 	assert_int_equal(fb_set(ctx, p, USM_XATTR_PRIO, "0"), 0);
 	assert_int_equal(fb_set(ctx, p, USM_XATTR_EVICT, "pinned"), 0);
 	for (uint64_t i = 0; i < 60; i++)
@@ -199,6 +206,9 @@ static void test_arbiter_order(void **state)
 		fault_ok(ctx, c, i, 0);
 	for (uint64_t i = 0; i < 40; i++)
 		fault_ok(ctx, d, i, 0);
+	assert_int_equal(resident_of(ctx, c), 50);
+	assert_int_equal(usm_file_removexattr(ctx, c, USM_XATTR_SWAP), 0);
+	assert_int_equal(resident_of(ctx, c), 50);
 	for (uint64_t i = 0; i < 20; i++)
 		fault_ok(ctx, p, i, 0);
 	/* used 290 of 400.  Low 65% = 260: 30 from c (over its limit). */
@@ -553,6 +563,284 @@ static void test_page_swapped(void **state)
 	fb_free(be);
 }
 
+/* user.usm.limit caps a file at fault time: its own pages go first. */
+static void test_file_limit_fault(void **state)
+{
+	struct fake_be *be = fb_new(64);
+	struct usm_mount_opts mo;
+	struct usm_ctx *ctx = fb_ctx(be, 0, "firstfit", "fifo", be->swap, &mo);
+	struct usm_file *f = fb_file(ctx, 1), *g = fb_file(ctx, 2);
+	struct usm_file_stats st;
+
+	(void)state;
+	for (uint64_t i = 0; i < 10; i++)
+		fault_ok(ctx, g, i, 0);
+	assert_int_equal(fb_set(ctx, f, USM_XATTR_LIMIT, "16K"), 0);
+	for (uint64_t i = 0; i < 30; i++)
+		fb_fill(be, fault_ok(ctx, f, i, 0), 8, i);
+	usm_file_stats(ctx, f, &st);
+	assert_true(st.resident <= 4);
+	assert_int_equal(st.resident + st.swapped, 30);
+	assert_int_equal(resident_of(ctx, g), 10);	/* others untouched */
+	for (uint64_t i = 0; i < 30; i++)
+		assert_true(fb_verify(be, fault_ok(ctx, f, i, 0), 8, i));
+	usm_file_stats(ctx, f, &st);
+	assert_true(st.resident <= 4);
+	fb_check(ctx);
+	fb_free(be);
+}
+
+/* Stores and rules from a config file. */
+static void test_config_stores_rules(void **state)
+{
+	struct fake_be *be = fb_new(32);
+	struct usm_config *cfg = NULL;
+	struct usm_mount_opts mo;
+	struct usm_ctx *ctx;
+	struct usm_file *f, *g;
+	struct usm_file_policy pol, dir;
+	struct usm_pool_stats ps;
+	char err[256] = "", text[512];
+	int r;
+
+	(void)state;
+	snprintf(text, sizeof(text),
+		 "[pool]\nlow_watermark = 50%%\nhigh_watermark = 80%%\n"
+		 "evict = lru\nswap = fast\n"
+		 "[store fast]\npath = %s\n"
+		 "[rule heaps]\npath = /heap*\nevict = clock\nprio = 6\n",
+		 be->swap);
+	r = usm_config_parse_string(text, "test.conf", USM_CONFIG_NO_PLUGINS,
+				    &cfg, err, sizeof(err));
+	if (r)
+		fprintf(stderr, "config: %s\n", err);
+	assert_int_equal(r, 0);
+	usm_mount_opts_init(&mo);
+	{
+		struct usm_ctx_params p = {
+			.ops = &fb_ops, .priv = be, .pool_frames = 32,
+			.mount = &mo, .config = cfg,
+		};
+
+		assert_int_equal(usm_ctx_create(&p, &ctx, err, sizeof(err)), 0);
+		be->ctx = ctx;
+	}
+	usm_pool_stats(ctx, &ps);
+	assert_int_equal(ps.low_pct, 50);
+	assert_int_equal(ps.high_pct, 80);
+	usm_ctx_policy_for(ctx, NULL, "/heap1", NULL, &pol);
+	assert_string_equal(pol.evict, "clock");
+	assert_int_equal(pol.prio, 6);
+	usm_ctx_policy_for(ctx, NULL, "/other", NULL, &pol);
+	assert_string_equal(pol.evict, "lru");
+	assert_int_equal(pol.prio, 4);
+	/* A directory's attributes are inherited. */
+	usm_file_policy_init(&dir);
+	assert_int_equal(usm_file_policy_set(&dir, USM_XATTR_ALLOC, "spread", 6), 0);
+	usm_ctx_policy_for(ctx, &dir, "/other", NULL, &pol);
+	assert_string_equal(pol.alloc, "spread");
+	f = usm_file_new(ctx, 1, &pol);
+	assert_non_null(f);
+	usm_ctx_policy_for(ctx, NULL, "/heap2", NULL, &pol);
+	g = usm_file_new(ctx, 2, &pol);
+	assert_non_null(g);
+	assert_int_equal(fb_set(ctx, g, USM_XATTR_SWAP, "fast"), 0);
+	assert_int_equal(fb_set(ctx, g, USM_XATTR_SWAP, "default"), 0);
+	assert_int_equal(fb_set(ctx, g, USM_XATTR_SWAP, "none"), 0);
+	assert_int_equal(fb_set(ctx, g, USM_XATTR_SWAP, "slow"), -EINVAL);
+	/* The mount's default store is the config's "fast": pages go out. */
+	for (uint64_t i = 0; i < 40; i++)
+		fb_fill(be, fault_ok(ctx, f, i, 0), 6, i);
+	for (uint64_t i = 0; i < 40; i++)
+		assert_true(fb_verify(be, fault_ok(ctx, f, i, 0), 6, i));
+	usm_pool_stats(ctx, &ps);
+	assert_true(ps.evictions >= 8);
+	fb_check(ctx);
+	fb_free(be);
+	usm_config_free(cfg);
+}
+
+/* A backend's zero_frame op is used (without the lock), and a commit
+ * that fails for one page keeps that page resident, slot freed. */
+static void test_zero_op_commit_error(void **state)
+{
+	struct fake_be *be = fb_new(16);
+	struct usm_mount_opts mo;
+	struct usm_ctx_params p = {
+		.ops = &fb_ops_zero, .priv = be, .pool_frames = 16, .mount = &mo,
+	};
+	struct usm_ctx *ctx;
+	struct usm_file *f;
+	char err[128];
+
+	(void)state;
+	usm_mount_opts_init(&mo);
+	snprintf(mo.evict, sizeof(mo.evict), "fifo");
+	snprintf(mo.swap, sizeof(mo.swap), "%s", be->swap);
+	assert_int_equal(usm_ctx_create(&p, &ctx, err, sizeof(err)), 0);
+	be->ctx = ctx;
+	f = fb_file(ctx, 1);
+	for (uint64_t i = 0; i < 8; i++) {
+		usm_frame_t fr = fault_ok(ctx, f, i, 0);
+
+		assert_true(fb_is_zero(be, fr));
+		fb_fill(be, fr, 2, i);
+	}
+	assert_int_equal(be->zeroed, 8);
+	fault_ok(ctx, f, 3, 0);			/* a hit: no zeroing */
+	assert_int_equal(be->zeroed, 8);
+	be->commit_fail_index = 1;
+	assert_int_equal(usm_evict_file(ctx, f, 3), 3);	/* 0, 2, then 3 */
+	assert_int_equal(usm_page_state(ctx, f, 1, NULL), USM_PAGE_RESIDENT);
+	assert_int_equal(usm_page_state(ctx, f, 0, NULL), USM_PAGE_SWAPPED);
+	assert_int_equal(slots_used(ctx), 3);
+	be->commit_fail_index = UINT64_MAX;
+	fb_check(ctx);
+	for (uint64_t i = 0; i < 8; i++)
+		assert_true(fb_verify(be, fault_ok(ctx, f, i, 0), 2, i));
+	assert_int_equal(be->zeroed, 8);	/* swap-ins are not zeroed */
+	fb_check(ctx);
+	fb_free(be);
+}
+
+/* A store read that fails leaves the page swapped (-EIO); a pinned page
+ * that is truncated keeps its frame until it is unpinned. */
+static void test_read_error_and_pinned_truncate(void **state)
+{
+	struct fake_be *be = fb_new(16);
+	struct usm_mount_opts mo;
+	struct usm_ctx *ctx = fb_ctx(be, 0, "firstfit", "fifo", be->swap, &mo);
+	struct usm_file *f = fb_file(ctx, 1);
+	struct usm_pool_stats ps;
+	usm_frame_t fr;
+	char path[160];
+
+	(void)state;
+	for (uint64_t i = 0; i < 4; i++)
+		fb_fill(be, fault_ok(ctx, f, i, 0), 1, i);
+	assert_int_equal(usm_evict_file(ctx, f, 4), 4);
+	/* Cut the store file behind its back: reads of written slots fail. */
+	snprintf(path, sizeof(path), "%s/swap", be->dir);
+	assert_int_equal(truncate(path, 0), 0);
+	assert_int_equal(usm_fault(ctx, f, 0, 0, &fr), -EIO);
+	assert_int_equal(usm_page_state(ctx, f, 0, NULL), USM_PAGE_SWAPPED);
+	usm_pool_stats(ctx, &ps);
+	assert_int_equal(ps.used, 0);
+	assert_int_equal(ps.swapped, 4);
+	fb_check(ctx);
+	assert_int_equal(usm_truncate(ctx, f, 0), 0);
+	assert_int_equal(slots_used(ctx), 0);
+
+	/* Pinned, then truncated: an orphan until unpinned. */
+	fr = fault_ok(ctx, f, 7, USM_FAULT_PIN);
+	fb_fill(be, fr, 2, 7);
+	assert_int_equal(usm_truncate(ctx, f, 0), 0);
+	assert_int_equal(usm_page_state(ctx, f, 7, NULL), USM_PAGE_HOLE);
+	usm_pool_stats(ctx, &ps);
+	assert_int_equal(ps.used, 1);	/* still the frontend's */
+	assert_int_equal(ps.resident, 0);
+	assert_int_equal(usm_pool_is_free(usm_ctx_pool(ctx), fr), 0);
+	assert_true(fb_verify(be, fr, 2, 7));	/* not reused under it */
+	fb_check(ctx);
+	/* A new page at the same index is a different, zeroed frame. */
+	usm_frame_t fr2 = fault_ok(ctx, f, 7, 0);
+	assert_int_not_equal(fr2, fr);
+	assert_true(fb_is_zero(be, fr2));
+	usm_page_unpin(ctx, f, 7);	/* unpins the orphan, not the new page */
+	usm_pool_stats(ctx, &ps);
+	assert_int_equal(ps.used, 1);
+	assert_int_equal(usm_pool_is_free(usm_ctx_pool(ctx), fr), 1);
+	fb_check(ctx);
+	fb_free(be);
+}
+
+/* USM_FAULT_FRAME: the frontend chose the frame (usmfs.ko swap-ins). */
+static void test_fault_given_frame(void **state)
+{
+	struct fake_be *be = fb_new(64);
+	struct usm_mount_opts mo;
+	struct usm_ctx *ctx = fb_ctx(be, 0, "firstfit", "fifo", be->swap, &mo);
+	struct usm_file *f = fb_file(ctx, 1), *g = fb_file(ctx, 2);
+	usm_frame_t fr, first;
+	uint64_t nr;
+
+	(void)state;
+	for (uint64_t i = 0; i < 4; i++)
+		fb_fill(be, fault_ok(ctx, f, i, 0), 3, i);
+	assert_int_equal(usm_evict_file(ctx, f, 2), 2);	/* 0 and 1 */
+	fr = 40;
+	assert_int_equal(usm_fault(ctx, f, 0, USM_FAULT_FRAME, &fr), 0);
+	assert_int_equal(fr, 40);
+	assert_true(fb_verify(be, 40, 3, 0));
+	fr = 40;	/* used now */
+	assert_int_equal(usm_fault(ctx, f, 1, USM_FAULT_FRAME, &fr), -EBUSY);
+	fr = 64;
+	assert_int_equal(usm_fault(ctx, f, 1, USM_FAULT_FRAME, &fr), -ERANGE);
+	/* A resident page answers with its own frame. */
+	fr = 50;
+	assert_int_equal(usm_fault(ctx, f, 2, USM_FAULT_FRAME, &fr), 0);
+	assert_int_not_equal(fr, 50);
+	assert_int_equal(usm_pool_is_free(usm_ctx_pool(ctx), 50), 1);
+	/* A frame reserved for this file (for another index) is fine; one
+	 * reserved for another file is not. */
+	assert_int_equal(fb_set(ctx, g, USM_XATTR_ALLOC, "contiguous"), 0);
+	assert_int_equal(usm_reserve(ctx, g, 0, &first, &nr), 0);
+	fr = first + 3;
+	assert_int_equal(usm_fault(ctx, f, 1, USM_FAULT_FRAME, &fr), -EBUSY);
+	assert_int_equal(usm_fault(ctx, g, 9, USM_FAULT_FRAME, &fr), 0);
+	assert_int_equal(fr, first + 3);
+	fb_check(ctx);
+	fb_free(be);
+}
+
+/* A server restart: the old server keeps its slots, the new one claims
+ * them from the kernel's list and reads every byte back. */
+static void test_restart_keep_slots(void **state)
+{
+	struct fake_be *be = fb_new(32);
+	struct usm_mount_opts mo;
+	struct usm_ctx *ctx = fb_ctx(be, 0, "firstfit", "fifo", be->swap, &mo);
+	struct usm_file *f = fb_file(ctx, 1);
+	usm_slot_t slots[20];
+
+	(void)state;
+	for (uint64_t i = 0; i < 20; i++)
+		fb_fill(be, fault_ok(ctx, f, i, 0), 11, i);
+	assert_int_equal(usm_evict_file(ctx, f, 20), 20);
+	usm_ctx_lock(ctx);
+	for (uint64_t i = 0; i < 20; i++) {
+		void *e = usm_pm_lookup(&f->map, i);
+
+		assert_true(usm_entry_is_swp(e));
+		slots[i] = usm_swp_slot(e);
+	}
+	usm_ctx_unlock(ctx);
+	usm_ctx_keep_slots(ctx);
+	usm_ctx_destroy(ctx);
+	be->ctx = NULL;
+	memset(be->mem, 0x5a, be->nframes * USM_PAGE_SIZE);
+
+	{
+		struct usm_ctx_params p = {
+			.ops = &fb_ops, .priv = be, .pool_frames = 32,
+			.mount = &mo, .store_flags = USM_STORE_KEEP,
+		};
+		char err[128];
+
+		assert_int_equal(usm_ctx_create(&p, &ctx, err, sizeof(err)), 0);
+		be->ctx = ctx;
+	}
+	f = fb_file(ctx, 1);
+	for (uint64_t i = 0; i < 20; i++)
+		assert_int_equal(usm_page_swapped(ctx, f, i, "default", slots[i]), 0);
+	fb_check(ctx);
+	for (uint64_t i = 0; i < 20; i++)
+		assert_true(fb_verify(be, fault_ok(ctx, f, i, 0), 11, i));
+	assert_int_equal(slots_used(ctx), 0);
+	fb_check(ctx);
+	fb_free(be);
+}
+
 /* Bad parameters are refused with a message. */
 static void test_create_errors(void **state)
 {
@@ -580,6 +868,20 @@ static void test_create_errors(void **state)
 	p.chunk_frames = 5;
 	assert_int_equal(usm_ctx_create(&p, &ctx, err, sizeof(err)), 0);
 	assert_int_equal(usm_pool_nr_chunks(usm_ctx_pool(ctx)), 4);
+	/* Store ids are 6 bits: at most 64 stores ("none" is one). */
+	int added = 0, r;
+	for (int i = 0; i < 70; i++) {
+		char name[16];
+
+		snprintf(name, sizeof(name), "s%d", i);
+		r = usm_ctx_add_store(ctx, name, "none", 0, err, sizeof(err));
+		if (r) {
+			assert_int_equal(r, -EMFILE);
+			break;
+		}
+		added++;
+	}
+	assert_int_equal(added, 63);
 	struct usm_file_policy pol;
 	usm_ctx_policy_for(ctx, NULL, NULL, NULL, &pol);
 	snprintf(pol.evict, sizeof(pol.evict), "bogus");
@@ -651,6 +953,42 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
+/* Files come and go (released while the balancer may be evicting them),
+ * and a worker's eviction policy changes under it. */
+struct churn {
+	struct fake_be *be;
+	struct usm_file *victim;
+	int failed;
+};
+
+static void *churn_main(void *arg)
+{
+	struct churn *c = arg;
+	struct usm_ctx *ctx = c->be->ctx;
+	const char *evs[] = { "fifo", "lru", "clock", "sieve", "s3fifo" };
+
+	for (int it = 0; it < 150 && !c->failed; it++) {
+		struct usm_file *f = fb_file(ctx, 1000 + (uint64_t)it);
+
+		for (uint64_t i = 0; i < 24; i++) {
+			usm_frame_t fr;
+
+			if (usm_fault(ctx, f, i, USM_FAULT_PIN, &fr)) {
+				c->failed = 1;
+				break;
+			}
+			fb_fill(c->be, fr, 5, i);
+			usm_page_unpin(ctx, f, i);
+		}
+		if (it % 3 == 0)
+			usm_evict_file(ctx, f, 8);
+		usm_file_release(ctx, f);
+		if (fb_set(ctx, c->victim, USM_XATTR_EVICT, evs[it % 5]))
+			c->failed = 1;
+	}
+	return NULL;
+}
+
 static void *balancer_main(void *arg)
 {
 	struct fake_be *be = arg;
@@ -693,10 +1031,16 @@ static void test_stress(void **state)
 	assert_int_equal(fb_set(ctx, w[1].f, USM_XATTR_ALLOC, "spread"), 0);
 	assert_int_equal(fb_set(ctx, w[2].f, USM_XATTR_ALLOC, "firstfit"), 0);
 	assert_int_equal(pthread_create(&bt, NULL, balancer_main, be), 0);
+	struct churn ch = { .be = be, .victim = w[0].f };
+	pthread_t ct;
+
 	for (int i = 0; i < NT; i++)
 		assert_int_equal(pthread_create(&t[i], NULL, worker_main, &w[i]), 0);
+	assert_int_equal(pthread_create(&ct, NULL, churn_main, &ch), 0);
 	for (int i = 0; i < NT; i++)
 		pthread_join(t[i], NULL);
+	pthread_join(ct, NULL);
+	assert_int_equal(ch.failed, 0);
 	atomic_store(&stop_balancer, 1);
 	pthread_join(bt, NULL);
 	for (int i = 0; i < NT; i++)
@@ -743,6 +1087,12 @@ int main(void)
 		cmocka_unit_test(test_truncate_punch_stats),
 		cmocka_unit_test(test_page_swapped),
 		cmocka_unit_test(test_create_errors),
+		cmocka_unit_test(test_file_limit_fault),
+		cmocka_unit_test(test_zero_op_commit_error),
+		cmocka_unit_test(test_read_error_and_pinned_truncate),
+		cmocka_unit_test(test_fault_given_frame),
+		cmocka_unit_test(test_restart_keep_slots),
+		cmocka_unit_test(test_config_stores_rules),
 		cmocka_unit_test(test_stress),
 	};
 

@@ -700,6 +700,62 @@ static void test_mount_opts_resolve(void **state)
 	assert_true(mo.size > UINT64_MAX / 4);
 }
 
+/* Random option strings: on error nothing changes; on success what show()
+ * prints parses back to the same options. */
+static void test_mount_opts_fuzz(void **state)
+{
+	static const char *const atoms[] = {
+		"size=", "nr_inodes=", "mode=", "uid=", "gid=", "alloc=", "evict=",
+		"swap=", "swapin_timeout=", "config=", "ro", "allow_other", ",", ",",
+		",", "=", "1", "0", "7", "777", "64", "K", "M", "G", "%", "50",
+		"lru", "fifo", "contiguous", "none", "file:/x", "file:", "fast", "s",
+		"ms", "/etc/c", "-", " ", "Q",
+	};
+	unsigned int seed = 7;
+	char opts[300], rest[400], err[300], shown[800];
+	int i;
+
+	(void)state;
+	for (i = 0; i < 30000; i++) {
+		struct usm_mount_opts mo, before, again;
+		size_t len = 0;
+		int n, ret;
+
+		seed = seed * 1103515245u + 12345u;
+		n = (int)((seed >> 16) % 12);
+		while (n-- > 0) {
+			const char *a;
+
+			seed = seed * 1103515245u + 12345u;
+			a = atoms[(seed >> 16) % (sizeof(atoms) / sizeof(atoms[0]))];
+			memcpy(opts + len, a, strlen(a));
+			len += strlen(a);
+		}
+		opts[len] = '\0';
+		usm_mount_opts_init(&mo);
+		assert_int_equal(usm_mount_opt_set(&mo, "uid", "3", NULL, 0), 0);
+		memcpy(&before, &mo, sizeof(mo));
+		rest[0] = '\0';
+		ret = usm_mount_opts_parse(&mo, opts, (seed & 1) ? rest : NULL,
+					   sizeof(rest), err, sizeof(err));
+		if (ret) {
+			assert_int_equal(ret, -EINVAL);
+			assert_memory_equal(&mo, &before, sizeof(mo));
+			assert_true(strlen(err) > 0);
+			continue;
+		}
+		usm_mount_opts_show(&mo, shown, sizeof(shown));
+		usm_mount_opts_init(&again);
+		if (usm_mount_opts_parse(&again, shown, NULL, 0, err, sizeof(err)))
+			fail_msg("\"%s\" -> show \"%s\" does not parse: %s", opts,
+				 shown, err);
+		again.seen = mo.seen;
+		if (memcmp(&again, &mo, sizeof(mo)))
+			fail_msg("\"%s\" -> show \"%s\" parses differently", opts,
+				 shown);
+	}
+}
+
 static int group_setup(void **state)
 {
 	(void)state;
@@ -723,6 +779,7 @@ int main(void)
 		cmocka_unit_test(test_mount_opts_defaults),
 		cmocka_unit_test(test_mount_opts_parse),
 		cmocka_unit_test(test_mount_opts_resolve),
+		cmocka_unit_test(test_mount_opts_fuzz),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, NULL);

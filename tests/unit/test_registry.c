@@ -92,6 +92,16 @@ static void test_builtins(void **state)
 #define CHECK_FOUND(n) assert_non_null(usm_find_evict(n));
 	USM_EVICT_BUILTINS(CHECK_FOUND)
 #undef CHECK_FOUND
+	assert_ptr_equal(usm_find_alloc("firstfit"), &usm_alloc_firstfit);
+	assert_ptr_equal(usm_find_alloc("contiguous"), &usm_alloc_contiguous);
+	assert_ptr_equal(usm_find_alloc("spread"), &usm_alloc_spread);
+#define CHECK_ALLOC(n) assert_non_null(usm_find_alloc(n));
+	USM_ALLOC_BUILTINS(CHECK_ALLOC)
+#undef CHECK_ALLOC
+	usm_for_each_alloc(collect, &nm);
+	assert_true(listed(&nm, "firstfit"));
+	assert_true(listed(&nm, "contiguous"));
+	assert_true(listed(&nm, "spread"));
 	assert_null(usm_find_evict("nosuch"));
 	assert_null(usm_find_evict(NULL));
 	assert_null(usm_find_evict("LRU"));

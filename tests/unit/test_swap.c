@@ -50,6 +50,14 @@ static const char *mkspec(const char *file)
 	return spec;
 }
 
+static const char *path_of(const char *file)
+{
+	static char p[600];
+
+	snprintf(p, sizeof(p), "%s/%s", tmpdir, file);
+	return p;
+}
+
 static struct usm_store *open_ok(const char *file, unsigned int flags)
 {
 	struct usm_store *st = NULL;
@@ -425,6 +433,20 @@ static void test_keep_reopen(void **state)
 	/* unclaimed slots are free again, lowest first */
 	assert_int_equal(usm_store_alloc(st, &s), 0);
 	assert_int_equal(s, 1);
+	usm_store_close(st);
+
+	/* the file lost a claimed slot while the server was away: -EIO */
+	assert_int_equal(truncate(path_of("keep.swap"), 0), 0);
+	st = open_ok("keep.swap", USM_STORE_KEEP);
+	assert_int_equal(usm_store_claim(st, 3), 0);
+	assert_int_equal(usm_store_read(st, &slots[1], &bufs[0], 0), 0);
+	s = 3;
+	assert_int_equal(usm_store_read(st, &s, &bufs[0], 1), -EIO);
+	/* a slot allocated afresh below it is fine once written */
+	assert_int_equal(usm_store_alloc(st, &s), 0);
+	assert_int_equal(s, 0);
+	assert_int_equal(usm_store_write(st, &s, &bufs[1], 1), 0);
+	assert_int_equal(usm_store_read(st, &s, &bufs[0], 1), 0);
 	usm_store_close(st);
 
 	/* without KEEP the file starts empty */

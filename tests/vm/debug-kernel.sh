@@ -38,7 +38,8 @@ make -s defconfig >/dev/null
 make -s kvm_guest.config >/dev/null
 scripts/kconfig/merge_config.sh -m .config "$VM_DIR/debug.config" >/dev/null
 make -s olddefconfig
-for opt in PROVE_LOCKING DEBUG_VM DEBUG_LIST KASAN DEBUG_KMEMLEAK MODULES DEVPORT; do
+for opt in PROVE_LOCKING DEBUG_VM DEBUG_LIST KASAN DEBUG_KMEMLEAK MODULES MODULE_UNLOAD \
+	DEVPORT DEVTMPFS DEBUG_FS BLK_DEV_INITRD SERIAL_8250_CONSOLE CONTIG_ALLOC TMPFS; do
 	grep -q "^CONFIG_$opt=y" .config || die "debug: CONFIG_$opt did not stick in .config"
 done
 say "debug: building bzImage and modules (make -j2; several minutes)"

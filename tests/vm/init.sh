@@ -64,20 +64,22 @@ finish() {
 }
 
 # Print which source the pool came from, as the module reports it: its
-# stats files if it has some, else its kernel log lines.
+# stats files if it has some, and its kernel log lines ("source X" first,
+# else the first source name on a pool line).
 pool_source() {
-	for f in /sys/kernel/debug/$MODULE/stats /sys/kernel/debug/$MODULE/pool \
+	: >/tmp/pool.txt
+	for f in /sys/kernel/debug/$MODULE/pool /sys/kernel/debug/$MODULE/stats \
 		/sys/fs/$MODULE/stats /proc/fs/$MODULE/stats; do
 		[ -r "$f" ] || continue
 		echo "vm: $f:"
 		sed 's/^/vm:   /' "$f"
-		src=$(grep -i -o -E '(source|src)[=: ]+[a-z_]+' "$f" | head -n 1 |
-			sed -E 's/.*[=: ]+//')
-		[ -n "$src" ] && break
+		cat "$f" >>/tmp/pool.txt
 	done
-	if [ -z "${src:-}" ]; then
-		src=$(dmesg | grep -i "$MODULE" | grep -i pool |
-			grep -o -i -w -E '(cma|dma|contig|pages)' | head -n 1)
+	dmesg | grep -i "$MODULE" | grep -i pool >>/tmp/pool.txt
+	src=$(grep -o -i -E 'source[=: ]+[a-z_]+' /tmp/pool.txt | head -n 1 |
+		sed -E 's/.*[=: ]+//')
+	if [ -z "$src" ]; then
+		src=$(grep -o -i -w -E '(cma|dma|contig|pages)' /tmp/pool.txt | head -n 1)
 	fi
 	echo "vm: pool-source ${src:-unknown}"
 }
@@ -85,6 +87,14 @@ pool_source() {
 echo "vm: guest up: $(uname -r), $(grep -c ^processor /proc/cpuinfo) cpus," \
 	"$(awk '/MemTotal/ {print $2 / 1024 " MiB"}' /proc/meminfo)"
 echo "vm: cmdline: $(cat /proc/cmdline)"
+
+# kmemleak (debug kernel): forget what boot left unreferenced, so that the
+# scan after rmmod reports only what happened since.
+if [ -w /sys/kernel/debug/kmemleak ]; then
+	echo scan >/sys/kernel/debug/kmemleak
+	echo clear >/sys/kernel/debug/kmemleak
+	echo "vm: kmemleak: baseline taken"
+fi
 
 if ! step insmod insmod "/vm/$MODULE.ko" pool="$POOL" $MODARGS; then
 	dmesg | tail -n 20
@@ -137,26 +147,48 @@ if step mount mount -t "$MODULE" none /mnt/usm -o size="$SIZE"; then
 	step umount umount /mnt/usm
 fi
 
+# Every frame back in the pool once nothing is mounted (where the module
+# has a pool stats file with a "used" line; frees may lag a moment).
+pool_file=/sys/kernel/debug/$MODULE/pool
+if [ -r "$pool_file" ] && grep -q '^used ' "$pool_file"; then
+	for i in 1 2 3 4 5; do
+		used=$(awk '$1 == "used" { print $2 }' "$pool_file")
+		[ "$used" = 0 ] && break
+		sleep 1
+	done
+	if [ "$used" = 0 ]; then
+		step_ok pool-empty
+	else
+		sed 's/^/vm:   /' "$pool_file"
+		step_fail pool-empty "$used frames still used after umount"
+	fi
+fi
+
 step rmmod rmmod "$MODULE"
 
 if [ -w /sys/kernel/debug/kmemleak ]; then
-	# Two scans: an object is reported only once seen unreferenced twice.
+	# An object is reported once unreferenced and older than 5 s.
+	sleep 6
 	echo scan >/sys/kernel/debug/kmemleak
-	sleep 1
 	echo scan >/sys/kernel/debug/kmemleak
-	if [ -s /sys/kernel/debug/kmemleak ]; then
-		head -n 40 /sys/kernel/debug/kmemleak
+	# (debugfs files have no size: read it)
+	cat /sys/kernel/debug/kmemleak >/tmp/kmemleak.txt
+	if [ -s /tmp/kmemleak.txt ]; then
+		head -n 60 /tmp/kmemleak.txt
 		step_fail kmemleak "suspected leaks"
 	else
 		step_ok kmemleak
 	fi
 fi
 
-bad=$(dmesg | grep -c -E 'WARNING:|BUG:|Oops|Call Trace|suspected memory leak|Kernel panic')
+# The same patterns as the host's (lane.sh BAD_RE), on the whole kernel log
+# (the console may have missed quiet messages).
+BAD_RE='WARNING:|BUG:|Oops|Call Trace|unreferenced object|Kernel panic|general protection fault|usmfs: .*(leak|still in use)'
+bad=$(dmesg | grep -c -E "$BAD_RE")
 if [ "$bad" -eq 0 ]; then
 	step_ok dmesg-clean
 else
-	dmesg | grep -B 2 -A 20 -E 'WARNING:|BUG:|Oops|suspected memory leak' | head -n 80
+	dmesg | grep -B 2 -A 20 -E "$BAD_RE" | head -n 80
 	step_fail dmesg-clean "$bad bad lines"
 fi
 

@@ -14,6 +14,7 @@ KMOD_SRC=${KMOD_SRC:-$TOP/kmod}	# the module's source (a copy is built)
 MODULE=${MODULE:-usmfs}
 VM_TIMEOUT=${VM_TIMEOUT:-900}	# one guest, boot to power-off, seconds
 VM_BUILD_TIMEOUT=${VM_BUILD_TIMEOUT:-600}	# one module build, seconds
+VM_DEBUG_BUILD_TIMEOUT=${VM_DEBUG_BUILD_TIMEOUT:-5400}	# the debug kernel's build
 VM_POOL=${VM_POOL:-48M}		# module parameter pool=
 VM_SIZE=${VM_SIZE:-32M}		# mount option size=
 VM_NOSWAP_SIZE=${VM_NOSWAP_SIZE:-8M}	# size= of the second, swap=none mount
@@ -27,7 +28,10 @@ SUITE_TIMEOUT=${SUITE_TIMEOUT:-600}
 # What the guest must report, in order; a missing step counts as failed.
 STEPS="insmod mount mount-noswap fio-psync fio-mmap umount-noswap umount rmmod dmesg-clean"
 # Kernel log lines that fail a guest whatever its tests said.
-BAD_RE='WARNING:|BUG:|Oops|Call Trace|suspected memory leak|unreferenced object|Kernel panic|general protection fault'
+# (kmemleak's "N new suspected memory leaks" is left out: the guest takes a
+# baseline after boot, and what it finds later it prints as "unreferenced
+# object" entries.)
+BAD_RE='WARNING:|BUG:|Oops|Call Trace|unreferenced object|Kernel panic|general protection fault|usmfs: .*(leak|still in use)'
 
 [ $# -gt 0 ] || set -- 6.1 6.12 7
 
@@ -91,10 +95,11 @@ resolve_6_12() {
 	K_POOL_RE='^(contig|pages)$'
 }
 
-# The newest 7.x in trixie-backports; its image is in linux-binary-REL.
+# The newest 7.x (or later) in trixie-backports; its image is in
+# linux-binary-REL.
 resolve_7() {
 	local n
-	n=$(papt_names '^linux-image-7\.[0-9]+\.[0-9]+\+deb13-amd64$' | tail -n 1)
+	n=$(papt_names '^linux-image-([7-9]|[1-9][0-9])\.[0-9]+\.[0-9]+\+deb13-amd64$' | tail -n 1)
 	[ -n "$n" ] || return 1
 	K_REL=${n#linux-image-}
 	K_VER=$(papt_version "$n")
@@ -113,7 +118,8 @@ resolve_debug() {
 	say "[$label] building the debug kernel (cached in $VM_CACHE/debug; log $VM_BUILD/debug-kernel.log)"
 	local t0
 	t0=$(date +%s)
-	logged "$VM_BUILD/debug-kernel.log" "$VM_DIR/debug-kernel.sh" "$VM_CACHE/debug" || return 1
+	logged "$VM_BUILD/debug-kernel.log" timeout "$VM_DEBUG_BUILD_TIMEOUT" \
+		"$VM_DIR/debug-kernel.sh" "$VM_CACHE/debug" || return 1
 	say "[$label] debug kernel ready ($(($(date +%s) - t0))s)"
 	K_REL=$(make -s -C "$tree" kernelrelease)
 	K_VER="linux-source-6.1 $(cat "$VM_CACHE/debug/.vm-source")"
@@ -155,7 +161,7 @@ fetch_headers() {
 	local kroot=$VM_CACHE/k/$K_REL p deb tmp
 	KDIR=$kroot/root/usr/src/linux-headers-$K_REL
 	[ -f "$kroot/.headers-ok" ] && return 0
-	rm -rf "$kroot/root"
+	rm -rf "$kroot/root" "$kroot"/tmp.*
 	tmp=$(mktemp -d "$kroot/tmp.XXXXXX")
 	for p in $K_HDRS; do
 		deb=$(papt_fetch "$p" "$K_VER") || return 1
@@ -168,16 +174,24 @@ fetch_headers() {
 }
 
 # Copy the module's source (what git tracks or would track, not build
-# outputs) to DEST.
-copy_kmod_src() {
-	local dest=$1
-	rm -rf "$dest"
-	mkdir -p "$dest"
-	if git -C "$KMOD_SRC" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
-		(cd "$KMOD_SRC" && git ls-files -co --exclude-standard -z . |
-			tar --null -T - -cf -) | tar -C "$dest" -xf -
+# outputs) to ROOT/kmod, with the shared headers it includes beside it
+# (ROOT/policy/lib/include: the user.usm.* table), as a DKMS copy has them.
+copy_tree() {
+	local from=$1 to=$2
+	mkdir -p "$to"
+	if git -C "$from" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+		(cd "$from" && git ls-files -co --exclude-standard -z . |
+			tar --null -T - -cf -) | tar -C "$to" -xf -
 	else
-		cp -a "$KMOD_SRC"/. "$dest"/
+		cp -a "$from"/. "$to"/
+	fi
+}
+copy_kmod_src() {
+	local root=$1
+	rm -rf "$root/kmod" "$root/policy"
+	copy_tree "$KMOD_SRC" "$root/kmod"
+	if [ -d "$KMOD_SRC/../policy/lib/include" ]; then
+		copy_tree "$KMOD_SRC/../policy/lib/include" "$root/policy/lib/include"
 	fi
 }
 
@@ -188,14 +202,14 @@ build_module() {
 	KO=$b/$MODULE.ko
 	rm -f "$KO"
 	if [ "$K_WHERE" = host ]; then
-		copy_kmod_src "$b/kmod"
+		copy_kmod_src "$b"
 		logged "$b/kmod-build.log" timeout "$VM_BUILD_TIMEOUT" \
 			make -C "$b/kmod" KDIR="$KDIR" -j2 || return 1
 		cp "$(find "$b/kmod" -name "$MODULE.ko" | head -n 1)" "$KO" 2>/dev/null
 	else
 		logged "$VM_CACHE/trixie-setup.log" "$VM_DIR/mkchroot.sh" "$ch" "$K_HDRS" ||
 			return 1
-		copy_kmod_src "$ch/build/kmod"
+		copy_kmod_src "$ch/build"
 		logged "$b/kmod-build.log" chroot_run "$ch" timeout "$VM_BUILD_TIMEOUT" \
 			make -C /build/kmod \
 			KDIR="/usr/src/linux-headers-$K_REL" -j2 || return 1
@@ -217,7 +231,8 @@ build_base() {
 	if [ -f "$TOP/tests/fs/Makefile" ]; then
 		say "building the filesystem suite -static"
 		rm -rf "$o"
-		if logged "$VM_BUILD/fs-build.log" make -C "$TOP/tests/fs" static O="$o" &&
+		if logged "$VM_BUILD/fs-build.log" timeout "$VM_BUILD_TIMEOUT" \
+			make -C "$TOP/tests/fs" static O="$o" &&
 			[ -f "$o/run-suite.sh" ]; then
 			fsdir=$o
 			FS_PRESENT=1
@@ -268,9 +283,10 @@ boot() {
 	qpid=$!
 	# Follow the console while the guest runs: our lines, the suite's
 	# summary and result lines, and anything that looks like a kernel bug.
-	tail -n +1 -F --pid=$qpid "$log.raw" 2>/dev/null | tr -d '\r' |
+	# (grep and sed line-buffered, so that lines show as they come.)
+	tail -n +1 -F --pid=$qpid "$log.raw" 2>/dev/null |
 		grep --line-buffered -E "^(vm: |fs-kmod: )|^(PASS|FAIL|ok |not ok )|$BAD_RE" |
-		sed -u "s/^/  [$label] /" &
+		sed -u -e 's/\r$//' -e "s/^/  [$label] /" &
 	local tpid=$!
 	wait $qpid
 	QRC=$?
@@ -385,6 +401,9 @@ run_kernel() {
 
 	log=$VM_BUILD/$K_REL/guest.log
 	boot "$log"
+	# The initrd is the base plus a few KiB: keep the disk free (VM_KEEP=1
+	# keeps it for booting by hand).
+	[ "${VM_KEEP:-0}" = 1 ] || rm -f "$INITRD" "$log.raw"
 	judge "$log"
 	say "[$label] pool source: $POOL_SRC"
 	say "[$label] $kpass passed, $kfail failed in $(($(date +%s) - t0))s (log: $log)"

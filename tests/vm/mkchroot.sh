@@ -21,6 +21,8 @@ include=make,gcc-14,libc6-dev
 
 mkdir -p "$(dirname "$dir")"
 if [ ! -f "$dir/.vm-bootstrapped" ]; then
+	umount_under "$dir"
+	umount_under "$dir.tmp"
 	rm -rf "$dir" "$dir.tmp"
 	say "chroot: debootstrap $suite minbase (+ $include) into $dir"
 	if ! logged "$dir.log" timeout 900 debootstrap --variant=minbase \

@@ -55,6 +55,9 @@ struct up_state up = {
 
 extern char **environ;
 static pid_t owner_pid;		/* the process whose file up.name is */
+static char dir_path[4096];	/* USMFS_DIR made absolute */
+static dev_t dir_dev;
+static ino_t dir_ino;
 static int fork_pipe[2] = { -1, -1 };
 
 static void warn_disabled(const char *fmt, ...)
@@ -178,17 +181,48 @@ static void heap_name(char *buf, pid_t pid)
 	memcpy(p, ".heap", 6);
 }
 
-/* Create USMFS_DIR/<name> for @pid; the fd or -1 (errno). */
-static int heap_create(pid_t pid, char *name)
+/* @fd moved to a number >= UP_FD_MIN if the limit allows. */
+static int high_fd(int fd)
 {
+	int nfd;
+
+	if (fd < 0 || fd >= UP_FD_MIN)
+		return fd;
+	nfd = fcntl(fd, F_DUPFD_CLOEXEC, UP_FD_MIN);
+	if (nfd < 0)
+		return fd;
+	close(fd);
+	return nfd;
+}
+
+/* Create USMFS_DIR/<name> for @pid; the fd or -1 (errno). */
+static int heap_create(pid_t pid, char *name, dev_t *dev, ino_t *ino)
+{
+	struct stat st;
 	int fd, tries;
 
 	heap_name(name, pid);
+	/* Is up.dirfd still USMFS_DIR (the program may close fds)? */
+	if (fstat(up.dirfd, &st) < 0 || st.st_dev != dir_dev ||
+	    st.st_ino != dir_ino) {
+		errno = EBADF;
+		return -1;
+	}
 	for (tries = 0; tries < 2; tries++) {
 		fd = openat(up.dirfd, name,
 			    O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
 			    0600);
-		if (fd >= 0 || errno != EEXIST)
+		if (fd >= 0 && fstat(fd, &st) < 0) {
+			unlinkat(up.dirfd, name, 0);
+			close(fd);
+			return -1;
+		}
+		if (fd >= 0) {
+			*dev = st.st_dev;
+			*ino = st.st_ino;
+			return high_fd(fd);
+		}
+		if (errno != EEXIST)
 			return fd;
 		/* A file for our own pid is left over from an older image. */
 		unlinkat(up.dirfd, name, 0);
@@ -281,20 +315,31 @@ __attribute__((constructor)) static void up_init(void)
 	char type[64];
 	struct stat st;
 
+	const char *retain = getenv("USMFS_RETAIN");
+	size_t retain_bytes = (size_t)128 << 20;
+
 	up.min_size = (size_t)1 << 20;
 	if (min && *min && parse_size(min, &up.min_size) < 0) {
 		warn_disabled("bad USMFS_MIN_SIZE '%s' (a size like 1M)", min);
+		return;
+	}
+	if (retain && *retain && parse_size(retain, &retain_bytes) < 0) {
+		warn_disabled("bad USMFS_RETAIN '%s' (a size like 32M)", retain);
 		return;
 	}
 	if (!dir || !*dir) {
 		warn_disabled("USMFS_DIR is not set");
 		return;
 	}
-	up.dirfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	up.dirfd = high_fd(open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC));
 	if (up.dirfd < 0 || fstat(up.dirfd, &st) < 0) {
 		warn_disabled("USMFS_DIR=%s: %s", dir, strerror(errno));
 		goto fail;
 	}
+	dir_dev = st.st_dev;
+	dir_ino = st.st_ino;
+	if (!realpath(dir, dir_path))
+		dir_path[0] = '\0';
 	if (mount_type(st.st_dev, type, sizeof(type)) < 0)
 		snprintf(type, sizeof(type), "unknown");
 	if (strcmp(type, "usmfs") && strcmp(type, "fuse.usmfs") &&
@@ -302,13 +347,16 @@ __attribute__((constructor)) static void up_init(void)
 		warn_disabled("USMFS_DIR=%s is on %s, not usmfs", dir, type);
 		goto fail;
 	}
+	retain_bytes >>= UP_GRAN_SHIFT;
+	up.retain_max = retain_bytes > UINT32_MAX ? UINT32_MAX :
+						   (uint32_t)retain_bytes;
 	if (reserve(RESV_DEFAULT) < 0) {
 		warn_disabled("cannot reserve address space for the heap");
 		goto fail;
 	}
 	if (!(sweep && !strcmp(sweep, "0")))
 		sweep_stale();
-	up.fd = heap_create(getpid(), up.name);
+	up.fd = heap_create(getpid(), up.name, &up.dev, &up.ino);
 	if (up.fd < 0) {
 		warn_disabled("cannot create %s/%s: %s", dir, up.name,
 			      strerror(errno));
@@ -332,18 +380,32 @@ fail:
 	up.dirfd = -1;
 }
 
-static void unlink_heap(void)
+void up_unlink_heap(void)
 {
-	if (up.enabled && up.linked && getpid() == owner_pid) {
+	struct stat st;
+
+	if (!up.enabled || !up.linked || getpid() != owner_pid)
+		return;
+	up.linked = 0;
+	/* The program may have closed our directory fd: then by path. */
+	if (fstat(up.dirfd, &st) == 0 && st.st_dev == dir_dev &&
+	    st.st_ino == dir_ino) {
 		unlinkat(up.dirfd, up.name, 0);
-		up.linked = 0;
+	} else if (dir_path[0]) {
+		char path[sizeof(dir_path) + sizeof(up.name) + 1];
+		size_t n = strlen(dir_path);
+
+		memcpy(path, dir_path, n);
+		path[n] = '/';
+		memcpy(path + n + 1, up.name, strlen(up.name) + 1);
+		unlink(path);
 	}
 }
 
 __attribute__((destructor)) static void up_fini(void)
 {
 	/* The mapping stays valid: later destructors may still use it. */
-	unlink_heap();
+	up_unlink_heap();
 }
 
 /* ---- fork -------------------------------------------------------------- */
@@ -360,13 +422,18 @@ static ssize_t child_log(const char *a, const char *b)
 	return r;
 }
 
-/* Copy the data of [off, off+len) from @from to @to (holes stay holes). */
-static int copy_file_data(int from, int to, off_t off, off_t len)
+/*
+ * Copy the data of [off, off+len) from @from to @to (holes stay holes
+ * when @seek_data: the caller has written dirty pages back, so that the
+ * filesystem's SEEK_DATA knows them).
+ */
+static int copy_file_data(int from, int to, off_t off, off_t len,
+			  int seek_data)
 {
 	off_t end = off + len;
 
 	while (off < end) {
-		off_t d = lseek(from, off, SEEK_DATA), h;
+		off_t d = seek_data ? lseek(from, off, SEEK_DATA) : -1, h;
 
 		if (d < 0 && errno == ENXIO)
 			return 0;
@@ -491,23 +558,18 @@ static int remap_file(char *start, size_t len, int prot, void *arg)
 	return p == MAP_FAILED ? -1 : 0;
 }
 
+/* Replace [start, start+len) by a private anonymous copy of itself. */
 static int remap_anon(char *start, size_t len, int prot, void *arg)
 {
-	int from = *(int *)arg;
 	char *tmp = up_sys_mmap(NULL, len, PROT_READ | PROT_WRITE,
 				MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	size_t done = 0;
 
+	(void)arg;
 	if (tmp == MAP_FAILED)
 		return -1;
-	while (done < len) {
-		ssize_t r = pread(from, tmp + done, len - done,
-				  start - up.base + (off_t)done);
-
-		if (r <= 0)
-			break;	/* past EOF: zeros */
-		done += (size_t)r;
-	}
+	if (!(prot & PROT_READ))
+		syscall(SYS_mprotect, start, len, prot | PROT_READ);
+	memcpy(tmp, start, len);
 	syscall(SYS_mprotect, tmp, len, prot);
 	if ((void *)syscall(SYS_mremap, tmp, len, len,
 			    MREMAP_MAYMOVE | MREMAP_FIXED, start) == MAP_FAILED)
@@ -519,27 +581,43 @@ static int remap_anon(char *start, size_t len, int prot, void *arg)
 static void child_rehome(void)
 {
 	char *lo = up.base, *hi = up.base + ((size_t)up.hwm << UP_GRAN_SHIFT);
-	int old = up.fd, nfd;
+	int old = up.fd, nfd, seek_data;
 	char name[sizeof(up.name)];
+	dev_t dev;
+	ino_t ino;
 	uint32_t g;
+
+	struct stat st;
 
 	owner_pid = getpid();
 	up.linked = 0;
 	if (old < 0)
 		return;		/* anonymous already: copy-on-write */
-	nfd = heap_create(owner_pid, name);
+	/* The program may have closed our fd (and reused its number). */
+	if (fstat(old, &st) < 0 || st.st_dev != up.dev || st.st_ino != up.ino) {
+		old = -1;
+		goto anon;
+	}
+	nfd = heap_create(owner_pid, name, &dev, &ino);
 	if (nfd < 0)
 		goto anon;
 	if (ftruncate(nfd, (off_t)(hi - lo)) < 0)
 		goto drop;
+	/* FUSE's writeback cache: let the filesystem see every page. */
+	seek_data = fdatasync(old) == 0;
 	for (g = 0; g < up.hwm; ) {
-		uint32_t n = up.gt[g].kind == UP_G_FREE ? up.gt[g].ngran : 1;
+		uint32_t s = g;
 
-		if (up.gt[g].kind != UP_G_FREE &&
-		    copy_file_data(old, nfd, (off_t)g << UP_GRAN_SHIFT,
-				   (off_t)UP_GRAN) < 0)
+		if (up.gt[g].kind == UP_G_FREE) {
+			g += up.gt[g].ngran;
+			continue;
+		}
+		while (g < up.hwm && up.gt[g].kind != UP_G_FREE)
+			g++;
+		if (copy_file_data(old, nfd, (off_t)s << UP_GRAN_SHIFT,
+				   (off_t)(g - s) << UP_GRAN_SHIFT,
+				   seek_data) < 0)
 			goto drop;
-		g += n;
 	}
 	if (for_each_vma(lo, hi, remap_file, &nfd) < 0) {
 		/* Some VMAs may already use the new file: it must stay. */
@@ -548,6 +626,8 @@ static void child_rehome(void)
 	}
 	close(old);
 	up.fd = nfd;
+	up.dev = dev;
+	up.ino = ino;
 	memcpy(up.name, name, sizeof(name));
 	up.linked = 1;
 	return;
@@ -557,11 +637,12 @@ drop:
 anon:
 	child_log("fork: cannot copy the heap to a new file",
 		  "; the child's heap is anonymous memory");
-	if (for_each_vma(lo, hi, remap_anon, &old) < 0) {
+	if (for_each_vma(lo, hi, remap_anon, NULL) < 0) {
 		child_log("fork: cannot copy the heap", "; aborting");
 		abort();
 	}
-	close(old);
+	if (old >= 0)
+		close(old);
 	up.fd = -1;
 }
 
@@ -606,7 +687,7 @@ static void at_child(void)
 
 EXPORT int execve(const char *path, char *const argv[], char *const envp[])
 {
-	unlink_heap();
+	up_unlink_heap();
 	return (int)syscall(SYS_execve, path, argv, envp);
 }
 
@@ -626,7 +707,7 @@ EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])
 		(int (*)(const char *, char *const[], char *const[]))
 		next_sym("execvpe");
 
-	unlink_heap();
+	up_unlink_heap();
 	if (!real) {
 		errno = ENOSYS;
 		return -1;
@@ -644,7 +725,7 @@ EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
 	int (*real)(int, char *const[], char *const[]) =
 		(int (*)(int, char *const[], char *const[]))next_sym("fexecve");
 
-	unlink_heap();
+	up_unlink_heap();
 	if (!real) {
 		errno = ENOSYS;
 		return -1;
@@ -723,7 +804,7 @@ EXPORT int execle(const char *path, const char *arg, ...)
 /* _exit() skips destructors (dash and many fork children end with it). */
 EXPORT void _exit(int status)
 {
-	unlink_heap();
+	up_unlink_heap();
 	syscall(SYS_exit_group, status);
 	__builtin_unreachable();
 }

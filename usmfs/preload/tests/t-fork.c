@@ -8,6 +8,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -133,6 +134,53 @@ int main(int argc, char **argv)
 	CHECK(waitpid(pid, &st, 0) == pid && WIFEXITED(st) &&
 	      WEXITSTATUS(st) == 0);
 	CHECK(!heap_file(dir, pid));
+
+	/* A child that closes every fd (as daemons do), opens files that may
+	 * take the freed numbers, and goes on allocating and forking: the
+	 * library must neither write to those files nor lose data. */
+	pid = fork();
+	if (pid == 0) {
+		char path[4096], buf[16] = "";
+		unsigned char *big;
+		int fd, f = 0, i;
+
+		for (i = 3; i < 4096; i++)
+			close(i);
+		snprintf(path, sizeof(path), "%s/victim.%d", dir, getpid());
+		for (i = 0; i < 1000; i++) {	/* fill the low numbers */
+			fd = open(path, O_RDWR | O_CREAT, 0600);
+			if (fd < 0)
+				break;
+		}
+		if (write(fd, "keep", 4) != 4)
+			f++;
+		for (i = 0; i < 50; i++) {	/* grow, free: ftruncate, punch */
+			big = malloc(4 * MB);
+			memset(big, i, 4 * MB);
+			free(big);
+		}
+		f += !all(m, MB, 0x66) || !all(a, 8 * MB, 0x22);
+		pid = fork();	/* the grandchild's heap: a private copy */
+		if (pid == 0) {
+			memset(m, 0x77, MB);
+			_exit(all(a, 8 * MB, 0x22) ? 0 : 1);
+		}
+		f += waitpid(pid, &st, 0) != pid || !WIFEXITED(st) ||
+		     WEXITSTATUS(st) != 0;
+		f += !all(m, MB, 0x66);
+		if (pread(fd, buf, sizeof(buf), 0) != 4 || memcmp(buf, "keep", 4))
+			f++;
+		{
+			struct stat sb;
+
+			f += fstat(fd, &sb) < 0 || sb.st_size != 4;
+		}
+		unlink(path);
+		exit(f ? 1 : 0);
+	}
+	CHECK(waitpid(pid, &st, 0) == pid && WIFEXITED(st) &&
+	      WEXITSTATUS(st) == 0);
+	CHECK(all(m, MB, 0x66) && all(a, 8 * MB, 0x22));
 	free(m);
 	munmap(a, 8 * MB);
 	return fails ? 1 : 0;

@@ -49,7 +49,11 @@ int usm_pool_alloc_from(struct usm_pool *pool, usm_frame_t from,
 
 /* Take @nr free frames that are contiguous within one chunk, the first
  * aligned to @align frames (a power of two; 1 = any), lowest such run
- * first.  0 and *@out, or -ENOSPC, -EINVAL. */
+ * first.  0 and *@out, or -ENOSPC, -EINVAL.
+ * Exactly the lowest when @nr is a power of two and @align >= @nr (the
+ * runs placement asks for); otherwise the lowest fully free block of
+ * max(@nr, @align) rounded up to a power of two is preferred, and a
+ * slower search finds any other run when there is no such block. */
 int usm_pool_alloc_run(struct usm_pool *pool, uint64_t nr, uint64_t align,
 		       usm_frame_t *out);
 

@@ -1,0 +1,382 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * file.c - regular files: read/write, mmap and its fault path, fallocate,
+ * SEEK_DATA/SEEK_HOLE.
+ *
+ * The fault path is lookup-and-map: a resident page is handed to the mm as
+ * it is; a hole gets the lowest free frame (firstfit), zeroed.  Nothing here
+ * waits for userspace.
+ */
+#include <linux/fs.h>
+#include <linux/falloc.h>
+#include <linux/log2.h>
+#include <linux/module.h>
+#include <linux/mm.h>
+#include <linux/pagemap.h>
+#include <linux/sched/signal.h>
+#include <linux/uio.h>
+
+#include "usmfs.h"
+
+/* ------------------------------------------------------------------ mmap */
+
+static unsigned int fault_around = 16;
+module_param(fault_around, uint, 0644);
+MODULE_PARM_DESC(fault_around,
+		 "resident pages a fault maps around itself, aligned window (0: off; max 512)");
+
+/*
+ * Map the resident neighbours of a faulting page, in the aligned window of
+ * fault_around pages that holds it, so that a scan of a resident file takes
+ * one fault per window rather than one per page.  Only pages already in the
+ * file are mapped, never allocated; PTEs already set are left alone.  Called
+ * with invalidate_lock shared, like the fault itself, so truncation cannot
+ * run under us.  vm_insert_page() maps with vm_page_prot: read-only in a
+ * private mapping (a write still copies), writable in a shared one.
+ */
+static void usmfs_map_around(struct vm_fault *vmf, struct inode *inode)
+{
+	struct usmfs_inode_info *info = USMFS_I(inode);
+	struct vm_area_struct *vma = vmf->vma;
+	unsigned int nr = min(READ_ONCE(fault_around), 512U);
+	pgoff_t first, last, eof, index;
+
+	if (nr < 2 || !(vma->vm_flags & VM_MIXEDMAP))
+		return;
+	nr = rounddown_pow_of_two(nr);
+	first = max(round_down(vmf->pgoff, nr), vma->vm_pgoff);
+	last = min(first + nr - 1, vma->vm_pgoff + vma_pages(vma) - 1);
+	eof = DIV_ROUND_UP(i_size_read(inode), PAGE_SIZE);
+	if (last >= eof)
+		last = eof - 1;
+
+	for (index = first; index <= last; index++) {
+		unsigned long addr;
+		struct page *page;
+		void *entry;
+
+		if (index == vmf->pgoff)
+			continue;
+		xa_lock(&info->frames);
+		entry = xa_load(&info->frames, index);
+		page = entry ? usmfs_frame_page(xa_to_value(entry)) : NULL;
+		if (page)
+			get_page(page);
+		xa_unlock(&info->frames);
+		if (!page)
+			continue;
+		addr = vma->vm_start + ((index - vma->vm_pgoff) << PAGE_SHIFT);
+		/* -EBUSY: already mapped; anything else: just don't map it. */
+		vm_insert_page(vma, addr, page);
+		put_page(page);
+	}
+}
+
+static vm_fault_t usmfs_fault(struct vm_fault *vmf)
+{
+	struct inode *inode = file_inode(vmf->vma->vm_file);
+	struct address_space *mapping = inode->i_mapping;
+	struct usmfs_inode_info *info = USMFS_I(inode);
+	struct usmfs_sb_info *sbi = USMFS_SB(inode->i_sb);
+	struct page *page;
+	vm_fault_t ret;
+	bool hit;
+
+	/* Shared: truncate and hole punching exclude us while they work. */
+	filemap_invalidate_lock_shared(mapping);
+	if (vmf->pgoff >= DIV_ROUND_UP(i_size_read(inode), PAGE_SIZE)) {
+		ret = VM_FAULT_SIGBUS;
+		goto unlock;
+	}
+	page = usmfs_get_page(inode, vmf->pgoff, USMFS_SGP_WRITE, &hit);
+	if (IS_ERR(page)) {
+		/* Out of the mount's share or the pool: what tmpfs does. */
+		ret = PTR_ERR(page) == -ENOMEM ? VM_FAULT_OOM : VM_FAULT_SIGBUS;
+		goto unlock;
+	}
+	atomic64_inc(&info->faults);
+	atomic64_inc(&sbi->faults);
+	if (hit) {
+		atomic64_inc(&info->hits);
+		atomic64_inc(&sbi->hits);
+	}
+	usmfs_map_around(vmf, inode);
+	/*
+	 * Locked until the mm has set the PTE: a truncate that removes the
+	 * page after we drop invalidate_lock waits for this lock, then
+	 * unmaps again.
+	 */
+	lock_page(page);
+	vmf->page = page;
+	ret = VM_FAULT_LOCKED;
+unlock:
+	filemap_invalidate_unlock_shared(mapping);
+	return ret;
+}
+
+/*
+ * Nothing to map from here: on 6.5+ ->map_pages runs under rcu_read_lock()
+ * and the helpers that set PTEs in bulk are not exported, so fault-around
+ * happens in usmfs_fault().  Having the method tells the mm that ->fault may
+ * run under the per-VMA lock alone (6.4+): without it, every fault on a
+ * mapping is retried under mmap_lock.
+ */
+static vm_fault_t usmfs_map_pages(struct vm_fault *vmf, pgoff_t start_pgoff,
+				  pgoff_t end_pgoff)
+{
+	return 0;
+}
+
+static const struct vm_operations_struct usmfs_vm_ops = {
+	.fault		= usmfs_fault,
+	.map_pages	= usmfs_map_pages,
+};
+
+static int usmfs_mmap(struct file *file, struct vm_area_struct *vma)
+{
+	file_accessed(file);
+	vma->vm_ops = &usmfs_vm_ops;
+	/*
+	 * Our pages are ordinary pages outside the page cache: VM_MIXEDMAP
+	 * lets the fault path map neighbours with vm_insert_page(), and
+	 * vm_normal_page() still finds the page behind every PTE (COW, GUP,
+	 * fork).  The mm skips such VMAs for mlock, KSM and khugepaged, none
+	 * of which has anything to do with pool pages.
+	 */
+	if (USMFS_CAN_FAULT_AROUND && fault_around >= 2)
+		usmfs_vm_flags_set(vma, VM_MIXEDMAP);
+	return 0;
+}
+
+/* ------------------------------------------------------------ read/write */
+
+static ssize_t usmfs_read_iter(struct kiocb *iocb, struct iov_iter *to)
+{
+	struct file *file = iocb->ki_filp;
+	struct inode *inode = file_inode(file);
+	loff_t pos = iocb->ki_pos;
+	ssize_t done = 0;
+	int err = 0;
+
+	while (iov_iter_count(to)) {
+		loff_t isize = i_size_read(inode);
+		size_t offset = offset_in_page(pos);
+		size_t nr, copied;
+		struct page *page;
+
+		if (pos >= isize)
+			break;
+		nr = min_t(u64, PAGE_SIZE - offset, isize - pos);
+		nr = min(nr, iov_iter_count(to));
+		page = usmfs_get_page(inode, pos >> PAGE_SHIFT, USMFS_SGP_READ,
+				      NULL);
+		if (page) {
+			copied = copy_page_to_iter(page, offset, nr, to);
+			put_page(page);
+		} else {
+			copied = iov_iter_zero(nr, to);
+		}
+		pos += copied;
+		done += copied;
+		if (copied < nr) {
+			err = -EFAULT;
+			break;
+		}
+		if (fatal_signal_pending(current)) {
+			err = -EINTR;
+			break;
+		}
+		cond_resched();
+	}
+	iocb->ki_pos = pos;
+	file_accessed(file);
+	return done ? done : err;
+}
+
+static ssize_t usmfs_write_iter(struct kiocb *iocb, struct iov_iter *from)
+{
+	struct file *file = iocb->ki_filp;
+	struct inode *inode = file_inode(file);
+	ssize_t done = 0;
+	loff_t pos;
+	ssize_t ret;
+
+	inode_lock(inode);
+	ret = generic_write_checks(iocb, from);
+	if (ret <= 0)
+		goto unlock;
+	ret = file_modified(file);
+	if (ret)
+		goto unlock;
+
+	pos = iocb->ki_pos;
+	while (iov_iter_count(from)) {
+		size_t offset = offset_in_page(pos);
+		size_t nr = min(PAGE_SIZE - offset, iov_iter_count(from));
+		struct page *page;
+		size_t copied;
+
+		page = usmfs_get_page(inode, pos >> PAGE_SHIFT,
+				      USMFS_SGP_WRITE, NULL);
+		if (IS_ERR(page)) {
+			ret = PTR_ERR(page);
+			break;
+		}
+		copied = copy_page_from_iter(page, offset, nr, from);
+		put_page(page);
+		pos += copied;
+		done += copied;
+		if (pos > inode->i_size)
+			i_size_write(inode, pos);
+		if (copied < nr) {
+			ret = -EFAULT;
+			break;
+		}
+		if (fatal_signal_pending(current)) {
+			ret = -EINTR;
+			break;
+		}
+		cond_resched();
+	}
+	iocb->ki_pos = pos;
+unlock:
+	inode_unlock(inode);
+	if (done > 0)
+		return generic_write_sync(iocb, done);
+	return ret;
+}
+
+/* ------------------------------------------------------------- fallocate */
+
+static long usmfs_punch_hole(struct inode *inode, loff_t offset, loff_t len)
+{
+	struct address_space *mapping = inode->i_mapping;
+	loff_t first = round_up(offset, PAGE_SIZE);
+	loff_t end = round_down(offset + len, PAGE_SIZE);
+
+	filemap_invalidate_lock(mapping);
+	if (end > first)
+		unmap_mapping_range(mapping, first, end - first, 0);
+	usmfs_truncate_range(inode, offset, offset + len - 1);
+	if (end > first)
+		unmap_mapping_range(mapping, first, end - first, 0);
+	filemap_invalidate_unlock(mapping);
+	usmfs_set_mtime_ctime_now(inode);
+	return 0;
+}
+
+static long usmfs_fallocate(struct file *file, int mode, loff_t offset,
+			    loff_t len)
+{
+	struct inode *inode = file_inode(file);
+	pgoff_t first, last, index;
+	long err;
+
+	if (mode & ~(FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE))
+		return -EOPNOTSUPP;
+
+	inode_lock(inode);
+	if (mode & FALLOC_FL_PUNCH_HOLE) {
+		err = usmfs_punch_hole(inode, offset, len);
+		goto unlock;
+	}
+	err = inode_newsize_ok(inode, offset + len);
+	if (err)
+		goto unlock;
+	err = file_modified(file);
+	if (err)
+		goto unlock;
+
+	first = offset >> PAGE_SHIFT;
+	last = (offset + len - 1) >> PAGE_SHIFT;
+	for (index = first; index <= last; index++) {
+		struct page *page;
+
+		page = usmfs_get_page(inode, index, USMFS_SGP_FALLOC, NULL);
+		if (IS_ERR(page)) {
+			err = PTR_ERR(page);
+			break;
+		}
+		put_page(page);
+		if (fatal_signal_pending(current)) {
+			err = -EINTR;
+			break;
+		}
+		cond_resched();
+	}
+	/* Nothing half-done: a failure gives back what this call took. */
+	usmfs_falloc_finish(inode, first, last, err != 0);
+	if (!err && !(mode & FALLOC_FL_KEEP_SIZE) &&
+	    offset + len > inode->i_size)
+		i_size_write(inode, offset + len);
+unlock:
+	inode_unlock(inode);
+	return err;
+}
+
+/* -------------------------------------------------------- llseek, open */
+
+static loff_t usmfs_seek_hole_data(struct inode *inode, loff_t offset,
+				   int whence)
+{
+	struct usmfs_inode_info *info = USMFS_I(inode);
+	loff_t isize = i_size_read(inode);
+	unsigned long index, last;
+
+	if (offset < 0 || offset >= isize)
+		return -ENXIO;
+	index = offset >> PAGE_SHIFT;
+	last = (isize - 1) >> PAGE_SHIFT;
+
+	if (whence == SEEK_DATA) {
+		if (!xa_find(&info->frames, &index, last, XA_PRESENT))
+			return -ENXIO;
+	} else {
+		while (index <= last && xa_load(&info->frames, index)) {
+			index++;
+			if (!(index & 1023))
+				cond_resched();
+		}
+		if (index > last)
+			return isize;
+	}
+	return max_t(loff_t, offset, (loff_t)index << PAGE_SHIFT);
+}
+
+static loff_t usmfs_llseek(struct file *file, loff_t offset, int whence)
+{
+	struct inode *inode = file_inode(file);
+
+	if (whence != SEEK_DATA && whence != SEEK_HOLE)
+		return generic_file_llseek(file, offset, whence);
+	inode_lock_shared(inode);
+	offset = usmfs_seek_hole_data(inode, offset, whence);
+	if (offset >= 0)
+		offset = vfs_setpos(file, offset, inode->i_sb->s_maxbytes);
+	inode_unlock_shared(inode);
+	return offset;
+}
+
+static int usmfs_open(struct inode *inode, struct file *file)
+{
+	/* O_DIRECT is accepted, as tmpfs does: there is no cache to bypass. */
+	file->f_mode |= FMODE_CAN_ODIRECT;
+	return generic_file_open(inode, file);
+}
+
+const struct file_operations usmfs_file_operations = {
+	.open		= usmfs_open,
+	.llseek		= usmfs_llseek,
+	.read_iter	= usmfs_read_iter,
+	.write_iter	= usmfs_write_iter,
+	.mmap		= usmfs_mmap,
+	.fsync		= noop_fsync,
+	.splice_read	= usmfs_splice_read,
+	.splice_write	= iter_file_splice_write,
+	.fallocate	= usmfs_fallocate,
+};
+
+const struct address_space_operations usmfs_aops = {
+	.dirty_folio	= noop_dirty_folio,
+	.direct_IO	= noop_direct_IO,
+};

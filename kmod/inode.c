@@ -1,0 +1,562 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * inode.c - inodes, directories, and the index of a file's frames.
+ *
+ * A regular file is an xarray from page index to pool frame.  Its pages are
+ * never in the page cache (that would put them on the LRU): read/write copy
+ * through usmfs_get_page(), faults hand the page itself to the mm.
+ */
+#include <linux/fs.h>
+#include <linux/highmem.h>
+#include <linux/mm.h>
+#include <linux/namei.h>
+#include <linux/pagemap.h>
+#include <linux/slab.h>
+#include <linux/statfs.h>
+#include <linux/xattr.h>
+
+#include "usmfs.h"
+
+static struct kmem_cache *usmfs_inode_cachep;
+
+/* ------------------------------------------------------------ accounting */
+
+static bool usmfs_charge_frame(struct usmfs_sb_info *sbi)
+{
+	if (atomic_long_inc_return(&sbi->used_frames) >
+	    (long)READ_ONCE(sbi->max_frames)) {
+		atomic_long_dec(&sbi->used_frames);
+		return false;
+	}
+	return true;
+}
+
+static void usmfs_uncharge_frames(struct usmfs_sb_info *sbi, long nr)
+{
+	atomic_long_sub(nr, &sbi->used_frames);
+}
+
+static int usmfs_reserve_inode(struct usmfs_sb_info *sbi)
+{
+	int err = 0;
+
+	spin_lock(&sbi->stat_lock);
+	if (sbi->max_inodes && sbi->nr_inodes >= sbi->max_inodes)
+		err = -ENOSPC;
+	else
+		sbi->nr_inodes++;
+	spin_unlock(&sbi->stat_lock);
+	return err;
+}
+
+static void usmfs_unreserve_inode(struct usmfs_sb_info *sbi)
+{
+	spin_lock(&sbi->stat_lock);
+	sbi->nr_inodes--;
+	spin_unlock(&sbi->stat_lock);
+}
+
+/* ---------------------------------------------------------------- frames */
+
+/**
+ * usmfs_get_page - the page at @index of a regular file, with a reference.
+ * @inode:	the file
+ * @index:	page index
+ * @sgp:	what to do with a hole
+ * @hit:	if not NULL, set to whether the page was resident
+ *
+ * Return: the page (put_page() it when done), NULL for a hole with
+ * USMFS_SGP_READ, ERR_PTR(-ENOSPC) when the mount's share or the pool is
+ * used up, ERR_PTR(-ENOMEM) when the index cannot grow.
+ */
+struct page *usmfs_get_page(struct inode *inode, pgoff_t index,
+			    enum usmfs_sgp sgp, bool *hit)
+{
+	struct usmfs_inode_info *info = USMFS_I(inode);
+	struct usmfs_sb_info *sbi = USMFS_SB(inode->i_sb);
+	struct page *page, *raced = NULL;
+	void *entry;
+	long frame;
+
+	xa_lock(&info->frames);
+	entry = xa_load(&info->frames, index);
+	if (entry) {
+		/* Under the lock: a truncate cannot free it before our get. */
+		page = usmfs_frame_page(xa_to_value(entry));
+		get_page(page);
+		xa_unlock(&info->frames);
+		if (hit)
+			*hit = true;
+		return page;
+	}
+	xa_unlock(&info->frames);
+	if (hit)
+		*hit = false;
+	if (sgp == USMFS_SGP_READ)
+		return NULL;
+
+	if (!usmfs_charge_frame(sbi))
+		return ERR_PTR(-ENOSPC);
+	frame = usmfs_frame_alloc();
+	if (frame < 0) {
+		usmfs_uncharge_frames(sbi, 1);
+		return ERR_PTR(frame);
+	}
+	page = usmfs_frame_page(frame);
+
+	xa_lock(&info->frames);
+	entry = __xa_cmpxchg(&info->frames, index, NULL, xa_mk_value(frame),
+			     GFP_KERNEL);
+	if (!entry) {
+		get_page(page);
+		if (sgp == USMFS_SGP_FALLOC)
+			__xa_set_mark(&info->frames, index, XA_MARK_0);
+	} else if (!xa_is_err(entry)) {
+		/* A fault and a write raced for the hole: use theirs. */
+		raced = usmfs_frame_page(xa_to_value(entry));
+		get_page(raced);
+	}
+	xa_unlock(&info->frames);
+
+	if (entry) {
+		usmfs_frame_release(frame);
+		usmfs_uncharge_frames(sbi, 1);
+		return raced ? raced : ERR_PTR(xa_err(entry));
+	}
+	inode_add_bytes(inode, PAGE_SIZE);
+	return page;
+}
+
+/*
+ * Drop the frames at [@first, @last] (only those marked XA_MARK_0 if
+ * @marked).  The caller holds invalidate_lock exclusively, so no new fault
+ * can find them, and has unmapped the range; a fault that found one just
+ * before holds its page lock until its PTE is in, so wait for that, and let
+ * the caller unmap again.  A frame still referenced after that is deferred
+ * by the pool, never reused while referenced.
+ */
+static void usmfs_free_frames(struct inode *inode, pgoff_t first,
+			      pgoff_t last, bool marked)
+{
+	struct usmfs_inode_info *info = USMFS_I(inode);
+	unsigned long index = first;
+	long freed = 0;
+
+	/*
+	 * One lookup per frame, not an xas walk: erasing shrinks the tree
+	 * under a paused xa_state, and we drop the lock for every frame.
+	 */
+	while (index <= last) {
+		struct page *page;
+		unsigned long frame;
+		void *entry;
+
+		xa_lock(&info->frames);
+		entry = xa_find(&info->frames, &index, last,
+				marked ? XA_MARK_0 : XA_PRESENT);
+		if (entry)
+			__xa_erase(&info->frames, index);
+		xa_unlock(&info->frames);
+		if (!entry)
+			break;
+
+		frame = xa_to_value(entry);
+		page = usmfs_frame_page(frame);
+		lock_page(page);
+		unlock_page(page);
+		usmfs_frame_release(frame);
+		freed++;
+		cond_resched();
+		if (index == last)
+			break;
+		index++;
+	}
+
+	if (freed) {
+		usmfs_uncharge_frames(USMFS_SB(inode->i_sb), freed);
+		inode_sub_bytes(inode, (loff_t)freed << PAGE_SHIFT);
+	}
+}
+
+static void usmfs_zero_partial(struct inode *inode, loff_t pos,
+			       unsigned int len)
+{
+	struct page *page;
+
+	page = usmfs_get_page(inode, pos >> PAGE_SHIFT, USMFS_SGP_READ, NULL);
+	if (!page)
+		return;
+	memzero_page(page, offset_in_page(pos), len);
+	put_page(page);
+}
+
+/**
+ * usmfs_truncate_range - make bytes [@lstart, @lend] of a file a hole.
+ *
+ * Whole pages lose their frames; partial pages at the edges are zeroed in
+ * place.  Caller holds i_rwsem and invalidate_lock (exclusive), and unmaps
+ * the whole pages before and after.
+ */
+void usmfs_truncate_range(struct inode *inode, loff_t lstart, loff_t lend)
+{
+	pgoff_t start = DIV_ROUND_UP(lstart, PAGE_SIZE);
+	pgoff_t end = lend == LLONG_MAX ? ULONG_MAX :
+		      ((pgoff_t)((lend + 1) >> PAGE_SHIFT));
+	unsigned int head = offset_in_page(lstart);
+	unsigned int tail = offset_in_page(lend + 1);
+
+	if (head) {
+		unsigned int len = PAGE_SIZE - head;
+
+		if ((lstart >> PAGE_SHIFT) == (lend >> PAGE_SHIFT))
+			len = lend - lstart + 1;
+		usmfs_zero_partial(inode, lstart, len);
+	}
+	if (tail && lend != LLONG_MAX &&
+	    (lstart >> PAGE_SHIFT) != (lend >> PAGE_SHIFT))
+		usmfs_zero_partial(inode, lend + 1 - tail, tail);
+	if (end == ULONG_MAX)
+		usmfs_free_frames(inode, start, ULONG_MAX, false);
+	else if (end > start)
+		usmfs_free_frames(inode, start, end - 1, false);
+}
+
+/* Undo the frames a failed fallocate added (marked), or keep them. */
+void usmfs_falloc_finish(struct inode *inode, pgoff_t first, pgoff_t last,
+			 bool undo)
+{
+	struct usmfs_inode_info *info = USMFS_I(inode);
+	struct address_space *mapping = inode->i_mapping;
+	XA_STATE(xas, &info->frames, first);
+	void *entry;
+
+	if (undo) {
+		filemap_invalidate_lock(mapping);
+		unmap_mapping_range(mapping, (loff_t)first << PAGE_SHIFT,
+				    (loff_t)(last - first + 1) << PAGE_SHIFT, 0);
+		usmfs_free_frames(inode, first, last, true);
+		unmap_mapping_range(mapping, (loff_t)first << PAGE_SHIFT,
+				    (loff_t)(last - first + 1) << PAGE_SHIFT, 0);
+		filemap_invalidate_unlock(mapping);
+		return;
+	}
+	xas_lock(&xas);
+	xas_for_each_marked(&xas, entry, last, XA_MARK_0) {
+		xas_clear_mark(&xas, XA_MARK_0);
+		if (need_resched()) {
+			xas_pause(&xas);
+			xas_unlock(&xas);
+			cond_resched();
+			xas_lock(&xas);
+		}
+	}
+	xas_unlock(&xas);
+}
+
+/**
+ * usmfs_setattr_size - truncate or extend a regular file.
+ *
+ * Growing is sparse.  Shrinking unmaps what lies past the new end (private
+ * COW copies too, as truncate must), frees those frames, zeroes the tail of
+ * the last page, and unmaps again for faults that raced with it.
+ */
+int usmfs_setattr_size(struct inode *inode, loff_t newsize)
+{
+	struct address_space *mapping = inode->i_mapping;
+	loff_t oldsize = inode->i_size;
+	loff_t holebegin;
+	int err;
+
+	err = inode_newsize_ok(inode, newsize);
+	if (err)
+		return err;
+	if (newsize == oldsize)
+		return 0;
+
+	filemap_invalidate_lock(mapping);
+	i_size_write(inode, newsize);
+	if (newsize < oldsize) {
+		holebegin = round_up(newsize, PAGE_SIZE);
+		unmap_mapping_range(mapping, holebegin, 0, 1);
+		usmfs_truncate_range(inode, newsize, LLONG_MAX);
+		unmap_mapping_range(mapping, holebegin, 0, 1);
+	}
+	filemap_invalidate_unlock(mapping);
+	return 0;
+}
+
+/* ---------------------------------------------------------------- inodes */
+
+static struct inode *usmfs_alloc_inode(struct super_block *sb)
+{
+	struct usmfs_inode_info *info;
+
+	info = alloc_inode_sb(sb, usmfs_inode_cachep, GFP_KERNEL);
+	if (!info)
+		return NULL;
+	xa_init(&info->frames);
+	spin_lock_init(&info->lock);
+	INIT_LIST_HEAD(&info->xattrs);
+	info->xattr_bytes = 0;
+	atomic64_set(&info->faults, 0);
+	atomic64_set(&info->hits, 0);
+	return &info->vfs_inode;
+}
+
+static void usmfs_free_inode(struct inode *inode)
+{
+	if (S_ISLNK(inode->i_mode))
+		kfree(inode->i_link);
+	kmem_cache_free(usmfs_inode_cachep, USMFS_I(inode));
+}
+
+static void usmfs_evict_inode(struct inode *inode)
+{
+	struct usmfs_inode_info *info = USMFS_I(inode);
+
+	if (S_ISREG(inode->i_mode))
+		usmfs_free_frames(inode, 0, ULONG_MAX, false);
+	WARN_ON_ONCE(!xa_empty(&info->frames));
+	usmfs_xattrs_free(info);
+	clear_inode(inode);
+	usmfs_unreserve_inode(USMFS_SB(inode->i_sb));
+}
+
+static void usmfs_inode_init_once(void *p)
+{
+	struct usmfs_inode_info *info = p;
+
+	inode_init_once(&info->vfs_inode);
+}
+
+int usmfs_inode_cache_init(void)
+{
+	usmfs_inode_cachep = kmem_cache_create("usmfs_inode_cache",
+					       sizeof(struct usmfs_inode_info),
+					       0, SLAB_RECLAIM_ACCOUNT |
+					       SLAB_ACCOUNT,
+					       usmfs_inode_init_once);
+	return usmfs_inode_cachep ? 0 : -ENOMEM;
+}
+
+void usmfs_inode_cache_exit(void)
+{
+	/* Inodes are freed after an RCU grace period. */
+	rcu_barrier();
+	kmem_cache_destroy(usmfs_inode_cachep);
+}
+
+/**
+ * usmfs_get_inode - a new inode of @mode in @dir (NULL for the root).
+ *
+ * Return: the inode, or ERR_PTR(-ENOSPC) past nr_inodes, ERR_PTR(-ENOMEM).
+ */
+struct inode *usmfs_get_inode(struct super_block *sb,
+			      struct usmfs_idmap *idmap, struct inode *dir,
+			      umode_t mode, dev_t dev)
+{
+	struct usmfs_sb_info *sbi = USMFS_SB(sb);
+	struct inode *inode;
+	int err;
+
+	err = usmfs_reserve_inode(sbi);
+	if (err)
+		return ERR_PTR(err);
+	inode = new_inode(sb);
+	if (!inode) {
+		usmfs_unreserve_inode(sbi);
+		return ERR_PTR(-ENOMEM);
+	}
+	inode->i_ino = get_next_ino();
+	inode_init_owner(idmap, inode, dir, mode);
+	inode->i_mapping->a_ops = &usmfs_aops;
+	usmfs_set_all_times_now(inode);
+	usmfs_policy_init(&USMFS_I(inode)->pol, sbi);
+	if (dir)
+		usmfs_policy_inherit(inode, dir);
+
+	switch (mode & S_IFMT) {
+	case S_IFREG:
+		inode->i_op = &usmfs_file_inode_operations;
+		inode->i_fop = &usmfs_file_operations;
+		break;
+	case S_IFDIR:
+		inode->i_op = &usmfs_dir_inode_operations;
+		inode->i_fop = &simple_dir_operations;
+		inc_nlink(inode);	/* "." */
+		break;
+	case S_IFLNK:
+		inode->i_op = &usmfs_symlink_inode_operations;
+		break;
+	default:
+		inode->i_op = &usmfs_special_inode_operations;
+		init_special_inode(inode, mode, dev);
+		break;
+	}
+	return inode;
+}
+
+/* ----------------------------------------------------------- directories */
+
+static int usmfs_mknod(struct usmfs_idmap *idmap, struct inode *dir,
+		       struct dentry *dentry, umode_t mode, dev_t dev)
+{
+	struct inode *inode;
+
+	inode = usmfs_get_inode(dir->i_sb, idmap, dir, mode, dev);
+	if (IS_ERR(inode))
+		return PTR_ERR(inode);
+	usmfs_d_pin(dentry, inode);
+	usmfs_set_mtime_ctime_now(dir);
+	return 0;
+}
+
+static usmfs_mkdir_ret usmfs_mkdir(struct usmfs_idmap *idmap,
+				   struct inode *dir, struct dentry *dentry,
+				   umode_t mode)
+{
+	int err = usmfs_mknod(idmap, dir, dentry, mode | S_IFDIR, 0);
+
+	if (!err)
+		inc_nlink(dir);
+	return usmfs_mkdir_return(err);
+}
+
+static int usmfs_create(struct usmfs_idmap *idmap, struct inode *dir,
+			struct dentry *dentry, USMFS_CREATE_MODE_ARGS)
+{
+	return usmfs_mknod(idmap, dir, dentry, mode | S_IFREG, 0);
+}
+
+static int usmfs_symlink(struct usmfs_idmap *idmap, struct inode *dir,
+			 struct dentry *dentry, const char *symname)
+{
+	size_t len = strlen(symname);
+	struct inode *inode;
+	char *link;
+
+	if (len >= PAGE_SIZE)
+		return -ENAMETOOLONG;
+	link = kmemdup(symname, len + 1, GFP_KERNEL);
+	if (!link)
+		return -ENOMEM;
+	inode = usmfs_get_inode(dir->i_sb, idmap, dir, S_IFLNK | 0777, 0);
+	if (IS_ERR(inode)) {
+		kfree(link);
+		return PTR_ERR(inode);
+	}
+	inode->i_link = link;
+	inode->i_size = len;
+	usmfs_d_pin(dentry, inode);
+	usmfs_set_mtime_ctime_now(dir);
+	return 0;
+}
+
+static int usmfs_tmpfile(struct usmfs_idmap *idmap, struct inode *dir,
+			 struct file *file, umode_t mode)
+{
+	struct inode *inode;
+
+	inode = usmfs_get_inode(dir->i_sb, idmap, dir, mode, 0);
+	if (IS_ERR(inode))
+		return PTR_ERR(inode);
+	d_tmpfile(file, inode);
+	return finish_open_simple(file, 0);
+}
+
+/* simple_getattr() would report the page cache's size: we have none. */
+static int usmfs_getattr(struct usmfs_idmap *idmap, const struct path *path,
+			 struct kstat *stat, u32 request_mask,
+			 unsigned int query_flags)
+{
+	usmfs_generic_fillattr(idmap, request_mask, d_inode(path->dentry),
+			       stat);
+	return 0;
+}
+
+static int usmfs_setattr(struct usmfs_idmap *idmap, struct dentry *dentry,
+			 struct iattr *attr)
+{
+	struct inode *inode = d_inode(dentry);
+	int err;
+
+	err = setattr_prepare(idmap, dentry, attr);
+	if (err)
+		return err;
+	if ((attr->ia_valid & ATTR_SIZE) && S_ISREG(inode->i_mode)) {
+		err = usmfs_setattr_size(inode, attr->ia_size);
+		if (err)
+			return err;
+	}
+	setattr_copy(idmap, inode, attr);
+	return 0;
+}
+
+const struct inode_operations usmfs_dir_inode_operations = {
+	.create		= usmfs_create,
+	.lookup		= simple_lookup,
+	.link		= simple_link,
+	.unlink		= simple_unlink,
+	.symlink	= usmfs_symlink,
+	.mkdir		= usmfs_mkdir,
+	.rmdir		= simple_rmdir,
+	.mknod		= usmfs_mknod,
+	.rename		= simple_rename,
+	.tmpfile	= usmfs_tmpfile,
+	.setattr	= usmfs_setattr,
+	.getattr	= usmfs_getattr,
+	.listxattr	= usmfs_listxattr,
+};
+
+const struct inode_operations usmfs_file_inode_operations = {
+	.setattr	= usmfs_setattr,
+	.getattr	= usmfs_getattr,
+	.listxattr	= usmfs_listxattr,
+};
+
+const struct inode_operations usmfs_symlink_inode_operations = {
+	.get_link	= simple_get_link,
+	.setattr	= usmfs_setattr,
+	.getattr	= usmfs_getattr,
+	.listxattr	= usmfs_listxattr,
+};
+
+const struct inode_operations usmfs_special_inode_operations = {
+	.setattr	= usmfs_setattr,
+	.getattr	= usmfs_getattr,
+	.listxattr	= usmfs_listxattr,
+};
+
+/* ------------------------------------------------------------ superblock */
+
+static int usmfs_statfs(struct dentry *dentry, struct kstatfs *buf)
+{
+	struct usmfs_sb_info *sbi = USMFS_SB(dentry->d_sb);
+	long used = atomic_long_read(&sbi->used_frames);
+	unsigned long max = READ_ONCE(sbi->max_frames);
+	unsigned long avail = used < (long)max ? max - used : 0;
+
+	buf->f_type = USMFS_MAGIC;
+	buf->f_bsize = PAGE_SIZE;
+	buf->f_frsize = PAGE_SIZE;
+	buf->f_namelen = NAME_MAX;
+	buf->f_blocks = max;
+	buf->f_bfree = min(avail, usmfs_pool_nr_free());
+	buf->f_bavail = buf->f_bfree;
+	spin_lock(&sbi->stat_lock);
+	if (sbi->max_inodes) {
+		buf->f_files = sbi->max_inodes;
+		buf->f_ffree = sbi->max_inodes - sbi->nr_inodes;
+	}
+	spin_unlock(&sbi->stat_lock);
+	return 0;
+}
+
+const struct super_operations usmfs_super_operations = {
+	.alloc_inode	= usmfs_alloc_inode,
+	.free_inode	= usmfs_free_inode,
+	.evict_inode	= usmfs_evict_inode,
+	.drop_inode	= usmfs_drop_inode,
+	.statfs		= usmfs_statfs,
+	.show_options	= usmfs_show_options,
+};

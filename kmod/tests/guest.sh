@@ -1,0 +1,185 @@
+#!/bin/sh
+# kmod/tests/guest.sh - /init of a guest that checks what is particular to
+# usmfs.ko (the filesystem suite, tests/fs, checks the POSIX surface):
+# pool sources and parameters, the stats file, mount options and their
+# errors, remount, size= and nr_inodes= limits, running a program from the
+# mount, frames coming back, a clean unload.
+#
+# Settings from /kt/conf: SOURCES (pool sources to load with), PARTIAL
+# ("SRC BYTES" that must give a partial pool, or empty), NOSRC (a source this
+# kernel lacks, or empty), FAULT_AROUND (0 where the module does none).
+# Prints "kt: PASS name" / "kt: FAIL name (why)",
+# then "kt: N passed, N failed", and hands the failure count to the host
+# through isa-debug-exit.
+
+PATH=/usr/sbin:/usr/bin:/sbin:/bin
+export PATH
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+mount -t debugfs debugfs /sys/kernel/debug
+mount -t tmpfs tmpfs /tmp
+mkdir -p /mnt/u
+SOURCES=auto
+PARTIAL=
+NOSRC=
+FAULT_AROUND=1
+. /kt/conf
+KO=/kt/usmfs.ko
+STATS=/sys/kernel/debug/usmfs/pool
+
+pass=0
+fail=0
+ok() { echo "kt: PASS $1"; pass=$((pass + 1)); }
+ko() { echo "kt: FAIL $1${2:+ ($2)}"; fail=$((fail + 1)); }
+check() {	# check NAME CMD...: pass if CMD succeeds
+	name=$1
+	shift
+	if "$@" >/tmp/out 2>&1; then ok "$name"; else ko "$name" "$(head -c 200 /tmp/out)"; fi
+}
+refuse() {	# refuse NAME CMD...: pass if CMD fails
+	name=$1
+	shift
+	if "$@" >/tmp/out 2>&1; then ko "$name" "succeeded"; else ok "$name"; fi
+}
+stat_of() { awk -v k="$1" '$1 == k { print $2 }' $STATS; }
+mounted_opts() { awk '$2 == "/mnt/u" { print $4 }' /proc/mounts; }
+
+finish() {
+	if dmesg | grep -q -E 'WARNING:|BUG:|Oops|Call Trace|Bad page'; then
+		dmesg | grep -A 20 -E 'WARNING:|BUG:|Oops|Bad page' | head -n 60
+		ko dmesg-clean
+	else
+		ok dmesg-clean
+	fi
+	echo "kt: $pass passed, $fail failed"
+	sync
+	printf "\\$(printf %o "$fail")" | dd of=/dev/port bs=1 seek=244 count=1 conv=notrunc 2>/dev/null
+	poweroff -f
+}
+
+echo "kt: guest $(uname -r), sources: $SOURCES"
+
+# --- parameters -------------------------------------------------------------
+refuse param-bad-pool insmod $KO pool=12Q
+refuse param-bad-source insmod $KO pool_source=nosuch
+[ -n "$NOSRC" ] && refuse "param-absent-source-$NOSRC" insmod $KO pool=8M pool_source=$NOSRC
+
+# --- each pool source: load, use, unload --------------------------------------
+for src in $SOURCES; do
+	if ! insmod $KO pool=16M pool_source=$src; then
+		ko "load-$src" "insmod failed: $(dmesg | tail -n 3)"
+		continue
+	fi
+	got=$(stat_of source)
+	if [ "$src" = auto ] || [ "$got" = "$src" ]; then ok "load-$src ($got)"; else ko "load-$src" "source $got"; fi
+	[ "$(stat_of frames)" = 4096 ] && [ "$(stat_of free)" = 4096 ] && ok "frames-$src" ||
+		ko "frames-$src" "frames $(stat_of frames) free $(stat_of free)"
+	mount -t usmfs none /mnt/u -o size=8M
+	dd if=/dev/urandom of=/tmp/r bs=64k count=16 2>/dev/null
+	cp /tmp/r /mnt/u/r
+	check "data-$src" cmp /tmp/r /mnt/u/r
+	[ "$(stat_of used)" = 256 ] && ok "used-$src" || ko "used-$src" "used $(stat_of used)"
+	rm /mnt/u/r
+	[ "$(stat_of used)" = 0 ] && ok "freed-$src" || ko "freed-$src" "used $(stat_of used) deferred $(stat_of deferred)"
+	umount /mnt/u
+	check "unload-$src" rmmod usmfs
+	dmesg | grep -q "usmfs: pool: returned" && ok "returned-$src" || ko "returned-$src"
+	dmesg -c >/dev/null 2>&1 || true
+done
+
+if [ -n "$PARTIAL" ]; then
+	set -- $PARTIAL
+	if insmod $KO pool_source=$1 pool=$2; then
+		dmesg | grep -q "usmfs: pool: partial" && ok "partial-$1" || ko "partial-$1" "no partial report"
+		[ "$(stat_of pool_bytes)" -lt "$(stat_of requested_bytes)" ] && ok "partial-stats-$1" ||
+			ko "partial-stats-$1" "$(stat_of pool_bytes) of $(stat_of requested_bytes)"
+		rmmod usmfs
+	else
+		ko "partial-$1" "insmod failed"
+	fi
+fi
+
+# --- mount options ------------------------------------------------------------
+insmod $KO pool=32M || { ko load "insmod pool=32M"; finish; }
+for bad in size=12Q size=0% size=101% nr_inodes=x nr_inodes=1P mode=9 uid=-1 \
+	alloc=nosuch evict=LRU swap=file:relative swap=BAD! swapin_timeout=5y \
+	nosuch=1; do
+	key=${bad%%=*}
+	dmesg -c >/dev/null 2>&1
+	if mount -t usmfs none /mnt/u -o "$bad" 2>/dev/null; then
+		ko "opt-refused-$bad" "mounted"
+		umount /mnt/u
+	elif dmesg | grep -q -E "usmfs: (Bad value for|Unknown parameter) '$key'"; then
+		ok "opt-refused-$bad"
+	elif [ "$key" = mode ] || [ "$key" = uid ]; then
+		ok "opt-refused-$bad"	# refused by the u32 parser itself
+	else
+		ko "opt-refused-$bad" "no message naming '$key': $(dmesg | tail -n 1)"
+	fi
+done
+
+mount -t usmfs none /mnt/u -o size=50%,nr_inodes=1000,mode=700,uid=5,gid=6,alloc=spread,evict=lru,swap=none,swapin_timeout=500ms
+o=$(mounted_opts)
+case "$o" in
+*size=50%,nr_inodes=1000,mode=700,uid=5,gid=6,alloc=spread,evict=lru,swapin_timeout=500ms*) ok "show-options" ;;
+*) ko show-options "$o" ;;
+esac
+case "$o" in *swap=*) ko show-defaults-hidden "$o" ;; *) ok show-defaults-hidden ;; esac
+check root-owner sh -c '[ "$(stat -c %u:%g:%a /mnt/u)" = 5:6:700 ]'
+check statfs-size sh -c '[ "$(stat -f -c %b /mnt/u)" = 4096 ]'
+
+mount -o remount,size=8M /mnt/u
+o=$(mounted_opts)
+case "$o" in *size=8M,nr_inodes=1000,*alloc=spread*) ok remount-only-given ;; *) ko remount-only-given "$o" ;; esac
+check statfs-remount sh -c '[ "$(stat -f -c %b /mnt/u)" = 2048 ]'
+refuse size-enforced dd if=/dev/zero of=/mnt/u/big bs=1M count=9
+check size-full sh -c '[ "$(stat -f -c %f /mnt/u)" = 0 ]'
+refuse remount-too-small mount -o remount,size=1M /mnt/u
+rm -f /mnt/u/big
+check size-freed sh -c '[ "$(stat -f -c %f /mnt/u)" = 2048 ]'
+umount /mnt/u
+
+mount -t usmfs none /mnt/u -o nr_inodes=3
+check inodes-1 touch /mnt/u/a
+check inodes-2 mkdir /mnt/u/d
+refuse inodes-limit touch /mnt/u/c
+rm /mnt/u/a
+check inodes-back touch /mnt/u/c
+umount /mnt/u
+
+# --- a program from the mount (MAP_PRIVATE of an ELF), two mounts in stats ----
+mount -t usmfs none /mnt/u -o size=16M
+mkdir -p /mnt/v
+mount -t usmfs none /mnt/v -o size=4M
+cp /usr/bin/busybox /mnt/u/busybox
+check exec-from-mount sh -c '[ "$(/mnt/u/busybox echo hello)" = hello ]'
+# Fault-around: the same run of a program from the mount takes fewer faults
+# with it than without (the mount's fault counter in the stats file).
+mount_faults() { awk '$1 == "mount" && /size_frames=4096 / { sub(/.*faults=/, ""); print $1 + 0 }' $STATS; }
+P=/sys/module/usmfs/parameters/fault_around
+echo 0 >$P
+f0=$(mount_faults)
+/mnt/u/busybox true
+f1=$(mount_faults)
+echo 16 >$P
+/mnt/u/busybox true
+f2=$(mount_faults)
+without=$((f1 - f0))
+with=$((f2 - f1))
+if [ "$FAULT_AROUND" = 0 ]; then
+	[ "$with" -eq "$without" ] && ok "fault-around-off ($without faults either way)" ||
+		ko fault-around-off "$without faults without, $with with"
+elif [ "$with" -gt 0 ] && [ "$with" -lt "$without" ]; then
+	ok "fault-around ($without faults without, $with with)"
+else
+	ko fault-around "$without faults without, $with with"
+fi
+check exec-fault-around sh -c '[ "$(/mnt/u/busybox echo again)" = again ]'
+check stats-two-mounts sh -c '[ "$(grep -c "^mount " '$STATS')" = 2 ]'
+umount /mnt/v
+rm /mnt/u/busybox
+umount /mnt/u
+check frames-all-back sh -c '[ "$(awk "\$1==\"used\" {print \$2}" '$STATS')" = 0 ]'
+check unload rmmod usmfs
+finish

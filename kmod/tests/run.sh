@@ -1,0 +1,57 @@
+#!/bin/bash
+# kmod/tests/run.sh [KERNEL_RELEASE...] - boot kmod/tests/guest.sh in QEMU/TCG
+# on kernels the VM lane (tests/vm) has already fetched and built the module
+# for: run `make -C tests/vm test` first.  Reuses its cache: the kernel in
+# .cache/vm/k/REL/vmlinuz, the module in build/vm/REL/usmfs.ko, and the
+# busybox initramfs build/vm/base.cpio.  Ends "kmod-tests: N passed, N failed".
+set -u
+TOP=$(cd "$(dirname "$0")/../.." && pwd)
+CACHE=${VM_CACHE:-$TOP/.cache/vm}
+BUILD=${VM_BUILD:-$TOP/build/vm}
+OUT=$BUILD/kmod-tests
+mkdir -p "$OUT"
+
+[ -s "$BUILD/base.cpio" ] || { echo "kmod-tests: no $BUILD/base.cpio: run make -C tests/vm test first"; exit 1; }
+if [ $# -eq 0 ]; then
+	for d in "$CACHE"/k/*/; do
+		r=$(basename "$d")
+		[ -s "$d/vmlinuz" ] && [ -s "$BUILD/$r/usmfs.ko" ] && set -- "$@" "$r"
+	done
+fi
+[ $# -gt 0 ] || { echo "kmod-tests: no kernel with a built module in $BUILD"; exit 1; }
+
+tp=0
+tf=0
+for rel in "$@"; do
+	d=$OUT/$rel
+	rm -rf "$d"
+	mkdir -p "$d/root/kt"
+	cp "$BUILD/$rel/usmfs.ko" "$d/root/kt/"
+	cp "$TOP/kmod/tests/guest.sh" "$d/root/init"
+	chmod +x "$d/root/init"
+	append="console=ttyS0 panic=-1"
+	case $rel in
+	6.1.*)	printf 'SOURCES="auto contig pages"\nPARTIAL=\nNOSRC=cma\nFAULT_AROUND=0\n' >"$d/root/kt/conf" ;;
+	6.*)	printf 'SOURCES="auto contig pages"\nPARTIAL=\nNOSRC=cma\n' >"$d/root/kt/conf" ;;
+	*)	printf 'SOURCES="auto cma contig pages"\nPARTIAL="cma 96M"\nNOSRC=\n' >"$d/root/kt/conf"
+		append="$append cma=64M" ;;
+	esac
+	(cd "$d/root" && find . | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) >"$d/kt.cpio"
+	cat "$BUILD/base.cpio" "$d/kt.cpio" >"$d/initrd"
+	echo "kmod-tests: [$rel] booting"
+	timeout -k 10 600 qemu-system-x86_64 -accel tcg -m 1024 -smp 2 -nographic \
+		-no-reboot -nic none -kernel "$CACHE/k/$rel/vmlinuz" -initrd "$d/initrd" \
+		-device isa-debug-exit,iobase=0xf4,iosize=0x04 -append "$append" \
+		</dev/null 2>&1 | tr -d '\r' >"$d/console.log"
+	grep -E '^kt: ' "$d/console.log" | sed "s/^/  [$rel] /"
+	p=$(grep -c '^kt: PASS' "$d/console.log")
+	f=$(grep -c '^kt: FAIL' "$d/console.log")
+	if ! grep -q -E '^kt: [0-9]+ passed' "$d/console.log"; then
+		echo "  [$rel] the guest did not finish (log: $d/console.log)"
+		f=$((f + 1))
+	fi
+	tp=$((tp + p))
+	tf=$((tf + f))
+done
+echo "kmod-tests: $tp passed, $tf failed"
+[ "$tf" -eq 0 ]

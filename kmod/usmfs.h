@@ -1,0 +1,202 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * usmfs.h - what the files of usmfs.ko share.
+ *
+ * Lock order (outermost first):
+ *   inode->i_rwsem
+ *     mapping->invalidate_lock      (faults take it shared, truncate and
+ *                                    hole punching exclusive)
+ *       page lock of a frame        (held by a fault until its PTE is set)
+ *         usmfs_inode_info.frames xa_lock
+ *           usmfs_pool.lock
+ *   usmfs_inode_info.lock (policy and xattrs) nests inside nothing of ours.
+ */
+#ifndef USMFS_H
+#define USMFS_H
+
+#include <linux/fs.h>
+#include <linux/list.h>
+#include <linux/spinlock.h>
+#include <linux/xarray.h>
+#include <linux/workqueue.h>
+#include <usm/xattr-defs.h>
+
+#include "compat.h"
+
+#define USMFS_MAGIC		0x75736d66	/* "usmf" */
+
+/* ------------------------------------------------------------------ pool */
+
+enum usmfs_source {
+	USMFS_SRC_CMA,
+	USMFS_SRC_CONTIG,
+	USMFS_SRC_PAGES,
+	USMFS_SRC_NR,
+	USMFS_SRC_AUTO = USMFS_SRC_NR,
+};
+
+/**
+ * struct usmfs_chunk - one piece of the pool, taken at load, returned at
+ * unload.
+ * @base:	first page; frames of a chunk are physically contiguous
+ * @nr:		frames in it
+ * @src:	where it came from (how it goes back)
+ */
+struct usmfs_chunk {
+	struct page *base;
+	unsigned long nr;
+	enum usmfs_source src;
+};
+
+extern const char *const usmfs_source_names[USMFS_SRC_NR];
+
+int usmfs_pool_init(u64 bytes, enum usmfs_source force);
+void usmfs_pool_exit(void);
+u64 usmfs_pool_bytes(void);
+unsigned long usmfs_pool_nr_frames(void);
+unsigned long usmfs_pool_nr_free(void);
+struct page *usmfs_frame_page(unsigned long frame);
+long usmfs_frame_alloc(void);
+void usmfs_frame_release(unsigned long frame);
+
+/* ------------------------------------------------------------ the policy */
+
+enum usm_xattr_id {
+#define USMFS_XATTR_ENUM(id, suffix, kind, lo, hi) USM_XATTR_##id,
+	USM_XATTR_TABLE(USMFS_XATTR_ENUM)
+#undef USMFS_XATTR_ENUM
+	USM_XATTR_NR
+};
+
+/**
+ * struct usmfs_policy - a file's or directory's user.usm.* settings, with
+ * the same fields and defaults as libusmpolicy's struct usm_file_policy.
+ * @set:	bit (1 << USM_XATTR_x) per attribute set on this inode; only
+ *		these are listed and inherited
+ */
+struct usmfs_policy {
+	char alloc[USM_NAME_MAX + 1];
+	char evict[USM_NAME_MAX + 1];
+	char swap[USM_NAME_MAX + 1];
+	u32 prio;
+	u64 limit;
+	u32 set;
+};
+
+/* ------------------------------------------------------------ superblock */
+
+/**
+ * struct usmfs_sb_info - one mount.
+ * @max_frames:		size= in frames (the mount's share of the pool)
+ * @used_frames:	frames its files hold
+ * @max_inodes:		nr_inodes=, 0 = unlimited
+ * @nr_inodes:		inodes in use
+ * @opt_*:		the options as given, for show_options and remount
+ * @pool_link:		on the pool's list of mounts (for the stats file)
+ */
+struct usmfs_sb_info {
+	unsigned long max_frames;
+	atomic_long_t used_frames;
+	spinlock_t stat_lock;
+	unsigned long max_inodes;
+	unsigned long nr_inodes;
+
+	u64 opt_size;		/* bytes, 0 = whole pool */
+	u32 opt_size_pct;	/* non-zero: size was given as N% */
+	umode_t opt_mode;
+	kuid_t opt_uid;
+	kgid_t opt_gid;
+	char opt_alloc[USM_NAME_MAX + 1];
+	char opt_evict[USM_NAME_MAX + 1];
+	char opt_swap[PATH_MAX + 8];
+	u64 opt_swapin_timeout_ms;
+	u32 opt_explicit;	/* bit per usmfs_param given at mount or later */
+
+	atomic64_t faults;
+	atomic64_t hits;
+	struct super_block *sb;
+	struct list_head pool_link;
+};
+
+static inline struct usmfs_sb_info *USMFS_SB(struct super_block *sb)
+{
+	return sb->s_fs_info;
+}
+
+void usmfs_pool_add_mount(struct usmfs_sb_info *sbi);
+void usmfs_pool_del_mount(struct usmfs_sb_info *sbi);
+
+/* ----------------------------------------------------------------- inode */
+
+/**
+ * struct usmfs_inode_info - an inode of usmfs.
+ * @frames:	page index -> xa_mk_value(frame number); the file holds the
+ *		pool's single reference on each frame's page
+ * @lock:	protects @pol and @xattrs
+ * @pol:	user.usm.* settings
+ * @xattrs:	other xattrs (user.*, trusted.*, security.*)
+ * @xattr_bytes: what @xattrs take, bounded
+ * @faults:	page faults on this file
+ * @hits:	of which found the page resident
+ */
+struct usmfs_inode_info {
+	struct xarray frames;
+	spinlock_t lock;
+	struct usmfs_policy pol;
+	struct list_head xattrs;
+	size_t xattr_bytes;
+	atomic64_t faults;
+	atomic64_t hits;
+	struct inode vfs_inode;
+};
+
+static inline struct usmfs_inode_info *USMFS_I(struct inode *inode)
+{
+	return container_of(inode, struct usmfs_inode_info, vfs_inode);
+}
+
+/* What a caller of usmfs_get_page() wants when the page is a hole. */
+enum usmfs_sgp {
+	USMFS_SGP_READ,		/* a hole stays a hole: NULL */
+	USMFS_SGP_WRITE,	/* allocate a zeroed frame */
+	USMFS_SGP_FALLOC,	/* allocate, and mark it for undo on failure */
+};
+
+extern const struct inode_operations usmfs_file_inode_operations;
+extern const struct inode_operations usmfs_dir_inode_operations;
+extern const struct inode_operations usmfs_symlink_inode_operations;
+extern const struct inode_operations usmfs_special_inode_operations;
+extern const struct file_operations usmfs_file_operations;
+extern const struct address_space_operations usmfs_aops;
+extern const struct super_operations usmfs_super_operations;
+extern const struct xattr_handler *USMFS_XATTR_HANDLERS_CONST
+	usmfs_xattr_handlers[];
+
+struct inode *usmfs_get_inode(struct super_block *sb,
+			      struct usmfs_idmap *idmap, struct inode *dir,
+			      umode_t mode, dev_t dev);
+int usmfs_inode_cache_init(void);
+void usmfs_inode_cache_exit(void);
+
+struct page *usmfs_get_page(struct inode *inode, pgoff_t index,
+			    enum usmfs_sgp sgp, bool *hit);
+void usmfs_truncate_range(struct inode *inode, loff_t lstart, loff_t lend);
+void usmfs_falloc_finish(struct inode *inode, pgoff_t first, pgoff_t last,
+			 bool undo);
+int usmfs_setattr_size(struct inode *inode, loff_t newsize);
+int usmfs_show_options(struct seq_file *m, struct dentry *root);
+
+/* xattr.c */
+void usmfs_policy_init(struct usmfs_policy *pol, struct usmfs_sb_info *sbi);
+void usmfs_policy_inherit(struct inode *inode, struct inode *dir);
+void usmfs_xattrs_free(struct usmfs_inode_info *info);
+ssize_t usmfs_listxattr(struct dentry *dentry, char *buf, size_t size);
+bool usmfs_alloc_name_valid(const char *s, size_t len);
+bool usmfs_evict_name_valid(const char *s, size_t len);
+bool usmfs_name_valid(const char *s, size_t len);
+int usmfs_parse_size(const char *s, u64 pct_base, u64 *out, u32 *pct);
+int usmfs_parse_size_strict(const char *s, u64 *out);
+int usmfs_parse_duration_ms(const char *s, u64 *out_ms);
+int usmfs_format_size_exact(u64 bytes, char *buf, size_t len);
+
+#endif /* USMFS_H */

@@ -1,0 +1,688 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * xattr.c - extended attributes and the parsers shared with mount options.
+ *
+ * user.usm.* are validated with the table libusmpolicy uses
+ * (usm/xattr-defs.h) and kept in struct usmfs_policy; user.usm.stats is
+ * computed.  Every other user.*, trusted.* and security.* attribute is kept
+ * as is in a small per-inode list.
+ */
+#include <linux/capability.h>
+#include <linux/ctype.h>
+#include <linux/fs.h>
+#include <linux/slab.h>
+#include <linux/string.h>
+#include <linux/xattr.h>
+
+#include "usmfs.h"
+
+#define USMFS_XATTR_BYTES_MAX	(256 * 1024)	/* stored xattrs per inode */
+#define USM_SUFFIX_PREFIX	"usm."		/* after the "user." prefix */
+
+/* ---------------------------------------------------------------- parsers */
+
+/* Digits only, no sign, no spaces; -ERANGE on overflow.  *@end after them. */
+static int usmfs_parse_digits(const char *s, const char **end, u64 *out)
+{
+	u64 v = 0;
+
+	if (!isdigit(*s))
+		return -EINVAL;
+	for (; isdigit(*s); s++) {
+		if (v > (U64_MAX - (*s - '0')) / 10)
+			return -ERANGE;
+		v = v * 10 + (*s - '0');
+	}
+	*end = s;
+	*out = v;
+	return 0;
+}
+
+static int usmfs_unit_shift(char c)
+{
+	switch (c) {
+	case 'k': case 'K': return 10;
+	case 'm': case 'M': return 20;
+	case 'g': case 'G': return 30;
+	case 't': case 'T': return 40;
+	default: return -1;
+	}
+}
+
+static int usmfs_shift_checked(u64 v, int shift, u64 *out)
+{
+	if (shift && v > (U64_MAX >> shift))
+		return -ERANGE;
+	*out = v << shift;
+	return 0;
+}
+
+/* Digits with an optional single K/M/G/T: user.usm.limit, nr_inodes=. */
+int usmfs_parse_size_strict(const char *s, u64 *out)
+{
+	const char *end;
+	int shift = 0, err;
+	u64 v;
+
+	err = usmfs_parse_digits(s, &end, &v);
+	if (err)
+		return err;
+	if (*end) {
+		shift = usmfs_unit_shift(*end);
+		if (shift < 0 || end[1])
+			return -EINVAL;
+	}
+	return usmfs_shift_checked(v, shift, out);
+}
+
+/*
+ * size=: "4096", "64K", "64M", "1G" (optional "B"/"iB" after the unit), or
+ * "N%" (1..100) of @pct_base, then *@pct = N.  The same rules as
+ * usm_parse_size().
+ */
+int usmfs_parse_size(const char *s, u64 pct_base, u64 *out, u32 *pct)
+{
+	const char *end;
+	int shift = 0, err;
+	u64 v;
+
+	*pct = 0;
+	err = usmfs_parse_digits(s, &end, &v);
+	if (err)
+		return err;
+	if (end[0] == '%' && !end[1]) {
+		if (!v || v > 100)
+			return -EINVAL;
+		*pct = v;
+		*out = div_u64(pct_base * v, 100);
+		return 0;
+	}
+	if (*end) {
+		shift = usmfs_unit_shift(*end);
+		if (shift >= 0) {
+			end++;
+			if (end[0] == 'i' && (end[1] == 'B' || end[1] == 'b'))
+				end += 2;
+			else if (end[0] == 'B' || end[0] == 'b')
+				end++;
+		} else if (end[0] == 'B' || end[0] == 'b') {
+			shift = 0;
+			end++;
+		}
+		if (shift < 0 || *end)
+			return -EINVAL;
+	}
+	return usmfs_shift_checked(v, shift, out);
+}
+
+/* "30", "30s", "500ms", "2m", "1h" -> milliseconds. */
+int usmfs_parse_duration_ms(const char *s, u64 *out_ms)
+{
+	const char *end;
+	u64 v, mul;
+	int err;
+
+	err = usmfs_parse_digits(s, &end, &v);
+	if (err)
+		return err;
+	if (!strcmp(end, "ms"))
+		mul = 1;
+	else if (!*end || !strcmp(end, "s"))
+		mul = 1000;
+	else if (!strcmp(end, "m"))
+		mul = 60 * 1000;
+	else if (!strcmp(end, "h"))
+		mul = 3600 * 1000;
+	else
+		return -EINVAL;
+	if (v > div64_u64(U64_MAX, mul))
+		return -ERANGE;
+	*out_ms = v * mul;
+	return 0;
+}
+
+/* Exact and re-parseable: the largest unit that divides @bytes. */
+int usmfs_format_size_exact(u64 bytes, char *buf, size_t len)
+{
+	static const char units[] = "KMGT";
+	int i;
+
+	for (i = 3; i >= 0 && bytes; i--) {
+		u64 unit = 1ULL << (10 * (i + 1));
+
+		if (!(bytes & (unit - 1)))
+			return snprintf(buf, len, "%llu%c", bytes >> (10 * (i + 1)),
+					units[i]);
+	}
+	return snprintf(buf, len, "%llu", bytes);
+}
+
+bool usmfs_name_valid(const char *s, size_t len)
+{
+	size_t i;
+
+	if (!len || len > USM_NAME_MAX)
+		return false;
+	for (i = 0; i < len; i++)
+		if (!USM_NAME_CHAR_OK(s[i]))
+			return false;
+	return true;
+}
+
+#define USMFS_NAME_ENTRY(name) name,
+static const char *const usmfs_alloc_builtins[] = {
+	USM_ALLOC_BUILTINS(USMFS_NAME_ENTRY)
+};
+
+static const char *const usmfs_evict_builtins[] = {
+	USM_EVICT_BUILTINS(USMFS_NAME_ENTRY)
+};
+
+static bool usmfs_name_in(const char *const *names, size_t nr, const char *s,
+			  size_t len)
+{
+	size_t i;
+
+	if (!usmfs_name_valid(s, len))
+		return false;
+	for (i = 0; i < nr; i++)
+		if (strlen(names[i]) == len && !memcmp(names[i], s, len))
+			return true;
+	return false;
+}
+
+/*
+ * The kernel knows only the built-in policies; a plugin's name becomes
+ * valid when a policy server registers it (a later channel command).
+ */
+bool usmfs_alloc_name_valid(const char *s, size_t len)
+{
+	return usmfs_name_in(usmfs_alloc_builtins,
+			     ARRAY_SIZE(usmfs_alloc_builtins), s, len);
+}
+
+bool usmfs_evict_name_valid(const char *s, size_t len)
+{
+	return usmfs_name_in(usmfs_evict_builtins,
+			     ARRAY_SIZE(usmfs_evict_builtins), s, len);
+}
+
+/*
+ * The stores a file may name without a policy server: "none", and the
+ * mount's own (swap=NAME, or "default" when swap= is not none).
+ */
+static bool usmfs_store_valid(struct usmfs_sb_info *sbi, const char *s,
+			      size_t len)
+{
+	if (!usmfs_name_valid(s, len))
+		return false;
+	if (!strcmp(s, "none"))
+		return true;
+	if (!strcmp(sbi->opt_swap, "none"))
+		return false;
+	return !strcmp(s, "default") || !strcmp(s, sbi->opt_swap);
+}
+
+/* -------------------------------------------------------------- user.usm */
+
+enum usmfs_xattr_kind {
+	USMFS_KIND_ALLOC, USMFS_KIND_EVICT, USMFS_KIND_INT, USMFS_KIND_BYTES,
+	USMFS_KIND_STORE, USMFS_KIND_STATS,
+};
+
+static const struct usmfs_xattr_def {
+	const char *suffix;
+	enum usmfs_xattr_kind kind;
+	u64 lo, hi;
+} usmfs_xattr_defs[USM_XATTR_NR] = {
+#define USMFS_XATTR_DEF(id, sfx, k, l, h) \
+	[USM_XATTR_##id] = { sfx, USMFS_KIND_##k, l, h },
+	USM_XATTR_TABLE(USMFS_XATTR_DEF)
+#undef USMFS_XATTR_DEF
+};
+
+void usmfs_policy_init(struct usmfs_policy *pol, struct usmfs_sb_info *sbi)
+{
+	memset(pol, 0, sizeof(*pol));
+	strscpy(pol->alloc, sbi->opt_alloc, sizeof(pol->alloc));
+	strscpy(pol->evict, sbi->opt_evict, sizeof(pol->evict));
+	pol->prio = USM_DEFAULT_PRIO;
+}
+
+/* A new inode takes the attributes set on its directory. */
+void usmfs_policy_inherit(struct inode *inode, struct inode *dir)
+{
+	struct usmfs_inode_info *child = USMFS_I(inode);
+	struct usmfs_inode_info *parent = USMFS_I(dir);
+	struct usmfs_policy pol;
+
+	spin_lock(&parent->lock);
+	pol = parent->pol;
+	spin_unlock(&parent->lock);
+
+	if (pol.set & BIT(USM_XATTR_ALLOC))
+		strscpy(child->pol.alloc, pol.alloc, sizeof(pol.alloc));
+	if (pol.set & BIT(USM_XATTR_EVICT))
+		strscpy(child->pol.evict, pol.evict, sizeof(pol.evict));
+	if (pol.set & BIT(USM_XATTR_SWAP))
+		strscpy(child->pol.swap, pol.swap, sizeof(pol.swap));
+	if (pol.set & BIT(USM_XATTR_PRIO))
+		child->pol.prio = pol.prio;
+	if (pol.set & BIT(USM_XATTR_LIMIT))
+		child->pol.limit = pol.limit;
+	child->pol.set = pol.set & ~BIT(USM_XATTR_STATS);
+}
+
+static int usmfs_usm_lookup(const char *suffix)
+{
+	int id;
+
+	for (id = 0; id < USM_XATTR_NR; id++)
+		if (!strcmp(suffix, usmfs_xattr_defs[id].suffix))
+			return id;
+	return -EINVAL;
+}
+
+static int usmfs_usm_format(struct inode *inode, int id, char *buf,
+			    size_t len)
+{
+	struct usmfs_inode_info *info = USMFS_I(inode);
+	struct usmfs_policy pol;
+
+	spin_lock(&info->lock);
+	pol = info->pol;
+	spin_unlock(&info->lock);
+
+	if (usmfs_xattr_defs[id].kind == USMFS_KIND_STATS)
+		return snprintf(buf, len,
+				"resident=%llu swapped=0 faults=%lld evictions=0 swapins=0 hits=%lld alloc=%s evict=%s",
+				(u64)inode_get_bytes(inode),
+				atomic64_read(&info->faults),
+				atomic64_read(&info->hits), pol.alloc,
+				pol.evict);
+	if (!(pol.set & BIT(id)))
+		return -ENODATA;
+	switch (id) {
+	case USM_XATTR_ALLOC:
+		return snprintf(buf, len, "%s", pol.alloc);
+	case USM_XATTR_EVICT:
+		return snprintf(buf, len, "%s", pol.evict);
+	case USM_XATTR_SWAP:
+		return snprintf(buf, len, "%s", pol.swap);
+	case USM_XATTR_PRIO:
+		return snprintf(buf, len, "%u", pol.prio);
+	case USM_XATTR_LIMIT:
+		return usmfs_format_size_exact(pol.limit, buf, len);
+	default:
+		return -EINVAL;
+	}
+}
+
+static int usmfs_usm_get(struct inode *inode, const char *suffix, void *buf,
+			 size_t size)
+{
+	char val[160];
+	int id, len;
+
+	id = usmfs_usm_lookup(suffix);
+	if (id < 0)
+		return id;
+	len = usmfs_usm_format(inode, id, val, sizeof(val));
+	if (len < 0)
+		return len;
+	if (len >= sizeof(val))
+		return -ERANGE;
+	if (!size)
+		return len;
+	if (size < len)
+		return -ERANGE;
+	memcpy(buf, val, len);
+	return len;
+}
+
+/* Validate @value for attribute @id into @pol; nothing changes on error. */
+static int usmfs_usm_parse(struct usmfs_sb_info *sbi,
+			   struct usmfs_policy *pol, int id,
+			   const char *value, size_t len)
+{
+	const struct usmfs_xattr_def *d = &usmfs_xattr_defs[id];
+	char v[USM_XATTR_VALUE_MAX + 1];
+	const char *end;
+	u64 n;
+
+	/* Tolerate what echo and C strings add: one NUL, then one newline. */
+	if (len && value[len - 1] == '\0')
+		len--;
+	if (len && value[len - 1] == '\n')
+		len--;
+	if (!len || len > USM_XATTR_VALUE_MAX || memchr(value, '\0', len))
+		return -EINVAL;
+	memcpy(v, value, len);
+	v[len] = '\0';
+
+	switch (d->kind) {
+	case USMFS_KIND_ALLOC:
+		if (!usmfs_alloc_name_valid(v, len))
+			return -EINVAL;
+		strscpy(pol->alloc, v, sizeof(pol->alloc));
+		break;
+	case USMFS_KIND_EVICT:
+		if (!usmfs_evict_name_valid(v, len))
+			return -EINVAL;
+		strscpy(pol->evict, v, sizeof(pol->evict));
+		break;
+	case USMFS_KIND_STORE:
+		if (!usmfs_store_valid(sbi, v, len))
+			return -EINVAL;
+		strscpy(pol->swap, v, sizeof(pol->swap));
+		break;
+	case USMFS_KIND_INT:
+	case USMFS_KIND_BYTES:
+		if (d->kind == USMFS_KIND_INT ?
+		    usmfs_parse_digits(v, &end, &n) || *end :
+		    usmfs_parse_size_strict(v, &n))
+			return -EINVAL;
+		if (n < d->lo || n > d->hi)
+			return -EINVAL;
+		if (id == USM_XATTR_PRIO)
+			pol->prio = n;
+		else
+			pol->limit = n;
+		break;
+	default:
+		return -EPERM;	/* stats: read-only */
+	}
+	pol->set |= BIT(id);
+	return 0;
+}
+
+static int usmfs_usm_set(struct inode *inode, const char *suffix,
+			 const void *value, size_t size, int flags)
+{
+	struct usmfs_inode_info *info = USMFS_I(inode);
+	struct usmfs_sb_info *sbi = USMFS_SB(inode->i_sb);
+	struct usmfs_policy pol, dflt;
+	int id, err = 0;
+
+	id = usmfs_usm_lookup(suffix);
+	if (id < 0)
+		return id;
+	if (usmfs_xattr_defs[id].kind == USMFS_KIND_STATS)
+		return -EPERM;
+
+	spin_lock(&info->lock);
+	pol = info->pol;
+	spin_unlock(&info->lock);
+
+	if (!value) {
+		if (!(pol.set & BIT(id)))
+			return -ENODATA;
+		usmfs_policy_init(&dflt, sbi);
+		switch (id) {
+		case USM_XATTR_ALLOC:
+			strscpy(pol.alloc, dflt.alloc, sizeof(pol.alloc));
+			break;
+		case USM_XATTR_EVICT:
+			strscpy(pol.evict, dflt.evict, sizeof(pol.evict));
+			break;
+		case USM_XATTR_SWAP:
+			pol.swap[0] = '\0';
+			break;
+		case USM_XATTR_PRIO:
+			pol.prio = dflt.prio;
+			break;
+		case USM_XATTR_LIMIT:
+			pol.limit = 0;
+			break;
+		}
+		pol.set &= ~BIT(id);
+	} else {
+		if ((flags & XATTR_CREATE) && (pol.set & BIT(id)))
+			return -EEXIST;
+		if ((flags & XATTR_REPLACE) && !(pol.set & BIT(id)))
+			return -ENODATA;
+		err = usmfs_usm_parse(sbi, &pol, id, value, size);
+		if (err)
+			return err;
+	}
+
+	/* Apply only the attribute asked for: others may have moved. */
+	spin_lock(&info->lock);
+	switch (id) {
+	case USM_XATTR_ALLOC:
+		memcpy(info->pol.alloc, pol.alloc, sizeof(pol.alloc));
+		break;
+	case USM_XATTR_EVICT:
+		memcpy(info->pol.evict, pol.evict, sizeof(pol.evict));
+		break;
+	case USM_XATTR_SWAP:
+		memcpy(info->pol.swap, pol.swap, sizeof(pol.swap));
+		break;
+	case USM_XATTR_PRIO:
+		info->pol.prio = pol.prio;
+		break;
+	case USM_XATTR_LIMIT:
+		info->pol.limit = pol.limit;
+		break;
+	}
+	info->pol.set = (info->pol.set & ~BIT(id)) | (pol.set & BIT(id));
+	spin_unlock(&info->lock);
+	inode_set_ctime_current(inode);
+	return 0;
+}
+
+/* ------------------------------------------------------ stored xattrs */
+
+/**
+ * struct usmfs_xattr - one stored attribute.
+ * @name:	full name ("user.foo"), NUL-terminated, in @data
+ * @size:	bytes of value, after the name's NUL
+ */
+struct usmfs_xattr {
+	struct list_head list;
+	size_t size;
+	size_t name_len;
+	char data[];
+};
+
+static size_t usmfs_xattr_footprint(const struct usmfs_xattr *x)
+{
+	return x->name_len + 1 + x->size;
+}
+
+static struct usmfs_xattr *usmfs_xattr_find(struct usmfs_inode_info *info,
+					    const char *prefix,
+					    const char *name)
+{
+	size_t plen = strlen(prefix);
+	struct usmfs_xattr *x;
+
+	list_for_each_entry(x, &info->xattrs, list)
+		if (!strncmp(x->data, prefix, plen) &&
+		    !strcmp(x->data + plen, name))
+			return x;
+	return NULL;
+}
+
+static int usmfs_xattr_get(struct inode *inode, const char *prefix,
+			   const char *name, void *buf, size_t size)
+{
+	struct usmfs_inode_info *info = USMFS_I(inode);
+	struct usmfs_xattr *x;
+	int ret;
+
+	spin_lock(&info->lock);
+	x = usmfs_xattr_find(info, prefix, name);
+	if (!x)
+		ret = -ENODATA;
+	else if (!size)
+		ret = x->size;
+	else if (size < x->size)
+		ret = -ERANGE;
+	else {
+		memcpy(buf, x->data + x->name_len + 1, x->size);
+		ret = x->size;
+	}
+	spin_unlock(&info->lock);
+	return ret;
+}
+
+static int usmfs_xattr_set(struct inode *inode, const char *prefix,
+			   const char *name, const void *value, size_t size,
+			   int flags)
+{
+	struct usmfs_inode_info *info = USMFS_I(inode);
+	struct usmfs_xattr *x = NULL, *old;
+	size_t plen = strlen(prefix), nlen = strlen(name);
+	int err = 0;
+
+	if (value) {
+		x = kmalloc(struct_size(x, data, plen + nlen + 1 + size),
+			    GFP_KERNEL);
+		if (!x)
+			return -ENOMEM;
+		x->size = size;
+		x->name_len = plen + nlen;
+		memcpy(x->data, prefix, plen);
+		memcpy(x->data + plen, name, nlen + 1);
+		memcpy(x->data + plen + nlen + 1, value, size);
+	}
+
+	spin_lock(&info->lock);
+	old = usmfs_xattr_find(info, prefix, name);
+	if ((flags & XATTR_CREATE) && old) {
+		err = -EEXIST;
+		goto unlock;
+	}
+	if ((flags & XATTR_REPLACE || !value) && !old) {
+		err = -ENODATA;
+		goto unlock;
+	}
+	if (x && info->xattr_bytes + usmfs_xattr_footprint(x) -
+	    (old ? usmfs_xattr_footprint(old) : 0) > USMFS_XATTR_BYTES_MAX) {
+		err = -ENOSPC;
+		goto unlock;
+	}
+	if (old) {
+		list_del(&old->list);
+		info->xattr_bytes -= usmfs_xattr_footprint(old);
+	}
+	if (x) {
+		list_add_tail(&x->list, &info->xattrs);
+		info->xattr_bytes += usmfs_xattr_footprint(x);
+		x = NULL;
+	}
+unlock:
+	spin_unlock(&info->lock);
+	kfree(x);
+	if (!err) {
+		kfree(old);
+		inode_set_ctime_current(inode);
+	}
+	return err;
+}
+
+void usmfs_xattrs_free(struct usmfs_inode_info *info)
+{
+	struct usmfs_xattr *x, *next;
+
+	list_for_each_entry_safe(x, next, &info->xattrs, list)
+		kfree(x);
+	INIT_LIST_HEAD(&info->xattrs);
+	info->xattr_bytes = 0;
+}
+
+static int usmfs_list_add(char *buf, size_t size, ssize_t *total,
+			  const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+
+	if (buf) {
+		if (*total + la + lb + 1 > size)
+			return -ERANGE;
+		memcpy(buf + *total, a, la);
+		memcpy(buf + *total + la, b, lb + 1);
+	}
+	*total += la + lb + 1;
+	return 0;
+}
+
+ssize_t usmfs_listxattr(struct dentry *dentry, char *buf, size_t size)
+{
+	struct usmfs_inode_info *info = USMFS_I(d_inode(dentry));
+	bool trusted = capable(CAP_SYS_ADMIN);
+	struct usmfs_xattr *x;
+	ssize_t total = 0;
+	int id, err = 0;
+
+	spin_lock(&info->lock);
+	for (id = 0; id < USM_XATTR_NR && !err; id++)
+		if (info->pol.set & BIT(id))
+			err = usmfs_list_add(buf, size, &total,
+					     USM_XATTR_PREFIX,
+					     usmfs_xattr_defs[id].suffix);
+	list_for_each_entry(x, &info->xattrs, list) {
+		if (err)
+			break;
+		if (!trusted && !strncmp(x->data, XATTR_TRUSTED_PREFIX,
+					 XATTR_TRUSTED_PREFIX_LEN))
+			continue;
+		err = usmfs_list_add(buf, size, &total, x->data, "");
+	}
+	spin_unlock(&info->lock);
+	return err ? err : total;
+}
+
+/* -------------------------------------------------------------- handlers */
+
+static int usmfs_xattr_handler_get(const struct xattr_handler *handler,
+				   struct dentry *unused, struct inode *inode,
+				   const char *name, void *buf, size_t size)
+{
+	if (handler->flags == 1 &&
+	    !strncmp(name, USM_SUFFIX_PREFIX, strlen(USM_SUFFIX_PREFIX)))
+		return usmfs_usm_get(inode, name + strlen(USM_SUFFIX_PREFIX),
+				     buf, size);
+	return usmfs_xattr_get(inode, handler->prefix, name, buf, size);
+}
+
+static int usmfs_xattr_handler_set(const struct xattr_handler *handler,
+				   struct usmfs_idmap *idmap,
+				   struct dentry *unused, struct inode *inode,
+				   const char *name, const void *value,
+				   size_t size, int flags)
+{
+	if (handler->flags == 1 &&
+	    !strncmp(name, USM_SUFFIX_PREFIX, strlen(USM_SUFFIX_PREFIX)))
+		return usmfs_usm_set(inode, name + strlen(USM_SUFFIX_PREFIX),
+				     value, size, flags);
+	return usmfs_xattr_set(inode, handler->prefix, name, value, size,
+			       flags);
+}
+
+/* .flags marks the user. handler, where user.usm.* is looked for. */
+static const struct xattr_handler usmfs_user_xattr_handler = {
+	.prefix	= XATTR_USER_PREFIX,
+	.flags	= 1,
+	.get	= usmfs_xattr_handler_get,
+	.set	= usmfs_xattr_handler_set,
+};
+
+static const struct xattr_handler usmfs_trusted_xattr_handler = {
+	.prefix	= XATTR_TRUSTED_PREFIX,
+	.get	= usmfs_xattr_handler_get,
+	.set	= usmfs_xattr_handler_set,
+};
+
+static const struct xattr_handler usmfs_security_xattr_handler = {
+	.prefix	= XATTR_SECURITY_PREFIX,
+	.get	= usmfs_xattr_handler_get,
+	.set	= usmfs_xattr_handler_set,
+};
+
+const struct xattr_handler *USMFS_XATTR_HANDLERS_CONST usmfs_xattr_handlers[] = {
+	&usmfs_user_xattr_handler,
+	&usmfs_trusted_xattr_handler,
+	&usmfs_security_xattr_handler,
+	NULL,
+};

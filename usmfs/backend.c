@@ -1,0 +1,345 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * backend.c - the pool (one anonymous mapping carved into 4 KiB frames), the
+ * library's backend ops, and the eviction thread.
+ *
+ * Memory: the pool is mapped MAP_NORESERVE, so untouched frames cost
+ * nothing.  A frame that held data is given back to the kernel with
+ * madvise(MADV_DONTNEED) once the library has freed it: at once when an
+ * eviction commits, and by a sweep (under the ctx lock, so that no frame can
+ * be taken while we drop it) after truncate, punch and file release.  A bit
+ * per frame remembers which frames may hold data, so a sweep only looks at
+ * those.
+ *
+ * Eviction: the library calls unmap() before it copies a page out.  Our
+ * unmap drops the kernel's cached copy of the page with
+ * fuse_lowlevel_notify_inval_inode(); the kernel writes a dirty copy back
+ * first, through our write handler, whose usm_fault() cancels the eviction
+ * of that page (usm.h: a fault on an EVICTING page).  That kernel call may
+ * wait for FUSE requests, so it is only made from the eviction thread, never
+ * from a request handler (a handler waiting on the kernel, which waits on
+ * the request that handler is serving, would deadlock).  When a handler's
+ * own fault evicts, the invalidations are queued for the eviction thread.
+ * Skipping or delaying an invalidation is always safe: every change goes
+ * through the kernel's page cache first, so a clean cached copy equals what
+ * the library stored; it only costs memory until the kernel drops it.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "usmfs.h"
+
+#define BITS	64u
+
+int pool_map(uint64_t frames, char *err, size_t errlen)
+{
+	size_t bytes = (size_t)frames << USM_PAGE_SHIFT;
+	void *p;
+
+	if (frames == 0 || frames > (SIZE_MAX >> USM_PAGE_SHIFT)) {
+		snprintf(err, errlen, "bad pool size");
+		return -EINVAL;
+	}
+	p = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (p == MAP_FAILED) {
+		snprintf(err, errlen, "cannot map a pool of %zu bytes: %s",
+			 bytes, strerror(errno));
+		return -ENOMEM;
+	}
+	fs.dirty = calloc((frames + BITS - 1) / BITS, sizeof(*fs.dirty));
+	if (!fs.dirty) {
+		munmap(p, bytes);
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	fs.pool = p;
+	fs.pool_frames = frames;
+	return 0;
+}
+
+void pool_unmap(void)
+{
+	if (fs.pool)
+		munmap(fs.pool, (size_t)fs.pool_frames << USM_PAGE_SHIFT);
+	free((void *)fs.dirty);
+	fs.pool = NULL;
+	fs.dirty = NULL;
+}
+
+void *pool_frame(usm_frame_t f)
+{
+	if (f >= fs.pool_frames) {
+		fprintf(stderr, "usmfs: library returned frame %llu of %llu\n",
+			(unsigned long long)f,
+			(unsigned long long)fs.pool_frames);
+		abort();
+	}
+	return fs.pool + ((size_t)f << USM_PAGE_SHIFT);
+}
+
+void pool_mark_dirty(usm_frame_t f)
+{
+	if (f < fs.pool_frames)
+		atomic_fetch_or(&fs.dirty[f / BITS], 1ULL << (f % BITS));
+}
+
+static void pool_drop(usm_frame_t first, uint64_t nr)
+{
+	madvise(fs.pool + ((size_t)first << USM_PAGE_SHIFT),
+		(size_t)nr << USM_PAGE_SHIFT, MADV_DONTNEED);
+}
+
+/*
+ * Give the frames that the library freed back to the kernel.  Runs under
+ * the ctx lock in slices, so that no frame is taken while it is dropped.
+ */
+static void pool_sweep(void)
+{
+	const uint64_t words = (fs.pool_frames + BITS - 1) / BITS;
+	const uint64_t slice = 1024;	/* words per lock hold */
+	uint64_t w0, w;
+
+	for (w0 = 0; w0 < words; w0 += slice) {
+		struct usm_pool *pool;
+		usm_frame_t run = 0;
+		uint64_t nrun = 0;
+
+		usm_ctx_lock(fs.ctx);
+		pool = usm_ctx_pool(fs.ctx);
+		for (w = w0; w < words && w < w0 + slice; w++) {
+			uint64_t bits = atomic_load(&fs.dirty[w]), clear = 0;
+
+			while (bits) {
+				unsigned int b = (unsigned int)__builtin_ctzll(bits);
+				usm_frame_t f = w * BITS + b;
+
+				bits &= bits - 1;
+				if (usm_pool_is_free(pool, f) != 1)
+					continue;
+				clear |= 1ULL << b;
+				if (nrun && run + nrun == f) {
+					nrun++;
+					continue;
+				}
+				if (nrun)
+					pool_drop(run, nrun);
+				run = f;
+				nrun = 1;
+			}
+			if (clear)
+				atomic_fetch_and(&fs.dirty[w], ~clear);
+		}
+		if (nrun)
+			pool_drop(run, nrun);
+		usm_ctx_unlock(fs.ctx);
+	}
+}
+
+/* ---- the eviction thread and its queue of invalidations ---- */
+
+struct inval {
+	uint64_t ino, first, nr;	/* pages */
+};
+
+#define INVAL_QUEUE_MAX	(1u << 16)
+
+static struct {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	pthread_t thread;
+	bool running, stop, kicked, sweep;
+	struct inval *q;
+	size_t qn;
+} ev = {
+	.lock = PTHREAD_MUTEX_INITIALIZER,
+	.cond = PTHREAD_COND_INITIALIZER,
+};
+
+static __thread bool in_evict_thread;
+
+static void inval_now(uint64_t ino, uint64_t first, uint64_t nr)
+{
+	if (!fs.se)
+		return;
+	/* -ENOENT: the kernel holds no such inode; anything else: the
+	 * cached copy stays, which is safe (see the top of this file). */
+	fuse_lowlevel_notify_inval_inode(fs.se, ino,
+					 (off_t)(first << USM_PAGE_SHIFT),
+					 (off_t)(nr << USM_PAGE_SHIFT));
+}
+
+/* Queue an invalidation for the eviction thread; merges with the last. */
+static void inval_queue_locked(uint64_t ino, uint64_t first, uint64_t nr)
+{
+	struct inval *last = ev.qn ? &ev.q[ev.qn - 1] : NULL;
+
+	if (last && last->ino == ino && last->first + last->nr == first) {
+		last->nr += nr;
+		return;
+	}
+	if (!ev.q) {
+		ev.q = malloc(INVAL_QUEUE_MAX * sizeof(*ev.q));
+		if (!ev.q)
+			return;
+	}
+	if (ev.qn == INVAL_QUEUE_MAX)
+		return;		/* dropped: costs memory, not data */
+	ev.q[ev.qn].ino = ino;
+	ev.q[ev.qn].first = first;
+	ev.q[ev.qn].nr = nr;
+	ev.qn++;
+}
+
+static int be_unmap(void *priv, struct usm_page_ref *refs, size_t n)
+{
+	size_t i = 0;
+
+	(void)priv;
+	if (!in_evict_thread)
+		pthread_mutex_lock(&ev.lock);
+	while (i < n) {
+		size_t j = i + 1;
+
+		while (j < n && refs[j].ino == refs[i].ino &&
+		       refs[j].index == refs[j - 1].index + 1)
+			j++;
+		if (in_evict_thread)
+			inval_now(refs[i].ino, refs[i].index, j - i);
+		else
+			inval_queue_locked(refs[i].ino, refs[i].index, j - i);
+		for (; i < j; i++)
+			refs[i].err = 0;
+	}
+	if (!in_evict_thread) {
+		ev.kicked = true;
+		pthread_cond_signal(&ev.cond);
+		pthread_mutex_unlock(&ev.lock);
+	}
+	return 0;
+}
+
+static int be_commit(void *priv, struct usm_page_ref *refs, size_t n)
+{
+	size_t i;
+
+	(void)priv;
+	for (i = 0; i < n; i++) {
+		usm_frame_t f = refs[i].frame;
+
+		if (f >= fs.pool_frames)
+			continue;
+		pool_drop(f, 1);
+		atomic_fetch_and(&fs.dirty[f / BITS], ~(1ULL << (f % BITS)));
+	}
+	return 0;
+}
+
+static void be_cancel(void *priv, struct usm_page_ref *refs, size_t n)
+{
+	/* The pages stay resident; the kernel will fault them back. */
+	(void)priv;
+	(void)refs;
+	(void)n;
+}
+
+static void *be_frame_addr(void *priv, usm_frame_t f)
+{
+	(void)priv;
+	return pool_frame(f);
+}
+
+const struct usm_backend_ops usmfs_backend_ops = {
+	.frame_addr = be_frame_addr,
+	.unmap = be_unmap,
+	.commit = be_commit,
+	.cancel = be_cancel,
+};
+
+void evict_kick(bool sweep)
+{
+	pthread_mutex_lock(&ev.lock);
+	ev.kicked = true;
+	ev.sweep |= sweep;
+	pthread_cond_signal(&ev.cond);
+	pthread_mutex_unlock(&ev.lock);
+}
+
+void evict_after_fault(void)
+{
+	if (usm_need_balance(fs.ctx))
+		evict_kick(false);
+}
+
+static void *evict_main(void *arg)
+{
+	struct inval *batch;
+	size_t nb, i;
+	bool sweep;
+
+	(void)arg;
+	in_evict_thread = true;
+	batch = malloc(INVAL_QUEUE_MAX * sizeof(*batch));
+	for (;;) {
+		pthread_mutex_lock(&ev.lock);
+		while (!ev.stop && !ev.kicked)
+			pthread_cond_wait(&ev.cond, &ev.lock);
+		if (ev.stop) {
+			pthread_mutex_unlock(&ev.lock);
+			break;
+		}
+		ev.kicked = false;
+		sweep = ev.sweep;
+		ev.sweep = false;
+		nb = 0;
+		if (batch && ev.qn) {
+			memcpy(batch, ev.q, ev.qn * sizeof(*batch));
+			nb = ev.qn;
+		}
+		ev.qn = 0;
+		pthread_mutex_unlock(&ev.lock);
+
+		for (i = 0; i < nb; i++)
+			inval_now(batch[i].ino, batch[i].first, batch[i].nr);
+		while (!ev.stop && usm_need_balance(fs.ctx)) {
+			long r = usm_balance(fs.ctx, 0);
+
+			if (r <= 0)
+				break;
+		}
+		if (sweep)
+			pool_sweep();
+	}
+	free(batch);
+	return NULL;
+}
+
+int evict_start(void)
+{
+	int r;
+
+	ev.stop = false;
+	r = pthread_create(&ev.thread, NULL, evict_main, NULL);
+	if (r)
+		return -r;
+	ev.running = true;
+	return 0;
+}
+
+void evict_stop(void)
+{
+	if (ev.running) {
+		pthread_mutex_lock(&ev.lock);
+		ev.stop = true;
+		pthread_cond_signal(&ev.cond);
+		pthread_mutex_unlock(&ev.lock);
+		pthread_join(ev.thread, NULL);
+		ev.running = false;
+	}
+	free(ev.q);
+	ev.q = NULL;
+	ev.qn = 0;
+}

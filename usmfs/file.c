@@ -1,0 +1,552 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * file.c - regular files: open/create/release, the data path (read, write),
+ * truncate, fallocate, lseek SEEK_DATA/SEEK_HOLE.
+ *
+ * Every byte goes through the library: a page is made resident with
+ * usm_fault() (which places, swaps in or cancels an eviction as needed),
+ * pinned while we copy, and unpinned.  A read of a hole uses NOALLOC and
+ * gets zeroes without taking a frame.  After faults, the eviction thread is
+ * kicked if the pool is above its high watermark.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/falloc.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "usmfs.h"
+
+#define PAGE_MASK_LOW	((uint64_t)USM_PAGE_SIZE - 1)
+
+static const char zero_page[USM_PAGE_SIZE];
+
+/* Map a library error to what a file operation reports. */
+static int io_errno(int r)
+{
+	switch (r) {
+	case -ENOSPC:
+	case -ENOMEM:
+	case -EFBIG:
+	case -EINTR:
+		return -r;
+	default:
+		return EIO;
+	}
+}
+
+/*
+ * Fault page @idx of @n in.  -ENOSPC from the library can also mean that
+ * other threads took the frames this one freed (many writers at once): as
+ * long as a forced balance still evicts something, try again, a bounded
+ * number of times.  With nothing evictable (swap=none, all pinned) the
+ * balance gives 0 and -ENOSPC stands.
+ */
+static int fault(struct node *n, uint64_t idx, unsigned int flags,
+		 usm_frame_t *fr)
+{
+	int r, tries;
+
+	for (tries = 0;; tries++) {
+		r = usm_fault(fs.ctx, n->uf, idx, flags, fr);
+		if (r != -ENOSPC || tries >= 16)
+			break;
+		if (usm_balance(fs.ctx, USM_BALANCE_FORCE) <= 0)
+			break;
+	}
+	if (r == 0)
+		pool_mark_dirty(*fr);
+	return r;
+}
+
+/* Zero [@from, @to) of page @idx if it holds data.  0 or -errno. */
+static int zero_partial(struct node *n, uint64_t idx, unsigned int from,
+			unsigned int to)
+{
+	usm_frame_t fr;
+	int r;
+
+	if (from >= to)
+		return 0;
+	r = fault(n, idx, USM_FAULT_NOALLOC | USM_FAULT_PIN, &fr);
+	if (r == -ENOENT)
+		return 0;
+	if (r)
+		return r;
+	memset((char *)pool_frame(fr) + from, 0, to - from);
+	usm_page_unpin(fs.ctx, n->uf, idx);
+	return 0;
+}
+
+/* Change the size of regular file @n; shrinking frees its pages.
+ * 0 or -errno (nothing changed). */
+int file_set_size(struct node *n, uint64_t size)
+{
+	uint64_t old;
+	int r;
+
+	pthread_mutex_lock(&fs.lock);
+	old = n->size;
+	pthread_mutex_unlock(&fs.lock);
+	if (size < old && n->uf && (size & PAGE_MASK_LOW)) {
+		r = zero_partial(n, size >> USM_PAGE_SHIFT,
+				 (unsigned int)(size & PAGE_MASK_LOW),
+				 USM_PAGE_SIZE);
+		if (r)
+			return r;
+	}
+	pthread_mutex_lock(&fs.lock);
+	n->size = size;
+	pthread_mutex_unlock(&fs.lock);
+	if (size < old && n->uf) {
+		r = usm_truncate(fs.ctx, n->uf,
+				 (size + PAGE_MASK_LOW) >> USM_PAGE_SHIFT);
+		evict_kick(true);
+		if (r)
+			return r;
+	}
+	return 0;
+}
+
+static struct node *file_get(fuse_req_t req, fuse_ino_t ino)
+{
+	struct node *n = node_get(ino);
+
+	if (!n) {
+		fuse_reply_err(req, ENOENT);
+		return NULL;
+	}
+	if (!n->uf) {
+		fuse_reply_err(req, S_ISDIR(n->mode) ? EISDIR : EINVAL);
+		node_put(n);
+		return NULL;
+	}
+	return n;
+}
+
+void usmfs_ll_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct node *n = file_get(req, ino);
+	int r;
+
+	if (!n)
+		return;
+	if ((fi->flags & O_TRUNC) && (fi->flags & O_ACCMODE) != O_RDONLY) {
+		r = file_set_size(n, 0);
+		if (r) {
+			fuse_reply_err(req, -r);
+			node_put(n);
+			return;
+		}
+		pthread_mutex_lock(&fs.lock);
+		node_touch(&n->mtime);
+		n->ctime = n->mtime;
+		pthread_mutex_unlock(&fs.lock);
+	}
+	pthread_mutex_lock(&fs.lock);
+	n->nopen++;
+	pthread_mutex_unlock(&fs.lock);
+	fi->fh = 0;
+	fi->keep_cache = 1;
+	if (fuse_reply_open(req, fi) != 0) {
+		/* interrupted: no release will come */
+		pthread_mutex_lock(&fs.lock);
+		n->nopen--;
+		pthread_mutex_unlock(&fs.lock);
+	}
+	node_put(n);
+}
+
+void usmfs_ll_create(fuse_req_t req, fuse_ino_t parent, const char *name,
+		     mode_t mode, struct fuse_file_info *fi)
+{
+	struct fuse_entry_param e;
+	struct node *n;
+	int err;
+
+	err = node_create(req, parent, name, S_IFREG | (mode & 07777), 0, NULL,
+			  &n);
+	if (err) {
+		fuse_reply_err(req, err);
+		return;
+	}
+	fi->fh = 0;
+	fi->keep_cache = 1;
+	memset(&e, 0, sizeof(e));
+	pthread_mutex_lock(&fs.lock);
+	e.ino = n->ino;
+	e.attr_timeout = fs.timeout;
+	e.entry_timeout = fs.timeout;
+	node_fill_stat_locked(n, &e.attr);
+	n->nopen++;
+	if (fuse_reply_create(req, &e, fi) == 0)
+		n->nlookup++;
+	else
+		n->nopen--;
+	pthread_mutex_unlock(&fs.lock);
+	node_put(n);
+}
+
+void usmfs_ll_release(fuse_req_t req, fuse_ino_t ino,
+		      struct fuse_file_info *fi)
+{
+	struct usm_file *uf = NULL;
+	struct node *n;
+
+	(void)fi;
+	pthread_mutex_lock(&fs.lock);
+	n = node_find_locked(ino);
+	if (n && n->nopen) {
+		n->nopen--;
+		node_maybe_free_locked(n, &uf);
+	}
+	pthread_mutex_unlock(&fs.lock);
+	node_release_file(uf);
+	fuse_reply_err(req, 0);
+}
+
+/*
+ * The kernel has just written its dirty pages back to us, so st_blocks may
+ * have changed under attributes it still caches: drop them.  Safe here (not
+ * in the write handler): the caller holds the file open, so the kernel's
+ * inode cannot be evicted from under the notification.
+ */
+static void attrs_changed(fuse_ino_t ino)
+{
+	if (fs.se)
+		fuse_lowlevel_notify_inval_inode(fs.se, ino, -1, 0);
+}
+
+void usmfs_ll_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	(void)fi;
+	attrs_changed(ino);
+	fuse_reply_err(req, 0);
+}
+
+void usmfs_ll_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
+		    struct fuse_file_info *fi)
+{
+	(void)datasync;
+	(void)fi;
+	attrs_changed(ino);
+	fuse_reply_err(req, 0);
+}
+
+void usmfs_ll_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		   struct fuse_file_info *fi)
+{
+	uint64_t isize, first, pos, nr, k, *pinned = NULL, npinned = 0;
+	struct iovec *iov = NULL;
+	size_t done = 0;
+	struct node *n;
+	int err = 0;
+
+	(void)fi;
+	n = file_get(req, ino);
+	if (!n)
+		return;
+	if (off < 0) {
+		fuse_reply_err(req, EINVAL);
+		goto out;
+	}
+	pthread_mutex_lock(&fs.lock);
+	isize = n->size;
+	pthread_mutex_unlock(&fs.lock);
+	if ((uint64_t)off >= isize || size == 0) {
+		fuse_reply_buf(req, NULL, 0);
+		goto out;
+	}
+	if (size > isize - (uint64_t)off)
+		size = (size_t)(isize - (uint64_t)off);
+	if (size > (64u << 20))
+		size = 64u << 20;
+	first = (uint64_t)off >> USM_PAGE_SHIFT;
+	nr = (((uint64_t)off + size - 1) >> USM_PAGE_SHIFT) - first + 1;
+	iov = malloc(nr * sizeof(*iov));
+	pinned = malloc(nr * sizeof(*pinned));
+	if (!iov || !pinned) {
+		fuse_reply_err(req, ENOMEM);
+		goto out;
+	}
+	pos = (uint64_t)off;
+	for (k = 0; k < nr && done < size; k++) {
+		uint64_t pgoff = pos & PAGE_MASK_LOW;
+		size_t len = USM_PAGE_SIZE - pgoff;
+		usm_frame_t fr;
+		int r;
+
+		if (len > size - done)
+			len = size - done;
+		r = fault(n, first + k, USM_FAULT_NOALLOC | USM_FAULT_PIN, &fr);
+		if (r == 0) {
+			pinned[npinned++] = first + k;
+			iov[k].iov_base = (char *)pool_frame(fr) + pgoff;
+		} else if (r == -ENOENT) {
+			iov[k].iov_base = (void *)(zero_page + pgoff);
+		} else {
+			err = io_errno(r);
+			break;
+		}
+		iov[k].iov_len = len;
+		done += len;
+		pos += len;
+	}
+	if (done == 0 && err)
+		fuse_reply_err(req, err);
+	else
+		fuse_reply_iov(req, iov, (int)k);
+	for (k = 0; k < npinned; k++)
+		usm_page_unpin(fs.ctx, n->uf, pinned[k]);
+	evict_after_fault();
+out:
+	free(iov);
+	free(pinned);
+	node_put(n);
+}
+
+void usmfs_ll_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
+		    size_t size, off_t off, struct fuse_file_info *fi)
+{
+	uint64_t pos, end;
+	size_t done = 0;
+	struct node *n;
+	int err = 0;
+
+	n = file_get(req, ino);
+	if (!n)
+		return;
+	if (off < 0) {
+		err = EINVAL;
+		goto out;
+	}
+	if ((uint64_t)off >= USMFS_MAX_FILE_SIZE ||
+	    size > USMFS_MAX_FILE_SIZE - (uint64_t)off) {
+		err = EFBIG;
+		goto out;
+	}
+	pos = (uint64_t)off;
+	while (done < size) {
+		uint64_t pgoff = pos & PAGE_MASK_LOW;
+		size_t len = USM_PAGE_SIZE - pgoff;
+		usm_frame_t fr;
+		int r;
+
+		if (len > size - done)
+			len = size - done;
+		r = fault(n, pos >> USM_PAGE_SHIFT,
+			  USM_FAULT_WRITE | USM_FAULT_PIN, &fr);
+		if (r) {
+			err = io_errno(r);
+			break;
+		}
+		memcpy((char *)pool_frame(fr) + pgoff, buf + done, len);
+		usm_page_unpin(fs.ctx, n->uf, pos >> USM_PAGE_SHIFT);
+		done += len;
+		pos += len;
+	}
+	if (done) {
+		end = (uint64_t)off + done;
+		pthread_mutex_lock(&fs.lock);
+		if (end > n->size)
+			n->size = end;
+		/* With the writeback cache the kernel keeps the times. */
+		if (!fs.writeback || !fi->writepage) {
+			node_touch(&n->mtime);
+			n->ctime = n->mtime;
+		}
+		pthread_mutex_unlock(&fs.lock);
+	}
+	evict_after_fault();
+out:
+	if (done || !err)
+		fuse_reply_write(req, done);
+	else
+		fuse_reply_err(req, err);
+	node_put(n);
+}
+
+static int punch_range(struct node *n, uint64_t start, uint64_t end)
+{
+	uint64_t fp = (start + PAGE_MASK_LOW) >> USM_PAGE_SHIFT;
+	uint64_t lp = end >> USM_PAGE_SHIFT;
+	int r;
+
+	if ((start >> USM_PAGE_SHIFT) == (end >> USM_PAGE_SHIFT))
+		return zero_partial(n, start >> USM_PAGE_SHIFT,
+				    (unsigned int)(start & PAGE_MASK_LOW),
+				    (unsigned int)(end & PAGE_MASK_LOW));
+	if (start & PAGE_MASK_LOW) {
+		r = zero_partial(n, start >> USM_PAGE_SHIFT,
+				 (unsigned int)(start & PAGE_MASK_LOW),
+				 USM_PAGE_SIZE);
+		if (r)
+			return r;
+	}
+	if (end & PAGE_MASK_LOW) {
+		r = zero_partial(n, end >> USM_PAGE_SHIFT, 0,
+				 (unsigned int)(end & PAGE_MASK_LOW));
+		if (r)
+			return r;
+	}
+	if (fp < lp) {
+		r = usm_punch(fs.ctx, n->uf, fp, lp - fp);
+		evict_kick(true);
+		if (r)
+			return r;
+	}
+	return 0;
+}
+
+/* Give every hole in [@start, @end) a frame; on failure undo ours. */
+static int alloc_range(struct node *n, uint64_t start, uint64_t end)
+{
+	uint64_t idx, last = (end - 1) >> USM_PAGE_SHIFT;
+	uint64_t *mine = NULL, nmine = 0, cap = 0, i;
+	int r = 0;
+
+	for (idx = start >> USM_PAGE_SHIFT; idx <= last; idx++) {
+		usm_frame_t fr;
+
+		if (usm_page_state(fs.ctx, n->uf, idx, &fr) != USM_PAGE_HOLE)
+			continue;
+		if (nmine == cap) {
+			uint64_t ncap = cap ? cap * 2 : 256;
+			uint64_t *nm = realloc(mine, ncap * sizeof(*nm));
+
+			if (!nm) {
+				r = -ENOMEM;
+				break;
+			}
+			mine = nm;
+			cap = ncap;
+		}
+		r = fault(n, idx, USM_FAULT_WRITE, &fr);
+		if (r)
+			break;
+		mine[nmine++] = idx;
+		if ((nmine & 255) == 0)
+			evict_after_fault();
+	}
+	if (r) {
+		for (i = 0; i < nmine; i++)
+			usm_punch(fs.ctx, n->uf, mine[i], 1);
+		evict_kick(true);
+	}
+	free(mine);
+	evict_after_fault();
+	return r;
+}
+
+void usmfs_ll_fallocate(fuse_req_t req, fuse_ino_t ino, int mode,
+			off_t offset, off_t length, struct fuse_file_info *fi)
+{
+	uint64_t end;
+	struct node *n;
+	int r = 0;
+
+	(void)fi;
+	if (mode & ~(FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE)) {
+		fuse_reply_err(req, EOPNOTSUPP);
+		return;
+	}
+	if ((mode & FALLOC_FL_PUNCH_HOLE) && !(mode & FALLOC_FL_KEEP_SIZE)) {
+		fuse_reply_err(req, EOPNOTSUPP);
+		return;
+	}
+	if (offset < 0 || length <= 0) {
+		fuse_reply_err(req, EINVAL);
+		return;
+	}
+	if ((uint64_t)offset >= USMFS_MAX_FILE_SIZE ||
+	    (uint64_t)length > USMFS_MAX_FILE_SIZE - (uint64_t)offset) {
+		fuse_reply_err(req, EFBIG);
+		return;
+	}
+	n = node_get(ino);
+	if (!n) {
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	if (!n->uf) {
+		fuse_reply_err(req, S_ISDIR(n->mode) ? EISDIR : ENODEV);
+		node_put(n);
+		return;
+	}
+	end = (uint64_t)offset + (uint64_t)length;
+	if (mode & FALLOC_FL_PUNCH_HOLE) {
+		r = punch_range(n, (uint64_t)offset, end);
+	} else {
+		r = alloc_range(n, (uint64_t)offset, end);
+		if (!r && !(mode & FALLOC_FL_KEEP_SIZE)) {
+			pthread_mutex_lock(&fs.lock);
+			if (end > n->size)
+				n->size = end;
+			pthread_mutex_unlock(&fs.lock);
+		}
+	}
+	if (!r) {
+		pthread_mutex_lock(&fs.lock);
+		node_touch(&n->ctime);
+		if (mode & FALLOC_FL_PUNCH_HOLE)
+			n->mtime = n->ctime;
+		pthread_mutex_unlock(&fs.lock);
+	}
+	fuse_reply_err(req, r ? io_errno(r) : 0);
+	node_put(n);
+}
+
+void usmfs_ll_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
+		    struct fuse_file_info *fi)
+{
+	uint64_t isize, idx, d, res;
+	struct node *n;
+
+	(void)fi;
+	if (whence != SEEK_DATA && whence != SEEK_HOLE) {
+		fuse_reply_err(req, EINVAL);
+		return;
+	}
+	if (off < 0) {
+		fuse_reply_err(req, ENXIO);
+		return;
+	}
+	n = file_get(req, ino);
+	if (!n)
+		return;
+	pthread_mutex_lock(&fs.lock);
+	isize = n->size;
+	pthread_mutex_unlock(&fs.lock);
+	if ((uint64_t)off >= isize) {
+		fuse_reply_err(req, ENXIO);
+		goto out;
+	}
+	idx = (uint64_t)off >> USM_PAGE_SHIFT;
+	if (whence == SEEK_DATA) {
+		d = usm_next_data(fs.ctx, n->uf, idx);
+		if (d == UINT64_MAX || d >= (isize + PAGE_MASK_LOW) >> USM_PAGE_SHIFT) {
+			fuse_reply_err(req, ENXIO);
+			goto out;
+		}
+		res = d << USM_PAGE_SHIFT;
+	} else {
+		for (;; idx++) {
+			if (idx << USM_PAGE_SHIFT >= isize) {
+				res = isize;
+				break;
+			}
+			d = usm_next_data(fs.ctx, n->uf, idx);
+			if (d != idx) {
+				res = idx << USM_PAGE_SHIFT;
+				break;
+			}
+		}
+	}
+	if (res < (uint64_t)off)
+		res = (uint64_t)off;
+	fuse_reply_lseek(req, (off_t)res);
+out:
+	node_put(n);
+}

@@ -1,0 +1,361 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * inode.c - the inode table, lookup counting and the life cycle of inodes,
+ * getattr/setattr.
+ *
+ * An inode lives while anything refers to it: a name (nlink), the kernel
+ * (nlookup, dropped by forget), an open handle (nopen) or a handler working
+ * on it without fs.lock (busy).  When all four reach zero it is freed, and
+ * a regular file's pages go back to the library (outside fs.lock).
+ * Inode numbers are never reused (64-bit counter), so no generation is
+ * needed.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "usmfs.h"
+
+static size_t ino_slot(uint64_t ino, size_t size)
+{
+	ino *= 0x9e3779b97f4a7c15ULL;
+	return (size_t)(ino >> 17) & (size - 1);
+}
+
+int node_table_init(void)
+{
+	fs.itab_size = 1024;
+	fs.itab = calloc(fs.itab_size, sizeof(*fs.itab));
+	if (!fs.itab)
+		return -ENOMEM;
+	fs.next_ino = FUSE_ROOT_ID;
+	return 0;
+}
+
+static void node_table_grow_locked(void)
+{
+	size_t nsize = fs.itab_size * 2, i;
+	struct node **nt = calloc(nsize, sizeof(*nt));
+
+	if (!nt)
+		return;		/* keep the longer chains */
+	for (i = 0; i < fs.itab_size; i++) {
+		struct node *n = fs.itab[i], *next;
+
+		for (; n; n = next) {
+			size_t s = ino_slot(n->ino, nsize);
+
+			next = n->hnext;
+			n->hnext = nt[s];
+			nt[s] = n;
+		}
+	}
+	free(fs.itab);
+	fs.itab = nt;
+	fs.itab_size = nsize;
+}
+
+struct node *node_find_locked(uint64_t ino)
+{
+	struct node *n;
+
+	if (!fs.itab)
+		return NULL;
+	for (n = fs.itab[ino_slot(ino, fs.itab_size)]; n; n = n->hnext)
+		if (n->ino == ino)
+			return n;
+	return NULL;
+}
+
+void node_touch(struct timespec *ts)
+{
+	clock_gettime(CLOCK_REALTIME, ts);
+}
+
+struct node *node_new_locked(mode_t mode, uid_t uid, gid_t gid, int *err)
+{
+	struct node *n;
+	size_t s;
+
+	if (fs.nr_nodes >= fs.max_inodes) {
+		*err = ENOSPC;
+		return NULL;
+	}
+	n = calloc(1, sizeof(*n));
+	if (!n) {
+		*err = ENOMEM;
+		return NULL;
+	}
+	n->ino = fs.next_ino++;
+	n->mode = mode;
+	n->uid = uid;
+	n->gid = gid;
+	node_touch(&n->mtime);
+	n->atime = n->ctime = n->mtime;
+	usm_file_policy_init(&n->pol);
+	n->pol.set = 0;
+	if (fs.nr_nodes >= fs.itab_size)
+		node_table_grow_locked();
+	s = ino_slot(n->ino, fs.itab_size);
+	n->hnext = fs.itab[s];
+	fs.itab[s] = n;
+	fs.nr_nodes++;
+	return n;
+}
+
+static void node_unhash_locked(struct node *n)
+{
+	struct node **pp = &fs.itab[ino_slot(n->ino, fs.itab_size)];
+
+	for (; *pp; pp = &(*pp)->hnext) {
+		if (*pp == n) {
+			*pp = n->hnext;
+			fs.nr_nodes--;
+			return;
+		}
+	}
+}
+
+/* Free @n's memory; its pages are handed back through @release. */
+static void node_destroy_locked(struct node *n, struct usm_file **release)
+{
+	node_unhash_locked(n);
+	if (n->dir)
+		dir_free(n->dir);
+	free(n->target);
+	xattr_free_all(n);
+	if (release)
+		*release = n->uf;
+	else if (n->uf)
+		node_release_file(n->uf);
+	free(n);
+}
+
+void node_maybe_free_locked(struct node *n, struct usm_file **release)
+{
+	if (n == fs.root || n->nlink || n->nopen || n->busy)
+		return;
+	if (n->nlookup) {
+		/*
+		 * No name and no open file: nothing can reach the data any
+		 * more (there is no open-by-handle), so give the pages back
+		 * now rather than when the kernel's forget comes.
+		 */
+		if (n->uf && release) {
+			*release = n->uf;
+			n->uf = NULL;
+		}
+		return;
+	}
+	node_destroy_locked(n, release);
+}
+
+void node_release_file(struct usm_file *uf)
+{
+	if (!uf)
+		return;
+	usm_file_release(fs.ctx, uf);
+	evict_kick(true);
+}
+
+struct node *node_get(fuse_ino_t ino)
+{
+	struct node *n;
+
+	pthread_mutex_lock(&fs.lock);
+	n = node_find_locked(ino);
+	if (n)
+		n->busy++;
+	pthread_mutex_unlock(&fs.lock);
+	return n;
+}
+
+void node_put(struct node *n)
+{
+	struct usm_file *uf = NULL;
+
+	pthread_mutex_lock(&fs.lock);
+	n->busy--;
+	node_maybe_free_locked(n, &uf);
+	pthread_mutex_unlock(&fs.lock);
+	node_release_file(uf);
+}
+
+/* At exit: free every inode (the session is gone; no lock needed). */
+void node_table_free(void)
+{
+	size_t i;
+
+	if (!fs.itab)
+		return;
+	for (i = 0; i < fs.itab_size; i++) {
+		while (fs.itab[i]) {
+			struct node *n = fs.itab[i];
+
+			if (n->dir) {
+				/* entries are freed with their directory */
+				dir_free(n->dir);
+				n->dir = NULL;
+			}
+			node_destroy_locked(n, NULL);
+		}
+	}
+	free(fs.itab);
+	fs.itab = NULL;
+	fs.root = NULL;
+}
+
+/* tmpfs's BOGO_DIRENT_SIZE: directory sizes grow with their entries. */
+#define BOGO_DIRENT_SIZE	20
+
+void node_fill_stat_locked(const struct node *n, struct stat *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->st_ino = n->ino;
+	st->st_mode = n->mode;
+	st->st_nlink = n->nlink;
+	st->st_uid = n->uid;
+	st->st_gid = n->gid;
+	st->st_rdev = n->rdev;
+	st->st_blksize = USM_PAGE_SIZE;
+	st->st_atim = n->atime;
+	st->st_mtim = n->mtime;
+	st->st_ctim = n->ctime;
+	if (S_ISDIR(n->mode)) {
+		st->st_size = (off_t)((n->dir ? n->dir->live : 0) + 2) *
+			      BOGO_DIRENT_SIZE;
+	} else {
+		st->st_size = (off_t)n->size;
+	}
+	if (n->uf) {
+		struct usm_file_stats fst;
+
+		usm_file_stats(fs.ctx, n->uf, &fst);
+		st->st_blocks = (blkcnt_t)((fst.resident + fst.swapped) *
+					   (USM_PAGE_SIZE / 512));
+	}
+}
+
+void usmfs_ll_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
+{
+	struct usm_file *uf = NULL;
+	struct node *n;
+
+	pthread_mutex_lock(&fs.lock);
+	n = node_find_locked(ino);
+	if (n) {
+		n->nlookup -= nlookup < n->nlookup ? nlookup : n->nlookup;
+		node_maybe_free_locked(n, &uf);
+	}
+	pthread_mutex_unlock(&fs.lock);
+	node_release_file(uf);
+	fuse_reply_none(req);
+}
+
+void usmfs_ll_forget_multi(fuse_req_t req, size_t count,
+			   struct fuse_forget_data *forgets)
+{
+	size_t i;
+
+	for (i = 0; i < count; i++) {
+		struct usm_file *uf = NULL;
+		struct node *n;
+
+		pthread_mutex_lock(&fs.lock);
+		n = node_find_locked(forgets[i].ino);
+		if (n) {
+			uint64_t d = forgets[i].nlookup;
+
+			n->nlookup -= d < n->nlookup ? d : n->nlookup;
+			node_maybe_free_locked(n, &uf);
+		}
+		pthread_mutex_unlock(&fs.lock);
+		node_release_file(uf);
+	}
+	fuse_reply_none(req);
+}
+
+void usmfs_ll_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct node *n;
+	struct stat st;
+
+	(void)fi;
+	pthread_mutex_lock(&fs.lock);
+	n = node_find_locked(ino);
+	if (!n) {
+		pthread_mutex_unlock(&fs.lock);
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	node_fill_stat_locked(n, &st);
+	pthread_mutex_unlock(&fs.lock);
+	fuse_reply_attr(req, &st, fs.timeout);
+}
+
+static void set_time(struct timespec *dst, const struct timespec *src,
+		     bool now)
+{
+	if (now)
+		node_touch(dst);
+	else
+		*dst = *src;
+}
+
+void usmfs_ll_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
+		      int to_set, struct fuse_file_info *fi)
+{
+	struct node *n;
+	struct stat st;
+	int err = 0;
+
+	(void)fi;
+	n = node_get(ino);
+	if (!n) {
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	if (to_set & FUSE_SET_ATTR_SIZE) {
+		if (S_ISDIR(n->mode)) {
+			err = EISDIR;
+		} else if (!S_ISREG(n->mode)) {
+			err = EINVAL;
+		} else if (attr->st_size < 0) {
+			err = EINVAL;
+		} else if ((uint64_t)attr->st_size > USMFS_MAX_FILE_SIZE) {
+			err = EFBIG;
+		} else {
+			err = -file_set_size(n, (uint64_t)attr->st_size);
+		}
+		if (err)
+			goto out;
+	}
+
+	pthread_mutex_lock(&fs.lock);
+	if (to_set & FUSE_SET_ATTR_MODE)
+		n->mode = (n->mode & S_IFMT) | (attr->st_mode & 07777);
+	if (to_set & FUSE_SET_ATTR_UID)
+		n->uid = attr->st_uid;
+	if (to_set & FUSE_SET_ATTR_GID)
+		n->gid = attr->st_gid;
+	if (to_set & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_ATIME_NOW))
+		set_time(&n->atime, &attr->st_atim,
+			 to_set & FUSE_SET_ATTR_ATIME_NOW);
+	if (to_set & (FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_MTIME_NOW))
+		set_time(&n->mtime, &attr->st_mtim,
+			 to_set & FUSE_SET_ATTR_MTIME_NOW);
+	else if (to_set & FUSE_SET_ATTR_SIZE)
+		node_touch(&n->mtime);
+	if (to_set & FUSE_SET_ATTR_CTIME)
+		n->ctime = attr->st_ctim;
+	else
+		node_touch(&n->ctime);
+	node_fill_stat_locked(n, &st);
+	pthread_mutex_unlock(&fs.lock);
+out:
+	if (err)
+		fuse_reply_err(req, err);
+	else
+		fuse_reply_attr(req, &st, fs.timeout);
+	node_put(n);
+}

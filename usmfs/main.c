@@ -1,0 +1,395 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * main.c - usmfs, the FUSE frontend: command line and mount options, the
+ * pool and the library context, the session and its loop, init, statfs.
+ *
+ *	usmfs MOUNTPOINT [-o OPTIONS] [-f] [-d] [-s]
+ *
+ * usmfs's own options (size, nr_inodes, mode, uid, gid, alloc, evict, swap,
+ * swapin_timeout, config) go through the library's parser; every other -o
+ * option is libfuse's (allow_other, ro, fsname, writeback_cache, ...).  All
+ * of them are checked before anything is mounted.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include "usmfs.h"
+
+struct usmfs fs = {
+	.lock = PTHREAD_MUTEX_INITIALIZER,
+};
+
+#define OPTS_MAX	16384
+
+static struct fuse_conn_info_opts *conn_opts;
+
+static void usmfs_ll_init(void *userdata, struct fuse_conn_info *conn)
+{
+	(void)userdata;
+	if (conn->capable & FUSE_CAP_WRITEBACK_CACHE)
+		conn->want |= FUSE_CAP_WRITEBACK_CACHE;
+	if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC)
+		conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
+	/* The kernel clears setuid/setgid itself (with a setattr) when we do
+	 * not claim to; our data never changes behind its back. */
+	conn->want &= ~(FUSE_CAP_HANDLE_KILLPRIV | FUSE_CAP_AUTO_INVAL_DATA |
+			FUSE_CAP_POSIX_ACL);
+	conn->time_gran = 1;
+	if (conn_opts)
+		fuse_apply_conn_info_opts(conn_opts, conn);
+	fs.writeback = (conn->want & FUSE_CAP_WRITEBACK_CACHE) != 0;
+	if (fs.debug)
+		fprintf(stderr, "usmfs: writeback cache %s\n",
+			fs.writeback ? "on" : "off");
+}
+
+static void usmfs_ll_statfs(fuse_req_t req, fuse_ino_t ino)
+{
+	struct usm_pool_stats ps;
+	struct statvfs st;
+	uint64_t nodes;
+
+	(void)ino;
+	usm_pool_stats(fs.ctx, &ps);
+	pthread_mutex_lock(&fs.lock);
+	nodes = fs.nr_nodes;
+	pthread_mutex_unlock(&fs.lock);
+	memset(&st, 0, sizeof(st));
+	st.f_bsize = USM_PAGE_SIZE;
+	st.f_frsize = USM_PAGE_SIZE;
+	st.f_blocks = ps.limit ? ps.limit : ps.frames;
+	st.f_bfree = st.f_blocks > ps.resident ? st.f_blocks - ps.resident : 0;
+	st.f_bavail = st.f_bfree;
+	st.f_files = fs.max_inodes;
+	st.f_ffree = fs.max_inodes > nodes ? fs.max_inodes - nodes : 0;
+	st.f_favail = st.f_ffree;
+	st.f_namemax = USMFS_NAME_MAX;
+	fuse_reply_statfs(req, &st);
+}
+
+static const struct fuse_lowlevel_ops usmfs_ops = {
+	.init		= usmfs_ll_init,
+	.lookup		= usmfs_ll_lookup,
+	.forget		= usmfs_ll_forget,
+	.forget_multi	= usmfs_ll_forget_multi,
+	.getattr	= usmfs_ll_getattr,
+	.setattr	= usmfs_ll_setattr,
+	.readlink	= usmfs_ll_readlink,
+	.mknod		= usmfs_ll_mknod,
+	.mkdir		= usmfs_ll_mkdir,
+	.unlink		= usmfs_ll_unlink,
+	.rmdir		= usmfs_ll_rmdir,
+	.symlink	= usmfs_ll_symlink,
+	.rename		= usmfs_ll_rename,
+	.link		= usmfs_ll_link,
+	.open		= usmfs_ll_open,
+	.read		= usmfs_ll_read,
+	.write		= usmfs_ll_write,
+	.flush		= usmfs_ll_flush,
+	.release	= usmfs_ll_release,
+	.fsync		= usmfs_ll_fsync,
+	.opendir	= usmfs_ll_opendir,
+	.readdir	= usmfs_ll_readdir,
+	.statfs		= usmfs_ll_statfs,
+	.setxattr	= usmfs_ll_setxattr,
+	.getxattr	= usmfs_ll_getxattr,
+	.listxattr	= usmfs_ll_listxattr,
+	.removexattr	= usmfs_ll_removexattr,
+	.create		= usmfs_ll_create,
+	.fallocate	= usmfs_ll_fallocate,
+	.lseek		= usmfs_ll_lseek,
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+"usage: usmfs MOUNTPOINT [-o OPTIONS] [-f] [-d] [-s]\n"
+"\n"
+"usmfs options (as for mount -t usmfs):\n"
+"  size=N[K|M|G|%%]     most bytes resident in the pool (%% of RAM; default 50%%)\n"
+"  nr_inodes=N         most inodes (default: half the RAM pages)\n"
+"  mode=, uid=, gid=   root directory (default 1777, 0, 0)\n"
+"  alloc=NAME          default placement policy (firstfit)\n"
+"  evict=NAME          default eviction policy (s3fifo)\n"
+"  swap=SPEC           none, file:PATH, or a store of the config (none)\n"
+"  swapin_timeout=T    bound on waits for swap-in (30s)\n"
+"  config=FILE         config file (default " USM_CONFIG_DEFAULT_PATH " if present)\n"
+"other -o options go to libfuse (allow_other, ro, fsname=, no_writeback_cache, ...)\n"
+"  -f  foreground   -d  debug (implies -f)   -s  single-threaded\n");
+}
+
+struct cmdline {
+	const char *mountpoint;
+	char opts[OPTS_MAX];
+	bool foreground, single, debug;
+};
+
+static int opts_append(char *dst, const char *add)
+{
+	size_t l = strlen(dst), a = strlen(add);
+
+	if (!a)
+		return 0;
+	if (l + a + 2 > OPTS_MAX) {
+		fprintf(stderr, "usmfs: options too long\n");
+		return -1;
+	}
+	if (l)
+		dst[l++] = ',';
+	memcpy(dst + l, add, a + 1);
+	return 0;
+}
+
+/* 0, 1 (done: help/version), -1 (error, message printed). */
+static int parse_cmdline(int argc, char **argv, struct cmdline *cl)
+{
+	int i;
+
+	for (i = 1; i < argc; i++) {
+		const char *a = argv[i];
+
+		if (!strcmp(a, "-o")) {
+			if (++i >= argc) {
+				fprintf(stderr, "usmfs: -o needs an argument\n");
+				return -1;
+			}
+			if (opts_append(cl->opts, argv[i]))
+				return -1;
+		} else if (!strncmp(a, "-o", 2)) {
+			if (opts_append(cl->opts, a + 2))
+				return -1;
+		} else if (!strcmp(a, "-f")) {
+			cl->foreground = true;
+		} else if (!strcmp(a, "-d") || !strcmp(a, "--debug")) {
+			cl->debug = cl->foreground = true;
+		} else if (!strcmp(a, "-s")) {
+			cl->single = true;
+		} else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+			usage(stdout);
+			return 1;
+		} else if (!strcmp(a, "-V") || !strcmp(a, "--version")) {
+			printf("usmfs %d.%d (libfuse %s)\n", USM_VERSION_MAJOR,
+			       USM_VERSION_MINOR, fuse_pkgversion());
+			return 1;
+		} else if (a[0] == '-') {
+			fprintf(stderr, "usmfs: unknown argument '%s'\n", a);
+			return -1;
+		} else if (!cl->mountpoint) {
+			cl->mountpoint = a;
+		} else {
+			fprintf(stderr, "usmfs: unexpected argument '%s'\n", a);
+			return -1;
+		}
+	}
+	if (!cl->mountpoint) {
+		fprintf(stderr, "usmfs: no mount point (usmfs -h for help)\n");
+		return -1;
+	}
+	return 0;
+}
+
+static bool has_opt(const char *opts, const char *key)
+{
+	size_t kl = strlen(key);
+	const char *p = opts;
+
+	while (p && *p) {
+		if (!strncmp(p, key, kl) && (p[kl] == '=' || p[kl] == ',' ||
+					     p[kl] == '\0'))
+			return true;
+		p = strchr(p, ',');
+		if (p)
+			p++;
+	}
+	return false;
+}
+
+static uint64_t ram_bytes(void)
+{
+	long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
+
+	if (pages <= 0 || psz <= 0)
+		return 1ULL << 30;
+	return (uint64_t)pages * (uint64_t)psz;
+}
+
+/* Build the pool, the config and the library context.  0 or -1. */
+static int setup_engine(void)
+{
+	struct usm_ctx_params p;
+	char err[512] = "";
+	uint64_t ram = ram_bytes(), frames;
+	int r;
+
+	usm_mount_opts_resolve(&fs.mo, ram);
+	if (!fs.mo.size)
+		fs.mo.size = ram / 2;
+	frames = fs.mo.size >> USM_PAGE_SHIFT;
+	if (frames < 16)
+		frames = 16;
+	fs.max_inodes = fs.mo.nr_inodes ? fs.mo.nr_inodes :
+			(ram >> USM_PAGE_SHIFT) / 2;
+
+	if (fs.mo.config[0]) {
+		r = usm_config_load(fs.mo.config, 0, &fs.cfg, err, sizeof(err));
+	} else if (access(USM_CONFIG_DEFAULT_PATH, F_OK) == 0) {
+		r = usm_config_load(USM_CONFIG_DEFAULT_PATH, 0, &fs.cfg, err,
+				    sizeof(err));
+	} else {
+		r = 0;
+	}
+	if (r) {
+		fprintf(stderr, "usmfs: config: %s\n", err[0] ? err : strerror(-r));
+		return -1;
+	}
+	if (pool_map(frames, err, sizeof(err))) {
+		fprintf(stderr, "usmfs: %s\n", err);
+		return -1;
+	}
+	memset(&p, 0, sizeof(p));
+	p.ops = &usmfs_backend_ops;
+	p.pool_frames = frames;
+	p.limit_frames = frames;
+	if (fs.cfg) {
+		p.low_pct = fs.cfg->low_pct;
+		p.high_pct = fs.cfg->high_pct;
+	}
+	p.mount = &fs.mo;
+	p.config = fs.cfg;
+	p.wait_timeout_ms = fs.mo.swapin_timeout_ms;
+	r = usm_ctx_create(&p, &fs.ctx, err, sizeof(err));
+	if (r) {
+		fprintf(stderr, "usmfs: %s\n", err[0] ? err : strerror(-r));
+		return -1;
+	}
+	return 0;
+}
+
+static int setup_root(void)
+{
+	struct node *root;
+	int err = 0;
+
+	if (node_table_init())
+		return -1;
+	pthread_mutex_lock(&fs.lock);
+	root = node_new_locked(S_IFDIR | (fs.mo.mode & 07777), fs.mo.uid,
+			       fs.mo.gid, &err);
+	if (root) {
+		root->nlink = 2;
+		root->dir = dir_new();
+		if (!root->dir)
+			err = ENOMEM;
+	}
+	fs.root = root;
+	pthread_mutex_unlock(&fs.lock);
+	if (!root || err || root->ino != FUSE_ROOT_ID) {
+		fprintf(stderr, "usmfs: cannot make the root: %s\n",
+			strerror(err ? err : EINVAL));
+		return -1;
+	}
+	return 0;
+}
+
+static void teardown(void)
+{
+	evict_stop();
+	node_table_free();
+	if (fs.ctx)
+		usm_ctx_destroy(fs.ctx);
+	fs.ctx = NULL;
+	if (fs.cfg)
+		usm_config_free(fs.cfg);
+	fs.cfg = NULL;
+	pool_unmap();
+}
+
+int main(int argc, char **argv)
+{
+	static struct cmdline cl;
+	static char rest[OPTS_MAX], fopts[OPTS_MAX + 256];
+	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
+	struct fuse_loop_config *lc = NULL;
+	char err[512] = "";
+	int r, ret = 1;
+
+	r = parse_cmdline(argc, argv, &cl);
+	if (r)
+		return r > 0 ? 0 : 1;
+	fs.debug = cl.debug;
+
+	usm_mount_opts_init(&fs.mo);
+	r = usm_mount_opts_parse(&fs.mo, cl.opts, rest, sizeof(rest), err,
+				 sizeof(err));
+	if (r) {
+		fprintf(stderr, "usmfs: %s\n",
+			err[0] ? err : "bad mount options");
+		return 1;
+	}
+
+	/* libfuse's options, plus ours */
+	snprintf(fopts, sizeof(fopts), "%s%sdefault_permissions%s%s", rest,
+		 rest[0] ? "," : "",
+		 has_opt(rest, "fsname") ? "" : ",fsname=usmfs",
+		 has_opt(rest, "subtype") ? "" : ",subtype=usmfs");
+	if (fuse_opt_add_arg(&args, argv[0]) ||
+	    fuse_opt_add_arg(&args, "-o") || fuse_opt_add_arg(&args, fopts) ||
+	    (cl.debug && fuse_opt_add_arg(&args, "-d"))) {
+		fprintf(stderr, "usmfs: out of memory\n");
+		goto out_args;
+	}
+	conn_opts = fuse_parse_conn_info_opts(&args);
+	if (!conn_opts)
+		goto out_args;
+
+	if (setup_engine() || setup_root())
+		goto out_engine;
+	fs.timeout = 1.0;
+
+	fs.se = fuse_session_new(&args, &usmfs_ops, sizeof(usmfs_ops), NULL);
+	if (!fs.se)
+		goto out_engine;	/* libfuse said which option */
+	if (fuse_set_signal_handlers(fs.se))
+		goto out_session;
+	if (fuse_session_mount(fs.se, cl.mountpoint))
+		goto out_signals;
+	if (fuse_daemonize(cl.foreground))
+		goto out_unmount;
+	if (evict_start()) {
+		fprintf(stderr, "usmfs: cannot start the eviction thread\n");
+		goto out_unmount;
+	}
+
+	if (cl.single) {
+		r = fuse_session_loop(fs.se);
+	} else {
+		lc = fuse_loop_cfg_create();
+		if (!lc) {
+			r = -ENOMEM;
+		} else {
+			fuse_loop_cfg_set_clone_fd(lc, 0);
+			r = fuse_session_loop_mt(fs.se, lc);
+			fuse_loop_cfg_destroy(lc);
+		}
+	}
+	ret = r ? 1 : 0;
+	evict_stop();
+out_unmount:
+	fuse_session_unmount(fs.se);
+out_signals:
+	fuse_remove_signal_handlers(fs.se);
+out_session:
+	fuse_session_destroy(fs.se);
+	fs.se = NULL;
+out_engine:
+	teardown();
+	free(conn_opts);
+out_args:
+	fuse_opt_free_args(&args);
+	return ret;
+}

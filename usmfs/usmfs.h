@@ -1,0 +1,210 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * usmfs.h - the FUSE frontend of usmfs: shared state of the daemon.
+ *
+ * One global struct usmfs (fs) holds everything.  Lock order:
+ *
+ *	fs.lock  ->  the library's ctx lock  (usm_* calls that do no I/O:
+ *	             usm_file_stats, usm_file_getxattr, usm_ctx_policy_for)
+ *	evict.lock is a leaf.
+ *
+ * fs.lock protects the inode table, every directory, every inode's
+ * attributes, link counts, lookup counts and ordinary xattrs.  Calls that may
+ * evict, swap or wait (usm_fault, usm_truncate, usm_punch, usm_balance,
+ * usm_file_release, usm_file_setxattr) are made WITHOUT fs.lock: eviction
+ * calls our backend's unmap, which may call into the kernel, which may send us
+ * a write that needs fs.lock.  Handlers keep an inode alive across such calls
+ * with a busy reference (node_get/node_put).
+ */
+#ifndef USMFS_H
+#define USMFS_H
+
+#define FUSE_USE_VERSION 312
+
+#include <fuse_lowlevel.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include <usm/usm.h>
+
+/* Largest file: 2^53 bytes (page indices stay far from overflow). */
+#define USMFS_MAX_FILE_SIZE	(1ULL << 53)
+#define USMFS_NAME_MAX		255
+#define USMFS_SYMLINK_MAX	4096
+#define USMFS_XATTR_VALUE_MAX	65536
+#define USMFS_XATTR_TOTAL_MAX	(1u << 20)	/* per inode, names + values */
+
+struct node;
+
+/* A directory entry.  @cookie is its stable readdir offset. */
+struct dent {
+	struct dent *hnext;		/* the directory's name hash chain */
+	struct node *dir;		/* the directory holding it */
+	struct node *node;		/* the inode it names */
+	uint64_t cookie;
+	uint32_t hash;
+	char name[];
+};
+
+/* A directory's entries in cookie order; @d is NULL once removed. */
+struct order_ent {
+	uint64_t cookie;
+	struct dent *d;
+};
+
+/* The entries of a directory. */
+struct dirdata {
+	struct dent **buckets;		/* name hash */
+	size_t nbuckets;
+	struct order_ent *order;	/* by cookie, with holes */
+	size_t norder, cap, live;
+	uint64_t next_cookie;
+};
+
+/* An ordinary xattr (user.*, trusted.*, security.*). */
+struct xattr {
+	struct xattr *next;
+	size_t len;
+	char *name;
+	char value[];
+};
+
+struct node {
+	struct node *hnext;		/* inode table chain */
+	uint64_t ino;
+	mode_t mode;
+	uid_t uid;
+	gid_t gid;
+	uint32_t nlink;
+	dev_t rdev;
+	uint64_t size;			/* bytes (regular files, symlinks) */
+	struct timespec atime, mtime, ctime;
+
+	uint64_t nlookup;		/* kernel references (lookup count) */
+	uint32_t nopen;			/* open file handles */
+	uint32_t busy;			/* handlers using it without fs.lock */
+
+	struct dent *self;		/* directories: the entry naming it */
+	struct dirdata *dir;		/* directories */
+	char *target;			/* symlinks */
+	struct usm_file *uf;		/* regular files: their pages */
+	struct usm_file_policy pol;	/* directories: user.usm.* to inherit */
+
+	struct xattr *xattrs;
+	size_t xattr_bytes;
+};
+
+struct usmfs {
+	pthread_mutex_t lock;
+	struct fuse_session *se;
+	struct usm_ctx *ctx;
+	struct usm_config *cfg;
+	struct usm_mount_opts mo;
+
+	/* Pool: one anonymous mapping of @pool_frames 4 KiB frames. */
+	unsigned char *pool;
+	uint64_t pool_frames;
+	_Atomic uint64_t *dirty;	/* bit per frame: may hold data */
+
+	/* Inodes. */
+	struct node **itab;
+	size_t itab_size, nr_nodes;
+	uint64_t next_ino;
+	uint64_t max_inodes;
+	struct node *root;
+
+	bool writeback;			/* kernel writeback cache is on */
+	double timeout;			/* entry/attr cache timeout */
+	bool debug;
+};
+
+extern struct usmfs fs;
+
+/* inode.c */
+int node_table_init(void);
+void node_table_free(void);
+struct node *node_find_locked(uint64_t ino);
+struct node *node_new_locked(mode_t mode, uid_t uid, gid_t gid, int *err);
+struct node *node_get(fuse_ino_t ino);
+void node_put(struct node *n);
+void node_maybe_free_locked(struct node *n, struct usm_file **release);
+void node_release_file(struct usm_file *uf);
+void node_fill_stat_locked(const struct node *n, struct stat *st);
+void node_touch(struct timespec *ts);
+void usmfs_ll_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup);
+void usmfs_ll_forget_multi(fuse_req_t req, size_t count,
+			   struct fuse_forget_data *forgets);
+void usmfs_ll_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void usmfs_ll_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
+		      int to_set, struct fuse_file_info *fi);
+
+/* dir.c */
+struct dirdata *dir_new(void);
+void dir_free(struct dirdata *d);
+int reply_entry_locked(fuse_req_t req, struct node *n);
+int node_create(fuse_req_t req, fuse_ino_t parent, const char *name,
+		mode_t mode, dev_t rdev, const char *target,
+		struct node **out);
+void usmfs_ll_lookup(fuse_req_t req, fuse_ino_t parent, const char *name);
+void usmfs_ll_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
+		    mode_t mode);
+void usmfs_ll_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
+		    mode_t mode, dev_t rdev);
+void usmfs_ll_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
+		      const char *name);
+void usmfs_ll_readlink(fuse_req_t req, fuse_ino_t ino);
+void usmfs_ll_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
+		   const char *newname);
+void usmfs_ll_unlink(fuse_req_t req, fuse_ino_t parent, const char *name);
+void usmfs_ll_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name);
+void usmfs_ll_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
+		     fuse_ino_t newparent, const char *newname,
+		     unsigned int flags);
+void usmfs_ll_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void usmfs_ll_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		      struct fuse_file_info *fi);
+
+/* file.c */
+void usmfs_ll_create(fuse_req_t req, fuse_ino_t parent, const char *name,
+		     mode_t mode, struct fuse_file_info *fi);
+void usmfs_ll_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void usmfs_ll_release(fuse_req_t req, fuse_ino_t ino,
+		      struct fuse_file_info *fi);
+void usmfs_ll_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void usmfs_ll_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
+		    struct fuse_file_info *fi);
+void usmfs_ll_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		   struct fuse_file_info *fi);
+void usmfs_ll_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
+		    size_t size, off_t off, struct fuse_file_info *fi);
+void usmfs_ll_fallocate(fuse_req_t req, fuse_ino_t ino, int mode,
+			off_t offset, off_t length, struct fuse_file_info *fi);
+void usmfs_ll_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
+		    struct fuse_file_info *fi);
+int file_set_size(struct node *n, uint64_t size);
+
+/* xattr.c */
+void xattr_free_all(struct node *n);
+void usmfs_ll_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+		       const char *value, size_t size, int flags);
+void usmfs_ll_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+		       size_t size);
+void usmfs_ll_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size);
+void usmfs_ll_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name);
+
+/* backend.c */
+int pool_map(uint64_t frames, char *err, size_t errlen);
+void pool_unmap(void);
+void *pool_frame(usm_frame_t f);
+void pool_mark_dirty(usm_frame_t f);
+extern const struct usm_backend_ops usmfs_backend_ops;
+int evict_start(void);
+void evict_stop(void);
+void evict_kick(bool sweep);
+void evict_after_fault(void);
+
+#endif /* USMFS_H */

@@ -1,0 +1,377 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * xattr.c - extended attributes.
+ *
+ * user.usm.* are the policy attributes (DESIGN §1): on a regular file they
+ * go to the library (validated, applied at once; user.usm.stats computed);
+ * on a directory they are kept in the inode's struct usm_file_policy so
+ * that files created in it inherit them.  Every other user.*, trusted.* and
+ * security.* attribute is stored in memory as tmpfs does.  POSIX ACLs are
+ * not supported.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/xattr.h>
+
+#include "usmfs.h"
+
+#define USM_VAL_BUF	512
+
+static bool ns_supported(const char *name)
+{
+	return !strncmp(name, "user.", 5) || !strncmp(name, "trusted.", 8) ||
+	       !strncmp(name, "security.", 9);
+}
+
+void xattr_free_all(struct node *n)
+{
+	struct xattr *x, *next;
+
+	for (x = n->xattrs; x; x = next) {
+		next = x->next;
+		free(x->name);
+		free(x);
+	}
+	n->xattrs = NULL;
+	n->xattr_bytes = 0;
+}
+
+static struct xattr **xattr_find_locked(struct node *n, const char *name)
+{
+	struct xattr **pp;
+
+	for (pp = &n->xattrs; *pp; pp = &(*pp)->next)
+		if (!strcmp((*pp)->name, name))
+			return pp;
+	return NULL;
+}
+
+static size_t xattr_cost(const char *name, size_t len)
+{
+	return strlen(name) + 1 + len;
+}
+
+/* Reply with @len bytes of @val to a getxattr/listxattr of @size. */
+static void reply_value(fuse_req_t req, const char *val, size_t len,
+			size_t size)
+{
+	if (size == 0)
+		fuse_reply_xattr(req, len);
+	else if (size < len)
+		fuse_reply_err(req, ERANGE);
+	else
+		fuse_reply_buf(req, val, len);
+}
+
+static int set_plain(struct node *n, const char *name, const char *value,
+		     size_t size, int flags)
+{
+	struct xattr **pp, *x, *old;
+	size_t cost = xattr_cost(name, size), oldcost = 0;
+	int err = 0;
+
+	if (size > USMFS_XATTR_VALUE_MAX)
+		return E2BIG;
+	pthread_mutex_lock(&fs.lock);
+	pp = xattr_find_locked(n, name);
+	if ((flags & XATTR_CREATE) && pp) {
+		err = EEXIST;
+		goto out;
+	}
+	if ((flags & XATTR_REPLACE) && !pp) {
+		err = ENODATA;
+		goto out;
+	}
+	if (pp)
+		oldcost = xattr_cost(name, (*pp)->len);
+	if (n->xattr_bytes - oldcost + cost > USMFS_XATTR_TOTAL_MAX) {
+		err = ENOSPC;
+		goto out;
+	}
+	x = malloc(sizeof(*x) + size);
+	if (!x) {
+		err = ENOMEM;
+		goto out;
+	}
+	x->name = strdup(name);
+	if (!x->name) {
+		free(x);
+		err = ENOMEM;
+		goto out;
+	}
+	x->len = size;
+	if (size)
+		memcpy(x->value, value, size);
+	if (pp) {
+		old = *pp;
+		x->next = old->next;
+		*pp = x;
+		free(old->name);
+		free(old);
+	} else {
+		x->next = n->xattrs;
+		n->xattrs = x;
+	}
+	n->xattr_bytes = n->xattr_bytes - oldcost + cost;
+	node_touch(&n->ctime);
+out:
+	pthread_mutex_unlock(&fs.lock);
+	return err;
+}
+
+/* Is user.usm attribute @id set on @n?  (stats always is, on files) */
+static bool usm_attr_present(struct node *n, enum usm_xattr_id id)
+{
+	char buf[USM_VAL_BUF];
+
+	if (n->uf)
+		return usm_file_getxattr(fs.ctx, n->uf, id, buf, sizeof(buf)) >= 0;
+	if (S_ISDIR(n->mode) && id != USM_XATTR_STATS)
+		return n->pol.set & (1u << id);
+	return false;
+}
+
+static int set_usm(struct node *n, enum usm_xattr_id id, const char *value,
+		   size_t size, int flags)
+{
+	int r;
+
+	if (!n->uf && !S_ISDIR(n->mode))
+		return EPERM;
+	if (id == USM_XATTR_STATS)
+		return EPERM;
+	if (flags & (XATTR_CREATE | XATTR_REPLACE)) {
+		bool present;
+
+		pthread_mutex_lock(&fs.lock);
+		present = usm_attr_present(n, id);
+		pthread_mutex_unlock(&fs.lock);
+		if ((flags & XATTR_CREATE) && present)
+			return EEXIST;
+		if ((flags & XATTR_REPLACE) && !present)
+			return ENODATA;
+	}
+	if (n->uf) {
+		/* may evict (a lower limit): without fs.lock */
+		r = usm_file_setxattr(fs.ctx, n->uf, id, value, size);
+		evict_after_fault();
+	} else {
+		pthread_mutex_lock(&fs.lock);
+		r = usm_file_policy_set(&n->pol, id, value, size);
+		pthread_mutex_unlock(&fs.lock);
+	}
+	if (r)
+		return -r;
+	pthread_mutex_lock(&fs.lock);
+	node_touch(&n->ctime);
+	pthread_mutex_unlock(&fs.lock);
+	return 0;
+}
+
+void usmfs_ll_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+		       const char *value, size_t size, int flags)
+{
+	struct node *n;
+	int id, err;
+
+	if (!strncmp(name, "system.posix_acl_", 17) || !ns_supported(name)) {
+		fuse_reply_err(req, EOPNOTSUPP);
+		return;
+	}
+	if (flags & ~(XATTR_CREATE | XATTR_REPLACE)) {
+		fuse_reply_err(req, EINVAL);
+		return;
+	}
+	n = node_get(ino);
+	if (!n) {
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	id = usm_xattr_lookup(name);
+	if (id >= 0)
+		err = set_usm(n, (enum usm_xattr_id)id, value, size, flags);
+	else if (id == -EINVAL)
+		err = EINVAL;
+	else
+		err = set_plain(n, name, value, size, flags);
+	fuse_reply_err(req, err);
+	node_put(n);
+}
+
+/* The value of user.usm attribute @id in @buf (@len); length or -errno. */
+static int get_usm_locked(struct node *n, enum usm_xattr_id id, char *buf,
+			  size_t len)
+{
+	if (n->uf)
+		return usm_file_getxattr(fs.ctx, n->uf, id, buf, len);
+	if (!S_ISDIR(n->mode) || id == USM_XATTR_STATS ||
+	    !(n->pol.set & (1u << id)))
+		return -ENODATA;
+	return usm_file_policy_get(&n->pol, id, buf, len);
+}
+
+void usmfs_ll_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+		       size_t size)
+{
+	char small[USM_VAL_BUF], *val = NULL;
+	struct xattr **pp;
+	struct node *n;
+	size_t len = 0;
+	int id, r, err = 0;
+
+	if (!strncmp(name, "system.posix_acl_", 17) || !ns_supported(name)) {
+		fuse_reply_err(req, EOPNOTSUPP);
+		return;
+	}
+	id = usm_xattr_lookup(name);
+	pthread_mutex_lock(&fs.lock);
+	n = node_find_locked(ino);
+	if (!n) {
+		err = ENOENT;
+	} else if (id >= 0) {
+		r = get_usm_locked(n, (enum usm_xattr_id)id, small,
+				   sizeof(small));
+		if (r < 0) {
+			err = -r;
+		} else if ((size_t)r > sizeof(small)) {
+			err = ERANGE;	/* no attribute of ours is this long */
+		} else {
+			len = (size_t)r;
+			val = malloc(len ? len : 1);
+			if (val)
+				memcpy(val, small, len);
+			else
+				err = ENOMEM;
+		}
+	} else if (id == -EINVAL) {
+		err = ENODATA;
+	} else {
+		pp = xattr_find_locked(n, name);
+		if (!pp) {
+			err = ENODATA;
+		} else {
+			len = (*pp)->len;
+			val = malloc(len ? len : 1);
+			if (val)
+				memcpy(val, (*pp)->value, len);
+			else
+				err = ENOMEM;
+		}
+	}
+	pthread_mutex_unlock(&fs.lock);
+	if (err)
+		fuse_reply_err(req, err);
+	else
+		reply_value(req, val, len, size);
+	free(val);
+}
+
+void usmfs_ll_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
+{
+	char *list = NULL, tmp[USM_VAL_BUF];
+	size_t len = 0, pos = 0;
+	struct xattr *x;
+	struct node *n;
+	int id, pass;
+
+	pthread_mutex_lock(&fs.lock);
+	n = node_find_locked(ino);
+	if (!n) {
+		pthread_mutex_unlock(&fs.lock);
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	/* pass 0 measures, pass 1 copies */
+	for (pass = 0; pass < 2; pass++) {
+		if (pass == 1) {
+			list = malloc(len ? len : 1);
+			if (!list)
+				break;
+		}
+		for (id = 0; id < USM_XATTR_NR; id++) {
+			const char *nm;
+
+			if (get_usm_locked(n, (enum usm_xattr_id)id, tmp,
+					   sizeof(tmp)) < 0)
+				continue;
+			nm = usm_xattr_name((enum usm_xattr_id)id);
+			if (pass == 0) {
+				len += strlen(nm) + 1;
+			} else if (pos + strlen(nm) + 1 <= len) {
+				memcpy(list + pos, nm, strlen(nm) + 1);
+				pos += strlen(nm) + 1;
+			}
+		}
+		for (x = n->xattrs; x; x = x->next) {
+			if (pass == 0) {
+				len += strlen(x->name) + 1;
+			} else if (pos + strlen(x->name) + 1 <= len) {
+				memcpy(list + pos, x->name, strlen(x->name) + 1);
+				pos += strlen(x->name) + 1;
+			}
+		}
+	}
+	pthread_mutex_unlock(&fs.lock);
+	if (!list)
+		fuse_reply_err(req, ENOMEM);
+	else
+		reply_value(req, list, pos, size);
+	free(list);
+}
+
+void usmfs_ll_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
+{
+	struct xattr **pp, *x;
+	struct node *n;
+	int id, r, err = 0;
+
+	if (!strncmp(name, "system.posix_acl_", 17) || !ns_supported(name)) {
+		fuse_reply_err(req, EOPNOTSUPP);
+		return;
+	}
+	n = node_get(ino);
+	if (!n) {
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	id = usm_xattr_lookup(name);
+	if (id == USM_XATTR_STATS) {
+		err = EPERM;
+	} else if (id >= 0 && n->uf) {
+		r = usm_file_removexattr(fs.ctx, n->uf, (enum usm_xattr_id)id);
+		err = r < 0 ? -r : 0;
+	} else if (id >= 0) {
+		struct usm_file_policy dflt;
+
+		usm_file_policy_init(&dflt);
+		pthread_mutex_lock(&fs.lock);
+		r = S_ISDIR(n->mode) ?
+			usm_file_policy_unset(&n->pol, (enum usm_xattr_id)id,
+					      &dflt) : -ENODATA;
+		pthread_mutex_unlock(&fs.lock);
+		err = r < 0 ? -r : 0;
+	} else if (id == -EINVAL) {
+		err = ENODATA;
+	} else {
+		pthread_mutex_lock(&fs.lock);
+		pp = xattr_find_locked(n, name);
+		if (!pp) {
+			err = ENODATA;
+		} else {
+			x = *pp;
+			*pp = x->next;
+			n->xattr_bytes -= xattr_cost(x->name, x->len);
+			free(x->name);
+			free(x);
+		}
+		pthread_mutex_unlock(&fs.lock);
+	}
+	if (!err) {
+		pthread_mutex_lock(&fs.lock);
+		node_touch(&n->ctime);
+		pthread_mutex_unlock(&fs.lock);
+	}
+	fuse_reply_err(req, err);
+	node_put(n);
+}
