@@ -179,6 +179,11 @@ check exec-fault-around sh -c '[ "$(/mnt/u/busybox echo again)" = again ]'
 check stats-two-mounts sh -c '[ "$(grep -c "^mount " '$STATS')" = 2 ]'
 umount /mnt/v
 rm /mnt/u/busybox
+
+# --- races and references -------------------------------------------------------
+check stress-race /kt/stress race /mnt/u 15
+check stress-race-no-leak sh -c '[ "$(/kt/stress settle '$STATS')" = 0 ]'
+check stress-pin /kt/stress pin /mnt/u $STATS
 umount /mnt/u
 check frames-all-back sh -c '[ "$(awk "\$1==\"used\" {print \$2}" '$STATS')" = 0 ]'
 check unload rmmod usmfs

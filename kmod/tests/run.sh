@@ -20,13 +20,16 @@ if [ $# -eq 0 ]; then
 fi
 [ $# -gt 0 ] || { echo "kmod-tests: no kernel with a built module in $BUILD"; exit 1; }
 
+gcc -static -O2 -Wall -Wextra -Werror -o "$OUT/stress" "$TOP/kmod/tests/stress.c" ||
+	{ echo "kmod-tests: stress.c does not build"; exit 1; }
+
 tp=0
 tf=0
 for rel in "$@"; do
 	d=$OUT/$rel
 	rm -rf "$d"
 	mkdir -p "$d/root/kt"
-	cp "$BUILD/$rel/usmfs.ko" "$d/root/kt/"
+	cp "$BUILD/$rel/usmfs.ko" "$OUT/stress" "$d/root/kt/"
 	cp "$TOP/kmod/tests/guest.sh" "$d/root/init"
 	chmod +x "$d/root/init"
 	append="console=ttyS0 panic=-1"
@@ -43,11 +46,13 @@ for rel in "$@"; do
 		-no-reboot -nic none -kernel "$CACHE/k/$rel/vmlinuz" -initrd "$d/initrd" \
 		-device isa-debug-exit,iobase=0xf4,iosize=0x04 -append "$append" \
 		</dev/null 2>&1 | tr -d '\r' >"$d/console.log"
+	qrc=${PIPESTATUS[0]}
 	grep -E '^kt: ' "$d/console.log" | sed "s/^/  [$rel] /"
 	p=$(grep -c '^kt: PASS' "$d/console.log")
 	f=$(grep -c '^kt: FAIL' "$d/console.log")
 	if ! grep -q -E '^kt: [0-9]+ passed' "$d/console.log"; then
-		echo "  [$rel] the guest did not finish (log: $d/console.log)"
+		echo "  [$rel] the guest did not finish (qemu exit $qrc; log: $d/console.log)"
+		tail -n 15 "$d/console.log" | sed "s/^/  [$rel] | /"
 		f=$((f + 1))
 	fi
 	tp=$((tp + p))
