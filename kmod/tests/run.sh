@@ -12,6 +12,15 @@ OUT=$BUILD/kmod-tests
 mkdir -p "$OUT"
 
 [ -s "$BUILD/base.cpio" ] || { echo "kmod-tests: no $BUILD/base.cpio: run make -C tests/vm test first"; exit 1; }
+# One kernel of your own: KT_VMLINUZ=bzImage KT_KO=usmfs.ko run.sh LABEL
+# (the debug kernel: vmlinuz and module built against its tree).
+if [ -n "${KT_VMLINUZ:-}" ]; then
+	[ $# -eq 1 ] && [ -s "$KT_VMLINUZ" ] && [ -s "${KT_KO:-}" ] ||
+		{ echo "kmod-tests: KT_VMLINUZ and KT_KO need one LABEL"; exit 1; }
+	mkdir -p "$CACHE/k/$1" "$BUILD/$1"
+	cp "$KT_VMLINUZ" "$CACHE/k/$1/vmlinuz"
+	cp "$KT_KO" "$BUILD/$1/usmfs.ko"
+fi
 if [ $# -eq 0 ]; then
 	for d in "$CACHE"/k/*/; do
 		r=$(basename "$d")
@@ -34,7 +43,7 @@ for rel in "$@"; do
 	chmod +x "$d/root/init"
 	append="console=ttyS0 panic=-1"
 	case $rel in
-	6.1.*)	printf 'SOURCES="auto contig pages"\nPARTIAL=\nNOSRC=cma\nFAULT_AROUND=0\n' >"$d/root/kt/conf" ;;
+	6.1.*|debug*)	printf 'SOURCES="auto contig pages"\nPARTIAL=\nNOSRC=cma\nFAULT_AROUND=0\n' >"$d/root/kt/conf" ;;
 	6.*)	printf 'SOURCES="auto contig pages"\nPARTIAL=\nNOSRC=cma\n' >"$d/root/kt/conf" ;;
 	*)	printf 'SOURCES="auto cma contig pages"\nPARTIAL="cma 96M"\nNOSRC=\n' >"$d/root/kt/conf"
 		append="$append cma=64M" ;;
@@ -46,7 +55,7 @@ for rel in "$@"; do
 	# ready later and the kernel patches a static key while the other CPU
 	# may run that code, which multi-threaded TCG gets wrong at times (seen:
 	# "Oops: int3" in urandom_read_iter on 7.3, unrelated to the module).
-	timeout -k 10 600 qemu-system-x86_64 -accel tcg -cpu max -m 1024 -smp 2 -nographic \
+	timeout -k 10 1800 qemu-system-x86_64 -accel tcg -cpu max -m 1024 -smp 2 -nographic \
 		-no-reboot -nic none -kernel "$CACHE/k/$rel/vmlinuz" -initrd "$d/initrd" \
 		-device isa-debug-exit,iobase=0xf4,iosize=0x04 -append "$append" \
 		</dev/null 2>&1 | tr -d '\r' >"$d/console.log"
