@@ -400,8 +400,10 @@ static int punch_range(struct node *n, uint64_t start, uint64_t end)
 	return 0;
 }
 
-/* Give every hole in [@start, @end) a frame; on failure undo ours. */
-static int alloc_range(struct node *n, uint64_t start, uint64_t end)
+/* Give every hole in [@start, @end) a frame; on failure (or when the
+ * caller gave up: a signal) undo ours. */
+static int alloc_range(fuse_req_t req, struct node *n, uint64_t start,
+		       uint64_t end)
 {
 	uint64_t idx, last = (end - 1) >> USM_PAGE_SHIFT;
 	uint64_t *mine = NULL, nmine = 0, cap = 0, i;
@@ -427,8 +429,13 @@ static int alloc_range(struct node *n, uint64_t start, uint64_t end)
 		if (r)
 			break;
 		mine[nmine++] = idx;
-		if ((nmine & 255) == 0)
+		if ((nmine & 255) == 0) {
 			evict_after_fault();
+			if (fuse_req_interrupted(req)) {
+				r = -EINTR;
+				break;
+			}
+		}
 	}
 	if (r) {
 		for (i = 0; i < nmine; i++)
@@ -479,7 +486,7 @@ void usmfs_ll_fallocate(fuse_req_t req, fuse_ino_t ino, int mode,
 	if (mode & FALLOC_FL_PUNCH_HOLE) {
 		r = punch_range(n, (uint64_t)offset, end);
 	} else {
-		r = alloc_range(n, (uint64_t)offset, end);
+		r = alloc_range(req, n, (uint64_t)offset, end);
 		if (!r && !(mode & FALLOC_FL_KEEP_SIZE)) {
 			pthread_mutex_lock(&fs.lock);
 			if (end > n->size)
