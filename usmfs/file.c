@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "usmfs.h"
@@ -37,24 +38,42 @@ static int io_errno(int r)
 	}
 }
 
+/* 1 if evicted pages of @n have somewhere to go (its store is not none). */
+static bool file_can_swap(struct node *n)
+{
+	struct usm_file_policy pol;
+	const char *sw;
+
+	usm_file_get_policy(fs.ctx, n->uf, &pol);
+	sw = pol.swap[0] ? pol.swap : fs.mo.swap;
+	return sw[0] && strcmp(sw, "none") != 0;
+}
+
 /*
- * Fault page @idx of @n in.  -ENOSPC from the library can also mean that
- * other threads took the frames this one freed (many writers at once): as
- * long as a forced balance still evicts something, try again, a bounded
- * number of times.  With nothing evictable (swap=none, all pinned) the
- * balance gives 0 and -ENOSPC stands.
+ * Fault page @idx of @n in.  -ENOSPC from the library can also be
+ * transient: other threads took the frames this one freed, or every
+ * evictable page was already on its way out.  If the file has a store,
+ * force a balance and try again, backing off (bounded: about 0.3 s in all)
+ * when the balance found nothing to do.  With swap=none -ENOSPC stands.
  */
 static int fault(struct node *n, uint64_t idx, unsigned int flags,
 		 usm_frame_t *fr)
 {
-	int r, tries;
+	int r, tries, swap = -1;
 
 	for (tries = 0;; tries++) {
 		r = usm_fault(fs.ctx, n->uf, idx, flags, fr);
 		if (r != -ENOSPC || tries >= 16)
 			break;
-		if (usm_balance(fs.ctx, USM_BALANCE_FORCE) <= 0)
+		if (swap < 0)
+			swap = file_can_swap(n);
+		if (!swap)
 			break;
+		if (usm_balance(fs.ctx, USM_BALANCE_FORCE) <= 0) {
+			struct timespec ts = { 0, 2000000L * (tries + 1) };
+
+			nanosleep(&ts, NULL);
+		}
 	}
 	if (r == 0)
 		pool_mark_dirty(*fr);
