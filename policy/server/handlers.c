@@ -796,6 +796,8 @@ long pd_balance(struct policyd *pd, bool force)
 		return 0;
 	if (!force && !usm_need_balance(pd->ctx))
 		return 0;
+	/* Answers to waiting faults go out before a long eviction. */
+	pd_chan_flush(pd->ch);
 	n = usm_balance(pd->ctx, force ? USM_BALANCE_FORCE : 0);
 	if (n < 0)
 		pd_log(PD_WARN, "balance: %s", strerror((int)-n));

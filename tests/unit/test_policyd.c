@@ -73,6 +73,7 @@ struct fk {
 	ssize_t bad_read;		/* next read returns this many bytes */
 	int efd;			/* readable while events are queued */
 	bool term_when_empty;		/* raise SIGTERM when drained */
+	bool hup_when_empty;		/* raise SIGHUP first */
 	uint32_t nr_chunks;
 };
 
@@ -461,7 +462,10 @@ static ssize_t fk_read(void *priv, void *buf, size_t len)
 
 			(void)!read(fk.efd, &v, 8);
 		}
-		if (fk.term_when_empty) {
+		if (fk.hup_when_empty) {
+			fk.hup_when_empty = false;
+			raise(SIGHUP);
+		} else if (fk.term_when_empty) {
 			fk.term_when_empty = false;
 			raise(SIGTERM);
 		}
@@ -1041,7 +1045,11 @@ static void test_grant(void **state)
 	server_stop();
 }
 
-/* The loop: epoll on the device and a signalfd; SIGTERM detaches. */
+static int write_file(const char *name, const char *text, char *path,
+		      size_t len);
+
+/* The loop: epoll on the device and a signalfd; SIGTERM detaches
+ * (state: SIGHUP first, reloading the config). */
 static void test_loop_sigterm(void **state)
 {
 	sigset_t mask, old;
@@ -1055,6 +1063,17 @@ static void test_loop_sigterm(void **state)
 	for (uint64_t i = 0; i < 56; i++)
 		fk_alloc(1, i);
 	fk.term_when_empty = true;
+	if (*(const bool *)*state) {
+		/* SIGHUP first: the config's new watermarks reach the
+		 * module; a bad config is refused and the old one kept. */
+		static char path[256];
+
+		assert_int_equal(write_file("hup.conf",
+					    "[pool]\nlow_watermark = 60%\nhigh_watermark = 80%\n",
+					    path, sizeof(path)), 0);
+		pd.config_path = path;
+		fk.hup_when_empty = true;
+	}
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);
@@ -1064,6 +1083,13 @@ static void test_loop_sigterm(void **state)
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	assert_int_equal(fk.qh, fk.qt);		/* everything handled */
 	assert_true(fk_count(FK_SWAPPED) > 0);	/* and balanced */
+	if (*(const bool *)*state) {
+		assert_int_equal(fk.low, 60);
+		assert_int_equal(fk.high, 80);
+		unlink(pd.config_path);
+	} else {
+		assert_int_equal(fk.low, 50);
+	}
 	server_stop();
 	close(fk.efd);
 	fk.efd = -1;
@@ -1131,6 +1157,7 @@ static void test_check(void **state)
 
 int main(void)
 {
+	static bool no, yes = true;
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(test_attach, test_teardown),
 		cmocka_unit_test_teardown(test_attach_refused, test_teardown),
@@ -1141,7 +1168,10 @@ int main(void)
 		cmocka_unit_test_teardown(test_garbage, test_teardown),
 		cmocka_unit_test_teardown(test_swapin_unknown, test_teardown),
 		cmocka_unit_test_teardown(test_grant, test_teardown),
-		cmocka_unit_test_teardown(test_loop_sigterm, test_teardown),
+		cmocka_unit_test_prestate_setup_teardown(test_loop_sigterm, NULL,
+							 test_teardown, &no),
+		cmocka_unit_test_prestate_setup_teardown(test_loop_sigterm, NULL,
+							 test_teardown, &yes),
 		cmocka_unit_test_teardown(test_check, test_teardown),
 	};
 

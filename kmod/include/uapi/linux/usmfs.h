@@ -60,10 +60,12 @@
  *     way a fault that is not served in time fails: SIGBUS for a mapping,
  *     EIO for read(2)/write(2).  The page stays swapped (no data lost);
  *   - a new server attaches (HELLO reports what is waiting), receives a
- *     FILE_CREATED (USMFS_EVF_REPLAY) for every existing regular file, then
- *     USMFS_EV_REPLAY_DONE, lists pages with USMFS_CMD_LIST_PAGES, reopens
- *     its stores keeping their contents, and serves the waiting faults
- *     (their SWAPIN_REQUESTs are queued again after REPLAY_DONE).
+ *     MOUNT and a FILE_CREATED (both with USMFS_EVF_REPLAY) for every
+ *     existing mount and regular file, then USMFS_EV_REPLAY_DONE (which
+ *     follows every HELLO, also when there was nothing to replay), lists
+ *     pages with USMFS_CMD_LIST_PAGES, reopens its stores keeping their
+ *     contents, and serves the waiting faults (their SWAPIN_REQUESTs are
+ *     queued again after REPLAY_DONE).
  *
  * Version changelog (USMFS_VERSION_MAJOR.MINOR):
  *   1.0  first version: HELLO, GET_FEATURES, GET_CHUNKS, CMD (GRANT, REVOKE,
@@ -398,7 +400,8 @@ enum {
 	 * again, its swapped pages' slots are the server's to free. */
 	USMFS_EV_FILE_REMOVED = 2,
 	/* Pages [start, +nr) were dropped (truncate: nr = ~0; hole punch):
-	 * their frames are free, their slots are the server's to free. */
+	 * their frames are free, their slots are the server's to free, and
+	 * the file's grants in the range are dropped too. */
 	USMFS_EV_TRUNCATED = 3,
 	/* A user.usm.* attribute was set (or removed: USMFS_EVF_REMOVED). */
 	USMFS_EV_XATTR_CHANGED = 4,
