@@ -315,9 +315,16 @@ __attribute__((constructor)) static void up_init(void)
 	char type[64];
 	struct stat st;
 
+	const char *retain = getenv("USMFS_RETAIN");
+	size_t retain_bytes = (size_t)128 << 20;
+
 	up.min_size = (size_t)1 << 20;
 	if (min && *min && parse_size(min, &up.min_size) < 0) {
 		warn_disabled("bad USMFS_MIN_SIZE '%s' (a size like 1M)", min);
+		return;
+	}
+	if (retain && *retain && parse_size(retain, &retain_bytes) < 0) {
+		warn_disabled("bad USMFS_RETAIN '%s' (a size like 32M)", retain);
 		return;
 	}
 	if (!dir || !*dir) {
@@ -340,6 +347,9 @@ __attribute__((constructor)) static void up_init(void)
 		warn_disabled("USMFS_DIR=%s is on %s, not usmfs", dir, type);
 		goto fail;
 	}
+	retain_bytes >>= UP_GRAN_SHIFT;
+	up.retain_max = retain_bytes > UINT32_MAX ? UINT32_MAX :
+						   (uint32_t)retain_bytes;
 	if (reserve(RESV_DEFAULT) < 0) {
 		warn_disabled("cannot reserve address space for the heap");
 		goto fail;
