@@ -754,6 +754,93 @@ static void test_read_error_and_pinned_truncate(void **state)
 	fb_free(be);
 }
 
+/* USM_FAULT_FRAME: the frontend chose the frame (usmfs.ko swap-ins). */
+static void test_fault_given_frame(void **state)
+{
+	struct fake_be *be = fb_new(64);
+	struct usm_mount_opts mo;
+	struct usm_ctx *ctx = fb_ctx(be, 0, "firstfit", "fifo", be->swap, &mo);
+	struct usm_file *f = fb_file(ctx, 1), *g = fb_file(ctx, 2);
+	usm_frame_t fr, first;
+	uint64_t nr;
+
+	(void)state;
+	for (uint64_t i = 0; i < 4; i++)
+		fb_fill(be, fault_ok(ctx, f, i, 0), 3, i);
+	assert_int_equal(usm_evict_file(ctx, f, 2), 2);	/* 0 and 1 */
+	fr = 40;
+	assert_int_equal(usm_fault(ctx, f, 0, USM_FAULT_FRAME, &fr), 0);
+	assert_int_equal(fr, 40);
+	assert_true(fb_verify(be, 40, 3, 0));
+	fr = 40;	/* used now */
+	assert_int_equal(usm_fault(ctx, f, 1, USM_FAULT_FRAME, &fr), -EBUSY);
+	fr = 64;
+	assert_int_equal(usm_fault(ctx, f, 1, USM_FAULT_FRAME, &fr), -ERANGE);
+	/* A resident page answers with its own frame. */
+	fr = 50;
+	assert_int_equal(usm_fault(ctx, f, 2, USM_FAULT_FRAME, &fr), 0);
+	assert_int_not_equal(fr, 50);
+	assert_int_equal(usm_pool_is_free(usm_ctx_pool(ctx), 50), 1);
+	/* A frame reserved for this file (for another index) is fine; one
+	 * reserved for another file is not. */
+	assert_int_equal(fb_set(ctx, g, USM_XATTR_ALLOC, "contiguous"), 0);
+	assert_int_equal(usm_reserve(ctx, g, 0, &first, &nr), 0);
+	fr = first + 3;
+	assert_int_equal(usm_fault(ctx, f, 1, USM_FAULT_FRAME, &fr), -EBUSY);
+	assert_int_equal(usm_fault(ctx, g, 9, USM_FAULT_FRAME, &fr), 0);
+	assert_int_equal(fr, first + 3);
+	fb_check(ctx);
+	fb_free(be);
+}
+
+/* A server restart: the old server keeps its slots, the new one claims
+ * them from the kernel's list and reads every byte back. */
+static void test_restart_keep_slots(void **state)
+{
+	struct fake_be *be = fb_new(32);
+	struct usm_mount_opts mo;
+	struct usm_ctx *ctx = fb_ctx(be, 0, "firstfit", "fifo", be->swap, &mo);
+	struct usm_file *f = fb_file(ctx, 1);
+	usm_slot_t slots[20];
+
+	(void)state;
+	for (uint64_t i = 0; i < 20; i++)
+		fb_fill(be, fault_ok(ctx, f, i, 0), 11, i);
+	assert_int_equal(usm_evict_file(ctx, f, 20), 20);
+	usm_ctx_lock(ctx);
+	for (uint64_t i = 0; i < 20; i++) {
+		void *e = usm_pm_lookup(&f->map, i);
+
+		assert_true(usm_entry_is_swp(e));
+		slots[i] = usm_swp_slot(e);
+	}
+	usm_ctx_unlock(ctx);
+	usm_ctx_keep_slots(ctx);
+	usm_ctx_destroy(ctx);
+	be->ctx = NULL;
+	memset(be->mem, 0x5a, be->nframes * USM_PAGE_SIZE);
+
+	{
+		struct usm_ctx_params p = {
+			.ops = &fb_ops, .priv = be, .pool_frames = 32,
+			.mount = &mo, .store_flags = USM_STORE_KEEP,
+		};
+		char err[128];
+
+		assert_int_equal(usm_ctx_create(&p, &ctx, err, sizeof(err)), 0);
+		be->ctx = ctx;
+	}
+	f = fb_file(ctx, 1);
+	for (uint64_t i = 0; i < 20; i++)
+		assert_int_equal(usm_page_swapped(ctx, f, i, "default", slots[i]), 0);
+	fb_check(ctx);
+	for (uint64_t i = 0; i < 20; i++)
+		assert_true(fb_verify(be, fault_ok(ctx, f, i, 0), 11, i));
+	assert_int_equal(slots_used(ctx), 0);
+	fb_check(ctx);
+	fb_free(be);
+}
+
 /* Bad parameters are refused with a message. */
 static void test_create_errors(void **state)
 {
@@ -1003,6 +1090,8 @@ int main(void)
 		cmocka_unit_test(test_file_limit_fault),
 		cmocka_unit_test(test_zero_op_commit_error),
 		cmocka_unit_test(test_read_error_and_pinned_truncate),
+		cmocka_unit_test(test_fault_given_frame),
+		cmocka_unit_test(test_restart_keep_slots),
 		cmocka_unit_test(test_config_stores_rules),
 		cmocka_unit_test(test_stress),
 	};
