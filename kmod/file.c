@@ -114,8 +114,22 @@ unlock:
 	return ret;
 }
 
+/*
+ * Nothing to map from here: on 6.5+ ->map_pages runs under rcu_read_lock()
+ * and the helpers that set PTEs in bulk are not exported, so fault-around
+ * happens in usmfs_fault().  Having the method tells the mm that ->fault may
+ * run under the per-VMA lock alone (6.4+): without it, every fault on a
+ * mapping is retried under mmap_lock.
+ */
+static vm_fault_t usmfs_map_pages(struct vm_fault *vmf, pgoff_t start_pgoff,
+				  pgoff_t end_pgoff)
+{
+	return 0;
+}
+
 static const struct vm_operations_struct usmfs_vm_ops = {
 	.fault		= usmfs_fault,
+	.map_pages	= usmfs_map_pages,
 };
 
 static int usmfs_mmap(struct file *file, struct vm_area_struct *vma)

@@ -6,9 +6,14 @@
  * Fast path: usm_fault() on a resident page is one radix lookup, the
  * policy's on_access and a counter, under the context's mutex.
  *
+ * Page map entries (internal.h): a struct usm_ppage for a page that has a
+ * frame (FILLING, RESIDENT, EVICTING, WRITING), a packed word for a
+ * swapped page (store id and slot: no memory per swapped page), a tagged
+ * reservation pointer for an unused reserved frame, nothing for a hole.
+ *
  * Ownership rules, all under ctx->lock:
  *  - a page in the map holding a frame counts in file/ctx "resident"; a
- *    SWAPPED one in "swapped"; unused reserved frames in "reserved";
+ *    swapped one in "swapped"; unused reserved frames in "reserved";
  *    frames of dropped pages still in use (orphans) in "orphan_frames".
  *    Pool used frames = resident + reserved + orphan_frames.
  *  - while a page is EVICTING/WRITING its slot belongs to the eviction
@@ -20,6 +25,8 @@
  *    truncated are orphans too, until usm_page_unpin().
  *  - a file is freed when it is released and no in-flight operation holds
  *    a reference (f->refs).
+ *  - slots given up under the lock are freed by ctx_unlock(), after the
+ *    lock is dropped (a store may be slow to free: hole punching).
  *
  * Counters: "faults" counts usm_fault() calls that had to make a page
  * resident (zero-fill or swap-in), "hits" those (and usm_access() calls)
@@ -969,6 +976,7 @@ static int file_apply_policy_locked(struct usm_ctx *ctx, struct usm_file *f,
 	const struct usm_alloc_ops *a = usm_find_alloc(np->alloc);
 	const struct usm_evict_ops *e = usm_find_evict(np->evict);
 	struct usm_cstore *cs = store_find(ctx, np->swap);
+	bool lowered = np->limit && (!f->pol.limit || np->limit < f->pol.limit);
 	int r;
 
 	if (!a || !e || !cs)
@@ -982,8 +990,6 @@ static int file_apply_policy_locked(struct usm_ctx *ctx, struct usm_file *f,
 		f->aops = a;
 		f->alloc_word = 0;
 	}
-	bool lowered = np->limit && (!f->pol.limit || np->limit < f->pol.limit);
-
 	f->store = cs;
 	f->pol = *np;
 	if (lowered && f->resident > limit_pages(f))
@@ -1067,6 +1073,29 @@ void usm_file_get_policy(struct usm_ctx *ctx, struct usm_file *f,
 }
 
 /* ------------------------------------------------------------------ */
+/*
+ * How many more pages @f could be given now: free frames under the limit,
+ * plus what its store can still take (its pages, or other files', can move
+ * there).  Frontends check it before a large fallocate so that an absurd
+ * request fails at once with ENOSPC instead of filling the store's disk.
+ */
+uint64_t usm_file_room(struct usm_ctx *ctx, struct usm_file *f)
+{
+	uint64_t room;
+	struct usm_cstore *cs;
+
+	pthread_mutex_lock(&ctx->lock);
+	room = usm_ctx_headroom(ctx);
+	cs = f->store;
+	pthread_mutex_unlock(&ctx->lock);
+	if (cs && cs->writable) {
+		pthread_mutex_lock(&cs->io);
+		room += usm_store_room(cs->st);
+		pthread_mutex_unlock(&cs->io);
+	}
+	return room;
+}
+
 /* Eviction                                                           */
 
 static bool file_evictable(const struct usm_file *f)

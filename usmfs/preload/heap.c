@@ -82,6 +82,7 @@ static void up_die(const char *what)
 	r = write(2, what, strlen(what));
 	r = write(2, "\n", 1);
 	(void)r;
+	up_unlink_heap();
 	abort();
 }
 
@@ -175,9 +176,16 @@ static void ext_carve(uint32_t s, uint32_t m, uint32_t a, uint32_t n)
 		ext_add(a + n, s + m - (a + n));
 }
 
-/* Free [g, g+n), merging with free neighbours. */
+/*
+ * Free [g, g+n), merging with free neighbours.  Every granule is marked
+ * free, so that a second free() of a block is caught, not obeyed.
+ */
 static void ext_free(uint32_t g, uint32_t n)
 {
+	uint32_t i;
+
+	for (i = 0; i < n; i++)
+		up.gt[g + i].kind = UP_G_FREE;
 	if (g > 0 && up.gt[g - 1].kind == UP_G_FREE) {
 		uint32_t p = g - up.gt[g - 1].ngran;
 

@@ -86,6 +86,9 @@ static inline int up_ours(const void *p)
 /* Our fds live high, out of the way of open()'s lowest free number. */
 #define UP_FD_MIN	800
 
+/* preload.c: remove the heap file's name (exit, exec, abort). */
+void up_unlink_heap(void);
+
 /* heap.c */
 void up_heap_init_classes(void);
 int up_backing_map(uint32_t g, uint32_t n, int fd);

@@ -380,7 +380,7 @@ fail:
 	up.dirfd = -1;
 }
 
-static void unlink_heap(void)
+void up_unlink_heap(void)
 {
 	struct stat st;
 
@@ -405,7 +405,7 @@ static void unlink_heap(void)
 __attribute__((destructor)) static void up_fini(void)
 {
 	/* The mapping stays valid: later destructors may still use it. */
-	unlink_heap();
+	up_unlink_heap();
 }
 
 /* ---- fork -------------------------------------------------------------- */
@@ -687,7 +687,7 @@ static void at_child(void)
 
 EXPORT int execve(const char *path, char *const argv[], char *const envp[])
 {
-	unlink_heap();
+	up_unlink_heap();
 	return (int)syscall(SYS_execve, path, argv, envp);
 }
 
@@ -707,7 +707,7 @@ EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])
 		(int (*)(const char *, char *const[], char *const[]))
 		next_sym("execvpe");
 
-	unlink_heap();
+	up_unlink_heap();
 	if (!real) {
 		errno = ENOSYS;
 		return -1;
@@ -725,7 +725,7 @@ EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
 	int (*real)(int, char *const[], char *const[]) =
 		(int (*)(int, char *const[], char *const[]))next_sym("fexecve");
 
-	unlink_heap();
+	up_unlink_heap();
 	if (!real) {
 		errno = ENOSYS;
 		return -1;
@@ -804,7 +804,7 @@ EXPORT int execle(const char *path, const char *arg, ...)
 /* _exit() skips destructors (dash and many fork children end with it). */
 EXPORT void _exit(int status)
 {
-	unlink_heap();
+	up_unlink_heap();
 	syscall(SYS_exit_group, status);
 	__builtin_unreachable();
 }
