@@ -1004,6 +1004,54 @@ static void test_swapin_unknown(void **state)
 	server_stop();
 }
 
+/* USM_FAULT_FRAME, which swap-ins use: the frame must be free (or the
+ * file's); nothing changes when it is not. */
+static void test_fault_frame(void **state)
+{
+	struct usm_file *f;
+	usm_frame_t fr;
+	int idx;
+
+	(void)state;
+	fk_reset(1);
+	server_start();
+	fk_create(1, "/ff", 0);
+	for (uint64_t i = 0; i < 56; i++)
+		fk_alloc(1, i);
+	pump();
+	idx = first_swapped(1);
+	assert_true(idx >= 0);
+	f = pd_file_find(&pd, 1, 1)->f;
+	fr = UINT64_MAX;
+	for (int i = 0; i < FK_PAGES; i++)
+		if (fk.pages[1][i].st == FK_RES) {
+			fr = fk.pages[1][i].frame;	/* a used frame */
+			break;
+		}
+	assert_true(fr < FK_FRAMES);
+	assert_int_equal(usm_fault(pd.ctx, f, (uint64_t)idx, USM_FAULT_FRAME, &fr),
+			 -EBUSY);
+	fr = FK_FRAMES;
+	assert_int_equal(usm_fault(pd.ctx, f, (uint64_t)idx, USM_FAULT_FRAME, &fr),
+			 -ERANGE);
+	assert_int_equal(usm_page_state(pd.ctx, f, (uint64_t)idx, &fr),
+			 USM_PAGE_SWAPPED);
+	server_stop();
+}
+
+/* The real device's wrappers, on things that are not /dev/usmfs. */
+static void test_chan_real(void **state)
+{
+	struct pd_chan c;
+
+	(void)state;
+	assert_int_equal(pd_chan_open(&c, "/nonexistent/usmfs"), -ENOENT);
+	assert_int_equal(pd_chan_open(&c, "/dev/null"), 0);
+	assert_int_equal(pd_chan_attach(&c, USMFS_F_ALL), -ENOTTY);
+	assert_int_equal(pd_chan_read(&c, NULL, 0), 0);
+	pd_chan_close(&c);
+}
+
 /* Reservations: a file whose placement policy reserves runs gets GRANTs,
  * and the module's faults land in them. */
 static void test_grant(void **state)
@@ -1175,6 +1223,8 @@ int main(void)
 		cmocka_unit_test_teardown(test_garbage, test_teardown),
 		cmocka_unit_test_teardown(test_swapin_unknown, test_teardown),
 		cmocka_unit_test_teardown(test_grant, test_teardown),
+		cmocka_unit_test_teardown(test_fault_frame, test_teardown),
+		cmocka_unit_test_teardown(test_chan_real, test_teardown),
 		cmocka_unit_test_prestate_setup_teardown(test_loop_sigterm, NULL,
 							 test_teardown, &no),
 		cmocka_unit_test_prestate_setup_teardown(test_loop_sigterm, NULL,
