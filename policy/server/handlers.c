@@ -38,12 +38,6 @@ struct pd_file *pd_file_find(struct policyd *pd, uint32_t dev, uint64_t ino)
 	return NULL;
 }
 
-struct pd_file *pd_file_of(struct policyd *pd, uint64_t lid)
-{
-	return pd_file_find(pd, (uint32_t)(lid >> PD_INO_BITS),
-			    lid & ((1ull << PD_INO_BITS) - 1));
-}
-
 static int files_grow(struct policyd *pd)
 {
 	size_t n = pd->nbuckets ? pd->nbuckets * 2 : 256;

@@ -164,7 +164,6 @@ long pd_balance(struct policyd *pd, bool force);
 int pd_reload(struct policyd *pd, struct usm_config *cfg);
 
 struct pd_file *pd_file_find(struct policyd *pd, uint32_t dev, uint64_t ino);
-struct pd_file *pd_file_of(struct policyd *pd, uint64_t lid);
 
 /* Store ids: the id for @name (registered with the module when new), or
  * -errno; the name for @id (asked of the module when unknown), or NULL. */
