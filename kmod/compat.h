@@ -41,6 +41,25 @@
 #define USMFS_CREATE_MODE_ARGS	umode_t mode, bool excl
 #endif
 
+/* vma->vm_flags became read-only, written through helpers, in 6.3. */
+static inline void usmfs_vm_flags_set(struct vm_area_struct *vma,
+				      unsigned long flags)
+{
+#if USMFS_KERNEL_AT_LEAST(6, 3)
+	vm_flags_set(vma, flags);
+#else
+	vma->vm_flags |= flags;
+#endif
+}
+
+/*
+ * Fault-around maps neighbours with vm_insert_page(), which needs the VMA
+ * to be VM_MIXEDMAP.  Before 6.12 (seen on 6.1) mremap() cannot grow such a
+ * VMA in place (vma_merge() refuses VM_SPECIAL and mremap gives ENOMEM):
+ * there, no fault-around.  6.12 and 7.x are tested.
+ */
+#define USMFS_CAN_FAULT_AROUND	USMFS_KERNEL_AT_LEAST(6, 12)
+
 /* generic_fillattr() takes the request mask from 6.6 on. */
 #if USMFS_KERNEL_AT_LEAST(6, 6)
 #define usmfs_generic_fillattr(idmap, mask, inode, stat) \

@@ -9,6 +9,8 @@
  */
 #include <linux/fs.h>
 #include <linux/falloc.h>
+#include <linux/log2.h>
+#include <linux/module.h>
 #include <linux/mm.h>
 #include <linux/pagemap.h>
 #include <linux/sched/signal.h>
@@ -17,6 +19,58 @@
 #include "usmfs.h"
 
 /* ------------------------------------------------------------------ mmap */
+
+static unsigned int fault_around = 16;
+module_param(fault_around, uint, 0644);
+MODULE_PARM_DESC(fault_around,
+		 "resident pages a fault maps around itself, aligned window (0: off; max 512)");
+
+/*
+ * Map the resident neighbours of a faulting page, in the aligned window of
+ * fault_around pages that holds it, so that a scan of a resident file takes
+ * one fault per window rather than one per page.  Only pages already in the
+ * file are mapped, never allocated; PTEs already set are left alone.  Called
+ * with invalidate_lock shared, like the fault itself, so truncation cannot
+ * run under us.  vm_insert_page() maps with vm_page_prot: read-only in a
+ * private mapping (a write still copies), writable in a shared one.
+ */
+static void usmfs_map_around(struct vm_fault *vmf, struct inode *inode)
+{
+	struct usmfs_inode_info *info = USMFS_I(inode);
+	struct vm_area_struct *vma = vmf->vma;
+	unsigned int nr = min(READ_ONCE(fault_around), 512U);
+	pgoff_t first, last, eof, index;
+
+	if (nr < 2 || !(vma->vm_flags & VM_MIXEDMAP))
+		return;
+	nr = rounddown_pow_of_two(nr);
+	first = max(round_down(vmf->pgoff, nr), vma->vm_pgoff);
+	last = min(first + nr - 1, vma->vm_pgoff + vma_pages(vma) - 1);
+	eof = DIV_ROUND_UP(i_size_read(inode), PAGE_SIZE);
+	if (last >= eof)
+		last = eof - 1;
+
+	for (index = first; index <= last; index++) {
+		unsigned long addr;
+		struct page *page;
+		void *entry;
+
+		if (index == vmf->pgoff)
+			continue;
+		xa_lock(&info->frames);
+		entry = xa_load(&info->frames, index);
+		page = entry ? usmfs_frame_page(xa_to_value(entry)) : NULL;
+		if (page)
+			get_page(page);
+		xa_unlock(&info->frames);
+		if (!page)
+			continue;
+		addr = vma->vm_start + ((index - vma->vm_pgoff) << PAGE_SHIFT);
+		/* -EBUSY: already mapped; anything else: just don't map it. */
+		vm_insert_page(vma, addr, page);
+		put_page(page);
+	}
+}
 
 static vm_fault_t usmfs_fault(struct vm_fault *vmf)
 {
@@ -46,6 +100,7 @@ static vm_fault_t usmfs_fault(struct vm_fault *vmf)
 		atomic64_inc(&info->hits);
 		atomic64_inc(&sbi->hits);
 	}
+	usmfs_map_around(vmf, inode);
 	/*
 	 * Locked until the mm has set the PTE: a truncate that removes the
 	 * page after we drop invalidate_lock waits for this lock, then
@@ -59,14 +114,37 @@ unlock:
 	return ret;
 }
 
+/*
+ * Nothing to map from here: on 6.5+ ->map_pages runs under rcu_read_lock()
+ * and the helpers that set PTEs in bulk are not exported, so fault-around
+ * happens in usmfs_fault().  Having the method tells the mm that ->fault may
+ * run under the per-VMA lock alone (6.4+): without it, every fault on a
+ * mapping is retried under mmap_lock.
+ */
+static vm_fault_t usmfs_map_pages(struct vm_fault *vmf, pgoff_t start_pgoff,
+				  pgoff_t end_pgoff)
+{
+	return 0;
+}
+
 static const struct vm_operations_struct usmfs_vm_ops = {
 	.fault		= usmfs_fault,
+	.map_pages	= usmfs_map_pages,
 };
 
 static int usmfs_mmap(struct file *file, struct vm_area_struct *vma)
 {
 	file_accessed(file);
 	vma->vm_ops = &usmfs_vm_ops;
+	/*
+	 * Our pages are ordinary pages outside the page cache: VM_MIXEDMAP
+	 * lets the fault path map neighbours with vm_insert_page(), and
+	 * vm_normal_page() still finds the page behind every PTE (COW, GUP,
+	 * fork).  The mm skips such VMAs for mlock, KSM and khugepaged, none
+	 * of which has anything to do with pool pages.
+	 */
+	if (USMFS_CAN_FAULT_AROUND && fault_around >= 2)
+		usmfs_vm_flags_set(vma, VM_MIXEDMAP);
 	return 0;
 }
 

@@ -426,7 +426,17 @@ static int alloc_range(fuse_req_t req, struct node *n, uint64_t start,
 {
 	uint64_t idx, last = (end - 1) >> USM_PAGE_SHIFT;
 	uint64_t *mine = NULL, nmine = 0, cap = 0, i;
+	uint64_t span = last - (start >> USM_PAGE_SHIFT) + 1;
+	struct usm_file_stats st;
 	int r = 0;
+
+	/* At least span - (pages the file has) holes need a page each: if
+	 * that is more than the mount and its store can hold, fail now
+	 * rather than push gigabytes into the store first. */
+	usm_file_stats(fs.ctx, n->uf, &st);
+	if (span > st.resident + st.swapped &&
+	    span - st.resident - st.swapped > usm_file_room(fs.ctx, n->uf))
+		return -ENOSPC;
 
 	for (idx = start >> USM_PAGE_SHIFT; idx <= last; idx++) {
 		usm_frame_t fr;

@@ -7,7 +7,8 @@
 #
 # Settings from /kt/conf: SOURCES (pool sources to load with), PARTIAL
 # ("SRC BYTES" that must give a partial pool, or empty), NOSRC (a source this
-# kernel lacks, or empty).  Prints "kt: PASS name" / "kt: FAIL name (why)",
+# kernel lacks, or empty), FAULT_AROUND (0 where the module does none).
+# Prints "kt: PASS name" / "kt: FAIL name (why)",
 # then "kt: N passed, N failed", and hands the failure count to the host
 # through isa-debug-exit.
 
@@ -22,6 +23,7 @@ mkdir -p /mnt/u
 SOURCES=auto
 PARTIAL=
 NOSRC=
+FAULT_AROUND=1
 . /kt/conf
 KO=/kt/usmfs.ko
 STATS=/sys/kernel/debug/usmfs/pool
@@ -152,6 +154,28 @@ mkdir -p /mnt/v
 mount -t usmfs none /mnt/v -o size=4M
 cp /usr/bin/busybox /mnt/u/busybox
 check exec-from-mount sh -c '[ "$(/mnt/u/busybox echo hello)" = hello ]'
+# Fault-around: the same run of a program from the mount takes fewer faults
+# with it than without (the mount's fault counter in the stats file).
+mount_faults() { awk '$1 == "mount" && /size_frames=4096 / { sub(/.*faults=/, ""); print $1 + 0 }' $STATS; }
+P=/sys/module/usmfs/parameters/fault_around
+echo 0 >$P
+f0=$(mount_faults)
+/mnt/u/busybox true
+f1=$(mount_faults)
+echo 16 >$P
+/mnt/u/busybox true
+f2=$(mount_faults)
+without=$((f1 - f0))
+with=$((f2 - f1))
+if [ "$FAULT_AROUND" = 0 ]; then
+	[ "$with" -eq "$without" ] && ok "fault-around-off ($without faults either way)" ||
+		ko fault-around-off "$without faults without, $with with"
+elif [ "$with" -gt 0 ] && [ "$with" -lt "$without" ]; then
+	ok "fault-around ($without faults without, $with with)"
+else
+	ko fault-around "$without faults without, $with with"
+fi
+check exec-fault-around sh -c '[ "$(/mnt/u/busybox echo again)" = again ]'
 check stats-two-mounts sh -c '[ "$(grep -c "^mount " '$STATS')" = 2 ]'
 umount /mnt/v
 rm /mnt/u/busybox

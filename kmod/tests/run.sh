@@ -31,6 +31,7 @@ for rel in "$@"; do
 	chmod +x "$d/root/init"
 	append="console=ttyS0 panic=-1"
 	case $rel in
+	6.1.*)	printf 'SOURCES="auto contig pages"\nPARTIAL=\nNOSRC=cma\nFAULT_AROUND=0\n' >"$d/root/kt/conf" ;;
 	6.*)	printf 'SOURCES="auto contig pages"\nPARTIAL=\nNOSRC=cma\n' >"$d/root/kt/conf" ;;
 	*)	printf 'SOURCES="auto cma contig pages"\nPARTIAL="cma 96M"\nNOSRC=\n' >"$d/root/kt/conf"
 		append="$append cma=64M" ;;

@@ -6,9 +6,14 @@
  * Fast path: usm_fault() on a resident page is one radix lookup, the
  * policy's on_access and a counter, under the context's mutex.
  *
+ * Page map entries (internal.h): a struct usm_ppage for a page that has a
+ * frame (FILLING, RESIDENT, EVICTING, WRITING), a packed word for a
+ * swapped page (store id and slot: no memory per swapped page), a tagged
+ * reservation pointer for an unused reserved frame, nothing for a hole.
+ *
  * Ownership rules, all under ctx->lock:
  *  - a page in the map holding a frame counts in file/ctx "resident"; a
- *    SWAPPED one in "swapped"; unused reserved frames in "reserved";
+ *    swapped one in "swapped"; unused reserved frames in "reserved";
  *    frames of dropped pages still in use (orphans) in "orphan_frames".
  *    Pool used frames = resident + reserved + orphan_frames.
  *  - while a page is EVICTING/WRITING its slot belongs to the eviction
@@ -20,6 +25,8 @@
  *    truncated are orphans too, until usm_page_unpin().
  *  - a file is freed when it is released and no in-flight operation holds
  *    a reference (f->refs).
+ *  - slots given up under the lock are freed by ctx_unlock(), after the
+ *    lock is dropped (a store may be slow to free: hole punching).
  *
  * Counters: "faults" counts usm_fault() calls that had to make a page
  * resident (zero-fill or swap-in), "hits" those (and usm_access() calls)
@@ -70,6 +77,10 @@ static uint64_t wm_frames(const struct usm_ctx *ctx, uint32_t pct)
 /* ------------------------------------------------------------------ */
 /* Stores                                                             */
 
+/* In ctx->store_flags, never passed to usm_store_open(): set by
+ * usm_ctx_keep_slots(). */
+#define CTX_KEEP_SLOTS	0x80000000u
+
 static struct usm_cstore *store_find(struct usm_ctx *ctx, const char *name)
 {
 	if (!name || !*name || !strcmp(name, "default"))
@@ -119,7 +130,7 @@ static int store_open(struct usm_ctx *ctx, const char *name, const char *spec,
 
 static void store_slot_free(struct usm_cstore *cs, usm_slot_t slot)
 {
-	if (!cs || slot == USM_SLOT_NONE)
+	if (!cs || !cs->st || slot == USM_SLOT_NONE)
 		return;
 	pthread_mutex_lock(&cs->io);
 	usm_store_free(cs->st, slot);
@@ -707,6 +718,14 @@ void usm_ctx_destroy(struct usm_ctx *ctx)
 	if (!ctx)
 		return;
 	pthread_mutex_lock(&ctx->lock);
+	if (ctx->store_flags & CTX_KEEP_SLOTS) {
+		/* Close the stores first: releasing the files below then
+		 * frees no slot (store_slot_free skips closed stores). */
+		for (cs = ctx->stores; cs; cs = cs->next) {
+			usm_store_close(cs->st);
+			cs->st = NULL;
+		}
+	}
 	while (!usm_list_empty(&ctx->files)) {
 		struct usm_file *f = usm_container_of(ctx->files.next,
 						      struct usm_file, link);
@@ -724,6 +743,13 @@ void usm_ctx_destroy(struct usm_ctx *ctx)
 	pthread_cond_destroy(&ctx->cond);
 	pthread_mutex_destroy(&ctx->lock);
 	free(ctx);
+}
+
+void usm_ctx_keep_slots(struct usm_ctx *ctx)
+{
+	pthread_mutex_lock(&ctx->lock);
+	ctx->store_flags |= CTX_KEEP_SLOTS;
+	pthread_mutex_unlock(&ctx->lock);
 }
 
 struct usm_pool *usm_ctx_pool(struct usm_ctx *ctx)
@@ -950,6 +976,7 @@ static int file_apply_policy_locked(struct usm_ctx *ctx, struct usm_file *f,
 	const struct usm_alloc_ops *a = usm_find_alloc(np->alloc);
 	const struct usm_evict_ops *e = usm_find_evict(np->evict);
 	struct usm_cstore *cs = store_find(ctx, np->swap);
+	bool lowered = np->limit && (!f->pol.limit || np->limit < f->pol.limit);
 	int r;
 
 	if (!a || !e || !cs)
@@ -963,8 +990,6 @@ static int file_apply_policy_locked(struct usm_ctx *ctx, struct usm_file *f,
 		f->aops = a;
 		f->alloc_word = 0;
 	}
-	bool lowered = np->limit && (!f->pol.limit || np->limit < f->pol.limit);
-
 	f->store = cs;
 	f->pol = *np;
 	if (lowered && f->resident > limit_pages(f))
@@ -1048,6 +1073,29 @@ void usm_file_get_policy(struct usm_ctx *ctx, struct usm_file *f,
 }
 
 /* ------------------------------------------------------------------ */
+/*
+ * How many more pages @f could be given now: free frames under the limit,
+ * plus what its store can still take (its pages, or other files', can move
+ * there).  Frontends check it before a large fallocate so that an absurd
+ * request fails at once with ENOSPC instead of filling the store's disk.
+ */
+uint64_t usm_file_room(struct usm_ctx *ctx, struct usm_file *f)
+{
+	uint64_t room;
+	struct usm_cstore *cs;
+
+	pthread_mutex_lock(&ctx->lock);
+	room = usm_ctx_headroom(ctx);
+	cs = f->store;
+	pthread_mutex_unlock(&ctx->lock);
+	if (cs && cs->writable) {
+		pthread_mutex_lock(&cs->io);
+		room += usm_store_room(cs->st);
+		pthread_mutex_unlock(&cs->io);
+	}
+	return room;
+}
+
 /* Eviction                                                           */
 
 static bool file_evictable(const struct usm_file *f)
@@ -1431,6 +1479,28 @@ static void zero_frame_locked(struct usm_ctx *ctx, usm_frame_t fr)
 	memset(ctx->ops.frame_addr(ctx->priv, fr), 0, USM_PAGE_SIZE);
 }
 
+static uint64_t resv_index_of_frame(struct usm_file *f, usm_frame_t fr,
+				    struct usm_resv **out);
+
+/* USM_FAULT_FRAME: take @want, which the frontend chose: a frame reserved
+ * for @f (for whatever index), or a free one. */
+static int take_given_frame_locked(struct usm_ctx *ctx, struct usm_file *f,
+				   usm_frame_t want, usm_frame_t *fr)
+{
+	struct usm_resv *rv;
+	uint64_t ri;
+
+	if (want >= usm_pool_nr_frames(ctx->pool))
+		return -ERANGE;
+	ri = resv_index_of_frame(f, want, &rv);
+	if (ri != PM_NONE)
+		return usm_file_reservation_take(f, ri, fr);
+	if (usm_pool_take(ctx->pool, want) != 0)
+		return -EBUSY;
+	*fr = want;
+	return 0;
+}
+
 static int fault_locked(struct usm_ctx *ctx, struct usm_file *f, uint64_t index,
 			unsigned int flags, usm_frame_t *frame)
 {
@@ -1488,6 +1558,13 @@ again:
 			goto again;
 	}
 
+	if (flags & USM_FAULT_FRAME) {
+		r = take_given_frame_locked(ctx, f, *frame, &fr);
+		if (r)
+			return r;
+		goto placed;
+	}
+
 	/* A frame: from the file's reservation, or under the cap. */
 	if (!(e && usm_entry_is_resv(e)) && pool_used(ctx) >= ctx->limit) {
 		if (++rounds > FAULT_MAX_ROUNDS)
@@ -1508,7 +1585,7 @@ again:
 	}
 	if (r)
 		return r;
-
+placed:
 	if (!e || usm_entry_is_resv(e)) {
 		void *e2 = usm_pm_lookup(&f->map, index);
 

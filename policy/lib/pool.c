@@ -24,6 +24,10 @@
  *
  * Frames past the last one are "used" for every order, so a partial block
  * at the end of the pool is never fully free.
+ *
+ * The bitmaps are sized for a capacity (a power of two >= the frames) and
+ * grow by doubling, so adding a chunk costs O(its frames * log N)
+ * amortised, however many chunks the pool is made of.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -35,7 +39,7 @@
 #define NONE	UINT64_MAX
 #define HBM_MAX_LEVELS	12
 
-/* A hierarchical bitmap of nbits bits. */
+/* A hierarchical bitmap of nbits bits (room for more: see hbm_init). */
 struct hbm {
 	uint64_t nbits;
 	unsigned int nlevels;
@@ -50,6 +54,7 @@ struct pool_chunk {
 
 struct usm_pool {
 	uint64_t nr_frames;
+	uint64_t cap_frames;		/* the bitmaps' size */
 	uint64_t nr_free;
 	struct pool_chunk *chunks;
 	size_t nr_chunks;
@@ -74,12 +79,12 @@ static void hbm_free(struct hbm *h)
 	memset(h, 0, sizeof(*h));
 }
 
-static int hbm_init(struct hbm *h, uint64_t nbits)
+/* Room for @cap bits; none in use yet (nbits = 0). */
+static int hbm_init(struct hbm *h, uint64_t cap)
 {
-	uint64_t n = nbits;
+	uint64_t n = cap;
 
 	memset(h, 0, sizeof(*h));
-	h->nbits = nbits;
 	do {
 		uint64_t words = (n + 63) / 64;
 
@@ -186,42 +191,69 @@ static unsigned int orders_for(uint64_t nr_frames)
 	return n;
 }
 
-/*
- * Rebuild every order for a pool of @nr frames from the order-0 bitmap
- * @old (of @old_nr frames; NULL = none) with frames [old_nr, nr) free.
- */
-static int pool_rebuild(struct usm_pool *pool, uint64_t nr)
+/* Recompute the summary levels of @h from its level 0. */
+static void hbm_resummarise(struct hbm *h)
 {
-	unsigned int norders = orders_for(nr);
+	for (unsigned int l = 1; l < h->nlevels; l++) {
+		memset(h->w[l], 0, h->nwords[l] * sizeof(uint64_t));
+		for (uint64_t wi = 0; wi < h->nwords[l - 1]; wi++)
+			if (h->w[l - 1][wi])
+				h->w[l][wi >> 6] |= 1ull << (wi & 63);
+	}
+}
+
+/* Move to bitmaps with room for @cap frames, keeping every bit. */
+static int pool_realloc(struct usm_pool *pool, uint64_t cap)
+{
+	unsigned int norders = orders_for(cap);
 	struct hbm *ord = calloc(norders, sizeof(*ord));
-	uint64_t f;
 	int err;
 
 	if (!ord)
 		return -ENOMEM;
 	for (unsigned int o = 0; o < norders; o++) {
-		err = hbm_init(&ord[o], nr >> o);
+		err = hbm_init(&ord[o], cap >> o);
 		if (err) {
 			pool_free_orders(ord, o);
 			return err;
 		}
-	}
-	/* Order 0: the old free bits, then the new frames. */
-	for (f = 0; f < nr; f++) {
-		bool freebit = f >= pool->nr_frames ||
-			       hbm_test(&pool->ord[0], f);
-		if (freebit)
-			hbm_set(&ord[0], f);
-	}
-	for (unsigned int o = 1; o < norders; o++) {
-		for (uint64_t b = 0; b < ord[o].nbits; b++)
-			if (hbm_test(&ord[o - 1], 2 * b) &&
-			    hbm_test(&ord[o - 1], 2 * b + 1))
-				hbm_set(&ord[o], b);
+		if (o < pool->nr_orders) {
+			const struct hbm *old = &pool->ord[o];
+
+			memcpy(ord[o].w[0], old->w[0],
+			       old->nwords[0] * sizeof(uint64_t));
+			ord[o].nbits = old->nbits;
+			hbm_resummarise(&ord[o]);
+		}
 	}
 	pool_free_orders(pool->ord, pool->nr_orders);
 	pool->ord = ord;
 	pool->nr_orders = norders;
+	pool->cap_frames = cap;
+	return 0;
+}
+
+static void pool_put_one(struct usm_pool *pool, usm_frame_t f);
+
+/* Frames [nr_frames, nr_frames + nr) join the pool, free. */
+static int pool_grow(struct usm_pool *pool, uint64_t nr)
+{
+	uint64_t n = pool->nr_frames + nr;
+	int err;
+
+	if (n > pool->cap_frames) {
+		uint64_t cap = pool->cap_frames ? pool->cap_frames : 64;
+
+		while (cap < n)
+			cap *= 2;
+		err = pool_realloc(pool, cap);
+		if (err)
+			return err;
+	}
+	for (unsigned int o = 0; o < pool->nr_orders; o++)
+		pool->ord[o].nbits = n >> o;
+	for (usm_frame_t f = pool->nr_frames; f < n; f++)
+		pool_put_one(pool, f);
 	return 0;
 }
 
@@ -237,7 +269,7 @@ int usm_pool_add_chunk(struct usm_pool *pool, uint64_t nr, usm_frame_t *first)
 	if (!c)
 		return -ENOMEM;
 	pool->chunks = c;
-	err = pool_rebuild(pool, pool->nr_frames + nr);
+	err = pool_grow(pool, nr);	/* counts the frames free */
 	if (err)
 		return err;
 	c[pool->nr_chunks].first = pool->nr_frames;
@@ -246,7 +278,6 @@ int usm_pool_add_chunk(struct usm_pool *pool, uint64_t nr, usm_frame_t *first)
 	if (first)
 		*first = pool->nr_frames;
 	pool->nr_frames += nr;
-	pool->nr_free += nr;
 	return 0;
 }
 
@@ -470,12 +501,11 @@ static int hbm_check(const struct hbm *h)
 		}
 	}
 	/* No bit beyond nbits. */
-	if (h->nbits & 63) {
-		uint64_t last = h->w[0][h->nbits >> 6];
-
-		if (last >> (h->nbits & 63))
+	if ((h->nbits & 63) && (h->w[0][h->nbits >> 6] >> (h->nbits & 63)))
+		return -EUCLEAN;
+	for (uint64_t wi = (h->nbits + 63) >> 6; wi < h->nwords[0]; wi++)
+		if (h->w[0][wi])
 			return -EUCLEAN;
-	}
 	return 0;
 }
 
@@ -492,7 +522,8 @@ int usm_pool_check(const struct usm_pool *pool)
 	}
 	if (total != pool->nr_frames)
 		return -EUCLEAN;
-	if (pool->nr_orders != orders_for(pool->nr_frames))
+	if (pool->nr_frames > pool->cap_frames ||
+	    pool->nr_orders != orders_for(pool->cap_frames))
 		return -EUCLEAN;
 	for (unsigned int o = 0; o < pool->nr_orders; o++) {
 		const struct hbm *h = &pool->ord[o];

@@ -302,6 +302,51 @@ static void test_big_pool(void **state)
 	usm_pool_free(p);
 }
 
+/* Many small chunks of odd sizes, added while frames are in use. */
+static void test_many_chunks(void **state)
+{
+	struct usm_pool *p = usm_pool_new();
+	unsigned int seed = 99;
+	uint64_t total = 0, taken = 0;
+
+	(void)state;
+	assert_non_null(p);
+	for (int i = 0; i < 1500; i++) {
+		uint64_t nr = 1 + (uint64_t)rand_r(&seed) % 100;
+		usm_frame_t first, f, cf;
+		uint64_t cnr;
+
+		assert_int_equal(usm_pool_add_chunk(p, nr, &first), 0);
+		assert_int_equal(first, total);
+		total += nr;
+		assert_int_equal(usm_pool_chunk_of(p, first, &cf, &cnr), 0);
+		assert_int_equal(cf, first);
+		assert_int_equal(cnr, nr);
+		assert_int_equal(usm_pool_chunk_of(p, first + nr - 1, &cf, &cnr), 0);
+		assert_int_equal(cf, first);
+		if (i % 3 == 0 && usm_pool_alloc_from(p, first, &f) == 0)
+			taken++;
+		if (i % 100 == 0)
+			assert_int_equal(usm_pool_check(p), 0);
+	}
+	assert_int_equal(usm_pool_nr_chunks(p), 1500);
+	assert_int_equal(usm_pool_nr_frames(p), total);
+	assert_int_equal(usm_pool_nr_free(p), total - taken);
+	/* Runs never straddle a chunk boundary. */
+	for (;;) {
+		usm_frame_t f, cf;
+		uint64_t cnr;
+
+		if (usm_pool_alloc_run(p, 32, 32, &f) != 0)
+			break;
+		assert_int_equal(f % 32, 0);
+		assert_int_equal(usm_pool_chunk_of(p, f, &cf, &cnr), 0);
+		assert_true(f + 32 <= cf + cnr);
+	}
+	assert_int_equal(usm_pool_check(p), 0);
+	usm_pool_free(p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -312,6 +357,7 @@ int main(void)
 		cmocka_unit_test(test_exhaustion_and_grow),
 		cmocka_unit_test(test_random_vs_reference),
 		cmocka_unit_test(test_big_pool),
+		cmocka_unit_test(test_many_chunks),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -14,6 +14,7 @@ KMOD_SRC=${KMOD_SRC:-$TOP/kmod}	# the module's source (a copy is built)
 MODULE=${MODULE:-usmfs}
 VM_TIMEOUT=${VM_TIMEOUT:-900}	# one guest, boot to power-off, seconds
 VM_BUILD_TIMEOUT=${VM_BUILD_TIMEOUT:-600}	# one module build, seconds
+VM_DEBUG_BUILD_TIMEOUT=${VM_DEBUG_BUILD_TIMEOUT:-5400}	# the debug kernel's build
 VM_POOL=${VM_POOL:-48M}		# module parameter pool=
 VM_SIZE=${VM_SIZE:-32M}		# mount option size=
 VM_NOSWAP_SIZE=${VM_NOSWAP_SIZE:-8M}	# size= of the second, swap=none mount
@@ -117,7 +118,8 @@ resolve_debug() {
 	say "[$label] building the debug kernel (cached in $VM_CACHE/debug; log $VM_BUILD/debug-kernel.log)"
 	local t0
 	t0=$(date +%s)
-	logged "$VM_BUILD/debug-kernel.log" "$VM_DIR/debug-kernel.sh" "$VM_CACHE/debug" || return 1
+	logged "$VM_BUILD/debug-kernel.log" timeout "$VM_DEBUG_BUILD_TIMEOUT" \
+		"$VM_DIR/debug-kernel.sh" "$VM_CACHE/debug" || return 1
 	say "[$label] debug kernel ready ($(($(date +%s) - t0))s)"
 	K_REL=$(make -s -C "$tree" kernelrelease)
 	K_VER="linux-source-6.1 $(cat "$VM_CACHE/debug/.vm-source")"
@@ -229,7 +231,8 @@ build_base() {
 	if [ -f "$TOP/tests/fs/Makefile" ]; then
 		say "building the filesystem suite -static"
 		rm -rf "$o"
-		if logged "$VM_BUILD/fs-build.log" make -C "$TOP/tests/fs" static O="$o" &&
+		if logged "$VM_BUILD/fs-build.log" timeout "$VM_BUILD_TIMEOUT" \
+			make -C "$TOP/tests/fs" static O="$o" &&
 			[ -f "$o/run-suite.sh" ]; then
 			fsdir=$o
 			FS_PRESENT=1
@@ -280,9 +283,10 @@ boot() {
 	qpid=$!
 	# Follow the console while the guest runs: our lines, the suite's
 	# summary and result lines, and anything that looks like a kernel bug.
-	tail -n +1 -F --pid=$qpid "$log.raw" 2>/dev/null | tr -d '\r' |
+	# (grep and sed line-buffered, so that lines show as they come.)
+	tail -n +1 -F --pid=$qpid "$log.raw" 2>/dev/null |
 		grep --line-buffered -E "^(vm: |fs-kmod: )|^(PASS|FAIL|ok |not ok )|$BAD_RE" |
-		sed -u "s/^/  [$label] /" &
+		sed -u -e 's/\r$//' -e "s/^/  [$label] /" &
 	local tpid=$!
 	wait $qpid
 	QRC=$?

@@ -78,7 +78,7 @@ EOF
 # time).  With a cached copy, a failed refresh is only a warning.
 papt_update() {
 	papt_setup
-	if retry 3 apt-get "${APT_OPTS[@]}" -qq update >"$APT_DIR/update.log" 2>&1; then
+	if retry 3 timeout 300 apt-get "${APT_OPTS[@]}" -qq update >"$APT_DIR/update.log" 2>&1; then
 		return 0
 	fi
 	if ls "$APT_DIR"/lists/*_Packages* >/dev/null 2>&1; then
@@ -109,7 +109,7 @@ papt_fetch() {
 	mkdir -p "$dir"
 	f=$(ls "$dir/${pkg}_${ver//:/%3a}_"*.deb 2>/dev/null | head -n 1)
 	if [ -z "$f" ]; then
-		(cd "$dir" && retry 3 apt-get "${APT_OPTS[@]}" -qq download "$pkg=$ver") >&2 ||
+		(cd "$dir" && retry 3 timeout 600 apt-get "${APT_OPTS[@]}" -qq download "$pkg=$ver") >&2 ||
 			die "download of $pkg=$ver failed"
 		f=$(ls "$dir/${pkg}_${ver//:/%3a}_"*.deb 2>/dev/null | head -n 1)
 		[ -n "$f" ] || die "download of $pkg=$ver left no .deb in $dir"

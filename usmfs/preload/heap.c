@@ -82,6 +82,7 @@ static void up_die(const char *what)
 	r = write(2, what, strlen(what));
 	r = write(2, "\n", 1);
 	(void)r;
+	up_unlink_heap();
 	abort();
 }
 
@@ -147,7 +148,7 @@ static void backing_punch(char *addr, size_t len)
 	if (up.fd >= 0) {
 		if (fallocate(up.fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
 			      addr - up.base, (off_t)len) < 0)
-			up.punch_ok = 0;	/* memory stays; zero by hand */
+			__atomic_store_n(&up.punch_ok, 0, __ATOMIC_RELAXED);
 	} else {
 		syscall(SYS_madvise, addr, len, MADV_DONTNEED);
 	}
@@ -175,9 +176,16 @@ static void ext_carve(uint32_t s, uint32_t m, uint32_t a, uint32_t n)
 		ext_add(a + n, s + m - (a + n));
 }
 
-/* Free [g, g+n), merging with free neighbours. */
+/*
+ * Free [g, g+n), merging with free neighbours.  Every granule is marked
+ * free, so that a second free() of a block is caught, not obeyed.
+ */
 static void ext_free(uint32_t g, uint32_t n)
 {
+	uint32_t i;
+
+	for (i = 0; i < n; i++)
+		up.gt[g + i].kind = UP_G_FREE;
 	if (g > 0 && up.gt[g - 1].kind == UP_G_FREE) {
 		uint32_t p = g - up.gt[g - 1].ngran;
 
@@ -194,9 +202,46 @@ static void ext_free(uint32_t g, uint32_t n)
 	ext_add(g, n);
 }
 
+/*
+ * Keep up to retain_max freed granules unpunched ("dirty"), so that a
+ * program that frees and allocates large blocks in a loop does not pay a
+ * punch and fresh zeroed pages each time (glibc keeps freed memory the
+ * same way).  Returns 1 if [g, g+n) was kept so.
+ */
+static int retain_locked(uint32_t g, uint32_t n)
+{
+	uint32_t i;
+
+	if (n > up.retain_max - up.dirty)
+		return 0;
+	for (i = 0; i < n; i++)
+		up.gt[g + i].flags |= UP_F_DIRTY;
+	up.dirty += n;
+	return 1;
+}
+
+/* Granules [g, g+n) leave the free list: account for the dirty ones and,
+ * with @zero, clear their old data. */
+static void take_dirty_locked(uint32_t g, uint32_t n, int zero)
+{
+	uint32_t i;
+
+	if (!up.dirty)
+		return;
+	for (i = 0; i < n; i++) {
+		if (!(up.gt[g + i].flags & UP_F_DIRTY))
+			continue;
+		up.gt[g + i].flags &= (uint16_t)~UP_F_DIRTY;
+		up.dirty--;
+		if (zero)
+			memset(gaddr(g + i), 0, UP_GRAN);
+	}
+}
+
 static void gran_free(uint32_t g, uint32_t n)
 {
-	backing_punch(gaddr(g), (size_t)n << UP_GRAN_SHIFT);
+	if (!retain_locked(g, n))
+		backing_punch(gaddr(g), (size_t)n << UP_GRAN_SHIFT);
 	ext_free(g, n);
 }
 
@@ -227,13 +272,16 @@ static int heap_grow(uint32_t need)
 			(void)!ftruncate(up.fd, (off_t)g << UP_GRAN_SHIFT);
 		return -1;
 	}
-	up.hwm = g + step;
+	__atomic_store_n(&up.hwm, g + step, __ATOMIC_RELEASE);
 	ext_free(g, step);
 	return 0;
 }
 
-/* @n granules whose address is a multiple of @ag granules; UP_NONE. */
-static uint32_t gran_take(uint32_t n, uint32_t ag)
+/*
+ * @n granules whose address is a multiple of @ag granules; UP_NONE.  With
+ * @zero they read as zeros (as fresh anonymous memory does).
+ */
+static uint32_t gran_take(uint32_t n, uint32_t ag, int zero)
 {
 	uintptr_t bg = (uintptr_t)up.base >> UP_GRAN_SHIFT;
 
@@ -246,6 +294,7 @@ static uint32_t gran_take(uint32_t n, uint32_t ag)
 
 			if (a + n <= (uint64_t)s + m) {
 				ext_carve(s, m, (uint32_t)a, n);
+				take_dirty_locked((uint32_t)a, n, zero);
 				return (uint32_t)a;
 			}
 		}
@@ -276,7 +325,7 @@ static void *small_alloc_locked(int c)
 	char *run;
 
 	if (!up.cls_head[c]) {
-		g = gran_take(1, 1);
+		g = gran_take(1, 1, 0);
 		if (g == UP_NONE)
 			return NULL;
 		e = &up.gt[g];
@@ -333,7 +382,7 @@ static void mark_large(uint32_t g, uint32_t ng, size_t n)
 }
 
 /* The reservation's memory, or NULL (the caller falls back to glibc). */
-static void *up_alloc(size_t n, size_t align, int *fresh)
+static void *up_alloc(size_t n, size_t align, int zero, int *fresh)
 {
 	void *p = NULL;
 
@@ -358,7 +407,7 @@ static void *up_alloc(size_t n, size_t align, int *fresh)
 		if (ng == 0)
 			ng = 1;
 		pthread_mutex_lock(&up.lock);
-		g = gran_take(ng, ag);
+		g = gran_take(ng, ag, zero);
 		if (g != UP_NONE) {
 			mark_large(g, ng, n);
 			p = gaddr(g);
@@ -371,19 +420,35 @@ static void *up_alloc(size_t n, size_t align, int *fresh)
 
 static void up_free(void *p)
 {
-	uint32_t g = gidx(p);
+	uint32_t g = gidx(p), n;
 
-	pthread_mutex_lock(&up.lock);
-	if (g >= up.hwm)
+	if (g >= __atomic_load_n(&up.hwm, __ATOMIC_ACQUIRE))
 		up_die("free(): invalid pointer");
+	/*
+	 * A large block is the caller's until it is in the free list: punch
+	 * it before taking the lock, so that other threads do not wait for
+	 * the filesystem.  Nobody else writes a LARGE head's entry.
+	 */
+	if (__atomic_load_n(&up.gt[g].kind, __ATOMIC_RELAXED) == UP_G_LARGE &&
+	    p == gaddr(g)) {
+		n = up.gt[g].ngran;
+		pthread_mutex_lock(&up.lock);
+		if (retain_locked(g, n)) {
+			ext_free(g, n);
+			pthread_mutex_unlock(&up.lock);
+			return;
+		}
+		pthread_mutex_unlock(&up.lock);
+		backing_punch(gaddr(g), (size_t)n << UP_GRAN_SHIFT);
+		pthread_mutex_lock(&up.lock);
+		ext_free(g, n);
+		pthread_mutex_unlock(&up.lock);
+		return;
+	}
+	pthread_mutex_lock(&up.lock);
 	switch (up.gt[g].kind) {
 	case UP_G_SMALL:
 		small_free_locked(g, p);
-		break;
-	case UP_G_LARGE:
-		if (p != gaddr(g))
-			up_die("free(): invalid pointer");
-		gran_free(g, up.gt[g].ngran);
 		break;
 	default:
 		up_die("free(): invalid pointer (not allocated)");
@@ -419,7 +484,7 @@ EXPORT void *malloc(size_t n)
 
 	if (!up.enabled)
 		return __libc_malloc(n);
-	p = up_alloc(n, 16, &fresh);
+	p = up_alloc(n, 16, 0, &fresh);
 	return p ? p : __libc_malloc(n);
 }
 
@@ -445,7 +510,7 @@ EXPORT void *calloc(size_t nm, size_t sz)
 		errno = ENOMEM;
 		return NULL;
 	}
-	p = up_alloc(n, 16, &fresh);
+	p = up_alloc(n, 16, 1, &fresh);
 	if (!p)
 		return __libc_calloc(nm, sz);
 	if (!fresh)
@@ -475,6 +540,7 @@ static int large_resize_locked(uint32_t g, size_t n)
 	if (nx < up.hwm && up.gt[nx].kind == UP_G_FREE &&
 	    up.gt[nx].ngran >= ng - old) {
 		ext_carve(nx, up.gt[nx].ngran, nx, ng - old);
+		take_dirty_locked(nx, ng - old, 0);
 		mark_large(g, ng, n);
 		return 0;
 	}
@@ -535,7 +601,7 @@ static void *aligned(size_t align, size_t n)
 		align = 16;
 	if (!up.enabled)
 		return __libc_memalign(align, n);
-	p = up_alloc(n, align, &fresh);
+	p = up_alloc(n, align, 0, &fresh);
 	return p ? p : __libc_memalign(align, n);
 }
 
@@ -643,7 +709,7 @@ static void *app_alloc(size_t len)
 	if (len > up.resv)
 		return NULL;
 	pthread_mutex_lock(&up.lock);
-	g = gran_take((uint32_t)ng, 1);
+	g = gran_take((uint32_t)ng, 1, 1);
 	if (g != UP_NONE)
 		mark_app(g, (uint32_t)np);
 	zero = up.punch_ok;
@@ -725,6 +791,7 @@ static int app_extend_locked(size_t p1, size_t p2)
 		    up.gt[nx].ngran < need)
 			return -1;
 		ext_carve(nx, up.gt[nx].ngran, nx, need);
+		take_dirty_locked(nx, need, 1);
 		mark_app(nx, (uint32_t)(p2 - gend));
 	}
 	if (in_g)

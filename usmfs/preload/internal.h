@@ -30,6 +30,8 @@
 #define UP_NCLS		36
 #define UP_NONE		UINT32_MAX
 
+#define UP_F_DIRTY	0x1	/* free but not punched: old data in it */
+
 enum up_kind {
 	UP_G_FREE = 0,	/* in the free-extent list (head and tail carry ngran) */
 	UP_G_SMALL,	/* a run of same-size blocks of class cls */
@@ -44,7 +46,7 @@ struct up_gent {
 	uint8_t cls;		/* SMALL: size class */
 	uint16_t nfree;		/* SMALL: free blocks; APP: mask of live pages */
 	uint16_t bump;		/* SMALL: blocks handed out at least once */
-	uint16_t pad;
+	uint16_t flags;		/* UP_F_* */
 	uint32_t fl;		/* SMALL: first free block index + 1 */
 	uint32_t next, prev;	/* FREE: extent list; SMALL: class run list */
 	uint32_t ngran;		/* FREE: extent length (head and tail); LARGE */
@@ -68,6 +70,8 @@ struct up_state {
 	uint32_t free_head;	/* free extents, +1 encoded */
 	uint32_t cls_head[UP_NCLS];	/* runs with a free block, +1 encoded */
 	size_t min_size;	/* USMFS_MIN_SIZE */
+	uint32_t retain_max;	/* granules kept unpunched when freed */
+	uint32_t dirty;		/* granules now kept so */
 	pthread_mutex_t lock;
 };
 
@@ -81,6 +85,9 @@ static inline int up_ours(const void *p)
 
 /* Our fds live high, out of the way of open()'s lowest free number. */
 #define UP_FD_MIN	800
+
+/* preload.c: remove the heap file's name (exit, exec, abort). */
+void up_unlink_heap(void);
 
 /* heap.c */
 void up_heap_init_classes(void);

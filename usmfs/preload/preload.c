@@ -315,9 +315,16 @@ __attribute__((constructor)) static void up_init(void)
 	char type[64];
 	struct stat st;
 
+	const char *retain = getenv("USMFS_RETAIN");
+	size_t retain_bytes = (size_t)128 << 20;
+
 	up.min_size = (size_t)1 << 20;
 	if (min && *min && parse_size(min, &up.min_size) < 0) {
 		warn_disabled("bad USMFS_MIN_SIZE '%s' (a size like 1M)", min);
+		return;
+	}
+	if (retain && *retain && parse_size(retain, &retain_bytes) < 0) {
+		warn_disabled("bad USMFS_RETAIN '%s' (a size like 32M)", retain);
 		return;
 	}
 	if (!dir || !*dir) {
@@ -340,6 +347,9 @@ __attribute__((constructor)) static void up_init(void)
 		warn_disabled("USMFS_DIR=%s is on %s, not usmfs", dir, type);
 		goto fail;
 	}
+	retain_bytes >>= UP_GRAN_SHIFT;
+	up.retain_max = retain_bytes > UINT32_MAX ? UINT32_MAX :
+						   (uint32_t)retain_bytes;
 	if (reserve(RESV_DEFAULT) < 0) {
 		warn_disabled("cannot reserve address space for the heap");
 		goto fail;
@@ -370,7 +380,7 @@ fail:
 	up.dirfd = -1;
 }
 
-static void unlink_heap(void)
+void up_unlink_heap(void)
 {
 	struct stat st;
 
@@ -395,7 +405,7 @@ static void unlink_heap(void)
 __attribute__((destructor)) static void up_fini(void)
 {
 	/* The mapping stays valid: later destructors may still use it. */
-	unlink_heap();
+	up_unlink_heap();
 }
 
 /* ---- fork -------------------------------------------------------------- */
@@ -677,7 +687,7 @@ static void at_child(void)
 
 EXPORT int execve(const char *path, char *const argv[], char *const envp[])
 {
-	unlink_heap();
+	up_unlink_heap();
 	return (int)syscall(SYS_execve, path, argv, envp);
 }
 
@@ -697,7 +707,7 @@ EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])
 		(int (*)(const char *, char *const[], char *const[]))
 		next_sym("execvpe");
 
-	unlink_heap();
+	up_unlink_heap();
 	if (!real) {
 		errno = ENOSYS;
 		return -1;
@@ -715,7 +725,7 @@ EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
 	int (*real)(int, char *const[], char *const[]) =
 		(int (*)(int, char *const[], char *const[]))next_sym("fexecve");
 
-	unlink_heap();
+	up_unlink_heap();
 	if (!real) {
 		errno = ENOSYS;
 		return -1;
@@ -794,7 +804,7 @@ EXPORT int execle(const char *path, const char *arg, ...)
 /* _exit() skips destructors (dash and many fork children end with it). */
 EXPORT void _exit(int status)
 {
-	unlink_heap();
+	up_unlink_heap();
 	syscall(SYS_exit_group, status);
 	__builtin_unreachable();
 }

@@ -65,6 +65,11 @@ check "bad USMFS_MIN_SIZE: one warning, runs" t_refuse USMFS_DIR=$MNT USMFS_MIN_
 # ---- the mmap family and malloc keep their semantics ------------------------
 check "mmap/munmap/mremap/madvise/malloc semantics" $P "$B/t-mmap" "$MNT"
 check "mmap semantics with USMFS_MIN_SIZE=64K" $P USMFS_MIN_SIZE=64K "$B/t-mmap" "$MNT"
+# FUSE serves each first touch of a page with a request: fewer operations.
+ops=60000
+[ -z "${USMFS_PRELOAD_ALLOW_ANY:-}" ] && ops=6000
+check "threads: malloc/realloc/calloc/free, data intact" $P "$B/t-threads" $ops
+check "threads, every free punched (USMFS_RETAIN=0)" $P USMFS_RETAIN=0 "$B/t-threads" $((ops / 4))
 check "no heap file left behind" no_heaps
 check "fork: separate heaps, child file, parent unchanged" $P "$B/t-fork" "$MNT"
 check "fork+exec: new image starts clean, files removed" $P "$B/t-fork" "$MNT" exec

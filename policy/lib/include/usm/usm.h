@@ -121,6 +121,10 @@ struct usm_ctx_params {
 int usm_ctx_create(const struct usm_ctx_params *p, struct usm_ctx **out,
 		   char *err, size_t errlen);
 void usm_ctx_destroy(struct usm_ctx *ctx);
+/* Before usm_ctx_destroy() when a server exits but its swapped pages live
+ * on (usmfs.ko keeps their slot numbers for the next server): destroying
+ * the context then closes the stores without freeing any slot. */
+void usm_ctx_keep_slots(struct usm_ctx *ctx);
 
 /* The pool (for frontends that mirror the kernel's state).  Use with the
  * ctx lock held: usm_ctx_lock()/usm_ctx_unlock(). */
@@ -189,6 +193,13 @@ void usm_file_get_policy(struct usm_ctx *ctx, struct usm_file *f,
 #define USM_FAULT_WRITE		0x1u
 #define USM_FAULT_NOALLOC	0x2u
 #define USM_FAULT_PIN		0x4u
+/* USM_FAULT_FRAME: *@frame is an input: the frontend already chose the
+ * frame (usmfs.ko takes one when a fault on a swapped page arrives); it
+ * must be free in the pool or reserved for @f, else -EBUSY.  Used instead
+ * of the placement policy; the resident cap is not checked (the frame is
+ * already taken).  A page that is already resident returns its own frame:
+ * the caller compares. */
+#define USM_FAULT_FRAME		0x8u
 int usm_fault(struct usm_ctx *ctx, struct usm_file *f, uint64_t index,
 	      unsigned int flags, usm_frame_t *frame);
 void usm_page_unpin(struct usm_ctx *ctx, struct usm_file *f, uint64_t index);
@@ -253,6 +264,11 @@ int usm_punch(struct usm_ctx *ctx, struct usm_file *f, uint64_t first,
 long usm_balance(struct usm_ctx *ctx, unsigned int flags);
 long usm_evict_file(struct usm_ctx *ctx, struct usm_file *f, uint64_t nr);
 int usm_need_balance(struct usm_ctx *ctx);
+
+/* Pages @f could still be given: free frames under the limit plus the
+ * room left in its store (see usm_store_room).  Check it before a large
+ * fallocate: ENOSPC at once rather than a store filling its disk. */
+uint64_t usm_file_room(struct usm_ctx *ctx, struct usm_file *f);
 
 /* Statistics, in pages and counts. */
 struct usm_file_stats {

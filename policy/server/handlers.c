@@ -1,0 +1,932 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * handlers.c - the module's events, turned into libusmpolicy calls.
+ *
+ * Every event is validated before anything is changed: a record with a bad
+ * field (an inode number 0, a name without its NUL, a range that wraps or
+ * leaves the pool, an unknown type) is rejected with one log line and
+ * counted in pd->rejected; the server goes on with the next.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "policyd.h"
+
+#define PD_MAX_RUN	512u	/* longest page run in one event or command */
+#define PD_LIST_RECS	1024u	/* LIST_PAGES records per command */
+
+/* ------------------------------------------------------------ files */
+
+static size_t file_hash(const struct policyd *pd, uint32_t dev, uint64_t ino)
+{
+	uint64_t h = (ino ^ ((uint64_t)dev << 40)) * 0x9e3779b97f4a7c15ull;
+
+	return (size_t)(h >> 32) & (pd->nbuckets - 1);
+}
+
+struct pd_file *pd_file_find(struct policyd *pd, uint32_t dev, uint64_t ino)
+{
+	struct pd_file *pf;
+
+	if (!pd->nbuckets)
+		return NULL;
+	for (pf = pd->buckets[file_hash(pd, dev, ino)]; pf; pf = pf->next)
+		if (pf->dev == dev && pf->ino == ino)
+			return pf;
+	return NULL;
+}
+
+static int files_grow(struct policyd *pd)
+{
+	size_t n = pd->nbuckets ? pd->nbuckets * 2 : 256;
+	struct pd_file **b = calloc(n, sizeof(*b));
+
+	if (!b)
+		return -ENOMEM;
+	for (size_t i = 0; i < pd->nbuckets; i++) {
+		struct pd_file *pf = pd->buckets[i], *nx;
+
+		for (; pf; pf = nx) {
+			size_t h;
+
+			nx = pf->next;
+			h = (size_t)(((pf->ino ^ ((uint64_t)pf->dev << 40)) *
+				      0x9e3779b97f4a7c15ull) >> 32) & (n - 1);
+			pf->next = b[h];
+			b[h] = pf;
+		}
+	}
+	free(pd->buckets);
+	pd->buckets = b;
+	pd->nbuckets = n;
+	return 0;
+}
+
+static int file_insert(struct policyd *pd, struct pd_file *pf)
+{
+	size_t h;
+
+	if (pd->nfiles >= pd->nbuckets && files_grow(pd) != 0)
+		return -ENOMEM;
+	h = file_hash(pd, pf->dev, pf->ino);
+	pf->next = pd->buckets[h];
+	pd->buckets[h] = pf;
+	pd->nfiles++;
+	return 0;
+}
+
+static void file_drop(struct policyd *pd, struct pd_file *pf)
+{
+	struct pd_file **pp = &pd->buckets[file_hash(pd, pf->dev, pf->ino)];
+
+	for (; *pp; pp = &(*pp)->next) {
+		if (*pp == pf) {
+			*pp = pf->next;
+			break;
+		}
+	}
+	pd->nfiles--;
+	usm_file_release(pd->ctx, pf->f);
+	free(pf);
+}
+
+static bool file_id_valid(uint32_t dev, uint64_t ino)
+{
+	return dev != 0 && dev <= PD_DEV_MAX && ino != 0 &&
+	       ino < (1ull << PD_INO_BITS);
+}
+
+/* ----------------------------------------------------------- stores */
+
+static int store_set(struct policyd *pd, uint32_t id, const char *name)
+{
+	struct usmfs_cmd c;
+	int r;
+
+	memset(&c, 0, sizeof(c));
+	c.op = USMFS_CMD_SET_STORE;
+	c.u.store.store_id = id;
+	memcpy(c.u.store.name, name, strlen(name));
+	r = pd_chan_submit(pd->ch, &c, 1);
+	if (r == 0 && c.error)
+		r = -(int)c.error;
+	if (r) {
+		pd_log(PD_ERR, "SET_STORE %u '%s': %s", id, name, strerror(-r));
+		return r;
+	}
+	snprintf(pd->stores[id], USMFS_NAME_LEN, "%s", name);
+	pd->store_known[id] = true;
+	return 0;
+}
+
+int pd_store_id(struct policyd *pd, const char *name)
+{
+	uint32_t id, hole = USMFS_MAX_STORES;
+
+	if (strlen(name) >= USMFS_NAME_LEN)
+		return -EINVAL;
+	if (!*name)
+		return pd->store_known[0] ? 0 : (store_set(pd, 0, "") ?: 0);
+	for (id = 1; id < USMFS_MAX_STORES; id++) {
+		if (pd->store_known[id] && !strcmp(pd->stores[id], name))
+			return (int)id;
+		if (!pd->store_known[id] && hole == USMFS_MAX_STORES)
+			hole = id;
+	}
+	if (hole == USMFS_MAX_STORES)
+		return -ENOSPC;
+	return store_set(pd, hole, name) ?: (int)hole;
+}
+
+const char *pd_store_name(struct policyd *pd, uint32_t id)
+{
+	struct usmfs_cmd c;
+
+	if (id >= USMFS_MAX_STORES)
+		return NULL;
+	if (pd->store_known[id])
+		return pd->stores[id];
+	memset(&c, 0, sizeof(c));
+	c.op = USMFS_CMD_GET_STORE;
+	c.u.store.store_id = id;
+	if (pd_chan_submit(pd->ch, &c, 1) || c.error ||
+	    !memchr(c.u.store.name, 0, sizeof(c.u.store.name)))
+		return NULL;
+	snprintf(pd->stores[id], USMFS_NAME_LEN, "%s",
+		 (const char *)c.u.store.name);
+	pd->store_known[id] = true;
+	return pd->stores[id];
+}
+
+/* Learn every store name the module kept from earlier servers. */
+static int stores_fetch(struct policyd *pd)
+{
+	struct usmfs_cmd *c = calloc(USMFS_MAX_STORES, sizeof(*c));
+	int r;
+
+	if (!c)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < USMFS_MAX_STORES; i++) {
+		c[i].op = USMFS_CMD_GET_STORE;
+		c[i].u.store.store_id = i;
+	}
+	r = pd_chan_submit(pd->ch, c, USMFS_MAX_STORES);
+	for (uint32_t i = 0; !r && i < USMFS_MAX_STORES; i++) {
+		const char *nm = (const char *)c[i].u.store.name;
+
+		if (c[i].error || !memchr(nm, 0, USMFS_NAME_LEN) ||
+		    (*nm && !usm_name_valid(nm, strlen(nm))))
+			continue;
+		snprintf(pd->stores[i], USMFS_NAME_LEN, "%s", nm);
+		pd->store_known[i] = true;
+		pd_log(PD_DEBUG, "store %u is '%s'", i, nm);
+	}
+	free(c);
+	return r;
+}
+
+/* ------------------------------------------------------- validation */
+
+/* Copy a NUL-padded name field: 0, or -EINVAL without its NUL or with a
+ * character a policy/store name cannot have.  "" is accepted. */
+static int get_name(const uint8_t *src, size_t len, char *out, size_t outlen)
+{
+	const void *nul = memchr(src, 0, len);
+	size_t n;
+
+	if (!nul)
+		return -EINVAL;
+	n = (size_t)((const uint8_t *)nul - src);
+	if (n >= outlen || (n && !usm_name_valid((const char *)src, n)))
+		return -EINVAL;
+	memcpy(out, src, n);
+	out[n] = '\0';
+	return 0;
+}
+
+static int reject(struct policyd *pd, const struct usmfs_event *ev,
+		  const char *why)
+{
+	pd->rejected++;
+	pd_log(PD_WARN, "event type %u seq %llu for %u:%llu rejected: %s",
+	       ev->type, (unsigned long long)ev->seq, ev->dev,
+	       (unsigned long long)ev->ino, why);
+	return -EINVAL;
+}
+
+static struct pd_file *event_file(struct policyd *pd,
+				  const struct usmfs_event *ev)
+{
+	if (!file_id_valid(ev->dev, ev->ino))
+		return NULL;
+	return pd_file_find(pd, ev->dev, ev->ino);
+}
+
+/* ------------------------------------------------------ reservations */
+
+/* Grant @pf a reservation around @index if its placement policy makes
+ * them (usm_reserve); the module fills hole faults from it. */
+static void grant(struct policyd *pd, struct pd_file *pf, uint64_t index)
+{
+	struct usmfs_cmd c;
+	usm_frame_t first;
+	uint64_t nr, base;
+	int r;
+
+	if (!(pd->features & USMFS_F_RESERVE) || pf->resv_left)
+		return;
+	r = usm_reserve(pd->ctx, pf->f, index, &first, &nr);
+	if (r)
+		return;
+	/* The run covers an aligned window around @index (the library's
+	 * reserve ops align runs to their power-of-two length). */
+	base = (nr & (nr - 1)) ? index : index & ~(nr - 1);
+	/* Keep at most grant_max frames, the aligned block holding @index:
+	 * frames set aside count as used, and one file must not hold the
+	 * pool.  The rest goes back at once. */
+	if (nr > pd->grant_max && !(nr & (nr - 1))) {
+		uint64_t off = (index - base) & ~(pd->grant_max - 1);
+
+		if (off)
+			usm_unreserve(pd->ctx, pf->f, first, off);
+		if (off + pd->grant_max < nr)
+			usm_unreserve(pd->ctx, pf->f, first + off + pd->grant_max,
+				      nr - off - pd->grant_max);
+		first += off;
+		base += off;
+		nr = pd->grant_max;
+	}
+	memset(&c, 0, sizeof(c));
+	c.op = USMFS_CMD_GRANT;
+	c.dev = pf->dev;
+	c.ino = pf->ino;
+	c.u.grant.index = base;
+	c.u.grant.first_frame = first;
+	c.u.grant.nr = nr;
+	r = pd_chan_submit(pd->ch, &c, 1);
+	if (r == 0 && c.error)
+		r = -(int)c.error;
+	if (r) {
+		/* EBUSY: our view of the pool lagged; the events in the
+		 * queue will tell us.  Give the frames back either way. */
+		pd_log(PD_DEBUG, "GRANT %u:%llu [%llu,+%llu) at frame %llu: %s",
+		       pf->dev, (unsigned long long)pf->ino,
+		       (unsigned long long)base, (unsigned long long)nr,
+		       (unsigned long long)first, strerror(-r));
+		usm_unreserve(pd->ctx, pf->f, first, nr);
+		return;
+	}
+	pf->resv_left = nr;
+	pd->grants++;
+}
+
+/* ---------------------------------------------------------- handlers */
+
+static int ev_file_created(struct policyd *pd, const struct usmfs_event *ev)
+{
+	struct usm_file_policy kp, out;
+	char alloc[USMFS_NAME_LEN], evict[USMFS_NAME_LEN], swap[USMFS_NAME_LEN];
+	char path[USMFS_PATH_HINT_LEN + 1], comm[USMFS_COMM_LEN + 1];
+	const char *pathp = NULL, *commp = NULL;
+	struct pd_file *pf;
+	char num[32];
+	const void *nul;
+
+	if (!file_id_valid(ev->dev, ev->ino))
+		return reject(pd, ev, "bad dev or inode number");
+	if (get_name(ev->u.created.alloc, USMFS_NAME_LEN, alloc, sizeof(alloc)) ||
+	    get_name(ev->u.created.evict, USMFS_NAME_LEN, evict, sizeof(evict)) ||
+	    get_name(ev->u.created.swap, USMFS_NAME_LEN, swap, sizeof(swap)))
+		return reject(pd, ev, "bad policy or store name");
+	if (ev->u.created.set & ~((1u << USM_XATTR_NR) - 1))
+		return reject(pd, ev, "unknown attribute bits");
+	nul = memchr(ev->u.created.path, 0, USMFS_PATH_HINT_LEN);
+	if (!nul)
+		return reject(pd, ev, "path hint without NUL");
+	if (ev->u.created.path[0]) {
+		if (ev->u.created.path[0] != '/')
+			return reject(pd, ev, "path hint not starting with '/'");
+		memcpy(path, ev->u.created.path, USMFS_PATH_HINT_LEN);
+		path[USMFS_PATH_HINT_LEN] = '\0';
+		/* A cut path cannot match a rule reliably: only whole ones. */
+		if (!(ev->flags & USMFS_EVF_TRUNCATED))
+			pathp = path;
+	}
+	if (!memchr(ev->u.created.comm, 0, USMFS_COMM_LEN))
+		return reject(pd, ev, "comm without NUL");
+	if (ev->u.created.comm[0]) {
+		memcpy(comm, ev->u.created.comm, USMFS_COMM_LEN);
+		comm[USMFS_COMM_LEN] = '\0';
+		commp = comm;
+	}
+
+	/* What the module computed (mount defaults and inheritance), with
+	 * each explicitly set attribute validated by the library. */
+	usm_file_policy_init(&kp);
+	{
+		uint32_t set = ev->u.created.set;
+		int r = 0;
+
+		if (set & (1u << USM_XATTR_ALLOC))
+			r = r ?: usm_file_policy_set(&kp, USM_XATTR_ALLOC, alloc,
+						     strlen(alloc));
+		if (set & (1u << USM_XATTR_EVICT))
+			r = r ?: usm_file_policy_set(&kp, USM_XATTR_EVICT, evict,
+						     strlen(evict));
+		if (set & (1u << USM_XATTR_SWAP))
+			r = r ?: usm_file_policy_set(&kp, USM_XATTR_SWAP, swap,
+						     strlen(swap));
+		if (set & (1u << USM_XATTR_PRIO)) {
+			snprintf(num, sizeof(num), "%u", ev->u.created.prio);
+			r = r ?: usm_file_policy_set(&kp, USM_XATTR_PRIO, num,
+						     strlen(num));
+		}
+		if (set & (1u << USM_XATTR_LIMIT)) {
+			snprintf(num, sizeof(num), "%llu",
+				 (unsigned long long)ev->u.created.limit);
+			r = r ?: usm_file_policy_set(&kp, USM_XATTR_LIMIT, num,
+						     strlen(num));
+		}
+		if (r)
+			return reject(pd, ev, "bad user.usm.* value");
+	}
+	usm_ctx_policy_for(pd->ctx, &kp, pathp, commp, &out);
+	/* A mount's own alloc=/evict= (what the module reports for an
+	 * attribute nobody set) wins over the server's defaults, unless a
+	 * rule of the config set it. */
+	if (!(out.set & (1u << USM_XATTR_ALLOC)) && *alloc &&
+	    strcmp(alloc, USM_DEFAULT_ALLOC) && usm_find_alloc(alloc))
+		snprintf(out.alloc, sizeof(out.alloc), "%s", alloc);
+	if (!(out.set & (1u << USM_XATTR_EVICT)) && *evict &&
+	    strcmp(evict, USM_DEFAULT_EVICT) && usm_find_evict(evict))
+		snprintf(out.evict, sizeof(out.evict), "%s", evict);
+
+	pf = pd_file_find(pd, ev->dev, ev->ino);
+	if (pf) {
+		if (ev->flags & USMFS_EVF_REPLAY)
+			return 0;	/* known already (an overflow resync) */
+		pd_log(PD_WARN, "file %u:%llu created again: forgetting the old one",
+		       ev->dev, (unsigned long long)ev->ino);
+		file_drop(pd, pf);
+	}
+	pf = calloc(1, sizeof(*pf));
+	if (!pf)
+		return -ENOMEM;
+	pf->dev = ev->dev;
+	pf->ino = ev->ino;
+	pf->f = usm_file_new(pd->ctx, ((uint64_t)ev->dev << PD_INO_BITS) | ev->ino,
+			     &out);
+	if (!pf->f && errno == EINVAL && out.swap[0]) {
+		pd_log(PD_WARN, "file %u:%llu: store '%s' unknown here, using the default",
+		       ev->dev, (unsigned long long)ev->ino, out.swap);
+		out.swap[0] = '\0';
+		out.set &= ~(1u << USM_XATTR_SWAP);
+		pf->f = usm_file_new(pd->ctx,
+				     ((uint64_t)ev->dev << PD_INO_BITS) | ev->ino,
+				     &out);
+	}
+	if (!pf->f) {
+		pd_log(PD_ERR, "file %u:%llu: %s", ev->dev,
+		       (unsigned long long)ev->ino, strerror(errno));
+		free(pf);
+		return -ENOMEM;
+	}
+	if (file_insert(pd, pf)) {
+		usm_file_release(pd->ctx, pf->f);
+		free(pf);
+		return -ENOMEM;
+	}
+	pd_log(PD_DEBUG, "file %u:%llu%s%s by %s: alloc=%s evict=%s swap=%s",
+	       ev->dev, (unsigned long long)ev->ino, pathp ? " " : "",
+	       pathp ? pathp : "", commp ? commp : "?", out.alloc, out.evict,
+	       out.swap[0] ? out.swap : "(default)");
+	grant(pd, pf, 0);
+	return 0;
+}
+
+static int ev_file_removed(struct policyd *pd, const struct usmfs_event *ev)
+{
+	struct pd_file *pf = event_file(pd, ev);
+
+	if (!pf)
+		return reject(pd, ev, "no such file");
+	file_drop(pd, pf);
+	return 0;
+}
+
+static int ev_truncated(struct policyd *pd, const struct usmfs_event *ev)
+{
+	struct pd_file *pf = event_file(pd, ev);
+	uint64_t start = ev->u.range.start, nr = ev->u.range.nr;
+	int r;
+
+	if (!pf)
+		return reject(pd, ev, "no such file");
+	if (nr == 0 || (nr != UINT64_MAX && start + nr < start))
+		return reject(pd, ev, "bad range");
+	if (nr == UINT64_MAX)
+		r = usm_truncate(pd->ctx, pf->f, start);
+	else
+		r = usm_punch(pd->ctx, pf->f, start, nr);
+	/* The module dropped its grants in the range too. */
+	pf->resv_left = 0;
+	if (r)
+		pd_log(PD_WARN, "truncate %u:%llu at %llu: %s", ev->dev,
+		       (unsigned long long)ev->ino, (unsigned long long)start,
+		       strerror(-r));
+	return 0;
+}
+
+static int ev_xattr(struct policyd *pd, const struct usmfs_event *ev)
+{
+	struct pd_file *pf = event_file(pd, ev);
+	uint32_t id = ev->u.xattr.id, len = ev->u.xattr.len;
+	int r;
+
+	if (!pf)
+		return reject(pd, ev, "no such file");
+	if (id >= USM_XATTR_NR || id == USM_XATTR_STATS)
+		return reject(pd, ev, "bad attribute id");
+	if (len > USMFS_XATTR_LEN)
+		return reject(pd, ev, "attribute value too long");
+	if (ev->flags & USMFS_EVF_REMOVED) {
+		r = usm_file_removexattr(pd->ctx, pf->f, (enum usm_xattr_id)id);
+		if (r == -ENODATA)
+			r = 0;
+	} else {
+		r = usm_file_setxattr(pd->ctx, pf->f, (enum usm_xattr_id)id,
+				      (const char *)ev->u.xattr.value, len);
+	}
+	if (r)
+		pd_log(PD_WARN, "%s on %u:%llu: %s (the module accepted it)",
+		       usm_xattr_name((enum usm_xattr_id)id), ev->dev,
+		       (unsigned long long)ev->ino, strerror(-r));
+	return 0;
+}
+
+static int ev_pages_allocated(struct policyd *pd, const struct usmfs_event *ev)
+{
+	struct pd_file *pf = event_file(pd, ev);
+	uint64_t index = ev->u.range.start, nr = ev->u.range.nr;
+	uint64_t frame = ev->u.range.frame;
+	uint64_t frames = pd->ch->hello.pool_frames;
+
+	if (!pf)
+		return reject(pd, ev, "no such file");
+	if (nr == 0 || nr > PD_MAX_RUN || index + nr < index ||
+	    frame >= frames || nr > frames - frame)
+		return reject(pd, ev, "bad page or frame range");
+	for (uint64_t i = 0; i < nr; i++) {
+		int r = usm_page_added(pd->ctx, pf->f, index + i, frame + i);
+
+		if (r)
+			pd_log(PD_WARN, "page %llu of %u:%llu in frame %llu: %s",
+			       (unsigned long long)(index + i), ev->dev,
+			       (unsigned long long)ev->ino,
+			       (unsigned long long)(frame + i), strerror(-r));
+	}
+	if (ev->flags & USMFS_EVF_RESERVED)
+		pf->resv_left = pf->resv_left > nr ? pf->resv_left - nr : 0;
+	/* Used up (or not used): the next run, ahead of the next fault. */
+	if (!pf->resv_left && index + nr > index)
+		grant(pd, pf, index + nr);
+	return 0;
+}
+
+static int ev_access(struct policyd *pd, const struct usmfs_event *ev)
+{
+	struct pd_file *pf = event_file(pd, ev);
+
+	if (!pf)
+		return reject(pd, ev, "no such file");
+	if (ev->u.access.count)
+		usm_access(pd->ctx, pf->f, ev->u.access.index);
+	return 0;
+}
+
+static void swapin_done(struct policyd *pd, const struct usmfs_event *ev,
+			uint32_t status)
+{
+	struct usmfs_cmd c;
+
+	memset(&c, 0, sizeof(c));
+	c.op = USMFS_CMD_SWAPIN_DONE;
+	c.dev = ev->dev;
+	c.ino = ev->ino;
+	c.u.swapin.index = ev->u.swapin.index;
+	c.u.swapin.frame = ev->u.swapin.frame;
+	c.u.swapin.token = ev->u.swapin.token;
+	c.u.swapin.status = status;
+	if (status)
+		pd->swapin_errors++;
+	else
+		pd->swapins++;
+	if (pd_chan_queue(pd->ch, &c))
+		pd_log(PD_ERR, "SWAPIN_DONE: out of memory");
+}
+
+static int ev_swapin(struct policyd *pd, const struct usmfs_event *ev)
+{
+	struct pd_file *pf;
+	uint64_t index = ev->u.swapin.index;
+	usm_frame_t fr = ev->u.swapin.frame, cur;
+	enum usm_page_state st;
+	int r;
+
+	if (!file_id_valid(ev->dev, ev->ino) ||
+	    fr >= pd->ch->hello.pool_frames)
+		return reject(pd, ev, "bad file or frame");
+	pf = pd_file_find(pd, ev->dev, ev->ino);
+	if (!pf) {
+		pd_log(PD_WARN, "swap-in for unknown file %u:%llu",
+		       ev->dev, (unsigned long long)ev->ino);
+		swapin_done(pd, ev, ENOENT);
+		return 0;
+	}
+	st = usm_page_state(pd->ctx, pf->f, index, &cur);
+	if (st == USM_PAGE_HOLE) {
+		/* We did not know it (lost events): the request says where
+		 * it is; claim that slot. */
+		const char *store = pd_store_name(pd, ev->u.swapin.store_id);
+
+		r = store ? usm_page_swapped(pd->ctx, pf->f, index, store,
+					     ev->u.swapin.slot) : -ENOENT;
+		if (r) {
+			pd_log(PD_ERR, "swap-in of %u:%llu page %llu: slot %llu of store %u: %s",
+			       ev->dev, (unsigned long long)ev->ino,
+			       (unsigned long long)index,
+			       (unsigned long long)ev->u.swapin.slot,
+			       ev->u.swapin.store_id, strerror(-r));
+			swapin_done(pd, ev, EIO);
+			return 0;
+		}
+	} else if (st == USM_PAGE_RESIDENT) {
+		pd_log(PD_ERR, "swap-in of %u:%llu page %llu, resident here in frame %llu",
+		       ev->dev, (unsigned long long)ev->ino,
+		       (unsigned long long)index, (unsigned long long)cur);
+		swapin_done(pd, ev, EIO);
+		return 0;
+	}
+	cur = fr;
+	r = usm_fault(pd->ctx, pf->f, index,
+		      USM_FAULT_FRAME |
+		      ((ev->flags & USMFS_EVF_WRITE) ? USM_FAULT_WRITE : 0), &cur);
+	if (r == 0 && cur != fr)
+		r = -ESTALE;
+	if (r)
+		pd_log(PD_ERR, "swap-in of %u:%llu page %llu into frame %llu: %s",
+		       ev->dev, (unsigned long long)ev->ino,
+		       (unsigned long long)index, (unsigned long long)fr,
+		       strerror(-r));
+	swapin_done(pd, ev, r ? (uint32_t)-r : 0);
+	return 0;
+}
+
+static int ev_umount(struct policyd *pd, const struct usmfs_event *ev)
+{
+	size_t n = 0;
+
+	if (ev->dev == 0 || ev->dev > PD_DEV_MAX)
+		return reject(pd, ev, "bad dev");
+	for (size_t i = 0; i < pd->nbuckets; i++) {
+		struct pd_file *pf = pd->buckets[i], *nx;
+
+		for (; pf; pf = nx) {
+			nx = pf->next;
+			if (pf->dev == ev->dev) {
+				file_drop(pd, pf);
+				n++;
+			}
+		}
+	}
+	pd_log(PD_INFO, "mount %u gone (%zu files forgotten)", ev->dev, n);
+	return 0;
+}
+
+int pd_handle_event(struct policyd *pd, const struct usmfs_event *ev)
+{
+	pd->events++;
+	if (pd->last_seq && ev->seq != pd->last_seq + 1 &&
+	    ev->type != USMFS_EV_OVERFLOW)
+		pd_log(PD_WARN, "event seq %llu after %llu: events lost",
+		       (unsigned long long)ev->seq,
+		       (unsigned long long)pd->last_seq);
+	pd->last_seq = ev->seq;
+
+	switch (ev->type) {
+	case USMFS_EV_FILE_CREATED:
+		return ev_file_created(pd, ev);
+	case USMFS_EV_FILE_REMOVED:
+		return ev_file_removed(pd, ev);
+	case USMFS_EV_TRUNCATED:
+		return ev_truncated(pd, ev);
+	case USMFS_EV_XATTR_CHANGED:
+		return ev_xattr(pd, ev);
+	case USMFS_EV_PAGES_ALLOCATED:
+		return ev_pages_allocated(pd, ev);
+	case USMFS_EV_ACCESS:
+		return ev_access(pd, ev);
+	case USMFS_EV_PRESSURE:
+		pd_balance(pd, ev->flags & USMFS_EVF_URGENT);
+		return 0;
+	case USMFS_EV_SWAPIN_REQUEST:
+		return ev_swapin(pd, ev);
+	case USMFS_EV_SWAPIN_CANCELLED:
+		pd_log(PD_DEBUG, "swap-in token %llu cancelled",
+		       (unsigned long long)ev->u.swapin.token);
+		return 0;
+	case USMFS_EV_MOUNT:
+		if (ev->dev == 0 || ev->dev > PD_DEV_MAX)
+			return reject(pd, ev, "bad dev");
+		pd_log(PD_INFO, "mount %u: %llu frames", ev->dev,
+		       (unsigned long long)ev->u.mount.max_frames);
+		return 0;
+	case USMFS_EV_UMOUNT:
+		return ev_umount(pd, ev);
+	case USMFS_EV_OVERFLOW:
+		pd_log(PD_WARN, "%llu events lost: resynchronising",
+		       (unsigned long long)ev->u.overflow.lost);
+		pd_resync(pd);
+		return 0;
+	case USMFS_EV_REPLAY_DONE:
+		pd->replay_done = true;
+		return pd_resync(pd);
+	}
+	pd->unknown++;
+	return reject(pd, ev, "unknown event type");
+}
+
+void pd_handle_events(struct policyd *pd, const struct usmfs_event *evs,
+		      size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		pd_handle_event(pd, &evs[i]);
+		/* Waiting faults first: do not let a long batch hold them. */
+		if (pd->ch->nr_pending >= pd->ch->max_batch)
+			pd_chan_flush(pd->ch);
+	}
+	pd_chan_flush(pd->ch);
+	pd_balance(pd, false);
+}
+
+/* ----------------------------------------------------------- resync */
+
+static void resync_rec(struct policyd *pd, const struct usmfs_page_rec *rec,
+		       unsigned long *added, unsigned long *bad)
+{
+	struct pd_file *pf;
+	usm_frame_t cur;
+	const char *store;
+	int r;
+
+	if (!file_id_valid(rec->dev, rec->ino)) {
+		(*bad)++;
+		return;
+	}
+	pf = pd_file_find(pd, rec->dev, rec->ino);
+	if (!pf) {
+		(*bad)++;
+		pd_log(PD_WARN, "LIST_PAGES: page %llu of unknown file %u:%llu",
+		       (unsigned long long)rec->index, rec->dev,
+		       (unsigned long long)rec->ino);
+		return;
+	}
+	if (usm_page_state(pd->ctx, pf->f, rec->index, &cur) != USM_PAGE_HOLE)
+		return;		/* known */
+	switch (rec->state) {
+	case USMFS_PAGE_RESIDENT:
+		if (rec->frame >= pd->ch->hello.pool_frames) {
+			(*bad)++;
+			return;
+		}
+		r = usm_page_added(pd->ctx, pf->f, rec->index, rec->frame);
+		break;
+	case USMFS_PAGE_SWAPPED:
+	case USMFS_PAGE_WAITING:
+		store = pd_store_name(pd, rec->store_id);
+		r = store ? usm_page_swapped(pd->ctx, pf->f, rec->index, store,
+					     rec->slot) : -ENOENT;
+		break;
+	default:
+		(*bad)++;
+		return;
+	}
+	if (r) {
+		(*bad)++;
+		pd_log(PD_ERR, "LIST_PAGES: %u:%llu page %llu (state %u, frame %lld, store %u slot %lld): %s",
+		       rec->dev, (unsigned long long)rec->ino,
+		       (unsigned long long)rec->index, rec->state,
+		       (long long)rec->frame, rec->store_id,
+		       (long long)rec->slot, strerror(-r));
+		return;
+	}
+	(*added)++;
+}
+
+int pd_resync(struct policyd *pd)
+{
+	struct usmfs_page_rec *recs = calloc(PD_LIST_RECS, sizeof(*recs));
+	struct usmfs_cmd c;
+	uint32_t cdev = 0;
+	uint64_t cino = 0, cidx = 0;
+	unsigned long added = 0, bad = 0, rounds = 0;
+	int r = 0;
+
+	if (!recs)
+		return -ENOMEM;
+	for (;;) {
+		memset(&c, 0, sizeof(c));
+		c.op = USMFS_CMD_LIST_PAGES;
+		c.u.list.recs_ptr = (uintptr_t)recs;
+		c.u.list.nr = PD_LIST_RECS;
+		c.u.list.cursor_dev = cdev;
+		c.u.list.cursor_ino = cino;
+		c.u.list.cursor_index = cidx;
+		r = pd_chan_submit(pd->ch, &c, 1);
+		if (r == 0 && c.error)
+			r = -(int)c.error;
+		if (r) {
+			pd_log(PD_ERR, "LIST_PAGES: %s", strerror(-r));
+			break;
+		}
+		if (c.u.list.nr > PD_LIST_RECS) {
+			pd_log(PD_ERR, "LIST_PAGES: %u records for %u", c.u.list.nr,
+			       PD_LIST_RECS);
+			r = -EPROTO;
+			break;
+		}
+		for (uint32_t i = 0; i < c.u.list.nr; i++)
+			resync_rec(pd, &recs[i], &added, &bad);
+		rounds++;
+		if (c.flags & USMFS_CMDF_LIST_END)
+			break;
+		/* The cursor must move on, or we would ask forever. */
+		if (c.u.list.nr == 0 ||
+		    (c.u.list.cursor_dev == cdev && c.u.list.cursor_ino == cino &&
+		     c.u.list.cursor_index == cidx)) {
+			pd_log(PD_ERR, "LIST_PAGES: the cursor does not advance");
+			r = -EPROTO;
+			break;
+		}
+		cdev = c.u.list.cursor_dev;
+		cino = c.u.list.cursor_ino;
+		cidx = c.u.list.cursor_index;
+	}
+	free(recs);
+	pd_log(PD_INFO, "resynchronised: %lu pages learnt, %lu refused, %lu LIST_PAGES",
+	       added, bad, rounds);
+	return r;
+}
+
+/* ------------------------------------------------------------ pool */
+
+long pd_balance(struct policyd *pd, bool force)
+{
+	long n;
+
+	if (!(pd->features & USMFS_F_EVICT))
+		return 0;
+	if (!force && !usm_need_balance(pd->ctx))
+		return 0;
+	/* Answers to waiting faults go out before a long eviction. */
+	pd_chan_flush(pd->ch);
+	n = usm_balance(pd->ctx, force ? USM_BALANCE_FORCE : 0);
+	if (n < 0)
+		pd_log(PD_WARN, "balance: %s", strerror((int)-n));
+	else if (n > 0)
+		pd_log(PD_DEBUG, "balance: %ld pages evicted", n);
+	return n;
+}
+
+static int send_watermarks(struct policyd *pd)
+{
+	struct usm_pool_stats st;
+	struct usmfs_cmd c;
+	int r;
+
+	usm_pool_stats(pd->ctx, &st);
+	memset(&c, 0, sizeof(c));
+	c.op = USMFS_CMD_SET_WATERMARKS;
+	c.u.wm.low_pct = st.low_pct;
+	c.u.wm.high_pct = st.high_pct;
+	r = pd_chan_submit(pd->ch, &c, 1);
+	if (r == 0 && c.error)
+		r = -(int)c.error;
+	if (r)
+		pd_log(PD_ERR, "SET_WATERMARKS %u/%u: %s", st.low_pct,
+		       st.high_pct, strerror(-r));
+	return r;
+}
+
+int pd_reload(struct policyd *pd, struct usm_config *cfg)
+{
+	int r = usm_ctx_set_watermarks(pd->ctx, cfg->low_pct, cfg->high_pct);
+
+	if (r) {
+		pd_log(PD_ERR, "reload: watermarks %u/%u: %s", cfg->low_pct,
+		       cfg->high_pct, strerror(-r));
+		return r;
+	}
+	r = send_watermarks(pd);
+	if (!r)
+		pd_log(PD_INFO, "reloaded: watermarks %u%%/%u%% (stores, rules and plugins change at restart)",
+		       cfg->low_pct, cfg->high_pct);
+	pd_balance(pd, false);
+	return r;
+}
+
+/* ------------------------------------------------------------ setup */
+
+int pd_init(struct policyd *pd, struct pd_chan *ch, struct usm_config *cfg)
+{
+	struct usm_ctx_params p;
+	char err[512] = "";
+	uint64_t chunk = 0;
+	int r;
+
+	memset(pd, 0, sizeof(*pd));
+	pd->ch = ch;
+	pd->cfg = cfg;
+	pd->features = ch->hello.features;
+	pd->restarted = (ch->hello.state & USMFS_STATE_SWAPPED) != 0;
+	pd->stores = calloc(USMFS_MAX_STORES, sizeof(*pd->stores));
+	pd->store_known = calloc(USMFS_MAX_STORES, sizeof(*pd->store_known));
+	if (!pd->stores || !pd->store_known || files_grow(pd))
+		goto nomem;
+
+	/* The library's pool is the module's: same frame numbers, and
+	 * chunks of one size (all but the last) when the module's are. */
+	for (uint32_t i = 0; i + 1 < ch->nr_chunks; i++) {
+		if (chunk == 0)
+			chunk = ch->chunks[i].nr_frames;
+		if (ch->chunks[i].nr_frames != chunk) {
+			pd_log(PD_WARN, "pool chunks differ in size: placement sees one chunk (GRANTs across chunks will be refused)");
+			chunk = 0;
+			break;
+		}
+	}
+	if (chunk && ch->chunks[ch->nr_chunks - 1].nr_frames > chunk)
+		chunk = 0;
+	/* Grants: a 2 MiB run (one PMD) at most, and 1/16 of the pool. */
+	pd->grant_max = USM_HUGE_FRAMES;
+	while (pd->grant_max > 1 && pd->grant_max > ch->hello.pool_frames / 16)
+		pd->grant_max >>= 1;
+
+	memset(&p, 0, sizeof(p));
+	p.ops = &pd_backend_ops;
+	p.priv = pd;
+	p.pool_frames = ch->hello.pool_frames;
+	p.chunk_frames = chunk;
+	p.config = cfg;
+	p.wait_timeout_ms = 10000;
+	p.store_flags = pd->restarted ? USM_STORE_KEEP : 0;
+	r = usm_ctx_create(&p, &pd->ctx, err, sizeof(err));
+	if (r) {
+		pd_log(PD_ERR, "%s", err[0] ? err : strerror(-r));
+		goto fail;
+	}
+	if (pd->restarted)
+		pd_log(PD_INFO, "the module holds %llu swapped pages: stores reopened keeping their contents",
+		       (unsigned long long)ch->hello.swapped_pages);
+	r = stores_fetch(pd);
+	if (r)
+		goto fail;
+	r = send_watermarks(pd);
+	if (r)
+		goto fail;
+	return 0;
+nomem:
+	r = -ENOMEM;
+	pd_log(PD_ERR, "out of memory");
+fail:
+	pd_fini(pd);
+	return r;
+}
+
+void pd_fini(struct policyd *pd)
+{
+	for (size_t i = 0; i < pd->nbuckets; i++) {
+		struct pd_file *pf = pd->buckets[i], *nx;
+
+		for (; pf; pf = nx) {
+			nx = pf->next;
+			free(pf);
+		}
+	}
+	free(pd->buckets);
+	pd->buckets = NULL;
+	pd->nbuckets = pd->nfiles = 0;
+	/* The module keeps every swapped page's (store_id, slot) for the
+	 * next server: leave the slots in the stores. */
+	if (pd->ctx) {
+		usm_ctx_keep_slots(pd->ctx);
+		usm_ctx_destroy(pd->ctx);
+	}
+	pd->ctx = NULL;
+	free(pd->stores);
+	free(pd->store_known);
+	pd->stores = NULL;
+	pd->store_known = NULL;
+}
