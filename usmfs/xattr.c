@@ -175,7 +175,8 @@ static int set_usm(struct node *n, enum usm_xattr_id id, const char *value,
 	if (n->uf) {
 		/* may evict (a lower limit): without fs.lock */
 		r = usm_file_setxattr(fs.ctx, n->uf, id, value, size);
-		evict_after_fault();
+		/* a new store or policy may make pages evictable again */
+		evict_kick(true);
 	} else {
 		struct usm_file_policy pol;
 
