@@ -152,8 +152,10 @@ void pd_handle_events(struct policyd *pd, const struct usmfs_event *evs,
 int pd_handle_event(struct policyd *pd, const struct usmfs_event *ev);
 
 /* Walk LIST_PAGES over every file and teach the library what it lacks
- * (resident pages, swapped pages with their slots).  0 or -errno. */
-int pd_resync(struct policyd *pd);
+ * (resident pages, swapped pages with their slots); with @prune_missing
+ * (after lost events), also drop the pages the module no longer has.
+ * 0 or -errno. */
+int pd_resync(struct policyd *pd, bool prune_missing);
 
 /* Keep free frames between the watermarks.  Pages evicted or -errno. */
 long pd_balance(struct policyd *pd, bool force);
