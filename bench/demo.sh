@@ -55,29 +55,35 @@ umount_usm() {
 	pid=
 }
 
-# A workload with a hot set: zipf-skewed random reads and writes over a file
-# three times the pool, every block verified.
-workload() {	# FILE SIZE
-	fio --name=heap --filename="$1" --size="$2" --ioengine=mmap \
-	    --rw=randrw --rwmixread=80 --bs=4k --random_distribution=zipf:1.1 \
-	    --number_ios=60000 --verify=crc32c --verify_fatal=1 \
-	    --output-format=terse --terse-version=3 2>&1 |
-	awk -F';' 'NF > 50 { printf "  read %.0f MiB/s, write %.0f MiB/s, verify errors: %s\n", $7/1024, $48/1024, $5 }'
+# fio over mmap, summarised in one line.  fill: write a file with checksummed
+# blocks and verify all of them; hot: zipf-skewed random writes (a hot set
+# smaller than the pool, a cold tail larger), verified too.
+fio_line() {
+	fio --output-format=terse --terse-version=3 --ioengine=mmap --bs=4k \
+	    --randseed=42 --verify=crc32c --verify_fatal=1 "$@" 2>&1 |
+	awk -F';' 'NF > 50 { printf "  fio: read %.0f MiB/s, write %.0f MiB/s, errors: %s\n", $7/1024, $48/1024, $5 }'
+}
+fill() {	# FILE SIZE
+	fio_line --name=fill --filename="$1" --size="$2" --rw=write
+}
+hot() {		# FILE SIZE
+	fio_line --name=fill --filename="$1" --size="$2" --rw=randwrite \
+		 --random_distribution=zipf:1.2 --number_ios=$((${2%M} * 64))
 }
 
-bold "1. Mount usmfs through FUSE: a 64 MiB pool, evicting to a swap file"
-echo "$ usmfs $mnt -o size=64M,evict=s3fifo,swap=file:$work/usm.swap"
-mount_usm "size=64M,evict=s3fifo,swap=file:$work/usm.swap"
+bold "1. Mount usmfs through FUSE: a 32 MiB pool, evicting to a swap file"
+echo "$ usmfs $mnt -o size=32M,evict=s3fifo,swap=file:$work/usm.swap"
+mount_usm "size=32M,evict=s3fifo,swap=file:$work/usm.swap"
 run df -h "$mnt"
 run "$usmctl" status
 
 bold "2. A program's heap on usmfs, unmodified, through the preload library"
 if [ -f "$preload" ]; then
-	echo "python3 builds a 200 MB list; its heap is a file on the mount:"
+	echo "python3 builds a list of 2 million numbers (about 80 MB); its heap is a file on the mount:"
 	echo "$ LD_PRELOAD=$preload USMFS_DIR=$mnt python3 -c '...'"
 	LD_PRELOAD=$preload USMFS_DIR=$mnt python3 -c '
 import os, glob
-xs = [i * 7 for i in range(6_000_000)]
+xs = [i * 7 for i in range(2_000_000)]
 print("  sum =", sum(xs))
 for f in glob.glob(os.environ["USMFS_DIR"] + "/*.heap"):
     st = os.getxattr(f, "user.usm.stats").decode()
@@ -88,23 +94,33 @@ else
 	echo "  (preload library not built: skipped)"
 fi
 
-bold "3. mmap a 192 MiB file, three times the pool, with a hot set"
-run workload "$mnt/heap" 192M
+bold "3. mmap a 96 MiB file, three times the pool: write it, read it back verified"
+echo "$ fio --ioengine=mmap --rw=write --size=96M --verify=crc32c --filename=$mnt/heap"
+fill "$mnt/heap" 96M
 run "$usmctl" stat "$mnt/heap"
 
 bold "4. Same workload, two eviction policies (user.usm.evict set on a directory)"
-for pol in lru s3fifo; do
+echo "A 96 MiB file is written, then read at random with a Zipf(1.1) skew through"
+echo "O_DIRECT, so that every read reaches the policy; the pool holds a third of it."
+for pol in fifo s3fifo; do
 	mkdir "$mnt/$pol"
 	setfattr -n user.usm.evict -v "$pol" "$mnt/$pol"
 done
-for pol in lru s3fifo; do
+rm -f "$mnt/heap"
+for pol in fifo s3fifo; do
 	echo "evict=$pol:"
-	rm -f "$mnt/heap"
-	workload "$mnt/$pol/heap" 192M
-	"$usmctl" stat "$mnt/$pol/heap" | grep -E 'evictions|swapins|faults'
-	rm -f "$mnt/$pol/heap"
+	fio --name=fill --filename="$mnt/$pol/data" --size=96M --rw=write --bs=1M \
+	    --output-format=terse >/dev/null 2>&1
+	fio --name=hot --filename="$mnt/$pol/data" --size=96M --rw=randread --bs=4k \
+	    --direct=1 --ioengine=psync --random_distribution=zipf:1.1 --number_ios=20000 \
+	    --randseed=42 --output-format=terse --terse-version=3 2>&1 |
+		awk -F';' 'NF > 50 { printf "  fio: read %.0f MiB/s, errors: %s\n", $7/1024, $5 }'
+	"$usmctl" stat "$mnt/$pol/data" | grep -E 'hits|swapins'
+	"$usmctl" evict "$mnt/$pol/data" 2>/dev/null
 done
-echo "Fewer swap-ins for the same work means the policy kept the hot pages."
+echo "Fewer swap-ins for the same reads means the policy kept the hot pages. The same"
+echo "comparison without a kernel, through usm-replay (cache = 10% of the footprint):"
+run "$top/policy/build/usm-replay" --policy fifo,lru,sieve,s3fifo --cache 10% --zipf 1.1 --requests 300000
 
 bold "5. The whole mount"
 run "$usmctl" status

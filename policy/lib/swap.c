@@ -21,6 +21,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -51,7 +52,23 @@ struct usm_store {
 	/* Bytes below it were written (or claimed, or were in the file at
 	 * a KEEP open): a read meeting end-of-file below it is -EIO. */
 	uint64_t written_end;
+
+	/* Slots freed since the last punch: the holes are punched in
+	 * coalesced runs (one fallocate per run, not per page), skipping
+	 * slots that were allocated again meanwhile. */
+	usm_slot_t *pending;
+	size_t npending;
+
+	/* Bytes the store may still take from its filesystem before it
+	 * looks again (see store_check_space), and what it leaves free. */
+	int64_t budget;
+	uint64_t reserve;	/* 0 = default */
 };
+
+#define STORE_PUNCH_BATCH	1024
+#define STORE_SPACE_RECHECK	(16ULL << 20)
+
+static void store_punch_pending(struct usm_store *st);
 
 static void set_err(char *err, size_t errlen, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -269,8 +286,11 @@ void usm_store_close(struct usm_store *st)
 {
 	if (!st)
 		return;
-	if (st->fd >= 0)
+	if (st->fd >= 0) {
+		store_punch_pending(st);
 		close(st->fd);
+	}
+	free(st->pending);
 	free(st->l0);
 	free(st->l1);
 	free(st->name);
@@ -298,13 +318,116 @@ uint64_t usm_store_slots_used(const struct usm_store *st)
 	return st->used;
 }
 
+static int cmp_slot(const void *a, const void *b)
+{
+	usm_slot_t x = *(const usm_slot_t *)a, y = *(const usm_slot_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * Give the space of freed slots back to the filesystem.  When no slot is
+ * used any more the file is simply cut to zero; otherwise the freed slots
+ * that are still free are punched, adjacent ones in one call.  Not every
+ * filesystem can punch (EOPNOTSUPP), and a failure costs only space: a slot
+ * is written before it is read again.
+ */
+static void store_punch_pending(struct usm_store *st)
+{
+	size_t i = 0, n = st->npending;
+
+	st->npending = 0;
+	if (!n || st->type != STORE_FILE)
+		return;
+	if (st->used == 0) {
+		if (ftruncate(st->fd, 0) == 0)
+			st->written_end = 0;
+		return;
+	}
+	qsort(st->pending, n, sizeof(*st->pending), cmp_slot);
+	while (i < n) {
+		usm_slot_t first = st->pending[i], last = first;
+
+		if (slot_used(st, first)) {
+			i++;
+			continue;
+		}
+		while (++i < n && (st->pending[i] == last ||
+				   (st->pending[i] == last + 1 &&
+				    !slot_used(st, last + 1))))
+			last = st->pending[i];
+		(void)fallocate(st->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+				(off_t)(first * USM_PAGE_SIZE),
+				(off_t)((last - first + 1) * USM_PAGE_SIZE));
+	}
+}
+
 /* ----------------------------------------------------------------- slots */
+
+/*
+ * Room left for the store on its filesystem: the free space less a reserve
+ * (USM_STORE_RESERVE_MIN, or USM_STORE_RESERVE_PCT of the filesystem,
+ * whichever is larger, unless usm_store_set_reserve() said otherwise), so
+ * that a file that outgrows memory cannot fill the disk it swaps to.
+ */
+static uint64_t store_fs_room(const struct usm_store *st)
+{
+	struct statvfs sv;
+	uint64_t avail, total, reserve;
+
+	if (fstatvfs(st->fd, &sv))
+		return 0;
+	avail = (uint64_t)sv.f_bavail * sv.f_frsize;
+	total = (uint64_t)sv.f_blocks * sv.f_frsize;
+	reserve = st->reserve;
+	if (!reserve) {
+		reserve = total / 100 * USM_STORE_RESERVE_PCT;
+		if (reserve < USM_STORE_RESERVE_MIN)
+			reserve = USM_STORE_RESERVE_MIN;
+	}
+	return avail > reserve ? avail - reserve : 0;
+}
+
+/* Refill the budget, at most STORE_SPACE_RECHECK at a time, so that the
+ * free space is looked at again after every 16 MiB the store takes. */
+static void store_check_space(struct usm_store *st)
+{
+	uint64_t room = store_fs_room(st);
+
+	st->budget = (int64_t)(room < STORE_SPACE_RECHECK ? room : STORE_SPACE_RECHECK);
+}
+
+uint64_t usm_store_room(const struct usm_store *st)
+{
+	if (!usm_store_writable(st))
+		return 0;
+	return store_fs_room(st) / USM_PAGE_SIZE;
+}
+
+void usm_store_set_reserve(struct usm_store *st, uint64_t bytes)
+{
+	st->reserve = bytes;
+	st->budget = 0;
+}
 
 int usm_store_alloc(struct usm_store *st, usm_slot_t *slot)
 {
+	int ret;
+
 	if (!usm_store_writable(st))
 		return -ENOSPC;
-	return bitmap_alloc(st, slot);
+	/* A slot handed out again must read as zeroes until written. */
+	if (st->npending)
+		store_punch_pending(st);
+	if (st->budget < (int64_t)USM_PAGE_SIZE) {
+		store_check_space(st);
+		if (st->budget < (int64_t)USM_PAGE_SIZE)
+			return -ENOSPC;
+	}
+	ret = bitmap_alloc(st, slot);
+	if (!ret)
+		st->budget -= USM_PAGE_SIZE;
+	return ret;
 }
 
 int usm_store_claim(struct usm_store *st, usm_slot_t slot)
@@ -333,11 +456,14 @@ int usm_store_free(struct usm_store *st, usm_slot_t slot)
 	if (!usm_store_writable(st) || !slot_used(st, slot))
 		return -EINVAL;
 	mark_free(st, slot);
-	/* Give the space back.  Not every filesystem can (EOPNOTSUPP), and
-	 * a failure costs only space: the slot is written before it is read
-	 * again. */
-	(void)fallocate(st->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
-			(off_t)(slot * USM_PAGE_SIZE), USM_PAGE_SIZE);
+	if (!st->pending) {
+		st->pending = malloc(STORE_PUNCH_BATCH * sizeof(*st->pending));
+		if (!st->pending)
+			return 0;	/* the space stays allocated: harmless */
+	}
+	st->pending[st->npending++] = slot;
+	if (st->npending == STORE_PUNCH_BATCH)
+		store_punch_pending(st);
 	return 0;
 }
 
@@ -467,5 +593,6 @@ int usm_store_sync(struct usm_store *st)
 {
 	if (!usm_store_writable(st))
 		return 0;
+	store_punch_pending(st);
 	return fdatasync(st->fd) ? -errno : 0;
 }

@@ -13,10 +13,38 @@
 #   USMFS_BIN                   the daemon (default usmfs/build/usmfs)
 #   USMFS_LANE_OPTS             extra -o options for both daemons
 #   FIO_SIZE                    fio working set per job (default 160M)
+#   FS_SUITE_TIMEOUT            bound on the whole suite in seconds (default 1800)
 #   FS_SKIP, FS_VERBOSE, FS_TIMEOUT_MULT   passed to run-suite.sh
+# fuse-lane.sh --abort MNT... aborts those mounts' FUSE connections (the
+# runner's FS_STUCK_HOOK).
 # Ends with "fuse: N passed, N failed" (suite cases + fio jobs + lane
 # checks) and exits 1 on any failure.
 set -u
+
+# Abort the FUSE connection of each mount point given, without touching the
+# mounts themselves (a hung daemon would block a stat): the connection id
+# is the device number from /proc/self/mountinfo.
+fuse_abort() {
+	local m mm maj min conn
+	grep -q '^fusectl ' /proc/mounts ||
+		mount -t fusectl fusectl /sys/fs/fuse/connections 2>/dev/null
+	for m in "$@"; do
+		mm=$(awk -v m="$m" '$5 == m { print $3 }' /proc/self/mountinfo | tail -n 1)
+		[ -n "$mm" ] || continue
+		maj=${mm%%:*} min=${mm##*:}
+		conn=/sys/fs/fuse/connections/$(( (maj << 20) | min ))
+		if [ -w "$conn/abort" ]; then
+			echo "lane: aborting the FUSE connection of $m" >&2
+			echo 1 > "$conn/abort"
+		fi
+	done
+}
+if [ "${1:-}" = --abort ]; then
+	shift
+	fuse_abort "$@"
+	exit 0
+fi
+
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
 export FSTEST=${1:-$here/build/fstest}
@@ -50,13 +78,36 @@ declare -A dpid=()	# mount point -> daemon pid
 
 mounted() { grep -q " $1 " /proc/mounts; }
 
-# Abort a FUSE connection whose daemon no longer answers.
-fuse_abort() {
-	local mm maj min
-	mm=$(mountpoint -d "$1" 2>/dev/null) || return 0
-	maj=${mm%%:*} min=${mm##*:}
-	local conn=/sys/fs/fuse/connections/$(( (maj << 20) | min ))
-	[ -w "$conn/abort" ] && echo 1 > "$conn/abort"
+# Abort both mounts' connections (usmfs target only).
+abort_all() {
+	[ "$target" = usmfs ] && fuse_abort "$mnt" "$noswap"
+	return 0
+}
+
+# run_for SECS CMD...: run CMD in the background and wait at most SECS
+# seconds; past that, abort the FUSE connections (a process stuck in a
+# request cannot be killed otherwise), kill it and give up on it.
+# Returns CMD's status, or 124.
+run_for() {
+	local secs=$1 pid i
+	shift
+	"$@" &
+	pid=$!
+	for ((i = 0; i < secs * 5; i++)); do
+		if ! kill -0 "$pid" 2>/dev/null; then
+			wait "$pid"
+			return
+		fi
+		sleep 0.2
+	done
+	echo "lane: '$*' still running after ${secs}s" >&2
+	abort_all
+	kill -KILL "$pid" 2>/dev/null
+	for ((i = 0; i < 50; i++)); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.2
+	done
+	return 124
 }
 
 # Wait up to $2 seconds for pid $1 to exit; 0 if it did.
@@ -73,9 +124,9 @@ unmount() {
 	local m=$1
 	mounted "$m" || return 0
 	if [ "$target" = usmfs ]; then
-		timeout 20 fusermount3 -u "$m" 2>/dev/null || timeout 20 umount "$m"
+		run_for 20 fusermount3 -u "$m" 2>/dev/null || run_for 20 umount "$m"
 	else
-		timeout 20 umount "$m"
+		run_for 20 umount "$m"
 	fi
 	! mounted "$m"
 }
@@ -86,7 +137,7 @@ cleanup() {
 		if mounted "$m" && ! unmount "$m"; then
 			echo "cleanup: $m busy or hung; aborting the connection" >&2
 			[ "$target" = usmfs ] && fuse_abort "$m"
-			timeout 20 umount -l "$m" || true
+			umount -l "$m" || true
 		fi
 	done
 	for m in "${!dpid[@]}"; do
@@ -147,8 +198,13 @@ else
 fi
 export USMFS_NOSWAP_DIR=$noswap USMFS_NOSWAP_SIZE=$noswap_size
 
-# --- the suite
-"$here/run-suite.sh" "$mnt" "$fe" | tee "$work/suite.log"
+# --- the suite, bounded as a whole too; a case stuck in a request makes
+# the runner call us back to abort the connections
+if [ "$target" = usmfs ]; then
+	export FS_STUCK_HOOK="'$here/fuse-lane.sh' --abort '$mnt' '$noswap'"
+fi
+suite() { "$here/run-suite.sh" "$mnt" "$fe" | tee "$work/suite.log"; }
+run_for "${FS_SUITE_TIMEOUT:-1800}" suite || true
 line=$(grep -E "^fs-$fe: [0-9]+ passed, [0-9]+ failed" "$work/suite.log" | tail -n 1)
 if [ -n "$line" ]; then
 	p=$(echo "$line" | sed -E 's/^[^:]*: ([0-9]+) passed.*/\1/')
@@ -163,8 +219,8 @@ fio_job() {
 	local name=$1; shift
 	local out=$work/fio.$name.out rc wkb rkb err
 	local start=$SECONDS
-	mkdir -p "$mnt/fio"
-	timeout -k 10 180 fio --name="$name" --directory="$mnt/fio" --size="$fio_size" \
+	run_for 30 mkdir -p "$mnt/fio"
+	run_for 200 timeout -k 10 180 fio --name="$name" --directory="$mnt/fio" --size="$fio_size" \
 		--verify=crc32c --do_verify=1 --verify_fatal=1 \
 		--output-format=terse --terse-version=3 "$@" >"$out" 2>&1
 	rc=$?
@@ -177,7 +233,7 @@ fio_job() {
 	local ev=0 si=0 f st
 	if [ "$target" = usmfs ]; then
 		for f in "$mnt"/fio/*; do
-			st=$(getfattr --only-values -n user.usm.stats "$f" 2>/dev/null) || continue
+			st=$(run_for 10 getfattr --only-values -n user.usm.stats "$f" 2>/dev/null) || continue
 			ev=$((ev + $(echo "$st" | sed -n 's/.*evictions=\([0-9]*\).*/\1/p')))
 			si=$((si + $(echo "$st" | sed -n 's/.*swapins=\([0-9]*\).*/\1/p')))
 		done
@@ -191,7 +247,7 @@ fio_job() {
 		grep -v '^3;' "$out" | head -n 20 | sed 's/^/    /'
 		failed=$((failed + 1))
 	fi
-	rm -rf "$mnt/fio"
+	run_for 60 rm -rf "$mnt/fio"
 }
 
 if command -v fio >/dev/null; then

@@ -38,6 +38,7 @@
 	X(splice, "sendfile, splice, copy_file_range")			\
 	X(odirect, "O_DIRECT accepted and coherent")			\
 	X(fsync, "fsync, fdatasync, syncfs, sync_file_range")		\
+	X(odd_requests, "far offsets, huge allocations, limits: answered, no crash") \
 	X(mmap_coherent, "MAP_SHARED coherent with read/write")	\
 	X(mmap_fork, "MAP_SHARED across fork")				\
 	X(mmap_exec, "MAP_SHARED between two exec'd processes")	\

@@ -16,6 +16,8 @@
 #   FS_TIMEOUT_MULT   multiply every case's timeout (slow guests), default 1
 #   FS_SKIP           case names to skip (space-separated)
 #   FS_VERBOSE=1      show every case's output, not only on failure
+#   FS_STUCK_HOOK     shell command run when a case is stuck in the
+#                     filesystem past its timeout (e.g. abort a FUSE connection)
 #
 # Prints "PASS|FAIL|SKIP NAME[: reason]" per case and ends with
 # "fs-FRONTEND: N passed, N failed, N skipped"; exits 1 on any failure.
@@ -61,12 +63,14 @@ root=$dir/fstest.$$
 tmpd=${TMPDIR:-/tmp}
 [ -d "$tmpd" ] && [ -w "$tmpd" ] || tmpd=$dir
 log=$tmpd/fstest.$$.log
+stuck=$tmpd/fstest.$$.stuck
+stop=0
 if ! mkdir "$root"; then
 	echo "run-suite: cannot create $root" >&2
 	exit 2
 fi
 chmod 0777 "$root"
-trap 'rm -f "$log"' EXIT
+trap 'rm -f "$log" "$stuck"' EXIT
 trap 'exit 130' INT TERM
 
 uid=$(id -u)
@@ -94,18 +98,48 @@ skip_reason() {
 	IFS=$old_ifs
 }
 
-# run_case NAME TIMEOUT CASE [ARGS...]
+# bounded SECS CMD [ARGS...]: timeout -k 10 SECS CMD, with a watchdog for
+# the case that even that does not end: a process waiting in a filesystem
+# request that never completes cannot be killed.  After SECS+20 s the
+# watchdog runs FS_STUCK_HOOK (the FUSE lane aborts its connections there),
+# then kills the timeout wrapper so that this script goes on.  Returns the
+# command's status, or 254 when the watchdog fired.
+bounded() {
+	b_secs=$1
+	shift
+	rm -f "$stuck"
+	timeout -k 10 "$b_secs" "$@" &
+	b_pid=$!
+	(
+		sleep $((b_secs + 20))
+		kill -0 "$b_pid" 2>/dev/null || exit 0
+		: >"$stuck"
+		if [ -n "${FS_STUCK_HOOK:-}" ]; then
+			sh -c "$FS_STUCK_HOOK"
+			sleep 5
+		fi
+		kill -KILL "$b_pid" 2>/dev/null
+	) </dev/null >/dev/null 2>&1 &
+	b_wd=$!
+	wait "$b_pid"
+	b_rc=$?
+	kill "$b_wd" 2>/dev/null
+	[ -e "$stuck" ] && b_rc=254
+	return $b_rc
+}
+
+# run_case NAME TIMEOUT CASE [ARGS...]; sets stop=1 when the mount is unusable
 run_case() {
 	name=$1 secs=$(( $2 * mult )) sub=$3
 	shift 3
 	wd=$root/$name
-	if ! mkdir "$wd" 2>"$log" || ! chmod 0777 "$wd"; then
-		echo "FAIL $name: cannot create $wd: $(cat "$log")"
+	if ! bounded 60 mkdir "$wd" 2>"$log" || ! bounded 60 chmod 0777 "$wd" 2>>"$log"; then
+		echo "FAIL $name: cannot create $wd: $(tail -n 1 "$log")"
 		failed=$((failed + 1))
 		return
 	fi
 	start=$(date +%s)
-	timeout -k 10 "$secs" "$FSTEST" "$sub" "$wd" "$@" >"$log" 2>&1 </dev/null
+	bounded "$secs" "$FSTEST" "$sub" "$wd" "$@" >"$log" 2>&1 </dev/null
 	rc=$?
 	took=$(( $(date +%s) - start ))
 	case $rc in
@@ -114,6 +148,11 @@ run_case() {
 		[ "${FS_VERBOSE:-0}" = 1 ] && sed 's/^/    /' "$log" ;;
 	77)	echo "SKIP $name: $(sed -n 's/^skip: //p' "$log" | tail -n 1)"
 		skipped=$((skipped + 1)) ;;
+	254)	echo "FAIL $name: stuck in the filesystem for over $((secs + 20))s, unkillable${FS_STUCK_HOOK:+ (ran FS_STUCK_HOOK)}; the remaining cases are not run"
+		sed 's/^/    /' "$log"
+		failed=$((failed + 1))
+		stop=1
+		return ;;
 	124|137|143)
 		echo "FAIL $name: timed out after ${secs}s"
 		sed 's/^/    /' "$log"
@@ -124,9 +163,12 @@ run_case() {
 		sed 's/^/    /' "$log"
 		failed=$((failed + 1)) ;;
 	esac
-	if ! timeout 120 rm -rf "$wd" 2>"$log"; then
+	bounded 120 rm -rf "$wd" 2>"$log"
+	rc=$?
+	if [ $rc -ne 0 ]; then
 		echo "FAIL $name-cleanup: could not remove $wd: $(tail -n 1 "$log")"
 		failed=$((failed + 1))
+		[ $rc -eq 254 ] && stop=1
 	fi
 }
 
@@ -139,7 +181,8 @@ while read -r name tags secs cmd; do
 	case " ${FS_SKIP:-} " in
 	*" $name "*) echo "SKIP $name: in FS_SKIP"; skipped=$((skipped + 1)); continue ;;
 	esac
-	if ! ls "$root" >/dev/null 2>"$log"; then
+	[ "$stop" = 1 ] && break
+	if ! bounded 60 ls "$root" >/dev/null 2>"$log"; then
 		echo "FAIL $name: $dir is no longer usable ($(tail -n 1 "$log")); the remaining cases are not run"
 		failed=$((failed + 1))
 		break
@@ -155,6 +198,6 @@ while read -r name tags secs cmd; do
 	run_case "$name" "$secs" $cmd
 done < "$table"
 
-rmdir "$root" 2>/dev/null || echo "run-suite: $root not empty" >&2
+[ "$stop" = 1 ] || bounded 60 rmdir "$root" 2>/dev/null || echo "run-suite: $root not empty" >&2
 echo "fs-$fe: $passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]

@@ -2,6 +2,8 @@
 /* t_io.c - data: read/write, holes, truncate, fallocate, concurrency. */
 #include <linux/falloc.h>
 #include <sys/sendfile.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
 #include <sys/statvfs.h>
 #include <sys/vfs.h>
 #include <sys/wait.h>
@@ -564,6 +566,129 @@ DECLARE_CASE(fsync)
 	SYS(sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE));
 	expect_pattern(fd, 0, 65536, 8);
 	SYS(close(dfd));
+	SYS(close(fd));
+	return 0;
+}
+
+/* The call either works or fails with one of the listed errnos (0-ended). */
+#define ONE_OF(call, ...)						\
+	do {								\
+		static const int _ok[] = { __VA_ARGS__, 0 };		\
+		errno = 0;						\
+		long _r = (long)(call);					\
+		int _e = errno, _hit = _r >= 0;				\
+		for (int _i = 0; !_hit && _ok[_i]; _i++)		\
+			_hit = _e == _ok[_i];				\
+		CHECK(_hit, "%s: unexpected %s", #call, errname(_e));	\
+	} while (0)
+
+/*
+ * Odd but legal requests: the filesystem answers each (success or a proper
+ * error) and is still alive afterwards.  A FUSE daemon must not crash on
+ * any of them.
+ */
+DECLARE_CASE(odd_requests)
+{
+	const char *f = P("%s/odd", dir);
+	int fd = SYS(open(f, O_CREAT | O_RDWR, 0644));
+	char c = 'x', buf[16];
+	struct stat st;
+	ssize_t n;
+
+	/* far offsets */
+	ONE_OF(pwrite(fd, &c, 1, 1LL << 62), EFBIG, EINVAL, ENOSPC);
+	n = SYS(pread(fd, buf, sizeof(buf), (1LL << 62) + 4096));
+	CHECK(n == 0, "read past a far EOF gave %zd", n);
+	ONE_OF(pwrite(fd, &c, 1, 0x7fffffffffffefffLL), EFBIG, EINVAL, ENOSPC);
+	ERR(pwrite(fd, &c, 1, -1), EINVAL);
+	ONE_OF(ftruncate(fd, 0x7fffffffffffffffLL), EFBIG, EINVAL);
+	SYS(ftruncate(fd, 0));
+	ONE_OF(lseek(fd, 0x7fffffffffffffffLL, SEEK_SET), EINVAL);
+	/* an allocation far beyond any pool: refused quickly, not attempted */
+	ONE_OF(fallocate(fd, 0, 0, 1LL << 40), ENOSPC, EFBIG);
+	ONE_OF(fallocate(fd, FALLOC_FL_KEEP_SIZE, 1LL << 50, 1LL << 40), ENOSPC, EFBIG);
+	ONE_OF(fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, 1LL << 62), EFBIG);
+	ERR(fallocate(fd, 0, 0, 0), EINVAL);
+	ONE_OF(fallocate(fd, 0x40 /* unknown mode bits */, 0, 4096), EOPNOTSUPP, EINVAL);
+	SYS(fstat(fd, &st));
+	CHECK(st.st_size <= (1LL << 40), "size %lld after refused allocations",
+	      (long long)st.st_size);
+	SYS(ftruncate(fd, 0));
+	/* xattr sizes at and past the kernel's limits */
+	{
+		char *v = xmalloc(65537), name[300];
+
+		memset(v, 'v', 65537);
+		ONE_OF(setxattr(f, "user.max", v, 65536, 0), ENOSPC, E2BIG);
+		ERR(setxattr(f, "user.over", v, 65537, 0), E2BIG);
+		memset(name, 'n', sizeof(name));
+		memcpy(name, "user.", 5);
+		name[255] = 0;
+		ONE_OF(setxattr(f, name, "v", 1, 0), ENOSPC, E2BIG, ERANGE);
+		name[255] = 'n';
+		name[256] = 0;
+		ERR(setxattr(f, name, "v", 1, 0), ERANGE);
+		for (int i = 0; i < 100; i++)
+			ONE_OF(setxattr(f, P("user.many%03d", i), "v", 1, 0), ENOSPC);
+		n = SYS(listxattr(f, NULL, 0));
+		CHECK(n > 0, "listxattr size after 100 names: %zd", n);
+		free(v);
+	}
+	/* copy_file_range within one file, overlapping: EINVAL */
+	{
+		char data[8192];
+		loff_t in = 0, out = 100;
+
+		pattern_fill(data, sizeof(data), 1, 0);
+		pwrite_full(fd, data, sizeof(data), 0);
+		ERR(copy_file_range(fd, &in, fd, &out, 4096, 0), EINVAL);
+		ERR(copy_file_range(fd, &in, fd, &out, 4096, 1 /* flags */), EINVAL);
+	}
+	/* the longest symlink target, and one byte more */
+	{
+		char *t = xmalloc(4097);
+
+		memset(t, 't', 4096);
+		t[4095] = 0;
+		ONE_OF(symlink(t, P("%s/longest", dir)), ENAMETOOLONG);
+		t[4095] = 't';
+		t[4096] = 0;
+		ERR(symlink(t, P("%s/toolong", dir)), ENAMETOOLONG);
+		free(t);
+	}
+	/* O_TMPFILE, device nodes, many descriptors of one file */
+	{
+		int t = open(dir, O_TMPFILE | O_RDWR, 0600);
+
+		if (t >= 0) {
+			write_full(t, "tmp", 3);
+			SYS(close(t));
+		} else {
+			CHECK(errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL,
+			      "O_TMPFILE: %s", errname(errno));
+		}
+		if (geteuid() == 0) {
+			ONE_OF(mknod(P("%s/null", dir), S_IFCHR | 0666, makedev(1, 3)), EPERM);
+			unlink(P("%s/null", dir));
+		}
+		ONE_OF(mknod(P("%s/sock", dir), S_IFSOCK | 0644, 0), EPERM);
+		int fds[256];
+
+		for (int i = 0; i < 256; i++)
+			fds[i] = SYS(open(f, O_RDONLY));
+		for (int i = 0; i < 256; i++)
+			SYS(close(fds[i]));
+	}
+	/* rename onto itself through a hard link, rename of '.' */
+	SYS(link(f, P("%s/odd2", dir)));
+	SYS(rename(f, P("%s/odd2", dir)));	/* same inode: a no-op */
+	SYS(stat(f, &st));
+	ONE_OF(rename(P("%s/.", dir), P("%s/x", dir)), EBUSY, EINVAL);
+	/* still alive and sane */
+	SYS(close(fd));
+	SYS(stat(dir, &st));
+	fd = SYS(open(P("%s/after", dir), O_CREAT | O_RDWR, 0644));
+	write_full(fd, "alive", 5);
 	SYS(close(fd));
 	return 0;
 }

@@ -703,6 +703,144 @@ static void test_zero_op_commit_error(void **state)
 	fb_free(be);
 }
 
+/* A store read that fails leaves the page swapped (-EIO); a pinned page
+ * that is truncated keeps its frame until it is unpinned. */
+static void test_read_error_and_pinned_truncate(void **state)
+{
+	struct fake_be *be = fb_new(16);
+	struct usm_mount_opts mo;
+	struct usm_ctx *ctx = fb_ctx(be, 0, "firstfit", "fifo", be->swap, &mo);
+	struct usm_file *f = fb_file(ctx, 1);
+	struct usm_pool_stats ps;
+	usm_frame_t fr;
+	char path[160];
+
+	(void)state;
+	for (uint64_t i = 0; i < 4; i++)
+		fb_fill(be, fault_ok(ctx, f, i, 0), 1, i);
+	assert_int_equal(usm_evict_file(ctx, f, 4), 4);
+	/* Cut the store file behind its back: reads of written slots fail. */
+	snprintf(path, sizeof(path), "%s/swap", be->dir);
+	assert_int_equal(truncate(path, 0), 0);
+	assert_int_equal(usm_fault(ctx, f, 0, 0, &fr), -EIO);
+	assert_int_equal(usm_page_state(ctx, f, 0, NULL), USM_PAGE_SWAPPED);
+	usm_pool_stats(ctx, &ps);
+	assert_int_equal(ps.used, 0);
+	assert_int_equal(ps.swapped, 4);
+	fb_check(ctx);
+	assert_int_equal(usm_truncate(ctx, f, 0), 0);
+	assert_int_equal(slots_used(ctx), 0);
+
+	/* Pinned, then truncated: an orphan until unpinned. */
+	fr = fault_ok(ctx, f, 7, USM_FAULT_PIN);
+	fb_fill(be, fr, 2, 7);
+	assert_int_equal(usm_truncate(ctx, f, 0), 0);
+	assert_int_equal(usm_page_state(ctx, f, 7, NULL), USM_PAGE_HOLE);
+	usm_pool_stats(ctx, &ps);
+	assert_int_equal(ps.used, 1);	/* still the frontend's */
+	assert_int_equal(ps.resident, 0);
+	assert_int_equal(usm_pool_is_free(usm_ctx_pool(ctx), fr), 0);
+	assert_true(fb_verify(be, fr, 2, 7));	/* not reused under it */
+	fb_check(ctx);
+	/* A new page at the same index is a different, zeroed frame. */
+	usm_frame_t fr2 = fault_ok(ctx, f, 7, 0);
+	assert_int_not_equal(fr2, fr);
+	assert_true(fb_is_zero(be, fr2));
+	usm_page_unpin(ctx, f, 7);	/* unpins the orphan, not the new page */
+	usm_pool_stats(ctx, &ps);
+	assert_int_equal(ps.used, 1);
+	assert_int_equal(usm_pool_is_free(usm_ctx_pool(ctx), fr), 1);
+	fb_check(ctx);
+	fb_free(be);
+}
+
+/* USM_FAULT_FRAME: the frontend chose the frame (usmfs.ko swap-ins). */
+static void test_fault_given_frame(void **state)
+{
+	struct fake_be *be = fb_new(64);
+	struct usm_mount_opts mo;
+	struct usm_ctx *ctx = fb_ctx(be, 0, "firstfit", "fifo", be->swap, &mo);
+	struct usm_file *f = fb_file(ctx, 1), *g = fb_file(ctx, 2);
+	usm_frame_t fr, first;
+	uint64_t nr;
+
+	(void)state;
+	for (uint64_t i = 0; i < 4; i++)
+		fb_fill(be, fault_ok(ctx, f, i, 0), 3, i);
+	assert_int_equal(usm_evict_file(ctx, f, 2), 2);	/* 0 and 1 */
+	fr = 40;
+	assert_int_equal(usm_fault(ctx, f, 0, USM_FAULT_FRAME, &fr), 0);
+	assert_int_equal(fr, 40);
+	assert_true(fb_verify(be, 40, 3, 0));
+	fr = 40;	/* used now */
+	assert_int_equal(usm_fault(ctx, f, 1, USM_FAULT_FRAME, &fr), -EBUSY);
+	fr = 64;
+	assert_int_equal(usm_fault(ctx, f, 1, USM_FAULT_FRAME, &fr), -ERANGE);
+	/* A resident page answers with its own frame. */
+	fr = 50;
+	assert_int_equal(usm_fault(ctx, f, 2, USM_FAULT_FRAME, &fr), 0);
+	assert_int_not_equal(fr, 50);
+	assert_int_equal(usm_pool_is_free(usm_ctx_pool(ctx), 50), 1);
+	/* A frame reserved for this file (for another index) is fine; one
+	 * reserved for another file is not. */
+	assert_int_equal(fb_set(ctx, g, USM_XATTR_ALLOC, "contiguous"), 0);
+	assert_int_equal(usm_reserve(ctx, g, 0, &first, &nr), 0);
+	fr = first + 3;
+	assert_int_equal(usm_fault(ctx, f, 1, USM_FAULT_FRAME, &fr), -EBUSY);
+	assert_int_equal(usm_fault(ctx, g, 9, USM_FAULT_FRAME, &fr), 0);
+	assert_int_equal(fr, first + 3);
+	fb_check(ctx);
+	fb_free(be);
+}
+
+/* A server restart: the old server keeps its slots, the new one claims
+ * them from the kernel's list and reads every byte back. */
+static void test_restart_keep_slots(void **state)
+{
+	struct fake_be *be = fb_new(32);
+	struct usm_mount_opts mo;
+	struct usm_ctx *ctx = fb_ctx(be, 0, "firstfit", "fifo", be->swap, &mo);
+	struct usm_file *f = fb_file(ctx, 1);
+	usm_slot_t slots[20];
+
+	(void)state;
+	for (uint64_t i = 0; i < 20; i++)
+		fb_fill(be, fault_ok(ctx, f, i, 0), 11, i);
+	assert_int_equal(usm_evict_file(ctx, f, 20), 20);
+	usm_ctx_lock(ctx);
+	for (uint64_t i = 0; i < 20; i++) {
+		void *e = usm_pm_lookup(&f->map, i);
+
+		assert_true(usm_entry_is_swp(e));
+		slots[i] = usm_swp_slot(e);
+	}
+	usm_ctx_unlock(ctx);
+	usm_ctx_keep_slots(ctx);
+	usm_ctx_destroy(ctx);
+	be->ctx = NULL;
+	memset(be->mem, 0x5a, be->nframes * USM_PAGE_SIZE);
+
+	{
+		struct usm_ctx_params p = {
+			.ops = &fb_ops, .priv = be, .pool_frames = 32,
+			.mount = &mo, .store_flags = USM_STORE_KEEP,
+		};
+		char err[128];
+
+		assert_int_equal(usm_ctx_create(&p, &ctx, err, sizeof(err)), 0);
+		be->ctx = ctx;
+	}
+	f = fb_file(ctx, 1);
+	for (uint64_t i = 0; i < 20; i++)
+		assert_int_equal(usm_page_swapped(ctx, f, i, "default", slots[i]), 0);
+	fb_check(ctx);
+	for (uint64_t i = 0; i < 20; i++)
+		assert_true(fb_verify(be, fault_ok(ctx, f, i, 0), 11, i));
+	assert_int_equal(slots_used(ctx), 0);
+	fb_check(ctx);
+	fb_free(be);
+}
+
 /* Bad parameters are refused with a message. */
 static void test_create_errors(void **state)
 {
@@ -951,6 +1089,9 @@ int main(void)
 		cmocka_unit_test(test_create_errors),
 		cmocka_unit_test(test_file_limit_fault),
 		cmocka_unit_test(test_zero_op_commit_error),
+		cmocka_unit_test(test_read_error_and_pinned_truncate),
+		cmocka_unit_test(test_fault_given_frame),
+		cmocka_unit_test(test_restart_keep_slots),
 		cmocka_unit_test(test_config_stores_rules),
 		cmocka_unit_test(test_stress),
 	};
