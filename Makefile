@@ -14,12 +14,14 @@ export PREFIX DESTDIR
 # Packages for building and testing userspace and the FUSE frontend.  The
 # kernel lane (tests/vm) installs its own on top (make -C tests/vm deps).
 DEPS	:= build-essential pkg-config clang valgrind attr fio fuse3 \
-	   libfuse3-dev libcmocka-dev libinih-dev liburing-dev
+	   libfuse3-dev libcmocka-dev libinih-dev liburing-dev \
+	   python3 sqlite3 procps util-linux psmisc stress-ng
 
 SUBDIRS	:= policy usmfs mount-helpers
 
 .PHONY: all deps build test test-unit test-valgrind test-fuse test-kmod \
-	test-debug install uninstall clean demo bench bench-quick check-clang
+	test-debug test-preload test-mount test-conform install uninstall clean \
+	demo bench bench-quick check-clang
 all: build
 
 deps:
@@ -56,6 +58,16 @@ test-fuse: build
 	@if [ -f tests/fs/Makefile ]; then $(MAKE) -C tests/fs test-fuse; \
 	 else echo "fuse: 0 passed, 0 failed (no suite yet)"; fi
 
+test-preload: build
+	$(MAKE) -C usmfs/preload test
+
+test-mount: build
+	$(MAKE) -C mount-helpers test
+
+test-conform: build
+	@if [ -f tests/conform/Makefile ]; then $(MAKE) -C tests/conform test-fuse; \
+	 else echo "conform: 0 passed, 0 failed (no lane yet)"; fi
+
 test-kmod:
 	@if [ -f tests/vm/Makefile ]; then $(MAKE) -C tests/vm test; \
 	 else echo "kmod: 0 passed, 0 failed (no lane yet)"; fi
@@ -71,6 +83,9 @@ test: deps
 		"unit:$(MAKE) test-unit" \
 		"valgrind:$(MAKE) test-valgrind" \
 		"fuse:$(MAKE) test-fuse" \
+		"conform:$(MAKE) test-conform" \
+		"preload:$(MAKE) test-preload" \
+		"mount:$(MAKE) test-mount" \
 		"kmod:$(MAKE) test-kmod"
 
 demo: deps build

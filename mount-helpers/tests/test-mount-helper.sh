@@ -21,7 +21,7 @@ pass=0 fail=0 link=
 mkdir -p "$M"
 
 cleanup() {
-	for d in "$M" "$T/m2"; do
+	for d in "$M" "$T/m2" "$T/with space"; do
 		while mountpoint -q "$d" 2>/dev/null; do umount "$d" 2>/dev/null || umount -l "$d" || break; done
 	done
 	[ -n "$link" ] && [ -L /sbin/mount.usmfs ] && rm -f /sbin/mount.usmfs
@@ -110,6 +110,18 @@ t_remount() {
 	fi && mountpoint -q "$M"
 }
 check "remount refused on FUSE, mount kept" t_remount
+
+t_space() {	# a mount point with a space (mountinfo escapes it)
+	local d="$T/with space"
+	mkdir -p "$d"
+	"$HELPER" none "$d" -o size=8M || return 1
+	mounted_as_usmfs "$d" || return 1
+	if [ -n "$real" ]; then
+		"$HELPER" none "$d" -o size=8M 2>/dev/null && { echo "mounted twice"; return 1; }
+	fi
+	unmount "$d"
+}
+check "mount point with a space"     t_space
 
 t_busy() {
 	"$HELPER" none "$M" -o size=32M 2>"$T/err"

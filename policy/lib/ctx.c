@@ -1073,6 +1073,29 @@ void usm_file_get_policy(struct usm_ctx *ctx, struct usm_file *f,
 }
 
 /* ------------------------------------------------------------------ */
+/*
+ * How many more pages @f could be given now: free frames under the limit,
+ * plus what its store can still take (its pages, or other files', can move
+ * there).  Frontends check it before a large fallocate so that an absurd
+ * request fails at once with ENOSPC instead of filling the store's disk.
+ */
+uint64_t usm_file_room(struct usm_ctx *ctx, struct usm_file *f)
+{
+	uint64_t room;
+	struct usm_cstore *cs;
+
+	pthread_mutex_lock(&ctx->lock);
+	room = usm_ctx_headroom(ctx);
+	cs = f->store;
+	pthread_mutex_unlock(&ctx->lock);
+	if (cs && cs->writable) {
+		pthread_mutex_lock(&cs->io);
+		room += usm_store_room(cs->st);
+		pthread_mutex_unlock(&cs->io);
+	}
+	return room;
+}
+
 /* Eviction                                                           */
 
 static bool file_evictable(const struct usm_file *f)

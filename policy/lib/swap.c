@@ -21,6 +21,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -57,9 +58,15 @@ struct usm_store {
 	 * slots that were allocated again meanwhile. */
 	usm_slot_t *pending;
 	size_t npending;
+
+	/* Bytes the store may still take from its filesystem before it
+	 * looks again (see store_check_space), and what it leaves free. */
+	int64_t budget;
+	uint64_t reserve;	/* 0 = default */
 };
 
 #define STORE_PUNCH_BATCH	1024
+#define STORE_SPACE_RECHECK	(16ULL << 20)
 
 static void store_punch_pending(struct usm_store *st);
 
@@ -357,14 +364,70 @@ static void store_punch_pending(struct usm_store *st)
 
 /* ----------------------------------------------------------------- slots */
 
+/*
+ * Room left for the store on its filesystem: the free space less a reserve
+ * (USM_STORE_RESERVE_MIN, or USM_STORE_RESERVE_PCT of the filesystem,
+ * whichever is larger, unless usm_store_set_reserve() said otherwise), so
+ * that a file that outgrows memory cannot fill the disk it swaps to.
+ */
+static uint64_t store_fs_room(const struct usm_store *st)
+{
+	struct statvfs sv;
+	uint64_t avail, total, reserve;
+
+	if (fstatvfs(st->fd, &sv))
+		return 0;
+	avail = (uint64_t)sv.f_bavail * sv.f_frsize;
+	total = (uint64_t)sv.f_blocks * sv.f_frsize;
+	reserve = st->reserve;
+	if (!reserve) {
+		reserve = total / 100 * USM_STORE_RESERVE_PCT;
+		if (reserve < USM_STORE_RESERVE_MIN)
+			reserve = USM_STORE_RESERVE_MIN;
+	}
+	return avail > reserve ? avail - reserve : 0;
+}
+
+/* Refill the budget, at most STORE_SPACE_RECHECK at a time, so that the
+ * free space is looked at again after every 16 MiB the store takes. */
+static void store_check_space(struct usm_store *st)
+{
+	uint64_t room = store_fs_room(st);
+
+	st->budget = (int64_t)(room < STORE_SPACE_RECHECK ? room : STORE_SPACE_RECHECK);
+}
+
+uint64_t usm_store_room(const struct usm_store *st)
+{
+	if (!usm_store_writable(st))
+		return 0;
+	return store_fs_room(st) / USM_PAGE_SIZE;
+}
+
+void usm_store_set_reserve(struct usm_store *st, uint64_t bytes)
+{
+	st->reserve = bytes;
+	st->budget = 0;
+}
+
 int usm_store_alloc(struct usm_store *st, usm_slot_t *slot)
 {
+	int ret;
+
 	if (!usm_store_writable(st))
 		return -ENOSPC;
 	/* A slot handed out again must read as zeroes until written. */
 	if (st->npending)
 		store_punch_pending(st);
-	return bitmap_alloc(st, slot);
+	if (st->budget < (int64_t)USM_PAGE_SIZE) {
+		store_check_space(st);
+		if (st->budget < (int64_t)USM_PAGE_SIZE)
+			return -ENOSPC;
+	}
+	ret = bitmap_alloc(st, slot);
+	if (!ret)
+		st->budget -= USM_PAGE_SIZE;
+	return ret;
 }
 
 int usm_store_claim(struct usm_store *st, usm_slot_t slot)

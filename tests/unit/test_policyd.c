@@ -73,6 +73,7 @@ struct fk {
 	ssize_t bad_read;		/* next read returns this many bytes */
 	int efd;			/* readable while events are queued */
 	bool term_when_empty;		/* raise SIGTERM when drained */
+	bool hup_when_empty;		/* raise SIGHUP first */
 	uint32_t nr_chunks;
 };
 
@@ -461,7 +462,15 @@ static ssize_t fk_read(void *priv, void *buf, size_t len)
 
 			(void)!read(fk.efd, &v, 8);
 		}
-		if (fk.term_when_empty) {
+		if (fk.hup_when_empty) {
+			uint64_t one = 1;
+
+			/* and make the device readable again, so that the
+			 * loop reads once more and gets the SIGTERM below */
+			fk.hup_when_empty = false;
+			raise(SIGHUP);
+			assert_int_equal(write(fk.efd, &one, 8), 8);
+		} else if (fk.term_when_empty) {
 			fk.term_when_empty = false;
 			raise(SIGTERM);
 		}
@@ -881,6 +890,49 @@ static void test_truncate_and_remove(void **state)
 	server_stop();
 }
 
+/* Events lost (OVERFLOW): LIST_PAGES brings the library back in line,
+ * also for pages the module dropped in the lost events. */
+static void test_overflow(void **state)
+{
+	struct usmfs_event ev;
+	struct usm_file_stats st;
+
+	(void)state;
+	fk_reset(1);
+	server_start();
+	fk_create(1, "/o", 0);
+	for (uint64_t i = 0; i < 20; i++)
+		fk_alloc(1, i);
+	pump();
+	/* lost: a truncate to 10 pages, and 3 new pages of the file */
+	for (int i = 10; i < FK_PAGES; i++) {
+		struct fk_page *pg = &fk.pages[1][i];
+
+		if (pg->st == FK_RES)
+			fk.owner[pg->frame] = 0;
+		pg->st = FK_HOLE;
+	}
+	for (uint64_t i = 30; i < 33; i++)
+		fk_alloc(1, i);
+	fk.qt -= 3;
+	ev = fk_ev(USMFS_EV_OVERFLOW, 0);
+	ev.dev = 0;
+	ev.u.overflow.lost = 4;
+	fk_push(&ev);
+	pump();
+	usm_file_stats(pd.ctx, pd_file_find(&pd, 1, 1)->f, &st);
+	assert_int_equal(st.resident + st.swapped, 13);
+	assert_int_equal(usm_next_data(pd.ctx, pd_file_find(&pd, 1, 1)->f, 10), 30);
+	{
+		struct usm_pool_stats ps;
+
+		usm_pool_stats(pd.ctx, &ps);
+		assert_int_equal(ps.used, fk_used());
+	}
+	assert_int_equal(pd.rejected, 0);
+	server_stop();
+}
+
 /* Garbage on the channel: rejected with a log line, never a crash. */
 static void test_garbage(void **state)
 {
@@ -995,6 +1047,54 @@ static void test_swapin_unknown(void **state)
 	server_stop();
 }
 
+/* USM_FAULT_FRAME, which swap-ins use: the frame must be free (or the
+ * file's); nothing changes when it is not. */
+static void test_fault_frame(void **state)
+{
+	struct usm_file *f;
+	usm_frame_t fr;
+	int idx;
+
+	(void)state;
+	fk_reset(1);
+	server_start();
+	fk_create(1, "/ff", 0);
+	for (uint64_t i = 0; i < 56; i++)
+		fk_alloc(1, i);
+	pump();
+	idx = first_swapped(1);
+	assert_true(idx >= 0);
+	f = pd_file_find(&pd, 1, 1)->f;
+	fr = UINT64_MAX;
+	for (int i = 0; i < FK_PAGES; i++)
+		if (fk.pages[1][i].st == FK_RES) {
+			fr = fk.pages[1][i].frame;	/* a used frame */
+			break;
+		}
+	assert_true(fr < FK_FRAMES);
+	assert_int_equal(usm_fault(pd.ctx, f, (uint64_t)idx, USM_FAULT_FRAME, &fr),
+			 -EBUSY);
+	fr = FK_FRAMES;
+	assert_int_equal(usm_fault(pd.ctx, f, (uint64_t)idx, USM_FAULT_FRAME, &fr),
+			 -ERANGE);
+	assert_int_equal(usm_page_state(pd.ctx, f, (uint64_t)idx, &fr),
+			 USM_PAGE_SWAPPED);
+	server_stop();
+}
+
+/* The real device's wrappers, on things that are not /dev/usmfs. */
+static void test_chan_real(void **state)
+{
+	struct pd_chan c;
+
+	(void)state;
+	assert_int_equal(pd_chan_open(&c, "/nonexistent/usmfs"), -ENOENT);
+	assert_int_equal(pd_chan_open(&c, "/dev/null"), 0);
+	assert_int_equal(pd_chan_attach(&c, USMFS_F_ALL), -ENOTTY);
+	assert_int_equal(pd_chan_read(&c, NULL, 0), 0);
+	pd_chan_close(&c);
+}
+
 /* Reservations: a file whose placement policy reserves runs gets GRANTs,
  * and the module's faults land in them. */
 static void test_grant(void **state)
@@ -1041,7 +1141,11 @@ static void test_grant(void **state)
 	server_stop();
 }
 
-/* The loop: epoll on the device and a signalfd; SIGTERM detaches. */
+static int write_file(const char *name, const char *text, char *path,
+		      size_t len);
+
+/* The loop: epoll on the device and a signalfd; SIGTERM detaches
+ * (state: SIGHUP first, reloading the config). */
 static void test_loop_sigterm(void **state)
 {
 	sigset_t mask, old;
@@ -1055,15 +1159,35 @@ static void test_loop_sigterm(void **state)
 	for (uint64_t i = 0; i < 56; i++)
 		fk_alloc(1, i);
 	fk.term_when_empty = true;
+	if (*(const bool *)*state) {
+		/* SIGHUP first: the config's new watermarks reach the
+		 * module; a bad config is refused and the old one kept. */
+		static char path[256];
+
+		assert_int_equal(write_file("hup.conf",
+					    "[pool]\nlow_watermark = 60%\nhigh_watermark = 80%\n",
+					    path, sizeof(path)), 0);
+		pd.config_path = path;
+		fk.hup_when_empty = true;
+	}
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGHUP);
 	sigprocmask(SIG_BLOCK, &mask, &old);
+	alarm(60);	/* a loop that does not stop fails, it does not hang */
 	assert_int_equal(pd_run(&pd), 0);
+	alarm(0);
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	assert_int_equal(fk.qh, fk.qt);		/* everything handled */
 	assert_true(fk_count(FK_SWAPPED) > 0);	/* and balanced */
+	if (*(const bool *)*state) {
+		assert_int_equal(fk.low, 60);
+		assert_int_equal(fk.high, 80);
+		unlink(pd.config_path);
+	} else {
+		assert_int_equal(fk.low, 50);
+	}
 	server_stop();
 	close(fk.efd);
 	fk.efd = -1;
@@ -1131,6 +1255,7 @@ static void test_check(void **state)
 
 int main(void)
 {
+	static bool no, yes = true;
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(test_attach, test_teardown),
 		cmocka_unit_test_teardown(test_attach_refused, test_teardown),
@@ -1138,10 +1263,16 @@ int main(void)
 		cmocka_unit_test_teardown(test_swapin, test_teardown),
 		cmocka_unit_test_teardown(test_restart, test_teardown),
 		cmocka_unit_test_teardown(test_truncate_and_remove, test_teardown),
+		cmocka_unit_test_teardown(test_overflow, test_teardown),
 		cmocka_unit_test_teardown(test_garbage, test_teardown),
 		cmocka_unit_test_teardown(test_swapin_unknown, test_teardown),
 		cmocka_unit_test_teardown(test_grant, test_teardown),
-		cmocka_unit_test_teardown(test_loop_sigterm, test_teardown),
+		cmocka_unit_test_teardown(test_fault_frame, test_teardown),
+		cmocka_unit_test_teardown(test_chan_real, test_teardown),
+		cmocka_unit_test_prestate_setup_teardown(test_loop_sigterm, NULL,
+							 test_teardown, &no),
+		cmocka_unit_test_prestate_setup_teardown(test_loop_sigterm, NULL,
+							 test_teardown, &yes),
 		cmocka_unit_test_teardown(test_check, test_teardown),
 	};
 

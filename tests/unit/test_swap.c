@@ -529,6 +529,27 @@ static void test_not_owner(void **state)
 	assert_int_equal(sb.st_uid, 1);
 }
 
+/* A store keeps a reserve free on its filesystem: past it, -ENOSPC. */
+static void test_fs_reserve(void **state)
+{
+	struct usm_store *st = open_ok("r.swap", 0);
+	usm_slot_t slot;
+
+	(void)state;
+	assert_true(usm_store_room(st) > 0);
+	assert_int_equal(usm_store_alloc(st, &slot), 0);
+	/* a reserve larger than any filesystem here: nothing fits */
+	usm_store_set_reserve(st, UINT64_MAX / 2);
+	assert_int_equal(usm_store_room(st), 0);
+	assert_int_equal(usm_store_alloc(st, &slot), -ENOSPC);
+	/* freeing still works, and the default reserve lets it grow again */
+	assert_int_equal(usm_store_free(st, 0), 0);
+	usm_store_set_reserve(st, 0);
+	assert_int_equal(usm_store_alloc(st, &slot), 0);
+	assert_int_equal(slot, 0);
+	usm_store_close(st);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -542,6 +563,7 @@ int main(void)
 		cmocka_unit_test(test_keep_reopen),
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_not_owner),
+		cmocka_unit_test(test_fs_reserve),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

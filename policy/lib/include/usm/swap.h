@@ -63,6 +63,18 @@ int usm_store_sync(struct usm_store *st);
 
 uint64_t usm_store_slots_used(const struct usm_store *st);
 
+/*
+ * A file store never fills the filesystem it lives on: it keeps
+ * max(USM_STORE_RESERVE_MIN, USM_STORE_RESERVE_PCT % of the filesystem)
+ * free, and usm_store_alloc() gives -ENOSPC past that.  usm_store_room()
+ * is how many more slots fit now (0 for "none").  usm_store_set_reserve()
+ * overrides the reserve in bytes (0 = the default).
+ */
+#define USM_STORE_RESERVE_MIN	(256ULL << 20)
+#define USM_STORE_RESERVE_PCT	5
+uint64_t usm_store_room(const struct usm_store *st);
+void usm_store_set_reserve(struct usm_store *st, uint64_t bytes);
+
 #ifdef __cplusplus
 }
 #endif

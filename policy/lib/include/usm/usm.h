@@ -265,6 +265,11 @@ long usm_balance(struct usm_ctx *ctx, unsigned int flags);
 long usm_evict_file(struct usm_ctx *ctx, struct usm_file *f, uint64_t nr);
 int usm_need_balance(struct usm_ctx *ctx);
 
+/* Pages @f could still be given: free frames under the limit plus the
+ * room left in its store (see usm_store_room).  Check it before a large
+ * fallocate: ENOSPC at once rather than a store filling its disk. */
+uint64_t usm_file_room(struct usm_ctx *ctx, struct usm_file *f);
+
 /* Statistics, in pages and counts. */
 struct usm_file_stats {
 	uint64_t resident, swapped, faults, evictions, swapins, hits;
