@@ -152,6 +152,9 @@ static struct {
 	pthread_cond_t cond;
 	pthread_t thread;
 	bool running, stop, kicked, sweep;
+	/* The last balance found nothing to evict (swap=none, all pinned):
+	 * faults stop waking us until something is freed (a sweep kick). */
+	bool futile;
 	struct inval *q;
 	size_t qn;
 } ev = {
@@ -264,13 +267,20 @@ void evict_kick(bool sweep)
 	pthread_mutex_lock(&ev.lock);
 	ev.kicked = true;
 	ev.sweep |= sweep;
+	if (sweep)
+		ev.futile = false;
 	pthread_cond_signal(&ev.cond);
 	pthread_mutex_unlock(&ev.lock);
 }
 
 void evict_after_fault(void)
 {
-	if (usm_need_balance(fs.ctx))
+	bool futile;
+
+	pthread_mutex_lock(&ev.lock);
+	futile = ev.futile;
+	pthread_mutex_unlock(&ev.lock);
+	if (!futile && usm_need_balance(fs.ctx))
 		evict_kick(false);
 }
 
@@ -307,8 +317,12 @@ static void *evict_main(void *arg)
 		while (!ev.stop && usm_need_balance(fs.ctx)) {
 			long r = usm_balance(fs.ctx, 0);
 
-			if (r <= 0)
+			if (r <= 0) {
+				pthread_mutex_lock(&ev.lock);
+				ev.futile = true;
+				pthread_mutex_unlock(&ev.lock);
 				break;
+			}
 		}
 		if (sweep)
 			pool_sweep();

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "usmfs.h"
@@ -37,24 +38,42 @@ static int io_errno(int r)
 	}
 }
 
+/* 1 if evicted pages of @n have somewhere to go (its store is not none). */
+static bool file_can_swap(struct node *n)
+{
+	struct usm_file_policy pol;
+	const char *sw;
+
+	usm_file_get_policy(fs.ctx, n->uf, &pol);
+	sw = pol.swap[0] ? pol.swap : fs.mo.swap;
+	return sw[0] && strcmp(sw, "none") != 0;
+}
+
 /*
- * Fault page @idx of @n in.  -ENOSPC from the library can also mean that
- * other threads took the frames this one freed (many writers at once): as
- * long as a forced balance still evicts something, try again, a bounded
- * number of times.  With nothing evictable (swap=none, all pinned) the
- * balance gives 0 and -ENOSPC stands.
+ * Fault page @idx of @n in.  -ENOSPC from the library can also be
+ * transient: other threads took the frames this one freed, or every
+ * evictable page was already on its way out.  If the file has a store,
+ * force a balance and try again, backing off (bounded: about 0.3 s in all)
+ * when the balance found nothing to do.  With swap=none -ENOSPC stands.
  */
 static int fault(struct node *n, uint64_t idx, unsigned int flags,
 		 usm_frame_t *fr)
 {
-	int r, tries;
+	int r, tries, swap = -1;
 
 	for (tries = 0;; tries++) {
 		r = usm_fault(fs.ctx, n->uf, idx, flags, fr);
 		if (r != -ENOSPC || tries >= 16)
 			break;
-		if (usm_balance(fs.ctx, USM_BALANCE_FORCE) <= 0)
+		if (swap < 0)
+			swap = file_can_swap(n);
+		if (!swap)
 			break;
+		if (usm_balance(fs.ctx, USM_BALANCE_FORCE) <= 0) {
+			struct timespec ts = { 0, 2000000L * (tries + 1) };
+
+			nanosleep(&ts, NULL);
+		}
 	}
 	if (r == 0)
 		pool_mark_dirty(*fr);
@@ -400,8 +419,10 @@ static int punch_range(struct node *n, uint64_t start, uint64_t end)
 	return 0;
 }
 
-/* Give every hole in [@start, @end) a frame; on failure undo ours. */
-static int alloc_range(struct node *n, uint64_t start, uint64_t end)
+/* Give every hole in [@start, @end) a frame; on failure (or when the
+ * caller gave up: a signal) undo ours. */
+static int alloc_range(fuse_req_t req, struct node *n, uint64_t start,
+		       uint64_t end)
 {
 	uint64_t idx, last = (end - 1) >> USM_PAGE_SHIFT;
 	uint64_t *mine = NULL, nmine = 0, cap = 0, i;
@@ -437,8 +458,13 @@ static int alloc_range(struct node *n, uint64_t start, uint64_t end)
 		if (r)
 			break;
 		mine[nmine++] = idx;
-		if ((nmine & 255) == 0)
+		if ((nmine & 255) == 0) {
 			evict_after_fault();
+			if (fuse_req_interrupted(req)) {
+				r = -EINTR;
+				break;
+			}
+		}
 	}
 	if (r) {
 		for (i = 0; i < nmine; i++)
@@ -489,7 +515,7 @@ void usmfs_ll_fallocate(fuse_req_t req, fuse_ino_t ino, int mode,
 	if (mode & FALLOC_FL_PUNCH_HOLE) {
 		r = punch_range(n, (uint64_t)offset, end);
 	} else {
-		r = alloc_range(n, (uint64_t)offset, end);
+		r = alloc_range(req, n, (uint64_t)offset, end);
 		if (!r && !(mode & FALLOC_FL_KEEP_SIZE)) {
 			pthread_mutex_lock(&fs.lock);
 			if (end > n->size)

@@ -132,6 +132,26 @@ static bool usm_attr_present(struct node *n, enum usm_xattr_id id)
 	return false;
 }
 
+/*
+ * A directory's attributes are only stored, but files created in it will
+ * start with them: check them the way the library checks a new file's
+ * policy (the store must exist, ...), with a short-lived probe file whose
+ * id no inode can have (inode numbers count up from 1).
+ */
+static int dir_policy_check(const struct usm_file_policy *pol)
+{
+	static _Atomic uint64_t probe = UINT64_MAX;
+	struct usm_file_policy eff;
+	struct usm_file *uf;
+
+	usm_ctx_policy_for(fs.ctx, pol, NULL, NULL, &eff);
+	uf = usm_file_new(fs.ctx, atomic_fetch_sub(&probe, 1), &eff);
+	if (!uf)
+		return -EINVAL;
+	usm_file_release(fs.ctx, uf);
+	return 0;
+}
+
 static int set_usm(struct node *n, enum usm_xattr_id id, const char *value,
 		   size_t size, int flags)
 {
@@ -155,11 +175,22 @@ static int set_usm(struct node *n, enum usm_xattr_id id, const char *value,
 	if (n->uf) {
 		/* may evict (a lower limit): without fs.lock */
 		r = usm_file_setxattr(fs.ctx, n->uf, id, value, size);
-		evict_after_fault();
+		/* a new store or policy may make pages evictable again */
+		evict_kick(true);
 	} else {
+		struct usm_file_policy pol;
+
 		pthread_mutex_lock(&fs.lock);
-		r = usm_file_policy_set(&n->pol, id, value, size);
+		pol = n->pol;
 		pthread_mutex_unlock(&fs.lock);
+		r = usm_file_policy_set(&pol, id, value, size);
+		if (!r)
+			r = dir_policy_check(&pol);
+		if (!r) {
+			pthread_mutex_lock(&fs.lock);
+			r = usm_file_policy_set(&n->pol, id, value, size);
+			pthread_mutex_unlock(&fs.lock);
+		}
 	}
 	if (r)
 		return -r;

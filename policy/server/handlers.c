@@ -38,12 +38,6 @@ struct pd_file *pd_file_find(struct policyd *pd, uint32_t dev, uint64_t ino)
 	return NULL;
 }
 
-struct pd_file *pd_file_of(struct policyd *pd, uint64_t lid)
-{
-	return pd_file_find(pd, (uint32_t)(lid >> PD_INO_BITS),
-			    lid & ((1ull << PD_INO_BITS) - 1));
-}
-
 static int files_grow(struct policyd *pd)
 {
 	size_t n = pd->nbuckets ? pd->nbuckets * 2 : 256;
@@ -654,11 +648,11 @@ int pd_handle_event(struct policyd *pd, const struct usmfs_event *ev)
 	case USMFS_EV_OVERFLOW:
 		pd_log(PD_WARN, "%llu events lost: resynchronising",
 		       (unsigned long long)ev->u.overflow.lost);
-		pd_resync(pd);
+		pd_resync(pd, true);
 		return 0;
 	case USMFS_EV_REPLAY_DONE:
 		pd->replay_done = true;
-		return pd_resync(pd);
+		return pd_resync(pd, false);
 	}
 	pd->unknown++;
 	return reject(pd, ev, "unknown event type");
@@ -731,13 +725,78 @@ static void resync_rec(struct policyd *pd, const struct usmfs_page_rec *rec,
 	(*added)++;
 }
 
-int pd_resync(struct policyd *pd)
+/* The pages the module listed, kept when pruning. */
+struct pd_recs {
+	struct usmfs_page_rec *r;
+	size_t n, cap;
+};
+
+static int recs_add(struct pd_recs *rs, const struct usmfs_page_rec *rec)
+{
+	if (rs->n == rs->cap) {
+		size_t cap = rs->cap ? rs->cap * 2 : 1024;
+		struct usmfs_page_rec *r = realloc(rs->r, cap * sizeof(*r));
+
+		if (!r)
+			return -ENOMEM;
+		rs->r = r;
+		rs->cap = cap;
+	}
+	rs->r[rs->n++] = *rec;
+	return 0;
+}
+
+static int rec_cmp(const void *a, const void *b)
+{
+	const struct usmfs_page_rec *x = a, *y = b;
+
+	if (x->dev != y->dev)
+		return x->dev < y->dev ? -1 : 1;
+	if (x->ino != y->ino)
+		return x->ino < y->ino ? -1 : 1;
+	return x->index < y->index ? -1 : x->index > y->index;
+}
+
+/* Drop from the library every page the module did not list (what lost
+ * TRUNCATED events would have said), so that the frames they held are
+ * free again before the listed pages are added. */
+static unsigned long prune(struct policyd *pd, struct pd_recs *rs)
+{
+	unsigned long n = 0;
+
+	qsort(rs->r, rs->n, sizeof(*rs->r), rec_cmp);
+	for (size_t b = 0; b < pd->nbuckets; b++) {
+		for (struct pd_file *pf = pd->buckets[b]; pf; pf = pf->next) {
+			struct usmfs_page_rec key;
+			uint64_t i = 0;
+
+			memset(&key, 0, sizeof(key));
+			key.dev = pf->dev;
+			key.ino = pf->ino;
+			while ((i = usm_next_data(pd->ctx, pf->f, i)) != UINT64_MAX) {
+				key.index = i;
+				if (!bsearch(&key, rs->r, rs->n, sizeof(*rs->r),
+					     rec_cmp)) {
+					usm_punch(pd->ctx, pf->f, i, 1);
+					n++;
+				}
+				if (i == UINT64_MAX - 1)
+					break;
+				i++;
+			}
+		}
+	}
+	return n;
+}
+
+int pd_resync(struct policyd *pd, bool prune_missing)
 {
 	struct usmfs_page_rec *recs = calloc(PD_LIST_RECS, sizeof(*recs));
+	struct pd_recs all = { NULL, 0, 0 };
 	struct usmfs_cmd c;
 	uint32_t cdev = 0;
 	uint64_t cino = 0, cidx = 0;
-	unsigned long added = 0, bad = 0, rounds = 0;
+	unsigned long added = 0, bad = 0, rounds = 0, dropped = 0;
 	int r = 0;
 
 	if (!recs)
@@ -763,8 +822,16 @@ int pd_resync(struct policyd *pd)
 			r = -EPROTO;
 			break;
 		}
-		for (uint32_t i = 0; i < c.u.list.nr; i++)
-			resync_rec(pd, &recs[i], &added, &bad);
+		/* Pruning needs the whole list first; otherwise apply as
+		 * the records come. */
+		for (uint32_t i = 0; i < c.u.list.nr && !r; i++) {
+			if (prune_missing)
+				r = recs_add(&all, &recs[i]);
+			else
+				resync_rec(pd, &recs[i], &added, &bad);
+		}
+		if (r)
+			break;
 		rounds++;
 		if (c.flags & USMFS_CMDF_LIST_END)
 			break;
@@ -780,9 +847,16 @@ int pd_resync(struct policyd *pd)
 		cino = c.u.list.cursor_ino;
 		cidx = c.u.list.cursor_index;
 	}
+	/* Prune only after a complete listing. */
+	if (prune_missing && !r) {
+		dropped = prune(pd, &all);
+		for (size_t i = 0; i < all.n; i++)
+			resync_rec(pd, &all.r[i], &added, &bad);
+	}
+	free(all.r);
 	free(recs);
-	pd_log(PD_INFO, "resynchronised: %lu pages learnt, %lu refused, %lu LIST_PAGES",
-	       added, bad, rounds);
+	pd_log(PD_INFO, "resynchronised: %lu pages learnt, %lu dropped, %lu refused, %lu LIST_PAGES",
+	       added, dropped, bad, rounds);
 	return r;
 }
 

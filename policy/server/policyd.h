@@ -152,8 +152,10 @@ void pd_handle_events(struct policyd *pd, const struct usmfs_event *evs,
 int pd_handle_event(struct policyd *pd, const struct usmfs_event *ev);
 
 /* Walk LIST_PAGES over every file and teach the library what it lacks
- * (resident pages, swapped pages with their slots).  0 or -errno. */
-int pd_resync(struct policyd *pd);
+ * (resident pages, swapped pages with their slots); with @prune_missing
+ * (after lost events), also drop the pages the module no longer has.
+ * 0 or -errno. */
+int pd_resync(struct policyd *pd, bool prune_missing);
 
 /* Keep free frames between the watermarks.  Pages evicted or -errno. */
 long pd_balance(struct policyd *pd, bool force);
@@ -164,7 +166,6 @@ long pd_balance(struct policyd *pd, bool force);
 int pd_reload(struct policyd *pd, struct usm_config *cfg);
 
 struct pd_file *pd_file_find(struct policyd *pd, uint32_t dev, uint64_t ino);
-struct pd_file *pd_file_of(struct policyd *pd, uint64_t lid);
 
 /* Store ids: the id for @name (registered with the module when new), or
  * -errno; the name for @id (asked of the module when unknown), or NULL. */

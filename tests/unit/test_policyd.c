@@ -890,6 +890,49 @@ static void test_truncate_and_remove(void **state)
 	server_stop();
 }
 
+/* Events lost (OVERFLOW): LIST_PAGES brings the library back in line,
+ * also for pages the module dropped in the lost events. */
+static void test_overflow(void **state)
+{
+	struct usmfs_event ev;
+	struct usm_file_stats st;
+
+	(void)state;
+	fk_reset(1);
+	server_start();
+	fk_create(1, "/o", 0);
+	for (uint64_t i = 0; i < 20; i++)
+		fk_alloc(1, i);
+	pump();
+	/* lost: a truncate to 10 pages, and 3 new pages of the file */
+	for (int i = 10; i < FK_PAGES; i++) {
+		struct fk_page *pg = &fk.pages[1][i];
+
+		if (pg->st == FK_RES)
+			fk.owner[pg->frame] = 0;
+		pg->st = FK_HOLE;
+	}
+	for (uint64_t i = 30; i < 33; i++)
+		fk_alloc(1, i);
+	fk.qt -= 3;
+	ev = fk_ev(USMFS_EV_OVERFLOW, 0);
+	ev.dev = 0;
+	ev.u.overflow.lost = 4;
+	fk_push(&ev);
+	pump();
+	usm_file_stats(pd.ctx, pd_file_find(&pd, 1, 1)->f, &st);
+	assert_int_equal(st.resident + st.swapped, 13);
+	assert_int_equal(usm_next_data(pd.ctx, pd_file_find(&pd, 1, 1)->f, 10), 30);
+	{
+		struct usm_pool_stats ps;
+
+		usm_pool_stats(pd.ctx, &ps);
+		assert_int_equal(ps.used, fk_used());
+	}
+	assert_int_equal(pd.rejected, 0);
+	server_stop();
+}
+
 /* Garbage on the channel: rejected with a log line, never a crash. */
 static void test_garbage(void **state)
 {
@@ -1220,6 +1263,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_swapin, test_teardown),
 		cmocka_unit_test_teardown(test_restart, test_teardown),
 		cmocka_unit_test_teardown(test_truncate_and_remove, test_teardown),
+		cmocka_unit_test_teardown(test_overflow, test_teardown),
 		cmocka_unit_test_teardown(test_garbage, test_teardown),
 		cmocka_unit_test_teardown(test_swapin_unknown, test_teardown),
 		cmocka_unit_test_teardown(test_grant, test_teardown),

@@ -102,21 +102,26 @@
  */
 /* GRANT/REVOKE: the module places hole faults in frames the server
  * reserved for the file (the placement policy).  Without it the module
- * places with firstfit only. */
+ * places with firstfit only.
+ */
 #define USMFS_F_RESERVE		(1ULL << 0)
 /* EVICT/COMMIT/CANCEL, SWAPIN_REQUEST/SWAPIN_DONE and PRESSURE: the server
- * evicts pages to its stores.  Without it the server only observes. */
+ * evicts pages to its stores.  Without it the server only observes.
+ */
 #define USMFS_F_EVICT		(1ULL << 1)
 /* ACCESS events: the module samples accesses (by unmapping a sampled page
- * so that its next access takes a minor fault) and reports counts. */
+ * so that its next access takes a minor fault) and reports counts.
+ */
 #define USMFS_F_ACCESS		(1ULL << 2)
 /* FILE_CREATED carries the path of the new file relative to its mount's
  * root, starting with '/' (cut to USMFS_PATH_HINT_LEN - 1 bytes, then
- * USMFS_EVF_TRUNCATED). */
+ * USMFS_EVF_TRUNCATED).
+ */
 #define USMFS_F_PATH_HINT	(1ULL << 3)
 /* When this server is gone, faults on swapped pages wait up to
  * swapin_timeout for the next server instead of failing at once (the
- * counterpart of ublk's UBLK_F_USER_RECOVERY). */
+ * counterpart of ublk's UBLK_F_USER_RECOVERY).
+ */
 #define USMFS_F_RECOVERY	(1ULL << 4)
 #define USMFS_F_ALL		(USMFS_F_RESERVE | USMFS_F_EVICT | \
 				 USMFS_F_ACCESS | USMFS_F_PATH_HINT | \
@@ -242,7 +247,8 @@ enum {
 	/* Reserve frames [first_frame, +nr) (free in the pool, one chunk) for
 	 * pages [index, +nr) of the file.  EBUSY: a frame is not free (the
 	 * server's view lagged: take it back and retry after reading events);
-	 * EINVAL: not in one chunk, nr 0 or > 512.  Needs USMFS_F_RESERVE. */
+	 * EINVAL: not in one chunk, nr 0 or > 512.  Needs USMFS_F_RESERVE.
+	 */
 	USMFS_CMD_GRANT = 1,
 	/* Give back the unused part of reservations covering [index, +nr). */
 	USMFS_CMD_REVOKE = 2,
@@ -250,13 +256,15 @@ enum {
 	 * every mapping and hold them locked (faults on them wait) until
 	 * COMMIT or CANCEL: their contents are final.  All or nothing.
 	 * ENOENT: a page is not resident; ESTALE: a page is in another frame;
-	 * EBUSY: a page is pinned (get_user_pages) or already locked.  */
+	 * EBUSY: a page is pinned (get_user_pages) or already locked.
+	 */
 	USMFS_CMD_EVICT = 3,
 	/* Page index (locked by EVICT, in @frame) is now (store_id, slot):
 	 * the module frees the frame.  A fault on the page from now on is a
 	 * SWAPIN_REQUEST.  ENOENT: the page was not locked by EVICT (it was
 	 * truncated meanwhile: the server frees the slot).  On any error the
-	 * page is unlocked and stays resident. */
+	 * page is unlocked and stays resident.
+	 */
 	USMFS_CMD_COMMIT = 4,
 	/* Unlock pages [index, +nr) locked by EVICT: they stay resident. */
 	USMFS_CMD_CANCEL = 5,
@@ -266,19 +274,23 @@ enum {
 	 * EIO) and the page stays swapped.  On success the module forgets
 	 * the page's (store_id, slot): the server has freed the slot.
 	 * ENOENT: no such request (timed out, truncated); ESTALE: frame
-	 * mismatch. */
+	 * mismatch.
+	 */
 	USMFS_CMD_SWAPIN_DONE = 6,
 	/* Pool watermarks, percent of the pool used: PRESSURE is sent when
 	 * use rises above high; the server evicts down to low.
-	 * EINVAL unless 0 < low < high <= 100.  dev and ino are 0. */
+	 * EINVAL unless 0 < low < high <= 100.  dev and ino are 0.
+	 */
 	USMFS_CMD_SET_WATERMARKS = 7,
 	/* Page states of one file (ino != 0) or of every file of every mount
 	 * (dev = ino = 0), from a cursor, into an array of struct
 	 * usmfs_page_rec.  For a restarted server and for resynchronising
-	 * after USMFS_EV_OVERFLOW. */
+	 * after USMFS_EV_OVERFLOW.
+	 */
 	USMFS_CMD_LIST_PAGES = 8,
 	/* Name store @store_id (the server's own numbering, kept by the module
-	 * across servers): name "" unregisters.  dev and ino are 0. */
+	 * across servers): name "" unregisters.  dev and ino are 0.
+	 */
 	USMFS_CMD_SET_STORE = 9,
 	/* The name registered for @store_id (ENOENT: none). */
 	USMFS_CMD_GET_STORE = 10,
@@ -394,40 +406,48 @@ struct usmfs_cmd {
 enum {
 	/* A regular file was created (or, USMFS_EVF_REPLAY, exists at attach).
 	 * Its policy is what the module computed (mount defaults, inherited
-	 * user.usm.* of the parent); the server applies its config on top. */
+	 * user.usm.* of the parent); the server applies its config on top.
+	 */
 	USMFS_EV_FILE_CREATED = 1,
 	/* The file is gone (last link and last opener): its frames are free
-	 * again, its swapped pages' slots are the server's to free. */
+	 * again, its swapped pages' slots are the server's to free.
+	 */
 	USMFS_EV_FILE_REMOVED = 2,
 	/* Pages [start, +nr) were dropped (truncate: nr = ~0; hole punch):
 	 * their frames are free, their slots are the server's to free, and
-	 * the file's grants in the range are dropped too. */
+	 * the file's grants in the range are dropped too.
+	 */
 	USMFS_EV_TRUNCATED = 3,
 	/* A user.usm.* attribute was set (or removed: USMFS_EVF_REMOVED). */
 	USMFS_EV_XATTR_CHANGED = 4,
 	/* The module placed pages [index, +nr) in frames [frame, +nr)
-	 * (USMFS_EVF_RESERVED: from a granted reservation). */
+	 * (USMFS_EVF_RESERVED: from a granted reservation).
+	 */
 	USMFS_EV_PAGES_ALLOCATED = 5,
 	/* Page index was accessed @count times since its last sample. */
 	USMFS_EV_ACCESS = 6,
 	/* Pool use rose above the high watermark (USMFS_EVF_URGENT: an
-	 * allocation found no free frame). */
+	 * allocation found no free frame).
+	 */
 	USMFS_EV_PRESSURE = 7,
 	/* A fault waits for swapped page index: read (store_id, slot) into
 	 * @frame (taken by the module for this fault, zeroed) and answer
-	 * SWAPIN_DONE with @token. */
+	 * SWAPIN_DONE with @token.
+	 */
 	USMFS_EV_SWAPIN_REQUEST = 8,
 	/* A mount appeared (or exists at attach: USMFS_EVF_REPLAY) / went. */
 	USMFS_EV_MOUNT = 9,
 	USMFS_EV_UMOUNT = 10,
 	/* Events were lost (the queue was full): @lost of them.  The server
-	 * must resynchronise with LIST_PAGES (dev = ino = 0). */
+	 * must resynchronise with LIST_PAGES (dev = ino = 0).
+	 */
 	USMFS_EV_OVERFLOW = 11,
 	/* Every existing mount and file has been replayed after HELLO. */
 	USMFS_EV_REPLAY_DONE = 12,
 	/* A swap-in request was abandoned (the fault was killed or timed
 	 * out, or the page was truncated): SWAPIN_DONE for @token will get
-	 * ENOENT. */
+	 * ENOENT.
+	 */
 	USMFS_EV_SWAPIN_CANCELLED = 13,
 };
 
