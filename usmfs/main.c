@@ -322,6 +322,7 @@ int main(int argc, char **argv)
 	if (r)
 		return r > 0 ? 0 : 1;
 	fs.debug = cl.debug;
+	fs.single = cl.single;
 
 	usm_mount_opts_init(&fs.mo);
 	r = usm_mount_opts_parse(&fs.mo, cl.opts, rest, sizeof(rest), err,
