@@ -293,6 +293,10 @@ static int usmfs_usm_format(struct inode *inode, int id, char *buf,
 	pol = info->pol;
 	spin_unlock(&info->lock);
 
+	/* As the FUSE frontend: only regular files have pages to report. */
+	if (usmfs_xattr_defs[id].kind == USMFS_KIND_STATS &&
+	    !S_ISREG(inode->i_mode))
+		return -ENODATA;
 	if (usmfs_xattr_defs[id].kind == USMFS_KIND_STATS)
 		return snprintf(buf, len,
 				"resident=%llu swapped=0 faults=%lld evictions=0 swapins=0 hits=%lld alloc=%s evict=%s",

@@ -46,6 +46,18 @@ stat_of() { awk -v k="$1" '$1 == k { print $2 }' $STATS; }
 mounted_opts() { awk '$2 == "/mnt/u" { print $4 }' /proc/mounts; }
 
 finish() {
+	if [ -w /sys/kernel/debug/kmemleak ]; then
+		# A debug kernel: an object counts once seen unreferenced twice.
+		echo scan >/sys/kernel/debug/kmemleak
+		sleep 1
+		echo scan >/sys/kernel/debug/kmemleak
+		if grep -q usmfs /sys/kernel/debug/kmemleak; then
+			head -n 40 /sys/kernel/debug/kmemleak
+			ko kmemleak
+		else
+			ok kmemleak
+		fi
+	fi
 	if dmesg | grep -q -E 'WARNING:|BUG:|Oops|Call Trace|Bad page'; then
 		dmesg | grep -A 20 -E 'WARNING:|BUG:|Oops|Bad page' | head -n 60
 		ko dmesg-clean
@@ -179,6 +191,11 @@ check exec-fault-around sh -c '[ "$(/mnt/u/busybox echo again)" = again ]'
 check stats-two-mounts sh -c '[ "$(grep -c "^mount " '$STATS')" = 2 ]'
 umount /mnt/v
 rm /mnt/u/busybox
+
+# --- races and references -------------------------------------------------------
+check stress-race /kt/stress race /mnt/u 15
+check stress-race-no-leak sh -c '[ "$(/kt/stress settle '$STATS')" = 0 ]'
+check stress-pin /kt/stress pin /mnt/u $STATS
 umount /mnt/u
 check frames-all-back sh -c '[ "$(awk "\$1==\"used\" {print \$2}" '$STATS')" = 0 ]'
 check unload rmmod usmfs

@@ -54,9 +54,11 @@ fio_size=${FIO_SIZE:-160M}
 size=64M noswap_size=16M
 
 passed=0 failed=0
-ok()  { echo "ok   lane: $*"; passed=$((passed + 1)); }
+SECONDS=0
+ok()  { echo "ok   lane: $* (+${SECONDS}s)"; passed=$((passed + 1)); }
 bad() { echo "FAIL lane: $*"; failed=$((failed + 1)); }
 finish() {
+	echo "fuse-lane: done in ${SECONDS}s"
 	echo "fuse: $passed passed, $failed failed"
 	[ "$failed" -eq 0 ]
 	exit
@@ -250,7 +252,11 @@ fio_job() {
 	run_for 60 rm -rf "$mnt/fio"
 }
 
-if command -v fio >/dev/null; then
+# a mount that hangs now would only make every fio job time out
+if ! run_for 30 ls "$mnt" >/dev/null; then
+	bad "$mnt does not answer after the suite; fio not run"
+	abort_all
+elif command -v fio >/dev/null; then
 	fio_job psync-rand --ioengine=psync --rw=randwrite --bs=16k
 	fio_job mmap-rand --ioengine=mmap --rw=randwrite --bs=64k
 	fio_job psync-seq --ioengine=psync --rw=write --bs=1M

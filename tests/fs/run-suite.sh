@@ -154,7 +154,8 @@ run_case() {
 		stop=1
 		return ;;
 	124|137|143)
-		echo "FAIL $name: timed out after ${secs}s"
+		why=$(grep -v -e '^Killed$' -e '^Terminated$' "$log" | tail -n 1)
+		echo "FAIL $name: timed out after ${secs}s${why:+ (last: $why)}"
 		sed 's/^/    /' "$log"
 		failed=$((failed + 1)) ;;
 	*)	why=$(tail -n 1 "$log")
@@ -168,7 +169,11 @@ run_case() {
 	if [ $rc -ne 0 ]; then
 		echo "FAIL $name-cleanup: could not remove $wd: $(tail -n 1 "$log")"
 		failed=$((failed + 1))
-		[ $rc -eq 254 ] && stop=1
+		case $rc in
+		124|137|143|254)
+			echo "FAIL suite: $dir hangs (rm -rf did not end); the remaining cases are not run"
+			stop=1 ;;
+		esac
 	fi
 }
 

@@ -596,6 +596,7 @@ DECLARE_CASE(odd_requests)
 	ssize_t n;
 
 	/* far offsets */
+	note("step: writes and truncates at far offsets");
 	ONE_OF(pwrite(fd, &c, 1, 1LL << 62), EFBIG, EINVAL, ENOSPC);
 	n = SYS(pread(fd, buf, sizeof(buf), (1LL << 62) + 4096));
 	CHECK(n == 0, "read past a far EOF gave %zd", n);
@@ -605,6 +606,7 @@ DECLARE_CASE(odd_requests)
 	SYS(ftruncate(fd, 0));
 	ONE_OF(lseek(fd, 0x7fffffffffffffffLL, SEEK_SET), EINVAL);
 	/* an allocation far beyond any pool: refused quickly, not attempted */
+	note("step: fallocate of 1 TiB (must fail with ENOSPC at once)");
 	ONE_OF(fallocate(fd, 0, 0, 1LL << 40), ENOSPC, EFBIG);
 	ONE_OF(fallocate(fd, FALLOC_FL_KEEP_SIZE, 1LL << 50, 1LL << 40), ENOSPC, EFBIG);
 	ONE_OF(fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, 1LL << 62), EFBIG);
@@ -615,6 +617,7 @@ DECLARE_CASE(odd_requests)
 	      (long long)st.st_size);
 	SYS(ftruncate(fd, 0));
 	/* xattr sizes at and past the kernel's limits */
+	note("step: xattr limits");
 	{
 		char *v = xmalloc(65537), name[300];
 
@@ -635,6 +638,7 @@ DECLARE_CASE(odd_requests)
 		free(v);
 	}
 	/* copy_file_range within one file, overlapping: EINVAL */
+	note("step: overlapping copy_file_range");
 	{
 		char data[8192];
 		loff_t in = 0, out = 100;
@@ -645,6 +649,7 @@ DECLARE_CASE(odd_requests)
 		ERR(copy_file_range(fd, &in, fd, &out, 4096, 1 /* flags */), EINVAL);
 	}
 	/* the longest symlink target, and one byte more */
+	note("step: symlink target limits");
 	{
 		char *t = xmalloc(4097);
 
@@ -657,6 +662,7 @@ DECLARE_CASE(odd_requests)
 		free(t);
 	}
 	/* O_TMPFILE, device nodes, many descriptors of one file */
+	note("step: O_TMPFILE, mknod, 256 descriptors");
 	{
 		int t = open(dir, O_TMPFILE | O_RDWR, 0600);
 
