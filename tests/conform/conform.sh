@@ -4,7 +4,7 @@
 # reference) and once on the filesystem under test, side by side, and
 # compare.  MODE is
 #   fuse   the filesystem under test is the usmfs FUSE daemon,
-#          $USMFS MNT -f -o size=256M,swap=file:WORK/swap; tests named
+#          $USMFS MNT -f -o size=256M,swap=file:WORK/swapfs/swap; tests named
 #          evict-* run on a fresh daemon each with size=8M, so that most of
 #          their data lives in the swap file (they must make it evict)
 #   tmpfs  the filesystem under test is a second tmpfs (checks the lane)
@@ -49,9 +49,10 @@ if [ "$MODE" = fuse ] && [ ! -x "$USMFS" ]; then
 fi
 
 work=$(mktemp -d /tmp/usmfs-conform.XXXXXX)
-ref=$work/ref tst=$work/test logs=$OUT/logs swap=$work/swap
+ref=$work/ref tst=$work/test logs=$OUT/logs swapfs=$work/swapfs
+swap=$swapfs/swap
 daemon_pid=""
-mkdir -p "$ref" "$tst"
+mkdir -p "$ref" "$tst" "$swapfs"
 rm -rf "$OUT"
 mkdir -p "$logs"
 
@@ -59,7 +60,7 @@ is_mounted() { grep -q " $1 " /proc/mounts; }
 
 # Unmount the daemon's mount and wait (bounded) for the daemon to exit.
 stop_usmfs() {
-	local i
+	local i rc
 	if is_mounted "$tst"; then
 		fusermount3 -u "$tst" 2>/dev/null || umount "$tst" 2>/dev/null || umount -l "$tst"
 	fi
@@ -70,11 +71,14 @@ stop_usmfs() {
 	done
 	if kill -0 "$daemon_pid" 2>/dev/null; then
 		echo "conform: daemon $daemon_pid did not exit after unmount; killing it" >&2
+		echo "did not exit within 10s of its unmount; killed" >>"$logs/daemon.exits"
 		kill -TERM "$daemon_pid" 2>/dev/null
 		sleep 1
 		kill -KILL "$daemon_pid" 2>/dev/null
 	fi
 	wait "$daemon_pid" 2>/dev/null
+	rc=$?
+	[ $rc -eq 0 ] || echo "exited with status $rc" >>"$logs/daemon.exits"
 	daemon_pid=""
 }
 
@@ -106,6 +110,7 @@ cleanup() {
 	[ "$MODE" = fuse ] && stop_usmfs
 	is_mounted "$tst" && { umount "$tst" 2>/dev/null || umount -l "$tst"; }
 	is_mounted "$ref" && { umount "$ref" 2>/dev/null || umount -l "$ref"; }
+	is_mounted "$swapfs" && { umount "$swapfs" 2>/dev/null || umount -l "$swapfs"; }
 	rm -rf "$work"
 }
 trap cleanup EXIT
@@ -178,6 +183,11 @@ done <"$LIST"
 
 mount -t tmpfs -o "size=$SIZE,mode=1777" usmfs-conform-ref "$ref" || exit 1
 [ "$MODE" = tmpfs ] && { mount -t tmpfs -o "size=$SIZE,mode=1777" usmfs-conform-test "$tst" || exit 1; }
+# The swap file lives on a tmpfs of its own: the store keeps a reserve of
+# max(256M, 5%) free on its filesystem and refuses to grow below it, so on
+# a shared host disk that others fill and empty the eviction tests would
+# pass or fail with the disk.  512M leaves the store 256M.
+[ "$MODE" = fuse ] && { mount -t tmpfs -o size=512M,mode=0700 usmfs-conform-swap "$swapfs" || exit 1; }
 
 echo "conform: $MODE: ${#ids[@]} tests, ${T}s per stressor, tmpfs and $test_label side by side; logs in $logs"
 # The checker itself must catch a corrupted byte, or its passes mean nothing.
@@ -257,6 +267,21 @@ for id in "${ids[@]}"; do
 	note=${note//|/\\|}
 	echo "| $id | $rs ${rt}s | $ts ${tt}s | $result | $note |" >>"$table"
 done
+# The daemon: every instance must have exited cleanly after its unmount,
+# with nothing from the sanitizers when it is an ASan/UBSan build.
+if [ "$MODE" = fuse ]; then
+	stop_usmfs
+	san=$(grep -m1 -E 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$logs/daemon.log" | cut -c1-160)
+	if [ -s "$logs/daemon.exits" ] || [ -n "$san" ]; then
+		fail=$((fail + 1))
+		why="$(head -1 "$logs/daemon.exits" 2>/dev/null)${san:+; $san}"
+		echo "| daemon | - | - | FAIL | ${why//|/\\|} (see daemon.log) |" >>"$table"
+		failures+="  daemon: $why; log $logs/daemon.log"$'\n'
+	else
+		pass=$((pass + 1))
+		echo "| daemon | - | - | PASS | every daemon exited 0 after its unmount; no sanitizer report |" >>"$table"
+	fi
+fi
 if [ "$selftest" = pass ]; then
 	pass=$((pass + 1))
 	echo "| fsx-selftest | - | - | PASS | fsx -Z: a byte changed behind fsx's back was caught |" >>"$table"

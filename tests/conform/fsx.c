@@ -3,9 +3,11 @@
  * fsx.c - a seeded random file exerciser in the manner of fsx: one file,
  * a random sequence of write / pwrite / read / truncate / fallocate (plain,
  * KEEP_SIZE, PUNCH_HOLE) / mmap read / mmap write + msync / SEEK_DATA and
- * SEEK_HOLE / fsync / close+reopen, every operation mirrored in a memory
- * buffer and every read (read(2), a mapping, the whole file after a reopen)
- * checked against that mirror.  The file size is checked after every step.
+ * SEEK_HOLE / fsync / close+reopen / O_DIRECT read and write (through a
+ * second descriptor) / MAP_PRIVATE copy-on-write / copy_file_range within
+ * the file, every operation mirrored in a memory buffer and every read
+ * (read(2), a mapping, the whole file after a reopen) checked against that
+ * mirror.  The file size is checked after every step.
  *
  *   fsx [-N ops] [-S seed] [-l maxlen] [-o maxop] [-x op]... [-v] [-Z n] FILE
  *
@@ -15,10 +17,12 @@
  *   -o maxop   largest single transfer in bytes (default 64 KiB)
  *   -x op      leave out an operation (read, write, pwrite, truncate,
  *              falloc, falloc_keep, punch, mapread, mapwrite, seek, fsync,
- *              reopen); may be given several times
+ *              reopen, dread, dwrite, privwrite, copyrange); may be given
+ *              several times
  *   -v         print every operation
  *   -Z n       self-test: after operation n, change one byte of the file
- *              behind the mirror's back; the run must then fail
+ *              behind the mirror's back and compare the whole file; the
+ *              run must then fail
  *
  * On a mismatch it prints the last operations, the first bad offset and
  * the expected and actual bytes, and exits 1; run again with -v -N n to
@@ -41,6 +45,7 @@
 enum op {
 	OP_READ, OP_WRITE, OP_PWRITE, OP_TRUNCATE, OP_FALLOC, OP_FALLOC_KEEP,
 	OP_PUNCH, OP_MAPREAD, OP_MAPWRITE, OP_SEEK, OP_FSYNC, OP_REOPEN,
+	OP_DREAD, OP_DWRITE, OP_PRIVWRITE, OP_COPYRANGE,
 	OP_NR
 };
 
@@ -50,6 +55,8 @@ static const char *const op_names[OP_NR] = {
 	[OP_FALLOC_KEEP] = "falloc_keep", [OP_PUNCH] = "punch",
 	[OP_MAPREAD] = "mapread", [OP_MAPWRITE] = "mapwrite",
 	[OP_SEEK] = "seek", [OP_FSYNC] = "fsync", [OP_REOPEN] = "reopen",
+	[OP_DREAD] = "dread", [OP_DWRITE] = "dwrite",
+	[OP_PRIVWRITE] = "privwrite", [OP_COPYRANGE] = "copyrange",
 };
 
 /* relative frequency of each operation */
@@ -57,7 +64,8 @@ static const unsigned int op_weight[OP_NR] = {
 	[OP_READ] = 20, [OP_WRITE] = 12, [OP_PWRITE] = 12, [OP_TRUNCATE] = 5,
 	[OP_FALLOC] = 4, [OP_FALLOC_KEEP] = 3, [OP_PUNCH] = 6,
 	[OP_MAPREAD] = 12, [OP_MAPWRITE] = 12, [OP_SEEK] = 6, [OP_FSYNC] = 2,
-	[OP_REOPEN] = 1,
+	[OP_REOPEN] = 1, [OP_DREAD] = 4, [OP_DWRITE] = 4, [OP_PRIVWRITE] = 4,
+	[OP_COPYRANGE] = 4,
 };
 
 #define LOG_KEEP 32
@@ -66,20 +74,24 @@ struct logent {
 	unsigned long n;
 	enum op op;
 	uint64_t off, len, size_after;
+	uint64_t to;		/* copyrange: the destination */
 	int flag;
 };
 
 static struct {
 	const char *path;
 	int fd;
+	int dfd;		/* the same file opened O_DIRECT */
 	uint8_t *mirror;	/* the file as it must be */
 	uint8_t *buf;		/* scratch for reads and writes */
+	uint8_t *abuf;		/* page-aligned scratch for O_DIRECT */
 	uint64_t size;		/* the file size as it must be */
 	uint64_t maxlen, maxop;
 	uint64_t rng;
 	unsigned long n;	/* the current operation number, from 1 */
 	bool excluded[OP_NR], verbose;
 	unsigned long corrupt_at;	/* -Z */
+	uint64_t copy_to;		/* the destination of the copyrange being logged */
 	long page;
 	struct logent log[LOG_KEEP];
 	unsigned long counts[OP_NR];
@@ -109,11 +121,15 @@ static void log_op(enum op op, uint64_t off, uint64_t len, int flag)
 	e->len = len;
 	e->flag = flag;
 	e->size_after = fx.size;
+	e->to = op == OP_COPYRANGE ? fx.copy_to : 0;
 	fx.counts[op]++;
-	if (fx.verbose)
-		printf("%lu %s 0x%" PRIx64 " 0x%" PRIx64 " size 0x%" PRIx64 "%s\n",
-		       fx.n, op_names[op], off, len, fx.size,
-		       flag ? " (+msync)" : "");
+	if (!fx.verbose)
+		return;
+	printf("%lu %s 0x%" PRIx64 " 0x%" PRIx64 " size 0x%" PRIx64 "%s", fx.n,
+	       op_names[op], off, len, fx.size, flag ? " (+msync)" : "");
+	if (op == OP_COPYRANGE)
+		printf(" to 0x%" PRIx64, e->to);
+	putchar('\n');
 }
 
 static void dump_log(void)
@@ -126,9 +142,12 @@ static void dump_log(void)
 
 		if (e->n != i)
 			continue;
-		fprintf(stderr, "  %lu %s 0x%" PRIx64 " 0x%" PRIx64 " 0x%" PRIx64 "%s\n",
+		fprintf(stderr, "  %lu %s 0x%" PRIx64 " 0x%" PRIx64 " 0x%" PRIx64 "%s",
 			e->n, op_names[e->op], e->off, e->len, e->size_after,
 			e->flag ? " (+msync)" : "");
+		if (e->op == OP_COPYRANGE)
+			fprintf(stderr, " to 0x%" PRIx64, e->to);
+		fputc('\n', stderr);
 	}
 }
 
@@ -431,6 +450,134 @@ static void open_file(int extra)
 	fx.fd = open(fx.path, O_RDWR | O_CREAT | extra, 0644);
 	if (fx.fd < 0)
 		die("open %s: %s", fx.path, strerror(errno));
+	fx.dfd = open(fx.path, O_RDWR | O_DIRECT);
+	if (fx.dfd < 0)
+		die("open %s O_DIRECT: %s", fx.path, strerror(errno));
+}
+
+/* a page-aligned [off, off+len) with off+len <= limit, or len 0 */
+static void pick_aligned(uint64_t limit, uint64_t *off, uint64_t *len)
+{
+	uint64_t pages = limit / fx.page, max = fx.maxop / fx.page, n;
+
+	*off = *len = 0;
+	if (pages == 0 || max == 0)
+		return;
+	n = 1 + rnd_below(max < pages ? max : pages);
+	*len = n * fx.page;
+	*off = rnd_below(pages - n + 1) * fx.page;
+}
+
+/* O_DIRECT pread through the second descriptor (page-aligned everything) */
+static void do_dread(void)
+{
+	uint64_t off, len, want;
+	ssize_t r;
+
+	pick_aligned(fx.maxlen, &off, &len);
+	if (len == 0)
+		return do_read();
+	want = off >= fx.size ? 0 : (fx.size - off < len ? fx.size - off : len);
+	log_op(OP_DREAD, off, len, 0);
+	r = pread(fx.dfd, fx.abuf, len, off);
+	if (r < 0)
+		die("O_DIRECT pread 0x%" PRIx64 "+0x%" PRIx64 ": %s", off, len, strerror(errno));
+	/* a short direct read is legal; a long one or a wrong byte is not */
+	if ((uint64_t)r > want || ((uint64_t)r < want && r % fx.page))
+		die("O_DIRECT pread 0x%" PRIx64 "+0x%" PRIx64 " returned %zd, want %" PRIu64,
+		    off, len, r, want);
+	check_bytes("O_DIRECT pread", fx.abuf, off, r);
+}
+
+static void do_dwrite(void)
+{
+	uint64_t off, len, done = 0;
+	ssize_t r;
+
+	pick_aligned(fx.maxlen, &off, &len);
+	if (len == 0)
+		return do_write(true);
+	fill_and_mirror(off, len);
+	memcpy(fx.abuf, fx.buf, len);
+	log_op(OP_DWRITE, off, len, 0);
+	while (done < len) {
+		r = pwrite(fx.dfd, fx.abuf + done, len - done, off + done);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			die("O_DIRECT pwrite 0x%" PRIx64 "+0x%" PRIx64 ": %s", off, len,
+			    r < 0 ? strerror(errno) : "wrote nothing");
+		done += r;
+	}
+}
+
+/* MAP_PRIVATE: writes show in the mapping only, never in the file */
+static void do_privwrite(void)
+{
+	uint64_t off, len, delta, maplen, start;
+	uint8_t *p;
+
+	if (fx.size == 0)
+		return do_read();
+	pick_range(fx.size, &off, &len);
+	log_op(OP_PRIVWRITE, off, len, 0);
+	start = off - off % fx.page;
+	delta = off - start;
+	maplen = delta + len;
+	p = mmap(NULL, maplen, PROT_READ | PROT_WRITE, MAP_PRIVATE, fx.fd, start);
+	if (p == MAP_FAILED)
+		die("mmap(MAP_PRIVATE) 0x%" PRIx64 "+0x%" PRIx64 ": %s", start, maplen,
+		    strerror(errno));
+	check_bytes("MAP_PRIVATE read", p + delta, off, len);
+	for (uint64_t i = 0; i < len; i++)
+		p[delta + i] = fx.mirror[off + i] ^ 0xff;
+	if (pread(fx.fd, fx.buf, len, off) != (ssize_t)len)
+		die("pread after a MAP_PRIVATE write: %s", strerror(errno));
+	check_bytes("pread after a MAP_PRIVATE write", fx.buf, off, len);
+	for (uint64_t i = 0; i < len; i++) {
+		uint8_t want = fx.mirror[off + i] ^ 0xff;
+
+		if (p[delta + i] != want)
+			die("MAP_PRIVATE mapping lost its own write at 0x%" PRIx64, off + i);
+	}
+	if (munmap(p, maplen))
+		die("munmap: %s", strerror(errno));
+}
+
+/* copy_file_range within the file, between two ranges that do not overlap */
+static void do_copyrange(void)
+{
+	uint64_t in, out, len, want, done = 0;
+	loff_t a, b;
+	ssize_t r;
+
+	if (fx.size == 0)
+		return do_write(true);
+	pick_range(fx.size, &in, &len);
+	out = rnd_below(fx.maxlen - len + 1);
+	if (out < in + len && in < out + len)	/* overlap: not allowed */
+		return do_read();
+	want = len;
+	memcpy(fx.buf, fx.mirror + in, len);
+	if (out + len > fx.size)
+		set_size(out + len);
+	memcpy(fx.mirror + out, fx.buf, len);
+	fx.copy_to = out;
+	log_op(OP_COPYRANGE, in, len, 0);
+	a = in;
+	b = out;
+	while (done < want) {
+		r = copy_file_range(fx.fd, &a, fx.fd, &b, want - done, 0);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			die("copy_file_range 0x%" PRIx64 "->0x%" PRIx64 "+0x%" PRIx64 ": %s",
+			    in, out, len, strerror(errno));
+		if (r == 0)
+			die("copy_file_range 0x%" PRIx64 "->0x%" PRIx64 "+0x%" PRIx64
+			    " stopped after 0x%" PRIx64 " bytes", in, out, len, done);
+		done += r;
+	}
 }
 
 /* close, reopen, and compare the whole file with the mirror */
@@ -440,7 +587,7 @@ static void do_reopen(void)
 	ssize_t r;
 
 	log_op(OP_REOPEN, 0, fx.size, 0);
-	if (close(fx.fd))
+	if (close(fx.fd) || close(fx.dfd))
 		die("close: %s", strerror(errno));
 	open_file(0);
 	while (done < fx.size) {
@@ -457,15 +604,16 @@ static void do_reopen(void)
 	}
 }
 
-/* -Z: flip one byte of the file (a written one if there is any) */
-static void corrupt(void)
+/* -Z: flip one byte of the file (a written one if there is any); false
+ * when the file is empty (then it tries after the next operation) */
+static bool corrupt(void)
 {
 	uint64_t off, nz;
 	uint8_t b;
 
 	if (fx.size == 0) {
-		fx.corrupt_at++;	/* try again after the next operation */
-		return;
+		fx.corrupt_at++;
+		return false;
 	}
 	nz = first_nonzero(0, fx.size);
 	off = nz == UINT64_MAX ? fx.size / 2 : nz;
@@ -473,6 +621,7 @@ static void corrupt(void)
 	if (pwrite(fx.fd, &b, 1, off) != 1)
 		die("-Z pwrite: %s", strerror(errno));
 	fprintf(stderr, "fsx: -Z: flipped the byte at 0x%" PRIx64 " after op %lu\n", off, fx.n);
+	return true;
 }
 
 static enum op pick_op(void)
@@ -561,7 +710,9 @@ int main(int argc, char **argv)
 	fx.rng = seed * 0x9E3779B97F4A7C15ULL + 1;	/* never 0 */
 	fx.mirror = calloc(1, fx.maxlen);
 	fx.buf = malloc(fx.maxop > fx.maxlen ? fx.maxop : fx.maxlen);
-	if (!fx.mirror || !fx.buf) {
+	if (posix_memalign((void **)&fx.abuf, fx.page, fx.maxop + fx.page))
+		fx.abuf = NULL;
+	if (!fx.mirror || !fx.buf || !fx.abuf) {
 		fprintf(stderr, "fsx: out of memory\n");
 		return 2;
 	}
@@ -587,15 +738,19 @@ int main(int argc, char **argv)
 				die("fsync: %s", strerror(errno));
 			break;
 		case OP_REOPEN: do_reopen(); break;
+		case OP_DREAD: do_dread(); break;
+		case OP_DWRITE: do_dwrite(); break;
+		case OP_PRIVWRITE: do_privwrite(); break;
+		case OP_COPYRANGE: do_copyrange(); break;
 		case OP_NR: break;
 		}
 		check_size(op_names[op]);
-		if (fx.n == fx.corrupt_at)
-			corrupt();
+		if (fx.n == fx.corrupt_at && corrupt())
+			do_reopen();	/* compares the whole file: must fail */
 	}
 	fx.n--;
 	do_reopen();
-	if (close(fx.fd) || unlink(fx.path))
+	if (close(fx.fd) || close(fx.dfd) || unlink(fx.path))
 		die("close/unlink %s: %s", fx.path, strerror(errno));
 	printf("fsx: %lu ops OK, seed %" PRIu64 ", final size %" PRIu64 " (", nops, seed, fx.size);
 	for (enum op op = 0; op < OP_NR; op++)
@@ -603,5 +758,6 @@ int main(int argc, char **argv)
 	printf(")\n");
 	free(fx.mirror);
 	free(fx.buf);
+	free(fx.abuf);
 	return 0;
 }
