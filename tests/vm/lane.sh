@@ -297,8 +297,16 @@ boot() {
 
 # Judge the guest from its console log and QEMU's exit code.
 judge() {
-	local log=$1 status v s line p f src bad
+	local log=$1 res=$1.results status v s line p f src bad
 	status=$(sed -n 's/^vm: status \([0-9]*\)$/\1/p' "$log" | tail -n 1)
+	# The guest prints every result again in one block at the end, with the
+	# console quiet: read results from there when it is there (a kernel
+	# message cannot have split a line of it), else from the whole log.
+	if grep -q '^vm: results:$' "$log"; then
+		sed -n '/^vm: results:$/,$p' "$log" >"$res"
+	else
+		cp "$log" "$res"
+	fi
 
 	# boot: the guest ran to the end and handed over the status it printed.
 	if [ "$QRC" -eq 124 ] || [ "$QRC" -eq 137 ]; then
@@ -327,7 +335,7 @@ judge() {
 	fi
 
 	# pool source
-	src=$(sed -n 's/^vm: pool-source //p' "$log" | tail -n 1)
+	src=$(sed -n 's/^vm: pool-source //p' "$res" | tail -n 1)
 	POOL_SRC=${src:-none}
 	if [ -n "$src" ] && echo "$src" | grep -q -i -E "$K_POOL_RE"; then
 		pass
@@ -337,10 +345,10 @@ judge() {
 
 	# guest steps, in order; any extra step the guest reported counts too.
 	for s in $STEPS; do
-		line=$(grep -E "^vm: step $s (ok|FAIL)" "$log" | tail -n 1)
+		line=$(grep -E "^vm: step $s (ok|FAIL)" "$res" | tail -n 1)
 		case "$line" in
 		*" ok"*) pass ;;
-		*FAIL*) fail "step $s: ${line#*FAIL}" ;;
+		*FAIL*) fail "step $s:${line#*FAIL}" ;;
 		*) fail "step $s: did not run" ;;
 		esac
 	done
@@ -349,13 +357,13 @@ judge() {
 		case " $STEPS " in *" $s "*) continue ;; esac
 		case "$line" in
 		*" ok"*) pass ;;
-		*) fail "step $s: ${line#*FAIL}" ;;
+		*) fail "step $s:${line#*FAIL}" ;;
 		esac
-	done < <(grep -E '^vm: step [^ ]+ (ok|FAIL)' "$log")
+	done < <(grep -E '^vm: step [^ ]+ (ok|FAIL)' "$res")
 
 	# the filesystem suite's own count
 	if [ "$FS_PRESENT" -eq 1 ]; then
-		line=$(grep -E '^fs-kmod: [0-9]+ passed, [0-9]+ failed' "$log" | tail -n 1)
+		line=$(grep -E '^fs-kmod: [0-9]+ passed, [0-9]+ failed' "$res" | tail -n 1)
 		if [ -n "$line" ]; then
 			p=$(echo "$line" | sed -E 's/^fs-kmod: ([0-9]+) passed.*/\1/')
 			f=$(echo "$line" | sed -E 's/^fs-kmod: [0-9]+ passed, ([0-9]+) failed.*/\1/')
