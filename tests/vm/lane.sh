@@ -34,6 +34,12 @@ STEPS="insmod mount mount-noswap fio-psync fio-mmap umount-noswap umount rmmod d
 BAD_RE='WARNING:|BUG:|Oops|Call Trace|unreferenced object|Kernel panic|general protection fault|usmfs: .*(leak|still in use)'
 
 [ $# -gt 0 ] || set -- 6.1 6.12 7
+for k in "$@"; do
+	case "$k" in
+	6.1 | 6.12 | 7 | debug) ;;
+	*) die "unknown kernel '$k' (6.1, 6.12, 7 or debug)" ;;
+	esac
+done
 
 total_pass=0
 total_fail=0
@@ -431,10 +437,6 @@ papt_update
 build_base || die "could not build the base initramfs (log: $VM_BUILD/initramfs.log)"
 
 for k in "$@"; do
-	case "$k" in
-	6.1 | 6.12 | 7 | debug) ;;
-	*) die "unknown kernel '$k' (6.1, 6.12, 7 or debug)" ;;
-	esac
 	run_kernel "$k"
 	total_pass=$((total_pass + kpass))
 	total_fail=$((total_fail + kfail))
