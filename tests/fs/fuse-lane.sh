@@ -151,7 +151,7 @@ cleanup() {
 	rm -rf "$work"
 }
 trap cleanup EXIT
-trap 'exit 130' INT TERM
+trap 'exit 130' INT TERM HUP
 
 # start MNT OPTIONS: a daemon in the foreground of a background job.
 start() {
