@@ -20,7 +20,7 @@ DEPS	:= build-essential pkg-config clang valgrind attr fio fuse3 \
 SUBDIRS	:= policy usmfs mount-helpers
 
 .PHONY: all deps build test test-unit test-valgrind test-fuse test-kmod \
-	test-debug test-preload test-mount test-conform install uninstall clean \
+	test-debug test-preload test-mount test-cli test-conform install uninstall clean \
 	demo bench bench-quick check-clang
 all: build
 
@@ -64,6 +64,9 @@ test-preload: build
 test-mount: build
 	$(MAKE) -C mount-helpers test
 
+test-cli: build
+	tests/cli/test-usmctl.sh
+
 test-conform: build
 	@if [ -f tests/conform/Makefile ]; then $(MAKE) -C tests/conform test-fuse; \
 	 else echo "conform: 0 passed, 0 failed (no lane yet)"; fi
@@ -86,6 +89,7 @@ test: deps
 		"conform:$(MAKE) test-conform" \
 		"preload:$(MAKE) test-preload" \
 		"mount:$(MAKE) test-mount" \
+		"cli:$(MAKE) test-cli" \
 		"kmod:$(MAKE) test-kmod"
 
 demo: deps build

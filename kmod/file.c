@@ -289,6 +289,11 @@ static long usmfs_fallocate(struct file *file, int mode, loff_t offset,
 
 	first = offset >> PAGE_SHIFT;
 	last = (offset + len - 1) >> PAGE_SHIFT;
+	/* More than the whole mount could hold: refuse before trying, as tmpfs. */
+	if (last - first >= READ_ONCE(USMFS_SB(inode->i_sb)->max_frames)) {
+		err = -ENOSPC;
+		goto unlock;
+	}
 	for (index = first; index <= last; index++) {
 		struct page *page;
 

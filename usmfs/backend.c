@@ -197,12 +197,20 @@ static void inval_queue_locked(uint64_t ino, uint64_t first, uint64_t nr)
 	ev.qn++;
 }
 
+/*
+ * With a single request thread (-s), even the eviction thread must not
+ * wait for the kernel while it holds pages on their way out: the kernel's
+ * write-back of a dirty copy needs that one thread, which may itself be
+ * waiting for those pages.  So it queues too, and invalidates after the
+ * batch (a dirty copy then comes back through a swap-in: slower, correct).
+ */
 static int be_unmap(void *priv, struct usm_page_ref *refs, size_t n)
 {
+	bool now = in_evict_thread && !fs.single;
 	size_t i = 0;
 
 	(void)priv;
-	if (!in_evict_thread)
+	if (!now)
 		pthread_mutex_lock(&ev.lock);
 	while (i < n) {
 		size_t j = i + 1;
@@ -210,14 +218,14 @@ static int be_unmap(void *priv, struct usm_page_ref *refs, size_t n)
 		while (j < n && refs[j].ino == refs[i].ino &&
 		       refs[j].index == refs[j - 1].index + 1)
 			j++;
-		if (in_evict_thread)
+		if (now)
 			inval_now(refs[i].ino, refs[i].index, j - i);
 		else
 			inval_queue_locked(refs[i].ino, refs[i].index, j - i);
 		for (; i < j; i++)
 			refs[i].err = 0;
 	}
-	if (!in_evict_thread) {
+	if (!now) {
 		ev.kicked = true;
 		pthread_cond_signal(&ev.cond);
 		pthread_mutex_unlock(&ev.lock);

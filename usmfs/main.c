@@ -33,12 +33,14 @@ static void usmfs_ll_init(void *userdata, struct fuse_conn_info *conn)
 	(void)userdata;
 	if (conn->capable & FUSE_CAP_WRITEBACK_CACHE)
 		conn->want |= FUSE_CAP_WRITEBACK_CACHE;
-	if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC)
-		conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
-	/* The kernel clears setuid/setgid itself (with a setattr) when we do
-	 * not claim to; our data never changes behind its back. */
+	/*
+	 * The kernel clears setuid/setgid itself (with a setattr) when we do
+	 * not claim to, on write, truncate and chown.  Not with an atomic
+	 * O_TRUNC open, so that stays off: O_TRUNC comes as a setattr.  Our
+	 * data never changes behind the kernel's back: no auto invalidation.
+	 */
 	conn->want &= ~(FUSE_CAP_HANDLE_KILLPRIV | FUSE_CAP_AUTO_INVAL_DATA |
-			FUSE_CAP_POSIX_ACL);
+			FUSE_CAP_POSIX_ACL | FUSE_CAP_ATOMIC_O_TRUNC);
 	conn->time_gran = 1;
 	if (conn_opts)
 		fuse_apply_conn_info_opts(conn_opts, conn);
@@ -322,6 +324,7 @@ int main(int argc, char **argv)
 	if (r)
 		return r > 0 ? 0 : 1;
 	fs.debug = cl.debug;
+	fs.single = cl.single;
 
 	usm_mount_opts_init(&fs.mo);
 	r = usm_mount_opts_parse(&fs.mo, cl.opts, rest, sizeof(rest), err,

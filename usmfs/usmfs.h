@@ -118,6 +118,7 @@ struct usmfs {
 	struct node *root;
 
 	bool writeback;			/* kernel writeback cache is on */
+	bool single;			/* one request thread (-s) */
 	double timeout;			/* entry/attr cache timeout */
 	bool debug;
 };

@@ -11,6 +11,7 @@
  */
 #include <errno.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/xattr.h>
 
@@ -200,6 +201,59 @@ static int set_usm(struct node *n, enum usm_xattr_id id, const char *value,
 	return 0;
 }
 
+/*
+ * user.usm.reclaim = "all" | SIZE: push that much of a file out now (usmctl
+ * evict).  An action, not an attribute: nothing is stored.
+ */
+static int reclaim(struct node *n, const char *value, size_t size)
+{
+	char buf[USM_XATTR_VALUE_MAX + 1];
+	struct usm_file_stats st;
+	uint64_t bytes, nr = UINT64_MAX;
+	long r;
+
+	if (!n->uf)
+		return S_ISDIR(n->mode) ? EISDIR : EINVAL;
+	while (size && (value[size - 1] == '\n' || value[size - 1] == '\0'))
+		size--;
+	if (!size || size >= sizeof(buf))
+		return EINVAL;
+	memcpy(buf, value, size);
+	buf[size] = '\0';
+	if (strcmp(buf, "all")) {
+		if (usm_parse_size(buf, 0, &bytes) || !bytes)
+			return EINVAL;
+		nr = (bytes + USM_PAGE_SIZE - 1) / USM_PAGE_SIZE;
+	}
+	usm_file_stats(fs.ctx, n->uf, &st);
+	r = usm_evict_file(fs.ctx, n->uf, nr);
+	if (r < 0)
+		return (int)-r;
+	if (r == 0 && st.resident > 0)
+		return ENOSPC;
+	return 0;
+}
+
+/* user.usm.stats on the root: the mount's pool, "key=value" words. */
+static int mount_stats(char *buf, size_t len)
+{
+	struct usm_pool_stats ps;
+
+	usm_pool_stats(fs.ctx, &ps);
+	return snprintf(buf, len,
+			"frames=%llu free=%llu used=%llu limit=%llu resident=%llu "
+			"swapped=%llu files=%llu faults=%llu evictions=%llu "
+			"swapins=%llu hits=%llu low=%u high=%u",
+			(unsigned long long)ps.frames, (unsigned long long)ps.free,
+			(unsigned long long)ps.used, (unsigned long long)ps.limit,
+			(unsigned long long)ps.resident * USM_PAGE_SIZE,
+			(unsigned long long)ps.swapped * USM_PAGE_SIZE,
+			(unsigned long long)ps.files, (unsigned long long)ps.faults,
+			(unsigned long long)ps.evictions,
+			(unsigned long long)ps.swapins, (unsigned long long)ps.hits,
+			ps.low_pct, ps.high_pct);
+}
+
 void usmfs_ll_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 		       const char *value, size_t size, int flags)
 {
@@ -220,7 +274,9 @@ void usmfs_ll_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 		return;
 	}
 	id = usm_xattr_lookup(name);
-	if (id >= 0)
+	if (!strcmp(name, USM_XATTR_RECLAIM))
+		err = reclaim(n, value, size);
+	else if (id >= 0)
 		err = set_usm(n, (enum usm_xattr_id)id, value, size, flags);
 	else if (id == -EINVAL)
 		err = EINVAL;
@@ -236,6 +292,8 @@ static int get_usm_locked(struct node *n, enum usm_xattr_id id, char *buf,
 {
 	if (n->uf)
 		return usm_file_getxattr(fs.ctx, n->uf, id, buf, len);
+	if (id == USM_XATTR_STATS && n->ino == FUSE_ROOT_ID)
+		return mount_stats(buf, len);
 	if (!S_ISDIR(n->mode) || id == USM_XATTR_STATS ||
 	    !(n->pol.set & (1u << id)))
 		return -ENODATA;

@@ -24,6 +24,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/wait.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
@@ -218,6 +219,73 @@ static const char *kmod_files[] = {
 	"/sys/fs/usmfs/pool", "/sys/kernel/debug/usmfs/pool", NULL,
 };
 
+/*
+ * statvfs and user.usm.stats of a mount, in a child bounded by @ms: a
+ * wedged FUSE daemon must not hang "usmctl status".  Returns 0, -ETIMEDOUT
+ * (the mount did not answer), or -errno.  @stats is "" when the frontend
+ * has no mount-wide stats.
+ */
+struct probe {
+	unsigned long long total, avail;
+	int stats_len;
+	char stats[2048];
+};
+
+static int probe_mount(const char *dir, struct probe *pr, int ms)
+{
+	int fds[2], status;
+	ssize_t got = 0, r;
+	pid_t pid;
+
+	memset(pr, 0, sizeof(*pr));
+	if (pipe2(fds, O_CLOEXEC) < 0)
+		return -errno;
+	pid = fork();
+	if (pid < 0) {
+		close(fds[0]);
+		close(fds[1]);
+		return -errno;
+	}
+	if (pid == 0) {
+		struct statvfs sv;
+		struct probe out;
+
+		memset(&out, 0, sizeof(out));
+		if (statvfs(dir, &sv) == 0) {
+			out.total = (unsigned long long)sv.f_blocks * sv.f_frsize;
+			out.avail = (unsigned long long)sv.f_bavail * sv.f_frsize;
+		}
+		out.stats_len = get_attr(dir, "user.usm.stats", out.stats,
+					 sizeof(out.stats));
+		if (out.stats_len < 0)
+			out.stats[0] = '\0';
+		if (write(fds[1], &out, sizeof(out)) != (ssize_t)sizeof(out))
+			_exit(1);
+		_exit(0);
+	}
+	close(fds[1]);
+	while (got < (ssize_t)sizeof(*pr)) {
+		struct pollfd p = { .fd = fds[0], .events = POLLIN };
+
+		if (poll(&p, 1, ms) <= 0)
+			break;
+		r = read(fds[0], (char *)pr + got, sizeof(*pr) - got);
+		if (r <= 0)
+			break;
+		got += r;
+	}
+	close(fds[0]);
+	if (got != (ssize_t)sizeof(*pr)) {
+		kill(pid, SIGKILL);	/* a child stuck in D state goes when the mount does */
+		waitpid(pid, &status, WNOHANG);
+		memset(pr, 0, sizeof(*pr));
+		return -ETIMEDOUT;
+	}
+	waitpid(pid, &status, 0);
+	pr->stats[sizeof(pr->stats) - 1] = '\0';
+	return 0;
+}
+
 static int cmd_status(void)
 {
 	struct mnt *m;
@@ -228,22 +296,31 @@ static int cmd_status(void)
 	if (json)
 		printf("{\"mounts\": [");
 	for (i = 0; i < n; i++) {
-		struct statvfs sv;
-		unsigned long long total = 0, avail = 0;
-		int r;
+		struct probe pr;
+		unsigned long long total, avail;
+		int r, alive = probe_mount(m[i].dir, &pr, 2000) == 0;
 
-		if (statvfs(m[i].dir, &sv) == 0) {
-			total = (unsigned long long)sv.f_blocks * sv.f_frsize;
-			avail = (unsigned long long)sv.f_bavail * sv.f_frsize;
+		total = pr.total;
+		avail = pr.avail;
+		r = alive && pr.stats[0] ? 0 : -1;
+		snprintf(buf, sizeof(buf), "%s", pr.stats);
+		if (!alive) {
+			if (json) {
+				printf("%s{\"dir\": ", i ? ", " : "");
+				json_str(m[i].dir);
+				printf(", \"responding\": false}");
+			} else {
+				printf("%s: not responding\n", m[i].dir);
+			}
+			continue;
 		}
-		r = get_attr(m[i].dir, "user.usm.stats", buf, sizeof(buf));
 		if (json) {
 			printf("%s{\"dir\": ", i ? ", " : "");
 			json_str(m[i].dir);
 			printf(", \"frontend\": \"%s\", \"options\": ",
 			       strcmp(m[i].fstype, "usmfs") ? "fuse" : "kmod");
 			json_str(m[i].opts);
-			printf(", \"size\": %llu, \"used\": %llu, \"free\": %llu",
+			printf(", \"responding\": true, \"size\": %llu, \"used\": %llu, \"free\": %llu",
 			       total, total - avail, avail);
 			if (r >= 0) {
 				printf(", \"stats\": {");
@@ -623,8 +700,13 @@ static int cmd_top(int argc, char **argv)
 
 		if (only)
 			collect(only, 0, &rows, &n, &cap);
-		for (size_t i = 0; i < nm; i++)
-			collect(m[i].dir, 0, &rows, &n, &cap);
+		for (size_t i = 0; i < nm; i++) {
+			struct probe pr;
+
+			/* skip a mount whose daemon does not answer */
+			if (probe_mount(m[i].dir, &pr, 1000) == 0)
+				collect(m[i].dir, 0, &rows, &n, &cap);
+		}
 		if (!only)
 			free(m);
 		qsort(rows, n, sizeof(*rows), by_resident);

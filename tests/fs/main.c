@@ -57,6 +57,7 @@
 	X(usm_stats, "user.usm.stats parseable and read-only")		\
 	X(usm_inherit, "user.usm.* inherited from the directory")	\
 	X(evict_verify, "ARG x size (4) written and verified, evictions and swap-ins") \
+	X(evict_mmap, "a 2x size file filled through a mapping, verified")	\
 	X(evict_policy_change, "user.usm.evict changed under a writer")	\
 	X(full_pool, "swap=none mount filled to ENOSPC, data intact, unlink frees") \
 	X(server_restart, "swapped data survives a policy server restart (kmod)")

@@ -118,6 +118,41 @@ DECLARE_CASE(evict_verify)
 	return 0;
 }
 
+/* The main use: a file created with ftruncate and filled only through a
+ * shared mapping (a heap), twice the mount's size. */
+DECLARE_CASE(evict_mmap)
+{
+	const char *f = P("%s/heap", dir);
+	uint64_t size, len;
+	char *p;
+	int fd;
+
+	put_file(f, "", 0, 0644);
+	size = need_swap_mount(f);
+	len = 2 * size;
+	fd = SYS(open(f, O_RDWR));
+	SYS(ftruncate(fd, len));
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	CHECK(p != MAP_FAILED, "mmap %llu: %s", (unsigned long long)len, errname(errno));
+	for (uint64_t o = 0; o < len; o += CHUNK)
+		pattern_fill(p + o, CHUNK, 51, o);
+	/* loads in reverse order: the first chunks are the ones evicted */
+	for (uint64_t o = len; o > 0; o -= CHUNK) {
+		long bad = pattern_check(p + o - CHUNK, CHUNK, 51, o - CHUNK);
+
+		CHECK(bad < 0, "mapping: wrong byte at offset %llu",
+		      (unsigned long long)(o - CHUNK + bad));
+	}
+	SYS(msync(p, len, MS_SYNC));
+	SYS(munmap(p, len));
+	verify_read(fd, len, 51, 0, 0, "read() of a file filled through a mapping");
+	note("evictions=%llu swapins=%llu", (unsigned long long)usm_stat(f, "evictions"),
+	     (unsigned long long)usm_stat(f, "swapins"));
+	CHECK(usm_stat(f, "evictions") > 0, "a mapping twice the mount's size had no evictions");
+	SYS(close(fd));
+	return 0;
+}
+
 DECLARE_CASE(evict_policy_change)
 {
 	static const char *const pols[] = { "lru", "fifo", "clock", "sieve", "s3fifo" };

@@ -113,7 +113,17 @@ DECLARE_CASE(xattr_user)
 		CHECK(n == 2 && !memcmp(buf, "fd", 2), "fgetxattr");
 		SYS(close(fd));
 	}
-	/* bogus namespace and empty name */
+	/* trusted.* and security.* are stored too (root) */
+	if (geteuid() == 0) {
+		SYS(set(f, "trusted.test", "t", 0));
+		expect_value(f, "trusted.test", "t");
+		SYS(removexattr(f, "trusted.test"));
+		ERR(getxattr(f, "trusted.test", buf, sizeof(buf)), ENODATA);
+		SYS(set(f, "security.test", "s", 0));
+		expect_value(f, "security.test", "s");
+		SYS(removexattr(f, "security.test"));
+	}
+	/* bogus namespace */
 	ERR(set(f, "bogus.name", "v", 0), EOPNOTSUPP);
 	/* xattrs survive rename and follow hard links */
 	SYS(rename(f, P("%s/g", dir)));

@@ -13,6 +13,7 @@
 
 PATH=/usr/sbin:/usr/bin:/sbin:/bin
 export PATH
+set -o pipefail
 
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
@@ -34,8 +35,13 @@ SUITE_TIMEOUT=600
 . /vm/conf
 
 fails=0
-step_ok() { echo "vm: step $1 ok${2:+ ($2)}"; }
-step_fail() { echo "vm: step $1 FAIL${2:+ ($2)}"; fails=$((fails + 1)); }
+# Every result line is also kept in /tmp/results and printed again as one
+# block at the end, with the console quiet, so that a kernel message written
+# into the middle of a line cannot hide a result from the host.
+: >/tmp/results
+result() { echo "$*" | tee -a /tmp/results; }
+step_ok() { result "vm: step $1 ok${2:+ ($2)}"; }
+step_fail() { result "vm: step $1 FAIL${2:+ ($2)}"; fails=$((fails + 1)); }
 
 # step NAME CMD...: run CMD bounded by STEP_TIMEOUT, report it.
 step() {
@@ -54,6 +60,9 @@ step() {
 
 # Hand the status to the host: QEMU exits with (value << 1) | 1.
 finish() {
+	dmesg -n 1
+	echo "vm: results:"
+	cat /tmp/results
 	echo "vm: status $1"
 	sync
 	printf "\\$(printf %o "$1")" | dd of=/dev/port bs=1 seek=244 count=1 conv=notrunc 2>/dev/null
@@ -81,7 +90,7 @@ pool_source() {
 	if [ -z "$src" ]; then
 		src=$(grep -o -i -w -E '(cma|dma|contig|pages)' /tmp/pool.txt | head -n 1)
 	fi
-	echo "vm: pool-source ${src:-unknown}"
+	result "vm: pool-source ${src:-unknown}"
 }
 
 echo "vm: guest up: $(uname -r), $(grep -c ^processor /proc/cpuinfo) cpus," \
@@ -114,8 +123,10 @@ if step mount mount -t "$MODULE" none /mnt/usm -o size="$SIZE"; then
 		echo "vm: suite: start"
 		USMFS_SIZE=$SIZE USMFS_SWAP=none USMFS_NOSWAP_DIR=$noswap \
 			USMFS_NOSWAP_SIZE=$NOSWAP_SIZE FS_TIMEOUT_MULT=$FS_TIMEOUT_MULT \
-			timeout "$SUITE_TIMEOUT" sh /fs/run-suite.sh /mnt/usm kmod
-		rc=$?
+			timeout "$SUITE_TIMEOUT" sh /fs/run-suite.sh /mnt/usm kmod 2>&1 |
+			tee /tmp/suite.out
+		rc=$?	# the suite's: pipefail is on
+		grep -E '^fs-kmod: [0-9]+ passed' /tmp/suite.out | tail -n 1 >>/tmp/results
 		echo "vm: suite: exit $rc"
 		[ $rc -eq 143 ] && echo "vm: suite: timed out after ${SUITE_TIMEOUT}s"
 		[ $rc -ne 0 ] && fails=$((fails + 1))

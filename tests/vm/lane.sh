@@ -34,6 +34,12 @@ STEPS="insmod mount mount-noswap fio-psync fio-mmap umount-noswap umount rmmod d
 BAD_RE='WARNING:|BUG:|Oops|Call Trace|unreferenced object|Kernel panic|general protection fault|usmfs: .*(leak|still in use)'
 
 [ $# -gt 0 ] || set -- 6.1 6.12 7
+for k in "$@"; do
+	case "$k" in
+	6.1 | 6.12 | 7 | debug) ;;
+	*) die "unknown kernel '$k' (6.1, 6.12, 7 or debug)" ;;
+	esac
+done
 
 total_pass=0
 total_fail=0
@@ -297,8 +303,16 @@ boot() {
 
 # Judge the guest from its console log and QEMU's exit code.
 judge() {
-	local log=$1 status v s line p f src bad
+	local log=$1 res=$1.results status v s line p f src bad
 	status=$(sed -n 's/^vm: status \([0-9]*\)$/\1/p' "$log" | tail -n 1)
+	# The guest prints every result again in one block at the end, with the
+	# console quiet: read results from there when it is there (a kernel
+	# message cannot have split a line of it), else from the whole log.
+	if grep -q '^vm: results:$' "$log"; then
+		sed -n '/^vm: results:$/,$p' "$log" >"$res"
+	else
+		cp "$log" "$res"
+	fi
 
 	# boot: the guest ran to the end and handed over the status it printed.
 	if [ "$QRC" -eq 124 ] || [ "$QRC" -eq 137 ]; then
@@ -327,7 +341,7 @@ judge() {
 	fi
 
 	# pool source
-	src=$(sed -n 's/^vm: pool-source //p' "$log" | tail -n 1)
+	src=$(sed -n 's/^vm: pool-source //p' "$res" | tail -n 1)
 	POOL_SRC=${src:-none}
 	if [ -n "$src" ] && echo "$src" | grep -q -i -E "$K_POOL_RE"; then
 		pass
@@ -337,10 +351,10 @@ judge() {
 
 	# guest steps, in order; any extra step the guest reported counts too.
 	for s in $STEPS; do
-		line=$(grep -E "^vm: step $s (ok|FAIL)" "$log" | tail -n 1)
+		line=$(grep -E "^vm: step $s (ok|FAIL)" "$res" | tail -n 1)
 		case "$line" in
 		*" ok"*) pass ;;
-		*FAIL*) fail "step $s: ${line#*FAIL}" ;;
+		*FAIL*) fail "step $s:${line#*FAIL}" ;;
 		*) fail "step $s: did not run" ;;
 		esac
 	done
@@ -349,13 +363,13 @@ judge() {
 		case " $STEPS " in *" $s "*) continue ;; esac
 		case "$line" in
 		*" ok"*) pass ;;
-		*) fail "step $s: ${line#*FAIL}" ;;
+		*) fail "step $s:${line#*FAIL}" ;;
 		esac
-	done < <(grep -E '^vm: step [^ ]+ (ok|FAIL)' "$log")
+	done < <(grep -E '^vm: step [^ ]+ (ok|FAIL)' "$res")
 
 	# the filesystem suite's own count
 	if [ "$FS_PRESENT" -eq 1 ]; then
-		line=$(grep -E '^fs-kmod: [0-9]+ passed, [0-9]+ failed' "$log" | tail -n 1)
+		line=$(grep -E '^fs-kmod: [0-9]+ passed, [0-9]+ failed' "$res" | tail -n 1)
 		if [ -n "$line" ]; then
 			p=$(echo "$line" | sed -E 's/^fs-kmod: ([0-9]+) passed.*/\1/')
 			f=$(echo "$line" | sed -E 's/^fs-kmod: [0-9]+ passed, ([0-9]+) failed.*/\1/')
@@ -423,10 +437,6 @@ papt_update
 build_base || die "could not build the base initramfs (log: $VM_BUILD/initramfs.log)"
 
 for k in "$@"; do
-	case "$k" in
-	6.1 | 6.12 | 7 | debug) ;;
-	*) die "unknown kernel '$k' (6.1, 6.12, 7 or debug)" ;;
-	esac
 	run_kernel "$k"
 	total_pass=$((total_pass + kpass))
 	total_fail=$((total_fail + kfail))

@@ -36,6 +36,18 @@
 	USM_XATTR(SWAP,  "swap",  STORE, 0, 0)				\
 	USM_XATTR(STATS, "stats", STATS, 0, 0)
 
+/*
+ * Actions and mount-wide values, outside the table (never stored, never
+ * listed, not inherited):
+ *  user.usm.reclaim  write-only on a regular file: "all" or a size (K/M/G);
+ *                    push that much of the file out to its store now
+ *                    (ENOSPC when nothing can go: swap=none, pinned, in use).
+ *  user.usm.stats    on a mount's root directory: the mount's pool figures
+ *                    (frames, free, used, limit, resident, swapped, files,
+ *                    faults, evictions, swapins, hits, low, high), read-only.
+ */
+#define USM_XATTR_RECLAIM	USM_XATTR_PREFIX "reclaim"
+
 /* Built-in policy names, in the order listings show them. */
 #define USM_ALLOC_BUILTINS(X)	X("firstfit") X("contiguous") X("spread")
 #define USM_EVICT_BUILTINS(X)	\

@@ -1,0 +1,68 @@
+#!/bin/bash
+# usmctl against a FUSE mount: every command, its exit codes, its JSON.
+# Prints "usmctl: N passed, N failed"; exits 1 on failure.  Needs root.
+set -u
+top=$(cd "$(dirname "$0")/../.." && pwd)
+usmfs=$top/usmfs/build/usmfs
+usmctl=$top/policy/build/usmctl
+work=$(mktemp -d /tmp/usmctl-test.XXXXXX)
+mnt=$work/mnt
+pass=0 fail=0
+pid=
+
+cleanup() {
+	mountpoint -q "$mnt" 2>/dev/null && { umount "$mnt" 2>/dev/null || umount -l "$mnt"; }
+	[ -n "$pid" ] && kill "$pid" 2>/dev/null
+	rm -rf "$work"
+}
+trap cleanup EXIT
+
+ok() { echo "PASS $1"; pass=$((pass + 1)); }
+ko() { echo "FAIL $1${2:+: $2}"; fail=$((fail + 1)); }
+check() {	# NAME COMMAND...: passes when the command succeeds
+	local name=$1; shift
+	if "$@" >"$work/out" 2>&1; then ok "$name"; else ko "$name" "$(head -3 "$work/out" | tr '\n' ' ')"; fi
+}
+code() {	# NAME EXPECTED-EXIT COMMAND...
+	local name=$1 want=$2 rc; shift 2
+	"$@" >"$work/out" 2>&1; rc=$?
+	if [ "$rc" = "$want" ]; then ok "$name"; else ko "$name" "exit $rc, wanted $want: $(head -2 "$work/out" | tr '\n' ' ')"; fi
+}
+json_ok() { python3 -c 'import json,sys; json.load(sys.stdin)' < "$work/out"; }
+
+mkdir -p "$mnt"
+"$usmfs" "$mnt" -f -o "size=16M,swap=file:$work/swap" 2>"$work/daemon.log" &
+pid=$!
+for _ in $(seq 1 100); do mountpoint -q "$mnt" && break; sleep 0.1; done
+mountpoint -q "$mnt" || { cat "$work/daemon.log"; echo "usmctl: 0 passed, 1 failed"; exit 1; }
+
+head -c 8M /dev/urandom > "$mnt/data"
+sum=$(md5sum < "$mnt/data")
+
+check "status lists the mount" sh -c "'$usmctl' status | grep -q '$mnt (FUSE daemon)'"
+check "status shows the pool figures" sh -c "'$usmctl' status | grep -q 'frames'"
+code "status --json parses" 0 sh -c "'$usmctl' --json status > '$work/j' && python3 -c 'import json,sys; d=json.load(open(\"$work/j\")); assert any(m[\"dir\"]==\"$mnt\" and m[\"responding\"] and m[\"stats\"][\"frames\"]==4096 for m in d[\"mounts\"])'"
+check "stat shows resident bytes" sh -c "'$usmctl' stat '$mnt/data' | grep -q 'resident   8388608'"
+code "stat --json parses" 0 sh -c "'$usmctl' --json stat '$mnt/data' > '$work/out' && python3 -c 'import json; d=json.load(open(\"$work/out\")); assert d[0][\"resident\"]==8388608'"
+code "stat of a file not on usmfs: exit 3" 3 "$usmctl" stat /etc/hostname
+code "stat of a missing file: exit 1" 1 "$usmctl" stat "$mnt/nope"
+code "policy sets several keys" 0 "$usmctl" policy "$mnt/data" evict=lru prio=6 limit=4M
+check "policy took effect" sh -c "[ \"\$(getfattr --only-values -n user.usm.evict '$mnt/data')\" = lru ] && [ \"\$(getfattr --only-values -n user.usm.prio '$mnt/data')\" = 6 ]"
+code "policy with a bad value: exit 2" 2 "$usmctl" policy "$mnt/data" prio=9
+code "policy with an unknown key: exit 2" 2 "$usmctl" policy "$mnt/data" colour=blue
+code "policy with an unknown policy name: exit 1" 1 "$usmctl" policy "$mnt/data" prio=2 evict=nosuch
+check "a refused policy changes nothing (prio still 6)" sh -c "[ \"\$(getfattr --only-values -n user.usm.prio '$mnt/data')\" = 6 ]"
+code "evict all" 0 "$usmctl" evict "$mnt/data"
+check "evicted: nothing resident" sh -c "'$usmctl' stat '$mnt/data' | grep -q 'resident   0'"
+check "evicted data reads back" sh -c "[ \"\$(md5sum < '$mnt/data')\" = '$sum' ]"
+code "evict a size" 0 "$usmctl" evict "$mnt/data" 1M
+code "evict with a bad size: exit 2" 2 "$usmctl" evict "$mnt/data" 12Q
+code "top -n 1 lists the file" 0 sh -c "'$usmctl' top -n 1 '$mnt' | grep -q '$mnt/data'"
+code "top --json parses" 0 sh -c "'$usmctl' --json top '$mnt' > '$work/out' && python3 -c 'import json; d=json.load(open(\"$work/out\")); assert d[0][\"file\"].endswith(\"/data\")'"
+code "unknown command: exit 2" 2 "$usmctl" frobnicate
+code "--help: exit 0" 0 "$usmctl" --help
+
+umount "$mnt" && wait "$pid"
+pid=
+echo "usmctl: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]
