@@ -356,7 +356,8 @@ void usmfs_ll_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 		if (len > size - done)
 			len = size - done;
 		r = fault(n, pos >> USM_PAGE_SHIFT,
-			  USM_FAULT_WRITE | USM_FAULT_PIN, &fr);
+			  USM_FAULT_WRITE | USM_FAULT_PIN |
+			  (len == USM_PAGE_SIZE ? USM_FAULT_OVERWRITE : 0), &fr);
 		if (r) {
 			err = io_errno(r);
 			break;

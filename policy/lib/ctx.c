@@ -1629,6 +1629,30 @@ placed:
 		goto got;
 	}
 
+	/* Swapped, and the caller overwrites the whole page: its old content
+	 * is not read back, the frame is only zeroed (no stale data of
+	 * another file is ever visible) and the slot is given up. */
+	if (flags & USM_FAULT_OVERWRITE) {
+		struct usm_cstore *cs = swp_store(ctx, e);
+		usm_slot_t slot = usm_swp_slot(e);
+
+		pp = ppage_new(f, index);
+		if (!pp) {
+			usm_pool_put(ctx->pool, fr);
+			return -ENOMEM;
+		}
+		usm_pm_replace(&f->map, index, pp);	/* tags (DATA) kept */
+		swapped_count_dec(ctx, f);
+		page_set_frame(ctx, f, pp, fr);
+		zero_frame_locked(ctx, fr);
+		slot_free_locked(ctx, cs, slot);
+		pp->state = USM_PS_RESIDENT;
+		policy_insert(f, pp);
+		f->faults++;
+		ctx->faults++;
+		goto got;
+	}
+
 	/* Swapped: read the slot into the frame, lock dropped. */
 	{
 		struct usm_cstore *cs = swp_store(ctx, e);

@@ -83,6 +83,50 @@ static void test_roundtrip(void **state)
 	fb_free(be);
 }
 
+/* A page overwritten whole is not read back from its slot: the frame is
+ * zeroed, the slot freed, and no swap-in is counted. */
+static void test_overwrite_no_swapin(void **state)
+{
+	struct fake_be *be = fb_new(32);
+	struct usm_mount_opts mo;
+	struct usm_ctx *ctx = fb_ctx(be, 0, "firstfit", "fifo", be->swap, &mo);
+	struct usm_file *f = fb_file(ctx, 1);
+	struct usm_file_stats st0, st;
+	uint64_t before;
+
+	(void)state;
+	for (uint64_t i = 0; i < 100; i++)
+		fb_fill(be, fault_ok(ctx, f, i, USM_FAULT_WRITE), 2, i);
+	/* page 0 went out first (fifo) */
+	assert_int_equal(usm_page_state(ctx, f, 0, NULL), USM_PAGE_SWAPPED);
+	usm_file_stats(ctx, f, &st0);
+	before = slots_used(ctx);
+	{
+		usm_frame_t fr = fault_ok(ctx, f, 0, USM_FAULT_WRITE |
+					  USM_FAULT_PIN | USM_FAULT_OVERWRITE);
+
+		assert_true(fb_is_zero(be, fr));
+		fb_fill(be, fr, 3, 0);
+		usm_page_unpin(ctx, f, 0);
+	}
+	usm_file_stats(ctx, f, &st);
+	assert_int_equal(st.swapins, st0.swapins);
+	assert_true(slots_used(ctx) <= before);	/* its slot was freed */
+	fb_check(ctx);
+	/* the new content survives another round trip */
+	for (uint64_t i = 1; i < 100; i++)
+		fault_ok(ctx, f, i, 0);
+	{
+		usm_frame_t fr = fault_ok(ctx, f, 0, USM_FAULT_PIN);
+
+		assert_true(fb_verify(be, fr, 3, 0));
+		usm_page_unpin(ctx, f, 0);
+	}
+	usm_file_release(ctx, f);
+	fb_check(ctx);
+	fb_free(be);
+}
+
 static void test_noalloc_and_states(void **state)
 {
 	struct fake_be *be = fb_new(16);
@@ -1077,6 +1121,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_roundtrip),
+		cmocka_unit_test(test_overwrite_no_swapin),
 		cmocka_unit_test(test_noalloc_and_states),
 		cmocka_unit_test(test_limit_enospc),
 		cmocka_unit_test(test_arbiter_order),

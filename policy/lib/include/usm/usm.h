@@ -200,6 +200,10 @@ void usm_file_get_policy(struct usm_ctx *ctx, struct usm_file *f,
  * already taken).  A page that is already resident returns its own frame:
  * the caller compares. */
 #define USM_FAULT_FRAME		0x8u
+/* USM_FAULT_OVERWRITE: the caller (holding USM_FAULT_PIN) writes all of the
+ * page before unpinning it: a swapped page is not read back (its frame is
+ * zeroed and its slot freed).  Not a swap-in in the stats. */
+#define USM_FAULT_OVERWRITE	0x10u
 int usm_fault(struct usm_ctx *ctx, struct usm_file *f, uint64_t index,
 	      unsigned int flags, usm_frame_t *frame);
 void usm_page_unpin(struct usm_ctx *ctx, struct usm_file *f, uint64_t index);
