@@ -111,7 +111,12 @@ bounded() {
 	timeout -k 10 "$b_secs" "$@" &
 	b_pid=$!
 	(
-		sleep $((b_secs + 20))
+		# killed (TERM) as soon as the command ends: take the sleep along
+		sleep $((b_secs + 20)) &
+		b_sl=$!
+		trap 'kill "$b_sl" 2>/dev/null; exit 0' TERM
+		trap - INT
+		wait "$b_sl"
 		kill -0 "$b_pid" 2>/dev/null || exit 0
 		: >"$stuck"
 		if [ -n "${FS_STUCK_HOOK:-}" ]; then
@@ -133,9 +138,12 @@ run_case() {
 	name=$1 secs=$(( $2 * mult )) sub=$3
 	shift 3
 	wd=$root/$name
-	if ! bounded 60 mkdir "$wd" 2>"$log" || ! bounded 60 chmod 0777 "$wd" 2>>"$log"; then
+	bounded 60 mkdir "$wd" 2>"$log" && bounded 60 chmod 0777 "$wd" 2>>"$log"
+	rc=$?
+	if [ $rc -ne 0 ]; then
 		echo "FAIL $name: cannot create $wd: $(tail -n 1 "$log")"
 		failed=$((failed + 1))
+		[ $rc -eq 254 ] && stop=1
 		return
 	fi
 	start=$(date +%s)
