@@ -111,11 +111,12 @@ bounded() {
 	timeout -k 10 "$b_secs" "$@" &
 	b_pid=$!
 	(
-		# killed (TERM) as soon as the command ends: take the sleep along
+		# Told (USR1) as soon as the command ends: take the sleep along.
+		# USR1, not TERM: this subshell starts with our TERM trap, which
+		# would only set a flag until the wait below ends.
 		sleep $((b_secs + 20)) &
 		b_sl=$!
-		trap 'kill "$b_sl" 2>/dev/null; exit 0' TERM
-		trap - INT
+		trap 'kill "$b_sl" 2>/dev/null; exit 0' USR1
 		wait "$b_sl"
 		kill -0 "$b_pid" 2>/dev/null || exit 0
 		: >"$stuck"
@@ -128,7 +129,7 @@ bounded() {
 	b_wd=$!
 	wait "$b_pid"
 	b_rc=$?
-	kill "$b_wd" 2>/dev/null
+	kill -USR1 "$b_wd" 2>/dev/null
 	[ -e "$stuck" ] && b_rc=254
 	return $b_rc
 }
