@@ -154,6 +154,9 @@ if step mount mount -t "$MODULE" none /mnt/usm -o size="$SIZE"; then
 		rm -f /mnt/usm/verify-*
 	done
 
+	# tests/conform's stressors and fsx, tmpfs vs usmfs (conform-guest.sh)
+	sh /conform/conform-guest.sh /mnt/usm /tmp/results || fails=$((fails + 1))
+
 	[ -n "$noswap" ] && step umount-noswap umount /mnt/usm-noswap
 	step umount umount /mnt/usm
 fi

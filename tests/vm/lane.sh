@@ -26,7 +26,7 @@ VM_SMP=${VM_SMP:-2}
 STEP_TIMEOUT=${STEP_TIMEOUT:-180}
 SUITE_TIMEOUT=${SUITE_TIMEOUT:-600}
 # What the guest must report, in order; a missing step counts as failed.
-STEPS="insmod mount mount-noswap fio-psync fio-mmap umount-noswap umount rmmod dmesg-clean"
+STEPS="insmod mount mount-noswap fio-psync fio-mmap conform umount-noswap umount rmmod dmesg-clean"
 # Kernel log lines that fail a guest whatever its tests said.
 # (kmemleak's "N new suspected memory leaks" is left out: the guest takes a
 # baseline after boot, and what it finds later it prints as "unreferenced

@@ -7,6 +7,9 @@
 #   - Debian's fio with every shared library ldd finds, and the loader;
 #   - FSDIR (the filesystem suite: run-suite.sh and its -static programs)
 #     as /fs, when given;
+#   - the conformance check (add_conform): Debian's stress-ng with its
+#     libraries, fsx built -static, stressors.tsv and conform-guest.sh in
+#     /conform;
 #   - /init (init.sh).
 # The per-kernel part (/vm/usmfs.ko, /vm/conf) is a second cpio that the
 # lane appends: the kernel unpacks concatenated archives in order.
@@ -44,6 +47,25 @@ while read -r lib; do
 	cp -L "$lib" "$root$lib"
 done
 [ -e "$root/lib64/ld-linux-x86-64.so.2" ] || die "initramfs: no dynamic loader copied for fio"
+
+# add_conform: stress-ng (and every library ldd finds, as for fio), fsx
+# -static from tests/conform/fsx.c, the stressor list and the guest script.
+add_conform() {
+	local sng cdir=$TOP/tests/conform
+	sng=$(command -v stress-ng) || die "initramfs: stress-ng not found (package stress-ng)"
+	cp "$sng" "$root/usr/bin/stress-ng"
+	ldd "$sng" | awk '/=> \// { print $3 }' | while read -r lib; do
+		[ -e "$root$lib" ] && continue
+		mkdir -p "$root$(dirname "$lib")"
+		cp -L "$lib" "$root$lib"
+	done
+	${CC:-cc} -std=gnu11 -O2 -Wall -Wextra -Werror -static -o "$root/usr/bin/fsx" \
+		"$cdir/fsx.c" || die "initramfs: fsx did not build -static"
+	mkdir -p "$root/conform"
+	cp "$cdir/stressors.tsv" "$root/conform/"
+	install -m 0755 "$VM_DIR/conform-guest.sh" "$root/conform/conform-guest.sh"
+}
+add_conform
 
 if [ -n "$fsdir" ]; then
 	mkdir -p "$root/fs"
