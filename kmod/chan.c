@@ -84,6 +84,7 @@ static void usmfs_queue_reset(void)
 	spin_lock(&chan.qlock);
 	chan.head = 0;
 	chan.count = 0;
+	chan.seq = 0;
 	chan.last_alloc = -1;
 	chan.overflow = -1;
 	spin_unlock(&chan.qlock);
@@ -689,7 +690,7 @@ static long usmfs_ioc_cmd(void __user *arg)
 
 	if (copy_from_user(&b, arg, sizeof(b)))
 		return -EFAULT;
-	if (b.reserved0 || b.done || !b.nr || b.nr > USMFS_MAX_BATCH)
+	if (b.reserved0 || !b.nr || b.nr > USMFS_MAX_BATCH)
 		return -EINVAL;
 	ucmds = u64_to_user_ptr(b.cmds_ptr);
 	for (i = 0; i < b.nr; i++) {
