@@ -2,7 +2,7 @@
 # usmfs benchmarks: every figure is a ratio against tmpfs (or hugetlbfs)
 # measured in the same run on the same machine.
 #
-#   bench/run.sh [--quick] [--only fio,faults,evict,replay]
+#   bench/run.sh [--quick] [--only fio,faults,evict,replay,vm]
 #
 # Writes bench/results/{fio,faults,evict,replay}.csv, meta.txt, *.png and
 # prints a table as it goes.  Needs root (mounts tmpfs, hugetlbfs, usmfs).
@@ -10,12 +10,12 @@ set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
 res=$top/bench/results
 quick=0
-only="fio,faults,evict,replay"
+only="fio,faults,evict,replay,vm"
 while [ $# -gt 0 ]; do
 	case $1 in
 	--quick) quick=1 ;;
 	--only) only=$2; shift ;;
-	*) echo "usage: $0 [--quick] [--only fio,faults,evict,replay]" >&2; exit 2 ;;
+	*) echo "usage: $0 [--quick] [--only fio,faults,evict,replay,vm]" >&2; exit 2 ;;
 	esac
 	shift
 done
@@ -196,6 +196,14 @@ if want replay; then
 			printf '%-22s %4s%%  %s\n' "$name" "$pct" "$(echo "$line" | tail -n +2 | awk -F, '$1 != "pinned" { printf "%s=%.3f ", $1, $9 }')"
 		done
 	done
+fi
+
+# ---------------------------------------------------------------- vm
+# usmfs.ko against tmpfs inside QEMU/TCG guests (6.1 and 7.x; quick: 6.1
+# with fewer jobs): bench/vm.sh writes vm-fio.csv, vm-faults.csv.
+if want vm; then
+	progress "vm: usmfs.ko in QEMU guests (bench/vm.sh)"
+	"$top/bench/vm.sh" $([ $quick = 1 ] && echo --quick) || echo "bench: vm failed" >&2
 fi
 
 if command -v gnuplot >/dev/null && [ -x "$top/bench/plot.sh" ]; then

@@ -18,7 +18,9 @@
 # Environment: USMFS (daemon binary), FSX, STRESS_NG, CONFORM_TIMEOUT
 # (seconds per stressor, default 2), CONFORM_FSX_OPS (default 20000),
 # CONFORM_ONLY (space-separated IDs: run only these), CONFORM_OUT,
-# CONFORM_SIZE (mount size, default 256M), CONFORM_EVICT_SIZE (8M).
+# CONFORM_SIZE (mount size, default 256M), CONFORM_EVICT_SIZE (8M),
+# CONFORM_USMFS_OPTS (more -o options for the daemon, e.g.
+# no_writeback_cache).
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
@@ -32,6 +34,7 @@ ONLY=${CONFORM_ONLY:-}
 OUT=${CONFORM_OUT:-$here/build/results}
 SIZE=${CONFORM_SIZE:-256M}
 EVICT_SIZE=${CONFORM_EVICT_SIZE:-8M}
+XOPTS=${CONFORM_USMFS_OPTS:+,$CONFORM_USMFS_OPTS}
 LIST=$here/stressors.tsv
 HANG=$((T + 60))	# a test still running this long after its start hangs
 
@@ -87,8 +90,8 @@ stop_usmfs() {
 start_usmfs() {
 	local i
 	rm -f "$swap"
-	echo "=== usmfs $tst -f -o size=$1,swap=file:$swap" >>"$logs/daemon.log"
-	"$USMFS" "$tst" -f -o "size=$1,swap=file:$swap" >>"$logs/daemon.log" 2>&1 &
+	echo "=== usmfs $tst -f -o size=$1,swap=file:$swap$XOPTS" >>"$logs/daemon.log"
+	"$USMFS" "$tst" -f -o "size=$1,swap=file:$swap$XOPTS" >>"$logs/daemon.log" 2>&1 &
 	daemon_pid=$!
 	for i in $(seq 1 50); do
 		is_mounted "$tst" && return 0

@@ -151,7 +151,7 @@ cleanup() {
 	rm -rf "$work"
 }
 trap cleanup EXIT
-trap 'exit 130' INT TERM
+trap 'exit 130' INT TERM HUP
 
 # start MNT OPTIONS: a daemon in the foreground of a background job.
 start() {
@@ -223,7 +223,7 @@ fio_job() {
 	local start=$SECONDS
 	run_for 30 mkdir -p "$mnt/fio"
 	run_for 200 timeout -k 10 180 fio --name="$name" --directory="$mnt/fio" --size="$fio_size" \
-		--verify=crc32c --do_verify=1 --verify_fatal=1 \
+		--verify=crc32c --do_verify=1 --verify_fatal=1 --verify_state_save=0 \
 		--output-format=terse --terse-version=3 "$@" >"$out" 2>&1
 	rc=$?
 	# terse v3: 5 error, 6 read KiB, 47 write KiB

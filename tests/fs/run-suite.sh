@@ -111,7 +111,13 @@ bounded() {
 	timeout -k 10 "$b_secs" "$@" &
 	b_pid=$!
 	(
-		sleep $((b_secs + 20))
+		# Told (USR1) as soon as the command ends: take the sleep along.
+		# USR1, not TERM: this subshell starts with our TERM trap, which
+		# would only set a flag until the wait below ends.
+		sleep $((b_secs + 20)) &
+		b_sl=$!
+		trap 'kill "$b_sl" 2>/dev/null; exit 0' USR1
+		wait "$b_sl"
 		kill -0 "$b_pid" 2>/dev/null || exit 0
 		: >"$stuck"
 		if [ -n "${FS_STUCK_HOOK:-}" ]; then
@@ -123,7 +129,7 @@ bounded() {
 	b_wd=$!
 	wait "$b_pid"
 	b_rc=$?
-	kill "$b_wd" 2>/dev/null
+	kill -USR1 "$b_wd" 2>/dev/null
 	[ -e "$stuck" ] && b_rc=254
 	return $b_rc
 }
@@ -133,9 +139,12 @@ run_case() {
 	name=$1 secs=$(( $2 * mult )) sub=$3
 	shift 3
 	wd=$root/$name
-	if ! bounded 60 mkdir "$wd" 2>"$log" || ! bounded 60 chmod 0777 "$wd" 2>>"$log"; then
+	bounded 60 mkdir "$wd" 2>"$log" && bounded 60 chmod 0777 "$wd" 2>>"$log"
+	rc=$?
+	if [ $rc -ne 0 ]; then
 		echo "FAIL $name: cannot create $wd: $(tail -n 1 "$log")"
 		failed=$((failed + 1))
+		[ $rc -eq 254 ] && stop=1
 		return
 	fi
 	start=$(date +%s)

@@ -1,0 +1,163 @@
+#!/bin/sh
+# /vm/guest.sh: PID 1 (rdinit=) of the benchmark guests booted by bench/vm.sh
+# (busybox sh; no python in here: results go to the host as raw lines).
+#
+# Loads usmfs.ko, mounts usmfs and a tmpfs of the same size side by side,
+# runs the fio jobs (/vm/fio/*.fio) against both, then faultbench on tmpfs
+# and on usmfs with alloc=firstfit and alloc=contiguous, and hands an exit
+# status to the host through QEMU's isa-debug-exit port (0xf4).
+# Settings come from /vm/conf (written by the host).
+#
+# Lines for the host start with "vmb: " and are printed again as one block
+# between "vmb: results begin" and "vmb: results end" with the console
+# quiet, so that a kernel message cannot split them:
+#   vmb: fio,JOB,ENGINE,NUMJOBS,FS,<fio terse v3 line>
+#   vmb: fault,<faultbench CSV line>
+#   vmb: pmd,LABEL,FilePmdMapped kB,ShmemPmdMapped kB   (max while it ran)
+#   vmb: error WHAT                   vmb: status N
+
+PATH=/usr/sbin:/usr/bin:/sbin:/bin
+export PATH
+
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+mount -t tmpfs -o size=16M tmpfs /tmp
+mkdir -p /mnt/usm /mnt/tmpfs
+
+MODULE=usmfs
+POOL=256M
+SIZE=224M
+FIO_JOBS="seq-read"
+FIO_ENGINES="psync"
+FIO_NJOBS="1"
+FIO_SIZE=64M
+FIO_RUNTIME=2
+FIO_TIMEOUT=120
+FB_MIB=32
+. /vm/conf
+
+fails=0
+: >/tmp/results
+result() { echo "vmb: $*" | tee -a /tmp/results; }
+error() { result "error $*"; fails=$((fails + 1)); }
+
+finish() {
+	dmesg -n 1
+	echo "vmb: results begin"
+	cat /tmp/results
+	echo "vmb: results end"
+	echo "vmb: status $1"
+	sync
+	printf "\\$(printf %o "$1")" | dd of=/dev/port bs=1 seek=244 count=1 conv=notrunc 2>/dev/null
+	echo "vmb: isa-debug-exit did not stop the guest"
+	poweroff -f
+	sleep 5
+}
+
+echo "vmb: guest up: $(uname -r), $(grep -c ^processor /proc/cpuinfo) cpus," \
+	"$(awk '/MemTotal/ {print int($2 / 1024) " MiB"}' /proc/meminfo)"
+echo "vmb: cmdline: $(cat /proc/cmdline)"
+# Kernel chatter on the console slows the guest and splits lines.
+dmesg -n 1
+
+if ! insmod "/vm/$MODULE.ko" pool="$POOL"; then
+	dmesg | tail -n 20
+	error "insmod pool=$POOL"
+	finish 1
+fi
+dmesg | grep -i "$MODULE" | sed 's/^/vmb: dmesg: /'
+if ! mount -t "$MODULE" none /mnt/usm -o size="$SIZE"; then
+	error "mount $MODULE size=$SIZE"
+	finish 1
+fi
+if ! mount -t tmpfs -o size="$SIZE" none /mnt/tmpfs; then
+	error "mount tmpfs size=$SIZE"
+	finish 1
+fi
+grep -E ' /mnt/(usm|tmpfs) ' /proc/mounts | sed 's/^/vmb: mounted: /'
+
+# ---- fio: each job, engine and job count, tmpfs then usmfs.
+n=0
+total=0
+for j in $FIO_JOBS; do for e in $FIO_ENGINES; do for nj in $FIO_NJOBS; do
+	total=$((total + 2))
+done; done; done
+for j in $FIO_JOBS; do
+	for e in $FIO_ENGINES; do
+		for nj in $FIO_NJOBS; do
+			for fs in tmpfs usmfs; do
+				n=$((n + 1))
+				d=/mnt/tmpfs
+				[ $fs = usmfs ] && d=/mnt/usm
+				echo "vmb: [$n/$total] fio $j $e numjobs=$nj on $fs"
+				DIR=$d SIZE=$FIO_SIZE ENGINE=$e NUMJOBS=$nj RUNTIME=$FIO_RUNTIME \
+					timeout "$FIO_TIMEOUT" fio --output-format=terse \
+					--terse-version=3 "/vm/fio/$j.fio" >/tmp/fio.out 2>/tmp/fio.err
+				rc=$?
+				line=$(grep '^3;' /tmp/fio.out | tail -n 1)
+				if [ $rc -eq 0 ] && [ -n "$line" ]; then
+					result "fio,$j,$e,$nj,$fs,$line"
+				else
+					sed 's/^/vmb: fio: /' /tmp/fio.err | head -n 10
+					error "fio $j $e $nj $fs exit $rc"
+				fi
+				rm -rf "$d"/* 2>/dev/null
+			done
+		done
+	done
+done
+umount /mnt/usm || error "umount /mnt/usm"
+
+# ---- faultbench: run it in the background and watch /proc/meminfo for
+# 2 MiB file mappings while it runs.
+faultbench() {	# LABEL DIR
+	label=$1
+	dir=$2
+	/vm/faultbench "$dir" -s "$FB_MIB" -l "$label" >/tmp/fb.out 2>/tmp/fb.err &
+	pid=$!
+	fpmd=0
+	spmd=0
+	while kill -0 $pid 2>/dev/null; do
+		v=$(awk '/^FilePmdMapped:/ { print $2 }' /proc/meminfo)
+		[ "${v:-0}" -gt $fpmd ] && fpmd=$v
+		v=$(awk '/^ShmemPmdMapped:/ { print $2 }' /proc/meminfo)
+		[ "${v:-0}" -gt $spmd ] && spmd=$v
+		sleep 0.2
+	done
+	wait $pid
+	rc=$?
+	if [ $rc -eq 0 ] && [ -s /tmp/fb.out ]; then
+		while read -r l; do
+			result "fault,$l"
+		done </tmp/fb.out
+		result "pmd,$label,$fpmd,$spmd"
+	else
+		sed 's/^/vmb: faultbench: /' /tmp/fb.err | head -n 10
+		error "faultbench $label exit $rc"
+	fi
+	rm -f "$dir"/faultbench.* 2>/dev/null
+}
+
+echo "vmb: faultbench ${FB_MIB} MiB on tmpfs"
+faultbench tmpfs /mnt/tmpfs
+umount /mnt/tmpfs || error "umount /mnt/tmpfs"
+for alloc in firstfit contiguous; do
+	echo "vmb: faultbench ${FB_MIB} MiB on usmfs alloc=$alloc"
+	if mount -t "$MODULE" none /mnt/usm -o size="$SIZE",alloc=$alloc; then
+		faultbench "usmfs-$alloc" /mnt/usm
+		umount /mnt/usm || error "umount /mnt/usm (alloc=$alloc)"
+	else
+		error "mount $MODULE alloc=$alloc"
+	fi
+done
+
+rmmod "$MODULE" || error "rmmod"
+BAD_RE='WARNING:|BUG:|Oops|Call Trace|Kernel panic|general protection fault'
+bad=$(dmesg | grep -c -E "$BAD_RE")
+if [ "$bad" -ne 0 ]; then
+	dmesg | grep -B 2 -A 20 -E "$BAD_RE" | head -n 60
+	error "dmesg: $bad bad lines"
+fi
+[ $fails -eq 0 ] && finish 0
+finish 1
