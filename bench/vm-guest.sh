@@ -33,6 +33,7 @@ FIO_ENGINES="psync"
 FIO_NJOBS="1"
 FIO_SIZE=64M
 FIO_RUNTIME=2
+FIO_REPS=1
 FIO_TIMEOUT=120
 FB_MIB=32
 . /vm/conf
@@ -77,16 +78,24 @@ if ! mount -t tmpfs -o size="$SIZE" none /mnt/tmpfs; then
 fi
 grep -E ' /mnt/(usm|tmpfs) ' /proc/mounts | sed 's/^/vmb: mounted: /'
 
-# ---- fio: each job, engine and job count, tmpfs then usmfs.
+# ---- fio: each job, engine and job count on tmpfs and usmfs, FIO_REPS times.
 n=0
 total=0
 for j in $FIO_JOBS; do for e in $FIO_ENGINES; do for nj in $FIO_NJOBS; do
-	total=$((total + 2))
+	total=$((total + 2 * FIO_REPS))
 done; done; done
 for j in $FIO_JOBS; do
 	for e in $FIO_ENGINES; do
 		for nj in $FIO_NJOBS; do
-			for fs in tmpfs usmfs; do
+			# Repetitions alternate which filesystem goes first.
+			r=0
+			order=
+			while [ $r -lt "$FIO_REPS" ]; do
+				if [ $((r % 2)) -eq 0 ]; then order="$order tmpfs usmfs"
+				else order="$order usmfs tmpfs"; fi
+				r=$((r + 1))
+			done
+			for fs in $order; do
 				n=$((n + 1))
 				d=/mnt/tmpfs
 				[ $fs = usmfs ] && d=/mnt/usm

@@ -53,6 +53,7 @@ if [ $quick = 1 ]; then
 	FIO_NJOBS="1"
 	FIO_SIZE=64M
 	FIO_RUNTIME=2
+	FIO_REPS=2
 	FB_MIB=32
 	VM_TIMEOUT=${VM_TIMEOUT:-420}
 else
@@ -61,6 +62,7 @@ else
 	FIO_NJOBS="1 2"
 	FIO_SIZE=96M		# per job: 2 jobs fit in SIZE
 	FIO_RUNTIME=3
+	FIO_REPS=1
 	FB_MIB=64
 	VM_TIMEOUT=${VM_TIMEOUT:-900}
 fi
@@ -86,7 +88,8 @@ progress() { printf '[%s] vm: %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 # fields 6.. (6 io KiB, 7 bw KiB/s, 8 iops, 18-37 clat percentiles in us),
 # write block at 47.. (47 io KiB, 48 bw, 49 iops, 59-78 percentiles).
 # Bandwidth and IOPS are read+write; the percentiles are those of the
-# direction that moved more data (as bench/fio-summary.py does).
+# direction that moved more data (as bench/fio-summary.py does).  Several
+# runs of one job on one fs (FIO_REPS) give their mean.
 parse_fio() {
 	grep '^vmb: fio,' "$2" | sed 's/^vmb: fio,//' | awk -v k="$1" '
 	function pct(base, want,   i, kv) {
@@ -104,8 +107,15 @@ parse_fio() {
 		bw = (t[7] + t[48]) / 1024
 		iops = t[8] + t[49]
 		base = (t[47] > t[6]) ? 59 : 18
-		printf "%s,%s,%s,%s,%s,%.1f,%.0f,%.2f,%.2f\n", k, c[1], c[2], c[3], c[4],
-			bw, iops, pct(base, 50), pct(base, 99)
+		key = c[1] "," c[2] "," c[3] "," c[4]
+		if (!(key in cnt)) order[++nk] = key
+		cnt[key]++; sbw[key] += bw; siops[key] += iops
+		sp50[key] += pct(base, 50); sp99[key] += pct(base, 99)
+	}
+	END {
+		for (i = 1; i <= nk; i++) { x = order[i]; m = cnt[x]
+			printf "%s,%s,%.1f,%.0f,%.2f,%.2f\n", k, x, sbw[x] / m,
+				siops[x] / m, sp50[x] / m, sp99[x] / m }
 	}'
 }
 
@@ -165,6 +175,7 @@ FIO_ENGINES='$FIO_ENGINES'
 FIO_NJOBS='$FIO_NJOBS'
 FIO_SIZE='$FIO_SIZE'
 FIO_RUNTIME='$FIO_RUNTIME'
+FIO_REPS='$FIO_REPS'
 FB_MIB='$FB_MIB'
 EOF
 	(cd "$d" && find vm | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) >"$b/bench.cpio" &&
@@ -208,7 +219,7 @@ EOF
 			"append: $append"
 		echo "vm $spec: usmfs.ko pool=$POOL, usmfs and tmpfs size=$SIZE; fio jobs: $FIO_JOBS;" \
 			"engines: $FIO_ENGINES; numjobs: $FIO_NJOBS; size/job $FIO_SIZE; runtime ${FIO_RUNTIME}s" \
-			"(+1s ramp); faultbench ${FB_MIB} MiB, 4 KiB touches"
+			"(+1s ramp), mean of $FIO_REPS run(s) per fs, alternating which goes first; faultbench ${FB_MIB} MiB, 4 KiB touches"
 		echo "vm $spec: max FilePmdMapped/ShmemPmdMapped during faultbench: ${pmd:-not measured}"
 		echo "vm $spec: $(grep -c . "$b/fio.rows") fio rows, guest exit $(((rc - 1) / 2)), $(($(date +%s) - t0))s"
 	} >>"$RES/meta.txt"

@@ -553,6 +553,16 @@ void usmfs_ll_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
 	n = file_get(req, ino);
 	if (!n)
 		return;
+	/*
+	 * With the writeback cache the kernel may hold dirty pages the daemon
+	 * has not seen yet, and it does not flush them before FUSE_LSEEK: our
+	 * page map would call their data a hole.  Invalidating the file's
+	 * cache makes the kernel write them back first (launder: WRITE
+	 * requests, served by other worker threads; no lock of ours is held).
+	 * SEEK_DATA/SEEK_HOLE are rare; the cost is a cold cache.
+	 */
+	if (fs.writeback)
+		fuse_lowlevel_notify_inval_inode(fs.se, ino, 0, 0);
 	pthread_mutex_lock(&fs.lock);
 	isize = n->size;
 	pthread_mutex_unlock(&fs.lock);
