@@ -124,6 +124,7 @@ struct page *usmfs_get_page(struct inode *inode, pgoff_t index,
 		return raced ? raced : ERR_PTR(xa_err(entry));
 	}
 	inode_add_bytes(inode, PAGE_SIZE);
+	usmfs_chan_page_allocated(inode, index, frame);
 	return page;
 }
 
@@ -215,10 +216,14 @@ void usmfs_truncate_range(struct inode *inode, loff_t lstart, loff_t lend)
 	if (tail && lend != LLONG_MAX &&
 	    (lstart >> PAGE_SHIFT) != (lend >> PAGE_SHIFT))
 		usmfs_zero_partial(inode, lend + 1 - tail, tail);
-	if (end == ULONG_MAX)
+	/* Reported before the frames are free: before any reuse of them. */
+	if (end == ULONG_MAX) {
+		usmfs_chan_truncated(inode, start, ~0ULL);
 		usmfs_free_frames(inode, start, ULONG_MAX, false);
-	else if (end > start)
+	} else if (end > start) {
+		usmfs_chan_truncated(inode, start, end - start);
 		usmfs_free_frames(inode, start, end - 1, false);
+	}
 }
 
 /* Undo the frames a failed fallocate added (marked), or keep them. */
@@ -234,6 +239,7 @@ void usmfs_falloc_finish(struct inode *inode, pgoff_t first, pgoff_t last,
 		filemap_invalidate_lock(mapping);
 		unmap_mapping_range(mapping, (loff_t)first << PAGE_SHIFT,
 				    (loff_t)(last - first + 1) << PAGE_SHIFT, 0);
+		usmfs_chan_truncated(inode, first, last - first + 1);
 		usmfs_free_frames(inode, first, last, true);
 		unmap_mapping_range(mapping, (loff_t)first << PAGE_SHIFT,
 				    (loff_t)(last - first + 1) << PAGE_SHIFT, 0);
@@ -300,6 +306,7 @@ static struct inode *usmfs_alloc_inode(struct super_block *sb)
 	info->xattr_bytes = 0;
 	atomic64_set(&info->faults, 0);
 	atomic64_set(&info->hits, 0);
+	info->chan_gone = false;
 	return &info->vfs_inode;
 }
 
@@ -314,8 +321,11 @@ static void usmfs_evict_inode(struct inode *inode)
 {
 	struct usmfs_inode_info *info = USMFS_I(inode);
 
-	if (S_ISREG(inode->i_mode))
+	if (S_ISREG(inode->i_mode)) {
+		WRITE_ONCE(info->chan_gone, true);
+		usmfs_chan_file_removed(inode);
 		usmfs_free_frames(inode, 0, ULONG_MAX, false);
+	}
 	WARN_ON_ONCE(!xa_empty(&info->frames));
 	usmfs_xattrs_free(info);
 	clear_inode(inode);
@@ -408,6 +418,7 @@ static int usmfs_mknod(struct usmfs_idmap *idmap, struct inode *dir,
 		return PTR_ERR(inode);
 	usmfs_d_pin(dentry, inode);
 	usmfs_set_mtime_ctime_now(dir);
+	usmfs_chan_file_created(inode, dentry, dir);
 	return 0;
 }
 
@@ -461,6 +472,7 @@ static int usmfs_tmpfile(struct usmfs_idmap *idmap, struct inode *dir,
 	if (IS_ERR(inode))
 		return PTR_ERR(inode);
 	d_tmpfile(file, inode);
+	usmfs_chan_file_created(inode, NULL, dir);
 	return finish_open_simple(file, 0);
 }
 

@@ -57,7 +57,7 @@ static struct usmfs_pool {
 	unsigned long *deferred;
 	struct page **pages;
 
-	struct usmfs_chunk *chunks;
+	struct usmfs_pool_chunk *chunks;
 	unsigned int nr_chunks;
 	unsigned int max_chunks;
 	u64 requested;
@@ -211,7 +211,7 @@ static int usmfs_add_chunk(struct page *base, unsigned long nr,
 
 	if (pool.nr_chunks == pool.max_chunks) {
 		unsigned int max = max(16U, pool.max_chunks * 2);
-		struct usmfs_chunk *c;
+		struct usmfs_pool_chunk *c;
 
 		c = krealloc(pool.chunks, max * sizeof(*c), GFP_KERNEL);
 		if (!c)
@@ -219,7 +219,7 @@ static int usmfs_add_chunk(struct page *base, unsigned long nr,
 		pool.chunks = c;
 		pool.max_chunks = max;
 	}
-	pool.chunks[pool.nr_chunks++] = (struct usmfs_chunk){
+	pool.chunks[pool.nr_chunks++] = (struct usmfs_pool_chunk){
 		.base = base, .nr = nr, .src = src,
 	};
 	for (i = 0; i < nr; i++)
@@ -229,7 +229,7 @@ static int usmfs_add_chunk(struct page *base, unsigned long nr,
 	return 0;
 }
 
-static void usmfs_free_chunk(struct usmfs_chunk *c)
+static void usmfs_free_chunk(struct usmfs_pool_chunk *c)
 {
 	unsigned long i, busy = 0;
 
@@ -400,7 +400,7 @@ static unsigned long usmfs_take(enum usmfs_source src, unsigned long want)
 		if (!base)
 			break;
 		if (usmfs_add_chunk(base, nr, src)) {
-			struct usmfs_chunk c = { .base = base, .nr = nr,
+			struct usmfs_pool_chunk c = { .base = base, .nr = nr,
 						 .src = src };
 
 			usmfs_free_chunk(&c);
@@ -489,6 +489,37 @@ void usmfs_pool_del_mount(struct usmfs_sb_info *sbi)
 	mutex_lock(&pool.mounts_lock);
 	list_del_init(&sbi->pool_link);
 	mutex_unlock(&pool.mounts_lock);
+}
+
+/*
+ * For the channel (chan.c): the mounts, in the order they were mounted,
+ * between usmfs_pool_lock_mounts() and usmfs_pool_unlock_mounts() (a
+ * mount being unmounted waits for the unlock).
+ */
+struct list_head *usmfs_pool_lock_mounts(void)
+{
+	mutex_lock(&pool.mounts_lock);
+	return &pool.mounts;
+}
+
+void usmfs_pool_unlock_mounts(void)
+{
+	mutex_unlock(&pool.mounts_lock);
+}
+
+unsigned int usmfs_pool_nr_chunks(void)
+{
+	return pool.nr_chunks;
+}
+
+/* Chunk @i (frames in chunk order): its length, source and first pfn. */
+void usmfs_pool_chunk_info(unsigned int i, unsigned long *nr,
+			   enum usmfs_source *src, unsigned long *pfn)
+{
+	*nr = pool.chunks[i].nr;
+	*src = pool.chunks[i].src;
+	if (pfn)
+		*pfn = page_to_pfn(pool.chunks[i].base);
 }
 
 /* ------------------------------------------------------------ load/unload */

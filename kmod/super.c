@@ -209,6 +209,7 @@ static int usmfs_fill_super(struct super_block *sb, struct fs_context *fc)
 	atomic64_set(&sbi->faults, 0);
 	atomic64_set(&sbi->hits, 0);
 	sbi->sb = sb;
+	sbi->chan_dev = usmfs_chan_new_dev();
 	usmfs_apply(sbi, ctx, false);
 	sb->s_fs_info = sbi;
 
@@ -230,6 +231,7 @@ static int usmfs_fill_super(struct super_block *sb, struct fs_context *fc)
 	if (!sb->s_root)
 		return -ENOMEM;
 	usmfs_pool_add_mount(sbi);
+	usmfs_chan_mount(sbi);
 	return 0;
 }
 
@@ -336,8 +338,10 @@ static void usmfs_kill_sb(struct super_block *sb)
 {
 	struct usmfs_sb_info *sbi = USMFS_SB(sb);
 
-	if (sbi)
+	if (sbi) {
 		usmfs_pool_del_mount(sbi);
+		usmfs_chan_umount(sbi);
+	}
 	usmfs_kill_pinned_super(sb);
 	kfree(sbi);
 }
@@ -402,8 +406,13 @@ static int __init usmfs_init(void)
 	err = register_filesystem(&usmfs_fs_type);
 	if (err)
 		goto exit_pool;
+	err = usmfs_chan_init();
+	if (err)
+		goto unregister;
 	return 0;
 
+unregister:
+	unregister_filesystem(&usmfs_fs_type);
 exit_pool:
 	usmfs_pool_exit();
 destroy_inode_cache:
@@ -414,6 +423,7 @@ out:
 
 static void __exit usmfs_exit(void)
 {
+	usmfs_chan_exit();
 	unregister_filesystem(&usmfs_fs_type);
 	usmfs_inode_cache_exit();
 	usmfs_pool_exit();

@@ -36,13 +36,13 @@ enum usmfs_source {
 };
 
 /**
- * struct usmfs_chunk - one piece of the pool, taken at load, returned at
+ * struct usmfs_pool_chunk - one piece of the pool, taken at load, returned at
  * unload.
  * @base:	first page; frames of a chunk are physically contiguous
  * @nr:		frames in it
  * @src:	where it came from (how it goes back)
  */
-struct usmfs_chunk {
+struct usmfs_pool_chunk {
 	struct page *base;
 	unsigned long nr;
 	enum usmfs_source src;
@@ -116,6 +116,7 @@ struct usmfs_sb_info {
 	atomic64_t hits;
 	struct super_block *sb;
 	struct list_head pool_link;
+	u32 chan_dev;		/* the channel's number for the mount */
 };
 
 static inline struct usmfs_sb_info *USMFS_SB(struct super_block *sb)
@@ -125,6 +126,11 @@ static inline struct usmfs_sb_info *USMFS_SB(struct super_block *sb)
 
 void usmfs_pool_add_mount(struct usmfs_sb_info *sbi);
 void usmfs_pool_del_mount(struct usmfs_sb_info *sbi);
+struct list_head *usmfs_pool_lock_mounts(void);
+void usmfs_pool_unlock_mounts(void);
+unsigned int usmfs_pool_nr_chunks(void);
+void usmfs_pool_chunk_info(unsigned int i, unsigned long *nr,
+			   enum usmfs_source *src, unsigned long *pfn);
 
 /* ----------------------------------------------------------------- inode */
 
@@ -147,6 +153,7 @@ struct usmfs_inode_info {
 	size_t xattr_bytes;
 	atomic64_t faults;
 	atomic64_t hits;
+	bool chan_gone;		/* evicted: not replayed to a server */
 	struct inode vfs_inode;
 };
 
@@ -198,5 +205,20 @@ int usmfs_parse_size(const char *s, u64 pct_base, u64 *out, u32 *pct);
 int usmfs_parse_size_strict(const char *s, u64 *out);
 int usmfs_parse_duration_ms(const char *s, u64 *out_ms);
 int usmfs_format_size_exact(u64 bytes, char *buf, size_t len);
+
+/* chan.c: /dev/usmfs; the hooks queue events while a server is attached */
+int usmfs_chan_init(void);
+void usmfs_chan_exit(void);
+u32 usmfs_chan_new_dev(void);
+void usmfs_chan_mount(struct usmfs_sb_info *sbi);
+void usmfs_chan_umount(struct usmfs_sb_info *sbi);
+void usmfs_chan_file_created(struct inode *inode, struct dentry *dentry,
+			     struct inode *dir);
+void usmfs_chan_file_removed(struct inode *inode);
+void usmfs_chan_truncated(struct inode *inode, pgoff_t start, u64 nr);
+void usmfs_chan_xattr_changed(struct inode *inode, int id, const void *value,
+			      size_t size);
+void usmfs_chan_page_allocated(struct inode *inode, pgoff_t index,
+			       unsigned long frame);
 
 #endif /* USMFS_H */

@@ -472,6 +472,7 @@ static int usmfs_usm_set(struct inode *inode, const char *suffix,
 	info->pol.set = (info->pol.set & ~BIT(id)) | (pol.set & BIT(id));
 	spin_unlock(&info->lock);
 	inode_set_ctime_current(inode);
+	usmfs_chan_xattr_changed(inode, id, value, size);
 	return 0;
 }
 

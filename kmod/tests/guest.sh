@@ -196,6 +196,45 @@ rm /mnt/u/busybox
 check stress-race /kt/stress race /mnt/u 15
 check stress-race-no-leak sh -c '[ "$(/kt/stress settle '$STATS')" = 0 ]'
 check stress-pin /kt/stress pin /mnt/u $STATS
+
+# --- the policy-server channel, /dev/usmfs (kmod/chan.c; tests/chantest.c) ---
+checkv() {	# checkv NAME CMD...: as check, and show the last line of output
+	name=$1
+	shift
+	if "$@" >/tmp/out 2>&1; then ok "$name ($(tail -n 1 /tmp/out))"; else ko "$name" "$(head -c 300 /tmp/out)"; fi
+}
+check chan-dev-0600 sh -c '[ "$(stat -c %a:%u:%g /dev/usmfs)" = 600:0:0 ]'
+check chan-open-ebusy /kt/chantest open
+check chan-noroot-eperm /kt/chantest noroot
+checkv chan-hello /kt/chantest hello
+check chan-events /kt/chantest events /mnt/u
+checkv chan-overflow /kt/chantest overflow /mnt/u 5000
+dd if=/dev/urandom of=/tmp/cf bs=64k count=8 2>/dev/null
+cp /tmp/cf /mnt/u/cf
+checkv chan-fuzz /kt/chantest fuzz 20 30000
+check chan-fuzz-mount-intact cmp /tmp/cf /mnt/u/cf
+rm -f /mnt/u/cf
+if [ -x /kt/usm-policyd ]; then
+	/kt/usm-policyd -v >/tmp/pd.log 2>&1 &
+	pd=$!
+	n=0
+	while ! grep -q attached /tmp/pd.log && [ $n -lt 30 ]; do sleep 1; n=$((n + 1)); done
+	touch /mnt/u/pdfile
+	sleep 1
+	kill -TERM $pd
+	wait $pd
+	rc=$?
+	if [ $rc = 0 ] && grep -q "attached: protocol 1\." /tmp/pd.log; then
+		ok "chan-policyd ($(grep -m1 attached /tmp/pd.log | head -c 160))"
+	else
+		ko chan-policyd "exit $rc: $(tail -c 300 /tmp/pd.log)"
+	fi
+	rm -f /mnt/u/pdfile
+	check chan-reopen-after-policyd /kt/chantest open
+	dmesg | grep -q "usmfs: chan: server detached" && ok chan-detach-logged || ko chan-detach-logged
+else
+	ko chan-policyd "no /kt/usm-policyd"
+fi
 umount /mnt/u
 check frames-all-back sh -c '[ "$(awk "\$1==\"used\" {print \$2}" '$STATS')" = 0 ]'
 check unload rmmod usmfs

@@ -31,6 +31,13 @@ fi
 
 gcc -static -O2 -Wall -Wextra -Werror -o "$OUT/stress" "$TOP/kmod/tests/stress.c" ||
 	{ echo "kmod-tests: stress.c does not build"; exit 1; }
+gcc -static -O2 -Wall -Wextra -Werror -o "$OUT/chantest" "$TOP/kmod/tests/chantest.c" ||
+	{ echo "kmod-tests: chantest.c does not build"; exit 1; }
+# usm-policyd (make -C policy), with the libraries ldd lists, as fio is in
+# the lane's initramfs.
+PD=${USM_POLICYD:-$TOP/policy/build/usm-policyd}
+[ -x "$PD" ] || make -C "$TOP/policy" >"$OUT/policy-build.log" 2>&1 ||
+	{ echo "kmod-tests: usm-policyd does not build ($OUT/policy-build.log)"; exit 1; }
 
 tp=0
 tf=0
@@ -39,6 +46,11 @@ for rel in "$@"; do
 	rm -rf "$d"
 	mkdir -p "$d/root/kt"
 	cp "$BUILD/$rel/usmfs.ko" "$OUT/stress" "$d/root/kt/"
+	cp "$OUT/chantest" "$PD" "$d/root/kt/"
+	for lib in $(ldd "$PD" | awk '/=> \// { print $3 } /^[[:space:]]*\/[^ ]*ld-linux/ { print $1 }'); do
+		mkdir -p "$d/root$(dirname "$lib")"
+		cp -L "$lib" "$d/root$lib"
+	done
 	cp "$TOP/kmod/tests/guest.sh" "$d/root/init"
 	chmod +x "$d/root/init"
 	append="console=ttyS0 panic=-1"

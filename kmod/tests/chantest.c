@@ -1,0 +1,540 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * chantest - guest checks of /dev/usmfs (kmod/chan.c), linked -static.
+ *
+ *   chantest open                 root opens; a second open gets EBUSY
+ *   chantest noroot               uid 65534: EACCES (0600); uid 0 without
+ *                                 CAP_SYS_ADMIN: EPERM
+ *   chantest hello                before HELLO: EPERM; bad major: EPROTO;
+ *                                 HELLO, EALREADY, GET_CHUNKS, mmap bounds
+ *   chantest events DIR           replay, then the events of a file's life,
+ *                                 LIST_PAGES, its data seen through the pool
+ *   chantest overflow DIR N       N files created unread: OVERFLOW, seq gap
+ *   chantest fuzz SECONDS MAX     random and mutated command batches
+ * Prints what failed on stderr and exits 1; 0 when all is well.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <sys/xattr.h>
+#include <linux/capability.h>
+
+#include "../include/uapi/linux/usmfs.h"
+
+#define DEV "/dev/usmfs"
+
+static int failed;
+
+#define CHECK(cond, ...) do {						\
+	if (!(cond)) {							\
+		fprintf(stderr, "chantest: %s:%d: ", __func__, __LINE__);	\
+		fprintf(stderr, __VA_ARGS__);				\
+		fputc('\n', stderr);					\
+		failed = 1;						\
+	}								\
+} while (0)
+
+static int xopen(void)
+{
+	int fd = open(DEV, O_RDWR);
+
+	if (fd < 0) {
+		fprintf(stderr, "chantest: open %s: %s\n", DEV, strerror(errno));
+		exit(1);
+	}
+	return fd;
+}
+
+static int hello(int fd, struct usmfs_hello *h, uint64_t features)
+{
+	memset(h, 0, sizeof(*h));
+	h->version_major = USMFS_VERSION_MAJOR;
+	h->version_minor = USMFS_VERSION_MINOR;
+	h->features = features;
+	return ioctl(fd, USMFS_IOC_HELLO, h);
+}
+
+static int t_open(void)
+{
+	int a = xopen(), b;
+
+	b = open(DEV, O_RDWR);
+	CHECK(b < 0 && errno == EBUSY, "second open: %d %s", b, strerror(errno));
+	if (b >= 0)
+		close(b);
+	close(a);
+	b = open(DEV, O_RDWR);
+	CHECK(b >= 0, "open after close: %s", strerror(errno));
+	close(b);
+	return failed;
+}
+
+static int t_noroot(void)
+{
+	struct __user_cap_header_struct hd = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct d[2];
+	pid_t pid = fork();
+	int st, fd;
+
+	if (pid == 0) {
+		if (setuid(65534))
+			_exit(2);
+		fd = open(DEV, O_RDWR);
+		_exit(fd < 0 && errno == EACCES ? 0 : 1);
+	}
+	waitpid(pid, &st, 0);
+	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "uid 65534 not refused (EACCES): %d", st);
+
+	pid = fork();
+	if (pid == 0) {
+		if (syscall(SYS_capget, &hd, d))
+			_exit(2);
+		d[CAP_SYS_ADMIN / 32].effective &= ~(1U << (CAP_SYS_ADMIN % 32));
+		d[CAP_SYS_ADMIN / 32].permitted &= ~(1U << (CAP_SYS_ADMIN % 32));
+		if (syscall(SYS_capset, &hd, d))
+			_exit(3);
+		fd = open(DEV, O_RDWR);
+		_exit(fd < 0 && errno == EPERM ? 0 : 1);
+	}
+	waitpid(pid, &st, 0);
+	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "root without CAP_SYS_ADMIN not refused (EPERM): %d", st);
+	return failed;
+}
+
+static int t_hello(void)
+{
+	struct usmfs_features f;
+	struct usmfs_hello h;
+	struct usmfs_chunks q;
+	struct usmfs_chunk ch[256];
+	struct usmfs_event ev;
+	uint64_t sum = 0;
+	size_t len;
+	void *p;
+	int fd = xopen();
+
+	memset(&f, 0, sizeof(f));
+	CHECK(ioctl(fd, USMFS_IOC_GET_FEATURES, &f) == 0, "GET_FEATURES: %s", strerror(errno));
+	CHECK(f.version_major == USMFS_VERSION_MAJOR && (f.features & ~USMFS_F_ALL) == 0,
+	      "features %u 0x%llx", f.version_major, (unsigned long long)f.features);
+	CHECK(read(fd, &ev, sizeof(ev)) < 0 && errno == EPERM, "read before HELLO");
+	memset(&q, 0, sizeof(q));
+	CHECK(ioctl(fd, USMFS_IOC_GET_CHUNKS, &q) < 0 && errno == EPERM, "GET_CHUNKS before HELLO");
+	p = mmap(NULL, 4096, PROT_READ, MAP_SHARED, fd, 0);
+	CHECK(p == MAP_FAILED && errno == EPERM, "mmap before HELLO");
+
+	memset(&h, 0, sizeof(h));
+	h.version_major = USMFS_VERSION_MAJOR + 1;
+	CHECK(ioctl(fd, USMFS_IOC_HELLO, &h) < 0 && errno == EPROTO, "bad major: %s", strerror(errno));
+	CHECK(h.version_major == USMFS_VERSION_MAJOR, "bad major: module's not written back");
+	memset(&h, 0, sizeof(h));
+	h.reserved[2] = 1;
+	CHECK(ioctl(fd, USMFS_IOC_HELLO, &h) < 0 && errno == EINVAL, "reserved set: %s", strerror(errno));
+
+	CHECK(hello(fd, &h, ~0ULL) == 0, "HELLO: %s", strerror(errno));
+	CHECK((h.features & ~(USMFS_F_ALL & f.features)) == 0, "granted 0x%llx",
+	      (unsigned long long)h.features);
+	CHECK(h.page_shift == USMFS_PAGE_SHIFT && h.event_size == sizeof(ev) &&
+	      h.cmd_size == sizeof(struct usmfs_cmd) && h.max_batch == USMFS_MAX_BATCH &&
+	      h.queue_events >= 16 && h.pool_frames && h.nr_chunks && h.generation >= 1,
+	      "hello fields");
+	printf("hello: features 0x%llx, %llu frames, %u chunks, queue %u, generation %llu\n",
+	       (unsigned long long)h.features, (unsigned long long)h.pool_frames,
+	       h.nr_chunks, h.queue_events, (unsigned long long)h.generation);
+	{
+		struct usmfs_hello h2;
+
+		CHECK(hello(fd, &h2, 0) < 0 && errno == EALREADY, "second HELLO: %s",
+		      strerror(errno));
+	}
+
+	memset(&q, 0, sizeof(q));
+	q.chunks_ptr = (uintptr_t)ch;
+	q.nr = 256;
+	CHECK(ioctl(fd, USMFS_IOC_GET_CHUNKS, &q) == 0, "GET_CHUNKS: %s", strerror(errno));
+	for (uint32_t i = 0; i < q.nr && i < 256; i++) {
+		CHECK(ch[i].first_frame == sum && ch[i].nr_frames, "chunk %u", i);
+		sum += ch[i].nr_frames;
+	}
+	CHECK(sum == h.pool_frames, "chunks hold %llu of %llu", (unsigned long long)sum,
+	      (unsigned long long)h.pool_frames);
+	q.nr = 0;
+	q.reserved0 = 1;
+	CHECK(ioctl(fd, USMFS_IOC_GET_CHUNKS, &q) < 0 && errno == EINVAL, "GET_CHUNKS reserved");
+
+	len = h.pool_frames << 12;
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	CHECK(p != MAP_FAILED, "mmap pool: %s", strerror(errno));
+	if (p != MAP_FAILED)
+		munmap(p, len);
+	p = mmap(NULL, len + 4096, PROT_READ, MAP_SHARED, fd, 0);
+	CHECK(p == MAP_FAILED && errno == EINVAL, "mmap past the pool");
+	p = mmap(NULL, 4096, PROT_READ, MAP_SHARED, fd, len);
+	CHECK(p == MAP_FAILED && errno == EINVAL, "mmap at the end");
+	p = mmap(NULL, 4096, PROT_READ, MAP_PRIVATE, fd, 0);
+	CHECK(p == MAP_FAILED, "private mmap");
+	CHECK(read(fd, &ev, 100) < 0 && errno == EINVAL, "short read");
+	close(fd);
+	return failed;
+}
+
+/* Next event (waits up to 2 s); 0 when none. */
+static int next_event(int fd, struct usmfs_event *ev)
+{
+	struct pollfd pf = { .fd = fd, .events = POLLIN };
+
+	if (poll(&pf, 1, 2000) != 1)
+		return 0;
+	return read(fd, ev, sizeof(*ev)) == sizeof(*ev);
+}
+
+static int t_events(const char *dir)
+{
+	struct usmfs_hello h;
+	struct usmfs_event ev;
+	struct usmfs_page_rec recs[8];
+	struct usmfs_cmd c;
+	struct usmfs_cmd_batch b;
+	struct stat st;
+	char path[512], buf[3 * 4096];
+	uint32_t dev = 0;
+	uint64_t alloc = 0, ino, lastseq = 0;
+	int fd = xopen(), f, seen_done = 0, seen_mount = 0, created = 0;
+	int xattr = 0, trunc = 0, removed = 0, n;
+	unsigned char *pool;
+
+	CHECK(hello(fd, &h, USMFS_F_PATH_HINT) == 0, "HELLO: %s", strerror(errno));
+	while (next_event(fd, &ev)) {
+		CHECK(ev.seq == lastseq + 1, "seq %llu after %llu", (unsigned long long)ev.seq,
+		      (unsigned long long)lastseq);
+		lastseq = ev.seq;
+		if (ev.type == USMFS_EV_MOUNT) {
+			CHECK(ev.flags & USMFS_EVF_REPLAY, "MOUNT without REPLAY");
+			seen_mount++;
+			dev = ev.dev;
+		}
+		if (ev.type == USMFS_EV_REPLAY_DONE) {
+			seen_done = 1;
+			break;
+		}
+	}
+	CHECK(seen_done && seen_mount >= 1, "replay: done %d mounts %d", seen_done, seen_mount);
+
+	pool = mmap(NULL, h.pool_frames << 12, PROT_READ, MAP_SHARED, fd, 0);
+	CHECK(pool != MAP_FAILED, "mmap: %s", strerror(errno));
+	snprintf(path, sizeof(path), "%s/chanfile", dir);
+	for (size_t i = 0; i < sizeof(buf); i++)
+		buf[i] = (char)(i * 7 + 3);
+	f = open(path, O_CREAT | O_RDWR | O_TRUNC, 0644);
+	CHECK(f >= 0 && write(f, buf, sizeof(buf)) == sizeof(buf), "write %s", path);
+	fstat(f, &st);
+	ino = st.st_ino;
+	CHECK(fsetxattr(f, "user.usm.prio", "7", 1, 0) == 0, "setxattr: %s", strerror(errno));
+
+	/* LIST_PAGES of the file: three resident pages, their data in the pool. */
+	memset(&c, 0, sizeof(c));
+	c.op = USMFS_CMD_LIST_PAGES;
+	c.dev = dev;
+	c.ino = ino;
+	c.u.list.recs_ptr = (uintptr_t)recs;
+	c.u.list.nr = 8;
+	memset(&b, 0, sizeof(b));
+	b.cmds_ptr = (uintptr_t)&c;
+	b.nr = 1;
+	CHECK(ioctl(fd, USMFS_IOC_CMD, &b) == 0 && b.done == 1, "CMD: %s", strerror(errno));
+	CHECK(c.error == 0 && c.u.list.nr == 3 && (c.flags & USMFS_CMDF_LIST_END),
+	      "LIST_PAGES: error %u nr %u flags %u", c.error, c.u.list.nr, c.flags);
+	for (uint32_t i = 0; i < c.u.list.nr && i < 8 && pool != MAP_FAILED; i++) {
+		CHECK(recs[i].state == USMFS_PAGE_RESIDENT && recs[i].index == i &&
+		      recs[i].frame < h.pool_frames, "rec %u", i);
+		if (recs[i].frame < h.pool_frames)
+			CHECK(!memcmp(pool + (recs[i].frame << 12), buf + i * 4096, 4096),
+			      "page %u not in frame %llu of the pool", i,
+			      (unsigned long long)recs[i].frame);
+	}
+	/* Two pages per batch of LIST_PAGES (cursor). */
+	c.flags = 0;
+	c.error = 0;
+	c.u.list.nr = 2;
+	c.u.list.cursor_index = 0;
+	CHECK(ioctl(fd, USMFS_IOC_CMD, &b) == 0 && c.error == 0 && c.u.list.nr == 2 &&
+	      !(c.flags & USMFS_CMDF_LIST_END) && c.u.list.cursor_index == 2,
+	      "LIST cursor: %s error %u nr %u flags %u cursor %llu", strerror(errno), c.error,
+	      c.u.list.nr, c.flags, (unsigned long long)c.u.list.cursor_index);
+	/* The rest from the cursor: page 2 only, and the end. */
+	c.flags = 0;
+	c.u.list.nr = 8;
+	CHECK(ioctl(fd, USMFS_IOC_CMD, &b) == 0 && c.error == 0 && c.u.list.nr == 1 &&
+	      (c.flags & USMFS_CMDF_LIST_END) && recs[0].index == 2, "LIST from cursor");
+	/* Bad ones: reserved bits, no such file, no such mount, bad buffer. */
+	c.u.list.cursor_index = 0;
+	c.flags = 0;
+	c.reserved0 = 1;
+	CHECK(ioctl(fd, USMFS_IOC_CMD, &b) == 0 && c.error == EINVAL, "reserved0: %u", c.error);
+	c.reserved0 = 0;
+	c.ino = ino + 100000;
+	CHECK(ioctl(fd, USMFS_IOC_CMD, &b) == 0 && c.error == ENOENT, "no file: %u", c.error);
+	c.ino = ino;
+	c.dev = dev + 1000;
+	CHECK(ioctl(fd, USMFS_IOC_CMD, &b) == 0 && c.error == EINVAL, "no mount: %u", c.error);
+	c.dev = dev;
+	c.u.list.recs_ptr = 16;
+	CHECK(ioctl(fd, USMFS_IOC_CMD, &b) == 0 && c.error == EFAULT, "bad recs: %u", c.error);
+	c.op = 99;
+	CHECK(ioctl(fd, USMFS_IOC_CMD, &b) == 0 && c.error == EINVAL, "op 99: %u", c.error);
+	c.op = USMFS_CMD_GRANT;
+	CHECK(ioctl(fd, USMFS_IOC_CMD, &b) == 0 && c.error == EOPNOTSUPP, "GRANT: %u", c.error);
+	CHECK(ftruncate(f, 4096) == 0, "ftruncate");
+	close(f);
+	CHECK(unlink(path) == 0, "unlink");
+
+	while ((n = next_event(fd, &ev)) && !removed) {
+		CHECK(ev.seq == lastseq + 1, "seq %llu after %llu", (unsigned long long)ev.seq,
+		      (unsigned long long)lastseq);
+		lastseq = ev.seq;
+		if (ev.ino != ino)
+			continue;
+		switch (ev.type) {
+		case USMFS_EV_FILE_CREATED:
+			created = 1;
+			CHECK(!strcmp((char *)ev.u.created.path, "/chanfile"), "path hint '%.72s'",
+			      ev.u.created.path);
+			CHECK(!strcmp((char *)ev.u.created.comm, "chantest"), "comm");
+			CHECK(ev.dev == dev, "dev");
+			break;
+		case USMFS_EV_PAGES_ALLOCATED:
+			CHECK(ev.u.range.start == alloc, "alloc start %llu",
+			      (unsigned long long)ev.u.range.start);
+			alloc += ev.u.range.nr;
+			break;
+		case USMFS_EV_XATTR_CHANGED:
+			xattr = ev.u.xattr.len == 1 && ev.u.xattr.value[0] == '7';
+			break;
+		case USMFS_EV_TRUNCATED:
+			trunc = ev.u.range.start == 1 && ev.u.range.nr == ~0ULL;
+			break;
+		case USMFS_EV_FILE_REMOVED:
+			removed = 1;
+			break;
+		}
+	}
+	CHECK(created && alloc == 3 && xattr && trunc && removed,
+	      "events: created %d allocated %llu xattr %d truncated %d removed %d",
+	      created, (unsigned long long)alloc, xattr, trunc, removed);
+	close(fd);
+	return failed;
+}
+
+static int t_overflow(const char *dir, int nfiles)
+{
+	struct usmfs_hello h;
+	struct usmfs_event ev;
+	char path[512];
+	uint64_t lost = 0, lastseq = 0, gap = 0, got = 0;
+	int fd = xopen();
+
+	CHECK(hello(fd, &h, 0) == 0, "HELLO: %s", strerror(errno));
+	for (int i = 0; i < nfiles; i++) {
+		snprintf(path, sizeof(path), "%s/ovf%d", dir, i);
+		int f = open(path, O_CREAT | O_WRONLY, 0600);
+
+		CHECK(f >= 0, "create %s: %s", path, strerror(errno));
+		if (f >= 0)
+			close(f);
+	}
+	/*
+	 * Drain, then one more event: the events lost took the seq numbers
+	 * from the OVERFLOW's on, so the next one shows the gap.
+	 */
+	for (int pass = 0; pass < 2; pass++) {
+		while (next_event(fd, &ev)) {
+			got++;
+			if (ev.seq != lastseq + 1)
+				gap += ev.seq - lastseq - 1;
+			lastseq = ev.seq;
+			if (ev.type == USMFS_EV_OVERFLOW)
+				lost += ev.u.overflow.lost;
+		}
+		if (pass == 0) {
+			snprintf(path, sizeof(path), "%s/ovf%d", dir, nfiles);
+			int f = open(path, O_CREAT | O_WRONLY, 0600);
+
+			CHECK(f >= 0, "create %s: %s", path, strerror(errno));
+			if (f >= 0)
+				close(f);
+		}
+	}
+	CHECK(lost > 0 && got <= h.queue_events + 1, "overflow: %llu events read, %llu lost",
+	      (unsigned long long)got, (unsigned long long)lost);
+	CHECK(gap == lost - 1, "seq gap %llu, lost %llu", (unsigned long long)gap,
+	      (unsigned long long)lost);
+	printf("overflow: %llu events read, %llu lost\n", (unsigned long long)got,
+	       (unsigned long long)lost);
+	for (int i = 0; i <= nfiles; i++) {
+		snprintf(path, sizeof(path), "%s/ovf%d", dir, i);
+		unlink(path);
+	}
+	close(fd);
+	return failed;
+}
+
+static uint64_t rnd(void)
+{
+	static uint64_t s = 0x9e3779b97f4a7c15ULL;
+
+	s ^= s << 13;
+	s ^= s >> 7;
+	s ^= s << 17;
+	return s;
+}
+
+static int t_fuzz(int seconds, long max)
+{
+	static struct usmfs_cmd cmds[USMFS_MAX_BATCH + 8];
+	static struct usmfs_page_rec recs[4096];
+	struct usmfs_cmd_batch b;
+	struct usmfs_hello h;
+	struct usmfs_event ev[4];
+	time_t end = time(NULL) + seconds;
+	long batches = 0, cmdsdone = 0, errs = 0, ok = 0;
+	int fd = xopen();
+
+	CHECK(hello(fd, &h, ~0ULL) == 0, "HELLO: %s", strerror(errno));
+	while (batches < max && time(NULL) < end) {
+		uint32_t nr = rnd() % 8 ? rnd() % 16 + 1 : rnd() % (USMFS_MAX_BATCH + 4);
+		long r;
+
+		for (uint32_t i = 0; i < nr && i < USMFS_MAX_BATCH + 8; i++) {
+			struct usmfs_cmd *c = &cmds[i];
+
+			if (rnd() % 2) {
+				/* raw garbage */
+				uint64_t *w = (uint64_t *)c;
+
+				for (size_t k = 0; k < sizeof(*c) / 8; k++)
+					w[k] = rnd();
+				c->op = rnd() % 14;
+			} else {
+				/* a valid command, mutated */
+				memset(c, 0, sizeof(*c));
+				c->op = rnd() % 11 + 1;
+				c->dev = rnd() % 3;
+				c->ino = rnd() % 4 ? rnd() % 64 : rnd();
+				c->u.raw[0] = rnd() % 4 ? rnd() % 4096 : rnd();
+				c->u.raw[1] = rnd() % 4 ? rnd() % 8192 : rnd();
+				c->u.raw[2] = rnd() % 600;
+				if (c->op == USMFS_CMD_SET_WATERMARKS) {
+					c->dev = 0;
+					c->ino = 0;
+					c->u.wm.low_pct = rnd() % 110;
+					c->u.wm.high_pct = rnd() % 110;
+				}
+				if (c->op == USMFS_CMD_SET_STORE || c->op == USMFS_CMD_GET_STORE) {
+					c->dev = 0;
+					c->ino = 0;
+					c->u.store.store_id = rnd() % 300;
+					if (c->op == USMFS_CMD_SET_STORE)
+						snprintf((char *)c->u.store.name, USMFS_NAME_LEN,
+							 rnd() % 2 ? "s%u" : "S!%u",
+							 (unsigned)(rnd() % 100));
+				}
+				if (rnd() % 16 == 0)
+					((uint8_t *)c)[rnd() % sizeof(*c)] ^= 1 << (rnd() % 8);
+			}
+			if (c->op == USMFS_CMD_LIST_PAGES) {
+				/* Never let the module write into our own memory at random. */
+				switch (rnd() % 3) {
+				case 0:
+					c->u.list.recs_ptr = (uintptr_t)recs;
+					c->u.list.nr = rnd() % 5000;
+					if (c->u.list.nr > 4096)
+						c->u.list.nr = 4096;
+					break;
+				case 1:
+					c->u.list.recs_ptr = 0;
+					break;
+				default:
+					c->u.list.recs_ptr = 0xffff880000000000ULL + rnd() % 4096;
+					break;
+				}
+			}
+		}
+		memset(&b, 0, sizeof(b));
+		b.cmds_ptr = (uintptr_t)cmds;
+		b.nr = nr;
+		if (rnd() % 64 == 0)
+			b.reserved0 = rnd();
+		r = ioctl(fd, USMFS_IOC_CMD, &b);
+		batches++;
+		if (nr == 0 || nr > USMFS_MAX_BATCH || b.reserved0) {
+			CHECK(r < 0 && errno == EINVAL, "batch of %u: %ld", nr, r);
+			continue;
+		}
+		CHECK(r == 0 && b.done == nr, "batch of %u: %ld %s done %u", nr, r,
+		      strerror(errno), b.done);
+		for (uint32_t i = 0; i < nr; i++) {
+			cmdsdone++;
+			if (cmds[i].error) {
+				errs++;
+				CHECK(cmds[i].error < 200, "error %u", cmds[i].error);
+			} else {
+				ok++;
+			}
+		}
+		if (failed)
+			break;
+		/* A little of everything else. */
+		if (rnd() % 16 == 0) {
+			unsigned long cmd = _IOC(rnd() % 4, 'U', rnd() % 8, rnd() % 300);
+
+			/* zeroed: no pointer in it the module could write to */
+			memset(recs, 0, sizeof(recs));
+			ioctl(fd, cmd, recs);
+		}
+		if (rnd() % 8 == 0) {
+			int fl = fcntl(fd, F_GETFL);
+
+			fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+			if (read(fd, ev, rnd() % 2 ? sizeof(ev) : rnd() % sizeof(ev)) < 0 &&
+			    errno != EAGAIN && errno != EINVAL)
+				CHECK(0, "read: %s", strerror(errno));
+			fcntl(fd, F_SETFL, fl);
+		}
+	}
+	printf("fuzz: %ld batches, %ld commands, %ld refused, %ld accepted\n", batches, cmdsdone,
+	       errs, ok);
+	CHECK(batches > 100, "only %ld batches", batches);
+	close(fd);
+	return failed;
+}
+
+int main(int argc, char **argv)
+{
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (argc >= 2 && !strcmp(argv[1], "open"))
+		return t_open();
+	if (argc >= 2 && !strcmp(argv[1], "noroot"))
+		return t_noroot();
+	if (argc >= 2 && !strcmp(argv[1], "hello"))
+		return t_hello();
+	if (argc >= 3 && !strcmp(argv[1], "events"))
+		return t_events(argv[2]);
+	if (argc >= 4 && !strcmp(argv[1], "overflow"))
+		return t_overflow(argv[2], atoi(argv[3]));
+	if (argc >= 4 && !strcmp(argv[1], "fuzz"))
+		return t_fuzz(atoi(argv[2]), atol(argv[3]));
+	fprintf(stderr, "usage: chantest open|noroot|hello|events DIR|overflow DIR N|fuzz S MAX\n");
+	return 2;
+}
