@@ -20,7 +20,7 @@ DEPS	:= build-essential pkg-config clang valgrind attr fio fuse3 \
 SUBDIRS	:= policy usmfs mount-helpers
 
 .PHONY: all deps build test test-unit test-valgrind test-fuse test-kmod \
-	test-debug test-preload test-mount test-cli test-conform install uninstall clean \
+	test-kmod-guest test-debug test-preload test-mount test-cli test-conform install uninstall clean \
 	demo bench bench-quick check-clang
 all: build
 
@@ -75,6 +75,12 @@ test-kmod:
 	@if [ -f tests/vm/Makefile ]; then $(MAKE) -C tests/vm test; \
 	 else echo "kmod: 0 passed, 0 failed (no lane yet)"; fi
 
+# The module's own guest checks (pool sources, options, /dev/usmfs, the
+# channel fuzzer, usm-policyd attach): reuse the kernels and modules the
+# lane above fetched and built, so they run after it.
+test-kmod-guest:
+	$(MAKE) -C kmod test
+
 test-debug:
 	$(MAKE) -C tests/vm test-debug
 
@@ -90,7 +96,8 @@ test: deps
 		"preload:$(MAKE) test-preload" \
 		"mount:$(MAKE) test-mount" \
 		"cli:$(MAKE) test-cli" \
-		"kmod:$(MAKE) test-kmod"
+		"kmod:$(MAKE) test-kmod" \
+		"kguest:$(MAKE) test-kmod-guest"
 
 demo: deps build
 	@if [ -x bench/demo.sh ]; then bench/demo.sh; else echo "demo: not there yet"; exit 1; fi

@@ -267,6 +267,15 @@ awk -F, 'NR > 1 { k = $1 "," $2 "," $3 "," $4
 		printf "%-6s %-10s %-6s %2s  %11s %11s %7s %9s %9s\n", f[1], f[2], f[3], f[4],
 			bw[order[i] ",tmpfs"], bw[order[i] ",usmfs"], r[order[i]],
 			p99[order[i] ",tmpfs"], p99[order[i] ",usmfs"] } }' "$RES/vm-fio.csv"
+# Geometric means of the usmfs/tmpfs bandwidth ratios: one TCG run is noisy.
+awk -F, 'NR > 1 && $5 == "usmfs" && $10 > 0 {
+	if (!($1 in n)) ks[++nk] = $1
+	n[$1]++; s[$1] += log($10); ne[$1 "," $3]++; se[$1 "," $3] += log($10) }
+	END { for (i = 1; i <= nk; i++) { k = ks[i]
+		printf "geomean usmfs/tmpfs bandwidth, %s: all %.2f (%d jobs)", k, exp(s[k] / n[k]), n[k]
+		for (e in ne) { split(e, f, ","); if (f[1] == k)
+			printf ", %s %.2f", f[2], exp(se[e] / ne[e]) }
+		printf "\n" } }' "$RES/vm-fio.csv"
 printf '\n%-6s %-20s %-8s %10s %10s %8s %9s\n' kernel fs measure "us/4K" "us/2M" faults "vs tmpfs"
 tail -n +2 "$RES/vm-faults.csv" |
 	awk -F, '{ printf "%-6s %-20s %-8s %10s %10s %8s %8sx\n", $1, $2, $3, $4, $5, $6, $7 }'

@@ -33,7 +33,8 @@
 #define USMFS_LIST_CHUNK	32
 
 /* What this module implements of USMFS_F_ALL. */
-#define USMFS_F_IMPLEMENTED	(USMFS_F_PATH_HINT)
+#define USMFS_F_IMPLEMENTED	(USMFS_F_PATH_HINT | USMFS_F_RESERVE)
+#define USMFS_GRANT_MAX		512
 
 /**
  * struct usmfs_chan - the one channel of the module.
@@ -282,13 +283,15 @@ void usmfs_chan_xattr_changed(struct inode *inode, int id, const void *value,
 }
 
 void usmfs_chan_page_allocated(struct inode *inode, pgoff_t index,
-			       unsigned long frame)
+			       unsigned long frame, bool reserved)
 {
 	struct usmfs_event ev;
 
 	if (!usmfs_chan_on())
 		return;
 	usmfs_event_init(&ev, USMFS_EV_PAGES_ALLOCATED, inode);
+	if (reserved)
+		ev.flags |= USMFS_EVF_RESERVED;
 	ev.u.range.start = index;
 	ev.u.range.frame = frame;
 	ev.u.range.nr = 1;
@@ -358,6 +361,69 @@ static void usmfs_replay_mount(struct usmfs_sb_info *sbi, unsigned long *files)
 		(*files)++;
 	}
 	spin_unlock(&sb->s_inode_list_lock);
+}
+
+/* -------------------------------------------------------- reservations */
+
+/* The fault path: the frame reserved for page @index, or -ENOENT. */
+long usmfs_resv_take(struct inode *inode, pgoff_t index)
+{
+	struct usmfs_inode_info *info = USMFS_I(inode);
+	void *entry;
+
+	if (xa_empty(&info->resv))
+		return -ENOENT;
+	entry = xa_erase(&info->resv, index);
+	if (!entry)
+		return -ENOENT;
+	usmfs_frame_take_reserved(xa_to_value(entry));
+	return xa_to_value(entry);
+}
+
+/* Give back the reservations of pages [@first, @last]; how many. */
+unsigned long usmfs_resv_drop(struct inode *inode, pgoff_t first,
+			      pgoff_t last)
+{
+	struct usmfs_inode_info *info = USMFS_I(inode);
+	unsigned long index = first, n = 0;
+	void *entry;
+
+	if (xa_empty(&info->resv))
+		return 0;
+	for (;;) {
+		xa_lock(&info->resv);
+		entry = xa_find(&info->resv, &index, last, XA_PRESENT);
+		if (entry)
+			__xa_erase(&info->resv, index);
+		xa_unlock(&info->resv);
+		if (!entry)
+			break;
+		usmfs_frame_unreserve(xa_to_value(entry));
+		n++;
+		if (index == last)
+			break;
+		index++;
+	}
+	return n;
+}
+
+/* The server went: its reservations go too (their frames are free). */
+static void usmfs_resv_drop_all(void)
+{
+	struct list_head *mounts = usmfs_pool_lock_mounts();
+	struct usmfs_sb_info *sbi;
+	struct inode *inode;
+
+	list_for_each_entry(sbi, mounts, pool_link) {
+		struct super_block *sb = sbi->sb;
+
+		spin_lock(&sb->s_inode_list_lock);
+		list_for_each_entry(inode, &sb->s_inodes, i_sb_list)
+			if (S_ISREG(inode->i_mode))
+				usmfs_resv_drop(inode, 0, ULONG_MAX);
+		spin_unlock(&sb->s_inode_list_lock);
+	}
+	usmfs_pool_unlock_mounts();
 }
 
 /* ------------------------------------------------------------ commands */
@@ -636,6 +702,78 @@ out:
 	return err;
 }
 
+/*
+ * GRANT: reserve frames [first_frame, +nr) for pages [index, +nr) of the
+ * file, all or nothing.  A page that is resident or already reserved:
+ * EBUSY.  REVOKE: give back the reservations in [index, +nr).
+ */
+static int usmfs_grant_file(struct usmfs_cmd *c, struct inode *inode)
+{
+	struct usmfs_inode_info *info = USMFS_I(inode);
+	unsigned long index = c->u.grant.index, nr = c->u.grant.nr;
+	unsigned long frame = c->u.grant.first_frame, i;
+	int err;
+
+	if (c->op == USMFS_CMD_REVOKE) {
+		usmfs_resv_drop(inode, index, index + nr - 1);
+		return 0;
+	}
+	err = usmfs_frames_reserve(frame, nr);
+	if (err)
+		return err;
+	xa_lock(&info->resv);
+	for (i = 0; i < nr; i++) {
+		if (xa_load(&info->frames, index + i) ||
+		    xa_load(&info->resv, index + i)) {
+			err = -EBUSY;
+			break;
+		}
+		err = xa_err(__xa_store(&info->resv, index + i,
+					xa_mk_value(frame + i), GFP_ATOMIC));
+		if (err)
+			break;
+	}
+	if (err) {
+		while (i--)
+			__xa_erase(&info->resv, index + i);
+	}
+	xa_unlock(&info->resv);
+	if (err) {
+		for (i = 0; i < nr; i++)
+			usmfs_frame_unreserve(frame + i);
+	}
+	return err;
+}
+
+static int usmfs_cmd_grant(struct usmfs_cmd *c)
+{
+	struct list_head *mounts;
+	struct usmfs_sb_info *sbi;
+	struct inode *inode = NULL;
+	int err = -EINVAL;
+
+	if (!usmfs_zero(c->u.grant.reserved, sizeof(c->u.grant.reserved)))
+		return -EINVAL;
+	if (c->op == USMFS_CMD_REVOKE && c->u.grant.first_frame)
+		return -EINVAL;
+	if (!c->u.grant.nr || c->u.grant.nr > USMFS_GRANT_MAX ||
+	    c->u.grant.index > ULONG_MAX - USMFS_GRANT_MAX || !c->dev ||
+	    !c->ino)
+		return -EINVAL;
+	mounts = usmfs_pool_lock_mounts();
+	list_for_each_entry(sbi, mounts, pool_link) {
+		if (sbi->chan_dev != c->dev)
+			continue;
+		inode = usmfs_find_inode(sbi->sb, c->ino, true);
+		err = inode ? usmfs_grant_file(c, inode) : -ENOENT;
+		break;
+	}
+	usmfs_pool_unlock_mounts();
+	if (inode)
+		iput(inode);
+	return err;
+}
+
 static int usmfs_cmd_one(struct usmfs_cmd *c)
 {
 	u64 need;
@@ -669,6 +807,9 @@ static int usmfs_cmd_one(struct usmfs_cmd *c)
 		return -EOPNOTSUPP;
 
 	switch (c->op) {
+	case USMFS_CMD_GRANT:
+	case USMFS_CMD_REVOKE:
+		return usmfs_cmd_grant(c);
 	case USMFS_CMD_SET_WATERMARKS:
 		return usmfs_cmd_watermarks(c);
 	case USMFS_CMD_LIST_PAGES:
@@ -951,6 +1092,7 @@ static int usmfs_chan_release(struct inode *inode, struct file *file)
 		WRITE_ONCE(chan.attached, false);
 		usmfs_queue_reset();
 		chan.features = 0;
+		usmfs_resv_drop_all();
 		pr_info("chan: server detached (generation %llu)\n",
 			chan.generation);
 	}

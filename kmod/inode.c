@@ -75,6 +75,7 @@ struct page *usmfs_get_page(struct inode *inode, pgoff_t index,
 	struct usmfs_inode_info *info = USMFS_I(inode);
 	struct usmfs_sb_info *sbi = USMFS_SB(inode->i_sb);
 	struct page *page, *raced = NULL;
+	bool reserved = false;
 	void *entry;
 	long frame;
 
@@ -97,7 +98,12 @@ struct page *usmfs_get_page(struct inode *inode, pgoff_t index,
 
 	if (!usmfs_charge_frame(sbi))
 		return ERR_PTR(-ENOSPC);
-	frame = usmfs_frame_alloc();
+	/* A frame the server reserved for this page, else firstfit. */
+	frame = usmfs_resv_take(inode, index);
+	if (frame >= 0)
+		reserved = true;
+	else
+		frame = usmfs_frame_alloc();
 	if (frame < 0) {
 		usmfs_uncharge_frames(sbi, 1);
 		return ERR_PTR(frame);
@@ -124,7 +130,7 @@ struct page *usmfs_get_page(struct inode *inode, pgoff_t index,
 		return raced ? raced : ERR_PTR(xa_err(entry));
 	}
 	inode_add_bytes(inode, PAGE_SIZE);
-	usmfs_chan_page_allocated(inode, index, frame);
+	usmfs_chan_page_allocated(inode, index, frame, reserved);
 	return page;
 }
 
@@ -219,9 +225,11 @@ void usmfs_truncate_range(struct inode *inode, loff_t lstart, loff_t lend)
 	/* Reported before the frames are free: before any reuse of them. */
 	if (end == ULONG_MAX) {
 		usmfs_chan_truncated(inode, start, ~0ULL);
+		usmfs_resv_drop(inode, start, ULONG_MAX);
 		usmfs_free_frames(inode, start, ULONG_MAX, false);
 	} else if (end > start) {
 		usmfs_chan_truncated(inode, start, end - start);
+		usmfs_resv_drop(inode, start, end - 1);
 		usmfs_free_frames(inode, start, end - 1, false);
 	}
 }
@@ -301,6 +309,7 @@ static struct inode *usmfs_alloc_inode(struct super_block *sb)
 	if (!info)
 		return NULL;
 	xa_init(&info->frames);
+	xa_init(&info->resv);
 	spin_lock_init(&info->lock);
 	INIT_LIST_HEAD(&info->xattrs);
 	info->xattr_bytes = 0;
@@ -324,6 +333,7 @@ static void usmfs_evict_inode(struct inode *inode)
 	if (S_ISREG(inode->i_mode)) {
 		WRITE_ONCE(info->chan_gone, true);
 		usmfs_chan_file_removed(inode);
+		usmfs_resv_drop(inode, 0, ULONG_MAX);
 		usmfs_free_frames(inode, 0, ULONG_MAX, false);
 	}
 	WARN_ON_ONCE(!xa_empty(&info->frames));

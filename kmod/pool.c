@@ -65,6 +65,7 @@ static struct usmfs_pool {
 	unsigned long allocs;
 	unsigned long frees;
 	unsigned long deferrals;
+	unsigned long reserved;
 
 	struct delayed_work reclaim;
 	struct mutex mounts_lock;
@@ -170,6 +171,74 @@ long usmfs_frame_alloc(void)
 	/* Its contents are valid: pipe buffers (splice on 6.1) check this. */
 	SetPageUptodate(page);
 	return frame;
+}
+
+/* Zero a frame taken for a file (a fresh or a reserved one). */
+static void usmfs_frame_prepare(unsigned long frame)
+{
+	struct page *page = pool.pages[frame];
+
+	ClearPageDirty(page);
+	clear_highpage(page);
+	SetPageUptodate(page);
+}
+
+/**
+ * usmfs_frames_reserve - take frames [@first, +@nr) for a reservation.
+ *
+ * Return: 0; -EINVAL when the range is not inside one chunk; -EBUSY when a
+ * frame of it is not free (nothing is taken then).
+ */
+int usmfs_frames_reserve(unsigned long first, unsigned long nr)
+{
+	unsigned long start = 0, i;
+	unsigned int c;
+
+	if (!nr || first >= pool.nr_frames || nr > pool.nr_frames - first)
+		return -EINVAL;
+	for (c = 0; c < pool.nr_chunks; c++) {
+		if (first < start + pool.chunks[c].nr)
+			break;
+		start += pool.chunks[c].nr;
+	}
+	if (c == pool.nr_chunks || first + nr > start + pool.chunks[c].nr)
+		return -EINVAL;
+
+	spin_lock(&pool.lock);
+	if (find_next_bit(pool.used, first + nr, first) < first + nr) {
+		spin_unlock(&pool.lock);
+		return -EBUSY;
+	}
+	for (i = first; i < first + nr; i++)
+		__set_bit(i, pool.used);
+	pool.nr_free -= nr;
+	pool.reserved += nr;
+	spin_unlock(&pool.lock);
+	return 0;
+}
+
+/* A reserved frame is given back unused. */
+void usmfs_frame_unreserve(unsigned long frame)
+{
+	if (WARN_ON_ONCE(frame >= pool.nr_frames))
+		return;
+	spin_lock(&pool.lock);
+	__clear_bit(frame, pool.used);
+	pool.nr_free++;
+	pool.reserved--;
+	if (frame < pool.first_free)
+		pool.first_free = frame;
+	spin_unlock(&pool.lock);
+}
+
+/* A reserved frame becomes a file's: zero it (usmfs_frame_alloc's job). */
+void usmfs_frame_take_reserved(unsigned long frame)
+{
+	spin_lock(&pool.lock);
+	pool.reserved--;
+	pool.allocs++;
+	spin_unlock(&pool.lock);
+	usmfs_frame_prepare(frame);
 }
 
 /**
@@ -449,6 +518,7 @@ static int usmfs_pool_show(struct seq_file *m, void *v)
 	seq_printf(m, "free %lu\n", free);
 	seq_printf(m, "used %lu\n", pool.nr_frames - free);
 	seq_printf(m, "deferred %lu\n", deferred);
+	seq_printf(m, "reserved %lu\n", READ_ONCE(pool.reserved));
 	seq_printf(m, "source %s\n", usmfs_sources_str(buf, sizeof(buf)));
 	seq_printf(m, "chunks %u\n", pool.nr_chunks);
 	for (src = 0; src < USMFS_SRC_NR; src++)

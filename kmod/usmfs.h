@@ -58,6 +58,9 @@ unsigned long usmfs_pool_nr_free(void);
 struct page *usmfs_frame_page(unsigned long frame);
 long usmfs_frame_alloc(void);
 void usmfs_frame_release(unsigned long frame);
+int usmfs_frames_reserve(unsigned long first, unsigned long nr);
+void usmfs_frame_unreserve(unsigned long frame);
+void usmfs_frame_take_reserved(unsigned long frame);
 
 /* ------------------------------------------------------------ the policy */
 
@@ -144,9 +147,12 @@ void usmfs_pool_chunk_info(unsigned int i, unsigned long *nr,
  * @xattr_bytes: what @xattrs take, bounded
  * @faults:	page faults on this file
  * @hits:	of which found the page resident
+ * @resv:	page index -> xa_mk_value(frame) the server reserved for it
+ *		(USMFS_CMD_GRANT); taken by the page's first fault
  */
 struct usmfs_inode_info {
 	struct xarray frames;
+	struct xarray resv;
 	spinlock_t lock;
 	struct usmfs_policy pol;
 	struct list_head xattrs;
@@ -219,6 +225,9 @@ void usmfs_chan_truncated(struct inode *inode, pgoff_t start, u64 nr);
 void usmfs_chan_xattr_changed(struct inode *inode, int id, const void *value,
 			      size_t size);
 void usmfs_chan_page_allocated(struct inode *inode, pgoff_t index,
-			       unsigned long frame);
+			       unsigned long frame, bool reserved);
+long usmfs_resv_take(struct inode *inode, pgoff_t index);
+unsigned long usmfs_resv_drop(struct inode *inode, pgoff_t first,
+			      pgoff_t last);
 
 #endif /* USMFS_H */

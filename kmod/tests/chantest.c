@@ -9,6 +9,9 @@
  *                                 HELLO, EALREADY, GET_CHUNKS, mmap bounds
  *   chantest events DIR           replay, then the events of a file's life,
  *                                 LIST_PAGES, its data seen through the pool
+ *   chantest grant DIR            GRANT/REVOKE: a file's pages placed in
+ *                                 the frames granted; refusals; dropped by
+ *                                 truncate, REVOKE and detach
  *   chantest overflow DIR N       N files created unread: OVERFLOW, seq gap
  *   chantest fuzz SECONDS MAX     random and mutated command batches
  * Prints what failed on stderr and exits 1; 0 when all is well.
@@ -390,6 +393,151 @@ static int t_overflow(const char *dir, int nfiles)
 	return failed;
 }
 
+static long pool_stat(const char *key)
+{
+	FILE *f = fopen("/sys/kernel/debug/usmfs/pool", "r");
+	char line[256], k[64];
+	long v, r = -1;
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "%63s %ld", k, &v) == 2 && !strcmp(k, key)) {
+			r = v;
+			break;
+		}
+	fclose(f);
+	return r;
+}
+
+static uint32_t cmd1(int fd, struct usmfs_cmd *c)
+{
+	struct usmfs_cmd_batch b = { .cmds_ptr = (uintptr_t)c, .nr = 1 };
+
+	if (ioctl(fd, USMFS_IOC_CMD, &b) || b.done != 1)
+		return 1000;
+	return c->error;
+}
+
+static void grant_cmd(struct usmfs_cmd *c, uint16_t op, uint32_t dev, uint64_t ino,
+		      uint64_t index, uint64_t frame, uint64_t nr)
+{
+	memset(c, 0, sizeof(*c));
+	c->op = op;
+	c->dev = dev;
+	c->ino = ino;
+	c->u.grant.index = index;
+	c->u.grant.first_frame = frame;
+	c->u.grant.nr = nr;
+}
+
+/*
+ * GRANT frames near the end of the last chunk to a new file, write it:
+ * its pages land there (PAGES_ALLOCATED with RESERVED); refusals; REVOKE
+ * gives frames back; a detach drops what is left.
+ */
+static int t_grant(const char *dir)
+{
+	struct usmfs_hello h;
+	struct usmfs_event ev;
+	struct usmfs_chunk ch[256];
+	struct usmfs_chunks q = { .chunks_ptr = (uintptr_t)ch, .nr = 256 };
+	struct usmfs_cmd c;
+	struct stat st;
+	char path[512], buf[4 * 4096];
+	uint32_t dev = 0;
+	uint64_t F, ino, got = 0, firstframe = ~0ULL;
+	long used0, res0;
+	int fd = xopen(), f, reserved_flag = 0;
+
+	CHECK(hello(fd, &h, USMFS_F_RESERVE) == 0, "HELLO: %s", strerror(errno));
+	CHECK(h.features == USMFS_F_RESERVE, "RESERVE not granted: 0x%llx",
+	      (unsigned long long)h.features);
+	CHECK(ioctl(fd, USMFS_IOC_GET_CHUNKS, &q) == 0, "GET_CHUNKS");
+	while (next_event(fd, &ev) && ev.type != USMFS_EV_REPLAY_DONE)
+		if (ev.type == USMFS_EV_MOUNT)
+			dev = ev.dev;
+	snprintf(path, sizeof(path), "%s/grantfile", dir);
+	f = open(path, O_CREAT | O_RDWR | O_TRUNC, 0644);
+	CHECK(f >= 0, "create");
+	fstat(f, &st);
+	ino = st.st_ino;
+	F = h.pool_frames - 16;	/* last chunk: at least 512 frames */
+	CHECK(ch[q.nr - 1].nr_frames >= 512, "last chunk too small");
+	used0 = pool_stat("used");
+	res0 = pool_stat("reserved");
+
+	grant_cmd(&c, USMFS_CMD_GRANT, dev, ino, 0, F, 0);
+	CHECK(cmd1(fd, &c) == EINVAL, "nr 0: %u", c.error);
+	grant_cmd(&c, USMFS_CMD_GRANT, dev, ino, 0, h.pool_frames - 2, 4);
+	CHECK(cmd1(fd, &c) == EINVAL, "past the pool: %u", c.error);
+	grant_cmd(&c, USMFS_CMD_GRANT, dev, ino, 0, F, 513);
+	CHECK(cmd1(fd, &c) == EINVAL, "nr 513: %u", c.error);
+	grant_cmd(&c, USMFS_CMD_GRANT, dev, ino + 99999, 0, F, 4);
+	CHECK(cmd1(fd, &c) == ENOENT, "no file: %u", c.error);
+	grant_cmd(&c, USMFS_CMD_GRANT, dev + 99, ino, 0, F, 4);
+	CHECK(cmd1(fd, &c) == EINVAL, "no mount: %u", c.error);
+	grant_cmd(&c, USMFS_CMD_GRANT, dev, ino, 0, F, 4);
+	c.u.grant.reserved[1] = 1;
+	CHECK(cmd1(fd, &c) == EINVAL, "reserved: %u", c.error);
+	CHECK(pool_stat("used") == used0 && pool_stat("reserved") == res0,
+	      "refused grants took frames");
+
+	grant_cmd(&c, USMFS_CMD_GRANT, dev, ino, 0, F, 4);
+	CHECK(cmd1(fd, &c) == 0, "GRANT: %u", c.error);
+	CHECK(pool_stat("reserved") == res0 + 4 && pool_stat("used") == used0 + 4,
+	      "reserved %ld used %ld", pool_stat("reserved"), pool_stat("used"));
+	grant_cmd(&c, USMFS_CMD_GRANT, dev, ino, 8, F + 2, 2);
+	CHECK(cmd1(fd, &c) == EBUSY, "frames already reserved: %u", c.error);
+	grant_cmd(&c, USMFS_CMD_GRANT, dev, ino, 2, F + 8, 2);
+	CHECK(cmd1(fd, &c) == EBUSY, "pages already reserved: %u", c.error);
+
+	for (size_t i = 0; i < sizeof(buf); i++)
+		buf[i] = (char)(i * 13 + 1);
+	CHECK(write(f, buf, sizeof(buf)) == sizeof(buf), "write");
+	while (got < 4 && next_event(fd, &ev)) {
+		if (ev.type != USMFS_EV_PAGES_ALLOCATED || ev.ino != ino)
+			continue;
+		if (firstframe == ~0ULL)
+			firstframe = ev.u.range.frame;
+		reserved_flag = !!(ev.flags & USMFS_EVF_RESERVED);
+		got += ev.u.range.nr;
+	}
+	CHECK(got == 4 && firstframe == F && reserved_flag,
+	      "allocated %llu pages from frame %llu (reserved flag %d), granted %llu",
+	      (unsigned long long)got, (unsigned long long)firstframe, reserved_flag,
+	      (unsigned long long)F);
+	CHECK(pool_stat("reserved") == res0, "reservations not used up");
+
+	/* A resident page cannot be granted; its frame neither. */
+	grant_cmd(&c, USMFS_CMD_GRANT, dev, ino, 1, F + 8, 1);
+	CHECK(cmd1(fd, &c) == EBUSY, "resident page: %u", c.error);
+	grant_cmd(&c, USMFS_CMD_GRANT, dev, ino, 10, F + 1, 1);
+	CHECK(cmd1(fd, &c) == EBUSY, "frame in use: %u", c.error);
+
+	/* REVOKE gives the frames back: they can be granted again. */
+	grant_cmd(&c, USMFS_CMD_GRANT, dev, ino, 10, F + 8, 2);
+	CHECK(cmd1(fd, &c) == 0, "GRANT 2: %u", c.error);
+	grant_cmd(&c, USMFS_CMD_REVOKE, dev, ino, 0, 0, 100);
+	CHECK(cmd1(fd, &c) == 0, "REVOKE: %u", c.error);
+	CHECK(pool_stat("reserved") == res0, "REVOKE left %ld", pool_stat("reserved"));
+	CHECK(ftruncate(f, 4096 * 12) == 0, "ftruncate up");
+	grant_cmd(&c, USMFS_CMD_GRANT, dev, ino, 10, F + 8, 2);
+	CHECK(cmd1(fd, &c) == 0, "GRANT after REVOKE: %u", c.error);
+	/* Truncation drops the grants in its range. */
+	CHECK(ftruncate(f, 4096 * 11) == 0, "ftruncate");
+	CHECK(pool_stat("reserved") == res0 + 1, "truncate left %ld", pool_stat("reserved"));
+	/* And a detach drops the rest. */
+	close(fd);
+	CHECK(pool_stat("reserved") == res0, "detach left %ld", pool_stat("reserved"));
+	close(f);
+	unlink(path);
+	CHECK(pool_stat("used") == used0, "used %ld, was %ld", pool_stat("used"), used0);
+	printf("grant: 4 pages placed in granted frames %llu..%llu\n", (unsigned long long)F,
+	       (unsigned long long)F + 3);
+	return failed;
+}
+
 static uint64_t rnd(void)
 {
 	static uint64_t s = 0x9e3779b97f4a7c15ULL;
@@ -531,6 +679,8 @@ int main(int argc, char **argv)
 		return t_hello();
 	if (argc >= 3 && !strcmp(argv[1], "events"))
 		return t_events(argv[2]);
+	if (argc >= 3 && !strcmp(argv[1], "grant"))
+		return t_grant(argv[2]);
 	if (argc >= 4 && !strcmp(argv[1], "overflow"))
 		return t_overflow(argv[2], atoi(argv[3]));
 	if (argc >= 4 && !strcmp(argv[1], "fuzz"))
