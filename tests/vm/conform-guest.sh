@@ -28,7 +28,7 @@ BYTES=${CONFORM_BYTES:-4M}
 FSX_OPS=${CONFORM_FSX_OPS:-3000}
 # Not here: the evict-* tests (FUSE daemon with a swap file), and stressors
 # too slow under TCG or needing a 16M+ file of their own.
-IDS=${CONFORM_IDS:-"chmod dentry dir fallocate fstat hdd hdd-rnd link mmap msync readahead rename seek symlink flock locka utime fsx fsx-noseek"}
+IDS=${CONFORM_IDS:-"chmod dentry dir fallocate fstat hdd hdd-rnd link mmap msync readahead rename seek symlink flock locka lockf lockofd fcntl utime touch mknod xattr sync-file iomix fsx fsx-noseek"}
 HANG=$((T + 40))
 REF=${CONFORM_REF:-/mnt/conform-ref}
 LOGS=${CONFORM_LOGS:-/tmp/conform}
