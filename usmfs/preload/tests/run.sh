@@ -85,8 +85,15 @@ t_sort() {
 	pid=$!
 	exec 3>"$T/fifo"
 	cat "$T/in.txt" >&3
-	sleep 0.5	# sort holds the input in its heap until EOF
-	bytes=$(heap_bytes $pid sort)
+	# sort holds the input in its heap until EOF.  With FUSE's writeback
+	# cache the daemon (and so st_blocks) sees the pages only once the
+	# kernel writes them back: ask for that, and look again, bounded.
+	for _ in $(seq 1 20); do
+		sleep 0.5
+		sync "$MNT/sort.$pid.heap" 2>/dev/null
+		bytes=$(heap_bytes $pid sort)
+		[ -n "$bytes" ] && [ "$bytes" -ge $((8 << 20)) ] && break
+	done
 	exec 3>&-
 	wait $pid || return 1
 	echo "sort heap while running: ${bytes:-none} bytes"
@@ -101,8 +108,19 @@ import os, sys, hashlib
 l = [str(i) * 3 for i in range(1500000)]
 d = {i: str(i) for i in range(300000)}
 if len(sys.argv) > 1:
-    st = os.stat(f"{sys.argv[1]}/python3.{os.getpid()}.heap")
-    print("HEAP", st.st_blocks * 512, file=sys.stderr)
+    # With FUSE's writeback cache st_blocks counts what the daemon has
+    # seen: have the kernel write the heap back, and look again (bounded).
+    import time
+    p = f"{sys.argv[1]}/python3.{os.getpid()}.heap"
+    for _ in range(20):
+        fd = os.open(p, os.O_RDONLY)
+        os.fsync(fd)
+        os.close(fd)
+        blocks = os.stat(p).st_blocks * 512
+        if blocks >= 32 << 20:
+            break
+        time.sleep(0.5)
+    print("HEAP", blocks, file=sys.stderr)
 h = hashlib.sha256("".join(l).encode() + repr(sorted(d.items())[:1000]).encode())
 print(len(l), len(d), h.hexdigest())
 PY
