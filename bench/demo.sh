@@ -79,7 +79,7 @@ run "$usmctl" status
 
 bold "2. A program's heap on usmfs, unmodified, through the preload library"
 if [ -f "$preload" ]; then
-	echo "python3 builds a list of 2 million numbers (about 80 MB); its heap is a file on the mount:"
+	echo "python3 builds a list of 2 million numbers (about 100 MB of heap); its heap is a file on the mount:"
 	echo "$ LD_PRELOAD=$preload USMFS_DIR=$mnt python3 -c '...'"
 	LD_PRELOAD=$preload USMFS_DIR=$mnt python3 -c '
 import os, glob

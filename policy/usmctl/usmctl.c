@@ -193,6 +193,11 @@ static void print_kv(const char *kv, const char *indent, int as_json)
 				printf("%s\"%s\": %s", first ? "" : ", ", tok, eq + 1);
 			else
 				printf("%s\"%s\": \"%s\"", first ? "" : ", ", tok, eq + 1);
+		} else if (!strcmp(tok, "resident") || !strcmp(tok, "swapped")) {
+			char h[32];
+
+			usm_format_size(strtoull(eq + 1, NULL, 10), h, sizeof(h));
+			printf("%s%-10s %s (%s bytes)\n", indent, tok, h, eq + 1);
 		} else {
 			printf("%s%-10s %s\n", indent, tok, eq + 1);
 		}

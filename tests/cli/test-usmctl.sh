@@ -42,7 +42,7 @@ sum=$(md5sum < "$mnt/data")
 check "status lists the mount" sh -c "'$usmctl' status | grep -q '$mnt (FUSE daemon)'"
 check "status shows the pool figures" sh -c "'$usmctl' status | grep -q 'frames'"
 code "status --json parses" 0 sh -c "'$usmctl' --json status > '$work/j' && python3 -c 'import json,sys; d=json.load(open(\"$work/j\")); assert any(m[\"dir\"]==\"$mnt\" and m[\"responding\"] and m[\"stats\"][\"frames\"]==4096 for m in d[\"mounts\"])'"
-check "stat shows resident bytes" sh -c "'$usmctl' stat '$mnt/data' | grep -q 'resident   8388608'"
+check "stat shows resident bytes" sh -c "'$usmctl' stat '$mnt/data' | grep -q 'resident   8M (8388608 bytes)'"
 code "stat --json parses" 0 sh -c "'$usmctl' --json stat '$mnt/data' > '$work/out' && python3 -c 'import json; d=json.load(open(\"$work/out\")); assert d[0][\"resident\"]==8388608'"
 code "stat of a file not on usmfs: exit 3" 3 "$usmctl" stat /etc/hostname
 code "stat of a missing file: exit 1" 1 "$usmctl" stat "$mnt/nope"
@@ -53,7 +53,7 @@ code "policy with an unknown key: exit 2" 2 "$usmctl" policy "$mnt/data" colour=
 code "policy with an unknown policy name: exit 1" 1 "$usmctl" policy "$mnt/data" prio=2 evict=nosuch
 check "a refused policy changes nothing (prio still 6)" sh -c "[ \"\$(getfattr --only-values -n user.usm.prio '$mnt/data')\" = 6 ]"
 code "evict all" 0 "$usmctl" evict "$mnt/data"
-check "evicted: nothing resident" sh -c "'$usmctl' stat '$mnt/data' | grep -q 'resident   0'"
+check "evicted: nothing resident" sh -c "'$usmctl' stat '$mnt/data' | grep -q 'resident   0 (0 bytes)'"
 check "evicted data reads back" sh -c "[ \"\$(md5sum < '$mnt/data')\" = '$sum' ]"
 code "evict a size" 0 "$usmctl" evict "$mnt/data" 1M
 code "evict with a bad size: exit 2" 2 "$usmctl" evict "$mnt/data" 12Q
