@@ -453,7 +453,6 @@ struct saved {
 	char name[64];
 	char old[256];
 	int had;	/* old value existed */
-	int applied;
 };
 
 static int cmd_policy(int argc, char **argv)
@@ -503,7 +502,6 @@ static int cmd_policy(int argc, char **argv)
 				(int)(eq - argv[i]), argv[i], eq + 1);
 			return EXIT_USAGE;
 		}
-		sv[n].applied = 0;
 		r = get_attr(file, sv[n].name, sv[n].old, sizeof(sv[n].old));
 		sv[n].had = r >= 0;
 		n++;
@@ -526,7 +524,6 @@ static int cmd_policy(int argc, char **argv)
 			}
 			return EXIT_FAIL;
 		}
-		sv[i].applied = 1;
 	}
 	return cmd_stat(1, argv);
 }
