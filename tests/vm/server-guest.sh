@@ -316,7 +316,7 @@ c_copy4x() {
 }
 
 # user.usm.evict changed (setfattr and usmctl policy, in turns, every
-# 0.3 s) while fio writes and verifies the file; with eviction, the file
+# 0.1 s) while fio writes and verifies the file; with eviction, the file
 # is 1.5x the mount, else half of it.
 c_xattr_evict() {
 	t0=$(date +%s)
@@ -337,7 +337,7 @@ c_xattr_evict() {
 	done
 	n=0 bad=0 why='' last=''
 	while [ $n -lt 40 ]; do
-		sleep 0.3
+		sleep 0.1
 		kill -0 "$fpid" 2>/dev/null || break
 		set -- lru fifo clock sieve s3fifo
 		shift $((n % 5))
@@ -418,16 +418,24 @@ c_suite() {
 }
 
 # kill -9 of the server while fio verifies (verify_only: the data written
-# by a first run), a restart, and the run still verifies.
+# by a first run) once it is swapping in, 3 s without a server, a restart,
+# and the run still verifies.
 c_kill_fio() {
 	t0=$(date +%s)
 	if ! srv_fio srv-kill psync "$SRV_KILL_SIZE" --do_verify=0; then
 		ko srv-kill-fio "the write phase failed"
 		return
 	fi
+	sib=$(sum_stat swapins "$MNT"/srv-kill.*)
 	srv_fio srv-kill psync "$SRV_KILL_SIZE" --verify_only=1 &
 	fpid=$!
-	sleep 2
+	# The kill comes once the run is swapping in (at most 15 s in).
+	i=0
+	while [ $i -lt 75 ] && kill -0 "$fpid" 2>/dev/null &&
+		[ "$(sum_stat swapins "$MNT"/srv-kill.*)" -le "$sib" ]; do
+		sleep 0.2
+		i=$((i + 1))
+	done
 	if ! kill -0 "$fpid" 2>/dev/null; then
 		wait "$fpid"
 		ko srv-kill-fio "the verify run ended (exit $?) before the server could be killed"
