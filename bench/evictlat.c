@@ -23,14 +23,20 @@
  *   control  (with -C) a second child writing the same way to CONTROL_DIR
  *            (a tmpfs): the same CPU load without eviction, which tells
  *            how much of busy is only a second busy process on the machine
- * Taking turns puts the host's own noise into every phase alike.
+ * Taking turns puts the host's own noise into every phase alike; what a
+ * burst of load on a shared host does to a few slices is then taken out
+ * by the slice figures: the p50 and p99 of each slice, and their median
+ * over the phase's slices.
  * Prints CSV lines (no header):
  *   LABEL,PHASE,touches,faults_per_touch,p50_ns,p90_ns,p99_ns,p999_ns,
- *   mean_ns,evictions,hot_evictions
- * where evictions is the mount's count during the phase's slices and
- * hot_evictions the hot file's own (it should stay 0), then
+ *   mean_ns,evictions,hot_evictions,slice_p50_ns,slice_p99_ns
+ * where p50..p999 are over all the phase's reads, evictions is the mount's
+ * count during the phase's slices and hot_evictions the hot file's own (it
+ * should stay 0), slice_* the medians of the slices' percentiles; then
  *   LABEL,ratio,busy/idle p50,busy/idle p99,control/idle p50,control/idle p99
+ * from the slice figures.
  */
+#define _GNU_SOURCE	/* syncfs */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -151,12 +157,17 @@ static int cmp_u64(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
+#define MAX_SLICES	1024
+
 struct phase {
 	const char *name;
 	uint64_t *ns;
 	size_t n;
 	long faults;
 	long long evictions, hot_evictions;
+	uint64_t s50[MAX_SLICES], s99[MAX_SLICES];	/* per slice */
+	int nslices;
+	uint64_t m50, m99;	/* medians of s50, s99 */
 };
 
 static uint64_t pct(const uint64_t *v, size_t n, double q)
@@ -170,9 +181,10 @@ static uint64_t pct(const uint64_t *v, size_t n, double q)
 static void measure(struct phase *ph, const char *p, size_t len, double secs,
 		    size_t *order, size_t norder)
 {
-	uint64_t end = now_ns() + (uint64_t)(secs * 1e9);
+	uint64_t end = now_ns() + (uint64_t)(secs * 1e9), *cp;
 	volatile const char *vp = (volatile const char *)p;
 	unsigned int sum = 0;
+	size_t n0 = ph->n, k;
 	long f0 = minflt();
 
 	while (now_ns() < end && ph->n + norder <= MAX_SAMPLES) {
@@ -192,6 +204,23 @@ static void measure(struct phase *ph, const char *p, size_t len, double secs,
 	}
 	ph->faults += minflt() - f0;
 	(void)sum;
+	k = ph->n - n0;
+	cp = malloc((k ? k : 1) * sizeof(*cp));
+	if (cp && k && ph->nslices < MAX_SLICES) {
+		memcpy(cp, ph->ns + n0, k * sizeof(*cp));
+		qsort(cp, k, sizeof(*cp), cmp_u64);
+		ph->s50[ph->nslices] = pct(cp, k, 0.50);
+		ph->s99[ph->nslices] = pct(cp, k, 0.99);
+		ph->nslices++;
+	}
+	free(cp);
+}
+
+/* Median of the slices' percentiles. */
+static uint64_t slice_median(uint64_t *v, int n)
+{
+	qsort(v, (size_t)n, sizeof(*v), cmp_u64);
+	return n ? v[n / 2] : 0;
 }
 
 static void print_phase(const char *label, const struct phase *ph)
@@ -201,13 +230,14 @@ static void print_phase(const char *label, const struct phase *ph)
 	for (size_t i = 0; i < ph->n; i++)
 		mean += (double)ph->ns[i];
 	mean = ph->n ? mean / (double)ph->n : 0;
-	printf("%s,%s,%zu,%.2f,%llu,%llu,%llu,%llu,%.0f,%lld,%lld\n", label,
+	printf("%s,%s,%zu,%.2f,%llu,%llu,%llu,%llu,%.0f,%lld,%lld,%llu,%llu\n", label,
 	       ph->name, ph->n, ph->n ? (double)ph->faults / (double)ph->n : 0,
 	       (unsigned long long)pct(ph->ns, ph->n, 0.50),
 	       (unsigned long long)pct(ph->ns, ph->n, 0.90),
 	       (unsigned long long)pct(ph->ns, ph->n, 0.99),
 	       (unsigned long long)pct(ph->ns, ph->n, 0.999), mean,
-	       ph->evictions, ph->hot_evictions);
+	       ph->evictions, ph->hot_evictions,
+	       (unsigned long long)ph->m50, (unsigned long long)ph->m99);
 	fflush(stdout);
 }
 
@@ -242,10 +272,20 @@ static pid_t start_stream(const char *dir, size_t mib, const char *mnt)
 	return pid;
 }
 
-/* Wait (bounded) until the mount's evictions stay put for 60 ms. */
+/*
+ * After a writer stops: push the page cache's dirty pages to the daemon
+ * (they would reach it later and evict in another phase), then wait
+ * (bounded) until the mount's evictions stay put for 60 ms.
+ */
 static void settle(const char *mnt)
 {
 	long long last = -1;
+	int dfd = open(mnt, O_RDONLY | O_DIRECTORY);
+
+	if (dfd >= 0) {
+		syncfs(dfd);
+		close(dfd);
+	}
 
 	for (int i = 0, still = 0; i < 200 && still < 6; i++) {
 		long long e = usm_stat(mnt, "evictions");
@@ -373,20 +413,21 @@ int main(int argc, char **argv)
 
 	for (int i = 0; i < nph; i++) {
 		qsort(ph[i].ns, ph[i].n, sizeof(*ph[i].ns), cmp_u64);
+		ph[i].m50 = slice_median(ph[i].s50, ph[i].nslices);
+		ph[i].m99 = slice_median(ph[i].s99, ph[i].nslices);
 		print_phase(label, &ph[i]);
 	}
 	{
-		double i50 = (double)pct(ph[0].ns, ph[0].n, 0.5);
-		double i99 = (double)pct(ph[0].ns, ph[0].n, 0.99);
+		double i50 = (double)ph[0].m50, i99 = (double)ph[0].m99;
 		struct phase *b = &ph[1], *c = &ph[2];
 
 		printf("%s,ratio,%.2f,%.2f", label,
-		       i50 > 0 ? (double)pct(b->ns, b->n, 0.5) / i50 : 0,
-		       i99 > 0 ? (double)pct(b->ns, b->n, 0.99) / i99 : 0);
+		       i50 > 0 ? (double)b->m50 / i50 : 0,
+		       i99 > 0 ? (double)b->m99 / i99 : 0);
 		if (control)
 			printf(",%.2f,%.2f\n",
-			       i50 > 0 ? (double)pct(c->ns, c->n, 0.5) / i50 : 0,
-			       i99 > 0 ? (double)pct(c->ns, c->n, 0.99) / i99 : 0);
+			       i50 > 0 ? (double)c->m50 / i50 : 0,
+			       i99 > 0 ? (double)c->m99 / i99 : 0);
 		else
 			printf(",,\n");
 	}
