@@ -8,11 +8,13 @@
  * as is in a small per-inode list.
  */
 #include <linux/capability.h>
-#include <linux/ctype.h>
+#include <linux/errno.h>
 #include <linux/fs.h>
 #include <linux/slab.h>
 #include <linux/string.h>
 #include <linux/xattr.h>
+
+#include <usm/parse-core.h>
 
 #include "usmfs.h"
 
@@ -21,58 +23,15 @@
 
 /* ---------------------------------------------------------------- parsers */
 
-/* Digits only, no sign, no spaces; -ERANGE on overflow.  *@end after them. */
-static int usmfs_parse_digits(const char *s, const char **end, u64 *out)
-{
-	u64 v = 0;
-
-	if (!isdigit(*s))
-		return -EINVAL;
-	for (; isdigit(*s); s++) {
-		if (v > (U64_MAX - (*s - '0')) / 10)
-			return -ERANGE;
-		v = v * 10 + (*s - '0');
-	}
-	*end = s;
-	*out = v;
-	return 0;
-}
-
-static int usmfs_unit_shift(char c)
-{
-	switch (c) {
-	case 'k': case 'K': return 10;
-	case 'm': case 'M': return 20;
-	case 'g': case 'G': return 30;
-	case 't': case 'T': return 40;
-	default: return -1;
-	}
-}
-
-static int usmfs_shift_checked(u64 v, int shift, u64 *out)
-{
-	if (shift && v > (U64_MAX >> shift))
-		return -ERANGE;
-	*out = v << shift;
-	return 0;
-}
+/*
+ * The syntax is usm/parse-core.h, shared with libusmpolicy: the same
+ * digits, units, sizes and durations on both frontends.
+ */
 
 /* Digits with an optional single K/M/G/T: user.usm.limit, nr_inodes=. */
 int usmfs_parse_size_strict(const char *s, u64 *out)
 {
-	const char *end;
-	int shift = 0, err;
-	u64 v;
-
-	err = usmfs_parse_digits(s, &end, &v);
-	if (err)
-		return err;
-	if (*end) {
-		shift = usmfs_unit_shift(*end);
-		if (shift < 0 || end[1])
-			return -EINVAL;
-	}
-	return usmfs_shift_checked(v, shift, out);
+	return usm_core_size_strict(s, out);
 }
 
 /*
@@ -82,91 +41,44 @@ int usmfs_parse_size_strict(const char *s, u64 *out)
  */
 int usmfs_parse_size(const char *s, u64 pct_base, u64 *out, u32 *pct)
 {
-	const char *end;
-	int shift = 0, err;
+	int is_pct, err;
 	u64 v;
 
 	*pct = 0;
-	err = usmfs_parse_digits(s, &end, &v);
+	err = usm_core_size(s, &v, &is_pct);
 	if (err)
 		return err;
-	if (end[0] == '%' && !end[1]) {
+	if (is_pct) {
 		if (!v || v > 100)
 			return -EINVAL;
 		*pct = v;
 		*out = div_u64(pct_base * v, 100);
 		return 0;
 	}
-	if (*end) {
-		shift = usmfs_unit_shift(*end);
-		if (shift >= 0) {
-			end++;
-			if (end[0] == 'i' && (end[1] == 'B' || end[1] == 'b'))
-				end += 2;
-			else if (end[0] == 'B' || end[0] == 'b')
-				end++;
-		} else if (end[0] == 'B' || end[0] == 'b') {
-			shift = 0;
-			end++;
-		}
-		if (shift < 0 || *end)
-			return -EINVAL;
-	}
-	return usmfs_shift_checked(v, shift, out);
+	*out = v;
+	return 0;
 }
 
 /* "30", "30s", "500ms", "2m", "1h" -> milliseconds. */
 int usmfs_parse_duration_ms(const char *s, u64 *out_ms)
 {
-	const char *end;
-	u64 v, mul;
-	int err;
-
-	err = usmfs_parse_digits(s, &end, &v);
-	if (err)
-		return err;
-	if (!strcmp(end, "ms"))
-		mul = 1;
-	else if (!*end || !strcmp(end, "s"))
-		mul = 1000;
-	else if (!strcmp(end, "m"))
-		mul = 60 * 1000;
-	else if (!strcmp(end, "h"))
-		mul = 3600 * 1000;
-	else
-		return -EINVAL;
-	if (v > div64_u64(U64_MAX, mul))
-		return -ERANGE;
-	*out_ms = v * mul;
-	return 0;
+	return usm_core_duration_ms(s, out_ms);
 }
 
 /* Exact and re-parseable: the largest unit that divides @bytes. */
 int usmfs_format_size_exact(u64 bytes, char *buf, size_t len)
 {
-	static const char units[] = "KMGT";
-	int i;
+	u64 n;
+	char unit = usm_core_size_unit(bytes, &n);
 
-	for (i = 3; i >= 0 && bytes; i--) {
-		u64 unit = 1ULL << (10 * (i + 1));
-
-		if (!(bytes & (unit - 1)))
-			return snprintf(buf, len, "%llu%c", bytes >> (10 * (i + 1)),
-					units[i]);
-	}
-	return snprintf(buf, len, "%llu", bytes);
+	if (unit)
+		return snprintf(buf, len, "%llu%c", n, unit);
+	return snprintf(buf, len, "%llu", n);
 }
 
 bool usmfs_name_valid(const char *s, size_t len)
 {
-	size_t i;
-
-	if (!len || len > USM_NAME_MAX)
-		return false;
-	for (i = 0; i < len; i++)
-		if (!USM_NAME_CHAR_OK(s[i]))
-			return false;
-	return true;
+	return usm_core_name_valid(s, len);
 }
 
 #define USMFS_NAME_ENTRY(name) name,
@@ -351,16 +263,14 @@ static int usmfs_usm_parse(struct usmfs_sb_info *sbi,
 {
 	const struct usmfs_xattr_def *d = &usmfs_xattr_defs[id];
 	char v[USM_XATTR_VALUE_MAX + 1];
+	unsigned long vlen = len;
 	const char *end;
 	u64 n;
 
 	/* Tolerate what echo and C strings add: one NUL, then one newline. */
-	if (len && value[len - 1] == '\0')
-		len--;
-	if (len && value[len - 1] == '\n')
-		len--;
-	if (!len || len > USM_XATTR_VALUE_MAX || memchr(value, '\0', len))
+	if (usm_core_xattr_value(value, &vlen))
 		return -EINVAL;
+	len = vlen;
 	memcpy(v, value, len);
 	v[len] = '\0';
 
@@ -383,7 +293,7 @@ static int usmfs_usm_parse(struct usmfs_sb_info *sbi,
 	case USMFS_KIND_INT:
 	case USMFS_KIND_BYTES:
 		if (d->kind == USMFS_KIND_INT ?
-		    usmfs_parse_digits(v, &end, &n) || *end :
+		    usm_core_digits(v, &end, &n) || *end :
 		    usmfs_parse_size_strict(v, &n))
 			return -EINVAL;
 		if (n < d->lo || n > d->hi)
