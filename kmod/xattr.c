@@ -17,6 +17,7 @@
 #include <usm/parse-core.h>
 
 #include "usmfs.h"
+#include "include/uapi/linux/usmfs.h"
 
 #define USMFS_XATTR_BYTES_MAX	(256 * 1024)	/* stored xattrs per inode */
 #define USM_SUFFIX_PREFIX	"usm."		/* after the "user." prefix */
@@ -137,6 +138,35 @@ static bool usmfs_store_valid(struct usmfs_sb_info *sbi, const char *s,
 
 /* -------------------------------------------------------------- user.usm */
 
+/*
+ * What the module does not count yet reads 0 (docs/kmod.md): swapped
+ * pages, evictions and swap-ins come with eviction.
+ */
+static u64 usmfs_file_swapped(struct inode *inode)
+{
+	return 0;
+}
+
+static u64 usmfs_file_evictions(struct inode *inode)
+{
+	return 0;
+}
+
+static u64 usmfs_file_swapins(struct inode *inode)
+{
+	return 0;
+}
+
+static u64 usmfs_mount_evictions(struct usmfs_sb_info *sbi)
+{
+	return 0;
+}
+
+static u64 usmfs_mount_swapins(struct usmfs_sb_info *sbi)
+{
+	return 0;
+}
+
 enum usmfs_xattr_kind {
 	USMFS_KIND_ALLOC, USMFS_KIND_EVICT, USMFS_KIND_INT, USMFS_KIND_BYTES,
 	USMFS_KIND_STORE, USMFS_KIND_STATS,
@@ -195,6 +225,69 @@ static int usmfs_usm_lookup(const char *suffix)
 	return -EINVAL;
 }
 
+/* The pool's sources, joined with '+' ("contig+pages"). */
+static void usmfs_sources(char *buf, size_t len)
+{
+	unsigned int i, nr = usmfs_pool_nr_chunks(), seen = 0;
+	enum usmfs_source src;
+	unsigned long n, pfn;
+	size_t pos = 0;
+
+	for (i = 0; i < nr; i++) {
+		usmfs_pool_chunk_info(i, &n, &src, &pfn);
+		if (src < USMFS_SRC_NR)
+			seen |= BIT(src);
+	}
+	buf[0] = '\0';
+	for (src = 0; src < USMFS_SRC_NR; src++)
+		if (seen & BIT(src))
+			pos += scnprintf(buf + pos, len - pos, "%s%s",
+					 pos ? "+" : "", usmfs_source_names[src]);
+	if (!pos)
+		strscpy(buf, "none", len);
+}
+
+/*
+ * user.usm.stats on a mount's root: the figures usmctl status shows, with
+ * the keys of the FUSE daemon's (frames, free and used are the whole
+ * pool's, which the module's mounts share; limit is the mount's size= in
+ * frames; resident and swapped are the mount's, in bytes), then what only
+ * the module has: the pool's size and sources, and whether a policy
+ * server is attached and evicts.
+ */
+static int usmfs_mount_stats(struct super_block *sb, char *buf, size_t len)
+{
+	struct usmfs_sb_info *sbi = USMFS_SB(sb);
+	unsigned long frames = usmfs_pool_nr_frames();
+	unsigned long free = usmfs_pool_nr_free();
+	u64 files = 0, swapped = 0, features;
+	char sources[32];
+	struct inode *inode;
+	u32 low, high;
+	bool server;
+
+	spin_lock(&sb->s_inode_list_lock);
+	list_for_each_entry(inode, &sb->s_inodes, i_sb_list) {
+		if (!S_ISREG(inode->i_mode) || USMFS_I(inode)->chan_gone)
+			continue;
+		files++;
+		swapped += usmfs_file_swapped(inode);
+	}
+	spin_unlock(&sb->s_inode_list_lock);
+	server = usmfs_chan_state(&features, &low, &high);
+	usmfs_sources(sources, sizeof(sources));
+	return snprintf(buf, len,
+			"frames=%lu free=%lu used=%lu limit=%lu resident=%llu swapped=%llu files=%llu faults=%lld evictions=%llu swapins=%llu hits=%lld low=%u high=%u pool_bytes=%llu source=%s chunks=%u server=%d evicting=%d",
+			frames, free, frames - free, sbi->max_frames,
+			(u64)atomic_long_read(&sbi->used_frames) << PAGE_SHIFT,
+			swapped << PAGE_SHIFT, files,
+			atomic64_read(&sbi->faults), usmfs_mount_evictions(sbi),
+			usmfs_mount_swapins(sbi), atomic64_read(&sbi->hits),
+			low, high, usmfs_pool_bytes(), sources,
+			usmfs_pool_nr_chunks(), server,
+			!!(features & USMFS_F_EVICT));
+}
+
 static int usmfs_usm_format(struct inode *inode, int id, char *buf,
 			    size_t len)
 {
@@ -205,17 +298,22 @@ static int usmfs_usm_format(struct inode *inode, int id, char *buf,
 	pol = info->pol;
 	spin_unlock(&info->lock);
 
-	/* As the FUSE frontend: only regular files have pages to report. */
-	if (usmfs_xattr_defs[id].kind == USMFS_KIND_STATS &&
-	    !S_ISREG(inode->i_mode))
-		return -ENODATA;
-	if (usmfs_xattr_defs[id].kind == USMFS_KIND_STATS)
+	if (usmfs_xattr_defs[id].kind == USMFS_KIND_STATS) {
+		if (inode == d_inode(inode->i_sb->s_root))
+			return usmfs_mount_stats(inode->i_sb, buf, len);
+		/* As the FUSE frontend: only regular files have pages. */
+		if (!S_ISREG(inode->i_mode))
+			return -ENODATA;
 		return snprintf(buf, len,
-				"resident=%llu swapped=0 faults=%lld evictions=0 swapins=0 hits=%lld alloc=%s evict=%s",
+				"resident=%llu swapped=%llu faults=%lld evictions=%llu swapins=%llu hits=%lld alloc=%s evict=%s",
 				(u64)inode_get_bytes(inode),
+				usmfs_file_swapped(inode) << PAGE_SHIFT,
 				atomic64_read(&info->faults),
+				usmfs_file_evictions(inode),
+				usmfs_file_swapins(inode),
 				atomic64_read(&info->hits), pol.alloc,
 				pol.evict);
+	}
 	if (!(pol.set & BIT(id)))
 		return -ENODATA;
 	switch (id) {
@@ -234,26 +332,61 @@ static int usmfs_usm_format(struct inode *inode, int id, char *buf,
 	}
 }
 
+#define USMFS_STATS_MAX		512	/* longest computed value */
+
 static int usmfs_usm_get(struct inode *inode, const char *suffix, void *buf,
 			 size_t size)
 {
-	char val[160];
+	char *val;
 	int id, len;
 
+	/* An action (usmfs_usm_reclaim), not an attribute: nothing to read. */
+	if (!strcmp(suffix, USM_XATTR_RECLAIM + strlen(USM_XATTR_PREFIX)))
+		return -ENODATA;
 	id = usmfs_usm_lookup(suffix);
 	if (id < 0)
 		return id;
-	len = usmfs_usm_format(inode, id, val, sizeof(val));
-	if (len < 0)
-		return len;
-	if (len >= sizeof(val))
-		return -ERANGE;
-	if (!size)
-		return len;
-	if (size < len)
-		return -ERANGE;
-	memcpy(buf, val, len);
+	val = kmalloc(USMFS_STATS_MAX, GFP_KERNEL);
+	if (!val)
+		return -ENOMEM;
+	len = usmfs_usm_format(inode, id, val, USMFS_STATS_MAX);
+	if (len >= USMFS_STATS_MAX)
+		len = -ERANGE;
+	else if (len >= 0 && size && size < (size_t)len)
+		len = -ERANGE;
+	else if (len > 0 && size)
+		memcpy(buf, val, len);
+	kfree(val);
 	return len;
+}
+
+/*
+ * user.usm.reclaim = "all" | SIZE on a regular file (usmctl evict): ask the
+ * policy server to push that much of the file out now.  Only the server
+ * can evict: without one that does, ENOTCONN.  Nothing is stored.
+ */
+static int usmfs_usm_reclaim(struct inode *inode, const void *value,
+			     size_t size)
+{
+	char v[USM_XATTR_VALUE_MAX + 1];
+	unsigned long len = size;
+	u64 bytes, nr = U64_MAX;
+	int is_pct;
+
+	if (!value)
+		return -ENODATA;	/* never set: nothing to remove */
+	if (S_ISDIR(inode->i_mode))
+		return -EISDIR;
+	if (!S_ISREG(inode->i_mode) || usm_core_xattr_value(value, &len))
+		return -EINVAL;
+	memcpy(v, value, len);
+	v[len] = '\0';
+	if (strcmp(v, "all")) {
+		if (usm_core_size(v, &bytes, &is_pct) || is_pct || !bytes)
+			return -EINVAL;
+		nr = (bytes >> PAGE_SHIFT) + !!(bytes & ~PAGE_MASK);
+	}
+	return usmfs_chan_reclaim(inode, nr);
 }
 
 /* Validate @value for attribute @id into @pol; nothing changes on error. */
@@ -567,6 +700,9 @@ static int usmfs_xattr_handler_set(const struct xattr_handler *handler,
 				   const char *name, const void *value,
 				   size_t size, int flags)
 {
+	if (handler->flags == 1 &&
+	    !strcmp(name, USM_XATTR_RECLAIM + strlen(XATTR_USER_PREFIX)))
+		return usmfs_usm_reclaim(inode, value, size);
 	if (handler->flags == 1 &&
 	    !strncmp(name, USM_SUFFIX_PREFIX, strlen(USM_SUFFIX_PREFIX)))
 		return usmfs_usm_set(inode, name + strlen(USM_SUFFIX_PREFIX),
