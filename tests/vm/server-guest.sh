@@ -207,9 +207,10 @@ fio_check() {
 setup() {
 	mkdir -p "$MNT" "$MNT2" /var/log /var/lib/usmfs /etc/usmfs
 	# (busybox has no install)
-	cp /usm/mount.usmfs /usr/sbin/mount.usmfs && chmod 0755 /usr/sbin/mount.usmfs &&
-		cp /usm/usmfs.conf /etc/usmfs/usmfs.conf ||
+	if ! { cp /usm/mount.usmfs /usr/sbin/mount.usmfs && chmod 0755 /usr/sbin/mount.usmfs &&
+		cp /usm/usmfs.conf /etc/usmfs/usmfs.conf; }; then
 		say "setup: could not install mount.usmfs or usmfs.conf"
+	fi
 	: >"$PD_LOG"
 }
 
@@ -315,9 +316,11 @@ c_copy4x() {
 	timeout 60 rm -f "$MNT/copy4x"
 }
 
-# user.usm.evict changed (setfattr and usmctl policy, in turns, every
-# 0.1 s) while fio writes and verifies the file; with eviction, the file
-# is 1.5x the mount, else half of it.
+# user.usm.evict changed XATTR_CHANGES times (setfattr and usmctl policy,
+# in turns) while fio writes and verifies the file, over and over
+# (--overwrite: the same file) until the changes are done; with eviction,
+# the file is 1.5x the mount, else half of it.
+XATTR_CHANGES=10
 c_xattr_evict() {
 	t0=$(date +%s)
 	if [ "$SRV_EVICT" = 1 ]; then
@@ -326,19 +329,24 @@ c_xattr_evict() {
 		sz=$(($(bytes "$SRV_SIZE") / 2 >> 20))M
 	fi
 	f=$MNT/busy.0.0
-	timeout -k 10 "$SRV_TIMEOUT" fio --name=busy --directory="$MNT" --rw=randwrite \
-		--bs=4k --size="$sz" --fallocate=none --verify=crc32c --do_verify=1 \
-		--verify_fatal=1 --output-format=terse --terse-version=3 >/tmp/busy.fio 2>&1 &
+	rm -f /tmp/busy.stop /tmp/busy.fio
+	(
+		while [ ! -e /tmp/busy.stop ]; do
+			timeout -k 10 "$SRV_TIMEOUT" fio --name=busy --directory="$MNT" \
+				--rw=randwrite --bs=4k --size="$sz" --overwrite=1 \
+				--fallocate=none --verify=crc32c --do_verify=1 --verify_fatal=1 \
+				--output-format=terse --terse-version=3 >>/tmp/busy.fio 2>&1 ||
+				exit $?
+		done
+	) &
 	fpid=$!
 	i=0
-	while [ ! -e "$f" ] && [ $i -lt 100 ] && kill -0 "$fpid" 2>/dev/null; do
+	while [ ! -e "$f" ] && [ $i -lt 150 ] && kill -0 "$fpid" 2>/dev/null; do
 		sleep 0.2
 		i=$((i + 1))
 	done
 	n=0 bad=0 why='' last=''
-	while [ $n -lt 40 ]; do
-		sleep 0.1
-		kill -0 "$fpid" 2>/dev/null || break
+	while [ $n -lt $XATTR_CHANGES ] && kill -0 "$fpid" 2>/dev/null; do
 		set -- lru fifo clock sieve s3fifo
 		shift $((n % 5))
 		pol=$1
@@ -351,18 +359,21 @@ c_xattr_evict() {
 		[ "$got" = "$pol" ] || { bad=$((bad + 1)); why="set $pol, reads '$got'"; }
 		n=$((n + 1))
 		last=$pol
+		sleep 0.1
 	done
+	: >/tmp/busy.stop
 	wait "$fpid"
 	rc=$?
+	runs=$(grep -c '^3;' /tmp/busy.fio)
 	ev=$(fstat "$f" evictions)
 	st=$(getfattr --only-values -n user.usm.stats "$f" 2>/dev/null)
-	d="$n changes while fio ran on $sz, evictions ${ev:-?}, $(($(date +%s) - t0))s"
+	d="$n changes during $runs fio run(s) on $sz, evictions ${ev:-?}, $(($(date +%s) - t0))s"
 	if [ $rc -ne 0 ]; then
 		ko srv-xattr-evict "fio exit $rc ($(grep -v '^3;' /tmp/busy.fio | head -n 3 | tr '\n' ' ' | cut -c1-150)); $d"
 	elif [ $bad -ne 0 ]; then
 		ko srv-xattr-evict "$bad change(s) failed, last: $why; $d"
-	elif [ $n -lt 2 ]; then
-		ko srv-xattr-evict "fio ended before two changes; $d"
+	elif [ $n -lt $XATTR_CHANGES ]; then
+		ko srv-xattr-evict "the writer stopped before $XATTR_CHANGES changes; $d"
 	elif ! echo "$st" | grep -q "evict=$last"; then
 		ko srv-xattr-evict "user.usm.stats does not show evict=$last: $st"
 	elif [ "$SRV_EVICT" = 1 ] && [ "${ev:-0}" -eq 0 ]; then
