@@ -83,8 +83,12 @@ void *pool_frame(usm_frame_t f)
 
 void pool_mark_dirty(usm_frame_t f)
 {
-	if (f < fs.pool_frames)
-		atomic_fetch_or(&fs.dirty[f / BITS], 1ULL << (f % BITS));
+	uint64_t bit = 1ULL << (f % BITS);
+
+	/* Mostly set already (a hit): look before writing the shared word. */
+	if (f < fs.pool_frames &&
+	    !(atomic_load_explicit(&fs.dirty[f / BITS], memory_order_relaxed) & bit))
+		atomic_fetch_or(&fs.dirty[f / BITS], bit);
 }
 
 static void pool_drop(usm_frame_t first, uint64_t nr)

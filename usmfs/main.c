@@ -123,6 +123,8 @@ static void usage(FILE *f)
 "  swap=SPEC           none, file:PATH, or a store of the config (none)\n"
 "  swapin_timeout=T    bound on waits for swap-in (30s)\n"
 "  config=FILE         config file (default " USM_CONFIG_DEFAULT_PATH " if present)\n"
+"  max_dirty=N[K|M|G|%%] dirty page cache the kernel may hold for the mount\n"
+"                      (default: the pool size; 'default': the kernel's limit)\n"
 "other -o options go to libfuse (allow_other, ro, fsname=, no_writeback_cache, ...)\n"
 "  -f  foreground   -d  debug (implies -f)   -s  single-threaded\n");
 }
