@@ -12,17 +12,18 @@
  * those.
  *
  * Eviction: the library calls unmap() before it copies a page out.  Our
- * unmap drops the kernel's cached copy of the page with
- * fuse_lowlevel_notify_inval_inode(); the kernel writes a dirty copy back
- * first, through our write handler, whose usm_fault() cancels the eviction
- * of that page (usm.h: a fault on an EVICTING page).  That kernel call may
- * wait for FUSE requests, so it is only made from the eviction thread, never
+ * unmap queues an invalidation of the kernel's cached copy of the page
+ * (fuse_lowlevel_notify_inval_inode()), which the eviction thread makes
+ * after the batch, holding no page in flight: the kernel writes a dirty
+ * copy back first, through our write handler (a fault on the page, now
+ * swapped: a whole-page write is not read back).  That kernel call may wait
+ * for FUSE requests, so it is only made from the eviction thread, never
  * from a request handler (a handler waiting on the kernel, which waits on
- * the request that handler is serving, would deadlock).  When a handler's
- * own fault evicts, the invalidations are queued for the eviction thread.
- * Skipping or delaying an invalidation is always safe: every change goes
- * through the kernel's page cache first, so a clean cached copy equals what
- * the library stored; it only costs memory until the kernel drops it.
+ * the request that handler is serving, would deadlock), and never while
+ * pages are in flight (see be_unmap).  Skipping or delaying an invalidation
+ * is always safe: every change goes through the kernel's page cache first,
+ * so a clean cached copy equals what the library stored; it only costs
+ * memory until the kernel drops it.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -166,8 +167,6 @@ static struct {
 	.cond = PTHREAD_COND_INITIALIZER,
 };
 
-static __thread bool in_evict_thread;
-
 static void inval_now(uint64_t ino, uint64_t first, uint64_t nr)
 {
 	if (!fs.se)
@@ -202,38 +201,35 @@ static void inval_queue_locked(uint64_t ino, uint64_t first, uint64_t nr)
 }
 
 /*
- * With a single request thread (-s), even the eviction thread must not
- * wait for the kernel while it holds pages on their way out: the kernel's
- * write-back of a dirty copy needs that one thread, which may itself be
- * waiting for those pages.  So it queues too, and invalidates after the
- * batch (a dirty copy then comes back through a swap-in: slower, correct).
+ * No thread waits for the kernel while it holds pages on their way out,
+ * the eviction thread included: the kernel's write-back of a dirty copy
+ * (launder) needs a worker, and every worker may be waiting for exactly
+ * those in-flight pages to be written out (a full pool: make_room waits
+ * for in-flight evictions).  That cycle only ended when the bounded wait
+ * expired (EIO).  So unmap queues the invalidations and the eviction
+ * thread makes them after the batch, holding nothing.  A dirty copy then
+ * comes back after the page was written out: a write of a whole page
+ * reuses no old data (OVERWRITE), a partial one swaps the page in first.
  */
 static int be_unmap(void *priv, struct usm_page_ref *refs, size_t n)
 {
-	bool now = in_evict_thread && !fs.single;
 	size_t i = 0;
 
 	(void)priv;
-	if (!now)
-		pthread_mutex_lock(&ev.lock);
+	pthread_mutex_lock(&ev.lock);
 	while (i < n) {
 		size_t j = i + 1;
 
 		while (j < n && refs[j].ino == refs[i].ino &&
 		       refs[j].index == refs[j - 1].index + 1)
 			j++;
-		if (now)
-			inval_now(refs[i].ino, refs[i].index, j - i);
-		else
-			inval_queue_locked(refs[i].ino, refs[i].index, j - i);
+		inval_queue_locked(refs[i].ino, refs[i].index, j - i);
 		for (; i < j; i++)
 			refs[i].err = 0;
 	}
-	if (!now) {
-		ev.kicked = true;
-		pthread_cond_signal(&ev.cond);
-		pthread_mutex_unlock(&ev.lock);
-	}
+	ev.kicked = true;
+	pthread_cond_signal(&ev.cond);
+	pthread_mutex_unlock(&ev.lock);
 	return 0;
 }
 
@@ -303,7 +299,6 @@ static void *evict_main(void *arg)
 	bool sweep;
 
 	(void)arg;
-	in_evict_thread = true;
 	batch = malloc(INVAL_QUEUE_MAX * sizeof(*batch));
 	for (;;) {
 		pthread_mutex_lock(&ev.lock);

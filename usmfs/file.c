@@ -12,6 +12,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/falloc.h>
+#include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/uio.h>
@@ -83,6 +85,15 @@ static long fault_range(struct node *n, uint64_t idx, uint64_t nr,
 	for (i = 0; i < r; i++)
 		if (fr[i] != USM_FRAME_NONE)
 			pool_mark_dirty(fr[i]);
+	if (r < 0 && r != -ENOSPC && r != -ENOENT && r != -EINTR) {
+		static atomic_uint said;
+
+		/* Becomes EIO for the caller: say why (the first few). */
+		if (atomic_fetch_add(&said, 1) < 8)
+			fprintf(stderr, "usmfs: inode %llu page %llu: %s\n",
+				(unsigned long long)n->ino,
+				(unsigned long long)idx, strerror((int)-r));
+	}
 	return r;
 }
 
@@ -415,6 +426,14 @@ void usmfs_ll_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 	}
 	evict_after_fault();
 out:
+	/*
+	 * A short count is what write(2) gives when part fitted, but the
+	 * kernel takes it as success for a write-back (the rest of the
+	 * pages would be lost without an error) and turns it into EIO for
+	 * an O_DIRECT write (its async path): those get the error itself.
+	 */
+	if (err && done && (fi->writepage || (fi->flags & O_DIRECT)))
+		done = 0;
 	if (done || !err)
 		fuse_reply_write(req, done);
 	else
