@@ -233,19 +233,46 @@ static int be_unmap(void *priv, struct usm_page_ref *refs, size_t n)
 	return 0;
 }
 
+static int frame_cmp(const void *a, const void *b)
+{
+	usm_frame_t x = *(const usm_frame_t *)a, y = *(const usm_frame_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * The frames are about to be freed: give them back to the kernel.  One
+ * madvise per run of adjacent frames, not per page (each call flushes the
+ * TLB of every CPU running a daemon thread; a sequential writer's victims
+ * mostly sit in adjacent frames).
+ */
 static int be_commit(void *priv, struct usm_page_ref *refs, size_t n)
 {
-	size_t i;
+	usm_frame_t stack[256], *f = n <= 256 ? stack : malloc(n * sizeof(*f));
+	size_t i, m = 0, run;
 
 	(void)priv;
 	for (i = 0; i < n; i++) {
-		usm_frame_t f = refs[i].frame;
+		usm_frame_t fr = refs[i].frame;
 
-		if (f >= fs.pool_frames)
+		if (fr >= fs.pool_frames)
 			continue;
-		pool_drop(f, 1);
-		atomic_fetch_and(&fs.dirty[f / BITS], ~(1ULL << (f % BITS)));
+		atomic_fetch_and(&fs.dirty[fr / BITS], ~(1ULL << (fr % BITS)));
+		if (f)
+			f[m++] = fr;
+		else
+			pool_drop(fr, 1);	/* no memory: one by one */
 	}
+	if (!f)
+		return 0;
+	qsort(f, m, sizeof(*f), frame_cmp);
+	for (i = 0; i < m; i += run) {
+		for (run = 1; i + run < m && f[i + run] == f[i] + run; run++)
+			;
+		pool_drop(f[i], run);
+	}
+	if (f != stack)
+		free(f);
 	return 0;
 }
 
