@@ -223,6 +223,22 @@ if want swapout; then
 			"$eb" base "$swapdir/base" -m "$total" -l base >> "$raw" || exit 1
 		done
 	done
+	# The eviction path alone: a file that fits pushed out whole by
+	# user.usm.reclaim=all, no writer's FUSE traffic at the same time.
+	rmib=$([ $quick = 1 ] && echo 256 || echo 768)
+	for pol in $pols; do
+		d=$work/swapout
+		mount_usmfs "$d" "size=$((rmib * 2))M,evict=$pol,swap=file:$swapdir/evict.swap" || exit 1
+		dp=${pids[-1]}
+		c0=$(cpu_ticks "$dp")
+		line=$("$eb" reclaim "$d" -m "$rmib" -S "$swapdir/evict.swap" -l "$pol") ||
+			echo "bench: evictbw reclaim $pol failed" >&2
+		c1=$(cpu_ticks "$dp")
+		[ -n "$line" ] && echo "$line,$(( c1 - c0 ))" >> "$raw"
+		umount_one "$d"
+		rm -f "$swapdir/evict.swap"
+		"$eb" base "$swapdir/base" -m "$total" -l base >> "$raw" || exit 1
+	done
 	csv=$res/swapout.csv
 	echo "kind,policy,ws_mib,mount_mib,written_mib,writer_s,evicted_mib,window_s,MiBps,sync_s,durable_MiBps,swapins,daemon_cpu_ms_per_MiB,ratio_durable,ratio_buffered" > "$csv"
 	# Each eviction run against the mean of the baselines just before and
@@ -240,14 +256,14 @@ if want swapout; then
 				split(r[i - 1], a, ","); split(r[i + 1], b, ",")
 				buf = (a[8] + b[8]) / 2; dur = (a[10] + b[10]) / 2
 				cpu = f[6] > 0 ? f[12] * 1000 / hz / f[6] : 0
-				printf "evict,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%.2f,%.2f,%.2f\n", f[1], f[3], m, f[4], f[5], f[6], f[7], f[8], f[9], f[10], f[11], cpu, f[10] / dur, f[8] / buf
+				printf "%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%.2f,%.2f,%.2f\n", f[2], f[1], f[3], (f[2] == "reclaim" ? 2 * f[4] : m), f[4], f[5], f[6], f[7], f[8], f[9], f[10], f[11], cpu, f[10] / dur, f[8] / buf
 			}
 		}' "$raw" >> "$csv"
 	printf '\n%-8s %-6s %9s %9s %9s %10s %12s %12s\n' policy set "MiB/s" "durable" "cpu ms/MiB" "evicted" "vs disk" "vs pagecache"
 	awk -F, 'NR > 1 { if ($1 == "base")
 			printf "%-8s %-6s %9.1f %9.1f %9s %10s %12s %12s\n", "base", "-", $9, $11, "-", $5 "M", "(" $14 ")", "(" $15 ")"
 		else
-			printf "%-8s %-6s %9.1f %9.1f %9.2f %10s %11.2fx %11.2fx\n", $2, $3 "M", $9, $11, $13, $7 "M", $14, $15 }' "$csv"
+			printf "%-8s %-6s %9.1f %9.1f %9.2f %10s %11.2fx %11.2fx\n", $2, ($1 == "reclaim" ? "reclaim" : $3 "M"), $9, $11, $13, $7 "M", $14, $15 }' "$csv"
 fi
 
 # ---------------------------------------------------------------- evlat
