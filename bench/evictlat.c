@@ -161,7 +161,7 @@ static void stream(const char *dir, size_t mib)
 			for (size_t m = 0; m < per; m++) {
 				memset(buf, (int)(pass + m), MIB);
 				if (pwrite(fd[i], buf, MIB, (off_t)(m * MIB)) < 0)
-					_exit(1);
+					_exit(errno == ENOSPC ? 3 : 1);
 			}
 	}
 }
@@ -288,8 +288,17 @@ static pid_t start_stream(const char *dir, size_t mib, const char *mnt)
 		_exit(0);
 	}
 	for (int i = 0; mnt && i < 1000; i++) {
+		int st;
+
 		if (mount_evictions(mnt) > e0)
 			break;
+		if (waitpid(pid, &st, WNOHANG) == pid) {
+			/* a full mount that does not evict: ENOSPC */
+			fprintf(stderr, "evictlat: the writer stopped (%s) before "
+				"anything was evicted\n",
+				WIFEXITED(st) && WEXITSTATUS(st) == 3 ? "ENOSPC" : "error");
+			return 0;
+		}
 		if (i == 999)
 			fprintf(stderr, "evictlat: no eviction after 10 s of streaming\n");
 		sleep_ms(10);
@@ -432,7 +441,10 @@ int main(int argc, char **argv)
 			}
 		}
 	}
-	stop_stream(child[1], mnt);
+	if (child[1] > 0)
+		stop_stream(child[1], mnt);
+	else
+		unlink_stream(mnt, getpid());
 	if (child[2] > 0)
 		stop_stream(child[2], control);
 

@@ -90,7 +90,7 @@ cat "$res/meta.txt"
 if want fio; then
 	if [ $quick = 1 ]; then
 		jobs="seq-read seq-write rand-read"; engines="psync mmap"; njobs="1"
-		runtime=2; size=128M
+		runtime=1; size=64M
 	else
 		jobs="seq-read seq-write seq-rw70 rand-read rand-write rand-rw70"
 		engines="psync mmap"; njobs="1 2"; runtime=4; size=256M
@@ -169,7 +169,7 @@ if want evict; then
 			d=$work/evict
 			mount_usmfs "$d" "size=$msize,evict=$pol,swap=file:$work/evict.swap" || exit 1
 			out=$work/evict-$pol-$ws.json
-			DIR=$d SIZE=$ws ENGINE=psync NUMJOBS=1 RUNTIME=$([ $quick = 1 ] && echo 3 || echo 8) \
+			DIR=$d SIZE=$ws ENGINE=psync NUMJOBS=1 RUNTIME=$([ $quick = 1 ] && echo 2 || echo 8) \
 				fio --output-format=json --output="$out" --random_distribution=zipf:1.1 \
 				"$top/bench/fio/rand-read.fio" >/dev/null 2>&1 || echo "bench: fio evict $pol failed" >&2
 			row=$(python3 "$top/bench/fio-summary.py" "$out" 2>/dev/null || echo "0,0,0,0")
@@ -204,7 +204,7 @@ if want swapout; then
 	cc -O2 -pthread -o "$eb" "$top/bench/evictbw.c" || exit 1
 	msize=64
 	sets="128 256"
-	if [ $quick = 1 ]; then pols="lru s3fifo"; total=256; else pols="fifo lru clock sieve s3fifo"; total=1024; fi
+	if [ $quick = 1 ]; then pols="lru"; total=256; else pols="fifo lru clock sieve s3fifo"; total=1024; fi
 	progress "swapout: baseline, $total MiB to $swapdir ($(df --output=source "$swapdir" | tail -1))"
 	raw=$work/swapout.raw
 	"$eb" base "$swapdir/base" -m "$total" -l base > "$raw" || exit 1
@@ -274,7 +274,7 @@ if want evlat; then
 	swap_dir
 	el=$work/evictlat
 	cc -O2 -o "$el" "$top/bench/evictlat.c" || exit 1
-	secs=$([ $quick = 1 ] && echo 1.5 || echo 6)
+	secs=$([ $quick = 1 ] && echo 1 || echo 6)
 	progress "evlat: hot-file faults, idle / evicting / control, ${secs}s each"
 	mount_tmpfs "$work/evlat-ctl" 512M || exit 1
 	d=$work/evlat
@@ -303,11 +303,11 @@ if want swapin; then
 	swap_dir
 	sl=$work/swapinlat
 	cc -O2 -o "$sl" "$top/bench/swapinlat.c" -lm || exit 1
-	if [ $quick = 1 ]; then pols="lru s3fifo"; secs=2; else pols="fifo lru clock sieve s3fifo"; secs=5; fi
+	if [ $quick = 1 ]; then pols="lru s3fifo"; secs=1.5; sets=128; else pols="fifo lru clock sieve s3fifo"; secs=5; sets="128 256"; fi
 	csv=$res/swapin.csv
 	echo "policy,ws_mib,mount_mib,reads,swapin_pct,hit_p50_us,hit_p99_us,swapin_p50_us,swapin_p90_us,swapin_p99_us,swapin_p999_us,evictions,swapins,agree" > "$csv"
 	printf '\n%-8s %-6s %9s %7s %8s %9s %9s %9s %9s %9s\n' policy set reads "swapin%" "hit p50" "si p50" "si p90" "si p99" evictions swapins
-	for ws in 128 256; do
+	for ws in $sets; do
 		for pol in $pols; do
 			d=$work/swapin
 			mount_usmfs "$d" "size=64M,evict=$pol,swap=file:$swapdir/swapin.swap" || exit 1

@@ -52,14 +52,14 @@ VM_SMP=${VM_SMP:-2}
 POOL=256M
 SIZE=224M			# usmfs and tmpfs alike
 if [ $quick = 1 ]; then
-	FIO_JOBS="seq-read seq-write rand-read rand-rw70"
+	FIO_JOBS="seq-read rand-read"
 	FIO_ENGINES="psync mmap"
 	FIO_NJOBS="1"
 	FIO_SIZE=64M
 	FIO_RUNTIME=2
-	FIO_REPS=2
+	FIO_REPS=1
 	FB_MIB=32
-	EV_SECS=1.5
+	EV_SECS=1
 	VM_TIMEOUT=${VM_TIMEOUT:-420}
 else
 	FIO_JOBS="seq-read seq-write seq-rw70 rand-read rand-write rand-rw70"
