@@ -76,15 +76,20 @@ umount_one() {
 }
 
 mkdir -p "$res"
+# A run of some parts only (--only) adds its own block to meta.txt: the
+# CSVs of the other parts still come from the run described above it.
+[ "$only" = "$all_parts" ] || [ ! -s "$res/meta.txt" ] || meta_append=1
 {
+	[ -n "${meta_append:-}" ] && echo "--- parts: $only"
 	echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
 	echo "commit: $(git -C "$top" rev-parse --short HEAD 2>/dev/null || echo unknown)"
 	echo "kernel: $(uname -r)"
 	echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //') x $(nproc)"
 	echo "memory: $(awk '/MemTotal/ {print int($2/1024) " MiB"}' /proc/meminfo)"
 	echo "mode: $([ $quick = 1 ] && echo quick || echo full)"
-} > "$res/meta.txt"
-cat "$res/meta.txt"
+} > "$work/meta.txt"
+if [ -n "${meta_append:-}" ]; then cat "$work/meta.txt" >> "$res/meta.txt"; else cp "$work/meta.txt" "$res/meta.txt"; fi
+cat "$work/meta.txt"
 
 # ---------------------------------------------------------------- fio
 if want fio; then
