@@ -4,6 +4,7 @@
  * bandwidth of the filesystem its swap file lives on (the baseline).
  *
  *   evictbw evict MNT -w WS_MIB [-p PASSES] [-S SWAPFILE] [-l LABEL]
+ *   evictbw reclaim MNT -m MIB [-S SWAPFILE] [-l LABEL]
  *   evictbw base FILE -m MIB [-l LABEL]
  *
  * evict: writes MNT/evictbw.PID, WS_MIB MiB (a working set bigger than the
@@ -17,6 +18,11 @@
  * The second is what the baseline's durable figure compares with: both end
  * with the bytes on the disk.
  *
+ * reclaim: the eviction path alone, without a writer's FUSE traffic: writes
+ * MIB MiB (that fit in the mount) to MNT/evictbw.PID, fsync()s it, then
+ * times setxattr user.usm.reclaim=all on it (every page goes to the swap
+ * file in the daemon's batches) and the fsync of SWAPFILE after it.
+ *
  * base: writes MIB MiB to FILE (a fresh file, removed after) in 1 MiB
  * pwrite()s, then fdatasync()s it:
  *   buffered_MiBps = MiB / time of the writes
@@ -25,6 +31,8 @@
  * One CSV line each (no header):
  *   evict: LABEL,evict,ws_mib,written_mib,writer_s,evicted_mib,window_s,
  *          evict_MiBps,sync_s,durable_MiBps,swapins
+ *   reclaim: LABEL,reclaim,0,written_mib,0,evicted_mib,reclaim_s,
+ *          evict_MiBps,sync_s,durable_MiBps,0
  *   base:  LABEL,base,0,written_mib,write_s,0,0,buffered_MiBps,sync_s,
  *          durable_MiBps,0
  */
@@ -155,6 +163,22 @@ static void fill(char *buf, unsigned int pass, size_t mib)
 	}
 }
 
+static double fsync_time(const char *path)
+{
+	int fd = open(path, O_RDONLY);
+	double t0 = now_s(), t;
+
+	if (fd < 0 || fsync(fd)) {
+		fprintf(stderr, "evictbw: fsync %s: %s\n", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	t = now_s() - t0;
+	close(fd);
+	return t;
+}
+
 static int run_evict(const char *mnt, size_t ws, unsigned int passes,
 		     const char *swapfile, const char *label)
 {
@@ -250,17 +274,8 @@ static int run_evict(const char *mnt, size_t ws, unsigned int passes,
 	if (m1.evictions > elast)
 		elast = m1.evictions;
 
-	if (swapfile) {
-		int sfd = open(swapfile, O_RDONLY);
-		double s0 = now_s();
-
-		if (sfd < 0 || fsync(sfd)) {
-			fprintf(stderr, "evictbw: fsync %s: %s\n", swapfile, strerror(errno));
-			return 1;
-		}
-		tsync = now_s() - s0;
-		close(sfd);
-	}
+	if (swapfile && (tsync = fsync_time(swapfile)) < 0)
+		return 1;
 	{
 		double evmib = (double)(elast - e0) * PAGE / MIB;
 		double win = tb - ta;
@@ -275,6 +290,55 @@ static int run_evict(const char *mnt, size_t ws, unsigned int passes,
 	unlink(path);
 	free(buf);
 	free(smp.s);
+	return 0;
+}
+
+static int run_reclaim(const char *mnt, size_t mib, const char *swapfile,
+		       const char *label)
+{
+	char path[4096], *buf = aligned_alloc(PAGE, MIB);
+	struct mstats m0, m1;
+	double t0, t1, tsync = 0;
+	int fd, r;
+
+	snprintf(path, sizeof(path), "%s/evictbw.%d", mnt, getpid());
+	fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	if (fd < 0 || !buf || read_stats(mnt, &m0)) {
+		fprintf(stderr, "evictbw: %s: %s\n", path, strerror(errno));
+		return 1;
+	}
+	for (size_t mb = 0; mb < mib; mb++) {
+		fill(buf, 0, mb);
+		r = write_all(fd, buf, MIB, (off_t)(mb * MIB));
+		if (r) {
+			fprintf(stderr, "evictbw: write %s: %s\n", path, strerror(-r));
+			return 1;
+		}
+	}
+	if (fsync(fd) || read_stats(mnt, &m0)) {
+		fprintf(stderr, "evictbw: fsync %s: %s\n", path, strerror(errno));
+		return 1;
+	}
+	t0 = now_s();
+	if (fsetxattr(fd, "user.usm.reclaim", "all", 3, 0)) {
+		fprintf(stderr, "evictbw: reclaim %s: %s\n", path, strerror(errno));
+		return 1;
+	}
+	t1 = now_s();
+	if (swapfile && (tsync = fsync_time(swapfile)) < 0)
+		return 1;
+	if (read_stats(mnt, &m1))
+		return 1;
+	{
+		double evmib = (double)(m1.evictions - m0.evictions) * PAGE / MIB;
+
+		printf("%s,reclaim,0,%zu,0,%.1f,%.3f,%.1f,%.3f,%.1f,0\n", label,
+		       mib, evmib, t1 - t0, evmib / (t1 - t0), tsync,
+		       evmib / (t1 - t0 + tsync));
+	}
+	close(fd);
+	unlink(path);
+	free(buf);
 	return 0;
 }
 
@@ -318,6 +382,7 @@ static void usage(void)
 {
 	fprintf(stderr,
 		"usage: evictbw evict MNT -w WS_MIB [-p PASSES] [-S SWAPFILE] [-l LABEL]\n"
+		"       evictbw reclaim MNT -m MIB [-S SWAPFILE] [-l LABEL]\n"
 		"       evictbw base FILE -m MIB [-l LABEL]\n");
 	exit(2);
 }
@@ -348,6 +413,8 @@ int main(int argc, char **argv)
 		usage();
 	if (!strcmp(mode, "evict") && ws && passes)
 		return run_evict(target, ws, passes, swapfile, label);
+	if (!strcmp(mode, "reclaim") && mib)
+		return run_reclaim(target, mib, swapfile, label);
 	if (!strcmp(mode, "base") && mib)
 		return run_base(target, mib, label);
 	usage();

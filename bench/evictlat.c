@@ -23,6 +23,9 @@
  *   control  (with -C) a second child writing the same way to CONTROL_DIR
  *            (a tmpfs): the same CPU load without eviction, which tells
  *            how much of busy is only a second busy process on the machine
+ * The mount's evictions come from user.usm.stats on MNT (the FUSE daemon
+ * has it); where the root has none (usmfs.ko), from the sum of the files'
+ * own user.usm.stats over the streaming files.
  * Taking turns puts the host's own noise into every phase alike; what a
  * burst of load on a shared host does to a few slices is then taken out
  * by the slice figures: the p50 and p99 of each slice, and their median
@@ -91,6 +94,32 @@ static long long usm_stat(const char *path, const char *key)
 	return -1;
 }
 
+#define STREAM_FILES	4
+
+static void stream_path(char *buf, size_t len, const char *dir, pid_t parent,
+			int i)
+{
+	snprintf(buf, len, "%s/evictlat-stream.%d.%d", dir, (int)parent, i);
+}
+
+/* Evictions on the mount so far: the root's figure, else the streaming
+ * files' own (the child of this process streams into @mnt). */
+static long long mount_evictions(const char *mnt)
+{
+	long long e = usm_stat(mnt, "evictions"), sum = 0;
+	char path[4096];
+
+	if (e >= 0)
+		return e;
+	for (int i = 0; i < STREAM_FILES; i++) {
+		stream_path(path, sizeof(path), mnt, getpid(), i);
+		e = usm_stat(path, "evictions");
+		if (e > 0)
+			sum += e;
+	}
+	return sum;
+}
+
 static int write_file(const char *path, size_t mib, int seed)
 {
 	char *buf = malloc(MIB);
@@ -115,26 +144,24 @@ static int write_file(const char *path, size_t mib, int seed)
 /* The child of a busy phase: write round and round until killed. */
 static void stream(const char *dir, size_t mib)
 {
-	enum { FILES = 4 };
 	char path[4096], *buf = malloc(MIB);
-	int fd[FILES];
-	size_t per = (mib + FILES - 1) / FILES;
+	int fd[STREAM_FILES];
+	size_t per = (mib + STREAM_FILES - 1) / STREAM_FILES;
 
 	if (!buf)
 		_exit(1);
-	for (int i = 0; i < FILES; i++) {
-		snprintf(path, sizeof(path), "%s/evictlat-stream.%d.%d", dir,
-			 (int)getppid(), i);
+	for (int i = 0; i < STREAM_FILES; i++) {
+		stream_path(path, sizeof(path), dir, getppid(), i);
 		fd[i] = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
 		if (fd[i] < 0)
 			_exit(1);
 	}
 	for (unsigned int pass = 1;; pass++) {
-		for (int i = 0; i < FILES; i++)
+		for (int i = 0; i < STREAM_FILES; i++)
 			for (size_t m = 0; m < per; m++) {
 				memset(buf, (int)(pass + m), MIB);
 				if (pwrite(fd[i], buf, MIB, (off_t)(m * MIB)) < 0)
-					_exit(1);
+					_exit(errno == ENOSPC ? 3 : 1);
 			}
 	}
 }
@@ -143,9 +170,8 @@ static void unlink_stream(const char *dir, pid_t parent)
 {
 	char path[4096];
 
-	for (int i = 0; i < 4; i++) {
-		snprintf(path, sizeof(path), "%s/evictlat-stream.%d.%d", dir,
-			 (int)parent, i);
+	for (int i = 0; i < STREAM_FILES; i++) {
+		stream_path(path, sizeof(path), dir, parent, i);
 		unlink(path);
 	}
 }
@@ -252,7 +278,7 @@ static void sleep_ms(long ms)
  * for, bounded).  The child's pid, or -1. */
 static pid_t start_stream(const char *dir, size_t mib, const char *mnt)
 {
-	long long e0 = mnt ? usm_stat(mnt, "evictions") : 0;
+	long long e0 = mnt ? mount_evictions(mnt) : 0;
 	pid_t pid = fork();
 
 	if (pid < 0)
@@ -262,8 +288,17 @@ static pid_t start_stream(const char *dir, size_t mib, const char *mnt)
 		_exit(0);
 	}
 	for (int i = 0; mnt && i < 1000; i++) {
-		if (usm_stat(mnt, "evictions") > e0)
+		int st;
+
+		if (mount_evictions(mnt) > e0)
 			break;
+		if (waitpid(pid, &st, WNOHANG) == pid) {
+			/* a full mount that does not evict: ENOSPC */
+			fprintf(stderr, "evictlat: the writer stopped (%s) before "
+				"anything was evicted\n",
+				WIFEXITED(st) && WEXITSTATUS(st) == 3 ? "ENOSPC" : "error");
+			return 0;
+		}
 		if (i == 999)
 			fprintf(stderr, "evictlat: no eviction after 10 s of streaming\n");
 		sleep_ms(10);
@@ -288,7 +323,7 @@ static void settle(const char *mnt)
 	}
 
 	for (int i = 0, still = 0; i < 200 && still < 6; i++) {
-		long long e = usm_stat(mnt, "evictions");
+		long long e = mount_evictions(mnt);
 
 		still = e == last ? still + 1 : 0;
 		last = e;
@@ -339,10 +374,9 @@ int main(int argc, char **argv)
 	if (optind != argc - 1 || !hot || !smib || secs <= 0)
 		usage();
 	mnt = argv[optind];
-	if (usm_stat(mnt, "evictions") < 0) {
-		fprintf(stderr, "evictlat: %s: no user.usm.stats (not a usmfs mount root?)\n", mnt);
-		return 1;
-	}
+	if (usm_stat(mnt, "evictions") < 0)
+		fprintf(stderr, "evictlat: %s: no mount-wide user.usm.stats: "
+			"counting the streaming files' evictions\n", mnt);
 	len = hot * MIB;
 	norder = len / STRIDE;
 	nph = control ? 3 : 2;
@@ -396,10 +430,10 @@ int main(int argc, char **argv)
 				kill(child[i], SIGCONT);
 				sleep_ms(30);
 			}
-			e0 = usm_stat(mnt, "evictions");
+			e0 = mount_evictions(mnt);
 			h0 = usm_stat(hotpath, "evictions");
 			measure(q, p, len, SLICE_S, order, norder);
-			q->evictions += usm_stat(mnt, "evictions") - e0;
+			q->evictions += mount_evictions(mnt) - e0;
 			q->hot_evictions += usm_stat(hotpath, "evictions") - h0;
 			if (child[i] > 0) {
 				kill(child[i], SIGSTOP);
@@ -407,7 +441,10 @@ int main(int argc, char **argv)
 			}
 		}
 	}
-	stop_stream(child[1], mnt);
+	if (child[1] > 0)
+		stop_stream(child[1], mnt);
+	else
+		unlink_stream(mnt, getpid());
 	if (child[2] > 0)
 		stop_stream(child[2], control);
 
