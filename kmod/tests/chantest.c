@@ -668,9 +668,34 @@ static int t_fuzz(int seconds, long max)
 	return failed;
 }
 
+/* xattr PATH NAME [VALUE]: set NAME to VALUE, or print its value. */
+static int t_xattr(int argc, char **argv)
+{
+	char buf[256];
+	ssize_t n;
+
+	if (argc == 5) {
+		if (setxattr(argv[2], argv[3], argv[4], strlen(argv[4]), 0)) {
+			fprintf(stderr, "setxattr %s %s: %s\n", argv[2], argv[3], strerror(errno));
+			return 1;
+		}
+		return 0;
+	}
+	n = getxattr(argv[2], argv[3], buf, sizeof(buf) - 1);
+	if (n < 0) {
+		fprintf(stderr, "getxattr %s %s: %s\n", argv[2], argv[3], strerror(errno));
+		return 1;
+	}
+	buf[n] = '\0';
+	printf("%s\n", buf);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (argc >= 4 && argc <= 5 && !strcmp(argv[1], "xattr"))
+		return t_xattr(argc, argv);
 	if (argc >= 2 && !strcmp(argv[1], "open"))
 		return t_open();
 	if (argc >= 2 && !strcmp(argv[1], "noroot"))
@@ -685,6 +710,6 @@ int main(int argc, char **argv)
 		return t_overflow(argv[2], atoi(argv[3]));
 	if (argc >= 4 && !strcmp(argv[1], "fuzz"))
 		return t_fuzz(atoi(argv[2]), atol(argv[3]));
-	fprintf(stderr, "usage: chantest open|noroot|hello|events DIR|overflow DIR N|fuzz S MAX\n");
+	fprintf(stderr, "usage: chantest open|noroot|hello|events DIR|overflow DIR N|fuzz S MAX|xattr PATH NAME [VALUE]\n");
 	return 2;
 }

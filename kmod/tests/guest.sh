@@ -233,6 +233,8 @@ if [ -x /kt/usm-policyd ]; then
 	rm -f /mnt/u/pdfile
 	check chan-reopen-after-policyd /kt/chantest open
 	dmesg | grep -q "usmfs: chan: server detached" && ok chan-detach-logged || ko chan-detach-logged
+	# --- eviction and swap-in through the server ---
+	. /kt/server.sh
 else
 	ko chan-policyd "no /kt/usm-policyd"
 fi
