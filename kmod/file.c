@@ -62,6 +62,10 @@ static void usmfs_map_around(struct vm_fault *vmf, struct inode *inode)
 		entry = xa_load(&info->frames, index);
 		page = usmfs_e_ready(entry) ?
 		       usmfs_frame_page(usmfs_e_frame(entry)) : NULL;
+		/* A sampled page must fault by itself to be reported. */
+		if (page && xa_marked(&info->frames, USMFS_MARK_SAMPLED) &&
+		    xa_get_mark(&info->frames, index, USMFS_MARK_SAMPLED))
+			page = NULL;
 		if (page)
 			get_page(page);
 		xa_unlock(&info->frames);

@@ -173,10 +173,20 @@ again:
 	xa_lock(&info->frames);
 	entry = xa_load(&info->frames, index);
 	if (usmfs_e_ready(entry)) {
+		bool sampled = false;
+
 		/* Under the lock: a truncate cannot free it before our get. */
 		page = usmfs_frame_page(usmfs_e_frame(entry));
 		get_page(page);
+		if (unlikely(xa_marked(&info->frames, USMFS_MARK_SAMPLED)) &&
+		    xa_get_mark(&info->frames, index, USMFS_MARK_SAMPLED)) {
+			__xa_clear_mark(&info->frames, index,
+					USMFS_MARK_SAMPLED);
+			sampled = true;
+		}
 		xa_unlock(&info->frames);
+		if (sampled)
+			usmfs_chan_accessed(inode, index);
 		if (hit)
 			*hit = !waited;
 		return page;
@@ -435,6 +445,7 @@ static struct inode *usmfs_alloc_inode(struct super_block *sb)
 	atomic64_set(&info->faults, 0);
 	atomic64_set(&info->hits, 0);
 	atomic_long_set(&info->nr_swapped, 0);
+	info->sample_next = 0;
 	info->chan_gone = false;
 	return &info->vfs_inode;
 }

@@ -154,6 +154,11 @@ void usmfs_pool_chunk_info(unsigned int i, unsigned long *nr,
  * @resv:	page index -> xa_mk_value(frame) the server reserved for it
  *		(USMFS_CMD_GRANT); taken by the page's first fault
  * @nr_swapped:	pages of the file held as (store, slot)
+ * @sample_next: where access sampling goes on in this file
+ *
+ * Pages sampled for USMFS_F_ACCESS carry XA_MARK_2 in @frames (XA_MARK_0
+ * is fallocate's undo mark): the first access after sampling clears it and
+ * reports it.
  */
 struct usmfs_inode_info {
 	struct xarray frames;
@@ -165,6 +170,7 @@ struct usmfs_inode_info {
 	atomic64_t faults;
 	atomic64_t hits;
 	atomic_long_t nr_swapped;
+	unsigned long sample_next;
 	bool chan_gone;		/* evicted: not replayed to a server */
 	struct inode vfs_inode;
 };
@@ -314,6 +320,8 @@ int usmfs_chan_wait_frames(struct usmfs_sb_info *sbi, bool pool_full,
 			   unsigned long deadline);
 void usmfs_chan_pressure(struct usmfs_sb_info *sbi);
 bool usmfs_chan_server_attached(void);
+void usmfs_chan_accessed(struct inode *inode, pgoff_t index);
+#define USMFS_MARK_SAMPLED	XA_MARK_2
 void usmfs_wake_frames(void);
 unsigned long usmfs_resv_drop(struct inode *inode, pgoff_t first,
 			      pgoff_t last);
