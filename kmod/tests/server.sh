@@ -91,10 +91,15 @@ sleep 1
 srv_start || ko srv-restart-2 "$(tail -c 300 $SRV_LOG)"
 if wait $fk; then ok srv-kill9-mid-verify; else ko srv-kill9-mid-verify "$(tail -c 300 /tmp/fiok.out)"; fi
 rm -f /mnt/s/k.*
+# Touch the file for a while: sampled pages report their next access.
+for i in 1 2 3; do cat /mnt/s/big >/dev/null; sleep 0.5; done
 kill -TERM $srv
 wait $srv
 rc=$?
 check srv-exit-0 [ $rc = 0 ]
+# Access sampling: the last server heard of pages touched after sampling.
+acc=$(grep "detached:" $SRV_LOG | tail -n 1 | sed -n 's/.* \([0-9]*\) accesses.*/\1/p')
+if [ "${acc:-0}" -gt 0 ]; then ok "srv-access-sampled ($acc ACCESS events)"; else ko srv-access-sampled "$(grep detached: $SRV_LOG | tail -n 1)"; fi
 rm -f /mnt/s/big
 check srv-umount umount /mnt/s
 check srv-no-swapin-timeouts sh -c '! dmesg | grep -q "swap-in of page .* timed out"'

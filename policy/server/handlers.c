@@ -505,8 +505,10 @@ static int ev_access(struct policyd *pd, const struct usmfs_event *ev)
 
 	if (!pf)
 		return reject(pd, ev, "no such file");
-	if (ev->u.access.count)
+	if (ev->u.access.count) {
 		usm_access(pd->ctx, pf->f, ev->u.access.index);
+		pd->accesses++;
+	}
 	return 0;
 }
 

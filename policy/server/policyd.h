@@ -136,7 +136,7 @@ struct policyd {
 	bool *store_known;
 	/* Counters. */
 	unsigned long events, rejected, unknown, swapins, swapin_errors;
-	unsigned long evict_cmds, commit_cmds, grants;
+	unsigned long evict_cmds, commit_cmds, grants, accesses;
 	uint64_t last_seq;
 };
 
