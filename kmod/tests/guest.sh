@@ -212,9 +212,12 @@ checkv chan-grant /kt/chantest grant /mnt/u
 checkv chan-overflow /kt/chantest overflow /mnt/u 5000
 dd if=/dev/urandom of=/tmp/cf bs=64k count=8 2>/dev/null
 cp /tmp/cf /mnt/u/cf
-checkv chan-fuzz /kt/chantest fuzz 20 30000
+# Random and mutated batches, and commands on the real pages of a scratch
+# file (EVICT, COMMIT with made-up slots, CANCEL, SWAPIN_DONE right and
+# wrong) while a child writes, reads and maps it.
+checkv chan-fuzz /kt/chantest fuzz 20 30000 /mnt/u/fz
 check chan-fuzz-mount-intact cmp /tmp/cf /mnt/u/cf
-rm -f /mnt/u/cf
+rm -f /mnt/u/cf /mnt/u/fz
 if [ -x /kt/usm-policyd ]; then
 	/kt/usm-policyd -v >/tmp/pd.log 2>&1 &
 	pd=$!
