@@ -1,6 +1,7 @@
 #!/bin/bash
 # Plot bench/results/*.csv to PNG with gnuplot: usmfs/tmpfs ratios per fio
-# job, fault cost per filesystem, miss ratio per policy.
+# job, fault cost per filesystem, miss ratio per policy, swap-out throughput
+# against the swap filesystem's bandwidth, swap-in latency per policy.
 set -eu
 res=$1
 cd "$res"
@@ -50,4 +51,37 @@ traces = system("awk '{print $1}' replay.dat | awk '!s[$0]++' | tr '\\n' ' '")
 plot for [p in policies] '< awk -v p='.p.' ''$2 == p'' replay.dat' using 3:xtic(1) title p
 GP
 fi
-rm -f fio.dat faults.dat replay.dat
+if [ -s swapout.csv ]; then
+	awk -F, 'NR > 1 && $1 == "evict" { print $2 "-" $3 "M", $14, $15 }' swapout.csv > swapout.dat
+	gnuplot <<'GP'
+set terminal pngcairo size 900,420 noenhanced
+set output 'swapout.png'
+set title 'swap-out throughput / the swap filesystem''s write bandwidth (same run)'
+set style data histograms
+set style histogram clustered
+set style fill solid 0.8
+set yrange [0:1<*]
+set ylabel 'usmfs eviction / baseline'
+set xtics rotate by -35
+set grid ytics
+set key outside
+plot 'swapout.dat' using 2:xtic(1) title 'vs write+fdatasync', '' using 3 title 'vs buffered write', 0.8 with lines dt 2 title 'target 0.8'
+GP
+fi
+if [ -s swapin.csv ]; then
+	awk -F, 'NR > 1 { print $1 "-" $2 "M", $8, $10 }' swapin.csv > swapin.dat
+	gnuplot <<'GP'
+set terminal pngcairo size 900,420 noenhanced
+set output 'swapin.png'
+set title 'swap-in read latency under pressure, microseconds (lower is better)'
+set style data histograms
+set style histogram clustered
+set style fill solid 0.8
+set logscale y
+set xtics rotate by -35
+set grid ytics
+set key outside
+plot 'swapin.dat' using 2:xtic(1) title 'p50', '' using 3 title 'p99'
+GP
+fi
+rm -f fio.dat faults.dat replay.dat swapout.dat swapin.dat

@@ -2,20 +2,23 @@
 # usmfs benchmarks: every figure is a ratio against tmpfs (or hugetlbfs)
 # measured in the same run on the same machine.
 #
-#   bench/run.sh [--quick] [--only fio,faults,evict,replay,vm]
+#   bench/run.sh [--quick] [--only fio,faults,evict,swapout,evlat,swapin,replay,vm]
 #
-# Writes bench/results/{fio,faults,evict,replay}.csv, meta.txt, *.png and
-# prints a table as it goes.  Needs root (mounts tmpfs, hugetlbfs, usmfs).
+# Writes bench/results/{fio,faults,evict,swapout,evictlat,swapin,replay}.csv,
+# meta.txt, *.png and prints a table as it goes.  Needs root (mounts tmpfs,
+# hugetlbfs, usmfs).  Swap files go to $BENCH_SWAPDIR (/var/tmp: a disk,
+# where /tmp may be a tmpfs).
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
 res=$top/bench/results
 quick=0
-only="fio,faults,evict,replay,vm"
+all_parts="fio,faults,evict,swapout,evlat,swapin,replay,vm"
+only=$all_parts
 while [ $# -gt 0 ]; do
 	case $1 in
 	--quick) quick=1 ;;
 	--only) only=$2; shift ;;
-	*) echo "usage: $0 [--quick] [--only fio,faults,evict,replay,vm]" >&2; exit 2 ;;
+	*) echo "usage: $0 [--quick] [--only $all_parts]" >&2; exit 2 ;;
 	esac
 	shift
 done
@@ -24,6 +27,7 @@ want() { case ",$only," in *",$1,"*) return 0 ;; esac; return 1; }
 usmfs=$top/usmfs/build/usmfs
 replay=$top/policy/build/usm-replay
 work=$(mktemp -d /tmp/usmfs-bench.XXXXXX)
+swapdir=
 mounts=()
 pids=()
 
@@ -38,6 +42,7 @@ cleanup() {
 	[ -f /proc/sys/vm/nr_hugepages ] && [ -n "${old_huge:-}" ] &&
 		echo "$old_huge" > /proc/sys/vm/nr_hugepages
 	rm -rf "$work"
+	[ -n "$swapdir" ] && rm -rf "$swapdir"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -71,21 +76,26 @@ umount_one() {
 }
 
 mkdir -p "$res"
+# A run of some parts only (--only) adds its own block to meta.txt: the
+# CSVs of the other parts still come from the run described above it.
+[ "$only" = "$all_parts" ] || [ ! -s "$res/meta.txt" ] || meta_append=1
 {
+	[ -n "${meta_append:-}" ] && echo "--- parts: $only"
 	echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
 	echo "commit: $(git -C "$top" rev-parse --short HEAD 2>/dev/null || echo unknown)"
 	echo "kernel: $(uname -r)"
 	echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //') x $(nproc)"
 	echo "memory: $(awk '/MemTotal/ {print int($2/1024) " MiB"}' /proc/meminfo)"
 	echo "mode: $([ $quick = 1 ] && echo quick || echo full)"
-} > "$res/meta.txt"
-cat "$res/meta.txt"
+} > "$work/meta.txt"
+if [ -n "${meta_append:-}" ]; then cat "$work/meta.txt" >> "$res/meta.txt"; else cp "$work/meta.txt" "$res/meta.txt"; fi
+cat "$work/meta.txt"
 
 # ---------------------------------------------------------------- fio
 if want fio; then
 	if [ $quick = 1 ]; then
 		jobs="seq-read seq-write rand-read"; engines="psync mmap"; njobs="1"
-		runtime=2; size=128M
+		runtime=1; size=64M
 	else
 		jobs="seq-read seq-write seq-rw70 rand-read rand-write rand-rw70"
 		engines="psync mmap"; njobs="1 2"; runtime=4; size=256M
@@ -99,10 +109,16 @@ if want fio; then
 		for e in $engines; do
 			for n in $njobs; do
 				declare -A bw=()
+				# fio lays a file out, fsyncs it and drops its page cache
+				# (POSIX_FADV_DONTNEED): tmpfs keeps its pages, a FUSE
+				# mount's cache is emptied.  The targets are for cached
+				# reads: read the file once first (pre_read, not timed), on
+				# both.  Cold FUSE figures: docs in bench/README.md.
+				pre=; case $j in *-write) ;; *) pre=--pre_read=1 ;; esac
 				for fs in tmpfs usmfs; do
 					out=$work/$fs-$j-$e-$n.json
 					DIR=$work/$fs SIZE=$size ENGINE=$e NUMJOBS=$n RUNTIME=$runtime \
-						fio --output-format=json --output="$out" "$top/bench/fio/$j.fio" >/dev/null 2>&1 ||
+						fio $pre --output-format=json --output="$out" "$top/bench/fio/$j.fio" >/dev/null 2>&1 ||
 						{ echo "bench: fio $j $e on $fs failed" >&2; continue; }
 					row=$(python3 "$top/bench/fio-summary.py" "$out")
 					bw[$fs]=${row%%,*}
@@ -164,7 +180,7 @@ if want evict; then
 			d=$work/evict
 			mount_usmfs "$d" "size=$msize,evict=$pol,swap=file:$work/evict.swap" || exit 1
 			out=$work/evict-$pol-$ws.json
-			DIR=$d SIZE=$ws ENGINE=psync NUMJOBS=1 RUNTIME=$([ $quick = 1 ] && echo 3 || echo 8) \
+			DIR=$d SIZE=$ws ENGINE=psync NUMJOBS=1 RUNTIME=$([ $quick = 1 ] && echo 2 || echo 8) \
 				fio --output-format=json --output="$out" --random_distribution=zipf:1.1 \
 				"$top/bench/fio/rand-read.fio" >/dev/null 2>&1 || echo "bench: fio evict $pol failed" >&2
 			row=$(python3 "$top/bench/fio-summary.py" "$out" 2>/dev/null || echo "0,0,0,0")
@@ -177,6 +193,141 @@ if want evict; then
 			printf '%-8s %-6s %10s %9s %9s %10s %9s\n' "$pol" "$ws" "$b" "$p50" "$p99" "${ev:-?}" "${si:-?}"
 			umount_one "$d"
 			rm -f "$work/evict.swap"
+		done
+	done
+fi
+
+# ---------------------------------------------------------------- swap-out
+# The swap file's filesystem: where the swap files of these parts live.
+swap_dir() {
+	[ -n "$swapdir" ] || swapdir=$(mktemp -d "${BENCH_SWAPDIR:-/var/tmp}/usmfs-bench-swap.XXXXXX") || exit 1
+}
+# CPU seconds (user + system) of process $1 so far, in clock ticks.
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
+
+# Swap-out throughput against the sequential write bandwidth of the swap
+# file's filesystem (bench/evictbw.c): per policy, a writer streams a
+# working set 2x and 4x a 64 MiB mount.  The baseline runs before and
+# after the policies; their mean is the reference.
+if want swapout; then
+	swap_dir
+	eb=$work/evictbw
+	cc -O2 -pthread -o "$eb" "$top/bench/evictbw.c" || exit 1
+	msize=64
+	sets="128 256"
+	if [ $quick = 1 ]; then pols="lru"; total=256; else pols="fifo lru clock sieve s3fifo"; total=1024; fi
+	progress "swapout: baseline, $total MiB to $swapdir ($(df --output=source "$swapdir" | tail -1))"
+	raw=$work/swapout.raw
+	"$eb" base "$swapdir/base" -m "$total" -l base > "$raw" || exit 1
+	for ws in $sets; do
+		for pol in $pols; do
+			d=$work/swapout
+			mount_usmfs "$d" "size=${msize}M,evict=$pol,swap=file:$swapdir/evict.swap" || exit 1
+			dp=${pids[-1]}
+			c0=$(cpu_ticks "$dp")
+			line=$("$eb" evict "$d" -w "$ws" -p $((total / ws)) -S "$swapdir/evict.swap" -l "$pol") ||
+				echo "bench: evictbw $pol $ws failed" >&2
+			c1=$(cpu_ticks "$dp")
+			[ -n "$line" ] && echo "$line,$(( c1 - c0 ))" >> "$raw"
+			umount_one "$d"
+			rm -f "$swapdir/evict.swap"
+			"$eb" base "$swapdir/base" -m "$total" -l base >> "$raw" || exit 1
+		done
+	done
+	# The eviction path alone: a file that fits pushed out whole by
+	# user.usm.reclaim=all, no writer's FUSE traffic at the same time.
+	rmib=$([ $quick = 1 ] && echo 256 || echo 768)
+	for pol in $pols; do
+		d=$work/swapout
+		mount_usmfs "$d" "size=$((rmib * 2))M,evict=$pol,swap=file:$swapdir/evict.swap" || exit 1
+		dp=${pids[-1]}
+		c0=$(cpu_ticks "$dp")
+		line=$("$eb" reclaim "$d" -m "$rmib" -S "$swapdir/evict.swap" -l "$pol") ||
+			echo "bench: evictbw reclaim $pol failed" >&2
+		c1=$(cpu_ticks "$dp")
+		[ -n "$line" ] && echo "$line,$(( c1 - c0 ))" >> "$raw"
+		umount_one "$d"
+		rm -f "$swapdir/evict.swap"
+		"$eb" base "$swapdir/base" -m "$total" -l base >> "$raw" || exit 1
+	done
+	csv=$res/swapout.csv
+	echo "kind,policy,ws_mib,mount_mib,written_mib,writer_s,evicted_mib,window_s,MiBps,sync_s,durable_MiBps,swapins,daemon_cpu_ms_per_MiB,ratio_durable,ratio_buffered" > "$csv"
+	# Each eviction run against the mean of the baselines just before and
+	# just after it; a baseline row against the mean of all of them.
+	awk -F, -v m="$msize" -v hz="$(getconf CLK_TCK)" '
+		{ r[++n] = $0 }
+		$2 == "base" { nb++; tbuf += $8; tdur += $10 }
+		END {
+			for (i = 1; i <= n; i++) {
+				split(r[i], f, ",")
+				if (f[2] == "base") {
+					printf "base,base,0,0,%s,%s,0,0,%s,%s,%s,0,0,%.2f,%.2f\n", f[4], f[5], f[8], f[9], f[10], f[10] * nb / tdur, f[8] * nb / tbuf
+					continue
+				}
+				split(r[i - 1], a, ","); split(r[i + 1], b, ",")
+				buf = (a[8] + b[8]) / 2; dur = (a[10] + b[10]) / 2
+				cpu = f[6] > 0 ? f[12] * 1000 / hz / f[6] : 0
+				printf "%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%.2f,%.2f,%.2f\n", f[2], f[1], f[3], (f[2] == "reclaim" ? 2 * f[4] : m), f[4], f[5], f[6], f[7], f[8], f[9], f[10], f[11], cpu, f[10] / dur, f[8] / buf
+			}
+		}' "$raw" >> "$csv"
+	printf '\n%-8s %-6s %9s %9s %9s %10s %12s %12s\n' policy set "MiB/s" "durable" "cpu ms/MiB" "evicted" "vs disk" "vs pagecache"
+	awk -F, 'NR > 1 { if ($1 == "base")
+			printf "%-8s %-6s %9.1f %9.1f %9s %10s %12s %12s\n", "base", "-", $9, $11, "-", $5 "M", "(" $14 ")", "(" $15 ")"
+		else
+			printf "%-8s %-6s %9.1f %9.1f %9.2f %10s %11.2fx %11.2fx\n", $2, ($1 == "reclaim" ? "reclaim" : $3 "M"), $9, $11, $13, $7 "M", $14, $15 }' "$csv"
+fi
+
+# ---------------------------------------------------------------- evlat
+# Fault latency on a hot resident file while OTHER files are evicted
+# (bench/evictlat.c), against the same with nothing else running and with
+# the same writer aimed at a tmpfs (CPU load without eviction).
+if want evlat; then
+	swap_dir
+	el=$work/evictlat
+	cc -O2 -o "$el" "$top/bench/evictlat.c" || exit 1
+	secs=$([ $quick = 1 ] && echo 1 || echo 6)
+	progress "evlat: hot-file faults, idle / evicting / control, ${secs}s each"
+	mount_tmpfs "$work/evlat-ctl" 512M || exit 1
+	d=$work/evlat
+	mount_usmfs "$d" "size=64M,swap=file:$swapdir/evlat.swap" || exit 1
+	"$el" "$d" -d "$secs" -C "$work/evlat-ctl" -l fuse > "$work/evlat.raw" ||
+		echo "bench: evictlat failed" >&2
+	umount_one "$d"
+	umount_one "$work/evlat-ctl"
+	rm -f "$swapdir/evlat.swap"
+	csv=$res/evictlat.csv
+	echo "frontend,phase,touches,faults_per_touch,p50_ns,p90_ns,p99_ns,p999_ns,mean_ns,evictions,hot_evictions,slice_p50_ns,slice_p99_ns,p50_vs_idle,p99_vs_idle" > "$csv"
+	awk -F, '$2 == "ratio" { next }
+		 $2 == "idle" { i50[$1] = $12; i99[$1] = $13 }
+		 { r[++n] = $0; fe[n] = $1; p50[n] = $12; p99[n] = $13 }
+		 END { for (k = 1; k <= n; k++)
+			printf "%s,%.2f,%.2f\n", r[k], i50[fe[k]] ? p50[k] / i50[fe[k]] : 0, i99[fe[k]] ? p99[k] / i99[fe[k]] : 0 }' \
+		"$work/evlat.raw" >> "$csv"
+	printf '\n%-6s %-8s %9s %8s %8s %8s %10s %4s %8s %8s %7s %7s\n' fe phase touches "p50 us" "p99 us" "p999 us" evictions hot "s.p50" "s.p99" "p50 x" "p99 x"
+	awk -F, 'NR > 1 { printf "%-6s %-8s %9s %8.2f %8.2f %8.2f %10s %4s %8.2f %8.2f %6.2fx %6.2fx\n", $1, $2, $3, $5 / 1000, $7 / 1000, $8 / 1000, $10, $11, $12 / 1000, $13 / 1000, $14, $15 }' "$csv"
+fi
+
+# ---------------------------------------------------------------- swapin
+# Read latency under pressure, hits and swap-ins apart (bench/swapinlat.c):
+# Zipf(1.1) random 4 KiB reads over 2x and 4x a 64 MiB mount, per policy.
+if want swapin; then
+	swap_dir
+	sl=$work/swapinlat
+	cc -O2 -o "$sl" "$top/bench/swapinlat.c" -lm || exit 1
+	if [ $quick = 1 ]; then pols="lru s3fifo"; secs=1.5; sets=128; else pols="fifo lru clock sieve s3fifo"; secs=5; sets="128 256"; fi
+	csv=$res/swapin.csv
+	echo "policy,ws_mib,mount_mib,reads,swapin_pct,hit_p50_us,hit_p99_us,swapin_p50_us,swapin_p90_us,swapin_p99_us,swapin_p999_us,evictions,swapins,agree" > "$csv"
+	printf '\n%-8s %-6s %9s %7s %8s %9s %9s %9s %9s %9s\n' policy set reads "swapin%" "hit p50" "si p50" "si p90" "si p99" evictions swapins
+	for ws in $sets; do
+		for pol in $pols; do
+			d=$work/swapin
+			mount_usmfs "$d" "size=64M,evict=$pol,swap=file:$swapdir/swapin.swap" || exit 1
+			line=$("$sl" "$d" -w "$ws" -d "$secs" -l "$pol") || echo "bench: swapinlat $pol $ws failed" >&2
+			umount_one "$d"
+			rm -f "$swapdir/swapin.swap"
+			[ -n "$line" ] || continue
+			echo "$line" | awk -F, -v OFS=, '{ $2 = $2 "," 64; print }' >> "$csv"
+			echo "$line" | awk -F, '{ printf "%-8s %-6s %9s %7s %8s %9s %9s %9s %9s %9s\n", $1, $2 "M", $3, $4, $5, $7, $8, $9, $11, $12 }'
 		done
 	done
 fi

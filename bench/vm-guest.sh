@@ -14,6 +14,7 @@
 #   vmb: fio,JOB,ENGINE,NUMJOBS,FS,<fio terse v3 line>
 #   vmb: fault,<faultbench CSV line>
 #   vmb: pmd,LABEL,FilePmdMapped kB,ShmemPmdMapped kB   (max while it ran)
+#   vmb: evlat,<evictlat CSV line>    (hot-file faults idle / evicting / control)
 #   vmb: error WHAT                   vmb: status N
 
 PATH=/usr/sbin:/usr/bin:/sbin:/bin
@@ -36,6 +37,10 @@ FIO_RUNTIME=2
 FIO_REPS=1
 FIO_TIMEOUT=120
 FB_MIB=32
+EV_SIZE=64M
+EV_STREAM=128
+EV_SECS=1.5
+EV_TIMEOUT=240
 . /vm/conf
 
 fails=0
@@ -160,6 +165,53 @@ for alloc in firstfit contiguous; do
 		error "mount $MODULE alloc=$alloc"
 	fi
 done
+
+# ---- evictlat: faults on a hot resident file while OTHER files are
+# evicted.  The module evicts through usm-policyd (started here with a
+# store on the guest's root filesystem when /vm/usm-policyd is there);
+# where nothing evicts, the busy phase shows 0 evictions and the host
+# reports the figure as not measured.
+if [ -x /vm/evictlat ]; then
+	pd=
+	if [ -x /vm/usm-policyd ]; then
+		mkdir -p /vswap
+		printf '[pool]\nswap = ev\n\n[store ev]\npath = file:/vswap/ev.swap\n' >/tmp/evlat.conf
+		/vm/usm-policyd -c /tmp/evlat.conf -v >/tmp/pd.log 2>&1 &
+		pd=$!
+		n=0
+		while ! grep -q attached /tmp/pd.log && [ $n -lt 30 ]; do sleep 1; n=$((n + 1)); done
+		grep -m1 attached /tmp/pd.log | sed 's/^/vmb: evlat: usm-policyd: /'
+	fi
+	mkdir -p /mnt/ev /mnt/evctl
+	if mount -t "$MODULE" none /mnt/ev -o size="$EV_SIZE"; then
+		if mount -t tmpfs -o size=$((EV_STREAM + 32))M none /mnt/evctl; then
+			echo "vmb: evictlat on usmfs size=$EV_SIZE, ${EV_STREAM} MiB streamed, ${EV_SECS}s per phase"
+			timeout "$EV_TIMEOUT" /vm/evictlat /mnt/ev -d "$EV_SECS" -s "$EV_STREAM" \
+				-C /mnt/evctl -l "$KERNEL" >/tmp/el.out 2>/tmp/el.err
+			rc=$?
+			sed 's/^/vmb: evictlat: /' /tmp/el.err | head -n 5
+			if [ $rc -eq 0 ] && [ -s /tmp/el.out ]; then
+				while read -r l; do
+					result "evlat,$l"
+				done </tmp/el.out
+			else
+				error "evictlat exit $rc"
+			fi
+			umount /mnt/evctl || error "umount /mnt/evctl"
+		else
+			error "mount tmpfs /mnt/evctl"
+		fi
+		rm -f /mnt/ev/* 2>/dev/null
+		umount /mnt/ev || error "umount /mnt/ev"
+	else
+		error "mount $MODULE size=$EV_SIZE (evictlat)"
+	fi
+	if [ -n "$pd" ]; then
+		kill -TERM "$pd" 2>/dev/null
+		wait "$pd"
+		tail -n 3 /tmp/pd.log | sed 's/^/vmb: evlat: usm-policyd: /'
+	fi
+fi
 
 rmmod "$MODULE" || error "rmmod"
 BAD_RE='WARNING:|BUG:|Oops|Call Trace|Kernel panic|general protection fault'

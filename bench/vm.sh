@@ -9,9 +9,13 @@
 # (alloc=firstfit, alloc=contiguous).  The guest prints raw fio terse lines
 # and faultbench CSV on the console (bench/vm-guest.sh); they are parsed
 # here.  Absolute numbers from TCG mean little: only usmfs/tmpfs ratios do.
+# Last, evictlat: faults on a hot resident file idle, while other files are
+# evicted (through usm-policyd, started in the guest), and with the same
+# writer aimed at a tmpfs.
 #
-# Writes bench/results/vm-fio.csv and vm-faults.csv (started afresh unless
-# --append), appends to bench/results/meta.txt, prints a table.
+# Writes bench/results/vm-fio.csv, vm-faults.csv and vm-evictlat.csv
+# (started afresh unless --append), appends to bench/results/meta.txt,
+# prints a table.
 # Environment: VM_CACHE (downloads; default .cache/vm as tests/vm uses),
 # BENCH_VM_BUILD (per-run outputs; default build/bench-vm), BENCH_RES.
 set -u
@@ -48,13 +52,14 @@ VM_SMP=${VM_SMP:-2}
 POOL=256M
 SIZE=224M			# usmfs and tmpfs alike
 if [ $quick = 1 ]; then
-	FIO_JOBS="seq-read seq-write rand-read rand-rw70"
+	FIO_JOBS="seq-read rand-read"
 	FIO_ENGINES="psync mmap"
 	FIO_NJOBS="1"
 	FIO_SIZE=64M
 	FIO_RUNTIME=2
-	FIO_REPS=2
+	FIO_REPS=1
 	FB_MIB=32
+	EV_SECS=1
 	VM_TIMEOUT=${VM_TIMEOUT:-420}
 else
 	FIO_JOBS="seq-read seq-write seq-rw70 rand-read rand-write rand-rw70"
@@ -64,6 +69,7 @@ else
 	FIO_RUNTIME=3
 	FIO_REPS=1
 	FB_MIB=64
+	EV_SECS=4
 	VM_TIMEOUT=${VM_TIMEOUT:-900}
 fi
 
@@ -142,6 +148,18 @@ parse_faults() {
 		print k "," row[i] "," r } }'
 }
 
+# parse_evlat RESULTS: the guest's evictlat phases with their p50/p99
+# against idle (medians of the slices' percentiles, as bench/run.sh's evlat).
+parse_evlat() {
+	grep '^vmb: evlat,' "$1" | sed 's/^vmb: evlat,//' | awk -F, '
+	$2 == "ratio" { next }
+	$2 == "idle" { i50[$1] = $12; i99[$1] = $13 }
+	{ r[++n] = $0; k[n] = $1; p50[n] = $12; p99[n] = $13 }
+	END { for (j = 1; j <= n; j++)
+		printf "%s,%.2f,%.2f\n", r[j], i50[k[j]] ? p50[j] / i50[k[j]] : 0,
+			i99[k[j]] ? p99[j] / i99[k[j]] : 0 }'
+}
+
 # Build and boot one guest; its console ends in $VM_BUILD/$K_REL/bench.log.
 run_kernel() {
 	local spec=$1 b d log t0 append rc
@@ -163,6 +181,15 @@ run_kernel() {
 	mkdir -p "$d/vm/fio"
 	cp "$KO" "$d/vm/$MODULE.ko"
 	cp "$FB" "$d/vm/faultbench"
+	cp "$EL" "$d/vm/evictlat"
+	# usm-policyd with the libraries ldd lists (as kmod/tests/run.sh)
+	if [ -x "$PD" ]; then
+		cp "$PD" "$d/vm/usm-policyd"
+		for lib in $(ldd "$PD" | awk '/=> \// { print $3 } /^[[:space:]]*\/[^ ]*ld-linux/ { print $1 }'); do
+			mkdir -p "$d$(dirname "$lib")"
+			cp -L "$lib" "$d$lib"
+		done
+	fi
 	cp "$TOP"/bench/fio/*.fio "$d/vm/fio/"
 	install -m 0755 "$BENCH_DIR/vm-guest.sh" "$d/vm/guest.sh"
 	cat >"$d/vm/conf" <<EOF
@@ -177,8 +204,9 @@ FIO_SIZE='$FIO_SIZE'
 FIO_RUNTIME='$FIO_RUNTIME'
 FIO_REPS='$FIO_REPS'
 FB_MIB='$FB_MIB'
+EV_SECS='$EV_SECS'
 EOF
-	(cd "$d" && find vm | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) >"$b/bench.cpio" &&
+	(cd "$d" && find vm lib lib64 usr 2>/dev/null | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) >"$b/bench.cpio" &&
 		cat "$BASE_CPIO" "$b/bench.cpio" >"$b/bench-initrd.cpio" ||
 		{ fail "initramfs: $b/bench-initrd.cpio"; return 1; }
 
@@ -212,6 +240,7 @@ EOF
 	parse_fio "$spec" "$log.results" >"$b/fio.rows"
 	ratios_fio "$b/fio.rows" >>"$RES/vm-fio.csv"
 	parse_faults "$spec" "$log.results" >>"$RES/vm-faults.csv"
+	parse_evlat "$log.results" >>"$RES/vm-evictlat.csv"
 	pmd=$(grep '^vmb: pmd,' "$log.results" | sed 's/^vmb: pmd,//' |
 		awk -F, '{ printf "%s%s=%s/%skB", (NR > 1 ? " " : ""), $1, $2, $3 }')
 	{
@@ -235,6 +264,9 @@ progress "kernels: ${kernels[*]} ($([ $quick = 1 ] && echo quick || echo full));
 
 FB=$VM_BUILD/faultbench
 cc -O2 -static -o "$FB" "$BENCH_DIR/faultbench.c" || die "bench: faultbench did not build -static"
+EL=$VM_BUILD/evictlat
+cc -O2 -static -o "$EL" "$BENCH_DIR/evictlat.c" || die "bench: evictlat did not build -static"
+PD=${USM_POLICYD:-$TOP/policy/build/usm-policyd}
 BASE_CPIO=$VM_BUILD/base.cpio
 logged "$VM_BUILD/initramfs.log" "$TOP/tests/vm/mkinitramfs.sh" "$BASE_CPIO" ||
 	die "bench: could not build the base initramfs (log: $VM_BUILD/initramfs.log)"
@@ -243,6 +275,9 @@ papt_update
 
 if [ $append = 0 ] || [ ! -s "$RES/vm-fio.csv" ]; then
 	echo "kernel,job,engine,numjobs,fs,bw_MiBps,iops,lat_p50_us,lat_p99_us,ratio" >"$RES/vm-fio.csv"
+fi
+if [ $append = 0 ] || [ ! -s "$RES/vm-evictlat.csv" ]; then
+	echo "kernel,phase,touches,faults_per_touch,p50_ns,p90_ns,p99_ns,p999_ns,mean_ns,evictions,hot_evictions,slice_p50_ns,slice_p99_ns,p50_vs_idle,p99_vs_idle" >"$RES/vm-evictlat.csv"
 fi
 if [ $append = 0 ] || [ ! -s "$RES/vm-faults.csv" ]; then
 	echo "kernel,fs,measure,us_per_4k,us_per_2m,faults,ratio_vs_tmpfs" >"$RES/vm-faults.csv"
@@ -280,5 +315,10 @@ printf '\n%-6s %-20s %-8s %10s %10s %8s %9s\n' kernel fs measure "us/4K" "us/2M"
 tail -n +2 "$RES/vm-faults.csv" |
 	awk -F, '{ printf "%-6s %-20s %-8s %10s %10s %8s %8sx\n", $1, $2, $3, $4, $5, $6, $7 }'
 grep -E '^vm [^:]*: max FilePmdMapped' "$RES/meta.txt" | tail -n ${#kernels[@]}
+# Hot-file faults while evicting: busy/idle, and whether anything was
+# evicted at all (0: the module did not evict, the figure is not measured).
+printf '\n%-6s %-8s %9s %9s %9s %10s %7s %7s\n' kernel phase touches "s.p50 us" "s.p99 us" evictions "p50 x" "p99 x"
+tail -n +2 "$RES/vm-evictlat.csv" | awk -F, '{ printf "%-6s %-8s %9s %9.2f %9.2f %10s %6.2fx %6.2fx%s\n",
+	$1, $2, $3, $12 / 1000, $13 / 1000, $10, $14, $15, ($2 == "busy" && $10 == 0) ? "  (nothing evicted: not measured)" : "" }'
 progress "${#kernels[@]} guest(s), $failed failed, $(($(date +%s) - start))s; results in $RES"
 [ $failed -eq 0 ]

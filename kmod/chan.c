@@ -698,6 +698,38 @@ undo:
 	return err;
 }
 
+/*
+ * user.usm.reclaim: ask the server to push @nr pages (~0 = all) of @inode
+ * out now.  0 once queued (the server decides what goes, later);
+ * -ENOTCONN when no server that evicts (USMFS_F_EVICT) is attached (not
+ * -EAGAIN: setxattr turns that into EOPNOTSUPP); -EBUSY when the queue is
+ * full.
+ */
+int usmfs_chan_reclaim(struct inode *inode, u64 nr)
+{
+	struct usmfs_event ev;
+
+	if (!usmfs_chan_on() || !(READ_ONCE(chan.features) & USMFS_F_EVICT))
+		return -ENOTCONN;
+	if (READ_ONCE(chan.count) >= USMFS_QUEUE_EVENTS - 1)
+		return -EBUSY;
+	usmfs_event_init(&ev, USMFS_EV_RECLAIM, inode);
+	ev.u.reclaim.nr = nr;
+	usmfs_queue(&ev);
+	return 0;
+}
+
+/* For user.usm.stats on a mount's root: is a server attached, and how. */
+bool usmfs_chan_state(u64 *features, u32 *low_pct, u32 *high_pct)
+{
+	bool on = usmfs_chan_on();
+
+	*features = on ? READ_ONCE(chan.features) : 0;
+	*low_pct = READ_ONCE(chan.low_pct);
+	*high_pct = READ_ONCE(chan.high_pct);
+	return on;
+}
+
 static void usmfs_fill_mount(struct usmfs_event *ev, struct usmfs_sb_info *sbi)
 {
 	memset(ev, 0, sizeof(*ev));

@@ -313,6 +313,8 @@ void usmfs_chan_xattr_changed(struct inode *inode, int id, const void *value,
 			      size_t size);
 void usmfs_chan_page_allocated(struct inode *inode, pgoff_t index,
 			       unsigned long frame, bool reserved);
+int usmfs_chan_reclaim(struct inode *inode, u64 nr);
+bool usmfs_chan_state(u64 *features, u32 *low_pct, u32 *high_pct);
 long usmfs_resv_take(struct inode *inode, pgoff_t index);
 int usmfs_chan_swapin(struct inode *inode, pgoff_t index, void *entry,
 		      bool write, unsigned long deadline);

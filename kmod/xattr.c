@@ -8,71 +8,31 @@
  * as is in a small per-inode list.
  */
 #include <linux/capability.h>
-#include <linux/ctype.h>
+#include <linux/errno.h>
 #include <linux/fs.h>
 #include <linux/slab.h>
 #include <linux/string.h>
 #include <linux/xattr.h>
 
+#include <usm/parse-core.h>
+
 #include "usmfs.h"
+#include "include/uapi/linux/usmfs.h"
 
 #define USMFS_XATTR_BYTES_MAX	(256 * 1024)	/* stored xattrs per inode */
 #define USM_SUFFIX_PREFIX	"usm."		/* after the "user." prefix */
 
 /* ---------------------------------------------------------------- parsers */
 
-/* Digits only, no sign, no spaces; -ERANGE on overflow.  *@end after them. */
-static int usmfs_parse_digits(const char *s, const char **end, u64 *out)
-{
-	u64 v = 0;
-
-	if (!isdigit(*s))
-		return -EINVAL;
-	for (; isdigit(*s); s++) {
-		if (v > (U64_MAX - (*s - '0')) / 10)
-			return -ERANGE;
-		v = v * 10 + (*s - '0');
-	}
-	*end = s;
-	*out = v;
-	return 0;
-}
-
-static int usmfs_unit_shift(char c)
-{
-	switch (c) {
-	case 'k': case 'K': return 10;
-	case 'm': case 'M': return 20;
-	case 'g': case 'G': return 30;
-	case 't': case 'T': return 40;
-	default: return -1;
-	}
-}
-
-static int usmfs_shift_checked(u64 v, int shift, u64 *out)
-{
-	if (shift && v > (U64_MAX >> shift))
-		return -ERANGE;
-	*out = v << shift;
-	return 0;
-}
+/*
+ * The syntax is usm/parse-core.h, shared with libusmpolicy: the same
+ * digits, units, sizes and durations on both frontends.
+ */
 
 /* Digits with an optional single K/M/G/T: user.usm.limit, nr_inodes=. */
 int usmfs_parse_size_strict(const char *s, u64 *out)
 {
-	const char *end;
-	int shift = 0, err;
-	u64 v;
-
-	err = usmfs_parse_digits(s, &end, &v);
-	if (err)
-		return err;
-	if (*end) {
-		shift = usmfs_unit_shift(*end);
-		if (shift < 0 || end[1])
-			return -EINVAL;
-	}
-	return usmfs_shift_checked(v, shift, out);
+	return usm_core_size_strict(s, out);
 }
 
 /*
@@ -82,91 +42,44 @@ int usmfs_parse_size_strict(const char *s, u64 *out)
  */
 int usmfs_parse_size(const char *s, u64 pct_base, u64 *out, u32 *pct)
 {
-	const char *end;
-	int shift = 0, err;
+	int is_pct, err;
 	u64 v;
 
 	*pct = 0;
-	err = usmfs_parse_digits(s, &end, &v);
+	err = usm_core_size(s, &v, &is_pct);
 	if (err)
 		return err;
-	if (end[0] == '%' && !end[1]) {
+	if (is_pct) {
 		if (!v || v > 100)
 			return -EINVAL;
 		*pct = v;
 		*out = div_u64(pct_base * v, 100);
 		return 0;
 	}
-	if (*end) {
-		shift = usmfs_unit_shift(*end);
-		if (shift >= 0) {
-			end++;
-			if (end[0] == 'i' && (end[1] == 'B' || end[1] == 'b'))
-				end += 2;
-			else if (end[0] == 'B' || end[0] == 'b')
-				end++;
-		} else if (end[0] == 'B' || end[0] == 'b') {
-			shift = 0;
-			end++;
-		}
-		if (shift < 0 || *end)
-			return -EINVAL;
-	}
-	return usmfs_shift_checked(v, shift, out);
+	*out = v;
+	return 0;
 }
 
 /* "30", "30s", "500ms", "2m", "1h" -> milliseconds. */
 int usmfs_parse_duration_ms(const char *s, u64 *out_ms)
 {
-	const char *end;
-	u64 v, mul;
-	int err;
-
-	err = usmfs_parse_digits(s, &end, &v);
-	if (err)
-		return err;
-	if (!strcmp(end, "ms"))
-		mul = 1;
-	else if (!*end || !strcmp(end, "s"))
-		mul = 1000;
-	else if (!strcmp(end, "m"))
-		mul = 60 * 1000;
-	else if (!strcmp(end, "h"))
-		mul = 3600 * 1000;
-	else
-		return -EINVAL;
-	if (v > div64_u64(U64_MAX, mul))
-		return -ERANGE;
-	*out_ms = v * mul;
-	return 0;
+	return usm_core_duration_ms(s, out_ms);
 }
 
 /* Exact and re-parseable: the largest unit that divides @bytes. */
 int usmfs_format_size_exact(u64 bytes, char *buf, size_t len)
 {
-	static const char units[] = "KMGT";
-	int i;
+	u64 n;
+	char unit = usm_core_size_unit(bytes, &n);
 
-	for (i = 3; i >= 0 && bytes; i--) {
-		u64 unit = 1ULL << (10 * (i + 1));
-
-		if (!(bytes & (unit - 1)))
-			return snprintf(buf, len, "%llu%c", bytes >> (10 * (i + 1)),
-					units[i]);
-	}
-	return snprintf(buf, len, "%llu", bytes);
+	if (unit)
+		return snprintf(buf, len, "%llu%c", n, unit);
+	return snprintf(buf, len, "%llu", n);
 }
 
 bool usmfs_name_valid(const char *s, size_t len)
 {
-	size_t i;
-
-	if (!len || len > USM_NAME_MAX)
-		return false;
-	for (i = 0; i < len; i++)
-		if (!USM_NAME_CHAR_OK(s[i]))
-			return false;
-	return true;
+	return usm_core_name_valid(s, len);
 }
 
 #define USMFS_NAME_ENTRY(name) name,
@@ -224,6 +137,35 @@ static bool usmfs_store_valid(struct usmfs_sb_info *sbi, const char *s,
 }
 
 /* -------------------------------------------------------------- user.usm */
+
+/*
+ * What the module does not count yet reads 0 (docs/kmod.md): swapped
+ * pages, evictions and swap-ins come with eviction.
+ */
+static u64 usmfs_file_swapped(struct inode *inode)
+{
+	return 0;
+}
+
+static u64 usmfs_file_evictions(struct inode *inode)
+{
+	return 0;
+}
+
+static u64 usmfs_file_swapins(struct inode *inode)
+{
+	return 0;
+}
+
+static u64 usmfs_mount_evictions(struct usmfs_sb_info *sbi)
+{
+	return 0;
+}
+
+static u64 usmfs_mount_swapins(struct usmfs_sb_info *sbi)
+{
+	return 0;
+}
 
 enum usmfs_xattr_kind {
 	USMFS_KIND_ALLOC, USMFS_KIND_EVICT, USMFS_KIND_INT, USMFS_KIND_BYTES,
@@ -283,6 +225,69 @@ static int usmfs_usm_lookup(const char *suffix)
 	return -EINVAL;
 }
 
+/* The pool's sources, joined with '+' ("contig+pages"). */
+static void usmfs_sources(char *buf, size_t len)
+{
+	unsigned int i, nr = usmfs_pool_nr_chunks(), seen = 0;
+	enum usmfs_source src;
+	unsigned long n, pfn;
+	size_t pos = 0;
+
+	for (i = 0; i < nr; i++) {
+		usmfs_pool_chunk_info(i, &n, &src, &pfn);
+		if (src < USMFS_SRC_NR)
+			seen |= BIT(src);
+	}
+	buf[0] = '\0';
+	for (src = 0; src < USMFS_SRC_NR; src++)
+		if (seen & BIT(src))
+			pos += scnprintf(buf + pos, len - pos, "%s%s",
+					 pos ? "+" : "", usmfs_source_names[src]);
+	if (!pos)
+		strscpy(buf, "none", len);
+}
+
+/*
+ * user.usm.stats on a mount's root: the figures usmctl status shows, with
+ * the keys of the FUSE daemon's (frames, free and used are the whole
+ * pool's, which the module's mounts share; limit is the mount's size= in
+ * frames; resident and swapped are the mount's, in bytes), then what only
+ * the module has: the pool's size and sources, and whether a policy
+ * server is attached and evicts.
+ */
+static int usmfs_mount_stats(struct super_block *sb, char *buf, size_t len)
+{
+	struct usmfs_sb_info *sbi = USMFS_SB(sb);
+	unsigned long frames = usmfs_pool_nr_frames();
+	unsigned long free = usmfs_pool_nr_free();
+	u64 files = 0, swapped = 0, features;
+	char sources[32];
+	struct inode *inode;
+	u32 low, high;
+	bool server;
+
+	spin_lock(&sb->s_inode_list_lock);
+	list_for_each_entry(inode, &sb->s_inodes, i_sb_list) {
+		if (!S_ISREG(inode->i_mode) || USMFS_I(inode)->chan_gone)
+			continue;
+		files++;
+		swapped += usmfs_file_swapped(inode);
+	}
+	spin_unlock(&sb->s_inode_list_lock);
+	server = usmfs_chan_state(&features, &low, &high);
+	usmfs_sources(sources, sizeof(sources));
+	return snprintf(buf, len,
+			"frames=%lu free=%lu used=%lu limit=%lu resident=%llu swapped=%llu files=%llu faults=%lld evictions=%llu swapins=%llu hits=%lld low=%u high=%u pool_bytes=%llu source=%s chunks=%u server=%d evicting=%d",
+			frames, free, frames - free, sbi->max_frames,
+			(u64)atomic_long_read(&sbi->used_frames) << PAGE_SHIFT,
+			swapped << PAGE_SHIFT, files,
+			atomic64_read(&sbi->faults), usmfs_mount_evictions(sbi),
+			usmfs_mount_swapins(sbi), atomic64_read(&sbi->hits),
+			low, high, usmfs_pool_bytes(), sources,
+			usmfs_pool_nr_chunks(), server,
+			!!(features & USMFS_F_EVICT));
+}
+
 static int usmfs_usm_format(struct inode *inode, int id, char *buf,
 			    size_t len)
 {
@@ -293,17 +298,22 @@ static int usmfs_usm_format(struct inode *inode, int id, char *buf,
 	pol = info->pol;
 	spin_unlock(&info->lock);
 
-	/* As the FUSE frontend: only regular files have pages to report. */
-	if (usmfs_xattr_defs[id].kind == USMFS_KIND_STATS &&
-	    !S_ISREG(inode->i_mode))
-		return -ENODATA;
-	if (usmfs_xattr_defs[id].kind == USMFS_KIND_STATS)
+	if (usmfs_xattr_defs[id].kind == USMFS_KIND_STATS) {
+		if (inode == d_inode(inode->i_sb->s_root))
+			return usmfs_mount_stats(inode->i_sb, buf, len);
+		/* As the FUSE frontend: only regular files have pages. */
+		if (!S_ISREG(inode->i_mode))
+			return -ENODATA;
 		return snprintf(buf, len,
-				"resident=%llu swapped=0 faults=%lld evictions=0 swapins=0 hits=%lld alloc=%s evict=%s",
+				"resident=%llu swapped=%llu faults=%lld evictions=%llu swapins=%llu hits=%lld alloc=%s evict=%s",
 				(u64)inode_get_bytes(inode),
+				usmfs_file_swapped(inode) << PAGE_SHIFT,
 				atomic64_read(&info->faults),
+				usmfs_file_evictions(inode),
+				usmfs_file_swapins(inode),
 				atomic64_read(&info->hits), pol.alloc,
 				pol.evict);
+	}
 	if (!(pol.set & BIT(id)))
 		return -ENODATA;
 	switch (id) {
@@ -322,26 +332,61 @@ static int usmfs_usm_format(struct inode *inode, int id, char *buf,
 	}
 }
 
+#define USMFS_STATS_MAX		512	/* longest computed value */
+
 static int usmfs_usm_get(struct inode *inode, const char *suffix, void *buf,
 			 size_t size)
 {
-	char val[160];
+	char *val;
 	int id, len;
 
+	/* An action (usmfs_usm_reclaim), not an attribute: nothing to read. */
+	if (!strcmp(suffix, USM_XATTR_RECLAIM + strlen(USM_XATTR_PREFIX)))
+		return -ENODATA;
 	id = usmfs_usm_lookup(suffix);
 	if (id < 0)
 		return id;
-	len = usmfs_usm_format(inode, id, val, sizeof(val));
-	if (len < 0)
-		return len;
-	if (len >= sizeof(val))
-		return -ERANGE;
-	if (!size)
-		return len;
-	if (size < len)
-		return -ERANGE;
-	memcpy(buf, val, len);
+	val = kmalloc(USMFS_STATS_MAX, GFP_KERNEL);
+	if (!val)
+		return -ENOMEM;
+	len = usmfs_usm_format(inode, id, val, USMFS_STATS_MAX);
+	if (len >= USMFS_STATS_MAX)
+		len = -ERANGE;
+	else if (len >= 0 && size && size < (size_t)len)
+		len = -ERANGE;
+	else if (len > 0 && size)
+		memcpy(buf, val, len);
+	kfree(val);
 	return len;
+}
+
+/*
+ * user.usm.reclaim = "all" | SIZE on a regular file (usmctl evict): ask the
+ * policy server to push that much of the file out now.  Only the server
+ * can evict: without one that does, ENOTCONN.  Nothing is stored.
+ */
+static int usmfs_usm_reclaim(struct inode *inode, const void *value,
+			     size_t size)
+{
+	char v[USM_XATTR_VALUE_MAX + 1];
+	unsigned long len = size;
+	u64 bytes, nr = U64_MAX;
+	int is_pct;
+
+	if (!value)
+		return -ENODATA;	/* never set: nothing to remove */
+	if (S_ISDIR(inode->i_mode))
+		return -EISDIR;
+	if (!S_ISREG(inode->i_mode) || usm_core_xattr_value(value, &len))
+		return -EINVAL;
+	memcpy(v, value, len);
+	v[len] = '\0';
+	if (strcmp(v, "all")) {
+		if (usm_core_size(v, &bytes, &is_pct) || is_pct || !bytes)
+			return -EINVAL;
+		nr = (bytes >> PAGE_SHIFT) + !!(bytes & ~PAGE_MASK);
+	}
+	return usmfs_chan_reclaim(inode, nr);
 }
 
 /* Validate @value for attribute @id into @pol; nothing changes on error. */
@@ -351,16 +396,14 @@ static int usmfs_usm_parse(struct usmfs_sb_info *sbi,
 {
 	const struct usmfs_xattr_def *d = &usmfs_xattr_defs[id];
 	char v[USM_XATTR_VALUE_MAX + 1];
+	unsigned long vlen = len;
 	const char *end;
 	u64 n;
 
 	/* Tolerate what echo and C strings add: one NUL, then one newline. */
-	if (len && value[len - 1] == '\0')
-		len--;
-	if (len && value[len - 1] == '\n')
-		len--;
-	if (!len || len > USM_XATTR_VALUE_MAX || memchr(value, '\0', len))
+	if (usm_core_xattr_value(value, &vlen))
 		return -EINVAL;
+	len = vlen;
 	memcpy(v, value, len);
 	v[len] = '\0';
 
@@ -383,7 +426,7 @@ static int usmfs_usm_parse(struct usmfs_sb_info *sbi,
 	case USMFS_KIND_INT:
 	case USMFS_KIND_BYTES:
 		if (d->kind == USMFS_KIND_INT ?
-		    usmfs_parse_digits(v, &end, &n) || *end :
+		    usm_core_digits(v, &end, &n) || *end :
 		    usmfs_parse_size_strict(v, &n))
 			return -EINVAL;
 		if (n < d->lo || n > d->hi)
@@ -657,6 +700,9 @@ static int usmfs_xattr_handler_set(const struct xattr_handler *handler,
 				   const char *name, const void *value,
 				   size_t size, int flags)
 {
+	if (handler->flags == 1 &&
+	    !strcmp(name, USM_XATTR_RECLAIM + strlen(XATTR_USER_PREFIX)))
+		return usmfs_usm_reclaim(inode, value, size);
 	if (handler->flags == 1 &&
 	    !strncmp(name, USM_SUFFIX_PREFIX, strlen(USM_SUFFIX_PREFIX)))
 		return usmfs_usm_set(inode, name + strlen(USM_SUFFIX_PREFIX),

@@ -218,13 +218,106 @@ cp /tmp/cf /mnt/u/cf
 checkv chan-fuzz /kt/chantest fuzz 20 30000 /mnt/u/fz
 check chan-fuzz-mount-intact cmp /tmp/cf /mnt/u/cf
 rm -f /mnt/u/cf /mnt/u/fz
+# --- usmctl on the module: status, stat, policy, evict, top, --json ---------
+# (policy/usmctl/usmctl.c reads user.usm.* and the root's user.usm.stats.)
+U=/kt/usmctl
+kv() { echo "$1" | tr ' ' '\n' | awk -F= -v k="$2" '$1 == k { print $2 }'; }
+code() {	# code NAME EXIT CMD...: pass if CMD exits with EXIT
+	name=$1
+	want=$2
+	shift 2
+	"$@" >/tmp/out 2>&1
+	rc=$?
+	if [ "$rc" = "$want" ]; then ok "$name"; else ko "$name" "exit $rc, wanted $want: $(head -c 200 /tmp/out)"; fi
+}
+if [ -x $U ] && [ -x /kt/getfattr ] && [ -x /kt/jsoncheck ]; then
+	mkdir -p /mnt/u/ctl
+	dd if=/dev/urandom of=/tmp/ctlf bs=64k count=16 2>/dev/null
+	cp /tmp/ctlf /mnt/u/ctl/f
+	rs=$(/kt/getfattr --only-values -n user.usm.stats /mnt/u 2>&1)
+	nfiles=$(find /mnt/u -type f | wc -l)
+	if [ "$(kv "$rs" frames)" = 8192 ] && [ "$(kv "$rs" limit)" = 4096 ] &&
+	   [ "$(kv "$rs" files)" = "$nfiles" ] && [ "$(kv "$rs" server)" = 0 ] &&
+	   [ "$(kv "$rs" evicting)" = 0 ] && [ "$(kv "$rs" swapped)" = 0 ] &&
+	   [ "$(kv "$rs" resident)" -ge 1048576 ] &&
+	   [ "$(kv "$rs" used)" = $(($(kv "$rs" frames) - $(kv "$rs" free))) ] &&
+	   [ -n "$(kv "$rs" source)" ] && [ -n "$(kv "$rs" low)" ]; then
+		ok "ctl-root-stats"
+	else
+		ko ctl-root-stats "$rs (files: $nfiles)"
+	fi
+	refuse ctl-dir-stats-enodata /kt/getfattr -n user.usm.stats /mnt/u/ctl
+	check ctl-status sh -c "$U status >/tmp/st && grep -q '^/mnt/u (kernel module)' /tmp/st &&
+		grep -q 'limit *4096' /tmp/st && grep -q 'server *none attached' /tmp/st"
+	check ctl-status-json sh -c "$U --json status >/tmp/j && /kt/jsoncheck </tmp/j &&
+		grep -q '\"dir\": \"/mnt/u\", \"frontend\": \"kmod\"' /tmp/j &&
+		grep -q '\"server\": 0' /tmp/j && grep -q '\"frames\": 8192' /tmp/j"
+	check ctl-stat sh -c "$U stat /mnt/u/ctl/f >/tmp/st && grep -q 'resident   1M (1048576 bytes)' /tmp/st &&
+		grep -q 'swapped    0 (0 bytes)' /tmp/st"
+	check ctl-stat-json sh -c "$U --json stat /mnt/u/ctl/f >/tmp/j && /kt/jsoncheck </tmp/j &&
+		grep -q '\"resident\": 1048576' /tmp/j"
+	code ctl-stat-not-usmfs 3 $U stat /kt/conf
+	code ctl-stat-missing 1 $U stat /mnt/u/ctl/nope
+	code ctl-policy-set 0 $U policy /mnt/u/ctl/f evict=lru prio=6 limit=4M
+	check ctl-policy-applied sh -c "[ \"\$(/kt/getfattr --only-values -n user.usm.evict /mnt/u/ctl/f)\" = lru ] &&
+		[ \"\$(/kt/getfattr --only-values -n user.usm.prio /mnt/u/ctl/f)\" = 6 ] &&
+		[ \"\$(/kt/getfattr --only-values -n user.usm.limit /mnt/u/ctl/f)\" = 4M ]"
+	code ctl-policy-bad-value 2 $U policy /mnt/u/ctl/f prio=9
+	# prio=2 is applied, then the module refuses the store: prio goes back
+	code ctl-policy-refused 1 $U policy /mnt/u/ctl/f prio=2 swap=nosuch
+	check ctl-policy-rolled-back sh -c "[ \"\$(/kt/getfattr --only-values -n user.usm.prio /mnt/u/ctl/f)\" = 6 ] &&
+		! /kt/getfattr -n user.usm.swap /mnt/u/ctl/f"
+	code ctl-evict-no-server 1 $U evict /mnt/u/ctl/f
+	grep -q 'no policy server that evicts is attached' /tmp/out && ok ctl-evict-no-server-message ||
+		ko ctl-evict-no-server-message "$(cat /tmp/out)"
+	code ctl-evict-bad-size 2 $U evict /mnt/u/ctl/f 12Q
+	code ctl-evict-dir 1 $U evict /mnt/u/ctl
+	refuse ctl-reclaim-bad-value /kt/setfattr -n user.usm.reclaim -v 12Q /mnt/u/ctl/f
+	refuse ctl-reclaim-zero /kt/setfattr -n user.usm.reclaim -v 0 /mnt/u/ctl/f
+	refuse ctl-reclaim-not-listed sh -c "/kt/getfattr -d -m - /mnt/u/ctl/f | grep -q reclaim"
+	check ctl-top sh -c "$U top -n 1 /mnt/u | grep -q '1M .*lru *  */mnt/u/ctl/f'"
+	check ctl-top-json sh -c "$U --json top -n 1 /mnt/u >/tmp/j && /kt/jsoncheck </tmp/j &&
+		grep -q '\"file\": \"/mnt/u/ctl/f\", \"resident\": 1048576' /tmp/j"
+	check ctl-jsoncheck-can-fail sh -c "! echo '{\"a\": 1,}' | /kt/jsoncheck"
+else
+	ko usmctl "no /kt/usmctl, /kt/getfattr or /kt/jsoncheck"
+fi
 if [ -x /kt/usm-policyd ]; then
-	/kt/usm-policyd -v >/tmp/pd.log 2>&1 &
+	# a store, so that a server that evicts has somewhere to put pages
+	printf '[pool]\nswap = fast\n\n[store fast]\npath = file:/tmp/fast.swap\n' >/tmp/pd.conf
+	/kt/usm-policyd -v -c /tmp/pd.conf >/tmp/pd.log 2>&1 &
 	pd=$!
 	n=0
 	while ! grep -q attached /tmp/pd.log && [ $n -lt 30 ]; do sleep 1; n=$((n + 1)); done
 	touch /mnt/u/pdfile
 	sleep 1
+	if [ -x $U ] && [ -f /mnt/u/ctl/f ]; then
+		rs=$(/kt/getfattr --only-values -n user.usm.stats /mnt/u 2>&1)
+		[ "$(kv "$rs" server)" = 1 ] && ok ctl-root-stats-server || ko ctl-root-stats-server "$rs"
+		check ctl-status-server sh -c "$U status | grep -q 'server *attached (usm-policyd)'"
+		if [ "$(kv "$rs" evicting)" = 1 ]; then
+			# the server evicts: the request reaches it, the file's pages
+			# go to the store, and come back intact
+			code ctl-evict-server 0 $U evict /mnt/u/ctl/f
+			n=0
+			while ! grep -q "reclaim of" /tmp/pd.log && [ $n -lt 20 ]; do sleep 1; n=$((n + 1)); done
+			grep -q "reclaim of" /tmp/pd.log && ok "ctl-evict-server-asked ($(grep -m1 'reclaim of' /tmp/pd.log | head -c 100))" ||
+				ko ctl-evict-server-asked "$(tail -c 300 /tmp/pd.log)"
+			fs=$(/kt/getfattr --only-values -n user.usm.stats /mnt/u/ctl/f 2>&1)
+			[ "$(kv "$fs" swapped)" -gt 0 ] && [ "$(kv "$fs" resident)" -lt 1048576 ] &&
+				ok "ctl-evict-server-swapped ($fs)" || ko ctl-evict-server-swapped "$fs"
+			rs=$(/kt/getfattr --only-values -n user.usm.stats /mnt/u 2>&1)
+			[ "$(kv "$rs" swapped)" -gt 0 ] && [ "$(kv "$rs" evictions)" -gt 0 ] &&
+				ok ctl-root-stats-swapped || ko ctl-root-stats-swapped "$rs"
+			check ctl-evicted-data-back cmp /tmp/ctlf /mnt/u/ctl/f
+		else
+			# attached but not evicting (no USMFS_F_EVICT): still refused
+			code ctl-evict-server-not-evicting 1 $U evict /mnt/u/ctl/f
+			grep -q 'no policy server that evicts is attached' /tmp/out &&
+				ok ctl-evict-server-not-evicting-message ||
+				ko ctl-evict-server-not-evicting-message "$(cat /tmp/out)"
+		fi
+	fi
 	kill -TERM $pd
 	wait $pd
 	rc=$?
@@ -241,6 +334,7 @@ if [ -x /kt/usm-policyd ]; then
 else
 	ko chan-policyd "no /kt/usm-policyd"
 fi
+rm -rf /mnt/u/ctl
 umount /mnt/u
 check frames-all-back sh -c '[ "$(awk "\$1==\"used\" {print \$2}" '$STATS')" = 0 ]'
 check unload rmmod usmfs

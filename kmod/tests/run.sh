@@ -33,11 +33,21 @@ gcc -static -O2 -Wall -Wextra -Werror -o "$OUT/stress" "$TOP/kmod/tests/stress.c
 	{ echo "kmod-tests: stress.c does not build"; exit 1; }
 gcc -static -O2 -Wall -Wextra -Werror -o "$OUT/chantest" "$TOP/kmod/tests/chantest.c" ||
 	{ echo "kmod-tests: chantest.c does not build"; exit 1; }
+gcc -static -O2 -Wall -Wextra -Werror -o "$OUT/jsoncheck" "$TOP/kmod/tests/jsoncheck.c" ||
+	{ echo "kmod-tests: jsoncheck.c does not build"; exit 1; }
 # usm-policyd (make -C policy), with the libraries ldd lists, as fio is in
 # the lane's initramfs.
+# usmctl likewise, and getfattr/setfattr (attr) to look at xattrs.
 PD=${USM_POLICYD:-$TOP/policy/build/usm-policyd}
-[ -x "$PD" ] || make -C "$TOP/policy" >"$OUT/policy-build.log" 2>&1 ||
-	{ echo "kmod-tests: usm-policyd does not build ($OUT/policy-build.log)"; exit 1; }
+CTL=${USMCTL:-$TOP/policy/build/usmctl}
+# (make, not only when missing: a stale binary would test old code)
+if [ -z "${USM_POLICYD:-}${USMCTL:-}" ]; then
+	make -C "$TOP/policy" >"$OUT/policy-build.log" 2>&1 ||
+		{ echo "kmod-tests: usm-policyd/usmctl do not build ($OUT/policy-build.log)"; exit 1; }
+fi
+[ -x "$PD" ] && [ -x "$CTL" ] || { echo "kmod-tests: no $PD or $CTL"; exit 1; }
+GETFATTR=$(command -v getfattr) && SETFATTR=$(command -v setfattr) ||
+	{ echo "kmod-tests: getfattr/setfattr missing (Debian package attr)"; exit 1; }
 
 tp=0
 tf=0
@@ -46,8 +56,9 @@ for rel in "$@"; do
 	rm -rf "$d"
 	mkdir -p "$d/root/kt"
 	cp "$BUILD/$rel/usmfs.ko" "$OUT/stress" "$d/root/kt/"
-	cp "$OUT/chantest" "$PD" "$d/root/kt/"
-	for lib in $(ldd "$PD" | awk '/=> \// { print $3 } /^[[:space:]]*\/[^ ]*ld-linux/ { print $1 }'); do
+	cp "$OUT/chantest" "$OUT/jsoncheck" "$PD" "$CTL" "$GETFATTR" "$SETFATTR" "$d/root/kt/"
+	for lib in $(ldd "$PD" "$CTL" "$GETFATTR" "$SETFATTR" |
+		     awk '/=> \// { print $3 } /^[[:space:]]*\/[^ ]*ld-linux/ { print $1 }' | sort -u); do
 		mkdir -p "$d/root$(dirname "$lib")"
 		cp -L "$lib" "$d/root$lib"
 	done

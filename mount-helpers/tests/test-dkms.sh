@@ -31,7 +31,8 @@ ko() { fail=$((fail + 1)); echo "FAIL $1${2:+: $2}"; }
 make -s -C "$TOP/mount-helpers" install DESTDIR="$T/root" >/dev/null || { ko "install"; exit 1; }
 tree=$T/root/usr/src/usmfs-$VER
 if [ -f "$tree/dkms.conf" ] && [ -f "$tree/kmod/Kbuild" ] &&
-   [ -f "$tree/policy/lib/include/usm/xattr-defs.h" ]; then
+   [ -f "$tree/policy/lib/include/usm/xattr-defs.h" ] &&
+   [ -f "$tree/policy/lib/include/usm/parse-core.h" ]; then
 	ok "install lays out the DKMS tree"
 else
 	ko "install lays out the DKMS tree"; exit 1

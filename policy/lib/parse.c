@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include <usm/parse.h>
+#include <usm/parse-core.h>
 #include <usm/policy.h>
 
 /*
@@ -28,43 +29,20 @@ static void set_field(char *dst, size_t size, const char *src, size_t len)
 
 /* ---------------------------------------------------------------- numbers */
 
+/*
+ * The syntax itself is usm/parse-core.h, which the kernel module includes
+ * too; these adapt it to uint64_t.
+ */
+
 /* Decimal digits [s, *end): at least one, no sign, no space. */
 static int parse_digits(const char *s, const char **end, uint64_t *out)
 {
-	uint64_t v = 0;
-	const char *p = s;
+	unsigned long long v;
+	int ret = usm_core_digits(s, end, &v);
 
-	if (*p < '0' || *p > '9')
-		return -EINVAL;
-	for (; *p >= '0' && *p <= '9'; p++) {
-		unsigned int d = (unsigned int)(*p - '0');
-
-		if (v > (UINT64_MAX - d) / 10)
-			return -ERANGE;
-		v = v * 10 + d;
-	}
-	*end = p;
-	*out = v;
-	return 0;
-}
-
-static int unit_shift(char c)
-{
-	switch (c) {
-	case 'k': case 'K': return 10;
-	case 'm': case 'M': return 20;
-	case 'g': case 'G': return 30;
-	case 't': case 'T': return 40;
-	default: return -1;
-	}
-}
-
-static int shift_checked(uint64_t v, int shift, uint64_t *out)
-{
-	if (shift && v > (UINT64_MAX >> shift))
-		return -ERANGE;
-	*out = v << shift;
-	return 0;
+	if (!ret)
+		*out = v;
+	return ret;
 }
 
 /*
@@ -74,36 +52,28 @@ static int shift_checked(uint64_t v, int shift, uint64_t *out)
  */
 static int parse_size_strict(const char *s, uint64_t *out)
 {
-	const char *end;
-	uint64_t v;
-	int shift = 0, ret;
+	unsigned long long v;
+	int ret;
 
 	if (!s)
 		return -EINVAL;
-	ret = parse_digits(s, &end, &v);
-	if (ret)
-		return ret;
-	if (*end) {
-		shift = unit_shift(*end);
-		if (shift < 0 || end[1])
-			return -EINVAL;
-	}
-	return shift_checked(v, shift, out);
+	ret = usm_core_size_strict(s, &v);
+	if (!ret)
+		*out = v;
+	return ret;
 }
 
 int usm_parse_size(const char *s, uint64_t pct_base, uint64_t *out)
 {
-	const char *end;
-	uint64_t v;
-	int shift = 0, ret;
+	unsigned long long v;
+	int is_pct, ret;
 
 	if (!s || !out)
 		return -EINVAL;
-	ret = parse_digits(s, &end, &v);
+	ret = usm_core_size(s, &v, &is_pct);
 	if (ret)
 		return ret;
-
-	if (end[0] == '%' && !end[1]) {
+	if (is_pct) {
 		unsigned __int128 r;
 
 		if (!pct_base)
@@ -114,23 +84,8 @@ int usm_parse_size(const char *s, uint64_t pct_base, uint64_t *out)
 		*out = (uint64_t)r;
 		return 0;
 	}
-
-	if (*end) {
-		shift = unit_shift(*end);
-		if (shift >= 0) {
-			end++;
-			if (end[0] == 'i' && (end[1] == 'B' || end[1] == 'b'))
-				end += 2;
-			else if (end[0] == 'B' || end[0] == 'b')
-				end++;
-		} else if (end[0] == 'B' || end[0] == 'b') {
-			shift = 0;	/* "4096B" */
-			end++;
-		}
-		if (shift < 0 || *end)
-			return -EINVAL;
-	}
-	return shift_checked(v, shift, out);
+	*out = v;
+	return 0;
 }
 
 static const char unit_chars[] = "KMGT";
@@ -138,17 +93,12 @@ static const char unit_chars[] = "KMGT";
 /* Exact, re-parseable: the largest unit that divides @bytes. */
 static int format_size_exact(uint64_t bytes, char *buf, size_t len)
 {
-	int i;
+	unsigned long long n;
+	char unit = usm_core_size_unit(bytes, &n);
 
-	for (i = 3; i >= 0 && bytes; i--) {
-		uint64_t unit = 1ULL << (10 * (i + 1));
-
-		if (bytes % unit == 0)
-			return snprintf(buf, len, "%llu%c",
-					(unsigned long long)(bytes / unit),
-					unit_chars[i]);
-	}
-	return snprintf(buf, len, "%llu", (unsigned long long)bytes);
+	if (unit)
+		return snprintf(buf, len, "%llu%c", n, unit);
+	return snprintf(buf, len, "%llu", n);
 }
 
 /*
@@ -188,29 +138,15 @@ void usm_format_size(uint64_t bytes, char *buf, size_t len)
 
 int usm_parse_duration_ms(const char *s, uint64_t *out_ms)
 {
-	const char *end;
-	uint64_t v, mul;
+	unsigned long long v;
 	int ret;
 
 	if (!s || !out_ms)
 		return -EINVAL;
-	ret = parse_digits(s, &end, &v);
-	if (ret)
-		return ret;
-	if (!strcmp(end, "ms"))
-		mul = 1;
-	else if (!strcmp(end, "") || !strcmp(end, "s"))
-		mul = 1000;
-	else if (!strcmp(end, "m"))
-		mul = 60 * 1000;
-	else if (!strcmp(end, "h"))
-		mul = 3600 * 1000;
-	else
-		return -EINVAL;
-	if (v > UINT64_MAX / mul)
-		return -ERANGE;
-	*out_ms = v * mul;
-	return 0;
+	ret = usm_core_duration_ms(s, &v);
+	if (!ret)
+		*out_ms = v;
+	return ret;
 }
 
 static int format_duration(uint64_t ms, char *buf, size_t len)
@@ -222,14 +158,7 @@ static int format_duration(uint64_t ms, char *buf, size_t len)
 
 int usm_name_valid(const char *s, size_t len)
 {
-	size_t i;
-
-	if (!s || len == 0 || len > USM_NAME_MAX)
-		return 0;
-	for (i = 0; i < len; i++)
-		if (!USM_NAME_CHAR_OK(s[i]))
-			return 0;
-	return 1;
+	return usm_core_name_valid(s, len);
 }
 
 /* ----------------------------------------------------------------- xattrs */
@@ -317,6 +246,7 @@ int usm_file_policy_set(struct usm_file_policy *pol, enum usm_xattr_id id,
 {
 	char v[USM_XATTR_VALUE_MAX + 1];
 	const struct xattr_def *d;
+	unsigned long vlen;
 	const char *end;
 	uint64_t n;
 	char *field;
@@ -328,12 +258,10 @@ int usm_file_policy_set(struct usm_file_policy *pol, enum usm_xattr_id id,
 		return -EPERM;
 
 	/* Tolerate what echo and C strings add: one NUL, then one newline. */
-	if (len && value[len - 1] == '\0')
-		len--;
-	if (len && value[len - 1] == '\n')
-		len--;
-	if (len == 0 || len > USM_XATTR_VALUE_MAX || memchr(value, '\0', len))
+	vlen = len;
+	if (usm_core_xattr_value(value, &vlen))
 		return -EINVAL;
+	len = vlen;
 	memcpy(v, value, len);
 	v[len] = '\0';
 

@@ -11,6 +11,15 @@
  *
  * I/O is batched: the pages of a call are sorted by slot and each run of
  * adjacent slots goes in one preadv/pwritev of up to IOV_MAX buffers.
+ *
+ * A third bitmap, wr, says which used slots were written since they were
+ * allocated (or hold data: claimed).  A read of a slot not written yet gives
+ * zeroes without looking at the file, so a slot freed and handed out again
+ * never shows its old contents, whether or not its hole was punched.  That
+ * is what lets freed slots be punched in batches, off the allocation path:
+ * under steady eviction most freed slots are allocated and written again
+ * before their batch is due, and are then left alone (punching them only to
+ * fill the hole again cost ext4 a punch and a block allocation per page).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -45,6 +54,7 @@ struct usm_store {
 
 	uint64_t *l0;		/* slot bitmap, 1 = used */
 	uint64_t *l1;		/* bit per l0 word, 1 = that word is full */
+	uint64_t *wr;		/* per slot, 1 = written since allocated */
 	uint64_t nwords;	/* l0 words: a multiple of 64 */
 	uint64_t hint;		/* every l1 word below it is all ones */
 	uint64_t used;
@@ -65,7 +75,7 @@ struct usm_store {
 	uint64_t reserve;	/* 0 = default */
 };
 
-#define STORE_PUNCH_BATCH	1024
+#define STORE_PUNCH_BATCH	8192
 #define STORE_SPACE_RECHECK	(16ULL << 20)
 
 static void store_punch_pending(struct usm_store *st);
@@ -91,10 +101,22 @@ static int slot_used(const struct usm_store *st, usm_slot_t s)
 	return s / 64 < st->nwords && (st->l0[s / 64] >> (s % 64)) & 1;
 }
 
+static int slot_written(const struct usm_store *st, usm_slot_t s)
+{
+	return (st->wr[s / 64] >> (s % 64)) & 1;
+}
+
+static void mark_written(struct usm_store *st, usm_slot_t s)
+{
+	st->wr[s / 64] |= 1ULL << (s % 64);
+}
+
+/* A slot just taken holds nothing yet: not written. */
 static void mark_used(struct usm_store *st, usm_slot_t s)
 {
 	uint64_t w = s / 64;
 
+	st->wr[w] &= ~(1ULL << (s % 64));
 	st->l0[w] |= 1ULL << (s % 64);
 	if (st->l0[w] == UINT64_MAX)
 		st->l1[w / 64] |= 1ULL << (w % 64);
@@ -106,6 +128,7 @@ static void mark_free(struct usm_store *st, usm_slot_t s)
 	uint64_t w = s / 64;
 
 	st->l0[w] &= ~(1ULL << (s % 64));
+	st->wr[w] &= ~(1ULL << (s % 64));
 	st->l1[w / 64] &= ~(1ULL << (w % 64));
 	if (w / 64 < st->hint)
 		st->hint = w / 64;
@@ -116,7 +139,7 @@ static void mark_free(struct usm_store *st, usm_slot_t s)
 static int bitmap_grow(struct usm_store *st, usm_slot_t s)
 {
 	uint64_t need = s / 64 + 1, nw = st->nwords ? st->nwords * 2 : 64;
-	uint64_t *l0, *l1;
+	uint64_t *l0, *l1, *wr;
 
 	if (s >= STORE_MAX_SLOTS)
 		return -ERANGE;
@@ -132,7 +155,12 @@ static int bitmap_grow(struct usm_store *st, usm_slot_t s)
 	if (!l1)
 		return -ENOMEM;
 	st->l1 = l1;
+	wr = realloc(st->wr, nw * sizeof(*wr));
+	if (!wr)
+		return -ENOMEM;
+	st->wr = wr;
 	memset(l0 + st->nwords, 0, (nw - st->nwords) * sizeof(*l0));
+	memset(wr + st->nwords, 0, (nw - st->nwords) * sizeof(*wr));
 	memset(l1 + st->nwords / 64, 0, (nw - st->nwords) / 64 * sizeof(*l1));
 	st->nwords = nw;
 	return 0;
@@ -293,6 +321,7 @@ void usm_store_close(struct usm_store *st)
 	free(st->pending);
 	free(st->l0);
 	free(st->l1);
+	free(st->wr);
 	free(st->name);
 	free(st->spec);
 	free(st);
@@ -330,7 +359,8 @@ static int cmp_slot(const void *a, const void *b)
  * used any more the file is simply cut to zero; otherwise the freed slots
  * that are still free are punched, adjacent ones in one call.  Not every
  * filesystem can punch (EOPNOTSUPP), and a failure costs only space: a slot
- * is written before it is read again.
+ * not written since it was allocated reads as zeroes anyway (wr).  Runs
+ * when STORE_PUNCH_BATCH slots are pending, at sync and at close.
  */
 static void store_punch_pending(struct usm_store *st)
 {
@@ -416,9 +446,8 @@ int usm_store_alloc(struct usm_store *st, usm_slot_t *slot)
 
 	if (!usm_store_writable(st))
 		return -ENOSPC;
-	/* A slot handed out again must read as zeroes until written. */
-	if (st->npending)
-		store_punch_pending(st);
+	/* A slot handed out again reads as zeroes until written (wr), so
+	 * the pending holes need not be punched first. */
 	if (st->budget < (int64_t)USM_PAGE_SIZE) {
 		store_check_space(st);
 		if (st->budget < (int64_t)USM_PAGE_SIZE)
@@ -444,6 +473,7 @@ int usm_store_claim(struct usm_store *st, usm_slot_t slot)
 	if (slot_used(st, slot))
 		return -EBUSY;
 	mark_used(st, slot);
+	mark_written(st, slot);
 	/* A claimed slot holds data: if the file no longer reaches it, a
 	 * read must fail rather than give zeroes. */
 	if ((slot + 1) * USM_PAGE_SIZE > st->written_end)
@@ -563,13 +593,24 @@ static int store_io(struct usm_store *st, const usm_slot_t *slots,
 
 	for (i = 0; i < n && !ret; i += run) {
 		usm_slot_t first = order[i].slot;
+		size_t j;
 
+		if (!write && !slot_written(st, first)) {
+			/* nothing written there since it was allocated */
+			memset(bufs[order[i].idx], 0, USM_PAGE_SIZE);
+			run = 1;
+			continue;
+		}
 		for (run = 0; i + run < n && run < IOV_MAX &&
-		     order[i + run].slot == first + run; run++) {
+		     order[i + run].slot == first + run &&
+		     (write || slot_written(st, first + run)); run++) {
 			iov[run].iov_base = bufs[order[i + run].idx];
 			iov[run].iov_len = USM_PAGE_SIZE;
 		}
 		ret = io_full(st, iov, (int)run, first * USM_PAGE_SIZE, write);
+		if (!ret && write)
+			for (j = 0; j < run; j++)
+				mark_written(st, first + j);
 	}
 out:
 	free(order);

@@ -590,6 +590,36 @@ static int ev_swapin(struct policyd *pd, const struct usmfs_event *ev)
 	return 0;
 }
 
+/* user.usm.reclaim on the module (usmctl evict): push up to @nr pages of
+ * the file (~0 = all) out now, as far as its policy and store let them go. */
+static int ev_reclaim(struct policyd *pd, const struct usmfs_event *ev)
+{
+	struct pd_file *pf = event_file(pd, ev);
+	uint64_t nr = ev->u.reclaim.nr;
+	long n;
+
+	if (!pf)
+		return reject(pd, ev, "no such file");
+	if (nr == 0)
+		return reject(pd, ev, "no pages to reclaim");
+	if (!(pd->features & USMFS_F_EVICT))
+		return reject(pd, ev, "reclaim without USMFS_F_EVICT");
+	/* Answers to waiting faults go out before a long eviction. */
+	pd_chan_flush(pd->ch);
+	n = usm_evict_file(pd->ctx, pf->f, nr);
+	if (n < 0)
+		pd_log(PD_WARN, "reclaim of %u:%llu: %s", ev->dev,
+		       (unsigned long long)ev->ino, strerror((int)-n));
+	else if (nr == UINT64_MAX)
+		pd_log(PD_INFO, "reclaim of %u:%llu: %ld pages evicted (all asked)",
+		       ev->dev, (unsigned long long)ev->ino, n);
+	else
+		pd_log(PD_INFO, "reclaim of %u:%llu: %ld of %llu pages evicted",
+		       ev->dev, (unsigned long long)ev->ino, n,
+		       (unsigned long long)nr);
+	return 0;
+}
+
 static int ev_umount(struct policyd *pd, const struct usmfs_event *ev)
 {
 	size_t n = 0;
@@ -662,6 +692,8 @@ int pd_handle_event(struct policyd *pd, const struct usmfs_event *ev)
 	case USMFS_EV_REPLAY_DONE:
 		pd->replay_done = true;
 		return pd_resync(pd, false);
+	case USMFS_EV_RECLAIM:
+		return ev_reclaim(pd, ev);
 	}
 	pd->unknown++;
 	return reject(pd, ev, "unknown event type");

@@ -124,8 +124,11 @@ static size_t find_mounts(struct mnt **out)
 	return n;
 }
 
-/* 1 if @path is on a usmfs mount (by the longest mount prefix). */
-static int on_usmfs(const char *path)
+/*
+ * 1 if @path is on a usmfs mount (by the longest mount prefix), with that
+ * mount's type in @type ("usmfs": the kernel module, "fuse.usmfs").
+ */
+static int on_usmfs_type(const char *path, char *type, size_t typelen)
 {
 	FILE *f = fopen("/proc/self/mountinfo", "re");
 	char real[PATH_MAX], *line = NULL;
@@ -153,11 +156,18 @@ static int on_usmfs(const char *path)
 		if (l >= best) {
 			best = l;
 			usm = is_usm_fstype(fstype);
+			if (type)
+				snprintf(type, typelen, "%s", fstype);
 		}
 	}
 	free(line);
 	fclose(f);
 	return usm;
+}
+
+static int on_usmfs(const char *path)
+{
+	return on_usmfs_type(path, NULL, 0);
 }
 
 static int get_attr(const char *path, const char *name, char *buf, size_t len)
@@ -193,7 +203,15 @@ static void print_kv(const char *kv, const char *indent, int as_json)
 				printf("%s\"%s\": %s", first ? "" : ", ", tok, eq + 1);
 			else
 				printf("%s\"%s\": \"%s\"", first ? "" : ", ", tok, eq + 1);
-		} else if (!strcmp(tok, "resident") || !strcmp(tok, "swapped")) {
+		} else if (!strcmp(tok, "server")) {
+			printf("%s%-10s %s\n", indent, "server",
+			       strcmp(eq + 1, "0") ? "attached (usm-policyd)" :
+			       "none attached: nothing is evicted");
+		} else if (!strcmp(tok, "evicting")) {
+			printf("%s%-10s %s\n", indent, tok,
+			       strcmp(eq + 1, "0") ? "yes" : "no");
+		} else if (!strcmp(tok, "resident") || !strcmp(tok, "swapped") ||
+			   !strcmp(tok, "pool_bytes")) {
 			char h[32];
 
 			usm_format_size(strtoull(eq + 1, NULL, 10), h, sizeof(h));
@@ -531,8 +549,9 @@ static int cmd_policy(int argc, char **argv)
 static int cmd_evict(int argc, char **argv)
 {
 	const char *amount = "all";
+	char type[64] = "";
 	uint64_t bytes;
-	int r;
+	int r, kmod;
 
 	if (argc < 1 || argc > 2) {
 		usage(stderr);
@@ -541,6 +560,8 @@ static int cmd_evict(int argc, char **argv)
 	r = check_file(argv[0]);
 	if (r)
 		return r;
+	on_usmfs_type(argv[0], type, sizeof(type));
+	kmod = !strcmp(type, "usmfs");
 	if (argc == 2) {
 		if (usm_parse_size(argv[1], 0, &bytes)) {
 			fprintf(stderr, "usmctl: bad size '%s'\n", argv[1]);
@@ -549,11 +570,24 @@ static int cmd_evict(int argc, char **argv)
 		amount = argv[1];
 	}
 	if (setxattr(argv[0], "user.usm.reclaim", amount, strlen(amount), 0) < 0) {
-		fprintf(stderr, "usmctl: %s: evict: %s\n", argv[0],
-			errno == ENOSPC ? "no backing store to evict to (swap=none)" :
-			strerror(errno));
+		int e = errno;
+		const char *why = strerror(e);
+
+		if (e == ENOSPC)
+			why = "no backing store to evict to (swap=none)";
+		else if (e == EISDIR)
+			why = "a directory: evict its files";
+		else if (e == ENOTCONN && kmod)
+			why = "no policy server that evicts is attached to the kernel module "
+			      "(start usm-policyd; without it nothing leaves the pool)";
+		else if (e == EBUSY && kmod)
+			why = "the policy server has too much to read: try again";
+		fprintf(stderr, "usmctl: %s: evict: %s\n", argv[0], why);
 		return EXIT_FAIL;
 	}
+	if (kmod && !json)
+		printf("%s: eviction of %s asked of the policy server\n", argv[0],
+		       amount);
 	return 0;
 }
 

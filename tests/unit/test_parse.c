@@ -5,14 +5,20 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <fcntl.h>
+#include <spawn.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
 #include "parse_test_util.h"
 
 #include <usm/parse.h>
+#include <usm/parse-core.h>
 #include <usm/policy.h>
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
@@ -183,6 +189,125 @@ static void test_parse_duration(void **state)
 			fail_msg("duration \"%s\" = %d, %llu", dur_cases[i].s,
 				 ret, (unsigned long long)v);
 	}
+}
+
+/*
+ * usm/parse-core.h is what usmfs.ko parses with too: its own contract,
+ * tested directly (the kernel cannot run here).
+ */
+static void test_core(void **state)
+{
+	static const char value_nl[] = { 'l', 'r', 'u', '\n', '\0' };
+	static const char value_nul[] = { 'l', 'r', '\0', 'u' };
+	unsigned long long v = 7;
+	unsigned long len;
+	int pct = 9;
+
+	(void)state;
+	/* N% is returned as N, unchecked: each frontend knows of what */
+	assert_int_equal(usm_core_size("250%", &v, &pct), 0);
+	assert_int_equal(pct, 1);
+	assert_int_equal(v, 250);
+	assert_int_equal(usm_core_size("64KiB", &v, &pct), 0);
+	assert_int_equal(pct, 0);
+	assert_int_equal(v, 64 * KiB);
+	v = 7;
+	pct = 9;
+	assert_int_equal(usm_core_size("16777216T", &v, &pct), -ERANGE);
+	assert_int_equal(usm_core_size("1%%", &v, &pct), -EINVAL);
+	assert_int_equal(usm_core_size("K", &v, &pct), -EINVAL);
+	assert_int_equal(v, 7);		/* untouched on error */
+	assert_int_equal(pct, 9);
+	assert_int_equal(usm_core_size("16777215T", &v, &pct), 0);
+	assert_int_equal(v, 16777215ULL * TiB);
+
+	assert_int_equal(usm_core_size_strict("4k", &v), 0);
+	assert_int_equal(v, 4 * KiB);
+	assert_int_equal(usm_core_size_strict("4kB", &v), -EINVAL);
+	assert_int_equal(usm_core_size_strict("4B", &v), -EINVAL);
+	assert_int_equal(usm_core_size_strict("50%", &v), -EINVAL);
+
+	/* durations: each unit's overflow edge */
+	assert_int_equal(usm_core_duration_ms("5124095576030h", &v), 0);
+	assert_int_equal(v, 5124095576030ULL * 3600000);
+	assert_int_equal(usm_core_duration_ms("5124095576031h", &v), -ERANGE);
+	assert_int_equal(usm_core_duration_ms("307445734561825m", &v), 0);
+	assert_int_equal(usm_core_duration_ms("307445734561826m", &v), -ERANGE);
+	assert_int_equal(usm_core_duration_ms("18446744073709551s", &v), 0);
+	assert_int_equal(usm_core_duration_ms("18446744073709552s", &v), -ERANGE);
+
+	assert_int_equal(usm_core_size_unit(0, &v), 0);
+	assert_int_equal(v, 0);
+	assert_int_equal(usm_core_size_unit(3 * MiB, &v), 'M');
+	assert_int_equal(v, 3);
+	assert_int_equal(usm_core_size_unit(1536 * KiB, &v), 'K');
+	assert_int_equal(v, 1536);
+	assert_int_equal(usm_core_size_unit(4097, &v), 0);
+	assert_int_equal(v, 4097);
+	assert_int_equal(usm_core_size_unit(2048 * TiB, &v), 'T');
+	assert_int_equal(v, 2048);
+
+	len = sizeof(value_nl);
+	assert_int_equal(usm_core_xattr_value(value_nl, &len), 0);
+	assert_int_equal(len, 3);
+	len = sizeof(value_nul);
+	assert_int_equal(usm_core_xattr_value(value_nul, &len), -EINVAL);
+	assert_int_equal(len, sizeof(value_nul));
+	len = 1;
+	assert_int_equal(usm_core_xattr_value("\n", &len), -EINVAL);
+	len = USM_XATTR_VALUE_MAX + 1;
+	assert_int_equal(usm_core_xattr_value(
+		"0123456789012345678901234567890123456789012345678901234567890123456789",
+		&len), -EINVAL);
+	assert_int_equal(usm_core_streq("ms", "ms"), 1);
+	assert_int_equal(usm_core_streq("ms", "m"), 0);
+	assert_int_equal(usm_core_streq("", ""), 1);
+}
+
+/* Compile @src alone, freestanding, with no include path but ours. */
+static int compile_freestanding(const char *src)
+{
+	char path[] = "/tmp/usm-core.XXXXXX";
+	char *argv[] = {
+		(char *)"cc", (char *)"-fsyntax-only", (char *)"-ffreestanding",
+		(char *)"-nostdinc", (char *)"-std=gnu11", (char *)"-Wall",
+		(char *)"-Wextra", (char *)"-Wpedantic", (char *)"-Werror",
+		(char *)"-I" USM_INCLUDE_DIR, (char *)"-x", (char *)"c", path,
+		NULL,
+	};
+	posix_spawn_file_actions_t fa;
+	int fd, st;
+	pid_t pid;
+	FILE *f;
+
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	f = fdopen(fd, "w");
+	assert_non_null(f);
+	fputs(src, f);
+	fclose(f);
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+	assert_int_equal(posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ), 0);
+	posix_spawn_file_actions_destroy(&fa);
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	unlink(path);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+}
+
+/* libc-free for real: it builds with no system header at all. */
+static void test_core_freestanding(void **state)
+{
+	(void)state;
+	assert_int_equal(compile_freestanding(
+		"#define EINVAL 22\n#define ERANGE 34\n"
+		"#include <usm/parse-core.h>\n"
+		"int f(void);\n"
+		"int f(void) { unsigned long long v; const char *e;\n"
+		"  return usm_core_digits(\"1\", &e, &v); }\n"), 0);
+	/* and the check can fail: without EINVAL it must not build */
+	assert_int_not_equal(compile_freestanding(
+		"#include <usm/parse-core.h>\n"), 0);
 }
 
 static void test_name_valid(void **state)
@@ -768,6 +893,8 @@ int main(void)
 		cmocka_unit_test(test_parse_size),
 		cmocka_unit_test(test_format_size),
 		cmocka_unit_test(test_parse_duration),
+		cmocka_unit_test(test_core),
+		cmocka_unit_test(test_core_freestanding),
 		cmocka_unit_test(test_name_valid),
 		cmocka_unit_test(test_xattr_lookup),
 		cmocka_unit_test(test_policy_init),

@@ -75,6 +75,7 @@ struct fk {
 	bool term_when_empty;		/* raise SIGTERM when drained */
 	bool hup_when_empty;		/* raise SIGHUP first */
 	uint32_t nr_chunks;
+	uint64_t features;		/* granted at HELLO */
 };
 
 static struct fk fk;
@@ -203,6 +204,19 @@ static uint64_t fk_fault_swapped(uint64_t ino, uint64_t index)
 	ev.u.swapin.token = pg->token;
 	fk_push(&ev);
 	return f;
+}
+
+/* setxattr user.usm.reclaim, as the module does it: only a server that
+ * evicts is asked (ENOTCONN otherwise, which the user sees). */
+static int fk_reclaim(uint64_t ino, uint64_t nr)
+{
+	struct usmfs_event ev = fk_ev(USMFS_EV_RECLAIM, ino);
+
+	if (!fk.attached || !(fk.features & USMFS_F_EVICT))
+		return -ENOTCONN;
+	ev.u.reclaim.nr = nr;
+	fk_push(&ev);
+	return 0;
 }
 
 static unsigned fk_count(enum fk_state st)
@@ -396,6 +410,7 @@ static int fk_ioctl(void *priv, unsigned long req, void *arg)
 			return -EALREADY;
 		fk.attached = true;
 		h->features &= USMFS_F_ALL;
+		fk.features = h->features;
 		h->version_minor = USMFS_VERSION_MINOR;
 		h->state = fk_count(FK_SWAPPED) + fk_count(FK_WAITING) ?
 			USMFS_STATE_SWAPPED : 0;
@@ -536,7 +551,7 @@ static void fk_reset(uint32_t nr_chunks)
 
 static bool running;
 
-static void server_start(void)
+static void server_start_features(uint64_t features)
 {
 	char err[512] = "";
 
@@ -544,9 +559,14 @@ static void server_start(void)
 						 USM_CONFIG_NO_PLUGINS, &cfg,
 						 err, sizeof(err)), 0);
 	pd_chan_init(&ch, &fk_ops, NULL, fk.efd);
-	assert_int_equal(pd_chan_attach(&ch, USMFS_F_ALL), 0);
+	assert_int_equal(pd_chan_attach(&ch, features), 0);
 	assert_int_equal(pd_init(&pd, &ch, cfg), 0);
 	running = true;
+}
+
+static void server_start(void)
+{
+	server_start_features(USMFS_F_ALL);
 }
 
 static void server_stop(void)
@@ -710,6 +730,81 @@ static int first_swapped(uint64_t ino)
 		if (fk.pages[ino][i].st == FK_SWAPPED)
 			return i;
 	return -1;
+}
+
+/* user.usm.reclaim: RECLAIM events make the server push the file's pages
+ * out (usm_evict_file) although the pool is under its watermarks. */
+static void test_reclaim(void **state)
+{
+	struct usmfs_event ev;
+	struct usm_file_stats fst;
+	unsigned long rejected;
+	uint64_t f;
+	int idx;
+
+	(void)state;
+	fk_reset(1);
+	server_start();
+	fk_create(1, "/heap", 0);
+	fk_create(2, "/other", 0);
+	for (uint64_t i = 0; i < 20; i++)
+		fk_alloc(1, i);
+	for (uint64_t i = 0; i < 4; i++)
+		fk_alloc(2, i);
+	pump();
+	/* 24 of 64 frames: under the watermarks, nothing goes by itself */
+	assert_int_equal(fk_count(FK_SWAPPED), 0);
+
+	assert_int_equal(fk_reclaim(1, 5), 0);
+	pump();
+	assert_int_equal(fk_count(FK_LOCKED), 0);
+	assert_int_equal(fk_count(FK_SWAPPED), 5);
+	assert_int_equal(fk_used(), 19);
+	usm_file_stats(pd.ctx, pd_file_find(&pd, 1, 1)->f, &fst);
+	assert_int_equal(fst.resident, 15);
+	assert_int_equal(fst.swapped, 5);
+
+	/* ~0: all of the file, and only that file */
+	assert_int_equal(fk_reclaim(1, UINT64_MAX), 0);
+	pump();
+	assert_int_equal(fk_count(FK_SWAPPED), 20);
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(fk.pages[2][i].st, FK_RES);
+	assert_int_equal(fk_used(), 4);
+	assert_int_equal(fk.n_bad, 0);
+	assert_int_equal(pd.rejected, 0);
+
+	/* the data comes back */
+	idx = first_swapped(1);
+	assert_true(idx >= 0);
+	f = fk_fault_swapped(1, (uint64_t)idx);
+	pump();
+	assert_int_equal(fk.last_status, 0);
+	assert_true(check_pattern(fk.mem + f * 4096, 1, (uint64_t)idx));
+
+	/* garbage: no such file, no pages */
+	rejected = pd.rejected;
+	assert_int_equal(fk_reclaim(3, 1), 0);
+	assert_int_equal(fk_reclaim(2, 0), 0);
+	pump();
+	assert_int_equal(pd.rejected, rejected + 2);
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(fk.pages[2][i].st, FK_RES);
+	server_stop();
+
+	/* a server that does not evict is never asked, and refuses anyway */
+	server_start_features(USMFS_F_ALL & ~USMFS_F_EVICT);
+	assert_int_equal(fk_reclaim(2, UINT64_MAX), -ENOTCONN);
+	pump();
+	rejected = pd.rejected;
+	ev = fk_ev(USMFS_EV_RECLAIM, 2);
+	ev.u.reclaim.nr = UINT64_MAX;
+	fk_push(&ev);
+	pump();
+	assert_int_equal(pd.rejected, rejected + 1);
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(fk.pages[2][i].st, FK_RES);
+	server_stop();
 }
 
 /* A fault on a swapped page: SWAPIN_DONE, the data in the frame. */
@@ -1263,6 +1358,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_attach_refused, test_teardown),
 		cmocka_unit_test_teardown(test_evict, test_teardown),
 		cmocka_unit_test_teardown(test_swapin, test_teardown),
+		cmocka_unit_test_teardown(test_reclaim, test_teardown),
 		cmocka_unit_test_teardown(test_restart, test_teardown),
 		cmocka_unit_test_teardown(test_truncate_and_remove, test_teardown),
 		cmocka_unit_test_teardown(test_overflow, test_teardown),

@@ -550,6 +550,52 @@ static void test_fs_reserve(void **state)
 	usm_store_close(st);
 }
 
+/*
+ * A slot freed and handed out again reads as zeroes until written, with or
+ * without its hole punched (the punch comes in batches, not on alloc), and
+ * its neighbours in the same read keep their data.
+ */
+static void test_reuse_reads_zeroes(void **state)
+{
+	enum { N = 8 };
+	struct usm_store *st = open_ok("reuse.swap", 0);
+	static unsigned char data[N][PG], back[N][PG], zero[PG];
+	usm_slot_t slots[N], s;
+	void *bufs[N], *rbufs[N];
+	int i;
+
+	(void)state;
+	for (i = 0; i < N; i++) {
+		assert_int_equal(usm_store_alloc(st, &slots[i]), 0);
+		fill(data[i], 9, (size_t)i);
+		bufs[i] = data[i];
+		rbufs[i] = back[i];
+	}
+	assert_int_equal(usm_store_write(st, slots, bufs, N), 0);
+	assert_int_equal(usm_store_free(st, slots[3]), 0);
+	assert_int_equal(usm_store_free(st, slots[4]), 0);
+	assert_int_equal(usm_store_alloc(st, &s), 0);
+	assert_int_equal(s, slots[3]);
+	assert_int_equal(usm_store_alloc(st, &s), 0);
+	assert_int_equal(s, slots[4]);
+	memset(back, 0xa5, sizeof(back));
+	assert_int_equal(usm_store_read(st, slots, rbufs, N), 0);
+	for (i = 0; i < N; i++)
+		if (i == 3 || i == 4)
+			assert_memory_equal(back[i], zero, PG);
+		else
+			assert_memory_equal(back[i], data[i], PG);
+	/* written again: the new data, and the run reads whole */
+	fill(data[4], 10, 4);
+	assert_int_equal(usm_store_write(st, &slots[4], &bufs[4], 1), 0);
+	memset(back, 0xa5, sizeof(back));
+	assert_int_equal(usm_store_read(st, slots, rbufs, N), 0);
+	assert_memory_equal(back[3], zero, PG);
+	assert_memory_equal(back[4], data[4], PG);
+	assert_memory_equal(back[5], data[5], PG);
+	usm_store_close(st);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -564,6 +610,7 @@ int main(void)
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_not_owner),
 		cmocka_unit_test(test_fs_reserve),
+		cmocka_unit_test(test_reuse_reads_zeroes),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

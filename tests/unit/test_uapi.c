@@ -154,6 +154,11 @@ PIN(usmfs_event, u.mount.max_frames, 32);
 PIN(usmfs_event, u.mount.swapin_timeout_ms, 40);
 PIN(usmfs_event, u.mount.swap, 112);
 PIN(usmfs_event, u.overflow.lost, 32);
+PIN(usmfs_event, u.reclaim.nr, 32);
+PIN(usmfs_event, u.reclaim.reserved, 40);
+_Static_assert(sizeof(((struct usmfs_event *)0)->u.reclaim) == 32,
+	       "reclaim payload changed size");
+_Static_assert(USMFS_EV_RECLAIM == 14, "event numbers are ABI");
 
 /* Every payload fits the union (raw is its size). */
 _Static_assert(sizeof(((struct usmfs_event *)0)->u) ==
@@ -170,6 +175,7 @@ static void test_sizes_runtime(void **state)
 	assert_int_equal(sizeof(struct usmfs_hello), 104);
 	assert_int_equal(sizeof(struct usmfs_page_rec), 48);
 	assert_int_equal(USMFS_VERSION_MAJOR, 1);
+	assert_true(USMFS_VERSION_MINOR >= 1);	/* 1.1: USMFS_EV_RECLAIM */
 	assert_true(USMFS_MAX_BATCH >= 64);
 	assert_true(USMFS_XATTR_LEN >= 64);	/* USM_XATTR_VALUE_MAX */
 }

@@ -71,6 +71,9 @@
  *   1.0  first version: HELLO, GET_FEATURES, GET_CHUNKS, CMD (GRANT, REVOKE,
  *        EVICT, COMMIT, CANCEL, SWAPIN_DONE, SET_WATERMARKS, LIST_PAGES,
  *        SET_STORE, GET_STORE), events 1..13.
+ *   1.1  event USMFS_EV_RECLAIM (14, payload @reclaim): a user asked, with
+ *        user.usm.reclaim, to push a file's pages out now; sent only to a
+ *        server granted USMFS_F_EVICT.
  * A server must use the same major; a module accepts any minor (a newer
  * minor only adds features, commands and event types, announced by
  * feature bits; a server ignores event types it does not know).
@@ -82,7 +85,7 @@
 #include <linux/ioctl.h>
 
 #define USMFS_VERSION_MAJOR	1
-#define USMFS_VERSION_MINOR	0
+#define USMFS_VERSION_MINOR	1
 
 #define USMFS_DEVICE_NAME	"usmfs"		/* /dev/usmfs */
 #define USMFS_PAGE_SHIFT	12		/* frames, pages, slots: 4 KiB */
@@ -450,6 +453,14 @@ enum {
 	 * ENOENT.
 	 */
 	USMFS_EV_SWAPIN_CANCELLED = 13,
+	/* A user asked (setxattr user.usm.reclaim) to push @nr pages of the
+	 * file (~0 = all of them) out to its store now.  Sent only to a
+	 * server granted USMFS_F_EVICT (without one the setxattr fails with
+	 * ENOTCONN); the module does not wait for the answer: the server
+	 * evicts what its policy lets go (EVICT, COMMIT), maybe nothing.
+	 * Since 1.1.
+	 */
+	USMFS_EV_RECLAIM = 14,
 };
 
 /* usmfs_event.flags */
@@ -486,6 +497,7 @@ enum {
  * @mount:	MOUNT: @max_frames is the mount's size= in frames; @swap is
  *		the mount's swap= when it is a store name ("" otherwise)
  * @overflow:	OVERFLOW
+ * @reclaim:	RECLAIM: @nr pages, ~0 = all
  */
 struct usmfs_event {
 	__u16 type;
@@ -549,6 +561,10 @@ struct usmfs_event {
 		struct {
 			__u64 lost;
 		} overflow;
+		struct {
+			__u64 nr;
+			__u64 reserved[3];
+		} reclaim;
 		__u64 raw[28];
 	} u;
 };
