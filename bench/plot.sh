@@ -52,7 +52,7 @@ plot for [p in policies] '< awk -v p='.p.' ''$2 == p'' replay.dat' using 3:xtic(
 GP
 fi
 if [ -s swapout.csv ]; then
-	awk -F, 'NR > 1 && $1 == "evict" { print $2 "-" $3 "M", $14, $15 }' swapout.csv > swapout.dat
+	awk -F, 'NR > 1 && $1 != "base" { print $2 "-" ($1 == "reclaim" ? "reclaim" : $3 "M") ($16 > 1 ? "-r" $16 : ""), $14, $15 }' swapout.csv > swapout.dat
 	gnuplot <<'GP'
 set terminal pngcairo size 900,420 noenhanced
 set output 'swapout.png'
