@@ -183,6 +183,9 @@ if [ -x /vm/evictlat ]; then
 		grep -m1 attached /tmp/pd.log | sed 's/^/vmb: evlat: usm-policyd: /'
 	fi
 	mkdir -p /mnt/ev /mnt/evctl
+	# the module's per-mount evictions are in debugfs (usmfs/pool)
+	grep -q ' /sys/kernel/debug ' /proc/mounts ||
+		mount -t debugfs none /sys/kernel/debug 2>/dev/null
 	if mount -t "$MODULE" none /mnt/ev -o size="$EV_SIZE"; then
 		if mount -t tmpfs -o size=$((EV_STREAM + 32))M none /mnt/evctl; then
 			echo "vmb: evictlat on usmfs size=$EV_SIZE, ${EV_STREAM} MiB streamed, ${EV_SECS}s per phase"
