@@ -75,7 +75,7 @@ check "evictbw-base" '$2 == "base" && $4 == 64 && $8 > 0 && $10 > 0 && $10 <= $8
 # phase, none from the hot file (fields: 3 touches, 4 faults/touch,
 # 10 evictions, 11 hot evictions)
 mkdir -p "$work/ctl" && mount -t tmpfs -o size=256M none "$work/ctl" && mounts+=("$work/ctl")
-"$el" "$m" -d 0.5 -C "$work/ctl" -l check >"$work/el.out" 2>"$work/el.err"
+"$el" "$m" -d 1 -C "$work/ctl" -l check >"$work/el.out" 2>"$work/el.err"
 check "evictlat-idle" '$2 == "idle" && $3 > 0 && $4 >= 0.9 && $4 <= 1.2 && $11 == 0' "$(grep ',idle,' "$work/el.out")"
 check "evictlat-busy-evicts" '$2 == "busy" && $3 > 0 && $4 >= 0.9 && $4 <= 1.2 && $10 > 0 && $11 == 0' "$(grep ',busy,' "$work/el.out")"
 check "evictlat-control" '$2 == "control" && $3 > 0 && $11 == 0' "$(grep ',control,' "$work/el.out")"
@@ -86,7 +86,7 @@ leftover=$(ls "$m")
 
 # swap-ins: every read that missed the page cache is one swap-in
 # (fields: 3 reads, 4 swapin %, 13 swapins / misses)
-line=$("$sl" "$m" -w 128 -d 1 -l check)
+line=$("$sl" "$m" -w 128 -d 2 -l check)
 check "swapinlat" '$3 > 0 && $4 > 0 && $13 >= 0.9 && $13 <= 1.1' "$line"
 
 umount "$m"

@@ -24,10 +24,10 @@
  *            (a tmpfs): the same CPU load without eviction, which tells
  *            how much of busy is only a second busy process on the machine
  * The mount's evictions come from user.usm.stats on MNT (the FUSE daemon
- * has it); where the root has none, from the module's stats file (-S, by
- * default /sys/kernel/debug/usmfs/pool: its "mount dev=MAJ:MIN ...
- * evictions=N" line for MNT), else from the sum of the streaming files' own
- * user.usm.stats.
+ * has it) and from the module's stats file (-S, by default
+ * /sys/kernel/debug/usmfs/pool: its "mount dev=MAJ:MIN ... evictions=N"
+ * line for MNT), the larger of the two; with neither, from the sum of the
+ * streaming files' own user.usm.stats.
  * Taking turns puts the host's own noise into every phase alike; what a
  * burst of load on a shared host does to a few slices is then taken out
  * by the slice figures: the p50 and p99 of each slice, and their median
@@ -50,6 +50,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -132,19 +133,17 @@ static long long module_evictions(const char *mnt)
 	return e;
 }
 
-/* Evictions on the mount so far: the root's figure, the module's stats
- * file, else the streaming files' own (the child of this process streams
- * into @mnt). */
+/* Evictions on the mount so far: the larger of the root's figure and the
+ * module's stats file (a module may not count in one of them yet), else
+ * the streaming files' own (the child of this process streams into @mnt). */
 static long long mount_evictions(const char *mnt)
 {
-	long long e = usm_stat(mnt, "evictions"), sum = 0;
+	long long e = usm_stat(mnt, "evictions"), m = module_evictions(mnt);
+	long long sum = 0;
 	char path[4096];
 
-	if (e >= 0)
-		return e;
-	e = module_evictions(mnt);
-	if (e >= 0)
-		return e;
+	if (e >= 0 || m >= 0)
+		return e > m ? e : m;
 	for (int i = 0; i < STREAM_FILES; i++) {
 		stream_path(path, sizeof(path), mnt, getpid(), i);
 		e = usm_stat(path, "evictions");
@@ -318,6 +317,10 @@ static pid_t start_stream(const char *dir, size_t mib, const char *mnt)
 	if (pid < 0)
 		return -1;
 	if (pid == 0) {
+		/* a stopped writer must not outlive us holding files open */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() == 1)
+			_exit(1);
 		stream(dir, mib);
 		_exit(0);
 	}
@@ -409,8 +412,8 @@ int main(int argc, char **argv)
 	if (optind != argc - 1 || !hot || !smib || secs <= 0)
 		usage();
 	mnt = argv[optind];
-	if (usm_stat(mnt, "evictions") < 0 && module_evictions(mnt) >= 0)
-		fprintf(stderr, "evictlat: %s: evictions from %s\n", mnt, stats_file);
+	if (module_evictions(mnt) >= 0)
+		fprintf(stderr, "evictlat: %s: evictions from %s too\n", mnt, stats_file);
 	else if (usm_stat(mnt, "evictions") < 0)
 		fprintf(stderr, "evictlat: %s: no mount-wide user.usm.stats nor %s: "
 			"counting the streaming files' evictions\n", mnt, stats_file);

@@ -176,7 +176,7 @@ if [ -x /vm/evictlat ]; then
 	if [ -x /vm/usm-policyd ]; then
 		mkdir -p /vswap
 		printf '[pool]\nswap = ev\n\n[store ev]\npath = file:/vswap/ev.swap\n' >/tmp/evlat.conf
-		/vm/usm-policyd -c /tmp/evlat.conf -v >/tmp/pd.log 2>&1 &
+		/vm/usm-policyd -c /tmp/evlat.conf -v -v >/tmp/pd.log 2>&1 &
 		pd=$!
 		n=0
 		while ! grep -q attached /tmp/pd.log && [ $n -lt 30 ]; do sleep 1; n=$((n + 1)); done
@@ -199,6 +199,8 @@ if [ -x /vm/evictlat ]; then
 				done </tmp/el.out
 			else
 				error "evictlat exit $rc"
+				dmesg | tail -n 15 | sed 's/^/vmb: evictlat: dmesg: /'
+				[ -n "$pd" ] && tail -n 15 /tmp/pd.log | sed 's/^/vmb: evictlat: usm-policyd: /'
 			fi
 			umount /mnt/evctl || error "umount /mnt/evctl"
 		else
