@@ -109,10 +109,16 @@ if want fio; then
 		for e in $engines; do
 			for n in $njobs; do
 				declare -A bw=()
+				# fio lays a file out, fsyncs it and drops its page cache
+				# (POSIX_FADV_DONTNEED): tmpfs keeps its pages, a FUSE
+				# mount's cache is emptied.  The targets are for cached
+				# reads: read the file once first (pre_read, not timed), on
+				# both.  Cold FUSE figures: docs in bench/README.md.
+				pre=; case $j in *-write) ;; *) pre=--pre_read=1 ;; esac
 				for fs in tmpfs usmfs; do
 					out=$work/$fs-$j-$e-$n.json
 					DIR=$work/$fs SIZE=$size ENGINE=$e NUMJOBS=$n RUNTIME=$runtime \
-						fio --output-format=json --output="$out" "$top/bench/fio/$j.fio" >/dev/null 2>&1 ||
+						fio $pre --output-format=json --output="$out" "$top/bench/fio/$j.fio" >/dev/null 2>&1 ||
 						{ echo "bench: fio $j $e on $fs failed" >&2; continue; }
 					row=$(python3 "$top/bench/fio-summary.py" "$out")
 					bw[$fs]=${row%%,*}

@@ -12,17 +12,18 @@
  * those.
  *
  * Eviction: the library calls unmap() before it copies a page out.  Our
- * unmap drops the kernel's cached copy of the page with
- * fuse_lowlevel_notify_inval_inode(); the kernel writes a dirty copy back
- * first, through our write handler, whose usm_fault() cancels the eviction
- * of that page (usm.h: a fault on an EVICTING page).  That kernel call may
- * wait for FUSE requests, so it is only made from the eviction thread, never
+ * unmap queues an invalidation of the kernel's cached copy of the page
+ * (fuse_lowlevel_notify_inval_inode()), which the eviction thread makes
+ * after the batch, holding no page in flight: the kernel writes a dirty
+ * copy back first, through our write handler (a fault on the page, now
+ * swapped: a whole-page write is not read back).  That kernel call may wait
+ * for FUSE requests, so it is only made from the eviction thread, never
  * from a request handler (a handler waiting on the kernel, which waits on
- * the request that handler is serving, would deadlock).  When a handler's
- * own fault evicts, the invalidations are queued for the eviction thread.
- * Skipping or delaying an invalidation is always safe: every change goes
- * through the kernel's page cache first, so a clean cached copy equals what
- * the library stored; it only costs memory until the kernel drops it.
+ * the request that handler is serving, would deadlock), and never while
+ * pages are in flight (see be_unmap).  Skipping or delaying an invalidation
+ * is always safe: every change goes through the kernel's page cache first,
+ * so a clean cached copy equals what the library stored; it only costs
+ * memory until the kernel drops it.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -83,8 +84,12 @@ void *pool_frame(usm_frame_t f)
 
 void pool_mark_dirty(usm_frame_t f)
 {
-	if (f < fs.pool_frames)
-		atomic_fetch_or(&fs.dirty[f / BITS], 1ULL << (f % BITS));
+	uint64_t bit = 1ULL << (f % BITS);
+
+	/* Mostly set already (a hit): look before writing the shared word. */
+	if (f < fs.pool_frames &&
+	    !(atomic_load_explicit(&fs.dirty[f / BITS], memory_order_relaxed) & bit))
+		atomic_fetch_or(&fs.dirty[f / BITS], bit);
 }
 
 static void pool_drop(usm_frame_t first, uint64_t nr)
@@ -162,8 +167,6 @@ static struct {
 	.cond = PTHREAD_COND_INITIALIZER,
 };
 
-static __thread bool in_evict_thread;
-
 static void inval_now(uint64_t ino, uint64_t first, uint64_t nr)
 {
 	if (!fs.se)
@@ -198,54 +201,78 @@ static void inval_queue_locked(uint64_t ino, uint64_t first, uint64_t nr)
 }
 
 /*
- * With a single request thread (-s), even the eviction thread must not
- * wait for the kernel while it holds pages on their way out: the kernel's
- * write-back of a dirty copy needs that one thread, which may itself be
- * waiting for those pages.  So it queues too, and invalidates after the
- * batch (a dirty copy then comes back through a swap-in: slower, correct).
+ * No thread waits for the kernel while it holds pages on their way out,
+ * the eviction thread included: the kernel's write-back of a dirty copy
+ * (launder) needs a worker, and every worker may be waiting for exactly
+ * those in-flight pages to be written out (a full pool: make_room waits
+ * for in-flight evictions).  That cycle only ended when the bounded wait
+ * expired (EIO).  So unmap queues the invalidations and the eviction
+ * thread makes them after the batch, holding nothing.  A dirty copy then
+ * comes back after the page was written out: a write of a whole page
+ * reuses no old data (OVERWRITE), a partial one swaps the page in first.
  */
 static int be_unmap(void *priv, struct usm_page_ref *refs, size_t n)
 {
-	bool now = in_evict_thread && !fs.single;
 	size_t i = 0;
 
 	(void)priv;
-	if (!now)
-		pthread_mutex_lock(&ev.lock);
+	pthread_mutex_lock(&ev.lock);
 	while (i < n) {
 		size_t j = i + 1;
 
 		while (j < n && refs[j].ino == refs[i].ino &&
 		       refs[j].index == refs[j - 1].index + 1)
 			j++;
-		if (now)
-			inval_now(refs[i].ino, refs[i].index, j - i);
-		else
-			inval_queue_locked(refs[i].ino, refs[i].index, j - i);
+		inval_queue_locked(refs[i].ino, refs[i].index, j - i);
 		for (; i < j; i++)
 			refs[i].err = 0;
 	}
-	if (!now) {
-		ev.kicked = true;
-		pthread_cond_signal(&ev.cond);
-		pthread_mutex_unlock(&ev.lock);
-	}
+	ev.kicked = true;
+	pthread_cond_signal(&ev.cond);
+	pthread_mutex_unlock(&ev.lock);
 	return 0;
 }
 
+static int frame_cmp(const void *a, const void *b)
+{
+	usm_frame_t x = *(const usm_frame_t *)a, y = *(const usm_frame_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * The frames are about to be freed: give them back to the kernel.  One
+ * madvise per run of adjacent frames, not per page (each call flushes the
+ * TLB of every CPU running a daemon thread; a sequential writer's victims
+ * mostly sit in adjacent frames).
+ */
 static int be_commit(void *priv, struct usm_page_ref *refs, size_t n)
 {
-	size_t i;
+	usm_frame_t stack[256], *f = n <= 256 ? stack : malloc(n * sizeof(*f));
+	size_t i, m = 0, run;
 
 	(void)priv;
 	for (i = 0; i < n; i++) {
-		usm_frame_t f = refs[i].frame;
+		usm_frame_t fr = refs[i].frame;
 
-		if (f >= fs.pool_frames)
+		if (fr >= fs.pool_frames)
 			continue;
-		pool_drop(f, 1);
-		atomic_fetch_and(&fs.dirty[f / BITS], ~(1ULL << (f % BITS)));
+		atomic_fetch_and(&fs.dirty[fr / BITS], ~(1ULL << (fr % BITS)));
+		if (f)
+			f[m++] = fr;
+		else
+			pool_drop(fr, 1);	/* no memory: one by one */
 	}
+	if (!f)
+		return 0;
+	qsort(f, m, sizeof(*f), frame_cmp);
+	for (i = 0; i < m; i += run) {
+		for (run = 1; i + run < m && f[i + run] == f[i] + run; run++)
+			;
+		pool_drop(f[i], run);
+	}
+	if (f != stack)
+		free(f);
 	return 0;
 }
 
@@ -299,7 +326,6 @@ static void *evict_main(void *arg)
 	bool sweep;
 
 	(void)arg;
-	in_evict_thread = true;
 	batch = malloc(INVAL_QUEUE_MAX * sizeof(*batch));
 	for (;;) {
 		pthread_mutex_lock(&ev.lock);

@@ -12,6 +12,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/falloc.h>
+#include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/uio.h>
@@ -21,6 +23,8 @@
 #include "usmfs.h"
 
 #define PAGE_MASK_LOW	((uint64_t)USM_PAGE_SIZE - 1)
+/* Pages faulted (and pinned) per hold of the library's lock. */
+#define FAULT_BATCH	64
 
 static const char zero_page[USM_PAGE_SIZE];
 
@@ -50,19 +54,22 @@ static bool file_can_swap(struct node *n)
 }
 
 /*
- * Fault page @idx of @n in.  -ENOSPC from the library can also be
- * transient: other threads took the frames this one freed, or every
- * evictable page was already on its way out.  If the file has a store,
- * force a balance and try again, backing off (bounded: about 0.3 s in all)
- * when the balance found nothing to do.  With swap=none -ENOSPC stands.
+ * Fault pages [@idx, @idx + @nr) of @n in, frames in @fr[]: the number of
+ * pages done (> 0), or -errno for the first.  -ENOSPC from the library can
+ * also be transient: other threads took the frames this one freed, or
+ * every evictable page was already on its way out.  If the file has a
+ * store, force a balance and try again, backing off (bounded: about 0.3 s
+ * in all) when the balance found nothing to do.  With swap=none -ENOSPC
+ * stands.
  */
-static int fault(struct node *n, uint64_t idx, unsigned int flags,
-		 usm_frame_t *fr)
+static long fault_range(struct node *n, uint64_t idx, uint64_t nr,
+			unsigned int flags, usm_frame_t *fr)
 {
-	int r, tries, swap = -1;
+	int tries, swap = -1;
+	long r, i;
 
 	for (tries = 0;; tries++) {
-		r = usm_fault(fs.ctx, n->uf, idx, flags, fr);
+		r = usm_fault_range(fs.ctx, n->uf, idx, nr, flags, fr);
 		if (r != -ENOSPC || tries >= 16)
 			break;
 		if (swap < 0)
@@ -75,9 +82,30 @@ static int fault(struct node *n, uint64_t idx, unsigned int flags,
 			nanosleep(&ts, NULL);
 		}
 	}
-	if (r == 0)
-		pool_mark_dirty(*fr);
+	for (i = 0; i < r; i++)
+		if (fr[i] != USM_FRAME_NONE)
+			pool_mark_dirty(fr[i]);
+	if (r < 0 && r != -ENOSPC && r != -ENOENT && r != -EINTR) {
+		static atomic_uint said;
+
+		/* Becomes EIO for the caller: say why (the first few). */
+		if (atomic_fetch_add(&said, 1) < 8)
+			fprintf(stderr, "usmfs: inode %llu page %llu: %s\n",
+				(unsigned long long)n->ino,
+				(unsigned long long)idx, strerror((int)-r));
+	}
 	return r;
+}
+
+/* One page: 0 and *@fr, or -errno (-ENOENT: a hole with NOALLOC). */
+static int fault(struct node *n, uint64_t idx, unsigned int flags,
+		 usm_frame_t *fr)
+{
+	long r = fault_range(n, idx, 1, flags, fr);
+
+	if (r < 0)
+		return (int)r;
+	return *fr == USM_FRAME_NONE ? -ENOENT : 0;
 }
 
 /* Zero [@from, @to) of page @idx if it holds data.  0 or -errno. */
@@ -257,7 +285,8 @@ void usmfs_ll_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 void usmfs_ll_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		   struct fuse_file_info *fi)
 {
-	uint64_t isize, first, pos, nr, k, *pinned = NULL, npinned = 0;
+	uint64_t isize, first, pos, nr, k;
+	usm_frame_t *frames = NULL;
 	struct iovec *iov = NULL;
 	size_t done = 0;
 	struct node *n;
@@ -285,44 +314,47 @@ void usmfs_ll_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	first = (uint64_t)off >> USM_PAGE_SHIFT;
 	nr = (((uint64_t)off + size - 1) >> USM_PAGE_SHIFT) - first + 1;
 	iov = malloc(nr * sizeof(*iov));
-	pinned = malloc(nr * sizeof(*pinned));
-	if (!iov || !pinned) {
+	frames = malloc(nr * sizeof(*frames));
+	if (!iov || !frames) {
 		fuse_reply_err(req, ENOMEM);
 		goto out;
 	}
 	pos = (uint64_t)off;
-	for (k = 0; k < nr && done < size; k++) {
-		uint64_t pgoff = pos & PAGE_MASK_LOW;
-		size_t len = USM_PAGE_SIZE - pgoff;
-		usm_frame_t fr;
-		int r;
+	for (k = 0; k < nr && done < size;) {
+		uint64_t want = nr - k < FAULT_BATCH ? nr - k : FAULT_BATCH, j;
+		long got = fault_range(n, first + k, want,
+				       USM_FAULT_NOALLOC | USM_FAULT_PIN,
+				       frames + k);
 
-		if (len > size - done)
-			len = size - done;
-		r = fault(n, first + k, USM_FAULT_NOALLOC | USM_FAULT_PIN, &fr);
-		if (r == 0) {
-			pinned[npinned++] = first + k;
-			iov[k].iov_base = (char *)pool_frame(fr) + pgoff;
-		} else if (r == -ENOENT) {
-			iov[k].iov_base = (void *)(zero_page + pgoff);
-		} else {
-			err = io_errno(r);
+		if (got < 0) {
+			err = io_errno((int)got);
 			break;
 		}
-		iov[k].iov_len = len;
-		done += len;
-		pos += len;
+		for (j = 0; j < (uint64_t)got; j++, k++) {
+			uint64_t pgoff = pos & PAGE_MASK_LOW;
+			size_t len = USM_PAGE_SIZE - pgoff;
+
+			if (len > size - done)
+				len = size - done;
+			if (frames[k] != USM_FRAME_NONE)
+				iov[k].iov_base = (char *)pool_frame(frames[k]) + pgoff;
+			else
+				iov[k].iov_base = (void *)(zero_page + pgoff);
+			iov[k].iov_len = len;
+			done += len;
+			pos += len;
+		}
 	}
 	if (done == 0 && err)
 		fuse_reply_err(req, err);
 	else
 		fuse_reply_iov(req, iov, (int)k);
-	for (k = 0; k < npinned; k++)
-		usm_page_unpin(fs.ctx, n->uf, pinned[k]);
+	if (k)
+		usm_page_unpin_range(fs.ctx, n->uf, first, k, frames);
 	evict_after_fault();
 out:
 	free(iov);
-	free(pinned);
+	free(frames);
 	node_put(n);
 }
 
@@ -348,24 +380,37 @@ void usmfs_ll_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 	}
 	pos = (uint64_t)off;
 	while (done < size) {
-		uint64_t pgoff = pos & PAGE_MASK_LOW;
-		size_t len = USM_PAGE_SIZE - pgoff;
-		usm_frame_t fr;
-		int r;
+		uint64_t pgoff = pos & PAGE_MASK_LOW, idx = pos >> USM_PAGE_SHIFT;
+		usm_frame_t fr[FAULT_BATCH];
+		unsigned int flags = USM_FAULT_WRITE | USM_FAULT_PIN;
+		uint64_t want = 1;
+		long got, j;
 
-		if (len > size - done)
-			len = size - done;
-		r = fault(n, pos >> USM_PAGE_SHIFT,
-			  USM_FAULT_WRITE | USM_FAULT_PIN |
-			  (len == USM_PAGE_SIZE ? USM_FAULT_OVERWRITE : 0), &fr);
-		if (r) {
-			err = io_errno(r);
+		/* Whole pages in batches (not read back if swapped: they are
+		 * overwritten); a partial first or last page alone. */
+		if (!pgoff && size - done >= USM_PAGE_SIZE) {
+			want = (size - done) >> USM_PAGE_SHIFT;
+			if (want > FAULT_BATCH)
+				want = FAULT_BATCH;
+			flags |= USM_FAULT_OVERWRITE;
+		}
+		got = fault_range(n, idx, want, flags, fr);
+		if (got < 0) {
+			err = io_errno((int)got);
 			break;
 		}
-		memcpy((char *)pool_frame(fr) + pgoff, buf + done, len);
-		usm_page_unpin(fs.ctx, n->uf, pos >> USM_PAGE_SHIFT);
-		done += len;
-		pos += len;
+		for (j = 0; j < got; j++) {
+			size_t len = USM_PAGE_SIZE - pgoff;
+
+			if (len > size - done)
+				len = size - done;
+			memcpy((char *)pool_frame(fr[j]) + pgoff, buf + done,
+			       len);
+			done += len;
+			pos += len;
+			pgoff = 0;
+		}
+		usm_page_unpin_range(fs.ctx, n->uf, idx, (uint64_t)got, NULL);
 	}
 	if (done) {
 		end = (uint64_t)off + done;
@@ -381,6 +426,14 @@ void usmfs_ll_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 	}
 	evict_after_fault();
 out:
+	/*
+	 * A short count is what write(2) gives when part fitted, but the
+	 * kernel takes it as success for a write-back (the rest of the
+	 * pages would be lost without an error) and turns it into EIO for
+	 * an O_DIRECT write (its async path): those get the error itself.
+	 */
+	if (err && done && (fi->writepage || (fi->flags & O_DIRECT)))
+		done = 0;
 	if (done || !err)
 		fuse_reply_write(req, done);
 	else

@@ -11,10 +11,12 @@
  * of them are checked before anything is mounted.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
 
@@ -121,6 +123,8 @@ static void usage(FILE *f)
 "  swap=SPEC           none, file:PATH, or a store of the config (none)\n"
 "  swapin_timeout=T    bound on waits for swap-in (30s)\n"
 "  config=FILE         config file (default " USM_CONFIG_DEFAULT_PATH " if present)\n"
+"  max_dirty=N[K|M|G|%%] dirty page cache the kernel may hold for the mount\n"
+"                      (default: the pool size; 'default': the kernel's limit)\n"
 "other -o options go to libfuse (allow_other, ro, fsname=, no_writeback_cache, ...)\n"
 "  -f  foreground   -d  debug (implies -f)   -s  single-threaded\n");
 }
@@ -209,6 +213,142 @@ static bool has_opt(const char *opts, const char *key)
 			p++;
 	}
 	return false;
+}
+
+/*
+ * Remove KEY=VALUE from the comma-separated @opts and copy VALUE to @val.
+ * 1 if it was there (the last one counts), 0 if not, -1 if too long.
+ */
+static int take_opt(char *opts, const char *key, char *val, size_t vlen)
+{
+	size_t kl = strlen(key);
+	char *p = opts, *w = opts;
+	int found = 0;
+
+	while (*p) {
+		char *end = strchr(p, ',');
+		size_t len = end ? (size_t)(end - p) : strlen(p);
+
+		if (len > kl && !strncmp(p, key, kl) && p[kl] == '=') {
+			if (len - kl - 1 >= vlen)
+				return -1;
+			memcpy(val, p + kl + 1, len - kl - 1);
+			val[len - kl - 1] = '\0';
+			found = 1;
+		} else {
+			if (w != opts)
+				*w++ = ',';
+			memmove(w, p, len);
+			w += len;
+		}
+		p += len;
+		if (*p == ',')
+			p++;
+	}
+	*w = '\0';
+	return found;
+}
+
+/* Undo mountinfo's octal escapes (\040 for a space) in place. */
+static void unescape_octal(char *s)
+{
+	char *w = s;
+
+	while (*s) {
+		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' &&
+		    s[2] >= '0' && s[2] <= '7' && s[3] >= '0' && s[3] <= '7') {
+			*w++ = (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 +
+				      (s[3] - '0'));
+			s += 4;
+		} else {
+			*w++ = *s++;
+		}
+	}
+	*w = '\0';
+}
+
+/*
+ * The "MAJ:MIN" of the newest mount on @path (from /proc/self/mountinfo,
+ * which does not touch the mount itself: the daemon must not stat its own
+ * mount before it serves requests).  0 or -1.
+ */
+static int mount_devname(const char *path, char *dev, size_t devlen)
+{
+	char line[8192];
+	int found = -1;
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		char *save = NULL, *tok, *devtok = NULL, *mp = NULL;
+		int i;
+
+		for (i = 0, tok = strtok_r(line, " ", &save); tok && i < 5;
+		     i++, tok = strtok_r(NULL, " ", &save)) {
+			if (i == 2)
+				devtok = tok;
+			if (i == 4)
+				mp = tok;
+		}
+		if (!devtok || !mp)
+			continue;
+		unescape_octal(mp);
+		if (strcmp(mp, path) || strlen(devtok) >= devlen)
+			continue;
+		strcpy(dev, devtok);
+		found = 0;
+	}
+	fclose(f);
+	return found;
+}
+
+/*
+ * The kernel lets a FUSE mount hold only a little dirty page cache (1% of
+ * the dirty limit, with BDI_CAP_STRICTLIMIT): beyond that, writers wait
+ * for the daemon to take the data, page by page.  For a memory
+ * filesystem whose daemon is part of the machine's memory, the mount's
+ * size is the natural bound: raise the mount's bdi max_bytes to
+ * fs.max_dirty (never lowering the kernel's own choice).  Best effort: a
+ * kernel without max_bytes, or no right to write sysfs, keeps the default.
+ */
+static void bdi_tune(const char *mnt)
+{
+	char dev[64], path[128], cur[64];
+	unsigned long long have = 0;
+	FILE *f;
+	int fd;
+
+	if (fs.max_dirty == UINT64_MAX || !mnt)
+		return;
+	if (mount_devname(mnt, dev, sizeof(dev))) {
+		if (fs.debug)
+			fprintf(stderr, "usmfs: %s not in mountinfo\n", mnt);
+		return;
+	}
+	snprintf(path, sizeof(path), "/sys/class/bdi/%s/max_bytes", dev);
+	f = fopen(path, "re");
+	if (f) {
+		if (fgets(cur, sizeof(cur), f))
+			have = strtoull(cur, NULL, 10);
+		fclose(f);
+	}
+	if (have >= fs.max_dirty)
+		return;
+	snprintf(cur, sizeof(cur), "%llu\n", (unsigned long long)fs.max_dirty);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0 || write(fd, cur, strlen(cur)) != (ssize_t)strlen(cur)) {
+		if (fs.debug)
+			fprintf(stderr, "usmfs: cannot set %s: %s\n", path,
+				strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	close(fd);
+	if (fs.debug)
+		fprintf(stderr, "usmfs: %s = %llu (was %llu)\n", path,
+			(unsigned long long)fs.max_dirty, have);
 }
 
 static uint64_t ram_bytes(void)
@@ -314,7 +454,8 @@ static void teardown(void)
 int main(int argc, char **argv)
 {
 	static struct cmdline cl;
-	static char rest[OPTS_MAX], fopts[OPTS_MAX + 256];
+	static char rest[OPTS_MAX], fopts[OPTS_MAX + 256], val[256];
+	char *mnt_real;
 	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
 	struct fuse_loop_config *lc = NULL;
 	char err[512] = "";
@@ -335,6 +476,19 @@ int main(int argc, char **argv)
 		return 1;
 	}
 
+	/* max_dirty= is the daemon's, not the library's nor libfuse's */
+	fs.max_dirty = 0;
+	r = take_opt(rest, "max_dirty", val, sizeof(val));
+	if (r < 0 || (r > 0 && strcmp(val, "default") &&
+		      usm_parse_size(val, ram_bytes(), &fs.max_dirty))) {
+		fprintf(stderr, "usmfs: bad value for 'max_dirty': '%s' "
+			"(expected bytes with K/M/G/T, N%%, or default)\n",
+			r < 0 ? "(too long)" : val);
+		return 1;
+	}
+	if (r > 0 && !strcmp(val, "default"))
+		fs.max_dirty = UINT64_MAX;
+
 	/* libfuse's options, plus ours */
 	snprintf(fopts, sizeof(fopts), "%s%sdefault_permissions%s%s", rest,
 		 rest[0] ? "," : "",
@@ -353,16 +507,33 @@ int main(int argc, char **argv)
 	if (setup_engine() || setup_root())
 		goto out_engine;
 	fs.timeout = 1.0;
+	if (!fs.max_dirty)
+		fs.max_dirty = fs.pool_frames << USM_PAGE_SHIFT;
 
 	fs.se = fuse_session_new(&args, &usmfs_ops, sizeof(usmfs_ops), NULL);
 	if (!fs.se)
 		goto out_engine;	/* libfuse said which option */
 	if (fuse_set_signal_handlers(fs.se))
 		goto out_session;
-	if (fuse_session_mount(fs.se, cl.mountpoint))
+	mnt_real = realpath(cl.mountpoint, NULL);
+	if (fuse_session_mount(fs.se, cl.mountpoint)) {
+		free(mnt_real);
 		goto out_signals;
+	}
+	bdi_tune(mnt_real);
+	free(mnt_real);
 	if (fuse_daemonize(cl.foreground))
 		goto out_unmount;
+	/*
+	 * We are part of the path that cleans this mount's dirty pages:
+	 * throttle our own writes (the swap store) only by their own device,
+	 * not by the machine-wide dirty limit that our mount's pages fill
+	 * (PR_SET_IO_FLUSHER; needs CAP_SYS_RESOURCE, else skipped).  Before
+	 * any thread is started: they inherit it.
+	 */
+	if (prctl(PR_SET_IO_FLUSHER, 1, 0, 0, 0) && fs.debug)
+		fprintf(stderr, "usmfs: PR_SET_IO_FLUSHER: %s\n",
+			strerror(errno));
 	if (evict_start()) {
 		fprintf(stderr, "usmfs: cannot start the eviction thread\n");
 		goto out_unmount;

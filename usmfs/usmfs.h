@@ -121,6 +121,10 @@ struct usmfs {
 	bool single;			/* one request thread (-s) */
 	double timeout;			/* entry/attr cache timeout */
 	bool debug;
+	/* Dirty page-cache bytes the kernel may hold for the mount (the
+	 * bdi's max_bytes): 0 = the pool size, UINT64_MAX = leave the
+	 * kernel's default. */
+	uint64_t max_dirty;
 };
 
 extern struct usmfs fs;

@@ -212,9 +212,12 @@ checkv chan-grant /kt/chantest grant /mnt/u
 checkv chan-overflow /kt/chantest overflow /mnt/u 5000
 dd if=/dev/urandom of=/tmp/cf bs=64k count=8 2>/dev/null
 cp /tmp/cf /mnt/u/cf
-checkv chan-fuzz /kt/chantest fuzz 20 30000
+# Random and mutated batches, and commands on the real pages of a scratch
+# file (EVICT, COMMIT with made-up slots, CANCEL, SWAPIN_DONE right and
+# wrong) while a child writes, reads and maps it.
+checkv chan-fuzz /kt/chantest fuzz 20 30000 /mnt/u/fz
 check chan-fuzz-mount-intact cmp /tmp/cf /mnt/u/cf
-rm -f /mnt/u/cf
+rm -f /mnt/u/cf /mnt/u/fz
 # --- usmctl on the module: status, stat, policy, evict, top, --json ---------
 # (policy/usmctl/usmctl.c reads user.usm.* and the root's user.usm.stats.)
 U=/kt/usmctl
@@ -229,7 +232,8 @@ code() {	# code NAME EXIT CMD...: pass if CMD exits with EXIT
 }
 if [ -x $U ] && [ -x /kt/getfattr ] && [ -x /kt/jsoncheck ]; then
 	mkdir -p /mnt/u/ctl
-	dd if=/dev/urandom of=/mnt/u/ctl/f bs=64k count=16 2>/dev/null
+	dd if=/dev/urandom of=/tmp/ctlf bs=64k count=16 2>/dev/null
+	cp /tmp/ctlf /mnt/u/ctl/f
 	rs=$(/kt/getfattr --only-values -n user.usm.stats /mnt/u 2>&1)
 	nfiles=$(find /mnt/u -type f | wc -l)
 	if [ "$(kv "$rs" frames)" = 8192 ] && [ "$(kv "$rs" limit)" = 4096 ] &&
@@ -279,7 +283,9 @@ else
 	ko usmctl "no /kt/usmctl, /kt/getfattr or /kt/jsoncheck"
 fi
 if [ -x /kt/usm-policyd ]; then
-	/kt/usm-policyd -v >/tmp/pd.log 2>&1 &
+	# a store, so that a server that evicts has somewhere to put pages
+	printf '[pool]\nswap = fast\n\n[store fast]\npath = file:/tmp/fast.swap\n' >/tmp/pd.conf
+	/kt/usm-policyd -v -c /tmp/pd.conf >/tmp/pd.log 2>&1 &
 	pd=$!
 	n=0
 	while ! grep -q attached /tmp/pd.log && [ $n -lt 30 ]; do sleep 1; n=$((n + 1)); done
@@ -290,11 +296,20 @@ if [ -x /kt/usm-policyd ]; then
 		[ "$(kv "$rs" server)" = 1 ] && ok ctl-root-stats-server || ko ctl-root-stats-server "$rs"
 		check ctl-status-server sh -c "$U status | grep -q 'server *attached (usm-policyd)'"
 		if [ "$(kv "$rs" evicting)" = 1 ]; then
-			# the server evicts: the request reaches it
+			# the server evicts: the request reaches it, the file's pages
+			# go to the store, and come back intact
 			code ctl-evict-server 0 $U evict /mnt/u/ctl/f
 			n=0
 			while ! grep -q "reclaim of" /tmp/pd.log && [ $n -lt 20 ]; do sleep 1; n=$((n + 1)); done
-			grep -q "reclaim of" /tmp/pd.log && ok ctl-evict-server-asked || ko ctl-evict-server-asked "$(tail -c 300 /tmp/pd.log)"
+			grep -q "reclaim of" /tmp/pd.log && ok "ctl-evict-server-asked ($(grep -m1 'reclaim of' /tmp/pd.log | head -c 100))" ||
+				ko ctl-evict-server-asked "$(tail -c 300 /tmp/pd.log)"
+			fs=$(/kt/getfattr --only-values -n user.usm.stats /mnt/u/ctl/f 2>&1)
+			[ "$(kv "$fs" swapped)" -gt 0 ] && [ "$(kv "$fs" resident)" -lt 1048576 ] &&
+				ok "ctl-evict-server-swapped ($fs)" || ko ctl-evict-server-swapped "$fs"
+			rs=$(/kt/getfattr --only-values -n user.usm.stats /mnt/u 2>&1)
+			[ "$(kv "$rs" swapped)" -gt 0 ] && [ "$(kv "$rs" evictions)" -gt 0 ] &&
+				ok ctl-root-stats-swapped || ko ctl-root-stats-swapped "$rs"
+			check ctl-evicted-data-back cmp /tmp/ctlf /mnt/u/ctl/f
 		else
 			# attached but not evicting (no USMFS_F_EVICT): still refused
 			code ctl-evict-server-not-evicting 1 $U evict /mnt/u/ctl/f
@@ -314,6 +329,8 @@ if [ -x /kt/usm-policyd ]; then
 	rm -f /mnt/u/pdfile
 	check chan-reopen-after-policyd /kt/chantest open
 	dmesg | grep -q "usmfs: chan: server detached" && ok chan-detach-logged || ko chan-detach-logged
+	# --- eviction and swap-in through the server ---
+	. /kt/server.sh
 else
 	ko chan-policyd "no /kt/usm-policyd"
 fi

@@ -1720,11 +1720,11 @@ int usm_fault(struct usm_ctx *ctx, struct usm_file *f, uint64_t index,
 	return r;
 }
 
-void usm_page_unpin(struct usm_ctx *ctx, struct usm_file *f, uint64_t index)
+static void unpin_locked(struct usm_ctx *ctx, struct usm_file *f,
+			 uint64_t index)
 {
 	void *e;
 
-	pthread_mutex_lock(&ctx->lock);
 	e = usm_pm_lookup(&f->map, index);
 	if (usm_entry_is_page(e) && ((struct usm_ppage *)e)->pg.pins) {
 		((struct usm_ppage *)e)->pg.pins--;
@@ -1741,6 +1741,53 @@ void usm_page_unpin(struct usm_ctx *ctx, struct usm_file *f, uint64_t index)
 			}
 		}
 	}
+}
+
+void usm_page_unpin(struct usm_ctx *ctx, struct usm_file *f, uint64_t index)
+{
+	pthread_mutex_lock(&ctx->lock);
+	unpin_locked(ctx, f, index);
+	ctx_unlock(ctx);
+}
+
+long usm_fault_range(struct usm_ctx *ctx, struct usm_file *f, uint64_t first,
+		     uint64_t nr, unsigned int flags, usm_frame_t *frames)
+{
+	uint64_t i;
+	int r = 0;
+
+	if (flags & USM_FAULT_FRAME)
+		return -EINVAL;
+	if (nr == 0)
+		return 0;
+	if (first + nr < first)
+		return -ERANGE;
+	pthread_mutex_lock(&ctx->lock);
+	file_get_locked(f);
+	for (i = 0; i < nr; i++) {
+		r = fault_locked(ctx, f, first + i, flags, &frames[i]);
+		if (r == -ENOENT && (flags & USM_FAULT_NOALLOC) && !f->dead) {
+			frames[i] = USM_FRAME_NONE;
+			r = 0;
+		}
+		if (r)
+			break;
+	}
+	file_put_locked(f);
+	ctx_unlock(ctx);
+	return i ? (long)i : r;
+}
+
+void usm_page_unpin_range(struct usm_ctx *ctx, struct usm_file *f,
+			  uint64_t first, uint64_t nr,
+			  const usm_frame_t *frames)
+{
+	uint64_t i;
+
+	pthread_mutex_lock(&ctx->lock);
+	for (i = 0; i < nr; i++)
+		if (!frames || frames[i] != USM_FRAME_NONE)
+			unpin_locked(ctx, f, first + i);
 	ctx_unlock(ctx);
 }
 

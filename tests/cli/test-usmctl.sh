@@ -57,6 +57,8 @@ check "evicted: nothing resident" sh -c "'$usmctl' stat '$mnt/data' | grep -q 'r
 check "evicted data reads back" sh -c "[ \"\$(md5sum < '$mnt/data')\" = '$sum' ]"
 code "evict a size" 0 "$usmctl" evict "$mnt/data" 1M
 code "evict with a bad size: exit 2" 2 "$usmctl" evict "$mnt/data" 12Q
+code "evict a directory: exit 1" 1 "$usmctl" evict "$mnt"
+check "evict a directory says so" sh -c "'$usmctl' evict '$mnt' 2>&1 | grep -q 'a directory: evict its files'"
 code "top -n 1 lists the file" 0 sh -c "'$usmctl' top -n 1 '$mnt' | grep -q '$mnt/data'"
 code "top --json parses" 0 sh -c "'$usmctl' --json top '$mnt' > '$work/out' && python3 -c 'import json; d=json.load(open(\"$work/out\")); assert d[0][\"file\"].endswith(\"/data\")'"
 code "unknown command: exit 2" 2 "$usmctl" frobnicate

@@ -163,6 +163,56 @@ static void test_noalloc_and_states(void **state)
 	fb_free(be);
 }
 
+/* usm_fault_range: holes with NOALLOC, pins, a partial range when full. */
+static void test_fault_range(void **state)
+{
+	struct fake_be *be = fb_new(16);
+	struct usm_mount_opts mo;
+	struct usm_ctx *ctx = fb_ctx(be, 0, "firstfit", "lru", be->swap, &mo);
+	struct usm_file *f = fb_file(ctx, 1);
+	usm_frame_t frames[20];
+	long r;
+
+	(void)state;
+	fb_fill(be, fault_ok(ctx, f, 0, USM_FAULT_WRITE), 5, 0);
+	fb_fill(be, fault_ok(ctx, f, 2, USM_FAULT_WRITE), 5, 2);
+	assert_int_equal(usm_fault_range(ctx, f, 0, 4,
+					 USM_FAULT_NOALLOC | USM_FAULT_PIN,
+					 frames), 4);
+	assert_true(frames[1] == USM_FRAME_NONE && frames[3] == USM_FRAME_NONE);
+	assert_true(fb_verify(be, frames[0], 5, 0));
+	assert_true(fb_verify(be, frames[2], 5, 2));
+	assert_int_equal(usm_page_state(ctx, f, 1, NULL), USM_PAGE_HOLE);
+	/* Pinned pages are never victims. */
+	assert_int_equal(usm_evict_file(ctx, f, UINT64_MAX), 0);
+	usm_page_unpin_range(ctx, f, 0, 4, frames);
+	assert_int_equal(usm_evict_file(ctx, f, UINT64_MAX), 2);
+	assert_int_equal(usm_page_state(ctx, f, 0, NULL), USM_PAGE_SWAPPED);
+
+	/* 20 pinned pages do not fit in 16 frames: the range stops at 16,
+	 * the swapped pages among them read back. */
+	r = usm_fault_range(ctx, f, 0, 20, USM_FAULT_WRITE | USM_FAULT_PIN,
+			    frames);
+	assert_int_equal(r, 16);
+	assert_true(fb_verify(be, frames[0], 5, 0));
+	assert_true(fb_verify(be, frames[2], 5, 2));
+	assert_true(fb_is_zero(be, frames[1]));
+	/* Everything pinned: the next page alone fails. */
+	assert_int_equal(usm_fault_range(ctx, f, 16, 4, USM_FAULT_WRITE,
+					 frames + 16), -ENOSPC);
+	usm_page_unpin_range(ctx, f, 0, 16, NULL);
+	assert_int_equal(usm_fault_range(ctx, f, 16, 4, USM_FAULT_WRITE,
+					 frames + 16), 4);
+	fb_check(ctx);
+
+	assert_int_equal(usm_fault_range(ctx, f, 0, 1, USM_FAULT_FRAME, frames),
+			 -EINVAL);
+	assert_int_equal(usm_fault_range(ctx, f, 0, 0, 0, frames), 0);
+	assert_int_equal(usm_fault_range(ctx, f, UINT64_MAX, 2, 0, frames),
+			 -ERANGE);
+	fb_free(be);
+}
+
 /* swap=none: full means -ENOSPC; pinned policy and pinned pages too. */
 static void test_limit_enospc(void **state)
 {
@@ -1123,6 +1173,7 @@ int main(void)
 		cmocka_unit_test(test_roundtrip),
 		cmocka_unit_test(test_overwrite_no_swapin),
 		cmocka_unit_test(test_noalloc_and_states),
+		cmocka_unit_test(test_fault_range),
 		cmocka_unit_test(test_limit_enospc),
 		cmocka_unit_test(test_arbiter_order),
 		cmocka_unit_test(test_evicting_cancel),

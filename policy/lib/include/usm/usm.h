@@ -208,6 +208,23 @@ int usm_fault(struct usm_ctx *ctx, struct usm_file *f, uint64_t index,
 	      unsigned int flags, usm_frame_t *frame);
 void usm_page_unpin(struct usm_ctx *ctx, struct usm_file *f, uint64_t index);
 
+/*
+ * usm_fault() for pages [@first, @first + @nr) under one hold of the ctx
+ * lock (a frontend's 1 MiB request is 256 pages: one lock round instead of
+ * 256).  @frames[i] receives page @first + i's frame; with
+ * USM_FAULT_NOALLOC a hole gives USM_FRAME_NONE (not pinned) and the range
+ * goes on.  Stops at the first page that fails.  Returns the number of
+ * pages done (> 0; with USM_FAULT_PIN those are pinned), or the first
+ * page's -errno.  USM_FAULT_FRAME is not allowed (-EINVAL).
+ * usm_page_unpin_range: usm_page_unpin() for each page of the range whose
+ * @frames entry is not USM_FRAME_NONE (@frames NULL: every page).
+ */
+long usm_fault_range(struct usm_ctx *ctx, struct usm_file *f, uint64_t first,
+		     uint64_t nr, unsigned int flags, usm_frame_t *frames);
+void usm_page_unpin_range(struct usm_ctx *ctx, struct usm_file *f,
+			  uint64_t first, uint64_t nr,
+			  const usm_frame_t *frames);
+
 /* The kernel placed page @index in @frame itself (firstfit or a granted
  * reservation); account it.  0, -EBUSY (frame not free and not reserved
  * for @f), -EEXIST (page already known), -ERANGE. */
