@@ -15,6 +15,7 @@
 #include <linux/capability.h>
 #include <linux/ctype.h>
 #include <linux/dcache.h>
+#include <linux/highmem.h>
 #include <linux/miscdevice.h>
 #include <linux/mm.h>
 #include <linux/poll.h>
@@ -33,8 +34,46 @@
 #define USMFS_LIST_CHUNK	32
 
 /* What this module implements of USMFS_F_ALL. */
-#define USMFS_F_IMPLEMENTED	(USMFS_F_PATH_HINT | USMFS_F_RESERVE)
+#define USMFS_F_IMPLEMENTED	(USMFS_F_PATH_HINT | USMFS_F_RESERVE | \
+				 USMFS_F_EVICT | USMFS_F_RECOVERY | \
+				 USMFS_F_ACCESS)
 #define USMFS_GRANT_MAX		512
+#define USMFS_RANGE_MAX		512
+/* PRESSURE above the high watermark: at most one per this many jiffies. */
+#define USMFS_PRESSURE_GAP	(HZ / 50 ? HZ / 50 : 1)
+/* A waiter for room or for a swap-in looks again at least this often. */
+#define USMFS_WAIT_SLICE	(HZ / 10 ? HZ / 10 : 1)
+
+/* Access sampling (USMFS_F_ACCESS): a round every access_interval_ms. */
+static unsigned int access_interval_ms = 200;
+module_param(access_interval_ms, uint, 0644);
+MODULE_PARM_DESC(access_interval_ms,
+		 "ms between two rounds of access sampling (10..10000)");
+static unsigned int access_pages = 32;
+module_param(access_pages, uint, 0644);
+MODULE_PARM_DESC(access_pages,
+		 "pages sampled per file per round (0: none; at most 512)");
+#define USMFS_SAMPLE_FILES	64	/* files per round */
+#define USMFS_SAMPLE_MAX	512	/* pages per file per round */
+
+/* A swap-in in flight: on the faulting task's stack, in chan.reqs. */
+enum usmfs_si_state {
+	USMFS_SI_WAITING,	/* asked; the server has not answered */
+	USMFS_SI_DONE,		/* the page is resident in @frame */
+	USMFS_SI_FAILED,	/* the server failed it, or went away */
+	USMFS_SI_GONE,		/* the page changed (truncated) meanwhile */
+};
+
+struct usmfs_swapin {
+	struct inode *inode;
+	pgoff_t index;
+	void *busy;		/* the page's entry while this runs */
+	unsigned long frame;
+	u32 token;
+	bool write;
+	bool queued;		/* its SWAPIN_REQUEST reached the queue */
+	enum usmfs_si_state state;
+};
 
 /**
  * struct usmfs_chan - the one channel of the module.
@@ -48,6 +87,10 @@
  *		the newest event (runs are merged into it), else -1
  * @overflow:	the slot of the OVERFLOW event at the tail, else -1
  * @stores:	names given with SET_STORE, kept across servers
+ * @recovery:	the last server asked for USMFS_F_RECOVERY: while none is
+ *		attached, swap-ins wait for the next one (bounded)
+ * @req_lock:	protects @reqs and the state of every swap-in in it
+ * @reqs:	token -> struct usmfs_swapin, the swap-ins in flight
  */
 static struct usmfs_chan {
 	struct mutex lock;
@@ -69,6 +112,12 @@ static struct usmfs_chan {
 
 	struct mutex stores_lock;
 	char *stores[USMFS_MAX_STORES];
+
+	bool recovery;
+	unsigned long pressure_at;
+	spinlock_t req_lock;
+	struct xarray reqs;
+	u32 next_token;
 } chan;
 
 static atomic_t usmfs_next_dev = ATOMIC_INIT(0);
@@ -91,11 +140,16 @@ static void usmfs_queue_reset(void)
 	spin_unlock(&chan.qlock);
 }
 
-/* Queue @ev (its seq is set here); merge a run of PAGES_ALLOCATED. */
-static void usmfs_queue(struct usmfs_event *ev)
+/*
+ * Queue @ev (its seq is set here); merge a run of PAGES_ALLOCATED.
+ * Return: whether it is in the queue (false: no server, or lost to a full
+ * queue).
+ */
+static bool usmfs_queue(struct usmfs_event *ev)
 {
 	struct usmfs_event *slot;
 	unsigned int tail;
+	bool stored = false;
 
 	spin_lock(&chan.qlock);
 	if (!READ_ONCE(chan.attached))
@@ -110,6 +164,7 @@ static void usmfs_queue(struct usmfs_event *ev)
 		    last->u.range.frame + last->u.range.nr ==
 		    ev->u.range.frame) {
 			last->u.range.nr += ev->u.range.nr;
+			stored = true;
 			goto out;
 		}
 	}
@@ -136,12 +191,14 @@ static void usmfs_queue(struct usmfs_event *ev)
 	chan.ring[tail] = *ev;
 	chan.last_alloc = ev->type == USMFS_EV_PAGES_ALLOCATED ? tail : -1;
 	chan.count++;
+	stored = true;
 wake:
 	spin_unlock(&chan.qlock);
 	wake_up_interruptible(&chan.wait);
-	return;
+	return stored;
 out:
 	spin_unlock(&chan.qlock);
+	return stored;
 }
 
 /* Take the oldest event into @ev; false when the queue is empty. */
@@ -174,6 +231,18 @@ static bool usmfs_queue_empty(void)
 static inline bool usmfs_chan_on(void)
 {
 	return READ_ONCE(chan.attached);
+}
+
+/* A server is attached that evicts (and so serves swap-ins). */
+static inline bool usmfs_chan_evicting(void)
+{
+	return READ_ONCE(chan.attached) &&
+	       (READ_ONCE(chan.features) & USMFS_F_EVICT);
+}
+
+bool usmfs_chan_server_attached(void)
+{
+	return usmfs_chan_on();
 }
 
 static void usmfs_event_init(struct usmfs_event *ev, u16 type,
@@ -296,6 +365,337 @@ void usmfs_chan_page_allocated(struct inode *inode, pgoff_t index,
 	ev.u.range.frame = frame;
 	ev.u.range.nr = 1;
 	usmfs_queue(&ev);
+}
+
+/* ------------------------------------------------- access sampling */
+
+/*
+ * The first lookup of a sampled page since it was sampled (usmfs_get_page,
+ * on behalf of a fault, read or write) reports it: one ACCESS event per
+ * sampled page touched, never one per access.
+ */
+void usmfs_chan_accessed(struct inode *inode, pgoff_t index)
+{
+	struct usmfs_event ev;
+
+	if (!usmfs_chan_on() || !(READ_ONCE(chan.features) & USMFS_F_ACCESS))
+		return;
+	usmfs_event_init(&ev, USMFS_EV_ACCESS, inode);
+	ev.u.access.index = index;
+	ev.u.access.count = 1;
+	usmfs_queue(&ev);
+}
+
+/*
+ * Sample up to @nr resident pages of @inode from its cursor: mark them and
+ * unmap them, so that the next access of each takes a fault and is seen.
+ */
+static void usmfs_sample_file(struct inode *inode, unsigned int nr,
+			      unsigned long *idx)
+{
+	struct usmfs_inode_info *info = USMFS_I(inode);
+	XA_STATE(xas, &info->frames, info->sample_next);
+	unsigned int n = 0, scanned = 0, i, j;
+	bool end = true;
+	void *e;
+
+	xas_lock(&xas);
+	xas_for_each(&xas, e, ULONG_MAX) {
+		if (++scanned > 8 * nr) {
+			end = false;
+			break;
+		}
+		if (!usmfs_e_ready(e) ||
+		    xas_get_mark(&xas, USMFS_MARK_SAMPLED))
+			continue;
+		xas_set_mark(&xas, USMFS_MARK_SAMPLED);
+		idx[n++] = xas.xa_index;
+		if (n == nr) {
+			end = false;
+			break;
+		}
+	}
+	info->sample_next = end ? 0 : xas.xa_index + 1;
+	xas_unlock(&xas);
+
+	for (i = 0; i < n; i = j) {
+		for (j = i + 1; j < n && idx[j] == idx[j - 1] + 1; j++)
+			;
+		unmap_mapping_range(inode->i_mapping,
+				    (loff_t)idx[i] << PAGE_SHIFT,
+				    (loff_t)(j - i) << PAGE_SHIFT, 0);
+	}
+}
+
+static void usmfs_sample_fn(struct work_struct *work);
+static DECLARE_DELAYED_WORK(usmfs_sample_work, usmfs_sample_fn);
+
+/* One round: up to USMFS_SAMPLE_FILES files, taking turns over rounds. */
+static void usmfs_sample_fn(struct work_struct *work)
+{
+	static struct inode *files[USMFS_SAMPLE_FILES];
+	static unsigned long idx[USMFS_SAMPLE_MAX];
+	static unsigned long skip;
+	unsigned int nr = min(READ_ONCE(access_pages), USMFS_SAMPLE_MAX);
+	unsigned int ms = clamp(READ_ONCE(access_interval_ms), 10U, 10000U);
+	unsigned long seen = 0;
+	struct list_head *mounts;
+	struct usmfs_sb_info *sbi;
+	struct inode *inode;
+	unsigned int n = 0, i;
+
+	if (!usmfs_chan_on() || !(READ_ONCE(chan.features) & USMFS_F_ACCESS))
+		return;
+	if (!nr)
+		goto again;
+	mounts = usmfs_pool_lock_mounts();
+	list_for_each_entry(sbi, mounts, pool_link) {
+		struct super_block *sb = sbi->sb;
+
+		spin_lock(&sb->s_inode_list_lock);
+		list_for_each_entry(inode, &sb->s_inodes, i_sb_list) {
+			if (n == USMFS_SAMPLE_FILES)
+				break;
+			if (!S_ISREG(inode->i_mode) ||
+			    READ_ONCE(USMFS_I(inode)->chan_gone) ||
+			    xa_empty(&USMFS_I(inode)->frames) || seen++ < skip)
+				continue;
+			inode = igrab(inode);
+			if (inode)
+				files[n++] = inode;
+		}
+		spin_unlock(&sb->s_inode_list_lock);
+	}
+	usmfs_pool_unlock_mounts();
+	skip = n == USMFS_SAMPLE_FILES ? skip + n : 0;
+	for (i = 0; i < n; i++) {
+		usmfs_sample_file(files[i], nr, idx);
+		iput(files[i]);
+		cond_resched();
+	}
+again:
+	if (usmfs_chan_on())
+		schedule_delayed_work(&usmfs_sample_work, msecs_to_jiffies(ms));
+}
+
+/* ------------------------------------------------------- pressure */
+
+static void usmfs_queue_pressure(struct usmfs_sb_info *sbi, bool urgent)
+{
+	struct usmfs_event ev;
+	unsigned long total = usmfs_pool_nr_frames();
+
+	memset(&ev, 0, sizeof(ev));
+	ev.type = USMFS_EV_PRESSURE;
+	if (urgent)
+		ev.flags |= USMFS_EVF_URGENT;
+	if (sbi) {
+		long used = atomic_long_read(&sbi->used_frames);
+
+		ev.dev = sbi->chan_dev;
+		total = READ_ONCE(sbi->max_frames);
+		ev.u.pressure.free = used < (long)total ? total - used : 0;
+	} else {
+		ev.u.pressure.free = usmfs_pool_nr_free();
+	}
+	ev.u.pressure.total = total;
+	ev.u.pressure.low_pct = READ_ONCE(chan.low_pct);
+	ev.u.pressure.high_pct = READ_ONCE(chan.high_pct);
+	WRITE_ONCE(chan.pressure_at, jiffies);
+	usmfs_queue(&ev);
+}
+
+static bool usmfs_over(unsigned long used, unsigned long total, u32 pct)
+{
+	return total && used * 100 > total * (unsigned long)pct;
+}
+
+/*
+ * After an allocation: tell an evicting server when the pool, or the
+ * mount's share, is above the high watermark (at most every
+ * USMFS_PRESSURE_GAP), so that it evicts ahead of need.
+ */
+void usmfs_chan_pressure(struct usmfs_sb_info *sbi)
+{
+	unsigned long total = usmfs_pool_nr_frames();
+	u32 high = READ_ONCE(chan.high_pct);
+
+	if (!usmfs_chan_evicting() ||
+	    time_before(jiffies, READ_ONCE(chan.pressure_at) +
+			USMFS_PRESSURE_GAP))
+		return;
+	if (usmfs_over(total - usmfs_pool_nr_free(), total, high))
+		usmfs_queue_pressure(NULL, false);
+	else if (usmfs_over(atomic_long_read(&sbi->used_frames),
+			    READ_ONCE(sbi->max_frames), high))
+		usmfs_queue_pressure(sbi, false);
+}
+
+static bool usmfs_room(struct usmfs_sb_info *sbi)
+{
+	return usmfs_pool_nr_free() &&
+	       atomic_long_read(&sbi->used_frames) <
+	       (long)READ_ONCE(sbi->max_frames);
+}
+
+/**
+ * usmfs_chan_wait_frames - wait for the server to make room.
+ * @sbi:	the mount whose share, or
+ * @pool_full:	the pool, is used up
+ * @deadline:	give up then
+ *
+ * Return: 0 to try again, -ENOSPC (no evicting server, or none made room
+ * by @deadline), -EINTR (fatal signal).
+ */
+int usmfs_chan_wait_frames(struct usmfs_sb_info *sbi, bool pool_full,
+			   unsigned long deadline)
+{
+	long left = (long)(deadline - jiffies);
+	long r;
+
+	if (!usmfs_chan_evicting() || left <= 0)
+		return -ENOSPC;
+	usmfs_queue_pressure(pool_full ? NULL : sbi, true);
+	r = wait_event_killable_timeout(usmfs_page_wq, usmfs_room(sbi),
+					min_t(long, left, USMFS_WAIT_SLICE));
+	return r < 0 ? -EINTR : 0;
+}
+
+/* -------------------------------------------------------- swap-ins */
+
+/* Queue the SWAPIN_REQUEST of @si.  Called under chan.req_lock. */
+static void usmfs_queue_swapin(struct usmfs_swapin *si, u16 type)
+{
+	struct usmfs_event ev;
+
+	if (!usmfs_chan_evicting())
+		return;
+	usmfs_event_init(&ev, type, si->inode);
+	if (si->write)
+		ev.flags |= USMFS_EVF_WRITE;
+	ev.u.swapin.index = si->index;
+	ev.u.swapin.frame = si->frame;
+	ev.u.swapin.slot = usmfs_e_slot(si->busy);
+	ev.u.swapin.store_id = usmfs_e_store(si->busy);
+	ev.u.swapin.token = si->token;
+	if (usmfs_queue(&ev) && type == USMFS_EV_SWAPIN_REQUEST)
+		si->queued = true;
+}
+
+static bool usmfs_swapin_over(struct usmfs_swapin *si)
+{
+	return READ_ONCE(si->state) != USMFS_SI_WAITING ||
+	       xa_load(&USMFS_I(si->inode)->frames, si->index) != si->busy;
+}
+
+/**
+ * usmfs_chan_swapin - bring swapped page @index of @inode back.
+ * @entry:	its swapped entry, as the caller found it
+ * @write:	for a write (told to the server)
+ * @deadline:	give up then (swapin_timeout from the first wait)
+ *
+ * Takes a frame, marks the entry busy (other lookups wait on it), asks the
+ * server (SWAPIN_REQUEST) and sleeps, killably, until SWAPIN_DONE, the page
+ * changes, or @deadline.  Without an evicting server the request waits for
+ * one only if the last server asked for USMFS_F_RECOVERY.  On failure the
+ * frame goes back and the page stays swapped: nothing is lost.
+ *
+ * Return: 0 when the caller should look the page up again (resident now,
+ * or changed), -EIO (not served in time, or the server failed it), -EINTR,
+ * -ENOMEM.
+ */
+int usmfs_chan_swapin(struct inode *inode, pgoff_t index, void *entry,
+		      bool write, unsigned long deadline)
+{
+	struct usmfs_inode_info *info = USMFS_I(inode);
+	struct usmfs_swapin si = {
+		.inode = inode, .index = index, .write = write,
+		.busy = usmfs_mk_busy(entry), .state = USMFS_SI_WAITING,
+	};
+	enum usmfs_si_state state;
+	bool reserved, cancelled = false;
+	long frame, left, r;
+	void *old;
+	int err = 0;
+	u32 id;
+
+	if (!usmfs_chan_evicting() && !READ_ONCE(chan.recovery))
+		return -EIO;
+	frame = usmfs_take_frame(inode, index, &reserved, &deadline);
+	if (frame < 0)
+		return frame == -EINTR ? -EINTR : -EIO;
+	si.frame = frame;
+	clear_highpage(usmfs_frame_page(frame));
+
+	xa_lock(&info->frames);
+	old = __xa_cmpxchg(&info->frames, index, entry, si.busy, GFP_ATOMIC);
+	xa_unlock(&info->frames);
+	if (old != entry) {
+		usmfs_put_frame(inode, frame);
+		return 0;	/* it changed: look again */
+	}
+
+	spin_lock(&chan.req_lock);
+	err = xa_alloc_cyclic(&chan.reqs, &id, &si, xa_limit_32b,
+			      &chan.next_token, GFP_ATOMIC);
+	if (err >= 0) {
+		err = 0;
+		si.token = id;
+		usmfs_queue_swapin(&si, USMFS_EV_SWAPIN_REQUEST);
+	}
+	spin_unlock(&chan.req_lock);
+	if (err) {
+		state = USMFS_SI_FAILED;
+		err = -ENOMEM;
+		goto undo;
+	}
+
+	for (;;) {
+		left = (long)(deadline - jiffies);
+		if (left <= 0) {
+			err = -EIO;
+			break;
+		}
+		r = wait_event_killable_timeout(usmfs_page_wq,
+						usmfs_swapin_over(&si),
+						min_t(long, left, HZ));
+		if (r < 0) {
+			err = -EINTR;
+			break;
+		}
+		if (usmfs_swapin_over(&si))
+			break;
+		/* Lost to a full queue: say it again. */
+		spin_lock(&chan.req_lock);
+		if (!si.queued && si.state == USMFS_SI_WAITING)
+			usmfs_queue_swapin(&si, USMFS_EV_SWAPIN_REQUEST);
+		spin_unlock(&chan.req_lock);
+	}
+
+	spin_lock(&chan.req_lock);
+	if (si.state == USMFS_SI_WAITING) {
+		xa_erase(&chan.reqs, si.token);
+		si.state = err ? USMFS_SI_FAILED : USMFS_SI_GONE;
+		if (si.queued)
+			usmfs_queue_swapin(&si, USMFS_EV_SWAPIN_CANCELLED);
+		cancelled = true;
+	}
+	state = si.state;
+	spin_unlock(&chan.req_lock);
+	if (state == USMFS_SI_DONE)
+		return 0;
+	if (state == USMFS_SI_FAILED && !err)
+		err = -EIO;	/* the server failed it */
+	if (cancelled && err == -EIO)
+		pr_warn_ratelimited("swap-in of page %lu of inode %llu timed out\n",
+				    index, (u64)inode->i_ino);
+undo:
+	/* The page stays swapped (unless it changed); the frame goes back. */
+	xa_lock(&info->frames);
+	__xa_cmpxchg(&info->frames, index, si.busy, entry, GFP_ATOMIC);
+	xa_unlock(&info->frames);
+	usmfs_put_frame(inode, frame);
+	return err;
 }
 
 /*
@@ -555,6 +955,26 @@ static int usmfs_list_flush(struct usmfs_lister *l)
 	return 0;
 }
 
+static struct usmfs_page_rec usmfs_page_rec(u32 dev, u64 ino, u64 index,
+					    void *entry)
+{
+	struct usmfs_page_rec r = {
+		.dev = dev, .ino = ino, .index = index,
+		.state = USMFS_PAGE_RESIDENT, .frame = ~0ULL, .slot = ~0ULL,
+	};
+
+	if (usmfs_e_swapped(entry)) {
+		r.state = usmfs_e_busy(entry) ? USMFS_PAGE_WAITING :
+						USMFS_PAGE_SWAPPED;
+		r.slot = usmfs_e_slot(entry);
+		r.store_id = usmfs_e_store(entry);
+	} else {
+		/* Locked by EVICT is still resident until COMMIT. */
+		r.frame = usmfs_e_frame(entry);
+	}
+	return r;
+}
+
 /* Report pages of @inode from @index on; false once the array is full. */
 static int usmfs_list_file(struct usmfs_lister *l, struct inode *inode,
 			   u32 dev, unsigned long index)
@@ -581,11 +1001,8 @@ static int usmfs_list_file(struct usmfs_lister *l, struct inode *inode,
 			l->next_index = index;
 			return 0;
 		}
-		l->buf[l->nbuf++] = (struct usmfs_page_rec){
-			.dev = dev, .state = USMFS_PAGE_RESIDENT,
-			.ino = inode->i_ino, .index = index,
-			.frame = xa_to_value(entry), .slot = ~0ULL,
-		};
+		l->buf[l->nbuf++] = usmfs_page_rec(dev, inode->i_ino, index,
+						   entry);
 		if (l->nbuf == USMFS_LIST_CHUNK) {
 			err = usmfs_list_flush(l);
 			if (err)
@@ -777,38 +1194,252 @@ static int usmfs_grant_file(struct usmfs_cmd *c, struct inode *inode)
 	return err;
 }
 
-static int usmfs_cmd_grant(struct usmfs_cmd *c)
+/*
+ * The regular file @ino of mount @dev, with a reference.
+ * ERR_PTR(-EINVAL): no such mount; ERR_PTR(-ENOENT): no such file.
+ */
+static struct inode *usmfs_cmd_inode(u32 dev, u64 ino)
 {
+	struct inode *inode = ERR_PTR(-EINVAL), *drop = NULL;
 	struct list_head *mounts;
 	struct usmfs_sb_info *sbi;
-	struct inode *inode = NULL;
-	int err = -EINVAL;
 
+	if (!dev || !ino || ino > ULONG_MAX)
+		return inode;
+	mounts = usmfs_pool_lock_mounts();
+	list_for_each_entry(sbi, mounts, pool_link) {
+		if (sbi->chan_dev != dev)
+			continue;
+		inode = ilookup(sbi->sb, ino);
+		if (inode && (!S_ISREG(inode->i_mode) ||
+			      READ_ONCE(USMFS_I(inode)->chan_gone))) {
+			drop = inode;
+			inode = NULL;
+		}
+		if (!inode)
+			inode = ERR_PTR(-ENOENT);
+		break;
+	}
+	usmfs_pool_unlock_mounts();
+	if (drop)
+		iput(drop);
+	return inode;
+}
+
+static int usmfs_cmd_grant(struct usmfs_cmd *c, struct inode *inode)
+{
 	if (!usmfs_zero(c->u.grant.reserved, sizeof(c->u.grant.reserved)))
 		return -EINVAL;
 	if (c->op == USMFS_CMD_REVOKE && c->u.grant.first_frame)
 		return -EINVAL;
 	if (!c->u.grant.nr || c->u.grant.nr > USMFS_GRANT_MAX ||
-	    c->u.grant.index > ULONG_MAX - USMFS_GRANT_MAX || !c->dev ||
-	    !c->ino)
+	    c->u.grant.index > ULONG_MAX - USMFS_GRANT_MAX)
 		return -EINVAL;
-	mounts = usmfs_pool_lock_mounts();
-	list_for_each_entry(sbi, mounts, pool_link) {
-		if (sbi->chan_dev != c->dev)
-			continue;
-		inode = usmfs_find_inode(sbi->sb, c->ino, true);
-		err = inode ? usmfs_grant_file(c, inode) : -ENOENT;
-		break;
+	return usmfs_grant_file(c, inode);
+}
+
+/* EVICT and CANCEL name pages [index, +nr) in frames [frame, +nr). */
+static int usmfs_range_check(const struct usmfs_cmd *c)
+{
+	if (!usmfs_zero(c->u.range.reserved, sizeof(c->u.range.reserved)))
+		return -EINVAL;
+	if (!c->u.range.nr || c->u.range.nr > USMFS_RANGE_MAX ||
+	    c->u.range.index > ULONG_MAX - USMFS_RANGE_MAX)
+		return -EINVAL;
+	if (c->u.range.frame >= usmfs_pool_nr_frames() ||
+	    c->u.range.nr > usmfs_pool_nr_frames() - c->u.range.frame)
+		return -ERANGE;
+	return 0;
+}
+
+/* Put back resident entries [index, +nr) that are still busy(frame + i). */
+static unsigned long usmfs_unlock_range(struct usmfs_inode_info *info,
+					unsigned long index,
+					unsigned long frame, unsigned long nr)
+{
+	unsigned long i, missed = 0;
+
+	xa_lock(&info->frames);
+	for (i = 0; i < nr; i++) {
+		void *idle = xa_mk_value(frame + i);
+
+		if (__xa_cmpxchg(&info->frames, index + i, usmfs_mk_busy(idle),
+				 idle, GFP_ATOMIC) != usmfs_mk_busy(idle))
+			missed++;
 	}
-	usmfs_pool_unlock_mounts();
-	if (inode)
-		iput(inode);
+	xa_unlock(&info->frames);
+	usmfs_wake_frames();
+	return missed;
+}
+
+/*
+ * EVICT: lock pages [index, +nr), resident in frames [frame, +nr), all or
+ * nothing.  Entries go busy first (no new reference can be taken: every
+ * lookup waits on a busy entry), then the pages are unmapped; a page that
+ * someone still holds (a read or write copying, a GUP pin, a pipe) is
+ * EBUSY and the whole range is put back.
+ */
+static int usmfs_cmd_evict(struct usmfs_cmd *c, struct inode *inode)
+{
+	struct usmfs_inode_info *info = USMFS_I(inode);
+	unsigned long index, frame, nr, i;
+	int err = usmfs_range_check(c);
+
+	if (err)
+		return err;
+	index = c->u.range.index;
+	frame = c->u.range.frame;
+	nr = c->u.range.nr;
+
+	xa_lock(&info->frames);
+	for (i = 0; i < nr; i++) {
+		void *e = xa_load(&info->frames, index + i);
+
+		if (!e || usmfs_e_swapped(e))
+			err = -ENOENT;
+		else if (usmfs_e_busy(e))
+			err = -EBUSY;
+		else if (usmfs_e_frame(e) != frame + i)
+			err = -ESTALE;
+		if (err)
+			break;
+		__xa_store(&info->frames, index + i, usmfs_mk_busy(e),
+			   GFP_ATOMIC);
+	}
+	xa_unlock(&info->frames);
+	if (err) {
+		usmfs_unlock_range(info, index, frame, i);
+		return err;
+	}
+
+	unmap_mapping_range(inode->i_mapping, (loff_t)index << PAGE_SHIFT,
+			    (loff_t)nr << PAGE_SHIFT, 0);
+	for (i = 0; i < nr; i++) {
+		struct page *page = usmfs_frame_page(frame + i);
+
+		if (page_ref_count(page) != 1 ||
+		    folio_mapped(page_folio(page))) {
+			usmfs_unlock_range(info, index, frame, nr);
+			return -EBUSY;
+		}
+	}
+	return 0;
+}
+
+static int usmfs_cmd_cancel(struct usmfs_cmd *c, struct inode *inode)
+{
+	int err = usmfs_range_check(c);
+
+	if (err)
+		return err;
+	return usmfs_unlock_range(USMFS_I(inode), c->u.range.index,
+				  c->u.range.frame, c->u.range.nr) ?
+	       -ENOENT : 0;
+}
+
+/*
+ * COMMIT: the page locked by EVICT in @frame is now (store_id, slot); its
+ * frame goes back to the pool.  A bad store or slot unlocks the page.
+ */
+static int usmfs_cmd_commit(struct usmfs_cmd *c, struct inode *inode)
+{
+	struct usmfs_inode_info *info = USMFS_I(inode);
+	struct usmfs_sb_info *sbi = USMFS_SB(inode->i_sb);
+	unsigned long index = c->u.commit.index, frame = c->u.commit.frame;
+	void *e, *locked;
+	int bad = 0;
+
+	if (c->u.commit.reserved0 || c->u.commit.reserved1 ||
+	    c->u.commit.index > ULONG_MAX)
+		return -EINVAL;
+	if (c->u.commit.frame >= usmfs_pool_nr_frames())
+		return -ERANGE;
+	if (c->u.commit.store_id >= USMFS_MAX_STORES)
+		bad = -EINVAL;
+	else if (c->u.commit.slot > USMFS_E_SLOT_MAX)
+		bad = -ERANGE;
+	locked = usmfs_mk_busy(xa_mk_value(frame));
+
+	xa_lock(&info->frames);
+	e = xa_load(&info->frames, index);
+	if (e != locked) {
+		xa_unlock(&info->frames);
+		return e && usmfs_e_busy(e) && !usmfs_e_swapped(e) ?
+		       -ESTALE : -ENOENT;
+	}
+	__xa_store(&info->frames, index,
+		   bad ? xa_mk_value(frame) :
+			 usmfs_mk_swap(c->u.commit.store_id, c->u.commit.slot),
+		   GFP_ATOMIC);
+	xa_unlock(&info->frames);
+	if (bad) {
+		usmfs_wake_frames();
+		return bad;
+	}
+	atomic_long_inc(&info->nr_swapped);
+	atomic_long_inc(&sbi->swapped);
+	atomic64_inc(&sbi->evictions);
+	usmfs_put_frame(inode, frame);
+	return 0;
+}
+
+/* SWAPIN_DONE: the answer to the SWAPIN_REQUEST with @token. */
+static int usmfs_cmd_swapin_done(struct usmfs_cmd *c)
+{
+	u32 status = c->u.swapin.status;
+	struct usmfs_inode_info *info;
+	struct usmfs_sb_info *sbi;
+	struct usmfs_swapin *si;
+	int err = 0;
+	void *old;
+
+	if (c->u.swapin.reserved0 || c->u.swapin.reserved1 ||
+	    status >= MAX_ERRNO || c->u.swapin.token > U32_MAX ||
+	    !c->dev || !c->ino)
+		return -EINVAL;
+	spin_lock(&chan.req_lock);
+	si = xa_load(&chan.reqs, c->u.swapin.token);
+	if (!si || si->state != USMFS_SI_WAITING) {
+		err = -ENOENT;
+		goto out;
+	}
+	sbi = USMFS_SB(si->inode->i_sb);
+	if (sbi->chan_dev != c->dev || si->inode->i_ino != c->ino ||
+	    si->index != c->u.swapin.index || si->frame != c->u.swapin.frame) {
+		err = -ESTALE;
+		goto out;
+	}
+	xa_erase(&chan.reqs, si->token);
+	if (status) {
+		WRITE_ONCE(si->state, USMFS_SI_FAILED);
+		goto out;
+	}
+	info = USMFS_I(si->inode);
+	xa_lock(&info->frames);
+	old = __xa_cmpxchg(&info->frames, si->index, si->busy,
+			   xa_mk_value(si->frame), GFP_ATOMIC);
+	xa_unlock(&info->frames);
+	if (old != si->busy) {
+		WRITE_ONCE(si->state, USMFS_SI_GONE);
+		err = -ENOENT;
+		goto out;
+	}
+	atomic_long_dec(&info->nr_swapped);
+	atomic_long_dec(&sbi->swapped);
+	atomic64_inc(&sbi->swapins);
+	WRITE_ONCE(si->state, USMFS_SI_DONE);
+out:
+	spin_unlock(&chan.req_lock);
+	if (!err || err == -ENOENT)
+		wake_up_all(&usmfs_page_wq);
 	return err;
 }
 
 static int usmfs_cmd_one(struct usmfs_cmd *c)
 {
+	struct inode *inode;
 	u64 need;
+	int err;
 
 	if (c->reserved0)
 		return -EINVAL;
@@ -834,14 +1465,11 @@ static int usmfs_cmd_one(struct usmfs_cmd *c)
 	}
 	if (c->op != USMFS_CMD_LIST_PAGES && c->flags)
 		return -EINVAL;
-	/* Not granted (this module grants neither yet): refused. */
+	/* Not granted at attach: refused. */
 	if (need & ~chan.features)
 		return -EOPNOTSUPP;
 
 	switch (c->op) {
-	case USMFS_CMD_GRANT:
-	case USMFS_CMD_REVOKE:
-		return usmfs_cmd_grant(c);
 	case USMFS_CMD_SET_WATERMARKS:
 		return usmfs_cmd_watermarks(c);
 	case USMFS_CMD_LIST_PAGES:
@@ -849,8 +1477,33 @@ static int usmfs_cmd_one(struct usmfs_cmd *c)
 	case USMFS_CMD_SET_STORE:
 	case USMFS_CMD_GET_STORE:
 		return usmfs_cmd_store(c);
+	case USMFS_CMD_SWAPIN_DONE:
+		return usmfs_cmd_swapin_done(c);
 	}
-	return -EOPNOTSUPP;
+
+	/* The rest name one file. */
+	inode = usmfs_cmd_inode(c->dev, c->ino);
+	if (IS_ERR(inode))
+		return PTR_ERR(inode);
+	switch (c->op) {
+	case USMFS_CMD_GRANT:
+	case USMFS_CMD_REVOKE:
+		err = usmfs_cmd_grant(c, inode);
+		break;
+	case USMFS_CMD_EVICT:
+		err = usmfs_cmd_evict(c, inode);
+		break;
+	case USMFS_CMD_COMMIT:
+		err = usmfs_cmd_commit(c, inode);
+		break;
+	case USMFS_CMD_CANCEL:
+		err = usmfs_cmd_cancel(c, inode);
+		break;
+	default:
+		err = -EOPNOTSUPP;
+	}
+	iput(inode);
+	return err;
 }
 
 static long usmfs_ioc_cmd(void __user *arg)
@@ -908,12 +1561,91 @@ static long usmfs_ioc_features(void __user *arg)
 	return copy_to_user(arg, &f, sizeof(f)) ? -EFAULT : 0;
 }
 
+/* Queue again the request of every swap-in still waiting; how many. */
+static unsigned long usmfs_requeue_swapins(void)
+{
+	struct usmfs_swapin *si;
+	unsigned long id, n = 0;
+
+	spin_lock(&chan.req_lock);
+	xa_for_each(&chan.reqs, id, si) {
+		si->queued = false;
+		usmfs_queue_swapin(si, USMFS_EV_SWAPIN_REQUEST);
+		n++;
+	}
+	spin_unlock(&chan.req_lock);
+	return n;
+}
+
+static unsigned long usmfs_swapped_pages(void)
+{
+	struct list_head *mounts = usmfs_pool_lock_mounts();
+	struct usmfs_sb_info *sbi;
+	unsigned long n = 0;
+
+	list_for_each_entry(sbi, mounts, pool_link)
+		n += atomic_long_read(&sbi->swapped);
+	usmfs_pool_unlock_mounts();
+	return n;
+}
+
+/*
+ * The server went: pages it locked with EVICT and did not commit stay
+ * resident; without USMFS_F_RECOVERY, the swap-ins waiting for it fail now
+ * (the pages stay swapped).
+ */
+static void usmfs_server_gone(void)
+{
+	struct list_head *mounts = usmfs_pool_lock_mounts();
+	struct usmfs_swapin *si;
+	struct usmfs_sb_info *sbi;
+	struct inode *inode;
+	unsigned long id, unlocked = 0;
+
+	list_for_each_entry(sbi, mounts, pool_link) {
+		struct super_block *sb = sbi->sb;
+
+		spin_lock(&sb->s_inode_list_lock);
+		list_for_each_entry(inode, &sb->s_inodes, i_sb_list) {
+			struct usmfs_inode_info *info = USMFS_I(inode);
+			XA_STATE(xas, &info->frames, 0);
+			void *e;
+
+			if (!S_ISREG(inode->i_mode))
+				continue;
+			xas_lock(&xas);
+			xas_for_each(&xas, e, ULONG_MAX) {
+				if (usmfs_e_busy(e) && !usmfs_e_swapped(e)) {
+					xas_store(&xas, usmfs_mk_idle(e));
+					unlocked++;
+				}
+			}
+			xas_unlock(&xas);
+		}
+		spin_unlock(&sb->s_inode_list_lock);
+	}
+	usmfs_pool_unlock_mounts();
+	if (unlocked)
+		pr_info("chan: %lu pages the server was evicting stay resident\n",
+			unlocked);
+
+	if (!chan.recovery) {
+		spin_lock(&chan.req_lock);
+		xa_for_each(&chan.reqs, id, si) {
+			xa_erase(&chan.reqs, id);
+			WRITE_ONCE(si->state, USMFS_SI_FAILED);
+		}
+		spin_unlock(&chan.req_lock);
+	}
+	wake_up_all(&usmfs_page_wq);
+}
+
 static long usmfs_ioc_hello(struct file *file, void __user *arg)
 {
 	struct usmfs_hello h;
 	struct list_head *mounts;
 	struct usmfs_sb_info *sbi;
-	unsigned long files = 0;
+	unsigned long files = 0, waiters, swapped;
 	struct usmfs_event ev;
 
 	if (copy_from_user(&h, arg, sizeof(h)))
@@ -936,6 +1668,7 @@ static long usmfs_ioc_hello(struct file *file, void __user *arg)
 		return -EPROTO;
 	}
 	chan.features = h.features & USMFS_F_ALL & USMFS_F_IMPLEMENTED;
+	chan.recovery = chan.features & USMFS_F_RECOVERY;
 	chan.generation++;
 	usmfs_queue_reset();
 	WRITE_ONCE(chan.attached, true);
@@ -949,10 +1682,15 @@ static long usmfs_ioc_hello(struct file *file, void __user *arg)
 	memset(&ev, 0, sizeof(ev));
 	ev.type = USMFS_EV_REPLAY_DONE;
 	usmfs_queue(&ev);
+	/* Faults that waited for a server: their requests, again. */
+	waiters = usmfs_requeue_swapins();
+	swapped = usmfs_swapped_pages();
 
 	h.version_major = USMFS_VERSION_MAJOR;
 	h.version_minor = USMFS_VERSION_MINOR;
-	h.state = files ? USMFS_STATE_FILES : 0;
+	h.state = (files ? USMFS_STATE_FILES : 0) |
+		  (swapped ? USMFS_STATE_SWAPPED : 0) |
+		  (waiters ? USMFS_STATE_WAITERS : 0);
 	h.features = chan.features;
 	h.pool_frames = usmfs_pool_nr_frames();
 	h.nr_chunks = usmfs_pool_nr_chunks();
@@ -964,7 +1702,9 @@ static long usmfs_ioc_hello(struct file *file, void __user *arg)
 	h.low_pct = chan.low_pct;
 	h.high_pct = chan.high_pct;
 	h.generation = chan.generation;
-	h.swapped_pages = 0;
+	h.swapped_pages = swapped;
+	if (chan.features & USMFS_F_ACCESS)
+		schedule_delayed_work(&usmfs_sample_work, 0);
 	mutex_unlock(&chan.lock);
 	pr_info("chan: server %d (%s) attached, generation %llu, features 0x%llx\n",
 		task_tgid_nr(current), current->comm, h.generation, h.features);
@@ -1122,9 +1862,11 @@ static int usmfs_chan_release(struct inode *inode, struct file *file)
 	mutex_lock(&chan.lock);
 	if (file->private_data) {
 		WRITE_ONCE(chan.attached, false);
+		cancel_delayed_work_sync(&usmfs_sample_work);
 		usmfs_queue_reset();
 		chan.features = 0;
 		usmfs_resv_drop_all();
+		usmfs_server_gone();
 		pr_info("chan: server detached (generation %llu)\n",
 			chan.generation);
 	}
@@ -1161,6 +1903,8 @@ int usmfs_chan_init(void)
 	mutex_init(&chan.lock);
 	mutex_init(&chan.stores_lock);
 	spin_lock_init(&chan.qlock);
+	spin_lock_init(&chan.req_lock);
+	xa_init_flags(&chan.reqs, XA_FLAGS_ALLOC);
 	init_waitqueue_head(&chan.wait);
 	chan.low_pct = USMFS_DEFAULT_LOW;
 	chan.high_pct = USMFS_DEFAULT_HIGH;

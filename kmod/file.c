@@ -4,8 +4,9 @@
  * SEEK_DATA/SEEK_HOLE.
  *
  * The fault path is lookup-and-map: a resident page is handed to the mm as
- * it is; a hole gets the lowest free frame (firstfit), zeroed.  Nothing here
- * waits for userspace.
+ * it is; a hole gets a frame (the server's reservation, else firstfit),
+ * zeroed.  Only a page that is not resident (being evicted, or swapped out)
+ * waits for the policy server, killably and bounded (usmfs_get_page).
  */
 #include <linux/fs.h>
 #include <linux/falloc.h>
@@ -59,7 +60,12 @@ static void usmfs_map_around(struct vm_fault *vmf, struct inode *inode)
 			continue;
 		xa_lock(&info->frames);
 		entry = xa_load(&info->frames, index);
-		page = entry ? usmfs_frame_page(xa_to_value(entry)) : NULL;
+		page = usmfs_e_ready(entry) ?
+		       usmfs_frame_page(usmfs_e_frame(entry)) : NULL;
+		/* A sampled page must fault by itself to be reported. */
+		if (page && xa_marked(&info->frames, USMFS_MARK_SAMPLED) &&
+		    xa_get_mark(&info->frames, index, USMFS_MARK_SAMPLED))
+			page = NULL;
 		if (page)
 			get_page(page);
 		xa_unlock(&info->frames);
@@ -90,7 +96,10 @@ static vm_fault_t usmfs_fault(struct vm_fault *vmf)
 	}
 	page = usmfs_get_page(inode, vmf->pgoff, USMFS_SGP_WRITE, &hit);
 	if (IS_ERR(page)) {
-		/* Out of the mount's share or the pool: what tmpfs does. */
+		/*
+		 * Out of the mount's share or the pool (what tmpfs does), or
+		 * a swapped page the server did not bring back in time.
+		 */
 		ret = PTR_ERR(page) == -ENOMEM ? VM_FAULT_OOM : VM_FAULT_SIGBUS;
 		goto unlock;
 	}
@@ -170,6 +179,10 @@ static ssize_t usmfs_read_iter(struct kiocb *iocb, struct iov_iter *to)
 		nr = min(nr, iov_iter_count(to));
 		page = usmfs_get_page(inode, pos >> PAGE_SHIFT, USMFS_SGP_READ,
 				      NULL);
+		if (IS_ERR(page)) {
+			err = PTR_ERR(page);
+			break;
+		}
 		if (page) {
 			copied = copy_page_to_iter(page, offset, nr, to);
 			put_page(page);
@@ -302,7 +315,8 @@ static long usmfs_fallocate(struct file *file, int mode, loff_t offset,
 			err = PTR_ERR(page);
 			break;
 		}
-		put_page(page);
+		if (page)	/* NULL: swapped out, data already there */
+			put_page(page);
 		if (fatal_signal_pending(current)) {
 			err = -EINTR;
 			break;

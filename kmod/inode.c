@@ -58,6 +58,88 @@ static void usmfs_unreserve_inode(struct usmfs_sb_info *sbi)
 
 /* ---------------------------------------------------------------- frames */
 
+wait_queue_head_t usmfs_page_wq = __WAIT_QUEUE_HEAD_INITIALIZER(usmfs_page_wq);
+
+/* Frames came free or a page changed state: wake whoever waits for that. */
+void usmfs_wake_frames(void)
+{
+	if (wq_has_sleeper(&usmfs_page_wq))
+		wake_up_all(&usmfs_page_wq);
+}
+
+/* When a wait that starts now must give up: the mount's swapin_timeout. */
+unsigned long usmfs_deadline(struct usmfs_sb_info *sbi)
+{
+	return jiffies +
+	       msecs_to_jiffies(READ_ONCE(sbi->opt_swapin_timeout_ms));
+}
+
+/**
+ * usmfs_take_frame - a frame for page @index of @inode, charged to its mount.
+ * @reserved:	set when it is the frame the server granted to the page
+ * @deadline:	when to stop waiting for room (0: from now, set on first use)
+ *
+ * Placement is the server's reservation for the page, else firstfit.  When
+ * the mount's share or the pool is used up and a server evicts, the server
+ * is told (PRESSURE, urgent) and we wait, killably and bounded, for room.
+ *
+ * Return: the frame, or -ENOSPC (full, nobody made room in time), -EINTR.
+ */
+long usmfs_take_frame(struct inode *inode, pgoff_t index, bool *reserved,
+		      unsigned long *deadline)
+{
+	struct usmfs_sb_info *sbi = USMFS_SB(inode->i_sb);
+	long frame;
+	int err;
+
+	for (;;) {
+		bool pool_full = false;
+
+		if (usmfs_charge_frame(sbi)) {
+			frame = usmfs_resv_take(inode, index);
+			*reserved = frame >= 0;
+			if (frame < 0)
+				frame = usmfs_frame_alloc();
+			if (frame >= 0) {
+				usmfs_chan_pressure(sbi);
+				return frame;
+			}
+			usmfs_uncharge_frames(sbi, 1);
+			pool_full = true;
+		}
+		if (!*deadline)
+			*deadline = usmfs_deadline(sbi);
+		err = usmfs_chan_wait_frames(sbi, pool_full, *deadline);
+		if (err)
+			return err;
+	}
+}
+
+/* Give back a frame that no file entry names. */
+void usmfs_put_frame(struct inode *inode, unsigned long frame)
+{
+	usmfs_frame_release(frame);
+	usmfs_uncharge_frames(USMFS_SB(inode->i_sb), 1);
+	usmfs_wake_frames();
+}
+
+/* Wait (killably, until @deadline) for page @index to be other than @entry. */
+static int usmfs_wait_entry(struct usmfs_inode_info *info, pgoff_t index,
+			    void *entry, unsigned long deadline)
+{
+	long left = (long)(deadline - jiffies);
+	long r;
+
+	if (left <= 0)
+		return -EIO;
+	r = wait_event_killable_timeout(usmfs_page_wq,
+					xa_load(&info->frames, index) != entry,
+					left);
+	if (r < 0)
+		return -EINTR;
+	return r ? 0 : -EIO;
+}
+
 /**
  * usmfs_get_page - the page at @index of a regular file, with a reference.
  * @inode:	the file
@@ -65,49 +147,75 @@ static void usmfs_unreserve_inode(struct usmfs_sb_info *sbi)
  * @sgp:	what to do with a hole
  * @hit:	if not NULL, set to whether the page was resident
  *
+ * A resident page is returned at once.  A page being evicted (locked by the
+ * server) is waited for; a swapped page is asked back from the server
+ * (usmfs_chan_swapin); both waits are killable and bounded by the mount's
+ * swapin_timeout.
+ *
  * Return: the page (put_page() it when done), NULL for a hole with
- * USMFS_SGP_READ, ERR_PTR(-ENOSPC) when the mount's share or the pool is
- * used up, ERR_PTR(-ENOMEM) when the index cannot grow.
+ * USMFS_SGP_READ or a page that is not resident with USMFS_SGP_FALLOC,
+ * ERR_PTR(-ENOSPC) when the mount's share or the pool is used up,
+ * ERR_PTR(-EIO) when a swapped page could not be brought back in time,
+ * ERR_PTR(-EINTR) on a fatal signal, ERR_PTR(-ENOMEM).
  */
 struct page *usmfs_get_page(struct inode *inode, pgoff_t index,
 			    enum usmfs_sgp sgp, bool *hit)
 {
 	struct usmfs_inode_info *info = USMFS_I(inode);
-	struct usmfs_sb_info *sbi = USMFS_SB(inode->i_sb);
+	unsigned long deadline = 0;
 	struct page *page, *raced = NULL;
-	bool reserved = false;
+	bool reserved = false, waited = false;
 	void *entry;
 	long frame;
+	int err;
 
+again:
 	xa_lock(&info->frames);
 	entry = xa_load(&info->frames, index);
-	if (entry) {
+	if (usmfs_e_ready(entry)) {
+		bool sampled = false;
+
 		/* Under the lock: a truncate cannot free it before our get. */
-		page = usmfs_frame_page(xa_to_value(entry));
+		page = usmfs_frame_page(usmfs_e_frame(entry));
 		get_page(page);
+		if (unlikely(xa_marked(&info->frames, USMFS_MARK_SAMPLED)) &&
+		    xa_get_mark(&info->frames, index, USMFS_MARK_SAMPLED)) {
+			__xa_clear_mark(&info->frames, index,
+					USMFS_MARK_SAMPLED);
+			sampled = true;
+		}
 		xa_unlock(&info->frames);
+		if (sampled)
+			usmfs_chan_accessed(inode, index);
 		if (hit)
-			*hit = true;
+			*hit = !waited;
 		return page;
 	}
 	xa_unlock(&info->frames);
+	if (entry) {
+		/* Data, out of reach for now: fallocate has nothing to do. */
+		if (sgp == USMFS_SGP_FALLOC)
+			return NULL;
+		if (!deadline)
+			deadline = usmfs_deadline(USMFS_SB(inode->i_sb));
+		waited = true;
+		if (usmfs_e_busy(entry))
+			err = usmfs_wait_entry(info, index, entry, deadline);
+		else
+			err = usmfs_chan_swapin(inode, index, entry,
+						sgp != USMFS_SGP_READ, deadline);
+		if (err)
+			return ERR_PTR(err);
+		goto again;
+	}
 	if (hit)
 		*hit = false;
 	if (sgp == USMFS_SGP_READ)
 		return NULL;
 
-	if (!usmfs_charge_frame(sbi))
-		return ERR_PTR(-ENOSPC);
-	/* A frame the server reserved for this page, else firstfit. */
-	frame = usmfs_resv_take(inode, index);
-	if (frame >= 0)
-		reserved = true;
-	else
-		frame = usmfs_frame_alloc();
-	if (frame < 0) {
-		usmfs_uncharge_frames(sbi, 1);
+	frame = usmfs_take_frame(inode, index, &reserved, &deadline);
+	if (frame < 0)
 		return ERR_PTR(frame);
-	}
 	page = usmfs_frame_page(frame);
 
 	xa_lock(&info->frames);
@@ -117,17 +225,20 @@ struct page *usmfs_get_page(struct inode *inode, pgoff_t index,
 		get_page(page);
 		if (sgp == USMFS_SGP_FALLOC)
 			__xa_set_mark(&info->frames, index, XA_MARK_0);
-	} else if (!xa_is_err(entry)) {
+	} else if (usmfs_e_ready(entry)) {
 		/* A fault and a write raced for the hole: use theirs. */
-		raced = usmfs_frame_page(xa_to_value(entry));
+		raced = usmfs_frame_page(usmfs_e_frame(entry));
 		get_page(raced);
 	}
 	xa_unlock(&info->frames);
 
 	if (entry) {
-		usmfs_frame_release(frame);
-		usmfs_uncharge_frames(sbi, 1);
-		return raced ? raced : ERR_PTR(xa_err(entry));
+		usmfs_put_frame(inode, frame);
+		if (xa_is_err(entry))
+			return ERR_PTR(xa_err(entry));
+		if (raced)
+			return raced;
+		goto again;	/* theirs was evicted meanwhile */
 	}
 	inode_add_bytes(inode, PAGE_SIZE);
 	usmfs_chan_page_allocated(inode, index, frame, reserved);
@@ -146,12 +257,15 @@ static void usmfs_free_frames(struct inode *inode, pgoff_t first,
 			      pgoff_t last, bool marked)
 {
 	struct usmfs_inode_info *info = USMFS_I(inode);
+	struct usmfs_sb_info *sbi = USMFS_SB(inode->i_sb);
 	unsigned long index = first;
-	long freed = 0;
+	long freed = 0, swapped = 0;
 
 	/*
 	 * One lookup per frame, not an xas walk: erasing shrinks the tree
 	 * under a paused xa_state, and we drop the lock for every frame.
+	 * A busy entry is ours once erased: the server's COMMIT, CANCEL or
+	 * SWAPIN_DONE for it finds it gone.
 	 */
 	while (index <= last) {
 		struct page *page;
@@ -167,21 +281,32 @@ static void usmfs_free_frames(struct inode *inode, pgoff_t first,
 		if (!entry)
 			break;
 
-		frame = xa_to_value(entry);
-		page = usmfs_frame_page(frame);
-		lock_page(page);
-		unlock_page(page);
-		usmfs_frame_release(frame);
-		freed++;
+		if (usmfs_e_swapped(entry)) {
+			/* The slot is the server's to free (TRUNCATED). */
+			swapped++;
+		} else {
+			frame = usmfs_e_frame(entry);
+			page = usmfs_frame_page(frame);
+			lock_page(page);
+			unlock_page(page);
+			usmfs_frame_release(frame);
+			freed++;
+		}
 		cond_resched();
 		if (index == last)
 			break;
 		index++;
 	}
 
-	if (freed) {
-		usmfs_uncharge_frames(USMFS_SB(inode->i_sb), freed);
-		inode_sub_bytes(inode, (loff_t)freed << PAGE_SHIFT);
+	if (freed)
+		usmfs_uncharge_frames(sbi, freed);
+	if (swapped) {
+		atomic_long_sub(swapped, &info->nr_swapped);
+		atomic_long_sub(swapped, &sbi->swapped);
+	}
+	if (freed || swapped) {
+		inode_sub_bytes(inode, (loff_t)(freed + swapped) << PAGE_SHIFT);
+		usmfs_wake_frames();
 	}
 }
 
@@ -190,8 +315,12 @@ static void usmfs_zero_partial(struct inode *inode, loff_t pos,
 {
 	struct page *page;
 
+	/*
+	 * A swapped page is brought back to be zeroed.  If the server cannot
+	 * (gone, no recovery), its tail keeps the old bytes in the store.
+	 */
 	page = usmfs_get_page(inode, pos >> PAGE_SHIFT, USMFS_SGP_READ, NULL);
-	if (!page)
+	if (IS_ERR_OR_NULL(page))
 		return;
 	memzero_page(page, offset_in_page(pos), len);
 	put_page(page);
@@ -315,6 +444,8 @@ static struct inode *usmfs_alloc_inode(struct super_block *sb)
 	info->xattr_bytes = 0;
 	atomic64_set(&info->faults, 0);
 	atomic64_set(&info->hits, 0);
+	atomic_long_set(&info->nr_swapped, 0);
+	info->sample_next = 0;
 	info->chan_gone = false;
 	return &info->vfs_inode;
 }
@@ -399,6 +530,8 @@ struct inode *usmfs_get_inode(struct super_block *sb,
 	case S_IFREG:
 		inode->i_op = &usmfs_file_inode_operations;
 		inode->i_fop = &usmfs_file_operations;
+		/* Hashed: the server's commands find it with ilookup(). */
+		insert_inode_hash(inode);
 		break;
 	case S_IFDIR:
 		inode->i_op = &usmfs_dir_inode_operations;

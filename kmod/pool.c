@@ -535,12 +535,15 @@ static int usmfs_pool_show(struct seq_file *m, void *v)
 		inodes = sbi->nr_inodes;
 		spin_unlock(&sbi->stat_lock);
 		seq_printf(m,
-			   "mount dev=%u:%u size_frames=%lu used_frames=%ld inodes=%lu max_inodes=%lu faults=%lld hits=%lld\n",
+			   "mount dev=%u:%u size_frames=%lu used_frames=%ld inodes=%lu max_inodes=%lu faults=%lld hits=%lld swapped=%ld evictions=%lld swapins=%lld\n",
 			   MAJOR(sbi->sb->s_dev), MINOR(sbi->sb->s_dev),
 			   sbi->max_frames,
 			   atomic_long_read(&sbi->used_frames), inodes,
 			   sbi->max_inodes, atomic64_read(&sbi->faults),
-			   atomic64_read(&sbi->hits));
+			   atomic64_read(&sbi->hits),
+			   atomic_long_read(&sbi->swapped),
+			   atomic64_read(&sbi->evictions),
+			   atomic64_read(&sbi->swapins));
 	}
 	mutex_unlock(&pool.mounts_lock);
 	return 0;

@@ -17,6 +17,7 @@
 #include <linux/fs.h>
 #include <linux/list.h>
 #include <linux/spinlock.h>
+#include <linux/wait.h>
 #include <linux/xarray.h>
 #include <linux/workqueue.h>
 #include <usm/xattr-defs.h>
@@ -117,6 +118,9 @@ struct usmfs_sb_info {
 
 	atomic64_t faults;
 	atomic64_t hits;
+	atomic_long_t swapped;	/* pages held as (store, slot) */
+	atomic64_t evictions;	/* pages committed to a store */
+	atomic64_t swapins;	/* pages brought back */
 	struct super_block *sb;
 	struct list_head pool_link;
 	u32 chan_dev;		/* the channel's number for the mount */
@@ -149,6 +153,12 @@ void usmfs_pool_chunk_info(unsigned int i, unsigned long *nr,
  * @hits:	of which found the page resident
  * @resv:	page index -> xa_mk_value(frame) the server reserved for it
  *		(USMFS_CMD_GRANT); taken by the page's first fault
+ * @nr_swapped:	pages of the file held as (store, slot)
+ * @sample_next: where access sampling goes on in this file
+ *
+ * Pages sampled for USMFS_F_ACCESS carry XA_MARK_2 in @frames (XA_MARK_0
+ * is fallocate's undo mark): the first access after sampling clears it and
+ * reports it.
  */
 struct usmfs_inode_info {
 	struct xarray frames;
@@ -159,6 +169,8 @@ struct usmfs_inode_info {
 	size_t xattr_bytes;
 	atomic64_t faults;
 	atomic64_t hits;
+	atomic_long_t nr_swapped;
+	unsigned long sample_next;
 	bool chan_gone;		/* evicted: not replayed to a server */
 	struct inode vfs_inode;
 };
@@ -167,6 +179,77 @@ static inline struct usmfs_inode_info *USMFS_I(struct inode *inode)
 {
 	return container_of(inode, struct usmfs_inode_info, vfs_inode);
 }
+
+/*
+ * The entries of usmfs_inode_info.frames, one per page that holds data, all
+ * xa_mk_value():
+ *   resident	the frame number
+ *   swapped	USMFS_E_SWAP | store_id << USMFS_E_SLOT_BITS | slot
+ * either with USMFS_E_BUSY: a resident page locked by USMFS_CMD_EVICT (no
+ * PTE maps it, nobody holds a reference, its contents are final), or a
+ * swapped page with a swap-in in flight.  Every lookup that finds a busy
+ * entry waits for it to change (usmfs_page_wq), bounded by swapin_timeout.
+ * Entries change under the xarray's lock only, with cmpxchg where a
+ * command races with a fault or a truncate: whoever changes a busy entry
+ * owns what it held.
+ */
+#if BITS_PER_LONG != 64
+#error "usmfs needs a 64-bit kernel"
+#endif
+#define USMFS_E_SWAP		(1UL << 62)
+#define USMFS_E_BUSY		(1UL << 61)
+#define USMFS_E_SLOT_BITS	53
+#define USMFS_E_SLOT_MAX	((1UL << USMFS_E_SLOT_BITS) - 1)
+
+static inline bool usmfs_e_swapped(const void *e)
+{
+	return xa_to_value(e) & USMFS_E_SWAP;
+}
+
+static inline bool usmfs_e_busy(const void *e)
+{
+	return xa_to_value(e) & USMFS_E_BUSY;
+}
+
+/* A resident entry that nobody has locked: its frame may be used. */
+static inline bool usmfs_e_ready(const void *e)
+{
+	return e && !(xa_to_value(e) & (USMFS_E_SWAP | USMFS_E_BUSY));
+}
+
+static inline unsigned long usmfs_e_frame(const void *e)
+{
+	return xa_to_value(e) & ~USMFS_E_BUSY;
+}
+
+static inline u64 usmfs_e_slot(const void *e)
+{
+	return xa_to_value(e) & USMFS_E_SLOT_MAX;
+}
+
+static inline u32 usmfs_e_store(const void *e)
+{
+	return (xa_to_value(e) & ~(USMFS_E_SWAP | USMFS_E_BUSY)) >>
+	       USMFS_E_SLOT_BITS;
+}
+
+static inline void *usmfs_mk_swap(u32 store_id, u64 slot)
+{
+	return xa_mk_value(USMFS_E_SWAP |
+			   ((unsigned long)store_id << USMFS_E_SLOT_BITS) | slot);
+}
+
+static inline void *usmfs_mk_busy(const void *e)
+{
+	return xa_mk_value(xa_to_value(e) | USMFS_E_BUSY);
+}
+
+static inline void *usmfs_mk_idle(const void *e)
+{
+	return xa_mk_value(xa_to_value(e) & ~USMFS_E_BUSY);
+}
+
+extern wait_queue_head_t usmfs_page_wq;
 
 /* What a caller of usmfs_get_page() wants when the page is a hole. */
 enum usmfs_sgp {
@@ -193,6 +276,10 @@ void usmfs_inode_cache_exit(void);
 
 struct page *usmfs_get_page(struct inode *inode, pgoff_t index,
 			    enum usmfs_sgp sgp, bool *hit);
+long usmfs_take_frame(struct inode *inode, pgoff_t index, bool *reserved,
+		      unsigned long *deadline);
+void usmfs_put_frame(struct inode *inode, unsigned long frame);
+unsigned long usmfs_deadline(struct usmfs_sb_info *sbi);
 void usmfs_truncate_range(struct inode *inode, loff_t lstart, loff_t lend);
 void usmfs_falloc_finish(struct inode *inode, pgoff_t first, pgoff_t last,
 			 bool undo);
@@ -229,6 +316,15 @@ void usmfs_chan_page_allocated(struct inode *inode, pgoff_t index,
 int usmfs_chan_reclaim(struct inode *inode, u64 nr);
 bool usmfs_chan_state(u64 *features, u32 *low_pct, u32 *high_pct);
 long usmfs_resv_take(struct inode *inode, pgoff_t index);
+int usmfs_chan_swapin(struct inode *inode, pgoff_t index, void *entry,
+		      bool write, unsigned long deadline);
+int usmfs_chan_wait_frames(struct usmfs_sb_info *sbi, bool pool_full,
+			   unsigned long deadline);
+void usmfs_chan_pressure(struct usmfs_sb_info *sbi);
+bool usmfs_chan_server_attached(void);
+void usmfs_chan_accessed(struct inode *inode, pgoff_t index);
+#define USMFS_MARK_SAMPLED	XA_MARK_2
+void usmfs_wake_frames(void);
 unsigned long usmfs_resv_drop(struct inode *inode, pgoff_t first,
 			      pgoff_t last);
 

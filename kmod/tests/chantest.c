@@ -20,6 +20,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -548,7 +549,144 @@ static uint64_t rnd(void)
 	return s;
 }
 
-static int t_fuzz(int seconds, long max)
+/*
+ * The pages of a scratch file (the module's own dev/ino/index/frame, from
+ * LIST_PAGES), for commands that name real pages.
+ */
+static struct usmfs_page_rec live[256];
+static unsigned int nlive;
+
+static void fuzz_list(int fd, uint64_t ino)
+{
+	static struct usmfs_page_rec recs[4096];
+	struct usmfs_cmd c;
+	struct usmfs_cmd_batch b;
+
+	memset(&c, 0, sizeof(c));
+	c.op = USMFS_CMD_LIST_PAGES;
+	c.u.list.recs_ptr = (uintptr_t)recs;
+	c.u.list.nr = 4096;
+	memset(&b, 0, sizeof(b));
+	b.cmds_ptr = (uintptr_t)&c;
+	b.nr = 1;
+	nlive = 0;
+	if (ioctl(fd, USMFS_IOC_CMD, &b) || c.error)
+		return;
+	for (uint32_t i = 0; i < c.u.list.nr && nlive < 256; i++)
+		if (recs[i].ino == ino)
+			live[nlive++] = recs[i];
+}
+
+/* A command on a real page of the scratch file, with a random op. */
+static void fuzz_live(struct usmfs_cmd *c)
+{
+	static const uint16_t ops[] = {
+		USMFS_CMD_EVICT, USMFS_CMD_EVICT, USMFS_CMD_COMMIT,
+		USMFS_CMD_COMMIT, USMFS_CMD_CANCEL, USMFS_CMD_SWAPIN_DONE,
+		USMFS_CMD_GRANT, USMFS_CMD_REVOKE, USMFS_CMD_LIST_PAGES,
+	};
+	const struct usmfs_page_rec *r = &live[rnd() % nlive];
+
+	memset(c, 0, sizeof(*c));
+	c->op = ops[rnd() % (sizeof(ops) / sizeof(ops[0]))];
+	c->dev = r->dev;
+	c->ino = r->ino;
+	switch (c->op) {
+	case USMFS_CMD_EVICT:
+	case USMFS_CMD_CANCEL:
+		c->u.range.index = r->index;
+		c->u.range.frame = r->frame;
+		c->u.range.nr = rnd() % 4 ? 1 : rnd() % 4 + 1;
+		break;
+	case USMFS_CMD_COMMIT:
+		c->u.commit.index = r->index;
+		c->u.commit.frame = r->frame;
+		c->u.commit.slot = rnd() % 8 ? rnd() % 100000 : rnd();
+		c->u.commit.store_id = rnd() % 8 ? rnd() % 4 : rnd() % 300;
+		break;
+	case USMFS_CMD_SWAPIN_DONE:
+		c->u.swapin.index = r->index;
+		c->u.swapin.frame = r->frame;
+		c->u.swapin.token = rnd() % 16;
+		c->u.swapin.status = rnd() % 2 ? 0 : rnd() % 200;
+		break;
+	case USMFS_CMD_GRANT:
+	case USMFS_CMD_REVOKE:
+		c->u.grant.index = r->index + rnd() % 8;
+		c->u.grant.first_frame = c->op == USMFS_CMD_GRANT ? r->frame + rnd() % 8 : 0;
+		c->u.grant.nr = rnd() % 8 + 1;
+		break;
+	default:
+		break;
+	}
+}
+
+/*
+ * The scratch file's user: writes, reads and touches mapped pages while the
+ * commands above evict, commit and swap them in.  Errors are expected (a
+ * page committed to a slot that holds nothing fails to come back).
+ */
+static void fuzz_user(const char *path, time_t end)
+{
+	char buf[4096];
+	int fd = open(path, O_RDWR);
+	char *m;
+
+	if (fd < 0)
+		_exit(1);
+	m = mmap(NULL, 64 << 12, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	while (time(NULL) < end) {
+		off_t off = (off_t)(rnd() % 64) << 12;
+
+		switch (rnd() % 4) {
+		case 0:
+			memset(buf, (int)rnd(), sizeof(buf));
+			if (pwrite(fd, buf, sizeof(buf), off) < 0) {}
+			break;
+		case 1:
+			if (pread(fd, buf, sizeof(buf), off) < 0) {}
+			break;
+		default:
+			if (m != MAP_FAILED)
+				m[off + (off_t)(rnd() % 4096)]++;
+			break;
+		}
+	}
+	_exit(0);
+}
+
+/* Answer some SWAPIN_REQUESTs right, others wrong. */
+static void fuzz_events(int fd)
+{
+	struct usmfs_event ev[8];
+	struct usmfs_cmd c[8];
+	struct usmfs_cmd_batch b;
+	ssize_t n = read(fd, ev, sizeof(ev));
+	uint32_t k = 0;
+
+	for (ssize_t i = 0; n > 0 && i < n / (ssize_t)sizeof(ev[0]); i++) {
+		if (ev[i].type != USMFS_EV_SWAPIN_REQUEST || rnd() % 4 == 0)
+			continue;
+		memset(&c[k], 0, sizeof(c[k]));
+		c[k].op = USMFS_CMD_SWAPIN_DONE;
+		c[k].dev = ev[i].dev;
+		c[k].ino = ev[i].ino;
+		c[k].u.swapin.index = ev[i].u.swapin.index;
+		c[k].u.swapin.frame = ev[i].u.swapin.frame + (rnd() % 8 == 0);
+		c[k].u.swapin.token = ev[i].u.swapin.token;
+		c[k].u.swapin.status = rnd() % 2 ? 0 : EIO;
+		k++;
+	}
+	if (!k)
+		return;
+	memset(&b, 0, sizeof(b));
+	b.cmds_ptr = (uintptr_t)c;
+	b.nr = k;
+	CHECK(ioctl(fd, USMFS_IOC_CMD, &b) == 0 && b.done == k, "SWAPIN_DONE batch: %s",
+	      strerror(errno));
+}
+
+static int t_fuzz(int seconds, long max, const char *scratch)
 {
 	static struct usmfs_cmd cmds[USMFS_MAX_BATCH + 8];
 	static struct usmfs_page_rec recs[4096];
@@ -556,18 +694,44 @@ static int t_fuzz(int seconds, long max)
 	struct usmfs_hello h;
 	struct usmfs_event ev[4];
 	time_t end = time(NULL) + seconds;
-	long batches = 0, cmdsdone = 0, errs = 0, ok = 0;
+	long batches = 0, cmdsdone = 0, errs = 0, ok = 0, onlive = 0;
 	int fd = xopen();
+	uint64_t sino = 0;
+	pid_t user = -1;
 
 	CHECK(hello(fd, &h, ~0ULL) == 0, "HELLO: %s", strerror(errno));
+	if (scratch) {
+		struct stat st;
+		int sfd = open(scratch, O_RDWR | O_CREAT | O_TRUNC, 0600);
+		char page[4096];
+
+		CHECK(sfd >= 0, "%s: %s", scratch, strerror(errno));
+		memset(page, 0x5a, sizeof(page));
+		for (int i = 0; sfd >= 0 && i < 64; i++)
+			CHECK(write(sfd, page, sizeof(page)) == sizeof(page), "write");
+		if (sfd >= 0 && fstat(sfd, &st) == 0)
+			sino = st.st_ino;
+		if (sfd >= 0)
+			close(sfd);
+		user = fork();
+		if (user == 0)
+			fuzz_user(scratch, end);
+	}
 	while (batches < max && time(NULL) < end) {
 		uint32_t nr = rnd() % 8 ? rnd() % 16 + 1 : rnd() % (USMFS_MAX_BATCH + 4);
 		long r;
 
+		if (sino && batches % 32 == 0)
+			fuzz_list(fd, sino);
 		for (uint32_t i = 0; i < nr && i < USMFS_MAX_BATCH + 8; i++) {
 			struct usmfs_cmd *c = &cmds[i];
 
-			if (rnd() % 2) {
+			if (nlive && rnd() % 3 == 0) {
+				fuzz_live(c);
+				onlive++;
+				if (rnd() % 16 == 0)
+					((uint8_t *)c)[rnd() % sizeof(*c)] ^= 1 << (rnd() % 8);
+			} else if (rnd() % 2) {
 				/* raw garbage */
 				uint64_t *w = (uint64_t *)c;
 
@@ -651,7 +815,13 @@ static int t_fuzz(int seconds, long max)
 			memset(recs, 0, sizeof(recs));
 			ioctl(fd, cmd, recs);
 		}
-		if (rnd() % 8 == 0) {
+		if (sino && rnd() % 2 == 0) {
+			int fl = fcntl(fd, F_GETFL);
+
+			fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+			fuzz_events(fd);
+			fcntl(fd, F_SETFL, fl);
+		} else if (rnd() % 8 == 0) {
 			int fl = fcntl(fd, F_GETFL);
 
 			fcntl(fd, F_SETFL, fl | O_NONBLOCK);
@@ -661,16 +831,47 @@ static int t_fuzz(int seconds, long max)
 			fcntl(fd, F_SETFL, fl);
 		}
 	}
-	printf("fuzz: %ld batches, %ld commands, %ld refused, %ld accepted\n", batches, cmdsdone,
-	       errs, ok);
-	CHECK(batches > 100, "only %ld batches", batches);
+	/* Detaching unlocks what is still locked: the user must not hang. */
 	close(fd);
+	if (user > 0) {
+		kill(user, SIGKILL);
+		CHECK(waitpid(user, NULL, 0) == user, "waitpid: %s", strerror(errno));
+	}
+	printf("fuzz: %ld batches, %ld commands (%ld on live pages), %ld refused, %ld accepted\n",
+	       batches, cmdsdone, onlive, errs, ok);
+	CHECK(batches > 100, "only %ld batches", batches);
+	CHECK(!sino || onlive > 0, "no command named a live page");
 	return failed;
+}
+
+/* xattr PATH NAME [VALUE]: set NAME to VALUE, or print its value. */
+static int t_xattr(int argc, char **argv)
+{
+	char buf[256];
+	ssize_t n;
+
+	if (argc == 5) {
+		if (setxattr(argv[2], argv[3], argv[4], strlen(argv[4]), 0)) {
+			fprintf(stderr, "setxattr %s %s: %s\n", argv[2], argv[3], strerror(errno));
+			return 1;
+		}
+		return 0;
+	}
+	n = getxattr(argv[2], argv[3], buf, sizeof(buf) - 1);
+	if (n < 0) {
+		fprintf(stderr, "getxattr %s %s: %s\n", argv[2], argv[3], strerror(errno));
+		return 1;
+	}
+	buf[n] = '\0';
+	printf("%s\n", buf);
+	return 0;
 }
 
 int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (argc >= 4 && argc <= 5 && !strcmp(argv[1], "xattr"))
+		return t_xattr(argc, argv);
 	if (argc >= 2 && !strcmp(argv[1], "open"))
 		return t_open();
 	if (argc >= 2 && !strcmp(argv[1], "noroot"))
@@ -684,7 +885,7 @@ int main(int argc, char **argv)
 	if (argc >= 4 && !strcmp(argv[1], "overflow"))
 		return t_overflow(argv[2], atoi(argv[3]));
 	if (argc >= 4 && !strcmp(argv[1], "fuzz"))
-		return t_fuzz(atoi(argv[2]), atol(argv[3]));
-	fprintf(stderr, "usage: chantest open|noroot|hello|events DIR|overflow DIR N|fuzz S MAX\n");
+		return t_fuzz(atoi(argv[2]), atol(argv[3]), argc >= 5 ? argv[4] : NULL);
+	fprintf(stderr, "usage: chantest open|noroot|hello|events DIR|overflow DIR N|fuzz S MAX [SCRATCH]|xattr PATH NAME [VALUE]\n");
 	return 2;
 }

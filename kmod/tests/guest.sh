@@ -212,9 +212,12 @@ checkv chan-grant /kt/chantest grant /mnt/u
 checkv chan-overflow /kt/chantest overflow /mnt/u 5000
 dd if=/dev/urandom of=/tmp/cf bs=64k count=8 2>/dev/null
 cp /tmp/cf /mnt/u/cf
-checkv chan-fuzz /kt/chantest fuzz 20 30000
+# Random and mutated batches, and commands on the real pages of a scratch
+# file (EVICT, COMMIT with made-up slots, CANCEL, SWAPIN_DONE right and
+# wrong) while a child writes, reads and maps it.
+checkv chan-fuzz /kt/chantest fuzz 20 30000 /mnt/u/fz
 check chan-fuzz-mount-intact cmp /tmp/cf /mnt/u/cf
-rm -f /mnt/u/cf
+rm -f /mnt/u/cf /mnt/u/fz
 # --- usmctl on the module: status, stat, policy, evict, top, --json ---------
 # (policy/usmctl/usmctl.c reads user.usm.* and the root's user.usm.stats.)
 U=/kt/usmctl
@@ -326,6 +329,8 @@ if [ -x /kt/usm-policyd ]; then
 	rm -f /mnt/u/pdfile
 	check chan-reopen-after-policyd /kt/chantest open
 	dmesg | grep -q "usmfs: chan: server detached" && ok chan-detach-logged || ko chan-detach-logged
+	# --- eviction and swap-in through the server ---
+	. /kt/server.sh
 else
 	ko chan-policyd "no /kt/usm-policyd"
 fi

@@ -63,6 +63,7 @@ for rel in "$@"; do
 		cp -L "$lib" "$d/root$lib"
 	done
 	cp "$TOP/kmod/tests/guest.sh" "$d/root/init"
+	cp "$TOP/kmod/tests/server.sh" "$d/root/kt/"
 	chmod +x "$d/root/init"
 	append="console=ttyS0 panic=-1"
 	case $rel in

@@ -127,8 +127,10 @@ int pd_store_id(struct policyd *pd, const char *name)
 
 	if (strlen(name) >= USMFS_NAME_LEN)
 		return -EINVAL;
+	/* Store 0 is the default store ("") by convention: nothing to tell
+	 * the module, which keeps no name for it (SET_STORE "" unregisters). */
 	if (!*name)
-		return pd->store_known[0] ? 0 : (store_set(pd, 0, "") ?: 0);
+		return 0;
 	for (id = 1; id < USMFS_MAX_STORES; id++) {
 		if (pd->store_known[id] && !strcmp(pd->stores[id], name))
 			return (int)id;
@@ -146,6 +148,8 @@ const char *pd_store_name(struct policyd *pd, uint32_t id)
 
 	if (id >= USMFS_MAX_STORES)
 		return NULL;
+	if (id == 0)
+		return "";
 	if (pd->store_known[id])
 		return pd->stores[id];
 	memset(&c, 0, sizeof(c));
@@ -501,8 +505,10 @@ static int ev_access(struct policyd *pd, const struct usmfs_event *ev)
 
 	if (!pf)
 		return reject(pd, ev, "no such file");
-	if (ev->u.access.count)
+	if (ev->u.access.count) {
 		usm_access(pd->ctx, pf->f, ev->u.access.index);
+		pd->accesses++;
+	}
 	return 0;
 }
 
@@ -659,7 +665,10 @@ int pd_handle_event(struct policyd *pd, const struct usmfs_event *ev)
 	case USMFS_EV_ACCESS:
 		return ev_access(pd, ev);
 	case USMFS_EV_PRESSURE:
-		pd_balance(pd, ev->flags & USMFS_EVF_URGENT);
+		if (ev->dev)
+			pd_pressure_mount(pd, ev);
+		else
+			pd_balance(pd, ev->flags & USMFS_EVF_URGENT);
 		return 0;
 	case USMFS_EV_SWAPIN_REQUEST:
 		return ev_swapin(pd, ev);
@@ -890,6 +899,65 @@ int pd_resync(struct policyd *pd, bool prune_missing)
 	pd_log(PD_INFO, "resynchronised: %lu pages learnt, %lu dropped, %lu refused, %lu LIST_PAGES",
 	       added, dropped, bad, rounds);
 	return r;
+}
+
+/* ---------------------------------------------------- mount shares */
+
+/* Pages an urgent PRESSURE frees at least, when already under low. */
+#define PD_URGENT_MIN	32
+
+/*
+ * PRESSURE for one mount's share (size=) rather than the pool: the library
+ * sees one pool, so the files of that mount give back pages themselves,
+ * each in proportion to what it holds, down to the share's low watermark
+ * (at least PD_URGENT_MIN pages when an allocation is waiting).
+ */
+void pd_pressure_mount(struct policyd *pd, const struct usmfs_event *ev)
+{
+	uint64_t total = ev->u.pressure.total, free = ev->u.pressure.free;
+	uint64_t used = total > free ? total - free : 0;
+	uint64_t low = total * ev->u.pressure.low_pct / 100, want, sum = 0;
+	long done = 0;
+
+	if (!(pd->features & USMFS_F_EVICT) || ev->dev > PD_DEV_MAX ||
+	    ev->u.pressure.low_pct == 0 || ev->u.pressure.low_pct >= 100)
+		return;
+	want = used > low ? used - low : 0;
+	if ((ev->flags & USMFS_EVF_URGENT) && want < PD_URGENT_MIN)
+		want = PD_URGENT_MIN;
+	if (!want)
+		return;
+	for (size_t i = 0; i < pd->nbuckets; i++)
+		for (struct pd_file *pf = pd->buckets[i]; pf; pf = pf->next) {
+			struct usm_file_stats st;
+
+			if (pf->dev != ev->dev)
+				continue;
+			usm_file_stats(pd->ctx, pf->f, &st);
+			sum += st.resident;
+		}
+	if (!sum)
+		return;
+	pd_chan_flush(pd->ch);
+	for (size_t i = 0; i < pd->nbuckets; i++)
+		for (struct pd_file *pf = pd->buckets[i]; pf; pf = pf->next) {
+			struct usm_file_stats st;
+			uint64_t share;
+			long n;
+
+			if (pf->dev != ev->dev)
+				continue;
+			usm_file_stats(pd->ctx, pf->f, &st);
+			if (!st.resident)
+				continue;
+			/* Rounded up: the shares add up to at least want. */
+			share = (want * st.resident + sum - 1) / sum;
+			n = usm_evict_file(pd->ctx, pf->f, share);
+			if (n > 0)
+				done += n;
+		}
+	pd_log(PD_DEBUG, "mount %u over its share: %ld pages evicted", ev->dev,
+	       done);
 }
 
 /* ------------------------------------------------------------ pool */

@@ -136,7 +136,7 @@ struct policyd {
 	bool *store_known;
 	/* Counters. */
 	unsigned long events, rejected, unknown, swapins, swapin_errors;
-	unsigned long evict_cmds, commit_cmds, grants;
+	unsigned long evict_cmds, commit_cmds, grants, accesses;
 	uint64_t last_seq;
 };
 
@@ -159,6 +159,7 @@ int pd_resync(struct policyd *pd, bool prune_missing);
 
 /* Keep free frames between the watermarks.  Pages evicted or -errno. */
 long pd_balance(struct policyd *pd, bool force);
+void pd_pressure_mount(struct policyd *pd, const struct usmfs_event *ev);
 
 /* Apply a reloaded config's watermarks (rules, stores and plugins need a
  * restart: the context keeps the config it was built with).  @cfg is not

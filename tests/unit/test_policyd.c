@@ -288,8 +288,9 @@ static uint32_t fk_cmd(struct usmfs_cmd *c)
 			return EINVAL;
 		if (pg->st != FK_LOCKED || pg->frame != c->u.commit.frame)
 			return ENOENT;
-		if (c->u.commit.store_id >= USMFS_MAX_STORES ||
-		    !fk.store_set[c->u.commit.store_id])
+		/* As the module: any store id, named or not (0 is the
+		 * server's default store, which has no name). */
+		if (c->u.commit.store_id >= USMFS_MAX_STORES)
 			return EINVAL;
 		fk.owner[pg->frame] = 0;
 		/* the module does not clear it; poison to catch reads */
@@ -338,7 +339,8 @@ static uint32_t fk_cmd(struct usmfs_cmd *c)
 			return EINVAL;
 		memcpy(fk.stores[c->u.store.store_id], c->u.store.name,
 		       USMFS_NAME_LEN);
-		fk.store_set[c->u.store.store_id] = true;
+		/* As the module: "" forgets the name. */
+		fk.store_set[c->u.store.store_id] = c->u.store.name[0] != 0;
 		return 0;
 	case USMFS_CMD_GET_STORE:
 		if (c->u.store.store_id >= USMFS_MAX_STORES)
@@ -700,13 +702,13 @@ static void test_evict(void **state)
 	assert_true(first_commit != SIZE_MAX);
 	assert_int_equal(fk.n_commit, fk_count(FK_SWAPPED));
 	assert_int_equal(fk.n_bad, 0);
-	/* distinct slots, in a known store */
+	/* distinct slots, in a known store (0: the default store) */
 	for (int i = 0; i < FK_PAGES; i++) {
 		struct fk_page *a = &fk.pages[1][i];
 
 		if (a->st != FK_SWAPPED)
 			continue;
-		assert_true(fk.store_set[a->store_id]);
+		assert_true(a->store_id == 0 || fk.store_set[a->store_id]);
 		for (int j = i + 1; j < FK_PAGES; j++)
 			if (fk.pages[1][j].st == FK_SWAPPED)
 				assert_int_not_equal(a->slot, fk.pages[1][j].slot);

@@ -343,8 +343,9 @@ struct usmfs_page_rec {
  *		@cursor_dev, @cursor_ino, @cursor_index: first page to report,
  *		0/0/0 to start); out: @nr written, the cursor of the next
  *		page, and USMFS_CMDF_LIST_END when there is none.
- * @store:	SET_STORE, GET_STORE: @name is NUL-padded [a-z0-9_-]* ("" is
- *		the server's default store)
+ * @store:	SET_STORE, GET_STORE: @name is NUL-padded [a-z0-9_-]* (SET_STORE
+ *		with "" forgets the name; a store id needs no name to be used
+ *		in COMMIT: usm-policyd keeps id 0, unnamed, for its default)
  */
 struct usmfs_cmd {
 	__u16 op;

@@ -1,0 +1,106 @@
+# kmod/tests/server.sh - sourced by guest.sh with the module loaded (pool=32M):
+# eviction and swap-in through usm-policyd (kmod/chan.c, policy/server).
+# A mount whose share (size=8M) is a quarter of what is written to it: the
+# share fills, the module asks the server (PRESSURE), the server evicts to
+# its file store (EVICT, COMMIT) and brings pages back on faults
+# (SWAPIN_REQUEST, SWAPIN_DONE).  Then the server is killed and restarted.
+SRV_LOG=/tmp/pds.log
+SRV_STORE=/tmp/usm.swap
+cat >/tmp/pds.conf <<EOT
+[pool]
+swap = disk
+[store disk]
+path = file:$SRV_STORE
+EOT
+srv=""
+srv_start() {	# start usm-policyd, wait until it has attached (bounded)
+	n0=$(grep -c "attached: protocol" $SRV_LOG 2>/dev/null)
+	/kt/usm-policyd -v -c /tmp/pds.conf >>$SRV_LOG 2>&1 &
+	srv=$!
+	n=0
+	while [ "$(grep -c "attached: protocol" $SRV_LOG)" = "${n0:-0}" ] && [ $n -lt 60 ]; do
+		sleep 0.5
+		n=$((n + 1))
+	done
+	[ "$(grep -c "attached: protocol" $SRV_LOG)" != "${n0:-0}" ]
+}
+mstat() {	# mstat KEY: KEY=N of the /mnt/s line of the stats file
+	dev=$(awk '$5 == "/mnt/s" { print $3 }' /proc/self/mountinfo)
+	awk -v d="dev=$dev" -v k="$1" '$1 == "mount" && $2 == d {
+		for (i = 3; i <= NF; i++) { split($i, a, "="); if (a[1] == k) print a[2] } }' $STATS
+}
+mkdir -p /mnt/s
+: >$SRV_LOG
+if ! mount -t usmfs -o size=8M,swapin_timeout=20s none /mnt/s; then
+	ko srv-mount "mount failed"
+	return 0 2>/dev/null || exit 0
+fi
+if srv_start; then ok srv-start; else ko srv-start "$(tail -c 300 $SRV_LOG)"; fi
+dd if=/dev/urandom of=/tmp/big bs=1M count=32 2>/dev/null
+check srv-write-4x cp /tmp/big /mnt/s/big
+check srv-readback-4x cmp /tmp/big /mnt/s/big
+ev=$(mstat evictions)
+si=$(mstat swapins)
+if [ "${ev:-0}" -gt 0 ] && [ "${si:-0}" -gt 0 ]; then
+	ok "srv-stats (evictions=$ev swapins=$si swapped=$(mstat swapped))"
+else
+	ko srv-stats "evictions=$ev swapins=$si: $(grep '^mount' $STATS | tail -n 1)"
+fi
+used=$(mstat used_frames)
+check srv-used-within-share [ "${used:-9999}" -le 2048 ]
+check srv-fio-psync fio --name=p --directory=/mnt/s --size=12M --bs=4k --rw=randwrite \
+	--ioengine=psync --verify=crc32c --do_verify=1 --numjobs=2 --group_reporting
+check srv-fio-mmap fio --name=m --directory=/mnt/s --size=12M --bs=4k --rw=randwrite \
+	--ioengine=mmap --verify=crc32c --do_verify=1 --numjobs=2 --group_reporting
+rm -f /mnt/s/p.* /mnt/s/m.*
+cmp /tmp/big /mnt/s/big >/tmp/cmp.out 2>&1 &
+reader=$!
+check srv-policy-change-in-use sh -c '/kt/chantest xattr /mnt/s/big user.usm.evict lru &&
+	[ "$(/kt/chantest xattr /mnt/s/big user.usm.evict)" = lru ]'
+if wait $reader; then ok srv-policy-change-reader; else ko srv-policy-change-reader "$(cat /tmp/cmp.out)"; fi
+
+# The server dies: resident pages keep being served at once; swapped ones
+# wait for the next server (the server asked for USMFS_F_RECOVERY).
+dd if=/tmp/big of=/tmp/tail bs=1M skip=31 count=1 2>/dev/null
+dd if=/mnt/s/big of=/dev/null bs=1M skip=31 count=1 2>/dev/null
+kill -9 $srv
+wait $srv 2>/dev/null
+check srv-dead-resident-served timeout 5 sh -c \
+	'dd if=/mnt/s/big of=/tmp/tail2 bs=1M skip=31 count=1 2>/dev/null && cmp /tmp/tail /tmp/tail2'
+sw=$(mstat swapped)
+check srv-dead-slots-kept [ "${sw:-0}" -gt 0 ]
+# A reader of swapped pages waits; the restarted server serves it.
+cmp /tmp/big /mnt/s/big >/tmp/cmp.out 2>&1 &
+reader=$!
+sleep 2
+if srv_start; then ok srv-restart; else ko srv-restart "$(tail -c 300 $SRV_LOG)"; fi
+if wait $reader; then ok srv-waiting-reader-served; else
+	ko srv-waiting-reader-served "$(cat /tmp/cmp.out)"
+	grep -E "error|warning" $SRV_LOG | tail -n 20
+	dmesg | tail -n 20
+fi
+check srv-after-restart cmp /tmp/big /mnt/s/big
+# kill -9 in the middle of a verify run, restart: the run still verifies.
+fio --name=k --directory=/mnt/s --size=16M --bs=4k --rw=randwrite --ioengine=psync \
+	--verify=crc32c --do_verify=1 --verify_backlog=0 >/tmp/fiok.out 2>&1 &
+fk=$!
+sleep 3
+kill -9 $srv
+wait $srv 2>/dev/null
+sleep 1
+srv_start || ko srv-restart-2 "$(tail -c 300 $SRV_LOG)"
+if wait $fk; then ok srv-kill9-mid-verify; else ko srv-kill9-mid-verify "$(tail -c 300 /tmp/fiok.out)"; fi
+rm -f /mnt/s/k.*
+# Touch the file for a while: sampled pages report their next access.
+for i in 1 2 3; do cat /mnt/s/big >/dev/null; sleep 0.5; done
+kill -TERM $srv
+wait $srv
+rc=$?
+check srv-exit-0 [ $rc = 0 ]
+# Access sampling: the last server heard of pages touched after sampling.
+acc=$(grep "detached:" $SRV_LOG | tail -n 1 | sed -n 's/.* \([0-9]*\) accesses.*/\1/p')
+if [ "${acc:-0}" -gt 0 ]; then ok "srv-access-sampled ($acc ACCESS events)"; else ko srv-access-sampled "$(grep detached: $SRV_LOG | tail -n 1)"; fi
+rm -f /mnt/s/big
+check srv-umount umount /mnt/s
+check srv-no-swapin-timeouts sh -c '! dmesg | grep -q "swap-in of page .* timed out"'
+rm -f /tmp/big /tmp/tail /tmp/tail2 $SRV_STORE
