@@ -741,9 +741,13 @@ static void usmfs_fill_mount(struct usmfs_event *ev, struct usmfs_sb_info *sbi)
 		    sizeof(ev->u.mount.alloc));
 	strscpy_pad(ev->u.mount.evict, sbi->opt_evict,
 		    sizeof(ev->u.mount.evict));
-	/* Only a store name: a path or "none" is not one. */
-	if (usmfs_name_valid(sbi->opt_swap, strlen(sbi->opt_swap)) &&
-	    strlen(sbi->opt_swap) < USMFS_NAME_LEN && strcmp(sbi->opt_swap, "none"))
+	/*
+	 * swap= only when it was given, and only a store name or "none" (a
+	 * file: path is the FUSE daemon's way; the server has its stores).
+	 */
+	if (usmfs_swap_given(sbi) &&
+	    usmfs_name_valid(sbi->opt_swap, strlen(sbi->opt_swap)) &&
+	    strlen(sbi->opt_swap) < USMFS_NAME_LEN)
 		strscpy_pad(ev->u.mount.swap, sbi->opt_swap,
 			    sizeof(ev->u.mount.swap));
 }

@@ -285,6 +285,7 @@ void usmfs_falloc_finish(struct inode *inode, pgoff_t first, pgoff_t last,
 			 bool undo);
 int usmfs_setattr_size(struct inode *inode, loff_t newsize);
 int usmfs_show_options(struct seq_file *m, struct dentry *root);
+bool usmfs_swap_given(const struct usmfs_sb_info *sbi);
 
 /* xattr.c */
 void usmfs_policy_init(struct usmfs_policy *pol, struct usmfs_sb_info *sbi);
