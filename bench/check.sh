@@ -74,7 +74,7 @@ check "evictbw-base" '$2 == "base" && $4 == 64 && $8 > 0 && $10 > 0 && $10 <= $8
 # hot-file faults: one fault per timed touch, evictions only in the busy
 # phase, none from the hot file (fields: 3 touches, 4 faults/touch,
 # 10 evictions, 11 hot evictions)
-mkdir -p "$work/ctl" && mount -t tmpfs -o size=256M none "$work/ctl" && mounts+=("$work/ctl")
+mount_usmfs "$work/ctl" "size=256M" || { echo "bench-check: mount failed"; exit 1; }
 "$el" "$m" -d 1 -C "$work/ctl" -l check >"$work/el.out" 2>"$work/el.err"
 check "evictlat-idle" '$2 == "idle" && $3 > 0 && $4 >= 0.9 && $4 <= 1.2 && $11 == 0' "$(grep ',idle,' "$work/el.out")"
 check "evictlat-busy-evicts" '$2 == "busy" && $3 > 0 && $4 >= 0.9 && $4 <= 1.2 && $10 > 0 && $11 == 0' "$(grep ',busy,' "$work/el.out")"

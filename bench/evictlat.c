@@ -21,8 +21,9 @@
  *   idle     the child stopped and the daemon's balancing settled
  *   busy     the child running (SIGCONT): continuous eviction
  *   control  (with -C) a second child writing the same way to CONTROL_DIR
- *            (a tmpfs): the same CPU load without eviction, which tells
- *            how much of busy is only a second busy process on the machine
+ *            (another usmfs mount, big enough never to evict): the same
+ *            work without eviction, which tells how much of busy is only
+ *            a writer and its filesystem keeping the machine busy
  * The mount's evictions come from user.usm.stats on MNT (the FUSE daemon
  * has it) and from the module's stats file (-S, by default
  * /sys/kernel/debug/usmfs/pool: its "mount dev=MAJ:MIN ... evictions=N"

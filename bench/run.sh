@@ -293,14 +293,16 @@ fi
 # ---------------------------------------------------------------- evlat
 # Fault latency on a hot resident file while OTHER files are evicted
 # (bench/evictlat.c), against the same with nothing else running and with
-# the same writer aimed at a tmpfs (CPU load without eviction).
+# the same writer aimed at a usmfs mount that does not evict.
 if want evlat; then
 	swap_dir
 	el=$work/evictlat
 	cc -O2 -o "$el" "$top/bench/evictlat.c" || exit 1
 	secs=$([ $quick = 1 ] && echo 1 || echo 6)
 	progress "evlat: hot-file faults, idle / evicting / control, ${secs}s each"
-	mount_tmpfs "$work/evlat-ctl" 512M || exit 1
+	# control: the same writer into a second usmfs mount big enough never
+	# to evict (its own daemon): the same work, eviction aside
+	mount_usmfs "$work/evlat-ctl" "size=1G" || exit 1
 	d=$work/evlat
 	mount_usmfs "$d" "size=64M,swap=file:$swapdir/evlat.swap" || exit 1
 	"$el" "$d" -d "$secs" -C "$work/evlat-ctl" -l fuse > "$work/evlat.raw" ||

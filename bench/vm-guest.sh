@@ -187,7 +187,8 @@ if [ -x /vm/evictlat ]; then
 	grep -q ' /sys/kernel/debug ' /proc/mounts ||
 		mount -t debugfs none /sys/kernel/debug 2>/dev/null
 	if mount -t "$MODULE" none /mnt/ev -o size="$EV_SIZE"; then
-		if mount -t tmpfs -o size=$((EV_STREAM + 32))M none /mnt/evctl; then
+		# control: the same writer into a second mount that never evicts
+		if mount -t "$MODULE" none /mnt/evctl -o size=$((EV_STREAM + 32))M; then
 			echo "vmb: evictlat on usmfs size=$EV_SIZE, ${EV_STREAM} MiB streamed, ${EV_SECS}s per phase"
 			timeout "$EV_TIMEOUT" /vm/evictlat /mnt/ev -d "$EV_SECS" -s "$EV_STREAM" \
 				-C /mnt/evctl -l "$KERNEL" >/tmp/el.out 2>/tmp/el.err
@@ -200,11 +201,14 @@ if [ -x /vm/evictlat ]; then
 			else
 				error "evictlat exit $rc"
 				dmesg | tail -n 15 | sed 's/^/vmb: evictlat: dmesg: /'
-				[ -n "$pd" ] && tail -n 15 /tmp/pd.log | sed 's/^/vmb: evictlat: usm-policyd: /'
+				[ -n "$pd" ] && grep -v 'debug: mount .* over its share: 0 pages' /tmp/pd.log |
+					tail -n 15 | sed 's/^/vmb: evictlat: usm-policyd: /'
+				grep -h . /sys/kernel/debug/usmfs/pool 2>/dev/null | sed 's/^/vmb: evictlat: pool: /'
+				ps 2>/dev/null | grep '[e]victlat' | sed 's/^/vmb: evictlat: ps: /'
 			fi
 			umount /mnt/evctl || error "umount /mnt/evctl"
 		else
-			error "mount tmpfs /mnt/evctl"
+			error "mount $MODULE /mnt/evctl"
 		fi
 		rm -f /mnt/ev/* 2>/dev/null
 		umount /mnt/ev || error "umount /mnt/ev"
