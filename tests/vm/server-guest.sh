@@ -350,12 +350,13 @@ c_copy4x() {
 # user.usm.evict changed XATTR_CHANGES times (setfattr and usmctl policy,
 # in turns) while fio writes and verifies the file, over and over
 # (--overwrite: the same file) until the changes are done; with eviction,
-# the file is as big as the mount (above its high watermark), else half.
+# the file is 1.5x the mount (it cannot fit without evictions), else half
+# of it.
 XATTR_CHANGES=10
 c_xattr_evict() {
 	t0=$(date +%s)
 	if [ "$SRV_EVICT" = 1 ]; then
-		sz=$(($(bytes "$SRV_SIZE") >> 20))M
+		sz=$(($(bytes "$SRV_SIZE") * 3 / 2 >> 20))M
 	else
 		sz=$(($(bytes "$SRV_SIZE") / 2 >> 20))M
 	fi
