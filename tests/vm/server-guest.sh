@@ -105,9 +105,11 @@ wait_gone() {
 	return 1
 }
 
-# Start a server as mount.usmfs does (its default config, its log).
+# Start a server as mount.usmfs does (its default config, its log), from
+# / (the suite's USMFS_RESTART_CMD runs in a directory of the mount: a
+# server left there would keep the mount busy).
 pd_start() {
-	setsid usm-policyd </dev/null >>"$PD_LOG" 2>&1 &
+	(cd / && exec setsid usm-policyd </dev/null >>"$PD_LOG" 2>&1) &
 }
 
 pd_kill9() {
