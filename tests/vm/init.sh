@@ -70,6 +70,9 @@ finish() {
 	cat /tmp/results
 	echo "vm: status $1"
 	sync
+	# The console writes behind: let the last lines out before the port
+	# write stops the machine (a long results block was cut short).
+	sleep 2
 	printf "\\$(printf %o "$1")" | dd of=/dev/port bs=1 seek=244 count=1 conv=notrunc 2>/dev/null
 	# Only reached if the port write did not stop the machine.
 	echo "vm: isa-debug-exit did not stop the guest"
