@@ -138,33 +138,10 @@ static bool usmfs_store_valid(struct usmfs_sb_info *sbi, const char *s,
 
 /* -------------------------------------------------------------- user.usm */
 
-/*
- * What the module does not count yet reads 0 (docs/kmod.md): swapped
- * pages, evictions and swap-ins come with eviction.
- */
+/* Pages of the file held as (store, slot) by the server's COMMITs. */
 static u64 usmfs_file_swapped(struct inode *inode)
 {
-	return 0;
-}
-
-static u64 usmfs_file_evictions(struct inode *inode)
-{
-	return 0;
-}
-
-static u64 usmfs_file_swapins(struct inode *inode)
-{
-	return 0;
-}
-
-static u64 usmfs_mount_evictions(struct usmfs_sb_info *sbi)
-{
-	return 0;
-}
-
-static u64 usmfs_mount_swapins(struct usmfs_sb_info *sbi)
-{
-	return 0;
+	return atomic_long_read(&USMFS_I(inode)->nr_swapped);
 }
 
 enum usmfs_xattr_kind {
@@ -260,7 +237,7 @@ static int usmfs_mount_stats(struct super_block *sb, char *buf, size_t len)
 	struct usmfs_sb_info *sbi = USMFS_SB(sb);
 	unsigned long frames = usmfs_pool_nr_frames();
 	unsigned long free = usmfs_pool_nr_free();
-	u64 files = 0, swapped = 0, features;
+	u64 files = 0, features;
 	char sources[32];
 	struct inode *inode;
 	u32 low, high;
@@ -271,7 +248,6 @@ static int usmfs_mount_stats(struct super_block *sb, char *buf, size_t len)
 		if (!S_ISREG(inode->i_mode) || USMFS_I(inode)->chan_gone)
 			continue;
 		files++;
-		swapped += usmfs_file_swapped(inode);
 	}
 	spin_unlock(&sb->s_inode_list_lock);
 	server = usmfs_chan_state(&features, &low, &high);
@@ -280,9 +256,9 @@ static int usmfs_mount_stats(struct super_block *sb, char *buf, size_t len)
 			"frames=%lu free=%lu used=%lu limit=%lu resident=%llu swapped=%llu files=%llu faults=%lld evictions=%llu swapins=%llu hits=%lld low=%u high=%u pool_bytes=%llu source=%s chunks=%u server=%d evicting=%d",
 			frames, free, frames - free, sbi->max_frames,
 			(u64)atomic_long_read(&sbi->used_frames) << PAGE_SHIFT,
-			swapped << PAGE_SHIFT, files,
-			atomic64_read(&sbi->faults), usmfs_mount_evictions(sbi),
-			usmfs_mount_swapins(sbi), atomic64_read(&sbi->hits),
+			(u64)atomic_long_read(&sbi->swapped) << PAGE_SHIFT, files,
+			atomic64_read(&sbi->faults), atomic64_read(&sbi->evictions),
+			atomic64_read(&sbi->swapins), atomic64_read(&sbi->hits),
 			low, high, usmfs_pool_bytes(), sources,
 			usmfs_pool_nr_chunks(), server,
 			!!(features & USMFS_F_EVICT));
@@ -305,12 +281,13 @@ static int usmfs_usm_format(struct inode *inode, int id, char *buf,
 		if (!S_ISREG(inode->i_mode))
 			return -ENODATA;
 		return snprintf(buf, len,
-				"resident=%llu swapped=%llu faults=%lld evictions=%llu swapins=%llu hits=%lld alloc=%s evict=%s",
-				(u64)inode_get_bytes(inode),
+				"resident=%llu swapped=%llu faults=%lld evictions=%lld swapins=%lld hits=%lld alloc=%s evict=%s",
+				(u64)inode_get_bytes(inode) -
+				(usmfs_file_swapped(inode) << PAGE_SHIFT),
 				usmfs_file_swapped(inode) << PAGE_SHIFT,
 				atomic64_read(&info->faults),
-				usmfs_file_evictions(inode),
-				usmfs_file_swapins(inode),
+				atomic64_read(&info->evictions),
+				atomic64_read(&info->swapins),
 				atomic64_read(&info->hits), pol.alloc,
 				pol.evict);
 	}
