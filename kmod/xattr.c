@@ -139,12 +139,15 @@ static bool usmfs_store_valid(struct usmfs_sb_info *sbi, const char *s,
 /* -------------------------------------------------------------- user.usm */
 
 /*
- * What the module does not count yet reads 0 (docs/kmod.md): swapped
- * pages, evictions and swap-ins come with eviction.
+ * The counters of eviction: per mount (evictions, swap-ins, swapped pages)
+ * and per file (swapped pages).  The module does not count a file's own
+ * evictions and swap-ins: those read 0 (docs/kmod.md).
  */
 static u64 usmfs_file_swapped(struct inode *inode)
 {
-	return 0;
+	long n = atomic_long_read(&USMFS_I(inode)->nr_swapped);
+
+	return n > 0 ? n : 0;
 }
 
 static u64 usmfs_file_evictions(struct inode *inode)
@@ -157,14 +160,21 @@ static u64 usmfs_file_swapins(struct inode *inode)
 	return 0;
 }
 
+static u64 usmfs_mount_swapped(struct usmfs_sb_info *sbi)
+{
+	long n = atomic_long_read(&sbi->swapped);
+
+	return n > 0 ? n : 0;
+}
+
 static u64 usmfs_mount_evictions(struct usmfs_sb_info *sbi)
 {
-	return 0;
+	return atomic64_read(&sbi->evictions);
 }
 
 static u64 usmfs_mount_swapins(struct usmfs_sb_info *sbi)
 {
-	return 0;
+	return atomic64_read(&sbi->swapins);
 }
 
 enum usmfs_xattr_kind {
@@ -260,7 +270,7 @@ static int usmfs_mount_stats(struct super_block *sb, char *buf, size_t len)
 	struct usmfs_sb_info *sbi = USMFS_SB(sb);
 	unsigned long frames = usmfs_pool_nr_frames();
 	unsigned long free = usmfs_pool_nr_free();
-	u64 files = 0, swapped = 0, features;
+	u64 files = 0, features;
 	char sources[32];
 	struct inode *inode;
 	u32 low, high;
@@ -271,7 +281,6 @@ static int usmfs_mount_stats(struct super_block *sb, char *buf, size_t len)
 		if (!S_ISREG(inode->i_mode) || USMFS_I(inode)->chan_gone)
 			continue;
 		files++;
-		swapped += usmfs_file_swapped(inode);
 	}
 	spin_unlock(&sb->s_inode_list_lock);
 	server = usmfs_chan_state(&features, &low, &high);
@@ -280,7 +289,7 @@ static int usmfs_mount_stats(struct super_block *sb, char *buf, size_t len)
 			"frames=%lu free=%lu used=%lu limit=%lu resident=%llu swapped=%llu files=%llu faults=%lld evictions=%llu swapins=%llu hits=%lld low=%u high=%u pool_bytes=%llu source=%s chunks=%u server=%d evicting=%d",
 			frames, free, frames - free, sbi->max_frames,
 			(u64)atomic_long_read(&sbi->used_frames) << PAGE_SHIFT,
-			swapped << PAGE_SHIFT, files,
+			usmfs_mount_swapped(sbi) << PAGE_SHIFT, files,
 			atomic64_read(&sbi->faults), usmfs_mount_evictions(sbi),
 			usmfs_mount_swapins(sbi), atomic64_read(&sbi->hits),
 			low, high, usmfs_pool_bytes(), sources,
@@ -293,6 +302,7 @@ static int usmfs_usm_format(struct inode *inode, int id, char *buf,
 {
 	struct usmfs_inode_info *info = USMFS_I(inode);
 	struct usmfs_policy pol;
+	u64 bytes, swapped;
 
 	spin_lock(&info->lock);
 	pol = info->pol;
@@ -304,10 +314,12 @@ static int usmfs_usm_format(struct inode *inode, int id, char *buf,
 		/* As the FUSE frontend: only regular files have pages. */
 		if (!S_ISREG(inode->i_mode))
 			return -ENODATA;
+		/* i_blocks counts swapped pages too, as tmpfs's does */
+		swapped = usmfs_file_swapped(inode) << PAGE_SHIFT;
+		bytes = inode_get_bytes(inode);
 		return snprintf(buf, len,
 				"resident=%llu swapped=%llu faults=%lld evictions=%llu swapins=%llu hits=%lld alloc=%s evict=%s",
-				(u64)inode_get_bytes(inode),
-				usmfs_file_swapped(inode) << PAGE_SHIFT,
+				bytes > swapped ? bytes - swapped : 0, swapped,
 				atomic64_read(&info->faults),
 				usmfs_file_evictions(inode),
 				usmfs_file_swapins(inode),
