@@ -4,7 +4,7 @@
  * while eviction of OTHER files runs.
  *
  *   evictlat MNT [-r HOT_MIB] [-s STREAM_MIB] [-d SECONDS] [-P PRIO]
- *                [-C CONTROL_DIR] [-l LABEL]
+ *                [-C CONTROL_DIR] [-S STATS_FILE] [-l LABEL]
  *
  * A hot file MNT/evictlat-hot.PID of HOT_MIB MiB (8) is written, given
  * user.usm.prio=PRIO (7: the arbiter evicts lower classes first; -P -1
@@ -21,11 +21,14 @@
  *   idle     the child stopped and the daemon's balancing settled
  *   busy     the child running (SIGCONT): continuous eviction
  *   control  (with -C) a second child writing the same way to CONTROL_DIR
- *            (a tmpfs): the same CPU load without eviction, which tells
- *            how much of busy is only a second busy process on the machine
+ *            (another usmfs mount, big enough never to evict): the same
+ *            work without eviction, which tells how much of busy is only
+ *            a writer and its filesystem keeping the machine busy
  * The mount's evictions come from user.usm.stats on MNT (the FUSE daemon
- * has it); where the root has none (usmfs.ko), from the sum of the files'
- * own user.usm.stats over the streaming files.
+ * has it) and from the module's stats file (-S, by default
+ * /sys/kernel/debug/usmfs/pool: its "mount dev=MAJ:MIN ... evictions=N"
+ * line for MNT), the larger of the two; with neither, from the sum of the
+ * streaming files' own user.usm.stats.
  * Taking turns puts the host's own noise into every phase alike; what a
  * burst of load on a shared host does to a few slices is then taken out
  * by the slice figures: the p50 and p99 of each slice, and their median
@@ -48,7 +51,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <sys/xattr.h>
 #include <time.h>
@@ -102,15 +108,43 @@ static void stream_path(char *buf, size_t len, const char *dir, pid_t parent,
 	snprintf(buf, len, "%s/evictlat-stream.%d.%d", dir, (int)parent, i);
 }
 
-/* Evictions on the mount so far: the root's figure, else the streaming
- * files' own (the child of this process streams into @mnt). */
+static const char *stats_file = "/sys/kernel/debug/usmfs/pool";
+
+/* evictions= of @mnt's "mount dev=MAJ:MIN" line in the module's stats
+ * file, or -1. */
+static long long module_evictions(const char *mnt)
+{
+	char want[64], line[512], *p;
+	long long e = -1;
+	struct stat sb;
+	FILE *f;
+
+	if (stat(mnt, &sb))
+		return -1;
+	snprintf(want, sizeof(want), "mount dev=%u:%u ", major(sb.st_dev),
+		 minor(sb.st_dev));
+	f = fopen(stats_file, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, want, strlen(want)) &&
+		    (p = strstr(line, " evictions=")))
+			e = strtoll(p + 11, NULL, 10);
+	fclose(f);
+	return e;
+}
+
+/* Evictions on the mount so far: the larger of the root's figure and the
+ * module's stats file (a module may not count in one of them yet), else
+ * the streaming files' own (the child of this process streams into @mnt). */
 static long long mount_evictions(const char *mnt)
 {
-	long long e = usm_stat(mnt, "evictions"), sum = 0;
+	long long e = usm_stat(mnt, "evictions"), m = module_evictions(mnt);
+	long long sum = 0;
 	char path[4096];
 
-	if (e >= 0)
-		return e;
+	if (e >= 0 || m >= 0)
+		return e > m ? e : m;
 	for (int i = 0; i < STREAM_FILES; i++) {
 		stream_path(path, sizeof(path), mnt, getpid(), i);
 		e = usm_stat(path, "evictions");
@@ -284,6 +318,10 @@ static pid_t start_stream(const char *dir, size_t mib, const char *mnt)
 	if (pid < 0)
 		return -1;
 	if (pid == 0) {
+		/* a stopped writer must not outlive us holding files open */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() == 1)
+			_exit(1);
 		stream(dir, mib);
 		_exit(0);
 	}
@@ -341,7 +379,7 @@ static void stop_stream(pid_t pid, const char *dir)
 static void usage(void)
 {
 	fprintf(stderr, "usage: evictlat MNT [-r HOT_MIB] [-s STREAM_MIB] [-d SECONDS] "
-		"[-P PRIO] [-C CONTROL_DIR] [-l LABEL]\n");
+		"[-P PRIO] [-C CONTROL_DIR] [-S STATS_FILE] [-l LABEL]\n");
 	exit(2);
 }
 
@@ -360,13 +398,14 @@ int main(int argc, char **argv)
 	char hotpath[4096];
 	char *p;
 
-	while ((opt = getopt(argc, argv, "r:s:d:P:C:l:")) != -1) {
+	while ((opt = getopt(argc, argv, "r:s:d:P:C:S:l:")) != -1) {
 		switch (opt) {
 		case 'r': hot = strtoul(optarg, NULL, 0); break;
 		case 's': smib = strtoul(optarg, NULL, 0); break;
 		case 'd': secs = atof(optarg); break;
 		case 'P': prio = atoi(optarg); break;
 		case 'C': control = optarg; break;
+		case 'S': stats_file = optarg; break;
 		case 'l': label = optarg; break;
 		default: usage();
 		}
@@ -374,9 +413,11 @@ int main(int argc, char **argv)
 	if (optind != argc - 1 || !hot || !smib || secs <= 0)
 		usage();
 	mnt = argv[optind];
-	if (usm_stat(mnt, "evictions") < 0)
-		fprintf(stderr, "evictlat: %s: no mount-wide user.usm.stats: "
-			"counting the streaming files' evictions\n", mnt);
+	if (module_evictions(mnt) >= 0)
+		fprintf(stderr, "evictlat: %s: evictions from %s too\n", mnt, stats_file);
+	else if (usm_stat(mnt, "evictions") < 0)
+		fprintf(stderr, "evictlat: %s: no mount-wide user.usm.stats nor %s: "
+			"counting the streaming files' evictions\n", mnt, stats_file);
 	len = hot * MIB;
 	norder = len / STRIDE;
 	nph = control ? 3 : 2;

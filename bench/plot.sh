@@ -52,20 +52,33 @@ plot for [p in policies] '< awk -v p='.p.' ''$2 == p'' replay.dat' using 3:xtic(
 GP
 fi
 if [ -s swapout.csv ]; then
-	awk -F, 'NR > 1 && $1 == "evict" { print $2 "-" $3 "M", $14, $15 }' swapout.csv > swapout.dat
+	# per policy and set: the median of the rounds, and their range
+	awk -F, '
+	function med(list,   v, k, i, j, t) {
+		k = split(list, v, " ")
+		for (i = 2; i <= k; i++) for (j = i; j > 1 && v[j - 1] + 0 > v[j] + 0; j--) { t = v[j]; v[j] = v[j - 1]; v[j - 1] = t }
+		lo = v[1]; hi = v[k]
+		return k % 2 ? v[(k + 1) / 2] : (v[k / 2] + v[k / 2 + 1]) / 2
+	}
+	NR > 1 && $1 != "base" { key = $2 "-" ($1 == "reclaim" ? "reclaim" : $3 "M")
+		if (!(key in seen)) { seen[key] = 1; order[++n] = key }
+		d[key] = d[key] " " $14; b[key] = b[key] " " $15 }
+	END { for (i = 1; i <= n; i++) { k = order[i]
+		md = med(d[k]); dl = lo; dh = hi; mb = med(b[k])
+		print k, md, dl, dh, mb, lo, hi } }' swapout.csv > swapout.dat
 	gnuplot <<'GP'
 set terminal pngcairo size 900,420 noenhanced
 set output 'swapout.png'
-set title 'swap-out throughput / the swap filesystem''s write bandwidth (same run)'
+set title 'swap-out / swap filesystem write bandwidth (median of the rounds, range)'
 set style data histograms
-set style histogram clustered
+set style histogram errorbars gap 2 lw 1
 set style fill solid 0.8
 set yrange [0:1<*]
 set ylabel 'usmfs eviction / baseline'
 set xtics rotate by -35
 set grid ytics
 set key outside
-plot 'swapout.dat' using 2:xtic(1) title 'vs write+fdatasync', '' using 3 title 'vs buffered write', 0.8 with lines dt 2 title 'target 0.8'
+plot 'swapout.dat' using 2:3:4:xtic(1) title 'vs write+fdatasync', '' using 5:6:7 title 'vs buffered write', 0.8 with lines dt 2 title 'target 0.8'
 GP
 fi
 if [ -s swapin.csv ]; then

@@ -215,44 +215,40 @@ if want swapout; then
 	cc -O2 -pthread -o "$eb" "$top/bench/evictbw.c" || exit 1
 	msize=64
 	sets="128 256"
-	if [ $quick = 1 ]; then pols="lru"; total=256; else pols="fifo lru clock sieve s3fifo"; total=1024; fi
-	progress "swapout: baseline, $total MiB to $swapdir ($(df --output=source "$swapdir" | tail -1))"
+	rmib=$([ $quick = 1 ] && echo 256 || echo 768)
+	if [ $quick = 1 ]; then pols="lru"; total=256; reps=1; else pols="fifo lru clock sieve s3fifo"; total=1024; reps=3; fi
+	progress "swapout: $reps round(s); baselines of $total MiB in $swapdir ($(df --output=source "$swapdir" | tail -1))"
 	raw=$work/swapout.raw
 	"$eb" base "$swapdir/base" -m "$total" -l base > "$raw" || exit 1
-	for ws in $sets; do
-		for pol in $pols; do
-			d=$work/swapout
-			mount_usmfs "$d" "size=${msize}M,evict=$pol,swap=file:$swapdir/evict.swap" || exit 1
-			dp=${pids[-1]}
-			c0=$(cpu_ticks "$dp")
-			line=$("$eb" evict "$d" -w "$ws" -p $((total / ws)) -S "$swapdir/evict.swap" -l "$pol") ||
-				echo "bench: evictbw $pol $ws failed" >&2
-			c1=$(cpu_ticks "$dp")
-			[ -n "$line" ] && echo "$line,$(( c1 - c0 ))" >> "$raw"
-			umount_one "$d"
-			rm -f "$swapdir/evict.swap"
-			"$eb" base "$swapdir/base" -m "$total" -l base >> "$raw" || exit 1
-		done
-	done
-	# The eviction path alone: a file that fits pushed out whole by
-	# user.usm.reclaim=all, no writer's FUSE traffic at the same time.
-	rmib=$([ $quick = 1 ] && echo 256 || echo 768)
-	for pol in $pols; do
-		d=$work/swapout
-		mount_usmfs "$d" "size=$((rmib * 2))M,evict=$pol,swap=file:$swapdir/evict.swap" || exit 1
+	# evict_run KIND POLICY WS ROUND: one eviction row, then a baseline
+	evict_run() {
+		local d=$work/swapout dp c0 c1 line opts
+		if [ "$1" = evict ]; then opts="size=${msize}M"; else opts="size=$((rmib * 2))M"; fi
+		mount_usmfs "$d" "$opts,evict=$2,swap=file:$swapdir/evict.swap" || exit 1
 		dp=${pids[-1]}
 		c0=$(cpu_ticks "$dp")
-		line=$("$eb" reclaim "$d" -m "$rmib" -S "$swapdir/evict.swap" -l "$pol") ||
-			echo "bench: evictbw reclaim $pol failed" >&2
+		if [ "$1" = evict ]; then
+			line=$("$eb" evict "$d" -w "$3" -p $((total / $3)) -S "$swapdir/evict.swap" -l "$2")
+		else
+			# the eviction path alone: a file that fits pushed out whole
+			# by user.usm.reclaim=all, no writer's FUSE traffic meanwhile
+			line=$("$eb" reclaim "$d" -m "$rmib" -S "$swapdir/evict.swap" -l "$2")
+		fi || echo "bench: evictbw $1 $2 $3 failed" >&2
 		c1=$(cpu_ticks "$dp")
-		[ -n "$line" ] && echo "$line,$(( c1 - c0 ))" >> "$raw"
+		[ -n "$line" ] && echo "$line,$(( c1 - c0 )),$4" >> "$raw"
 		umount_one "$d"
 		rm -f "$swapdir/evict.swap"
 		"$eb" base "$swapdir/base" -m "$total" -l base >> "$raw" || exit 1
+	}
+	for round in $(seq 1 $reps); do
+		for ws in $sets; do
+			for pol in $pols; do evict_run evict "$pol" "$ws" "$round"; done
+		done
+		for pol in $pols; do evict_run reclaim "$pol" 0 "$round"; done
 	done
 	csv=$res/swapout.csv
-	echo "kind,policy,ws_mib,mount_mib,written_mib,writer_s,evicted_mib,window_s,MiBps,sync_s,durable_MiBps,swapins,daemon_cpu_ms_per_MiB,ratio_durable,ratio_buffered" > "$csv"
-	# Each eviction run against the mean of the baselines just before and
+	echo "kind,policy,ws_mib,mount_mib,written_mib,writer_s,evicted_mib,window_s,MiBps,sync_s,durable_MiBps,swapins,daemon_cpu_ms_per_MiB,ratio_durable,ratio_buffered,round" > "$csv"
+	# Each eviction row against the mean of the baselines just before and
 	# just after it; a baseline row against the mean of all of them.
 	awk -F, -v m="$msize" -v hz="$(getconf CLK_TCK)" '
 		{ r[++n] = $0 }
@@ -261,33 +257,52 @@ if want swapout; then
 			for (i = 1; i <= n; i++) {
 				split(r[i], f, ",")
 				if (f[2] == "base") {
-					printf "base,base,0,0,%s,%s,0,0,%s,%s,%s,0,0,%.2f,%.2f\n", f[4], f[5], f[8], f[9], f[10], f[10] * nb / tdur, f[8] * nb / tbuf
+					printf "base,base,0,0,%s,%s,0,0,%s,%s,%s,0,0,%.2f,%.2f,0\n", f[4], f[5], f[8], f[9], f[10], f[10] * nb / tdur, f[8] * nb / tbuf
 					continue
 				}
 				split(r[i - 1], a, ","); split(r[i + 1], b, ",")
 				buf = (a[8] + b[8]) / 2; dur = (a[10] + b[10]) / 2
 				cpu = f[6] > 0 ? f[12] * 1000 / hz / f[6] : 0
-				printf "%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%.2f,%.2f,%.2f\n", f[2], f[1], f[3], (f[2] == "reclaim" ? 2 * f[4] : m), f[4], f[5], f[6], f[7], f[8], f[9], f[10], f[11], cpu, f[10] / dur, f[8] / buf
+				printf "%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%.2f,%.2f,%.2f,%s\n", f[2], f[1], f[3], (f[2] == "reclaim" ? 2 * f[4] : m), f[4], f[5], f[6], f[7], f[8], f[9], f[10], f[11], cpu, f[10] / dur, f[8] / buf, f[13]
 			}
 		}' "$raw" >> "$csv"
-	printf '\n%-8s %-6s %9s %9s %9s %10s %12s %12s\n' policy set "MiB/s" "durable" "cpu ms/MiB" "evicted" "vs disk" "vs pagecache"
-	awk -F, 'NR > 1 { if ($1 == "base")
-			printf "%-8s %-6s %9.1f %9.1f %9s %10s %12s %12s\n", "base", "-", $9, $11, "-", $5 "M", "(" $14 ")", "(" $15 ")"
-		else
-			printf "%-8s %-6s %9.1f %9.1f %9.2f %10s %11.2fx %11.2fx\n", $2, ($1 == "reclaim" ? "reclaim" : $3 "M"), $9, $11, $13, $7 "M", $14, $15 }' "$csv"
+	# The table: per policy and set, the median over the rounds (and the
+	# range of the ratio to the disk's bandwidth).
+	printf '\n%-8s %-7s %8s %8s %8s %8s %9s %11s %10s\n' policy set "MiB/s" durable "cpu ms" evicted "vs disk" "(range)" "vs pgcache"
+	awk -F, '
+	function med(list,   v, k, i, j, t) {
+		k = split(list, v, " ")
+		for (i = 2; i <= k; i++) for (j = i; j > 1 && v[j - 1] + 0 > v[j] + 0; j--) { t = v[j]; v[j] = v[j - 1]; v[j - 1] = t }
+		lo = v[1]; hi = v[k]
+		return k % 2 ? v[(k + 1) / 2] : (v[k / 2] + v[k / 2 + 1]) / 2
+	}
+	NR > 1 && $1 == "base" { nb++; bb = bb " " $9; bd = bd " " $11; next }
+	NR > 1 { key = $1 "," $2 "," $3; if (!(key in seen)) { seen[key] = 1; order[++no] = key }
+		bw[key] = bw[key] " " $9; du[key] = du[key] " " $11; cpu[key] = cpu[key] " " $13
+		ev[key] = ev[key] " " $7; rd[key] = rd[key] " " $14; rb[key] = rb[key] " " $15 }
+	END {
+		for (i = 1; i <= no; i++) { k = order[i]; split(k, f, ",")
+			a = med(bw[k]); b = med(du[k]); c = med(cpu[k]); e = med(ev[k]); rr = med(rb[k])
+			d = med(rd[k]); range = sprintf("%.2f-%.2f", lo, hi)
+			printf "%-8s %-7s %8.1f %8.1f %8.2f %7.0fM %8.2fx %11s %9.2fx\n", f[2], (f[1] == "reclaim" ? "reclaim" : f[3] "M"), a, b, c, e, d, range, rr }
+		med(bb); x = lo "-" hi; med(bd)
+		printf "baselines (%d runs): buffered %s MiB/s, write + fdatasync %s-%s MiB/s\n", nb, x, lo, hi
+	}' "$csv"
 fi
 
 # ---------------------------------------------------------------- evlat
 # Fault latency on a hot resident file while OTHER files are evicted
 # (bench/evictlat.c), against the same with nothing else running and with
-# the same writer aimed at a tmpfs (CPU load without eviction).
+# the same writer aimed at a usmfs mount that does not evict.
 if want evlat; then
 	swap_dir
 	el=$work/evictlat
 	cc -O2 -o "$el" "$top/bench/evictlat.c" || exit 1
 	secs=$([ $quick = 1 ] && echo 1 || echo 6)
 	progress "evlat: hot-file faults, idle / evicting / control, ${secs}s each"
-	mount_tmpfs "$work/evlat-ctl" 512M || exit 1
+	# control: the same writer into a second usmfs mount big enough never
+	# to evict (its own daemon): the same work, eviction aside
+	mount_usmfs "$work/evlat-ctl" "size=1G" || exit 1
 	d=$work/evlat
 	mount_usmfs "$d" "size=64M,swap=file:$swapdir/evlat.swap" || exit 1
 	"$el" "$d" -d "$secs" -C "$work/evlat-ctl" -l fuse > "$work/evlat.raw" ||

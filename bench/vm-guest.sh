@@ -176,15 +176,19 @@ if [ -x /vm/evictlat ]; then
 	if [ -x /vm/usm-policyd ]; then
 		mkdir -p /vswap
 		printf '[pool]\nswap = ev\n\n[store ev]\npath = file:/vswap/ev.swap\n' >/tmp/evlat.conf
-		/vm/usm-policyd -c /tmp/evlat.conf -v >/tmp/pd.log 2>&1 &
+		/vm/usm-policyd -c /tmp/evlat.conf -v -v >/tmp/pd.log 2>&1 &
 		pd=$!
 		n=0
 		while ! grep -q attached /tmp/pd.log && [ $n -lt 30 ]; do sleep 1; n=$((n + 1)); done
 		grep -m1 attached /tmp/pd.log | sed 's/^/vmb: evlat: usm-policyd: /'
 	fi
 	mkdir -p /mnt/ev /mnt/evctl
+	# the module's per-mount evictions are in debugfs (usmfs/pool)
+	grep -q ' /sys/kernel/debug ' /proc/mounts ||
+		mount -t debugfs none /sys/kernel/debug 2>/dev/null
 	if mount -t "$MODULE" none /mnt/ev -o size="$EV_SIZE"; then
-		if mount -t tmpfs -o size=$((EV_STREAM + 32))M none /mnt/evctl; then
+		# control: the same writer into a second mount that never evicts
+		if mount -t "$MODULE" none /mnt/evctl -o size=$((EV_STREAM + 32))M; then
 			echo "vmb: evictlat on usmfs size=$EV_SIZE, ${EV_STREAM} MiB streamed, ${EV_SECS}s per phase"
 			timeout "$EV_TIMEOUT" /vm/evictlat /mnt/ev -d "$EV_SECS" -s "$EV_STREAM" \
 				-C /mnt/evctl -l "$KERNEL" >/tmp/el.out 2>/tmp/el.err
@@ -196,10 +200,15 @@ if [ -x /vm/evictlat ]; then
 				done </tmp/el.out
 			else
 				error "evictlat exit $rc"
+				dmesg | tail -n 15 | sed 's/^/vmb: evictlat: dmesg: /'
+				[ -n "$pd" ] && grep -v 'debug: mount .* over its share: 0 pages' /tmp/pd.log |
+					tail -n 15 | sed 's/^/vmb: evictlat: usm-policyd: /'
+				grep -h . /sys/kernel/debug/usmfs/pool 2>/dev/null | sed 's/^/vmb: evictlat: pool: /'
+				ps 2>/dev/null | grep '[e]victlat' | sed 's/^/vmb: evictlat: ps: /'
 			fi
 			umount /mnt/evctl || error "umount /mnt/evctl"
 		else
-			error "mount tmpfs /mnt/evctl"
+			error "mount $MODULE /mnt/evctl"
 		fi
 		rm -f /mnt/ev/* 2>/dev/null
 		umount /mnt/ev || error "umount /mnt/ev"

@@ -60,6 +60,7 @@ if [ $quick = 1 ]; then
 	FIO_REPS=1
 	FB_MIB=32
 	EV_SECS=1
+	EV_TIMEOUT=60
 	VM_TIMEOUT=${VM_TIMEOUT:-420}
 else
 	FIO_JOBS="seq-read seq-write seq-rw70 rand-read rand-write rand-rw70"
@@ -70,6 +71,7 @@ else
 	FIO_REPS=1
 	FB_MIB=64
 	EV_SECS=4
+	EV_TIMEOUT=180
 	VM_TIMEOUT=${VM_TIMEOUT:-900}
 fi
 
@@ -205,6 +207,7 @@ FIO_RUNTIME='$FIO_RUNTIME'
 FIO_REPS='$FIO_REPS'
 FB_MIB='$FB_MIB'
 EV_SECS='$EV_SECS'
+EV_TIMEOUT='$EV_TIMEOUT'
 EOF
 	(cd "$d" && find vm lib lib64 usr 2>/dev/null | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) >"$b/bench.cpio" &&
 		cat "$BASE_CPIO" "$b/bench.cpio" >"$b/bench-initrd.cpio" ||

@@ -544,8 +544,11 @@ static bool usmfs_room(struct usmfs_sb_info *sbi)
  * @pool_full:	the pool, is used up
  * @deadline:	give up then
  *
- * Return: 0 to try again, -ENOSPC (no evicting server, or none made room
- * by @deadline), -EINTR (fatal signal).
+ * While no server is attached, waits for the next one only if the last
+ * asked for USMFS_F_RECOVERY (it was killed and is being restarted).
+ *
+ * Return: 0 to try again, -ENOSPC (no evicting server and none expected,
+ * or none made room by @deadline), -EINTR (fatal signal).
  */
 int usmfs_chan_wait_frames(struct usmfs_sb_info *sbi, bool pool_full,
 			   unsigned long deadline)
@@ -553,9 +556,12 @@ int usmfs_chan_wait_frames(struct usmfs_sb_info *sbi, bool pool_full,
 	long left = (long)(deadline - jiffies);
 	long r;
 
-	if (!usmfs_chan_evicting() || left <= 0)
+	if (left <= 0)
 		return -ENOSPC;
-	usmfs_queue_pressure(pool_full ? NULL : sbi, true);
+	if (usmfs_chan_evicting())
+		usmfs_queue_pressure(pool_full ? NULL : sbi, true);
+	else if (!READ_ONCE(chan.recovery))
+		return -ENOSPC;
 	r = wait_event_killable_timeout(usmfs_page_wq, usmfs_room(sbi),
 					min_t(long, left, USMFS_WAIT_SLICE));
 	return r < 0 ? -EINTR : 0;
@@ -741,9 +747,13 @@ static void usmfs_fill_mount(struct usmfs_event *ev, struct usmfs_sb_info *sbi)
 		    sizeof(ev->u.mount.alloc));
 	strscpy_pad(ev->u.mount.evict, sbi->opt_evict,
 		    sizeof(ev->u.mount.evict));
-	/* Only a store name: a path or "none" is not one. */
-	if (usmfs_name_valid(sbi->opt_swap, strlen(sbi->opt_swap)) &&
-	    strlen(sbi->opt_swap) < USMFS_NAME_LEN && strcmp(sbi->opt_swap, "none"))
+	/*
+	 * swap= only when it was given, and only a store name or "none" (a
+	 * file: path is the FUSE daemon's way; the server has its stores).
+	 */
+	if (usmfs_swap_given(sbi) &&
+	    usmfs_name_valid(sbi->opt_swap, strlen(sbi->opt_swap)) &&
+	    strlen(sbi->opt_swap) < USMFS_NAME_LEN)
 		strscpy_pad(ev->u.mount.swap, sbi->opt_swap,
 			    sizeof(ev->u.mount.swap));
 }
@@ -1377,6 +1387,7 @@ static int usmfs_cmd_commit(struct usmfs_cmd *c, struct inode *inode)
 		return bad;
 	}
 	atomic_long_inc(&info->nr_swapped);
+	atomic64_inc(&info->evictions);
 	atomic_long_inc(&sbi->swapped);
 	atomic64_inc(&sbi->evictions);
 	usmfs_put_frame(inode, frame);
@@ -1425,6 +1436,7 @@ static int usmfs_cmd_swapin_done(struct usmfs_cmd *c)
 		goto out;
 	}
 	atomic_long_dec(&info->nr_swapped);
+	atomic64_inc(&info->swapins);
 	atomic_long_dec(&sbi->swapped);
 	atomic64_inc(&sbi->swapins);
 	WRITE_ONCE(si->state, USMFS_SI_DONE);

@@ -109,7 +109,14 @@ static vm_fault_t usmfs_fault(struct vm_fault *vmf)
 		atomic64_inc(&info->hits);
 		atomic64_inc(&sbi->hits);
 	}
-	usmfs_map_around(vmf, inode);
+	/*
+	 * Around a page that was resident only: a fault that filled a hole
+	 * is a first touch, whose resident neighbours are mostly mapped
+	 * already (a writer going through a new file); trying them again
+	 * would cost a page-table walk each for nothing.
+	 */
+	if (hit)
+		usmfs_map_around(vmf, inode);
 	/*
 	 * Locked until the mm has set the PTE: a truncate that removes the
 	 * page after we drop invalidate_lock waits for this lock, then

@@ -445,6 +445,8 @@ static struct inode *usmfs_alloc_inode(struct super_block *sb)
 	atomic64_set(&info->faults, 0);
 	atomic64_set(&info->hits, 0);
 	atomic_long_set(&info->nr_swapped, 0);
+	atomic64_set(&info->evictions, 0);
+	atomic64_set(&info->swapins, 0);
 	info->sample_next = 0;
 	info->chan_gone = false;
 	return &info->vfs_inode;

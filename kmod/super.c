@@ -261,6 +261,12 @@ static int usmfs_reconfigure(struct fs_context *fc)
 	return 0;
 }
 
+/* Was swap= given, at mount or at a remount since? */
+bool usmfs_swap_given(const struct usmfs_sb_info *sbi)
+{
+	return sbi->opt_explicit & BIT(Opt_swap);
+}
+
 int usmfs_show_options(struct seq_file *m, struct dentry *root)
 {
 	struct usmfs_sb_info *sbi = USMFS_SB(root->d_sb);

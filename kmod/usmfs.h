@@ -154,6 +154,7 @@ void usmfs_pool_chunk_info(unsigned int i, unsigned long *nr,
  * @resv:	page index -> xa_mk_value(frame) the server reserved for it
  *		(USMFS_CMD_GRANT); taken by the page's first fault
  * @nr_swapped:	pages of the file held as (store, slot)
+ * @evictions, @swapins: pages of the file committed to a store, brought back
  * @sample_next: where access sampling goes on in this file
  *
  * Pages sampled for USMFS_F_ACCESS carry XA_MARK_2 in @frames (XA_MARK_0
@@ -170,6 +171,8 @@ struct usmfs_inode_info {
 	atomic64_t faults;
 	atomic64_t hits;
 	atomic_long_t nr_swapped;
+	atomic64_t evictions;
+	atomic64_t swapins;
 	unsigned long sample_next;
 	bool chan_gone;		/* evicted: not replayed to a server */
 	struct inode vfs_inode;
@@ -285,6 +288,7 @@ void usmfs_falloc_finish(struct inode *inode, pgoff_t first, pgoff_t last,
 			 bool undo);
 int usmfs_setattr_size(struct inode *inode, loff_t newsize);
 int usmfs_show_options(struct seq_file *m, struct dentry *root);
+bool usmfs_swap_given(const struct usmfs_sb_info *sbi);
 
 /* xattr.c */
 void usmfs_policy_init(struct usmfs_policy *pol, struct usmfs_sb_info *sbi);

@@ -138,43 +138,12 @@ static bool usmfs_store_valid(struct usmfs_sb_info *sbi, const char *s,
 
 /* -------------------------------------------------------------- user.usm */
 
-/*
- * The counters of eviction: per mount (evictions, swap-ins, swapped pages)
- * and per file (swapped pages).  The module does not count a file's own
- * evictions and swap-ins: those read 0 (docs/kmod.md).
- */
+/* Pages of the file held as (store, slot) by the server's COMMITs. */
 static u64 usmfs_file_swapped(struct inode *inode)
 {
 	long n = atomic_long_read(&USMFS_I(inode)->nr_swapped);
 
 	return n > 0 ? n : 0;
-}
-
-static u64 usmfs_file_evictions(struct inode *inode)
-{
-	return 0;
-}
-
-static u64 usmfs_file_swapins(struct inode *inode)
-{
-	return 0;
-}
-
-static u64 usmfs_mount_swapped(struct usmfs_sb_info *sbi)
-{
-	long n = atomic_long_read(&sbi->swapped);
-
-	return n > 0 ? n : 0;
-}
-
-static u64 usmfs_mount_evictions(struct usmfs_sb_info *sbi)
-{
-	return atomic64_read(&sbi->evictions);
-}
-
-static u64 usmfs_mount_swapins(struct usmfs_sb_info *sbi)
-{
-	return atomic64_read(&sbi->swapins);
 }
 
 enum usmfs_xattr_kind {
@@ -289,9 +258,9 @@ static int usmfs_mount_stats(struct super_block *sb, char *buf, size_t len)
 			"frames=%lu free=%lu used=%lu limit=%lu resident=%llu swapped=%llu files=%llu faults=%lld evictions=%llu swapins=%llu hits=%lld low=%u high=%u pool_bytes=%llu source=%s chunks=%u server=%d evicting=%d",
 			frames, free, frames - free, sbi->max_frames,
 			(u64)atomic_long_read(&sbi->used_frames) << PAGE_SHIFT,
-			usmfs_mount_swapped(sbi) << PAGE_SHIFT, files,
-			atomic64_read(&sbi->faults), usmfs_mount_evictions(sbi),
-			usmfs_mount_swapins(sbi), atomic64_read(&sbi->hits),
+			(u64)atomic_long_read(&sbi->swapped) << PAGE_SHIFT, files,
+			atomic64_read(&sbi->faults), atomic64_read(&sbi->evictions),
+			atomic64_read(&sbi->swapins), atomic64_read(&sbi->hits),
 			low, high, usmfs_pool_bytes(), sources,
 			usmfs_pool_nr_chunks(), server,
 			!!(features & USMFS_F_EVICT));
@@ -314,15 +283,17 @@ static int usmfs_usm_format(struct inode *inode, int id, char *buf,
 		/* As the FUSE frontend: only regular files have pages. */
 		if (!S_ISREG(inode->i_mode))
 			return -ENODATA;
-		/* i_blocks counts swapped pages too, as tmpfs's does */
+		/* i_blocks counts swapped pages too, as tmpfs's does: read
+		 * each once, and never let a race make resident wrap.
+		 */
 		swapped = usmfs_file_swapped(inode) << PAGE_SHIFT;
 		bytes = inode_get_bytes(inode);
 		return snprintf(buf, len,
-				"resident=%llu swapped=%llu faults=%lld evictions=%llu swapins=%llu hits=%lld alloc=%s evict=%s",
+				"resident=%llu swapped=%llu faults=%lld evictions=%lld swapins=%lld hits=%lld alloc=%s evict=%s",
 				bytes > swapped ? bytes - swapped : 0, swapped,
 				atomic64_read(&info->faults),
-				usmfs_file_evictions(inode),
-				usmfs_file_swapins(inode),
+				atomic64_read(&info->evictions),
+				atomic64_read(&info->swapins),
 				atomic64_read(&info->hits), pol.alloc,
 				pol.evict);
 	}

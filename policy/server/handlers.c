@@ -286,6 +286,56 @@ static void grant(struct policyd *pd, struct pd_file *pf, uint64_t index)
 	pd->grants++;
 }
 
+/* ----------------------------------------------------------- mounts */
+
+static struct pd_mount *mount_find(struct policyd *pd, uint32_t dev)
+{
+	struct pd_mount *m;
+
+	for (m = pd->mounts; m; m = m->next)
+		if (m->dev == dev)
+			return m;
+	return NULL;
+}
+
+static void mount_forget(struct policyd *pd, uint32_t dev)
+{
+	struct pd_mount **pp, *m;
+
+	for (pp = &pd->mounts; (m = *pp); pp = &m->next) {
+		if (m->dev == dev) {
+			*pp = m->next;
+			free(m);
+			return;
+		}
+	}
+}
+
+/* MOUNT: remember the mount's swap= (reported only when it was given). */
+static int ev_mount(struct policyd *pd, const struct usmfs_event *ev)
+{
+	char swap[USMFS_NAME_LEN];
+	struct pd_mount *m;
+
+	if (ev->dev == 0 || ev->dev > PD_DEV_MAX ||
+	    get_name(ev->u.mount.swap, USMFS_NAME_LEN, swap, sizeof(swap)))
+		return reject(pd, ev, "bad dev or store name");
+	pd_log(PD_INFO, "mount %u: %llu frames%s%s", ev->dev,
+	       (unsigned long long)ev->u.mount.max_frames,
+	       *swap ? ", swap=" : "", swap);
+	mount_forget(pd, ev->dev);
+	if (!*swap)
+		return 0;
+	m = calloc(1, sizeof(*m));
+	if (!m)
+		return -ENOMEM;
+	m->dev = ev->dev;
+	memcpy(m->swap, swap, sizeof(m->swap));
+	m->next = pd->mounts;
+	pd->mounts = m;
+	return 0;
+}
+
 /* ---------------------------------------------------------- handlers */
 
 static int ev_file_created(struct policyd *pd, const struct usmfs_event *ev)
@@ -366,6 +416,14 @@ static int ev_file_created(struct policyd *pd, const struct usmfs_event *ev)
 	if (!(out.set & (1u << USM_XATTR_EVICT)) && *evict &&
 	    strcmp(evict, USM_DEFAULT_EVICT) && usm_find_evict(evict))
 		snprintf(out.evict, sizeof(out.evict), "%s", evict);
+	/* Likewise the mount's swap= when it was given (a store name, or
+	 * "none": nothing of the mount is evicted). */
+	if (!(out.set & (1u << USM_XATTR_SWAP))) {
+		const struct pd_mount *m = mount_find(pd, ev->dev);
+
+		if (m)
+			snprintf(out.swap, sizeof(out.swap), "%s", m->swap);
+	}
 
 	pf = pd_file_find(pd, ev->dev, ev->ino);
 	if (pf) {
@@ -626,6 +684,7 @@ static int ev_umount(struct policyd *pd, const struct usmfs_event *ev)
 
 	if (ev->dev == 0 || ev->dev > PD_DEV_MAX)
 		return reject(pd, ev, "bad dev");
+	mount_forget(pd, ev->dev);
 	for (size_t i = 0; i < pd->nbuckets; i++) {
 		struct pd_file *pf = pd->buckets[i], *nx;
 
@@ -677,11 +736,7 @@ int pd_handle_event(struct policyd *pd, const struct usmfs_event *ev)
 		       (unsigned long long)ev->u.swapin.token);
 		return 0;
 	case USMFS_EV_MOUNT:
-		if (ev->dev == 0 || ev->dev > PD_DEV_MAX)
-			return reject(pd, ev, "bad dev");
-		pd_log(PD_INFO, "mount %u: %llu frames", ev->dev,
-		       (unsigned long long)ev->u.mount.max_frames);
-		return 0;
+		return ev_mount(pd, ev);
 	case USMFS_EV_UMOUNT:
 		return ev_umount(pd, ev);
 	case USMFS_EV_OVERFLOW:
@@ -1098,6 +1153,8 @@ void pd_fini(struct policyd *pd)
 	free(pd->buckets);
 	pd->buckets = NULL;
 	pd->nbuckets = pd->nfiles = 0;
+	while (pd->mounts)
+		mount_forget(pd, pd->mounts->dev);
 	/* The module keeps every swapped page's (store_id, slot) for the
 	 * next server: leave the slots in the stores. */
 	if (pd->ctx) {

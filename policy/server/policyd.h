@@ -113,6 +113,13 @@ struct pd_file {
 	struct pd_file *next;	/* hash chain */
 };
 
+/* A mount's own default store (its swap= option), from USMFS_EV_MOUNT. */
+struct pd_mount {
+	uint32_t dev;
+	char swap[USMFS_NAME_LEN];
+	struct pd_mount *next;
+};
+
 struct pd_opts {
 	const char *device;		/* default /dev/usmfs */
 	const char *config;		/* NULL: none */
@@ -131,6 +138,8 @@ struct policyd {
 	/* (dev, ino) -> pd_file */
 	struct pd_file **buckets;
 	size_t nbuckets, nfiles;
+	/* mounts that gave swap= (a store name or "none") */
+	struct pd_mount *mounts;
 	/* store_id -> name ("" = the default store); index = id */
 	char (*stores)[USMFS_NAME_LEN];
 	bool *store_known;

@@ -1350,6 +1350,41 @@ static void test_check(void **state)
 	assert_non_null(strstr(buf, "nosuchpolicy"));
 }
 
+/* A mount given swap=none: its files are never evicted, whatever the
+ * config's default store. */
+static void test_mount_swap(void **state)
+{
+	struct usmfs_event ev = fk_ev(USMFS_EV_MOUNT, 0);
+
+	(void)state;
+	fk_reset(1);
+	server_start();
+	ev.u.mount.max_frames = 64;
+	strcpy((char *)ev.u.mount.swap, "none");
+	fk_push(&ev);
+	fk_create(1, "/pinned-by-mount", 0);
+	for (uint64_t i = 0; i < 56; i++)
+		fk_alloc(1, i);
+	pump();
+	assert_int_equal(pd.rejected, 0);
+	assert_int_equal(fk_count(FK_SWAPPED), 0);
+	{
+		struct usm_file_policy pol;
+		struct pd_file *pf = pd_file_find(&pd, FK_DEV, 1);
+
+		assert_non_null(pf);
+		usm_file_get_policy(pd.ctx, pf->f, &pol);
+		assert_string_equal(pol.swap, "none");
+	}
+	/* a bad store name in MOUNT is rejected, not applied */
+	ev = fk_ev(USMFS_EV_MOUNT, 0);
+	memset(ev.u.mount.swap, 'x', sizeof(ev.u.mount.swap));
+	fk_push(&ev);
+	pump();
+	assert_int_equal(pd.rejected, 1);
+	server_stop();
+}
+
 int main(void)
 {
 	static bool no, yes = true;
@@ -1359,6 +1394,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_evict, test_teardown),
 		cmocka_unit_test_teardown(test_swapin, test_teardown),
 		cmocka_unit_test_teardown(test_reclaim, test_teardown),
+		cmocka_unit_test_teardown(test_mount_swap, test_teardown),
 		cmocka_unit_test_teardown(test_restart, test_teardown),
 		cmocka_unit_test_teardown(test_truncate_and_remove, test_teardown),
 		cmocka_unit_test_teardown(test_overflow, test_teardown),

@@ -2,7 +2,9 @@
 # /init of the kernel lane's guests (busybox sh, PID 1).
 #
 # Loads the module, mounts usmfs, runs the filesystem suite and fio verify
-# jobs against it, unmounts, unloads, checks the kernel log, and hands an
+# jobs against it, unmounts, unloads; then the policy-server checks
+# (/usm/server-guest.sh: the module again, usm-policyd, eviction); checks
+# the kernel log, and hands an
 # exit status to the host through QEMU's isa-debug-exit port (0xf4).
 # Per-kernel settings come from /vm/conf (written by the host).
 #
@@ -32,6 +34,9 @@ MODARGS=
 FIO_SIZE=8M
 STEP_TIMEOUT=120
 SUITE_TIMEOUT=600
+SERVER=0
+SRV_EVICT=0
+QUICK=0
 . /vm/conf
 
 fails=0
@@ -119,7 +124,9 @@ if step mount mount -t "$MODULE" none /mnt/usm -o size="$SIZE"; then
 		noswap=/mnt/usm-noswap
 	fi
 
-	if [ -f /fs/run-suite.sh ]; then
+	if [ "$QUICK" = 1 ]; then
+		echo "vm: QUICK=1: no suite, fio or conformance check in the first part"
+	elif [ -f /fs/run-suite.sh ]; then
 		echo "vm: suite: start"
 		USMFS_SIZE=$SIZE USMFS_SWAP=none USMFS_NOSWAP_DIR=$noswap \
 			USMFS_NOSWAP_SIZE=$NOSWAP_SIZE FS_TIMEOUT_MULT=$FS_TIMEOUT_MULT \
@@ -136,7 +143,7 @@ if step mount mount -t "$MODULE" none /mnt/usm -o size="$SIZE"; then
 		echo "vm: suite: absent"
 	fi
 
-	for engine in psync mmap; do
+	[ "$QUICK" = 1 ] || for engine in psync mmap; do
 		timeout "$STEP_TIMEOUT" fio --name="verify-$engine" --directory=/mnt/usm \
 			--ioengine="$engine" --rw=randwrite --bs=4k --size="$FIO_SIZE" \
 			--numjobs=2 --verify=crc32c --do_verify=1 --verify_fatal=1 \
@@ -155,7 +162,8 @@ if step mount mount -t "$MODULE" none /mnt/usm -o size="$SIZE"; then
 	done
 
 	# tests/conform's stressors and fsx, tmpfs vs usmfs (conform-guest.sh)
-	sh /conform/conform-guest.sh /mnt/usm /tmp/results || fails=$((fails + 1))
+	[ "$QUICK" = 1 ] ||
+		sh /conform/conform-guest.sh /mnt/usm /tmp/results || fails=$((fails + 1))
 
 	[ -n "$noswap" ] && step umount-noswap umount /mnt/usm-noswap
 	step umount umount /mnt/usm
@@ -179,6 +187,18 @@ if [ -r "$pool_file" ] && grep -q '^used ' "$pool_file"; then
 fi
 
 step rmmod rmmod "$MODULE"
+
+# The policy server (server-guest.sh): the module loaded again with its
+# own pool, mounted through mount.usmfs, which starts usm-policyd; its
+# steps are srv-*.
+if [ "$SERVER" = 1 ]; then
+	if [ -f /usm/server-guest.sh ]; then
+		echo "vm: server checks: start (eviction checks: $([ "$SRV_EVICT" = 1 ] && echo on || echo off))"
+		sh /usm/server-guest.sh run /tmp/results || fails=$((fails + 1))
+	else
+		step_fail srv "no /usm/server-guest.sh in the initramfs"
+	fi
+fi
 
 if [ -w /sys/kernel/debug/kmemleak ]; then
 	# An object is reported once unreferenced and older than 5 s.

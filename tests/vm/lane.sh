@@ -21,12 +21,39 @@ VM_NOSWAP_SIZE=${VM_NOSWAP_SIZE:-8M}	# size= of the second, swap=none mount
 VM_FS_TIMEOUT_MULT=${VM_FS_TIMEOUT_MULT:-4}	# TCG is slow: the suite's timeouts x4
 VM_CMA=${VM_CMA:-64M}		# cma= for kernels that have CMA
 VM_FIO_SIZE=${VM_FIO_SIZE:-8M}	# per fio job (2 jobs per engine)
-VM_MEM=${VM_MEM:-1024}
+# The policy server's checks (server-guest.sh): the module loaded again
+# with pool VM_SRV_POOL, mounted through mount.usmfs with usm-policyd.
+# VM_SERVER_EVICT=1 adds the checks that need the module to evict
+# (USMFS_F_EVICT): fio and a file bigger than the pool, the suite's
+# eviction cases, kill -9 of the server in a verify run.
+VM_SERVER=${VM_SERVER:-1}
+VM_SERVER_EVICT=${VM_SERVER_EVICT:-0}
+VM_SRV_POOL=${VM_SRV_POOL:-64M}
+VM_SRV_SIZE=${VM_SRV_SIZE:-64M}	# the server mount's size=
+VM_SRV_SUITE_SIZE=${VM_SRV_SUITE_SIZE:-16M}	# the suite's eviction mount
+VM_SRV_FIO_SIZE=${VM_SRV_FIO_SIZE:-128M}	# per fio job (2 jobs)
+VM_SRV_KILL_SIZE=${VM_SRV_KILL_SIZE:-64M}	# per job of the kill -9 run
+VM_SRV_TIMEOUT=${VM_SRV_TIMEOUT:-300}	# the long server steps, in the guest
+# The swap store is on the guest's rootfs, in RAM: room for it.
+VM_MEM=${VM_MEM:-1536}
 VM_SMP=${VM_SMP:-2}
 STEP_TIMEOUT=${STEP_TIMEOUT:-180}
 SUITE_TIMEOUT=${SUITE_TIMEOUT:-600}
 # What the guest must report, in order; a missing step counts as failed.
 STEPS="insmod mount mount-noswap fio-psync fio-mmap conform umount-noswap umount rmmod dmesg-clean"
+if [ "$VM_SERVER" = 1 ]; then
+	STEPS="$STEPS srv-config-check srv-insmod srv-helper-bad srv-mount srv-policyd srv-usmctl srv-remount"
+	if [ "$VM_SERVER_EVICT" = 1 ]; then
+		STEPS="$STEPS srv-evict-granted srv-fio-psync srv-fio-mmap srv-copy4x"
+	fi
+	STEPS="$STEPS srv-xattr-evict"
+	if [ "$VM_SERVER_EVICT" = 1 ]; then
+		STEPS="$STEPS srv-mount2 srv-suite srv-umount2 srv-kill-fio"
+	fi
+	STEPS="$STEPS srv-dead-resident srv-restart"
+	[ "$VM_SERVER_EVICT" = 1 ] && STEPS="$STEPS srv-restart-swapped"
+	STEPS="$STEPS srv-umount srv-policyd-term srv-pool-empty srv-rmmod"
+fi
 # Kernel log lines that fail a guest whatever its tests said.
 # (kmemleak's "N new suspected memory leaks" is left out: the guest takes a
 # baseline after boot, and what it finds later it prints as "unreferenced
@@ -250,9 +277,19 @@ build_base() {
 	else
 		say "no tests/fs yet: guests run without the filesystem suite"
 	fi
-	say "building the base initramfs (busybox, fio${fsdir:+, fs suite})"
+	if [ "$VM_SERVER" = 1 ]; then
+		say "building usm-policyd and usmctl (make -C policy)"
+		if ! logged "$VM_BUILD/policy-build.log" timeout "$VM_BUILD_TIMEOUT" \
+			make -C "$TOP/policy" -j2; then
+			total_fail=$((total_fail + 1))
+			summary+=("policy: build failed (log: $VM_BUILD/policy-build.log); guests run without the server checks")
+			say "FAIL: usm-policyd did not build; guests run without the server checks"
+			VM_SERVER=0
+		fi
+	fi
+	say "building the base initramfs (busybox, fio${fsdir:+, fs suite}$([ "$VM_SERVER" = 1 ] && echo ', usm-policyd'))"
 	BASE_CPIO=$VM_BUILD/base.cpio
-	logged "$VM_BUILD/initramfs.log" "$VM_DIR/mkinitramfs.sh" "$BASE_CPIO" $fsdir
+	VM_SERVER=$VM_SERVER logged "$VM_BUILD/initramfs.log" "$VM_DIR/mkinitramfs.sh" "$BASE_CPIO" $fsdir
 }
 
 # The per-kernel initramfs: the base plus /vm/$MODULE.ko and /vm/conf.
@@ -272,6 +309,15 @@ FS_TIMEOUT_MULT='$VM_FS_TIMEOUT_MULT'
 FIO_SIZE='$VM_FIO_SIZE'
 STEP_TIMEOUT='$STEP_TIMEOUT'
 SUITE_TIMEOUT='$SUITE_TIMEOUT'
+SERVER='$VM_SERVER'
+QUICK='${VM_QUICK:-0}'
+SRV_EVICT='$VM_SERVER_EVICT'
+SRV_POOL='$VM_SRV_POOL'
+SRV_SIZE='$VM_SRV_SIZE'
+SRV_SUITE_SIZE='$VM_SRV_SUITE_SIZE'
+SRV_FIO_SIZE='$VM_SRV_FIO_SIZE'
+SRV_KILL_SIZE='$VM_SRV_KILL_SIZE'
+SRV_TIMEOUT='$VM_SRV_TIMEOUT'
 EOF
 	INITRD=$b/initrd.cpio
 	(cd "$d" && find vm | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) >"$b/vm.cpio" &&
@@ -291,7 +337,7 @@ boot() {
 	# summary and result lines, and anything that looks like a kernel bug.
 	# (grep and sed line-buffered, so that lines show as they come.)
 	tail -n +1 -F --pid=$qpid "$log.raw" 2>/dev/null |
-		grep --line-buffered -E "^(vm: |fs-kmod: )|^(PASS|FAIL|ok |not ok )|$BAD_RE" |
+		grep --line-buffered -E "^(vm: |fs-kmod(-evict)?: )|^(PASS|FAIL|ok |not ok )|$BAD_RE" |
 		sed -u -e 's/\r$//' -e "s/^/  [$label] /" &
 	local tpid=$!
 	wait $qpid
@@ -367,19 +413,29 @@ judge() {
 		esac
 	done < <(grep -E '^vm: step [^ ]+ (ok|FAIL)' "$res")
 
-	# the filesystem suite's own count
+	# the filesystem suite's own count (and its eviction cases' on the
+	# server's mount: fs-kmod-evict)
 	if [ "$FS_PRESENT" -eq 1 ]; then
-		line=$(grep -E '^fs-kmod: [0-9]+ passed, [0-9]+ failed' "$res" | tail -n 1)
-		if [ -n "$line" ]; then
-			p=$(echo "$line" | sed -E 's/^fs-kmod: ([0-9]+) passed.*/\1/')
-			f=$(echo "$line" | sed -E 's/^fs-kmod: [0-9]+ passed, ([0-9]+) failed.*/\1/')
-			kpass=$((kpass + p))
-			kfail=$((kfail + f))
-			[ "$f" -eq 0 ] || { [ -n "$kwhy" ] || kwhy="suite: $f case(s) failed"; }
-			say "[$label] suite: ${line#fs-kmod: }"
-		else
-			fail "suite: no 'fs-kmod: N passed, N failed' line (did not run or did not finish)"
+		judge_suite "$res" fs-kmod suite
+		if [ "$VM_SERVER" = 1 ] && [ "$VM_SERVER_EVICT" = 1 ]; then
+			judge_suite "$res" fs-kmod-evict "suite (eviction, server)"
 		fi
+	fi
+}
+
+# judge_suite RESULTS TAG WHAT: add the suite's "TAG: N passed, N failed".
+judge_suite() {
+	local line p f
+	line=$(grep -E "^$2: [0-9]+ passed, [0-9]+ failed" "$1" | tail -n 1)
+	if [ -n "$line" ]; then
+		p=$(echo "$line" | sed -E "s/^$2: ([0-9]+) passed.*/\\1/")
+		f=$(echo "$line" | sed -E "s/^$2: [0-9]+ passed, ([0-9]+) failed.*/\\1/")
+		kpass=$((kpass + p))
+		kfail=$((kfail + f))
+		[ "$f" -eq 0 ] || { [ -n "$kwhy" ] || kwhy="$3: $f case(s) failed"; }
+		say "[$label] $3: ${line#"$2": }"
+	else
+		fail "$3: no '$2: N passed, N failed' line (did not run or did not finish)"
 	fi
 }
 

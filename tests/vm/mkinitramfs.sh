@@ -10,6 +10,9 @@
 #   - the conformance check (add_conform): Debian's stress-ng with its
 #     libraries, fsx built -static, stressors.tsv and conform-guest.sh in
 #     /conform;
+#   - the policy server's checks (add_server): usm-policyd, usmctl,
+#     getfattr/setfattr, util-linux mount/umount, mount.usmfs, the guest
+#     config and server-guest.sh, in /usm (VM_SERVER=0: left out);
 #   - /init (init.sh).
 # The per-kernel part (/vm/usmfs.ko, /vm/conf) is a second cpio that the
 # lane appends: the kernel unpacks concatenated archives in order.
@@ -66,6 +69,45 @@ add_conform() {
 	install -m 0755 "$VM_DIR/conform-guest.sh" "$root/conform/conform-guest.sh"
 }
 add_conform
+
+# copy_bin SRC DEST: a dynamically linked program at DEST in the image,
+# with every library ldd finds (at the path ldd shows) and the loader.
+copy_bin() {
+	mkdir -p "$root$(dirname "$2")"
+	cp "$1" "$root$2"
+	ldd "$1" | awk '/=> \// { print $3 } /^[[:space:]]*\/[^ ]*ld-linux/ { print $1 }' |
+	while read -r lib; do
+		[ -e "$root$lib" ] && continue
+		mkdir -p "$root$(dirname "$lib")"
+		cp -L "$lib" "$root$lib"
+	done
+}
+
+# add_server: the policy server's checks (server-guest.sh, in /usm):
+# usm-policyd and usmctl (policy/build, POLICY_BUILD), getfattr/setfattr,
+# util-linux's mount and umount (in /usm/bin: busybox's stay /usr/bin/mount
+# until server-guest.sh switches), mount.usmfs and the guest's usmfs.conf
+# (installed into /sbin and /etc by server-guest.sh, so that the rest of
+# the guest and kmod/tests/guest.sh see neither).
+add_server() {
+	local pb=${POLICY_BUILD:-$TOP/policy/build} p
+	for p in usm-policyd usmctl; do
+		[ -x "$pb/$p" ] || die "initramfs: $pb/$p not built (make -C policy)"
+	done
+	copy_bin "$pb/usm-policyd" /usr/sbin/usm-policyd
+	copy_bin "$pb/usmctl" /usr/bin/usmctl
+	for p in getfattr setfattr; do
+		command -v "$p" >/dev/null || die "initramfs: $p not found (package attr)"
+		copy_bin "$(command -v "$p")" "/usr/bin/$p"
+	done
+	copy_bin /usr/bin/mount /usm/bin/mount
+	copy_bin /usr/bin/umount /usm/bin/umount
+	install -m 0755 "$TOP/mount-helpers/mount.usmfs" "$root/usm/mount.usmfs"
+	install -m 0644 "$VM_DIR/usmfs-guest.conf" "$root/usm/usmfs.conf"
+	install -m 0755 "$VM_DIR/server-guest.sh" "$root/usm/server-guest.sh"
+	mkdir -p "$root/var/log" "$root/var/lib/usmfs"
+}
+[ "${VM_SERVER:-1}" = 0 ] || add_server
 
 if [ -n "$fsdir" ]; then
 	mkdir -p "$root/fs"

@@ -495,7 +495,8 @@ enum {
  * @pressure:	PRESSURE, in frames
  * @swapin:	SWAPIN_REQUEST, SWAPIN_CANCELLED
  * @mount:	MOUNT: @max_frames is the mount's size= in frames; @swap is
- *		the mount's swap= when it is a store name ("" otherwise)
+ *		the mount's swap= when it was given and is a store name or
+ *		"none" ("" otherwise: the server's default store)
  * @overflow:	OVERFLOW
  * @reclaim:	RECLAIM: @nr pages, ~0 = all
  */
