@@ -329,7 +329,7 @@ if want swapin; then
 	swap_dir
 	sl=$work/swapinlat
 	cc -O2 -o "$sl" "$top/bench/swapinlat.c" -lm || exit 1
-	if [ $quick = 1 ]; then pols="lru s3fifo"; secs=1.5; sets=128; else pols="fifo lru clock sieve s3fifo"; secs=5; sets="128 256"; fi
+	if [ $quick = 1 ]; then pols="lru s3fifo"; secs=1; sets=128; else pols="fifo lru clock sieve s3fifo"; secs=5; sets="128 256"; fi
 	csv=$res/swapin.csv
 	echo "policy,ws_mib,mount_mib,reads,swapin_pct,hit_p50_us,hit_p99_us,swapin_p50_us,swapin_p90_us,swapin_p99_us,swapin_p999_us,evictions,swapins,agree" > "$csv"
 	printf '\n%-8s %-6s %9s %7s %8s %9s %9s %9s %9s %9s\n' policy set reads "swapin%" "hit p50" "si p50" "si p90" "si p99" evictions swapins

@@ -141,7 +141,9 @@ static bool usmfs_store_valid(struct usmfs_sb_info *sbi, const char *s,
 /* Pages of the file held as (store, slot) by the server's COMMITs. */
 static u64 usmfs_file_swapped(struct inode *inode)
 {
-	return atomic_long_read(&USMFS_I(inode)->nr_swapped);
+	long n = atomic_long_read(&USMFS_I(inode)->nr_swapped);
+
+	return n > 0 ? n : 0;
 }
 
 enum usmfs_xattr_kind {
@@ -269,6 +271,7 @@ static int usmfs_usm_format(struct inode *inode, int id, char *buf,
 {
 	struct usmfs_inode_info *info = USMFS_I(inode);
 	struct usmfs_policy pol;
+	u64 bytes, swapped;
 
 	spin_lock(&info->lock);
 	pol = info->pol;
@@ -280,11 +283,14 @@ static int usmfs_usm_format(struct inode *inode, int id, char *buf,
 		/* As the FUSE frontend: only regular files have pages. */
 		if (!S_ISREG(inode->i_mode))
 			return -ENODATA;
+		/* i_blocks counts swapped pages too, as tmpfs's does: read
+		 * each once, and never let a race make resident wrap.
+		 */
+		swapped = usmfs_file_swapped(inode) << PAGE_SHIFT;
+		bytes = inode_get_bytes(inode);
 		return snprintf(buf, len,
 				"resident=%llu swapped=%llu faults=%lld evictions=%lld swapins=%lld hits=%lld alloc=%s evict=%s",
-				(u64)inode_get_bytes(inode) -
-				(usmfs_file_swapped(inode) << PAGE_SHIFT),
-				usmfs_file_swapped(inode) << PAGE_SHIFT,
+				bytes > swapped ? bytes - swapped : 0, swapped,
 				atomic64_read(&info->faults),
 				atomic64_read(&info->evictions),
 				atomic64_read(&info->swapins),

@@ -234,7 +234,7 @@ if [ -x $U ] && [ -x /kt/getfattr ] && [ -x /kt/jsoncheck ]; then
 	mkdir -p /mnt/u/ctl
 	dd if=/dev/urandom of=/tmp/ctlf bs=64k count=16 2>/dev/null
 	cp /tmp/ctlf /mnt/u/ctl/f
-	rs=$(/kt/getfattr --only-values -n user.usm.stats /mnt/u 2>&1)
+	rs=$(/kt/getfattr --only-values -n user.usm.stats /mnt/u 2>/dev/null)
 	nfiles=$(find /mnt/u -type f | wc -l)
 	if [ "$(kv "$rs" frames)" = 8192 ] && [ "$(kv "$rs" limit)" = 4096 ] &&
 	   [ "$(kv "$rs" files)" = "$nfiles" ] && [ "$(kv "$rs" server)" = 0 ] &&
@@ -292,7 +292,7 @@ if [ -x /kt/usm-policyd ]; then
 	touch /mnt/u/pdfile
 	sleep 1
 	if [ -x $U ] && [ -f /mnt/u/ctl/f ]; then
-		rs=$(/kt/getfattr --only-values -n user.usm.stats /mnt/u 2>&1)
+		rs=$(/kt/getfattr --only-values -n user.usm.stats /mnt/u 2>/dev/null)
 		[ "$(kv "$rs" server)" = 1 ] && ok ctl-root-stats-server || ko ctl-root-stats-server "$rs"
 		check ctl-status-server sh -c "$U status | grep -q 'server *attached (usm-policyd)'"
 		if [ "$(kv "$rs" evicting)" = 1 ]; then
@@ -303,10 +303,11 @@ if [ -x /kt/usm-policyd ]; then
 			while ! grep -q "reclaim of" /tmp/pd.log && [ $n -lt 20 ]; do sleep 1; n=$((n + 1)); done
 			grep -q "reclaim of" /tmp/pd.log && ok "ctl-evict-server-asked ($(grep -m1 'reclaim of' /tmp/pd.log | head -c 100))" ||
 				ko ctl-evict-server-asked "$(tail -c 300 /tmp/pd.log)"
-			fs=$(/kt/getfattr --only-values -n user.usm.stats /mnt/u/ctl/f 2>&1)
+			fs=$(/kt/getfattr --only-values -n user.usm.stats /mnt/u/ctl/f 2>/dev/null)
 			[ "$(kv "$fs" swapped)" -gt 0 ] && [ "$(kv "$fs" resident)" -lt 1048576 ] &&
+			[ $(($(kv "$fs" swapped) + $(kv "$fs" resident))) = 1048576 ] &&
 				ok "ctl-evict-server-swapped ($fs)" || ko ctl-evict-server-swapped "$fs"
-			rs=$(/kt/getfattr --only-values -n user.usm.stats /mnt/u 2>&1)
+			rs=$(/kt/getfattr --only-values -n user.usm.stats /mnt/u 2>/dev/null)
 			[ "$(kv "$rs" swapped)" -gt 0 ] && [ "$(kv "$rs" evictions)" -gt 0 ] &&
 				ok ctl-root-stats-swapped || ko ctl-root-stats-swapped "$rs"
 			check ctl-evicted-data-back cmp /tmp/ctlf /mnt/u/ctl/f
