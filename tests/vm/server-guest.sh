@@ -106,10 +106,17 @@ wait_gone() {
 }
 
 # Start a server as mount.usmfs does (its default config, its log), from
-# / (the suite's USMFS_RESTART_CMD runs in a directory of the mount: a
-# server left there would keep the mount busy).
+# / and with no descriptor but 0-2: the suite's USMFS_RESTART_CMD runs in
+# a directory of the mount, from a process holding a file of it open, and
+# a server keeping either would keep the mount busy.
 pd_start() {
-	(cd / && exec setsid usm-policyd </dev/null >>"$PD_LOG" 2>&1) &
+	(
+		cd / || exit 1
+		for fd in 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do
+			eval "exec $fd>&-"
+		done
+		exec setsid usm-policyd </dev/null >>"$PD_LOG" 2>&1
+	) &
 }
 
 pd_kill9() {
