@@ -214,7 +214,7 @@ EOF
 		{ fail "initramfs: $b/bench-initrd.cpio"; return 1; }
 
 	log=$b/bench.log
-	append="console=ttyS0 panic=-1 rdinit=/vm/guest.sh $K_APPEND"
+	append="console=ttyS0 panic=-1 no_timer_check rdinit=/vm/guest.sh $K_APPEND"
 	progress "[$label] booting (TCG, ${VM_MEM}M, $VM_SMP cpus, timeout ${VM_TIMEOUT}s): $append"
 	timeout -k 10 "$VM_TIMEOUT" qemu-system-x86_64 -accel tcg -m "$VM_MEM" -smp "$VM_SMP" \
 		-nographic -no-reboot -nic none -kernel "$VMLINUZ" -initrd "$b/bench-initrd.cpio" \

@@ -66,6 +66,7 @@ check "unknown eviction policy"      t_bad evict=bogus "'evict': 'bogus'"
 check "unknown placement policy"     t_bad alloc=Bad_Name "'alloc'"
 check "relative swap file"           t_bad swap=file:rel "'swap'"
 check "bad swapin_timeout"           t_bad swapin_timeout=5x "'swapin_timeout'"
+check "bad max_dirty"                t_bad max_dirty=lots "'max_dirty'"
 check "unreadable config"            t_bad config=$T/none.conf "config="
 check "unknown option"               t_bad size=1M,bogus=1 "unknown option 'bogus=1'"
 check "option without its value"     t_bad size "'size' needs a value"
@@ -188,7 +189,7 @@ chmod +x "$T/bin/mount" "$T/bin/usm-policyd"
 t_kmod() {
 	rm -f "$T/mount.argv" "$T/policyd.ran" "$LOG"
 	PATH=$T/bin:$PATH USMFS_FILESYSTEMS=$T/filesystems USM_POLICYD=$T/bin/usm-policyd \
-		"$HELPER" none "$M" -n -o size=32M,evict=lru,allow_other,ro,_netdev,nofail || return 1
+		"$HELPER" none "$M" -n -o size=32M,evict=lru,allow_other,max_dirty=64M,no_writeback_cache,ro,_netdev,nofail || return 1
 	echo "mount got: $(cat "$T/mount.argv")"
 	# FUSE-only and userspace-only options dropped; -i so mount does not
 	# call the helper again; the server started; no FUSE daemon.

@@ -960,19 +960,38 @@ int pd_resync(struct policyd *pd, bool prune_missing)
 
 /* Pages an urgent PRESSURE frees at least, when already under low. */
 #define PD_URGENT_MIN	32
+/* The highest user.usm.prio class. */
+#define PD_PRIO_MAX	7
+
+/* Resident pages of @pf if it is a file of mount @dev in class @prio. */
+static uint64_t pd_mount_file_resident(struct policyd *pd, struct pd_file *pf,
+				       uint32_t dev, uint32_t prio)
+{
+	struct usm_file_policy pol;
+	struct usm_file_stats st;
+
+	if (pf->dev != dev)
+		return 0;
+	usm_file_get_policy(pd->ctx, pf->f, &pol);
+	if (pol.prio != prio)
+		return 0;
+	usm_file_stats(pd->ctx, pf->f, &st);
+	return st.resident;
+}
 
 /*
  * PRESSURE for one mount's share (size=) rather than the pool: the library
- * sees one pool, so the files of that mount give back pages themselves,
- * each in proportion to what it holds, down to the share's low watermark
+ * sees one pool, so the files of that mount give back pages themselves, as
+ * the arbiter would: lower user.usm.prio classes first, and in a class each
+ * file in proportion to what it holds, down to the share's low watermark
  * (at least PD_URGENT_MIN pages when an allocation is waiting).
  */
 void pd_pressure_mount(struct policyd *pd, const struct usmfs_event *ev)
 {
 	uint64_t total = ev->u.pressure.total, free = ev->u.pressure.free;
 	uint64_t used = total > free ? total - free : 0;
-	uint64_t low = total * ev->u.pressure.low_pct / 100, want, sum = 0;
-	long done = 0;
+	uint64_t low = total * ev->u.pressure.low_pct / 100, want;
+	uint64_t done = 0;
 
 	if (!(pd->features & USMFS_F_EVICT) || ev->dev > PD_DEV_MAX ||
 	    ev->u.pressure.low_pct == 0 || ev->u.pressure.low_pct >= 100)
@@ -982,37 +1001,33 @@ void pd_pressure_mount(struct policyd *pd, const struct usmfs_event *ev)
 		want = PD_URGENT_MIN;
 	if (!want)
 		return;
-	for (size_t i = 0; i < pd->nbuckets; i++)
-		for (struct pd_file *pf = pd->buckets[i]; pf; pf = pf->next) {
-			struct usm_file_stats st;
-
-			if (pf->dev != ev->dev)
-				continue;
-			usm_file_stats(pd->ctx, pf->f, &st);
-			sum += st.resident;
-		}
-	if (!sum)
-		return;
 	pd_chan_flush(pd->ch);
-	for (size_t i = 0; i < pd->nbuckets; i++)
-		for (struct pd_file *pf = pd->buckets[i]; pf; pf = pf->next) {
-			struct usm_file_stats st;
-			uint64_t share;
-			long n;
+	for (uint32_t prio = 0; prio <= PD_PRIO_MAX && done < want; prio++) {
+		uint64_t sum = 0, left = want - done;
 
-			if (pf->dev != ev->dev)
-				continue;
-			usm_file_stats(pd->ctx, pf->f, &st);
-			if (!st.resident)
-				continue;
-			/* Rounded up: the shares add up to at least want. */
-			share = (want * st.resident + sum - 1) / sum;
-			n = usm_evict_file(pd->ctx, pf->f, share);
-			if (n > 0)
-				done += n;
-		}
-	pd_log(PD_DEBUG, "mount %u over its share: %ld pages evicted", ev->dev,
-	       done);
+		for (size_t i = 0; i < pd->nbuckets; i++)
+			for (struct pd_file *pf = pd->buckets[i]; pf; pf = pf->next)
+				sum += pd_mount_file_resident(pd, pf, ev->dev, prio);
+		if (!sum)
+			continue;
+		for (size_t i = 0; i < pd->nbuckets; i++)
+			for (struct pd_file *pf = pd->buckets[i]; pf; pf = pf->next) {
+				uint64_t r = pd_mount_file_resident(pd, pf, ev->dev,
+								    prio);
+				long n;
+
+				if (!r)
+					continue;
+				/* Rounded up: the shares add up to at least left. */
+				n = usm_evict_file(pd->ctx, pf->f,
+						   (left * r + sum - 1) / sum);
+				if (n > 0)
+					done += (uint64_t)n;
+			}
+	}
+	pd_log(done ? PD_DEBUG : PD_WARN,
+	       "mount %u over its share: %llu of %llu pages evicted", ev->dev,
+	       (unsigned long long)done, (unsigned long long)want);
 }
 
 /* ------------------------------------------------------------ pool */

@@ -1385,6 +1385,50 @@ static void test_mount_swap(void **state)
 	server_stop();
 }
 
+/* PRESSURE for a mount's share takes from the lower prio class first: a
+ * prio 7 file keeps its pages while a default (4) one has some to give. */
+static void test_mount_pressure_prio(void **state)
+{
+	struct usmfs_event ev = fk_ev(USMFS_EV_MOUNT, 0);
+	int hot = 0, cold = 0;
+
+	(void)state;
+	fk_reset(1);
+	server_start();
+	ev.u.mount.max_frames = 40;
+	fk_push(&ev);
+	fk_create(1, "/cold", 0);
+	ev = fk_ev(USMFS_EV_FILE_CREATED, 2);
+	ev.u.created.mode = 0100600;
+	ev.u.created.prio = 7;
+	ev.u.created.set = 1u << USM_XATTR_PRIO;
+	strcpy((char *)ev.u.created.alloc, "firstfit");
+	strcpy((char *)ev.u.created.evict, "s3fifo");
+	fk.exists[2] = true;
+	fk_push(&ev);
+	for (uint64_t i = 0; i < 16; i++) {
+		fk_alloc(1, i);
+		fk_alloc(2, i);
+	}
+	pump();
+	ev = fk_ev(USMFS_EV_PRESSURE, 0);
+	ev.u.pressure.total = 40;
+	ev.u.pressure.free = 8;
+	ev.u.pressure.low_pct = 50;
+	ev.u.pressure.high_pct = 75;
+	fk_push(&ev);
+	pump();
+	assert_int_equal(pd.rejected, 0);
+	for (int i = 0; i < FK_PAGES; i++) {
+		cold += fk.pages[1][i].st == FK_SWAPPED;
+		hot += fk.pages[2][i].st == FK_SWAPPED;
+	}
+	/* 32 used, low 20: 12 to go, all from the cold file */
+	assert_true(cold >= 12);
+	assert_int_equal(hot, 0);
+	server_stop();
+}
+
 int main(void)
 {
 	static bool no, yes = true;
@@ -1395,6 +1439,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_swapin, test_teardown),
 		cmocka_unit_test_teardown(test_reclaim, test_teardown),
 		cmocka_unit_test_teardown(test_mount_swap, test_teardown),
+		cmocka_unit_test_teardown(test_mount_pressure_prio, test_teardown),
 		cmocka_unit_test_teardown(test_restart, test_teardown),
 		cmocka_unit_test_teardown(test_truncate_and_remove, test_teardown),
 		cmocka_unit_test_teardown(test_overflow, test_teardown),

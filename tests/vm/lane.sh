@@ -326,7 +326,7 @@ EOF
 
 # Boot the guest; the console goes to LOG, progress lines to stdout.
 boot() {
-	local log=$1 append="console=ttyS0 panic=-1 $K_APPEND"
+	local log=$1 append="console=ttyS0 panic=-1 no_timer_check $K_APPEND"
 	say "[$label] booting $K_REL (TCG, ${VM_MEM}M, ${VM_SMP} cpus, timeout ${VM_TIMEOUT}s): $append"
 	timeout -k 10 "$VM_TIMEOUT" qemu-system-x86_64 -accel tcg -m "$VM_MEM" -smp "$VM_SMP" \
 		-nographic -no-reboot -nic none -kernel "$VMLINUZ" -initrd "$INITRD" \
