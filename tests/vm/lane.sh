@@ -27,7 +27,7 @@ VM_FIO_SIZE=${VM_FIO_SIZE:-8M}	# per fio job (2 jobs per engine)
 # (USMFS_F_EVICT): fio and a file bigger than the pool, the suite's
 # eviction cases, kill -9 of the server in a verify run.
 VM_SERVER=${VM_SERVER:-1}
-VM_SERVER_EVICT=${VM_SERVER_EVICT:-0}
+VM_SERVER_EVICT=${VM_SERVER_EVICT:-1}
 VM_SRV_POOL=${VM_SRV_POOL:-64M}
 VM_SRV_SIZE=${VM_SRV_SIZE:-64M}	# the server mount's size=
 VM_SRV_SUITE_SIZE=${VM_SRV_SUITE_SIZE:-8M}	# the suite's eviction mount
