@@ -9,6 +9,14 @@
  * from a hint below which everything is known to be full, so it never
  * scans the slots one by one.  The bitmap grows (doubling) on demand.
  *
+ * usm_store_alloc_run() hands out runs of adjacent slots instead, for an
+ * eviction batch: next-fit from a cursor that moves forward through the
+ * file, so that slots freed behind it (a writer's overwrites free the old
+ * slots in the order it rewrites them) gather into long free runs before it
+ * comes back to them.  At the top of the used area it wraps to the start
+ * when at least an eighth of that area is free (the file stays within
+ * about 8/7 of what is used), else it appends.
+ *
  * I/O is batched: the pages of a call are sorted by slot and each run of
  * adjacent slots goes in one preadv/pwritev of up to IOV_MAX buffers.
  *
@@ -25,6 +33,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,6 +67,8 @@ struct usm_store {
 	uint64_t nwords;	/* l0 words: a multiple of 64 */
 	uint64_t hint;		/* every l1 word below it is all ones */
 	uint64_t used;
+	uint64_t top;		/* one past the highest slot used since empty */
+	uint64_t cursor;	/* where usm_store_alloc_run() looks next */
 
 	/* Bytes below it were written (or claimed, or were in the file at
 	 * a KEEP open): a read meeting end-of-file below it is -EIO. */
@@ -78,7 +89,7 @@ struct usm_store {
 #define STORE_PUNCH_BATCH	8192
 #define STORE_SPACE_RECHECK	(16ULL << 20)
 
-static void store_punch_pending(struct usm_store *st);
+static void store_punch_pending(struct usm_store *st, bool all);
 
 static void set_err(char *err, size_t errlen, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -121,6 +132,8 @@ static void mark_used(struct usm_store *st, usm_slot_t s)
 	if (st->l0[w] == UINT64_MAX)
 		st->l1[w / 64] |= 1ULL << (w % 64);
 	st->used++;
+	if (s >= st->top)
+		st->top = s + 1;
 }
 
 static void mark_free(struct usm_store *st, usm_slot_t s)
@@ -132,7 +145,52 @@ static void mark_free(struct usm_store *st, usm_slot_t s)
 	st->l1[w / 64] &= ~(1ULL << (w % 64));
 	if (w / 64 < st->hint)
 		st->hint = w / 64;
-	st->used--;
+	if (--st->used == 0)
+		st->top = st->cursor = 0;
+}
+
+/* The first free slot in [@s, @lim), or @lim.  Slots past the bitmap are
+ * free; full groups of 4096 slots are skipped through l1. */
+static uint64_t find_free(const struct usm_store *st, uint64_t s, uint64_t lim)
+{
+	while (s < lim) {
+		uint64_t w = s / 64, bits;
+
+		if (w >= st->nwords)
+			return s;
+		if (st->l1[w / 64] == UINT64_MAX) {
+			s = (w / 64 + 1) * 64 * 64;
+			continue;
+		}
+		bits = ~st->l0[w] & (UINT64_MAX << (s % 64));
+		if (bits) {
+			s = w * 64 + (uint64_t)__builtin_ctzll(bits);
+			return s < lim ? s : lim;
+		}
+		s = (w + 1) * 64;
+	}
+	return lim;
+}
+
+/* How many slots from @s on (@s free) are free, at most @want. */
+static uint64_t free_run_len(const struct usm_store *st, uint64_t s,
+			     uint64_t want)
+{
+	uint64_t n = 0;
+
+	while (n < want) {
+		uint64_t t = s + n, w = t / 64, bits;
+
+		if (w >= st->nwords)
+			return want;
+		bits = st->l0[w] >> (t % 64);
+		if (bits) {
+			n += (uint64_t)__builtin_ctzll(bits);
+			break;
+		}
+		n += 64 - t % 64;
+	}
+	return n < want ? n : want;
 }
 
 /* Make room for slot @s (and at least double). */
@@ -315,7 +373,7 @@ void usm_store_close(struct usm_store *st)
 	if (!st)
 		return;
 	if (st->fd >= 0) {
-		store_punch_pending(st);
+		store_punch_pending(st, true);
 		close(st->fd);
 	}
 	free(st->pending);
@@ -360,9 +418,18 @@ static int cmp_slot(const void *a, const void *b)
  * that are still free are punched, adjacent ones in one call.  Not every
  * filesystem can punch (EOPNOTSUPP), and a failure costs only space: a slot
  * not written since it was allocated reads as zeroes anyway (wr).  Runs
- * when STORE_PUNCH_BATCH slots are pending, at sync and at close.
+ * when STORE_PUNCH_BATCH slots are pending, at sync and at close (@all).
+ *
+ * Between syncs, while runs are being allocated (usm_store_alloc_run) and
+ * at least half of the used area is in use, a batch is not punched: the
+ * cursor comes back to those holes and writes them again soon (under a
+ * streaming writer the free slots are those of the pages it rewrote, a
+ * large share of the area), and a punched slot costs the filesystem a
+ * block allocation when it is written again, for nothing.  What that
+ * leaves allocated is at most the free half; once less than half is in
+ * use the batches are punched again, and an empty store is truncated.
  */
-static void store_punch_pending(struct usm_store *st)
+static void store_punch_pending(struct usm_store *st, bool all)
 {
 	size_t i = 0, n = st->npending;
 
@@ -374,6 +441,8 @@ static void store_punch_pending(struct usm_store *st)
 			st->written_end = 0;
 		return;
 	}
+	if (!all && st->cursor && st->used * 2 >= st->top)
+		return;
 	qsort(st->pending, n, sizeof(*st->pending), cmp_slot);
 	while (i < n) {
 		usm_slot_t first = st->pending[i], last = first;
@@ -459,6 +528,59 @@ int usm_store_alloc(struct usm_store *st, usm_slot_t *slot)
 	return ret;
 }
 
+int usm_store_alloc_run(struct usm_store *st, uint64_t want,
+			usm_slot_t *first, uint64_t *nr)
+{
+	uint64_t s, n, i, holes;
+	int ret;
+
+	if (!usm_store_writable(st))
+		return -ENOSPC;
+	if (!want || !first || !nr)
+		return -EINVAL;
+	if (want > STORE_MAX_SLOTS)
+		want = STORE_MAX_SLOTS;
+	if (st->budget < (int64_t)(want * USM_PAGE_SIZE)) {
+		store_check_space(st);
+		if (st->budget < (int64_t)USM_PAGE_SIZE)
+			return -ENOSPC;
+		if (st->budget < (int64_t)(want * USM_PAGE_SIZE))
+			want = (uint64_t)st->budget / USM_PAGE_SIZE;
+	}
+	s = find_free(st, st->cursor, st->top);
+	if (s >= st->top) {
+		/* Nothing free up to the top: wrap if enough is free below
+		 * it to be worth coming back for, else append. */
+		holes = st->top - st->used;
+		if (st->cursor && holes && holes * 8 >= st->top)
+			s = find_free(st, 0, st->top);
+		if (s >= st->top)
+			s = st->top;
+	}
+	if (s >= STORE_MAX_SLOTS)
+		return -ENOSPC;
+	if (want > STORE_MAX_SLOTS - s)
+		want = STORE_MAX_SLOTS - s;
+	n = free_run_len(st, s, want);
+	/* The area grows only when little of it is free (below): a run
+	 * found inside it stops at its top. */
+	holes = st->top - st->used;
+	if (s < st->top && s + n > st->top && holes * 8 >= st->top)
+		n = st->top - s;
+	if ((s + n - 1) / 64 >= st->nwords) {
+		ret = bitmap_grow(st, s + n - 1);
+		if (ret)
+			return ret == -ERANGE ? -ENOSPC : ret;
+	}
+	for (i = 0; i < n; i++)
+		mark_used(st, s + i);
+	st->cursor = s + n;
+	st->budget -= (int64_t)(n * USM_PAGE_SIZE);
+	*first = s;
+	*nr = n;
+	return 0;
+}
+
 int usm_store_claim(struct usm_store *st, usm_slot_t slot)
 {
 	int ret;
@@ -493,7 +615,7 @@ int usm_store_free(struct usm_store *st, usm_slot_t slot)
 	}
 	st->pending[st->npending++] = slot;
 	if (st->npending == STORE_PUNCH_BATCH)
-		store_punch_pending(st);
+		store_punch_pending(st, false);
 	return 0;
 }
 
@@ -634,6 +756,6 @@ int usm_store_sync(struct usm_store *st)
 {
 	if (!usm_store_writable(st))
 		return 0;
-	store_punch_pending(st);
+	store_punch_pending(st, true);
 	return fdatasync(st->fd) ? -errno : 0;
 }

@@ -596,6 +596,141 @@ static void test_reuse_reads_zeroes(void **state)
 	usm_store_close(st);
 }
 
+/*
+ * usm_store_alloc_run(): runs of free slots, next-fit from a cursor; at the
+ * top of the used area it wraps when an eighth of it is free, else appends.
+ * A randomised part checks against a model that every run is free, in
+ * range and not longer than asked, that it appends only when less than an
+ * eighth of the area is free, and so that the file never needs more than
+ * about 8/7 of the most slots used at once (plus a batch).
+ */
+static void test_alloc_run(void **state)
+{
+	enum { N = 40000, B = 64 };
+	struct usm_store *st = open_ok("run.swap", 0);
+	unsigned char *model = calloc(N * 2, 1);
+	usm_slot_t first, s;
+	uint64_t nr, i, j, used = 0, top = 0, peak = 0, ops;
+	static unsigned char data[B][PG], back[B][PG];
+	usm_slot_t slots[B];
+	void *bufs[B], *rbufs[B];
+
+	(void)state;
+	assert_non_null(model);
+	assert_int_equal(usm_store_alloc_run(st, 0, &first, &nr), -EINVAL);
+	/* an empty store: one run from 0, then the next right after it */
+	assert_int_equal(usm_store_alloc_run(st, 100, &first, &nr), 0);
+	assert_int_equal(first, 0);
+	assert_int_equal(nr, 100);
+	assert_int_equal(usm_store_alloc_run(st, 28, &first, &nr), 0);
+	assert_int_equal(first, 100);
+	assert_int_equal(nr, 28);
+	/* a hole behind the cursor is not taken while little is free:
+	 * appended instead */
+	for (s = 10; s < 14; s++)
+		assert_int_equal(usm_store_free(st, s), 0);
+	assert_int_equal(usm_store_alloc_run(st, 8, &first, &nr), 0);
+	assert_int_equal(first, 128);
+	assert_int_equal(nr, 8);
+	/* an eighth free (18 of 136): wraps, and the run stops at the
+	 * first used slot */
+	for (s = 40; s < 54; s++)
+		assert_int_equal(usm_store_free(st, s), 0);
+	assert_int_equal(usm_store_alloc_run(st, 8, &first, &nr), 0);
+	assert_int_equal(first, 10);
+	assert_int_equal(nr, 4);
+	assert_int_equal(usm_store_alloc_run(st, 64, &first, &nr), 0);
+	assert_int_equal(first, 40);
+	assert_int_equal(nr, 14);
+	assert_int_equal(usm_store_slots_used(st), 136);
+	/* a run is written in one go and reads back; its slots are ordinary
+	 * slots for read, write and free */
+	for (s = 0; s < 136; s++)
+		assert_int_equal(usm_store_free(st, s), 0);
+	assert_int_equal(usm_store_slots_used(st), 0);
+	assert_int_equal(usm_store_alloc_run(st, B, &first, &nr), 0);
+	assert_int_equal(first, 0);	/* empty again: from the start */
+	assert_int_equal(nr, B);
+	for (i = 0; i < B; i++) {
+		slots[i] = first + i;
+		fill(data[i], 21, i);
+		bufs[i] = data[i];
+		rbufs[i] = back[i];
+	}
+	assert_int_equal(usm_store_write(st, slots, bufs, B), 0);
+	assert_int_equal(usm_store_read(st, slots, rbufs, B), 0);
+	assert_memory_equal(back, data, sizeof(data));
+	for (i = 0; i < B; i++)
+		assert_int_equal(usm_store_free(st, first + i), 0);
+
+	/* random batches and frees against a model */
+	for (ops = 0; ops < 60000; ops++) {
+		if (used + B < N && (rnd() % 100 < 52 || used == 0)) {
+			uint64_t want = 1 + rnd() % B, got = 0;
+
+			while (got < want) {
+				assert_int_equal(usm_store_alloc_run(st, want - got,
+								     &first, &nr), 0);
+				if (nr < 1 || nr > want - got || first + nr > 2 * N)
+					fail_msg("op %llu: run %llu+%llu for %llu",
+						 (unsigned long long)ops,
+						 (unsigned long long)first,
+						 (unsigned long long)nr,
+						 (unsigned long long)(want - got));
+				/* the area grows only when less than an
+				 * eighth of it was free */
+				if (first + nr > top && top &&
+				    (top - used) * 8 >= top)
+					fail_msg("op %llu: appended at %llu with %llu of %llu free",
+						 (unsigned long long)ops,
+						 (unsigned long long)first,
+						 (unsigned long long)(top - used),
+						 (unsigned long long)top);
+				for (j = first; j < first + nr; j++) {
+					if (model[j])
+						fail_msg("op %llu: slot %llu given twice",
+							 (unsigned long long)ops,
+							 (unsigned long long)j);
+					model[j] = 1;
+				}
+				if (first + nr > top)
+					top = first + nr;
+				used += nr;
+				got += nr;
+			}
+		} else {
+			uint64_t k = rnd() % (top ? top : 1);
+
+			while (!model[k])
+				k = (k + 1) % top;
+			assert_int_equal(usm_store_free(st, k), 0);
+			model[k] = 0;
+			used--;
+			if (!used)
+				top = 0;
+		}
+		if (usm_store_slots_used(st) != used)
+			fail_msg("op %llu: used %llu want %llu",
+				 (unsigned long long)ops,
+				 (unsigned long long)usm_store_slots_used(st),
+				 (unsigned long long)used);
+		if (used > peak)
+			peak = used;
+		if (top > peak + peak / 7 + B + 1)
+			fail_msg("op %llu: top %llu for at most %llu used",
+				 (unsigned long long)ops,
+				 (unsigned long long)top,
+				 (unsigned long long)peak);
+	}
+	/* the single-slot allocator still gives the lowest free slot */
+	for (s = 0; model[s]; s++)
+		;
+	assert_int_equal(usm_store_alloc(st, &first), 0);
+	assert_int_equal(first, s);
+	free(model);
+	usm_store_close(st);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -611,6 +746,7 @@ int main(void)
 		cmocka_unit_test(test_not_owner),
 		cmocka_unit_test(test_fs_reserve),
 		cmocka_unit_test(test_reuse_reads_zeroes),
+		cmocka_unit_test(test_alloc_run),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
