@@ -19,6 +19,14 @@
  *
  * I/O is batched: the pages of a call are sorted by slot and each run of
  * adjacent slots goes in one preadv/pwritev of up to IOV_MAX buffers.
+ * Writes go around the page cache (O_DIRECT, through a second descriptor
+ * on the same file) when the filesystem allows it and the buffers are
+ * page-aligned, as the frontends' frames are: an evicted page then really
+ * leaves RAM instead of moving into the store's page cache, and the write
+ * costs no copy (the kernel copying the pages into its cache was most of
+ * the eviction path's CPU).  Reads stay buffered (the kernel keeps that
+ * coherent with the direct writes).  Anything else, or a filesystem that
+ * refuses a direct write, uses the ordinary descriptor.
  *
  * A third bitmap, wr, says which used slots were written since they were
  * allocated (or hold data: claimed).  A read of a slot not written yet gives
@@ -60,6 +68,7 @@ struct usm_store {
 	char *spec;
 	enum store_type type;
 	int fd;
+	int dfd;		/* the same file, O_DIRECT, or -1 */
 
 	uint64_t *l0;		/* slot bitmap, 1 = used */
 	uint64_t *l1;		/* bit per l0 word, 1 = that word is full */
@@ -79,6 +88,7 @@ struct usm_store {
 	 * slots that were allocated again meanwhile. */
 	usm_slot_t *pending;
 	size_t npending;
+	bool unpunched;		/* freed slots were left unpunched */
 
 	/* Bytes the store may still take from its filesystem before it
 	 * looks again (see store_check_space), and what it leaves free. */
@@ -87,6 +97,7 @@ struct usm_store {
 };
 
 #define STORE_PUNCH_BATCH	8192
+#define STORE_EMPTY_TRUNCATE	256	/* slots: 1 MiB */
 #define STORE_SPACE_RECHECK	(16ULL << 20)
 
 static void store_punch_pending(struct usm_store *st, bool all);
@@ -248,6 +259,30 @@ static int bitmap_alloc(struct usm_store *st, usm_slot_t *slot)
 
 /* ------------------------------------------------------------ open/close */
 
+/*
+ * A second descriptor on the file of @fd with O_DIRECT, for writes that
+ * skip the page cache; -1 where there is none (no /proc, a filesystem
+ * without direct I/O).  Opened through /proc/self/fd, which names the
+ * inode already opened and checked, never the path again.
+ */
+static int open_direct(int fd)
+{
+	struct stat a, b;
+	char p[64];
+	int dfd;
+
+	snprintf(p, sizeof(p), "/proc/self/fd/%d", fd);
+	dfd = open(p, O_WRONLY | O_DIRECT | O_CLOEXEC);
+	if (dfd < 0)
+		return -1;
+	if (fstat(fd, &a) || fstat(dfd, &b) || a.st_dev != b.st_dev ||
+	    a.st_ino != b.st_ino) {
+		close(dfd);
+		return -1;
+	}
+	return dfd;
+}
+
 static int open_file_store(struct usm_store *st, const char *path,
 			   unsigned int flags, char *err, size_t errlen)
 {
@@ -316,6 +351,7 @@ static int open_file_store(struct usm_store *st, const char *path,
 		st->written_end = (uint64_t)sb.st_size;
 	}
 	st->fd = fd;
+	st->dfd = open_direct(fd);
 	return 0;
 
 out_close:
@@ -341,6 +377,7 @@ int usm_store_open(const char *name, const char *spec, unsigned int flags,
 	if (!st)
 		return -ENOMEM;
 	st->fd = -1;
+	st->dfd = -1;
 	st->name = strdup(name);
 	st->spec = strdup(spec);
 	if (!st->name || !st->spec) {
@@ -376,6 +413,8 @@ void usm_store_close(struct usm_store *st)
 		store_punch_pending(st, true);
 		close(st->fd);
 	}
+	if (st->dfd >= 0)
+		close(st->dfd);
 	free(st->pending);
 	free(st->l0);
 	free(st->l1);
@@ -426,23 +465,46 @@ static int cmp_slot(const void *a, const void *b)
  * streaming writer the free slots are those of the pages it rewrote, a
  * large share of the area), and a punched slot costs the filesystem a
  * block allocation when it is written again, for nothing.  What that
- * leaves allocated is at most the free half; once less than half is in
- * use the batches are punched again, and an empty store is truncated.
+ * leaves allocated is at most the free half.  The next punch that is not
+ * skipped (less than half in use, a sync, the close) punches every free run
+ * below the top instead of the pending list, and a store that empties is
+ * truncated at once (usm_store_free).
  */
+static void punch_free_runs(struct usm_store *st)
+{
+	uint64_t s = 0, n;
+
+	while ((s = find_free(st, s, st->top)) < st->top) {
+		n = free_run_len(st, s, st->top - s);
+		(void)fallocate(st->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+				(off_t)(s * USM_PAGE_SIZE),
+				(off_t)(n * USM_PAGE_SIZE));
+		s += n;
+	}
+}
+
 static void store_punch_pending(struct usm_store *st, bool all)
 {
 	size_t i = 0, n = st->npending;
 
 	st->npending = 0;
-	if (!n || st->type != STORE_FILE)
+	if (st->type != STORE_FILE || (!n && !(all && st->unpunched)))
 		return;
 	if (st->used == 0) {
 		if (ftruncate(st->fd, 0) == 0)
 			st->written_end = 0;
+		st->unpunched = false;
 		return;
 	}
-	if (!all && st->cursor && st->used * 2 >= st->top)
+	if (!all && st->cursor && st->used * 2 >= st->top) {
+		st->unpunched = true;
 		return;
+	}
+	if (st->unpunched) {
+		punch_free_runs(st);
+		st->unpunched = false;
+		return;
+	}
 	qsort(st->pending, n, sizeof(*st->pending), cmp_slot);
 	while (i < n) {
 		usm_slot_t first = st->pending[i], last = first;
@@ -605,9 +667,21 @@ int usm_store_claim(struct usm_store *st, usm_slot_t slot)
 
 int usm_store_free(struct usm_store *st, usm_slot_t slot)
 {
+	uint64_t top = st->top;
+
 	if (!usm_store_writable(st) || !slot_used(st, slot))
 		return -EINVAL;
 	mark_free(st, slot);
+	/* Emptied after holding more than a few pages: give the file's
+	 * space back now (a store that swings between 0 and 1 page is left
+	 * to the batches). */
+	if (!st->used && top >= STORE_EMPTY_TRUNCATE) {
+		st->npending = 0;
+		st->unpunched = false;
+		if (ftruncate(st->fd, 0) == 0)
+			st->written_end = 0;
+		return 0;
+	}
 	if (!st->pending) {
 		st->pending = malloc(STORE_PUNCH_BATCH * sizeof(*st->pending));
 		if (!st->pending)
@@ -628,15 +702,25 @@ int usm_store_free(struct usm_store *st, usm_slot_t slot)
  * written); below that the file was cut behind our back: -EIO.
  */
 static int io_full(struct usm_store *st, struct iovec *iov, int cnt,
-		   uint64_t off, int write)
+		   uint64_t off, int write, bool direct)
 {
 	while (cnt > 0) {
-		ssize_t n = write ? pwritev(st->fd, iov, cnt, (off_t)off) :
-				    preadv(st->fd, iov, cnt, (off_t)off);
+		ssize_t n;
 
+		if (direct && st->dfd < 0)
+			direct = false;
+		n = write ? pwritev(direct ? st->dfd : st->fd, iov, cnt, (off_t)off) :
+			    preadv(st->fd, iov, cnt, (off_t)off);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
+			if (direct && errno == EINVAL) {
+				/* the filesystem takes no direct writes
+				 * after all: the page cache from now on */
+				close(st->dfd);
+				st->dfd = -1;
+				continue;
+			}
 			return -errno;
 		}
 		if (n == 0) {
@@ -681,6 +765,7 @@ static int store_io(struct usm_store *st, const usm_slot_t *slots,
 	struct iovec *iov;
 	size_t i, run;
 	int sorted = 1, ret = 0;
+	bool direct;
 
 	if (!n)
 		return 0;
@@ -723,13 +808,17 @@ static int store_io(struct usm_store *st, const usm_slot_t *slots,
 			run = 1;
 			continue;
 		}
+		direct = write && st->dfd >= 0;
 		for (run = 0; i + run < n && run < IOV_MAX &&
 		     order[i + run].slot == first + run &&
 		     (write || slot_written(st, first + run)); run++) {
 			iov[run].iov_base = bufs[order[i + run].idx];
 			iov[run].iov_len = USM_PAGE_SIZE;
+			if ((uintptr_t)iov[run].iov_base % USM_PAGE_SIZE)
+				direct = false;
 		}
-		ret = io_full(st, iov, (int)run, first * USM_PAGE_SIZE, write);
+		ret = io_full(st, iov, (int)run, first * USM_PAGE_SIZE, write,
+			      direct);
 		if (!ret && write)
 			for (j = 0; j < run; j++)
 				mark_written(st, first + j);

@@ -731,6 +731,115 @@ static void test_alloc_run(void **state)
 	usm_store_close(st);
 }
 
+/*
+ * Page-aligned buffers (the frontends' frames) are written around the page
+ * cache where the filesystem allows it, others through it: whichever way a
+ * slot was last written, a read gives that data, also after a reopen.
+ */
+static void test_direct_and_buffered(void **state)
+{
+	enum { N = 48 };
+	struct usm_store *st = open_ok("direct.swap", 0);
+	unsigned char *al = aligned_alloc(PG, (N + 1) * PG);
+	unsigned char *odd = malloc((N + 1) * PG + 8);
+	static unsigned char back[N][PG];
+	usm_slot_t slots[N], first;
+	void *bufs[N], *rbufs[N];
+	uint64_t nr;
+	size_t i;
+
+	(void)state;
+	assert_non_null(al);
+	assert_non_null(odd);
+	assert_int_equal(usm_store_alloc_run(st, N, &first, &nr), 0);
+	assert_int_equal(nr, N);
+	for (i = 0; i < N; i++) {
+		slots[i] = first + i;
+		rbufs[i] = back[i];
+	}
+	/* all aligned: one direct write */
+	for (i = 0; i < N; i++) {
+		fill(al + i * PG, 31, i);
+		bufs[i] = al + i * PG;
+	}
+	assert_int_equal(usm_store_write(st, slots, bufs, N), 0);
+	assert_int_equal(usm_store_read(st, slots, rbufs, N), 0);
+	for (i = 0; i < N; i++)
+		assert_memory_equal(back[i], al + i * PG, PG);
+	/* every other page from a misaligned buffer (then the run goes
+	 * through the page cache), over the direct data */
+	for (i = 0; i < N; i += 2) {
+		fill(odd + 8 + i * PG, 32, i);
+		bufs[i] = odd + 8 + i * PG;
+	}
+	assert_int_equal(usm_store_write(st, slots, bufs, N), 0);
+	assert_int_equal(usm_store_read(st, slots, rbufs, N), 0);
+	for (i = 0; i < N; i++)
+		assert_memory_equal(back[i], bufs[i], PG);
+	/* aligned again (direct) over what the page cache holds: the
+	 * reads must not see the cached copies */
+	for (i = 0; i < N; i++) {
+		fill(al + i * PG, 33, i);
+		bufs[i] = al + i * PG;
+	}
+	assert_int_equal(usm_store_write(st, slots, bufs, N), 0);
+	memset(back, 0, sizeof(back));
+	assert_int_equal(usm_store_read(st, slots, rbufs, N), 0);
+	for (i = 0; i < N; i++)
+		assert_memory_equal(back[i], bufs[i], PG);
+	assert_int_equal(usm_store_sync(st), 0);
+	usm_store_close(st);
+	/* what is in the file after a reopen */
+	st = open_ok("direct.swap", USM_STORE_KEEP);
+	for (i = 0; i < N; i++)
+		assert_int_equal(usm_store_claim(st, slots[i]), 0);
+	memset(back, 0, sizeof(back));
+	assert_int_equal(usm_store_read(st, slots, rbufs, N), 0);
+	for (i = 0; i < N; i++)
+		assert_memory_equal(back[i], bufs[i], PG);
+	usm_store_close(st);
+	free(al);
+	free(odd);
+}
+
+/* Freed space goes back to the filesystem: the holes left while the store
+ * was busy are punched at a sync, and a store that empties is cut to 0. */
+static void test_space_given_back(void **state)
+{
+	enum { N = 2048 };
+	struct usm_store *st = open_ok("space.swap", 0);
+	unsigned char *buf = aligned_alloc(PG, PG);
+	usm_slot_t first, s;
+	uint64_t nr, got = 0;
+	struct stat sb;
+	void *b;
+
+	(void)state;
+	assert_non_null(buf);
+	memset(buf, 0x5a, PG);
+	b = buf;
+	while (got < N) {
+		assert_int_equal(usm_store_alloc_run(st, N - got, &first, &nr), 0);
+		for (s = first; s < first + nr; s++)
+			assert_int_equal(usm_store_write(st, &s, &b, 1), 0);
+		got += nr;
+	}
+	assert_int_equal(stat(path_of("space.swap"), &sb), 0);
+	assert_true(sb.st_blocks * 512 >= (off_t)N * PG);
+	for (s = 0; s < N - 8; s++)
+		assert_int_equal(usm_store_free(st, s), 0);
+	assert_int_equal(usm_store_sync(st), 0);
+	assert_int_equal(stat(path_of("space.swap"), &sb), 0);
+	assert_true(sb.st_blocks * 512 <= 64 * PG);	/* 8 pages and change */
+	assert_int_equal(sb.st_size, (off_t)N * PG);
+	for (; s < N; s++)
+		assert_int_equal(usm_store_free(st, s), 0);
+	assert_int_equal(stat(path_of("space.swap"), &sb), 0);
+	assert_int_equal(sb.st_size, 0);
+	usm_store_close(st);
+	free(buf);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -747,6 +856,8 @@ int main(void)
 		cmocka_unit_test(test_fs_reserve),
 		cmocka_unit_test(test_reuse_reads_zeroes),
 		cmocka_unit_test(test_alloc_run),
+		cmocka_unit_test(test_direct_and_buffered),
+		cmocka_unit_test(test_space_given_back),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
