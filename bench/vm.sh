@@ -1,6 +1,7 @@
 #!/bin/bash
-# bench/vm.sh [--quick] [--append] [KERNEL...]   KERNEL: 6.1 | 7  (default 6.1 7;
-#                                                 --quick: 6.1)
+# bench/vm.sh [--quick] [--append] [--parts fio,faults,evlat] [KERNEL...]
+#     KERNEL: 6.1 | 7  (default 6.1 7; --quick: 6.1); --parts: only these
+#     parts in the guest (default all three)
 #
 # The kernel-module half of the benchmarks: for each kernel, boot one
 # QEMU/TCG guest (tests/vm's kernels, module build and base initramfs) that
@@ -28,13 +29,15 @@ RES=${BENCH_RES:-$TOP/bench/results}
 
 quick=0
 append=0
+parts=fio,faults,evlat
 kernels=()
 while [ $# -gt 0 ]; do
 	case $1 in
 	--quick) quick=1 ;;
 	--append) append=1 ;;
+	--parts) parts=$2; shift ;;
 	6.1 | 7) kernels+=("$1") ;;
-	*) echo "usage: $0 [--quick] [--append] [6.1] [7]" >&2; exit 2 ;;
+	*) echo "usage: $0 [--quick] [--append] [--parts fio,faults,evlat] [6.1] [7]" >&2; exit 2 ;;
 	esac
 	shift
 done
@@ -196,6 +199,7 @@ run_kernel() {
 	install -m 0755 "$BENCH_DIR/vm-guest.sh" "$d/vm/guest.sh"
 	cat >"$d/vm/conf" <<EOF
 KERNEL='$spec'
+PARTS='$parts'
 MODULE='$MODULE'
 POOL='$POOL'
 SIZE='$SIZE'
