@@ -13,7 +13,9 @@
 # quiet, so that a kernel message cannot split them:
 #   vmb: fio,JOB,ENGINE,NUMJOBS,FS,<fio terse v3 line>
 #   vmb: fault,<faultbench CSV line>
-#   vmb: pmd,LABEL,FilePmdMapped kB,ShmemPmdMapped kB   (max while it ran)
+#   vmb: pmd,LABEL,FilePmdMapped kB,ShmemPmdMapped kB,pmd_maps (max while it
+#        ran; pmd_maps: the module's 2 MiB mappings of the mount, na elsewhere)
+#   vmb: thp,SETTING,PMD_MAP        (THP enabled setting; usmfs pmd_map=)
 #   vmb: evlat,<evictlat CSV line>    (hot-file faults idle / evicting / control)
 #   vmb: error WHAT                   vmb: status N
 
@@ -41,6 +43,7 @@ EV_SIZE=64M
 EV_STREAM=128
 EV_SECS=1.5
 EV_TIMEOUT=240
+EV_OPTS=
 PARTS=fio,faults,evlat
 . /vm/conf
 want() { case ",$PARTS," in *",$1,"*) return 0 ;; esac; return 1; }
@@ -127,10 +130,11 @@ umount /mnt/usm || error "umount /mnt/usm"
 
 # ---- faultbench: run it in the background and watch /proc/meminfo for
 # 2 MiB file mappings while it runs.
-faultbench() {	# LABEL DIR
+faultbench() {	# LABEL DIR [FAULTBENCH OPTIONS]
 	label=$1
 	dir=$2
-	/vm/faultbench "$dir" -s "$FB_MIB" -l "$label" >/tmp/fb.out 2>/tmp/fb.err &
+	shift 2
+	/vm/faultbench "$dir" -s "$FB_MIB" -l "$label" $FB_MADV "$@" >/tmp/fb.out 2>/tmp/fb.err &
 	pid=$!
 	fpmd=0
 	spmd=0
@@ -147,7 +151,16 @@ faultbench() {	# LABEL DIR
 		while read -r l; do
 			result "fault,$l"
 		done </tmp/fb.out
-		result "pmd,$label,$fpmd,$spmd"
+		# the module's 2 MiB mappings are special PMDs that meminfo
+		# does not count: its debugfs does, per mount (pmd_maps=)
+		pm=
+		if [ "$dir" = /mnt/usm ]; then
+			dev=$(stat -c '%d' /mnt/usm 2>/dev/null)
+			pm=$(awk -v d="dev=$((dev >> 8)):$((dev & 255))" '$1 == "mount" && $2 == d {
+				for (i = 3; i <= NF; i++) if ($i ~ /^pmd_maps=/) { sub(/^pmd_maps=/, "", $i); print $i } }' \
+				/sys/kernel/debug/usmfs/pool 2>/dev/null)
+		fi
+		result "pmd,$label,$fpmd,$spmd,${pm:-na}"
 	else
 		sed 's/^/vmb: faultbench: /' /tmp/fb.err | head -n 10
 		error "faultbench $label exit $rc"
@@ -155,9 +168,29 @@ faultbench() {	# LABEL DIR
 	rm -f "$dir"/faultbench.* 2>/dev/null
 }
 
+# 2 MiB mappings: with THP "madvise" a mapping must ask (MADV_HUGEPAGE),
+# asked of every filesystem alike; the module maps PMDs on 6.12 and later
+# for a file with contiguous placement (docs/kmod.md, "2 MiB mappings").
+grep -q ' /sys/kernel/debug ' /proc/mounts ||
+	mount -t debugfs none /sys/kernel/debug 2>/dev/null
+thp=$(sed -n 's/.*\[\(.*\)\].*/\1/p' /sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null)
+FB_MADV=
+[ "$thp" = madvise ] && FB_MADV=-M
 if want faults; then
+	result "thp,${thp:-none},$(cat /sys/module/$MODULE/parameters/pmd_map 2>/dev/null || echo na)"
 	echo "vmb: faultbench ${FB_MIB} MiB on tmpfs"
 	faultbench tmpfs /mnt/tmpfs
+	# hugetlbfs: what 2 MiB pages give (a pool of FB_MIB / 2 pages)
+	mkdir -p /mnt/htlb
+	echo $((FB_MIB / 2 + 2)) >/proc/sys/vm/nr_hugepages 2>/dev/null
+	if mount -t hugetlbfs -o pagesize=2M none /mnt/htlb 2>/dev/null; then
+		echo "vmb: faultbench ${FB_MIB} MiB on hugetlbfs ($(cat /proc/sys/vm/nr_hugepages) pages)"
+		faultbench hugetlbfs /mnt/htlb -H
+		umount /mnt/htlb
+	else
+		echo "vmb: no hugetlbfs in this guest"
+	fi
+	echo 0 >/proc/sys/vm/nr_hugepages 2>/dev/null
 fi
 umount /mnt/tmpfs || error "umount /mnt/tmpfs"
 want faults && for alloc in firstfit contiguous; do
@@ -198,10 +231,13 @@ if want evlat && [ -x /vm/evictlat ]; then
 		mount -t debugfs none /sys/kernel/debug 2>/dev/null
 	if mount -t "$MODULE" none /mnt/ev -o size="$EV_SIZE"; then
 		# control: the same writer into a second mount that never evicts
-		if mount -t "$MODULE" none /mnt/evctl -o size=$((EV_STREAM + 32))M; then
+		# (-T: it holds at most EV_STREAM MiB), small enough that both
+		# mounts stay under the pool's high watermark (90%): the pool's
+		# own balancing would take from every mount, the hot file too
+		if mount -t "$MODULE" none /mnt/evctl -o size=$((EV_STREAM + 8))M; then
 			echo "vmb: evictlat on usmfs size=$EV_SIZE, ${EV_STREAM} MiB streamed, ${EV_SECS}s per phase"
 			timeout "$EV_TIMEOUT" /vm/evictlat /mnt/ev -d "$EV_SECS" -s "$EV_STREAM" \
-				-C /mnt/evctl -l "$KERNEL" -T -v >/tmp/el.out 2>/tmp/el.err
+				-C /mnt/evctl -l "$KERNEL" $EV_OPTS -v >/tmp/el.out 2>/tmp/el.err
 			rc=$?
 			sed 's/^/vmb: evictlat: /' /tmp/el.err | head -n 150
 			grep -h . /sys/kernel/debug/usmfs/pool 2>/dev/null | sed 's/^/vmb: evlat: pool: /'
