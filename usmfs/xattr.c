@@ -234,7 +234,14 @@ static int reclaim(struct node *n, const char *value, size_t size)
 	return 0;
 }
 
-/* user.usm.stats on the root: the mount's pool, "key=value" words. */
+/*
+ * user.usm.stats on the root: the mount's pool, "key=value" words, with the
+ * keys the module's root has where they mean something here: source= is
+ * where the pool's frames come from (always "anon": the daemon's own
+ * anonymous mapping), server= is 1 because the policies run in this
+ * daemon (libusmpolicy, in process: there is nothing to attach), and
+ * evicting= is 1 while the daemon's eviction thread runs.
+ */
 static int mount_stats(char *buf, size_t len)
 {
 	struct usm_pool_stats ps;
@@ -243,7 +250,8 @@ static int mount_stats(char *buf, size_t len)
 	return snprintf(buf, len,
 			"frames=%llu free=%llu used=%llu limit=%llu resident=%llu "
 			"swapped=%llu files=%llu faults=%llu evictions=%llu "
-			"swapins=%llu hits=%llu low=%u high=%u",
+			"swapins=%llu hits=%llu low=%u high=%u source=anon "
+			"server=%d evicting=%d",
 			(unsigned long long)ps.frames, (unsigned long long)ps.free,
 			(unsigned long long)ps.used, (unsigned long long)ps.limit,
 			(unsigned long long)ps.resident * USM_PAGE_SIZE,
@@ -251,7 +259,8 @@ static int mount_stats(char *buf, size_t len)
 			(unsigned long long)ps.files, (unsigned long long)ps.faults,
 			(unsigned long long)ps.evictions,
 			(unsigned long long)ps.swapins, (unsigned long long)ps.hits,
-			ps.low_pct, ps.high_pct);
+			ps.low_pct, ps.high_pct, fs.ctx != NULL,
+			evict_running());
 }
 
 void usmfs_ll_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,

@@ -182,8 +182,11 @@ static int get_attr(const char *path, const char *name, char *buf, size_t len)
 	return (int)n;
 }
 
-/* Print "key=value key=value" as JSON members or as aligned lines. */
-static void print_kv(const char *kv, const char *indent, int as_json)
+/*
+ * Print "key=value key=value" as JSON members or as aligned lines.  @fuse:
+ * the words are a FUSE mount's (its policy server is the daemon itself).
+ */
+static void print_kv(const char *kv, const char *indent, int as_json, int fuse)
 {
 	char *copy = strdup(kv), *save = NULL, *tok;
 	int first = 1;
@@ -205,8 +208,9 @@ static void print_kv(const char *kv, const char *indent, int as_json)
 				printf("%s\"%s\": \"%s\"", first ? "" : ", ", tok, eq + 1);
 		} else if (!strcmp(tok, "server")) {
 			printf("%s%-10s %s\n", indent, "server",
-			       strcmp(eq + 1, "0") ? "attached (usm-policyd)" :
-			       "none attached: nothing is evicted");
+			       !strcmp(eq + 1, "0") ? "none attached: nothing is evicted" :
+			       fuse ? "in the daemon (libusmpolicy)" :
+			       "attached (usm-policyd)");
 		} else if (!strcmp(tok, "evicting")) {
 			printf("%s%-10s %s\n", indent, tok,
 			       strcmp(eq + 1, "0") ? "yes" : "no");
@@ -322,6 +326,7 @@ static int cmd_status(void)
 		struct probe pr;
 		unsigned long long total, avail;
 		int r, alive = probe_mount(m[i].dir, &pr, 2000) == 0;
+		int fuse = strcmp(m[i].fstype, "usmfs") != 0;
 
 		total = pr.total;
 		avail = pr.avail;
@@ -347,7 +352,7 @@ static int cmd_status(void)
 			       total, total - avail, avail);
 			if (r >= 0) {
 				printf(", \"stats\": {");
-				print_kv(buf, "", 1);
+				print_kv(buf, "", 1, fuse);
 				printf("}");
 			}
 			printf("}");
@@ -361,7 +366,7 @@ static int cmd_status(void)
 			       m[i].dir, strcmp(m[i].fstype, "usmfs") ? "FUSE daemon" : "kernel module",
 			       m[i].opts, t, u, a);
 			if (r >= 0)
-				print_kv(buf, "  ", 0);
+				print_kv(buf, "  ", 0, fuse);
 		}
 		if (!strcmp(m[i].fstype, "usmfs"))
 			have_kmod = 1;
@@ -416,7 +421,8 @@ static int check_file(const char *path)
 static int cmd_stat(int argc, char **argv)
 {
 	int rc = 0;
-	char buf[1024], name[64];
+	char buf[1024], name[64], type[64];
+	int fuse;
 
 	if (argc < 1) {
 		usage(stderr);
@@ -437,14 +443,17 @@ static int cmd_stat(int argc, char **argv)
 			rc = EXIT_FAIL;
 			continue;
 		}
+		/* a mount's root gives the mount's stats, server= among them */
+		fuse = on_usmfs_type(argv[i], type, sizeof(type)) > 0 &&
+		       strcmp(type, "usmfs") != 0;
 		if (json) {
 			printf("%s{\"file\": ", i ? ", " : "");
 			json_str(argv[i]);
 			printf(", ");
-			print_kv(buf, "", 1);
+			print_kv(buf, "", 1, fuse);
 		} else {
 			printf("%s\n", argv[i]);
-			print_kv(buf, "  ", 0);
+			print_kv(buf, "  ", 0, fuse);
 		}
 		for (size_t k = 0; k < sizeof(policy_keys) / sizeof(*policy_keys); k++) {
 			char val[256];
