@@ -183,6 +183,26 @@ static int get_attr(const char *path, const char *name, char *buf, size_t len)
 }
 
 /*
+ * The policy attributes set on the file being printed (NULL: not set), and
+ * which of them print_kv showed: "usmctl stat" marks alloc= and evict= of
+ * the stats "(set)" instead of repeating them on lines of their own.
+ */
+static const char *const policy_keys[] = {
+	"alloc", "evict", "prio", "limit", "swap",
+};
+#define NR_POLICY_KEYS (sizeof(policy_keys) / sizeof(*policy_keys))
+static const char *set_vals[NR_POLICY_KEYS];
+static int set_shown[NR_POLICY_KEYS];
+
+static int set_index(const char *key)
+{
+	for (size_t k = 0; k < NR_POLICY_KEYS; k++)
+		if (set_vals[k] && !strcmp(key, policy_keys[k]))
+			return (int)k;
+	return -1;
+}
+
+/*
  * Print "key=value key=value" as JSON members or as aligned lines.  @fuse:
  * the words are a FUSE mount's (its policy server is the daemon itself).
  */
@@ -220,6 +240,9 @@ static void print_kv(const char *kv, const char *indent, int as_json, int fuse)
 
 			usm_format_size(strtoull(eq + 1, NULL, 10), h, sizeof(h));
 			printf("%s%-10s %s (%s bytes)\n", indent, tok, h, eq + 1);
+		} else if (set_index(tok) >= 0 && !strcmp(set_vals[set_index(tok)], eq + 1)) {
+			printf("%s%-10s %s (set)\n", indent, tok, eq + 1);
+			set_shown[set_index(tok)] = 1;
 		} else {
 			printf("%s%-10s %s\n", indent, tok, eq + 1);
 		}
@@ -399,10 +422,6 @@ static int cmd_status(void)
 	return 0;
 }
 
-static const char *const policy_keys[] = {
-	"alloc", "evict", "prio", "limit", "swap",
-};
-
 static int check_file(const char *path)
 {
 	int r = on_usmfs(path);
@@ -421,7 +440,7 @@ static int check_file(const char *path)
 static int cmd_stat(int argc, char **argv)
 {
 	int rc = 0;
-	char buf[1024], name[64], type[64];
+	char buf[1024], name[64], type[64], vals[NR_POLICY_KEYS][256];
 	int fuse;
 
 	if (argc < 1) {
@@ -446,6 +465,12 @@ static int cmd_stat(int argc, char **argv)
 		/* a mount's root gives the mount's stats, server= among them */
 		fuse = on_usmfs_type(argv[i], type, sizeof(type)) > 0 &&
 		       strcmp(type, "usmfs") != 0;
+		for (size_t k = 0; k < NR_POLICY_KEYS; k++) {
+			snprintf(name, sizeof(name), "user.usm.%s", policy_keys[k]);
+			set_shown[k] = 0;
+			set_vals[k] = get_attr(argv[i], name, vals[k], sizeof(vals[k])) < 0 ?
+				      NULL : vals[k];
+		}
 		if (json) {
 			printf("%s{\"file\": ", i ? ", " : "");
 			json_str(argv[i]);
@@ -455,18 +480,16 @@ static int cmd_stat(int argc, char **argv)
 			printf("%s\n", argv[i]);
 			print_kv(buf, "  ", 0, fuse);
 		}
-		for (size_t k = 0; k < sizeof(policy_keys) / sizeof(*policy_keys); k++) {
-			char val[256];
-
-			snprintf(name, sizeof(name), "user.usm.%s", policy_keys[k]);
-			if (get_attr(argv[i], name, val, sizeof(val)) < 0)
+		for (size_t k = 0; k < NR_POLICY_KEYS; k++) {
+			if (!set_vals[k])
 				continue;
 			if (json) {
 				printf(", \"set_%s\": ", policy_keys[k]);
-				json_str(val);
-			} else {
-				printf("  %-10s %s (set)\n", policy_keys[k], val);
+				json_str(set_vals[k]);
+			} else if (!set_shown[k]) {
+				printf("  %-10s %s (set)\n", policy_keys[k], set_vals[k]);
 			}
+			set_vals[k] = NULL;
 		}
 		if (json)
 			printf("}");
