@@ -220,6 +220,8 @@ static void print_kv(const char *kv, const char *indent, int as_json, int fuse)
 		if (!eq)
 			continue;
 		*eq = '\0';
+		if (!strcmp(tok, "options"))
+			unescape(eq + 1);	/* escaped as in mountinfo */
 		if (as_json) {
 			strtoull(eq + 1, &end, 10);
 			if (*end == '\0' && eq[1] != '\0')
@@ -336,11 +338,40 @@ static int probe_mount(const char *dir, struct probe *pr, int ms)
 	return 0;
 }
 
+/*
+ * Take the word KEY=VALUE out of the "key=value ..." string @kv: VALUE,
+ * unescaped (\040 ...), in @val.  1 if it was there.  (The FUSE daemon's
+ * root stats end with options=, its usmfs options: the module's are in
+ * mountinfo.)
+ */
+static int take_kv(char *kv, const char *key, char *val, size_t len)
+{
+	size_t kl = strlen(key);
+	char *p, *end;
+
+	for (p = kv; (p = strstr(p, key)); p += kl) {
+		if ((p != kv && p[-1] != ' ') || p[kl] != '=')
+			continue;
+		end = strchr(p, ' ');
+		if (!end)
+			end = p + strlen(p);
+		snprintf(val, len, "%.*s", (int)(end - p - kl - 1), p + kl + 1);
+		unescape(val);
+		if (p != kv)
+			p--;	/* the space before it */
+		else if (*end)
+			end++;
+		memmove(p, end, strlen(end) + 1);
+		return 1;
+	}
+	return 0;
+}
+
 static int cmd_status(void)
 {
 	struct mnt *m;
 	size_t n = find_mounts(&m), i;
-	char buf[4096];
+	char buf[4096], opts[2048], usmopts[1024];
 	int have_kmod = 0;
 
 	if (json)
@@ -355,6 +386,14 @@ static int cmd_status(void)
 		avail = pr.avail;
 		r = alive && pr.stats[0] ? 0 : -1;
 		snprintf(buf, sizeof(buf), "%s", pr.stats);
+		/* the mount's options, with the FUSE daemon's usmfs ones */
+		snprintf(opts, sizeof(opts), "%s", m[i].opts);
+		if (take_kv(buf, "options", usmopts, sizeof(usmopts)) && usmopts[0]) {
+			size_t ol = strlen(opts);
+
+			snprintf(opts + ol, sizeof(opts) - ol, "%s%s",
+				 ol ? "," : "", usmopts);
+		}
 		if (!alive) {
 			if (json) {
 				printf("%s{\"dir\": ", i ? ", " : "");
@@ -370,7 +409,7 @@ static int cmd_status(void)
 			json_str(m[i].dir);
 			printf(", \"frontend\": \"%s\", \"options\": ",
 			       strcmp(m[i].fstype, "usmfs") ? "fuse" : "kmod");
-			json_str(m[i].opts);
+			json_str(opts);
 			printf(", \"responding\": true, \"size\": %llu, \"used\": %llu, \"free\": %llu",
 			       total, total - avail, avail);
 			if (r >= 0) {
@@ -387,7 +426,7 @@ static int cmd_status(void)
 			usm_format_size(avail, a, sizeof(a));
 			printf("%s (%s)\n  options    %s\n  size %s, used %s, free %s\n",
 			       m[i].dir, strcmp(m[i].fstype, "usmfs") ? "FUSE daemon" : "kernel module",
-			       m[i].opts, t, u, a);
+			       opts, t, u, a);
 			if (r >= 0)
 				print_kv(buf, "  ", 0, fuse);
 		}
