@@ -647,7 +647,7 @@ c_fstab() {
 	elif ! (cd /mnt/cwd && timeout 60 "$MOUNT" -a) >/tmp/fstab.out 2>&1; then
 		d="mount -a: $(head -c 150 /tmp/fstab.out)"
 	fi
-	fm=$(/usm/bin/findmnt -n -o FSTYPE,SOURCE,OPTIONS --mountpoint "$FSTAB_MNT" 2>&1)
+	fm=$(/usm/bin/findmnt -rn -o FSTYPE,SOURCE,OPTIONS --mountpoint "$FSTAB_MNT" 2>&1)
 	if [ -z "$d" ]; then
 		case $fm in
 		"usmfs none "*size=16M*evict=lru*) ;;
