@@ -99,6 +99,7 @@ static size_t find_mounts(struct mnt **out)
 
 		if (!sep || sscanf(line, "%*s %*s %*s %*s %4095s", dir) != 1)
 			continue;
+		sopts[0] = '\0';
 		if (sscanf(sep + 3, "%63s %4095s %1023s", fstype, src, sopts) < 2)
 			continue;
 		if (!is_usm_fstype(fstype))
@@ -115,6 +116,7 @@ static size_t find_mounts(struct mnt **out)
 		unescape(dir);
 		snprintf(v[n].dir, sizeof(v[n].dir), "%s", dir);
 		snprintf(v[n].fstype, sizeof(v[n].fstype), "%s", fstype);
+		unescape(sopts);	/* shown as the FUSE daemon's are */
 		snprintf(v[n].opts, sizeof(v[n].opts), "%s", sopts);
 		n++;
 	}
