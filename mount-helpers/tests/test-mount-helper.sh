@@ -168,6 +168,28 @@ t_no_daemon() {
 }
 check "a missing daemon is reported" t_no_daemon
 
+# ---- installed with PREFIX: mount(8) resets PATH, the helper still finds
+# the daemon where "make install" put it
+t_installed() {
+	local r=$T/root pfx=$T/pfx
+	make -s -C "$HERE/.." install DESTDIR="$r" PREFIX="$pfx" >"$T/install.out" 2>&1 ||
+		{ cat "$T/install.out"; return 1; }
+	# the DKMS tree has sources only (no kbuild output of an in-tree build)
+	if ls "$r"/usr/src/usmfs-*/kmod/ | grep -E '\.(mod\.c|o|ko|cmd)$'; then
+		echo "build output in the DKMS tree"; return 1
+	fi
+	mkdir -p "$r$pfx/bin"
+	ln -sf "$DAEMON" "$r$pfx/bin/usmfs"
+	# the installed paths are the final ones (without DESTDIR): make them so
+	mkdir -p "$pfx" && ln -sfn "$r$pfx/bin" "$pfx/bin"
+	env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin STANDIN_LOG="$LOG" \
+		"$r/sbin/mount.usmfs" none "$M" -v -o size=8M 2>"$T/err" || { cat "$T/err"; return 1; }
+	cat "$T/err"
+	grep -qF "starting the FUSE daemon: $pfx/bin/usmfs " "$T/err" && mounted_as_usmfs "$M" &&
+		unmount "$M"
+}
+check "installed with PREFIX: daemon found in PREFIX/bin without PATH" t_installed
+
 # ---- the kernel-module path, with the module faked ---------------------------
 # The host cannot load modules: a /proc/filesystems that lists usmfs, a
 # "mount" first in PATH that records its argv (and mounts a tmpfs for
