@@ -13,7 +13,9 @@
 # quiet, so that a kernel message cannot split them:
 #   vmb: fio,JOB,ENGINE,NUMJOBS,FS,<fio terse v3 line>
 #   vmb: fault,<faultbench CSV line>
-#   vmb: pmd,LABEL,FilePmdMapped kB,ShmemPmdMapped kB   (max while it ran)
+#   vmb: pmd,LABEL,FilePmdMapped kB,ShmemPmdMapped kB,pmd_maps (max while it
+#        ran; pmd_maps: the module's 2 MiB mappings of the mount, na elsewhere)
+#   vmb: thp,SETTING,PMD_MAP        (THP enabled setting; usmfs pmd_map=)
 #   vmb: evlat,<evictlat CSV line>    (hot-file faults idle / evicting / control)
 #   vmb: error WHAT                   vmb: status N
 
@@ -41,7 +43,10 @@ EV_SIZE=64M
 EV_STREAM=128
 EV_SECS=1.5
 EV_TIMEOUT=240
+EV_OPTS=
+PARTS=fio,faults,evlat
 . /vm/conf
+want() { case ",$PARTS," in *",$1,"*) return 0 ;; esac; return 1; }
 
 fails=0
 : >/tmp/results
@@ -89,7 +94,7 @@ total=0
 for j in $FIO_JOBS; do for e in $FIO_ENGINES; do for nj in $FIO_NJOBS; do
 	total=$((total + 2 * FIO_REPS))
 done; done; done
-for j in $FIO_JOBS; do
+want fio && for j in $FIO_JOBS; do
 	for e in $FIO_ENGINES; do
 		for nj in $FIO_NJOBS; do
 			# Repetitions alternate which filesystem goes first.
@@ -125,10 +130,11 @@ umount /mnt/usm || error "umount /mnt/usm"
 
 # ---- faultbench: run it in the background and watch /proc/meminfo for
 # 2 MiB file mappings while it runs.
-faultbench() {	# LABEL DIR
+faultbench() {	# LABEL DIR [FAULTBENCH OPTIONS]
 	label=$1
 	dir=$2
-	/vm/faultbench "$dir" -s "$FB_MIB" -l "$label" >/tmp/fb.out 2>/tmp/fb.err &
+	shift 2
+	/vm/faultbench "$dir" -s "$FB_MIB" -l "$label" $FB_MADV "$@" >/tmp/fb.out 2>/tmp/fb.err &
 	pid=$!
 	fpmd=0
 	spmd=0
@@ -145,7 +151,16 @@ faultbench() {	# LABEL DIR
 		while read -r l; do
 			result "fault,$l"
 		done </tmp/fb.out
-		result "pmd,$label,$fpmd,$spmd"
+		# the module's 2 MiB mappings are special PMDs that meminfo
+		# does not count: its debugfs does, per mount (pmd_maps=)
+		pm=
+		if [ "$dir" = /mnt/usm ]; then
+			dev=$(stat -c '%d' /mnt/usm 2>/dev/null)
+			pm=$(awk -v d="dev=$((dev >> 8)):$((dev & 255))" '$1 == "mount" && $2 == d {
+				for (i = 3; i <= NF; i++) if ($i ~ /^pmd_maps=/) { sub(/^pmd_maps=/, "", $i); print $i } }' \
+				/sys/kernel/debug/usmfs/pool 2>/dev/null)
+		fi
+		result "pmd,$label,$fpmd,$spmd,${pm:-na}"
 	else
 		sed 's/^/vmb: faultbench: /' /tmp/fb.err | head -n 10
 		error "faultbench $label exit $rc"
@@ -153,10 +168,32 @@ faultbench() {	# LABEL DIR
 	rm -f "$dir"/faultbench.* 2>/dev/null
 }
 
-echo "vmb: faultbench ${FB_MIB} MiB on tmpfs"
-faultbench tmpfs /mnt/tmpfs
+# 2 MiB mappings: with THP "madvise" a mapping must ask (MADV_HUGEPAGE),
+# asked of every filesystem alike; the module maps PMDs on 6.12 and later
+# for a file with contiguous placement (docs/kmod.md, "2 MiB mappings").
+grep -q ' /sys/kernel/debug ' /proc/mounts ||
+	mount -t debugfs none /sys/kernel/debug 2>/dev/null
+thp=$(sed -n 's/.*\[\(.*\)\].*/\1/p' /sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null)
+FB_MADV=
+[ "$thp" = madvise ] && FB_MADV=-M
+if want faults; then
+	result "thp,${thp:-none},$(cat /sys/module/$MODULE/parameters/pmd_map 2>/dev/null || echo na)"
+	echo "vmb: faultbench ${FB_MIB} MiB on tmpfs"
+	faultbench tmpfs /mnt/tmpfs
+	# hugetlbfs: what 2 MiB pages give (a pool of FB_MIB / 2 pages)
+	mkdir -p /mnt/htlb
+	echo $((FB_MIB / 2 + 2)) >/proc/sys/vm/nr_hugepages 2>/dev/null
+	if mount -t hugetlbfs -o pagesize=2M none /mnt/htlb 2>/dev/null; then
+		echo "vmb: faultbench ${FB_MIB} MiB on hugetlbfs ($(cat /proc/sys/vm/nr_hugepages) pages)"
+		faultbench hugetlbfs /mnt/htlb -H
+		umount /mnt/htlb
+	else
+		echo "vmb: no hugetlbfs in this guest"
+	fi
+	echo 0 >/proc/sys/vm/nr_hugepages 2>/dev/null
+fi
 umount /mnt/tmpfs || error "umount /mnt/tmpfs"
-for alloc in firstfit contiguous; do
+want faults && for alloc in firstfit contiguous; do
 	echo "vmb: faultbench ${FB_MIB} MiB on usmfs alloc=$alloc"
 	if mount -t "$MODULE" none /mnt/usm -o size="$SIZE",alloc=$alloc; then
 		faultbench "usmfs-$alloc" /mnt/usm
@@ -171,10 +208,16 @@ done
 # store on the guest's root filesystem when /vm/usm-policyd is there);
 # where nothing evicts, the busy phase shows 0 evictions and the host
 # reports the figure as not measured.
-if [ -x /vm/evictlat ]; then
+if want evlat && [ -x /vm/evictlat ]; then
 	pd=
 	if [ -x /vm/usm-policyd ]; then
+		# The store's own filesystem: a file store keeps 256 MiB (or 5%)
+		# of its filesystem free and refuses slots past that (usm/swap.h),
+		# and the initramfs root has about 300 MiB free: there the
+		# server ran out of slots after ~48 MiB and evicted nothing more.
 		mkdir -p /vswap
+		mount -t tmpfs -o size=$((EV_STREAM * 2 + 320))M none /vswap ||
+			error "mount tmpfs /vswap"
 		printf '[pool]\nswap = ev\n\n[store ev]\npath = file:/vswap/ev.swap\n' >/tmp/evlat.conf
 		/vm/usm-policyd -c /tmp/evlat.conf -v -v >/tmp/pd.log 2>&1 &
 		pd=$!
@@ -188,16 +231,23 @@ if [ -x /vm/evictlat ]; then
 		mount -t debugfs none /sys/kernel/debug 2>/dev/null
 	if mount -t "$MODULE" none /mnt/ev -o size="$EV_SIZE"; then
 		# control: the same writer into a second mount that never evicts
-		if mount -t "$MODULE" none /mnt/evctl -o size=$((EV_STREAM + 32))M; then
+		# (-T: it holds at most EV_STREAM MiB), small enough that both
+		# mounts stay under the pool's high watermark (90%): the pool's
+		# own balancing would take from every mount, the hot file too
+		if mount -t "$MODULE" none /mnt/evctl -o size=$((EV_STREAM + 8))M; then
 			echo "vmb: evictlat on usmfs size=$EV_SIZE, ${EV_STREAM} MiB streamed, ${EV_SECS}s per phase"
 			timeout "$EV_TIMEOUT" /vm/evictlat /mnt/ev -d "$EV_SECS" -s "$EV_STREAM" \
-				-C /mnt/evctl -l "$KERNEL" >/tmp/el.out 2>/tmp/el.err
+				-C /mnt/evctl -l "$KERNEL" $EV_OPTS -v >/tmp/el.out 2>/tmp/el.err
 			rc=$?
-			sed 's/^/vmb: evictlat: /' /tmp/el.err | head -n 5
-			if [ $rc -eq 0 ] && [ -s /tmp/el.out ]; then
+			sed 's/^/vmb: evictlat: /' /tmp/el.err | head -n 150
+			grep -h . /sys/kernel/debug/usmfs/pool 2>/dev/null | sed 's/^/vmb: evlat: pool: /'
+			# exit 4: measured, but not valid (no eviction while busy,
+			# or the hot file lost pages): kept, and the host says so
+			if { [ $rc -eq 0 ] || [ $rc -eq 4 ]; } && [ -s /tmp/el.out ]; then
 				while read -r l; do
 					result "evlat,$l"
 				done </tmp/el.out
+				[ $rc -eq 4 ] && error "evictlat: $(tail -n 1 /tmp/el.err)"
 			else
 				error "evictlat exit $rc"
 				dmesg | tail -n 15 | sed 's/^/vmb: evictlat: dmesg: /'
@@ -219,6 +269,18 @@ if [ -x /vm/evictlat ]; then
 		kill -TERM "$pd" 2>/dev/null
 		wait "$pd"
 		tail -n 3 /tmp/pd.log | sed 's/^/vmb: evlat: usm-policyd: /'
+		# every event of a run this simple is valid: a rejected one is a
+		# module/server disagreement (it was PAGES_ALLOCATED runs > 512)
+		rej=$(sed -n 's/.*detached: [0-9]* events (\([0-9]*\) rejected.*/\1/p' /tmp/pd.log | tail -n 1)
+		[ "${rej:-0}" -eq 0 ] || error "usm-policyd rejected $rej events"
+		# what the server refused or warned about (the first of each kind)
+		grep -E 'warn|error|rejected' /tmp/pd.log | grep -v 'over its share' | head -n 30 |
+			sed 's/^/vmb: evlat: usm-policyd: /'
+		# the server's log by the shape of its lines (numbers as N)
+		sed 's/[0-9][0-9]*/N/g' /tmp/pd.log | sort | uniq -c | sort -rn | head -n 25 |
+			sed 's/^/vmb: evlat: usm-policyd log: /'
+		grep -v 'debug: file' /tmp/pd.log | head -n 30 | sed 's/^/vmb: evlat: usm-policyd: /'
+		umount /vswap 2>/dev/null
 	fi
 fi
 

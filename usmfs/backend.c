@@ -399,6 +399,17 @@ int evict_start(void)
 	return 0;
 }
 
+/* Is the eviction thread running?  (user.usm.stats' evicting=) */
+bool evict_running(void)
+{
+	bool r;
+
+	pthread_mutex_lock(&ev.lock);
+	r = ev.running && !ev.stop;
+	pthread_mutex_unlock(&ev.lock);
+	return r;
+}
+
 void evict_stop(void)
 {
 	if (ev.running) {
