@@ -62,6 +62,7 @@ if [ $quick = 1 ]; then
 	FIO_RUNTIME=1
 	FIO_REPS=1
 	FB_MIB=32
+	FB_ROUNDS=2
 	EV_SECS=1
 	EV_TIMEOUT=60
 	VM_TIMEOUT=${VM_TIMEOUT:-420}
@@ -73,6 +74,7 @@ else
 	FIO_RUNTIME=3
 	FIO_REPS=1
 	FB_MIB=64
+	FB_ROUNDS=3
 	EV_SECS=4
 	EV_TIMEOUT=180
 	VM_TIMEOUT=${VM_TIMEOUT:-900}
@@ -142,6 +144,7 @@ FIO_SIZE='$FIO_SIZE'
 FIO_RUNTIME='$FIO_RUNTIME'
 FIO_REPS='$FIO_REPS'
 FB_MIB='$FB_MIB'
+FB_ROUNDS='$FB_ROUNDS'
 EV_SECS='$EV_SECS'
 EV_TIMEOUT='$EV_TIMEOUT'
 EOF
@@ -189,7 +192,7 @@ EOF
 			"append: $append"
 		echo "vm $spec: usmfs.ko pool=$POOL, usmfs and tmpfs size=$SIZE; fio jobs: $FIO_JOBS;" \
 			"engines: $FIO_ENGINES; numjobs: $FIO_NJOBS; size/job $FIO_SIZE; runtime ${FIO_RUNTIME}s" \
-			"(+1s ramp), mean of $FIO_REPS run(s) per fs, alternating which goes first; faultbench ${FB_MIB} MiB, 4 KiB touches"
+			"(+1s ramp), mean of $FIO_REPS run(s) per fs, alternating which goes first; faultbench ${FB_MIB} MiB, 4 KiB touches, best of $FB_ROUNDS rounds taking turns over the filesystems"
 		echo "vm $spec: THP enabled, usmfs pmd_map=: ${thp:-not read} (madvise: faultbench asks MADV_HUGEPAGE)"
 		echo "vm $spec: max FilePmdMapped/ShmemPmdMapped (/usmfs PMD maps) during faultbench: ${pmd:-not measured}"
 		echo "vm $spec: $(grep -c . "$b/fio.rows") fio rows, guest exit $(((rc - 1) / 2)), $(($(date +%s) - t0))s"
