@@ -6,8 +6,9 @@
 # The kernel-module half of the benchmarks: for each kernel, boot one
 # QEMU/TCG guest (tests/vm's kernels, module build and base initramfs) that
 # loads usmfs.ko, mounts usmfs and a tmpfs of the same size side by side and
-# runs bench/fio/*.fio against both, then faultbench on tmpfs and on usmfs
-# (alloc=firstfit, alloc=contiguous).  The guest prints raw fio terse lines
+# runs bench/fio/*.fio against both, then faultbench on tmpfs, hugetlbfs and
+# usmfs (alloc=firstfit, alloc=contiguous), all mounted at once, in rounds
+# that take turns (the best round of each counts).  The guest prints raw fio terse lines
 # and faultbench CSV on the console (bench/vm-guest.sh); they are parsed
 # here.  Absolute numbers from TCG mean little: only usmfs/tmpfs ratios do.
 # Last, evictlat: faults on a hot resident file idle, while other files are
