@@ -87,6 +87,7 @@ terse() {
 	echo "vmb: fio,short,psync,1,tmpfs,3;1;2"			# cut short: skipped
 	echo "vmb: fault,tmpfs,first,2.0000,1024.00,100"
 	echo "vmb: fault,tmpfs,refault,1.0000,512.00,100"
+	echo "vmb: fault,hugetlbfs,first,0.2500,128.00,2"
 	echo "vmb: fault,usmfs-contiguous,first,0.5000,256.00,100"
 	echo "vmb: fault,usmfs-contiguous,refault,0.0000,0.00,0"
 	echo "vmb: evlat,7,idle,1000,1.00,4000,4100,10000,50000,4200,0,0,4000,10000"
@@ -98,10 +99,11 @@ same "parse-fio" "7,seq-rw70,psync,1,tmpfs,300.0,76800,10.00,20.00
 7,seq-rw70,psync,1,usmfs,175.0,44800,13.00,50.00
 7,seq-write,psync,1,tmpfs,100.0,25600,7.00,8.00" "$(cat "$work/fio.rows")"
 same "ratios-fio" "1.00 0.58 1.00" "$(ratios_fio "$work/fio.rows" | awk -F, '{ printf "%s%s", (NR > 1 ? " " : ""), $10 }')"
-same "parse-faults" "7,tmpfs,first,2.0000,1024.00,100,1.00
-7,tmpfs,refault,1.0000,512.00,100,1.00
-7,usmfs-contiguous,first,0.5000,256.00,100,4.00
-7,usmfs-contiguous,refault,0.0000,0.00,0,nan" "$(parse_faults 7 "$work/guest.log")"
+same "parse-faults" "7,tmpfs,first,2.0000,1024.00,100,1.00,0.12
+7,tmpfs,refault,1.0000,512.00,100,1.00,nan
+7,hugetlbfs,first,0.2500,128.00,2,8.00,1.00
+7,usmfs-contiguous,first,0.5000,256.00,100,4.00,0.50
+7,usmfs-contiguous,refault,0.0000,0.00,0,nan,nan" "$(parse_faults 7 "$work/guest.log")"
 same "parse-evlat" "7,idle,1000,1.00,4000,4100,10000,50000,4200,0,0,4000,10000,1.00,1.00
 7,busy,900,1.00,4400,4600,15000,90000,5000,1234,0,4400,15000,1.10,1.50" "$(parse_evlat "$work/guest.log")"
 

@@ -52,15 +52,16 @@ ratios_fio() {
 }
 
 # faults_ratios [PREFIX]: faultbench CSV lines (fs,measure,us_per_4k,
-# us_per_2m,faults) on stdin, each with the tmpfs time of the same measure
-# over its own appended (>1: faster than tmpfs; nan without a tmpfs line or
-# a time), PREFIX, first.
+# us_per_2m,faults) on stdin, each with the tmpfs and the hugetlbfs time of
+# the same measure over its own appended (>1: faster; nan without such a
+# line or a time), PREFIX first.  Per 4 KiB and per 2 MiB are the same
+# touches divided differently: one ratio serves both.
 faults_ratios() {
 	awk -F, -v pfx="${1:-}" '
-	{ row[NR] = $0; if ($1 == "tmpfs") base[$2] = $3 }
+	function r(b, t) { return (t > 0 && b > 0) ? sprintf("%.2f", b / t) : "nan" }
+	{ row[NR] = $0; if ($1 == "tmpfs") base[$2] = $3; if ($1 == "hugetlbfs") huge[$2] = $3 }
 	END { for (i = 1; i <= NR; i++) { split(row[i], f, ",")
-		r = (f[3] > 0 && base[f[2]] > 0) ? sprintf("%.2f", base[f[2]] / f[3]) : "nan"
-		print pfx row[i] "," r } }'
+		print pfx row[i] "," r(base[f[2]], f[3]) "," r(huge[f[2]], f[3]) } }'
 }
 
 # parse_faults KERNEL RESULTS: the guest's "vmb: fault," lines with ratios.

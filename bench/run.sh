@@ -143,7 +143,7 @@ if want faults; then
 	cc -O2 -o "$fb" "$top/bench/faultbench.c" || exit 1
 	mib=$([ $quick = 1 ] && echo 64 || echo 256)
 	csv=$res/faults.csv
-	echo "fs,measure,us_per_4k,us_per_2m,faults,ratio_vs_tmpfs" > "$csv"
+	echo "fs,measure,us_per_4k,us_per_2m,faults,ratio_vs_tmpfs,ratio_vs_hugetlbfs" > "$csv"
 	mount_tmpfs "$work/ftmpfs" 1G || exit 1
 	"$fb" "$work/ftmpfs" -s "$mib" -l tmpfs > "$work/faults.raw"
 	if [ -f /proc/sys/vm/nr_hugepages ]; then

@@ -6,8 +6,9 @@
 # The kernel-module half of the benchmarks: for each kernel, boot one
 # QEMU/TCG guest (tests/vm's kernels, module build and base initramfs) that
 # loads usmfs.ko, mounts usmfs and a tmpfs of the same size side by side and
-# runs bench/fio/*.fio against both, then faultbench on tmpfs and on usmfs
-# (alloc=firstfit, alloc=contiguous).  The guest prints raw fio terse lines
+# runs bench/fio/*.fio against both, then faultbench on tmpfs, hugetlbfs and
+# usmfs (alloc=firstfit, alloc=contiguous), all mounted at once, in rounds
+# that take turns (the best round of each counts).  The guest prints raw fio terse lines
 # and faultbench CSV on the console (bench/vm-guest.sh); they are parsed
 # here.  Absolute numbers from TCG mean little: only usmfs/tmpfs ratios do.
 # Last, evictlat: faults on a hot resident file idle, while other files are
@@ -62,6 +63,7 @@ if [ $quick = 1 ]; then
 	FIO_RUNTIME=1
 	FIO_REPS=1
 	FB_MIB=32
+	FB_ROUNDS=2
 	EV_SECS=1
 	EV_TIMEOUT=60
 	VM_TIMEOUT=${VM_TIMEOUT:-420}
@@ -73,6 +75,7 @@ else
 	FIO_RUNTIME=3
 	FIO_REPS=1
 	FB_MIB=64
+	FB_ROUNDS=3
 	EV_SECS=4
 	EV_TIMEOUT=180
 	VM_TIMEOUT=${VM_TIMEOUT:-900}
@@ -142,6 +145,7 @@ FIO_SIZE='$FIO_SIZE'
 FIO_RUNTIME='$FIO_RUNTIME'
 FIO_REPS='$FIO_REPS'
 FB_MIB='$FB_MIB'
+FB_ROUNDS='$FB_ROUNDS'
 EV_SECS='$EV_SECS'
 EV_TIMEOUT='$EV_TIMEOUT'
 EOF
@@ -181,14 +185,17 @@ EOF
 	parse_faults "$spec" "$log.results" >>"$RES/vm-faults.csv"
 	parse_evlat "$log.results" >>"$RES/vm-evictlat.csv"
 	pmd=$(grep '^vmb: pmd,' "$log.results" | sed 's/^vmb: pmd,//' |
-		awk -F, '{ printf "%s%s=%s/%skB", (NR > 1 ? " " : ""), $1, $2, $3 }')
+		awk -F, '{ printf "%s%s=%s/%skB%s", (NR > 1 ? " " : ""), $1, $2, $3,
+			($4 != "" && $4 != "na") ? "/" $4 " PMD maps" : "" }')
+	thp=$(sed -n 's/^vmb: thp,//p' "$log.results" | head -n 1)
 	{
 		echo "vm $spec: kernel $K_REL ($K_VER); qemu -accel tcg -m $VM_MEM -smp $VM_SMP;" \
 			"append: $append"
 		echo "vm $spec: usmfs.ko pool=$POOL, usmfs and tmpfs size=$SIZE; fio jobs: $FIO_JOBS;" \
 			"engines: $FIO_ENGINES; numjobs: $FIO_NJOBS; size/job $FIO_SIZE; runtime ${FIO_RUNTIME}s" \
-			"(+1s ramp), mean of $FIO_REPS run(s) per fs, alternating which goes first; faultbench ${FB_MIB} MiB, 4 KiB touches"
-		echo "vm $spec: max FilePmdMapped/ShmemPmdMapped during faultbench: ${pmd:-not measured}"
+			"(+1s ramp), mean of $FIO_REPS run(s) per fs, alternating which goes first; faultbench ${FB_MIB} MiB, 4 KiB touches, best of $FB_ROUNDS rounds taking turns over the filesystems"
+		echo "vm $spec: THP enabled, usmfs pmd_map=: ${thp:-not read} (madvise: faultbench asks MADV_HUGEPAGE)"
+		echo "vm $spec: max FilePmdMapped/ShmemPmdMapped (/usmfs PMD maps) during faultbench: ${pmd:-not measured}"
 		echo "vm $spec: $(grep -c . "$b/fio.rows") fio rows, guest exit $(((rc - 1) / 2)), $(($(date +%s) - t0))s"
 	} >>"$RES/meta.txt"
 	progress "[$label] done in $(($(date +%s) - t0))s (log: $log)"
@@ -219,7 +226,7 @@ if [ $append = 0 ] || [ ! -s "$RES/vm-evictlat.csv" ]; then
 	echo "kernel,phase,touches,faults_per_touch,p50_ns,p90_ns,p99_ns,p999_ns,mean_ns,evictions,hot_evictions,slice_p50_ns,slice_p99_ns,p50_vs_idle,p99_vs_idle" >"$RES/vm-evictlat.csv"
 fi
 if [ $append = 0 ] || [ ! -s "$RES/vm-faults.csv" ]; then
-	echo "kernel,fs,measure,us_per_4k,us_per_2m,faults,ratio_vs_tmpfs" >"$RES/vm-faults.csv"
+	echo "kernel,fs,measure,us_per_4k,us_per_2m,faults,ratio_vs_tmpfs,ratio_vs_hugetlbfs" >"$RES/vm-faults.csv"
 fi
 echo "vm: commit $(git -C "$TOP" rev-parse --short HEAD 2>/dev/null || echo unknown)$(
 	git -C "$TOP" diff --quiet HEAD -- kmod bench 2>/dev/null || echo ' (kmod/bench modified)')" \
@@ -250,10 +257,10 @@ awk -F, 'NR > 1 && $5 == "usmfs" && $10 > 0 {
 		for (e in ne) { split(e, f, ","); if (f[1] == k)
 			printf ", %s %.2f", f[2], exp(se[e] / ne[e]) }
 		printf "\n" } }' "$RES/vm-fio.csv"
-printf '\n%-6s %-20s %-8s %10s %10s %8s %9s\n' kernel fs measure "us/4K" "us/2M" faults "vs tmpfs"
+printf '\n%-6s %-20s %-8s %10s %10s %8s %9s %9s\n' kernel fs measure "us/4K" "us/2M" faults "vs tmpfs" "vs htlb"
 tail -n +2 "$RES/vm-faults.csv" |
-	awk -F, '{ printf "%-6s %-20s %-8s %10s %10s %8s %8sx\n", $1, $2, $3, $4, $5, $6, $7 }'
-grep -E '^vm [^:]*: max FilePmdMapped' "$RES/meta.txt" | tail -n ${#kernels[@]}
+	awk -F, '{ printf "%-6s %-20s %-8s %10s %10s %8s %8sx %8sx\n", $1, $2, $3, $4, $5, $6, $7, $8 }'
+grep -E '^vm [^:]*: (max FilePmdMapped|THP)' "$RES/meta.txt" | tail -n $((2 * ${#kernels[@]}))
 # Hot-file faults while evicting: busy/idle, and whether anything was
 # evicted at all (0: the module did not evict, the figure is not measured).
 printf '\n%-6s %-8s %9s %9s %9s %10s %7s %7s\n' kernel phase touches "s.p50 us" "s.p99 us" evictions "p50 x" "p99 x"
