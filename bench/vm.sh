@@ -6,8 +6,9 @@
 # The kernel-module half of the benchmarks: for each kernel, boot one
 # QEMU/TCG guest (tests/vm's kernels, module build and base initramfs) that
 # loads usmfs.ko, mounts usmfs and a tmpfs of the same size side by side and
-# runs bench/fio/*.fio against both, then faultbench on tmpfs and on usmfs
-# (alloc=firstfit, alloc=contiguous).  The guest prints raw fio terse lines
+# runs bench/fio/*.fio against both, then faultbench on tmpfs, hugetlbfs and
+# usmfs (alloc=firstfit, alloc=contiguous), all mounted at once, in rounds
+# that take turns (the best round of each counts).  The guest prints raw fio terse lines
 # and faultbench CSV on the console (bench/vm-guest.sh); they are parsed
 # here.  Absolute numbers from TCG mean little: only usmfs/tmpfs ratios do.
 # Last, evictlat: faults on a hot resident file idle, while other files are
@@ -62,6 +63,7 @@ if [ $quick = 1 ]; then
 	FIO_RUNTIME=1
 	FIO_REPS=1
 	FB_MIB=32
+	FB_ROUNDS=2
 	EV_SECS=1
 	EV_TIMEOUT=60
 	VM_TIMEOUT=${VM_TIMEOUT:-420}
@@ -73,6 +75,7 @@ else
 	FIO_RUNTIME=3
 	FIO_REPS=1
 	FB_MIB=64
+	FB_ROUNDS=3
 	EV_SECS=4
 	EV_TIMEOUT=180
 	VM_TIMEOUT=${VM_TIMEOUT:-900}
@@ -142,6 +145,7 @@ FIO_SIZE='$FIO_SIZE'
 FIO_RUNTIME='$FIO_RUNTIME'
 FIO_REPS='$FIO_REPS'
 FB_MIB='$FB_MIB'
+FB_ROUNDS='$FB_ROUNDS'
 EV_SECS='$EV_SECS'
 EV_TIMEOUT='$EV_TIMEOUT'
 EOF
@@ -189,7 +193,7 @@ EOF
 			"append: $append"
 		echo "vm $spec: usmfs.ko pool=$POOL, usmfs and tmpfs size=$SIZE; fio jobs: $FIO_JOBS;" \
 			"engines: $FIO_ENGINES; numjobs: $FIO_NJOBS; size/job $FIO_SIZE; runtime ${FIO_RUNTIME}s" \
-			"(+1s ramp), mean of $FIO_REPS run(s) per fs, alternating which goes first; faultbench ${FB_MIB} MiB, 4 KiB touches"
+			"(+1s ramp), mean of $FIO_REPS run(s) per fs, alternating which goes first; faultbench ${FB_MIB} MiB, 4 KiB touches, best of $FB_ROUNDS rounds taking turns over the filesystems"
 		echo "vm $spec: THP enabled, usmfs pmd_map=: ${thp:-not read} (madvise: faultbench asks MADV_HUGEPAGE)"
 		echo "vm $spec: max FilePmdMapped/ShmemPmdMapped (/usmfs PMD maps) during faultbench: ${pmd:-not measured}"
 		echo "vm $spec: $(grep -c . "$b/fio.rows") fio rows, guest exit $(((rc - 1) / 2)), $(($(date +%s) - t0))s"
