@@ -5,13 +5,9 @@
  *
  * Memory: the pool is mapped MAP_NORESERVE, so untouched frames cost
  * nothing.  A frame that held data is given back to the kernel with
- * madvise(MADV_DONTNEED) once the library has freed it, by a sweep (under
- * the ctx lock, so that no frame can be taken while we drop it): after
- * truncate, punch and file release, and once eviction has been quiet for
- * POOL_IDLE_SWEEP_MS.  Frames freed by eviction are not dropped at commit:
- * under pressure they are taken again at once, and dropping them cost a
- * madvise (a TLB flush on every CPU running a daemon thread), then a page
- * fault and the kernel's zeroing when the next write came in.
+ * madvise(MADV_DONTNEED) once the library has freed it: at once when an
+ * eviction commits, and by a sweep (under the ctx lock, so that no frame can
+ * be taken while we drop it) after truncate, punch and file release.
  *
  * A bit per frame (dirty) says the frame may hold data; a frame whose bit
  * is clear reads as zeroes (never touched, or dropped since).  It is set
@@ -19,7 +15,7 @@
  * frame is pinned, so it cannot be freed first) and by frame_addr(), which
  * every write of the library goes through.  The library asks frame_zeroed()
  * before zeroing a frame it hands to a file: a clear bit spares the memset
- * and the write fault it would take.
+ * (the kernel gives the page zeroed at its first touch anyway).
  *
  * Eviction: the library calls unmap() before it copies a page out.  Our
  * unmap queues an invalidation of the kernel's cached copy of the page
@@ -36,16 +32,16 @@
  * memory until the kernel drops it.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "usmfs.h"
 
 #define BITS	64u
-/* Frames freed by eviction go back to the kernel after this much quiet. */
-#define POOL_IDLE_SWEEP_MS	500
 
 int pool_map(uint64_t frames, char *err, size_t errlen)
 {
@@ -172,8 +168,6 @@ static struct {
 	/* The last balance found nothing to evict (swap=none, all pinned):
 	 * faults stop waking us until something is freed (a sweep kick). */
 	bool futile;
-	/* Frames freed by eviction not given back yet: sweep when idle. */
-	bool lazy;
 	struct inval *q;
 	size_t qn;
 } ev = {
@@ -247,21 +241,51 @@ static int be_unmap(void *priv, struct usm_page_ref *refs, size_t n)
 	return 0;
 }
 
+static int frame_cmp(const void *a, const void *b)
+{
+	usm_frame_t x = *(const usm_frame_t *)a, y = *(const usm_frame_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
 /*
- * The frames are about to be freed.  They keep their contents (and their
- * dirty bit): the next fault takes them without a page fault, and the
- * library zeroes them (or the data overwrites them).  The eviction thread
- * gives them back to the kernel once it has been idle for a while.
+ * The frames are about to be freed: give them back to the kernel.  One
+ * madvise per run of adjacent frames, not per page (each call flushes the
+ * TLB of every CPU running a daemon thread; a sequential writer's victims
+ * mostly sit in adjacent frames).  Their dirty bits are cleared first, so
+ * the library does not zero them again when it hands them out.
+ *
+ * (Keeping them instead, for the next write to reuse without a page fault,
+ * cut the daemon's CPU per evicted MiB further but made other processes'
+ * page faults several times slower at p99 while evicting: bench/README.md.)
  */
 static int be_commit(void *priv, struct usm_page_ref *refs, size_t n)
 {
+	usm_frame_t stack[256], *f = n <= 256 ? stack : malloc(n * sizeof(*f));
+	size_t i, m = 0, run;
+
 	(void)priv;
-	(void)refs;
-	if (n) {
-		pthread_mutex_lock(&ev.lock);
-		ev.lazy = true;
-		pthread_mutex_unlock(&ev.lock);
+	for (i = 0; i < n; i++) {
+		usm_frame_t fr = refs[i].frame;
+
+		if (fr >= fs.pool_frames)
+			continue;
+		atomic_fetch_and(&fs.dirty[fr / BITS], ~(1ULL << (fr % BITS)));
+		if (f)
+			f[m++] = fr;
+		else
+			pool_drop(fr, 1);	/* no memory: one by one */
 	}
+	if (!f)
+		return 0;
+	qsort(f, m, sizeof(*f), frame_cmp);
+	for (i = 0; i < m; i += run) {
+		for (run = 1; i + run < m && f[i + run] == f[i] + run; run++)
+			;
+		pool_drop(f[i], run);
+	}
+	if (f != stack)
+		free(f);
 	return 0;
 }
 
@@ -331,26 +355,8 @@ static void *evict_main(void *arg)
 	batch = malloc(INVAL_QUEUE_MAX * sizeof(*batch));
 	for (;;) {
 		pthread_mutex_lock(&ev.lock);
-		while (!ev.stop && !ev.kicked) {
-			struct timespec dl;
-
-			if (!ev.lazy) {
-				pthread_cond_wait(&ev.cond, &ev.lock);
-				continue;
-			}
-			clock_gettime(CLOCK_REALTIME, &dl);
-			dl.tv_nsec += POOL_IDLE_SWEEP_MS * 1000000L;
-			if (dl.tv_nsec >= 1000000000L) {
-				dl.tv_sec += dl.tv_nsec / 1000000000L;
-				dl.tv_nsec %= 1000000000L;
-			}
-			if (pthread_cond_timedwait(&ev.cond, &ev.lock, &dl) ==
-			    ETIMEDOUT && !ev.kicked) {
-				/* quiet: give the evicted frames back */
-				ev.sweep = true;
-				break;
-			}
-		}
+		while (!ev.stop && !ev.kicked)
+			pthread_cond_wait(&ev.cond, &ev.lock);
 		if (ev.stop) {
 			pthread_mutex_unlock(&ev.lock);
 			break;
@@ -358,8 +364,6 @@ static void *evict_main(void *arg)
 		ev.kicked = false;
 		sweep = ev.sweep;
 		ev.sweep = false;
-		if (sweep)
-			ev.lazy = false;
 		nb = 0;
 		if (batch && ev.qn) {
 			memcpy(batch, ev.q, ev.qn * sizeof(*batch));
@@ -410,14 +414,47 @@ bool evict_running(void)
 	return r;
 }
 
+/*
+ * The request loop has ended.  The eviction thread may be inside an
+ * invalidation whose write-back of a dirty page needs a worker, and there
+ * is none any more (a signal ended the loop while the mount was busy): if
+ * it has not stopped after EVICT_STOP_WAIT_S, abort our FUSE connection,
+ * which ends that wait (the daemon is going away: what the kernel still
+ * held dirty is lost either way), then join.
+ */
+#define EVICT_STOP_WAIT_S	3
+
+static void conn_abort(void)
+{
+	int fd;
+
+	if (!fs.conn_abort[0])
+		return;
+	fd = open(fs.conn_abort, O_WRONLY | O_CLOEXEC);
+	if (fd < 0 || write(fd, "1", 1) != 1)
+		fprintf(stderr, "usmfs: cannot abort the connection (%s): %s\n",
+			fs.conn_abort, strerror(errno));
+	if (fd >= 0)
+		close(fd);
+}
+
 void evict_stop(void)
 {
 	if (ev.running) {
+		struct timespec dl;
+
 		pthread_mutex_lock(&ev.lock);
 		ev.stop = true;
 		pthread_cond_signal(&ev.cond);
 		pthread_mutex_unlock(&ev.lock);
-		pthread_join(ev.thread, NULL);
+		clock_gettime(CLOCK_REALTIME, &dl);
+		dl.tv_sec += EVICT_STOP_WAIT_S;
+		if (pthread_timedjoin_np(ev.thread, NULL, &dl)) {
+			fprintf(stderr, "usmfs: the eviction thread is waiting "
+				"for the kernel; aborting the connection\n");
+			conn_abort();
+			pthread_join(ev.thread, NULL);
+		}
 		ev.running = false;
 	}
 	free(ev.q);

@@ -351,6 +351,25 @@ static void bdi_tune(const char *mnt)
 			(unsigned long long)fs.max_dirty, have);
 }
 
+/*
+ * Where to abort our FUSE connection (fusectl): the eviction thread may be
+ * inside an invalidation that waits for the write-back of a dirty page when
+ * a signal ends the request loop; with no worker left to take that write
+ * the daemon would never exit (evict_stop).  The directory is named by the
+ * connection's device number, the kernel's encoding of the mount's dev.
+ */
+static void conn_find(const char *mnt)
+{
+	unsigned int maj, min;
+	char dev[64];
+
+	if (!mnt || mount_devname(mnt, dev, sizeof(dev)) ||
+	    sscanf(dev, "%u:%u", &maj, &min) != 2)
+		return;
+	snprintf(fs.conn_abort, sizeof(fs.conn_abort),
+		 "/sys/fs/fuse/connections/%u/abort", (maj << 20) | min);
+}
+
 static uint64_t ram_bytes(void)
 {
 	long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
@@ -410,9 +429,9 @@ static int setup_engine(void)
 		return -1;
 	}
 	/* Our backend's round trips are cheap (a queued invalidation) and
-	 * each batch is one direct write per run of slots: 1 MiB batches
-	 * write faster than 256 KiB ones and kick the disk a quarter as
-	 * often. */
+	 * a batch is one store write per run of slots: 1 MiB batches spread
+	 * the per-batch costs (the write, the invalidation, the lock rounds)
+	 * over four times the pages. */
 	usm_ctx_set_evict_batch(fs.ctx, USMFS_EVICT_BATCH);
 	return 0;
 }
@@ -526,6 +545,7 @@ int main(int argc, char **argv)
 		goto out_signals;
 	}
 	bdi_tune(mnt_real);
+	conn_find(mnt_real);
 	free(mnt_real);
 	if (fuse_daemonize(cl.foreground))
 		goto out_unmount;

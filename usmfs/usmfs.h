@@ -126,6 +126,8 @@ struct usmfs {
 	 * bdi's max_bytes): 0 = the pool size, UINT64_MAX = leave the
 	 * kernel's default. */
 	uint64_t max_dirty;
+	/* fusectl's abort file for our connection, or "" */
+	char conn_abort[64];
 };
 
 extern struct usmfs fs;

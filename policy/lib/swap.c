@@ -19,14 +19,16 @@
  *
  * I/O is batched: the pages of a call are sorted by slot and each run of
  * adjacent slots goes in one preadv/pwritev of up to IOV_MAX buffers.
- * Writes go around the page cache (O_DIRECT, through a second descriptor
- * on the same file) when the filesystem allows it and the buffers are
- * page-aligned, as the frontends' frames are: an evicted page then really
- * leaves RAM instead of moving into the store's page cache, and the write
- * costs no copy (the kernel copying the pages into its cache was most of
- * the eviction path's CPU).  Reads stay buffered (the kernel keeps that
- * coherent with the direct writes).  Anything else, or a filesystem that
- * refuses a direct write, uses the ordinary descriptor.
+ * With USM_STORE_DIRECT, writes go around the page cache (O_DIRECT,
+ * through a second descriptor on the same file) when the filesystem allows
+ * it and the buffers are page-aligned, as the frontends' frames are: an
+ * evicted page then really leaves RAM instead of moving into the store's
+ * page cache, and the write costs no copy.  Reads stay buffered (the kernel
+ * keeps that coherent with the direct writes).  Anything else, or a
+ * filesystem that refuses a direct write, uses the ordinary descriptor.
+ * It is not the default: measured with the FUSE daemon (bench/README.md),
+ * the synchronous device writes and their completions made other
+ * processes' page faults several times slower at p99 while evicting.
  *
  * A third bitmap, wr, says which used slots were written since they were
  * allocated (or hold data: claimed).  A read of a slot not written yet gives
@@ -351,7 +353,8 @@ static int open_file_store(struct usm_store *st, const char *path,
 		st->written_end = (uint64_t)sb.st_size;
 	}
 	st->fd = fd;
-	st->dfd = open_direct(fd);
+	if (flags & USM_STORE_DIRECT)
+		st->dfd = open_direct(fd);
 	return 0;
 
 out_close:
@@ -369,7 +372,7 @@ int usm_store_open(const char *name, const char *spec, unsigned int flags,
 		set_err(err, errlen, "store: missing name or spec");
 		return -EINVAL;
 	}
-	if (flags & ~USM_STORE_KEEP) {
+	if (flags & ~(USM_STORE_KEEP | USM_STORE_DIRECT)) {
 		set_err(err, errlen, "%s: unknown flags 0x%x", spec, flags);
 		return -EINVAL;
 	}

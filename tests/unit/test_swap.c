@@ -732,14 +732,15 @@ static void test_alloc_run(void **state)
 }
 
 /*
- * Page-aligned buffers (the frontends' frames) are written around the page
- * cache where the filesystem allows it, others through it: whichever way a
+ * USM_STORE_DIRECT: page-aligned buffers (the frontends' frames) are
+ * written around the page cache where the filesystem allows it, others
+ * through it: whichever way a
  * slot was last written, a read gives that data, also after a reopen.
  */
 static void test_direct_and_buffered(void **state)
 {
 	enum { N = 48 };
-	struct usm_store *st = open_ok("direct.swap", 0);
+	struct usm_store *st = open_ok("direct.swap", USM_STORE_DIRECT);
 	unsigned char *al = aligned_alloc(PG, (N + 1) * PG);
 	unsigned char *odd = malloc((N + 1) * PG + 8);
 	static unsigned char back[N][PG];
@@ -790,7 +791,7 @@ static void test_direct_and_buffered(void **state)
 	assert_int_equal(usm_store_sync(st), 0);
 	usm_store_close(st);
 	/* what is in the file after a reopen */
-	st = open_ok("direct.swap", USM_STORE_KEEP);
+	st = open_ok("direct.swap", USM_STORE_KEEP | USM_STORE_DIRECT);
 	for (i = 0; i < N; i++)
 		assert_int_equal(usm_store_claim(st, slots[i]), 0);
 	memset(back, 0, sizeof(back));

@@ -7,8 +7,9 @@
  * s * 4096).  Slot numbers are stable: a restarted server reopens the same
  * file with USM_STORE_KEEP and claims the slots the kernel still lists,
  * then reads them back.  Freed slots are reused lowest first by
- * usm_store_alloc(), next-fit by usm_store_alloc_run().  Page-aligned
- * buffers are written with O_DIRECT where the filesystem allows it.
+ * usm_store_alloc(), next-fit by usm_store_alloc_run().  With
+ * USM_STORE_DIRECT, page-aligned buffers are written with O_DIRECT where
+ * the filesystem allows it.
  *
  * A file store is created with mode 0600 (O_NOFOLLOW); an existing path
  * that is a symlink, not a regular file, or not owned by the caller's
@@ -29,6 +30,10 @@ struct usm_store;
 
 /* Flags for usm_store_open(). */
 #define USM_STORE_KEEP	0x1u	/* keep existing contents (restart); default truncates */
+/* Write runs of page-aligned buffers with O_DIRECT where the filesystem
+ * allows it (reads stay buffered): evicted pages skip the page cache.
+ * Not the default: see usm_store_open() in swap.c. */
+#define USM_STORE_DIRECT	0x2u
 
 /*
  * Open a store.  @name is what xattrs and the config call it ("default" for

@@ -151,8 +151,9 @@ int usm_ctx_set_watermarks(struct usm_ctx *ctx, uint32_t low_pct,
 /*
  * Pages per eviction batch (one unmap, one store write per run of slots,
  * one commit), 1..USM_EVICT_BATCH_MAX; the default is 64.  A frontend whose
- * backend round trips are cheap but whose store writes are not (the FUSE
- * daemon: direct writes to a file) gains from bigger ones.  0 or -EINVAL.
+ * backend round trips are cheap (the FUSE daemon: a queued invalidation)
+ * gains from bigger ones: fewer store writes, invalidations and lock
+ * rounds per page.  0 or -EINVAL.
  */
 #define USM_EVICT_BATCH_MAX	256u
 int usm_ctx_set_evict_batch(struct usm_ctx *ctx, uint32_t pages);
