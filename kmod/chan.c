@@ -351,8 +351,9 @@ void usmfs_chan_xattr_changed(struct inode *inode, int id, const void *value,
 	usmfs_queue(&ev);
 }
 
-void usmfs_chan_page_allocated(struct inode *inode, pgoff_t index,
-			       unsigned long frame, bool reserved)
+void usmfs_chan_pages_allocated(struct inode *inode, pgoff_t index,
+				unsigned long frame, unsigned long nr,
+				bool reserved)
 {
 	struct usmfs_event ev;
 
@@ -363,7 +364,7 @@ void usmfs_chan_page_allocated(struct inode *inode, pgoff_t index,
 		ev.flags |= USMFS_EVF_RESERVED;
 	ev.u.range.start = index;
 	ev.u.range.frame = frame;
-	ev.u.range.nr = 1;
+	ev.u.range.nr = nr;
 	usmfs_queue(&ev);
 }
 

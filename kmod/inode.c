@@ -123,6 +123,84 @@ void usmfs_put_frame(struct inode *inode, unsigned long frame)
 	usmfs_wake_frames();
 }
 
+/**
+ * usmfs_fill_aligned - back the hole [@index, +@nr) with frames one PMD maps.
+ * @nr:	HPAGE_PMD_NR; @index is a multiple of it
+ *
+ * For the 2 MiB fault of a file whose placement is contiguous: takes an
+ * aligned run of free frames (no waiting: the 4 KiB path is the one that
+ * waits for room), charged to the mount, and stores it only if the whole
+ * range is still a hole.  Where the server reserved frames in the range,
+ * its placement rules and nothing is taken.
+ *
+ * Return: the first frame, with a reference taken on each of its pages;
+ * -EEXIST (not all a hole, or reserved), -ENOSPC (no room or no aligned
+ * run), -ENOMEM.
+ */
+long usmfs_fill_aligned(struct inode *inode, pgoff_t index, unsigned long nr)
+{
+	struct usmfs_inode_info *info = USMFS_I(inode);
+	struct usmfs_sb_info *sbi = USMFS_SB(inode->i_sb);
+	unsigned long i, at = index, last = index + nr - 1;
+	long frame, err = 0;
+
+	if (!xa_empty(&info->resv) &&
+	    xa_find(&info->resv, &at, last, XA_PRESENT))
+		return -EEXIST;
+	if (atomic_long_add_return(nr, &sbi->used_frames) >
+	    (long)READ_ONCE(sbi->max_frames)) {
+		usmfs_uncharge_frames(sbi, nr);
+		return -ENOSPC;
+	}
+	frame = usmfs_frames_alloc_aligned(nr);
+	if (frame < 0) {
+		usmfs_uncharge_frames(sbi, nr);
+		return frame;
+	}
+
+	/*
+	 * All the stores under one hold of the lock (GFP_NOWAIT: a blocking
+	 * allocation would drop it), so nobody sees half of the run.
+	 */
+	xa_lock(&info->frames);
+	at = index;
+	if (xa_find(&info->frames, &at, last, XA_PRESENT)) {
+		err = -EEXIST;
+		i = 0;
+	} else {
+		for (i = 0; i < nr; i++) {
+			void *old = __xa_store(&info->frames, index + i,
+					       xa_mk_value(frame + i),
+					       GFP_NOWAIT | __GFP_NOWARN);
+
+			if (xa_is_err(old)) {
+				err = xa_err(old);
+				break;
+			}
+		}
+	}
+	if (err) {
+		while (i--)
+			__xa_erase(&info->frames, index + i);
+	} else {
+		for (i = 0; i < nr; i++)
+			get_page(usmfs_frame_page(frame + i));
+	}
+	xa_unlock(&info->frames);
+
+	if (err) {
+		for (i = 0; i < nr; i++)
+			usmfs_frame_release(frame + i);
+		usmfs_uncharge_frames(sbi, nr);
+		usmfs_wake_frames();
+		return err;
+	}
+	inode_add_bytes(inode, (loff_t)nr << PAGE_SHIFT);
+	usmfs_chan_pages_allocated(inode, index, frame, nr, false);
+	usmfs_chan_pressure(sbi);
+	return frame;
+}
+
 /* Wait (killably, until @deadline) for page @index to be other than @entry. */
 static int usmfs_wait_entry(struct usmfs_inode_info *info, pgoff_t index,
 			    void *entry, unsigned long deadline)
@@ -241,7 +319,7 @@ again:
 		goto again;	/* theirs was evicted meanwhile */
 	}
 	inode_add_bytes(inode, PAGE_SIZE);
-	usmfs_chan_page_allocated(inode, index, frame, reserved);
+	usmfs_chan_pages_allocated(inode, index, frame, 1, reserved);
 	return page;
 }
 
