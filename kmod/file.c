@@ -242,7 +242,7 @@ static vm_fault_t usmfs_huge_fault(struct vm_fault *vmf, unsigned int order)
 		goto unlock;
 	first = usmfs_find_aligned(info, index, nr);
 	if (first == -ENOENT && usmfs_wants_contiguous(info)) {
-		first = usmfs_fill_aligned(inode, index, nr);
+		first = usmfs_fill_aligned(inode, index, nr, false);
 		hit = false;
 	}
 	if (first < 0)
@@ -427,6 +427,32 @@ static long usmfs_punch_hole(struct inode *inode, loff_t offset, loff_t len)
 	return 0;
 }
 
+/*
+ * fallocate of a contiguous file takes each whole 2 MiB window of the range
+ * that is a hole as one aligned run, as its first fault would: mapped, it
+ * then takes one PMD.
+ */
+static bool usmfs_falloc_aligned(struct inode *inode, pgoff_t index,
+				 pgoff_t last)
+{
+#if USMFS_CAN_MAP_PMD
+	unsigned long i;
+	long frame;
+
+	if ((index & (HPAGE_PMD_NR - 1)) || last - index < HPAGE_PMD_NR - 1 ||
+	    !usmfs_wants_contiguous(USMFS_I(inode)))
+		return false;
+	frame = usmfs_fill_aligned(inode, index, HPAGE_PMD_NR, true);
+	if (frame < 0)
+		return false;
+	for (i = 0; i < HPAGE_PMD_NR; i++)
+		put_page(usmfs_frame_page(frame + i));
+	return true;
+#else
+	return false;
+#endif
+}
+
 static long usmfs_fallocate(struct file *file, int mode, loff_t offset,
 			    loff_t len)
 {
@@ -459,6 +485,10 @@ static long usmfs_fallocate(struct file *file, int mode, loff_t offset,
 	for (index = first; index <= last; index++) {
 		struct page *page;
 
+		if (usmfs_falloc_aligned(inode, index, last)) {
+			index += (PMD_SIZE >> PAGE_SHIFT) - 1;
+			continue;
+		}
 		page = usmfs_get_page(inode, index, USMFS_SGP_FALLOC, NULL);
 		if (IS_ERR(page)) {
 			err = PTR_ERR(page);

@@ -126,8 +126,10 @@ void usmfs_put_frame(struct inode *inode, unsigned long frame)
 /**
  * usmfs_fill_aligned - back the hole [@index, +@nr) with frames one PMD maps.
  * @nr:	HPAGE_PMD_NR; @index is a multiple of it
+ * @falloc:	mark the pages for fallocate's undo (XA_MARK_0)
  *
- * For the 2 MiB fault of a file whose placement is contiguous: takes an
+ * For the 2 MiB fault (and fallocate) of a file whose placement is
+ * contiguous: takes an
  * aligned run of free frames (no waiting: the 4 KiB path is the one that
  * waits for room), charged to the mount, and stores it only if the whole
  * range is still a hole.  Where the server reserved frames in the range,
@@ -137,7 +139,8 @@ void usmfs_put_frame(struct inode *inode, unsigned long frame)
  * -EEXIST (not all a hole, or reserved), -ENOSPC (no room or no aligned
  * run), -ENOMEM.
  */
-long usmfs_fill_aligned(struct inode *inode, pgoff_t index, unsigned long nr)
+long usmfs_fill_aligned(struct inode *inode, pgoff_t index, unsigned long nr,
+			bool falloc)
 {
 	struct usmfs_inode_info *info = USMFS_I(inode);
 	struct usmfs_sb_info *sbi = USMFS_SB(inode->i_sb);
@@ -183,8 +186,12 @@ long usmfs_fill_aligned(struct inode *inode, pgoff_t index, unsigned long nr)
 		while (i--)
 			__xa_erase(&info->frames, index + i);
 	} else {
-		for (i = 0; i < nr; i++)
+		for (i = 0; i < nr; i++) {
 			get_page(usmfs_frame_page(frame + i));
+			if (falloc)
+				__xa_set_mark(&info->frames, index + i,
+					      XA_MARK_0);
+		}
 	}
 	xa_unlock(&info->frames);
 

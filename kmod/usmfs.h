@@ -285,7 +285,8 @@ struct page *usmfs_get_page(struct inode *inode, pgoff_t index,
 long usmfs_take_frame(struct inode *inode, pgoff_t index, bool *reserved,
 		      unsigned long *deadline);
 void usmfs_put_frame(struct inode *inode, unsigned long frame);
-long usmfs_fill_aligned(struct inode *inode, pgoff_t index, unsigned long nr);
+long usmfs_fill_aligned(struct inode *inode, pgoff_t index, unsigned long nr,
+			bool falloc);
 unsigned long usmfs_deadline(struct usmfs_sb_info *sbi);
 void usmfs_truncate_range(struct inode *inode, loff_t lstart, loff_t lend);
 void usmfs_falloc_finish(struct inode *inode, pgoff_t first, pgoff_t last,

@@ -52,21 +52,7 @@ check srv-fio-psync fio --name=p --directory=/mnt/s --size=12M --bs=4k --rw=rand
 	--ioengine=psync --verify=crc32c --do_verify=1 --numjobs=2 --group_reporting
 check srv-fio-mmap fio --name=m --directory=/mnt/s --size=12M --bs=4k --rw=randwrite \
 	--ioengine=mmap --verify=crc32c --do_verify=1 --numjobs=2 --group_reporting
-# Contiguous placement, mapped shared: 2 MiB windows map with one PMD (6.12
-# and later) until the share is full, then eviction takes them down page by
-# page and the rest goes 4 KiB at a time; fio verifies every block.
-mkdir /mnt/s/c
-/kt/chantest xattr /mnt/s/c user.usm.alloc contiguous
-pm0=$(mstat pmd_maps)
-check srv-fio-mmap-contiguous fio --name=c --directory=/mnt/s/c --size=12M --bs=4k \
-	--rw=randwrite --ioengine=mmap --verify=crc32c --do_verify=1 --numjobs=1
-pm=$(( $(mstat pmd_maps) - ${pm0:-0} ))
-if [ "$HUGE_MAP" = 1 ]; then
-	check "srv-pmd-maps ($pm)" [ "$pm" -gt 0 ]
-else
-	check "srv-pmd-maps-none ($pm)" [ "$pm" -eq 0 ]
-fi
-rm -rf /mnt/s/p.* /mnt/s/m.* /mnt/s/c
+rm -f /mnt/s/p.* /mnt/s/m.*
 cmp /tmp/big /mnt/s/big >/tmp/cmp.out 2>&1 &
 reader=$!
 check srv-policy-change-in-use sh -c '/kt/chantest xattr /mnt/s/big user.usm.evict lru &&
@@ -107,6 +93,22 @@ if wait $fk; then ok srv-kill9-mid-verify; else ko srv-kill9-mid-verify "$(tail 
 rm -f /mnt/s/k.*
 # Touch the file for a while: sampled pages report their next access.
 for i in 1 2 3; do cat /mnt/s/big >/dev/null; sleep 0.5; done
+rm -f /mnt/s/big
+# Contiguous placement, mapped shared (holes: fallocate=none), on the share
+# emptied: 2 MiB windows map with one PMD (6.12 and later) until it is full, then eviction takes them down page by
+# page and the rest goes 4 KiB at a time; fio verifies every block.
+mkdir /mnt/s/c
+/kt/chantest xattr /mnt/s/c user.usm.alloc contiguous
+pm0=$(mstat pmd_maps)
+check srv-fio-mmap-contiguous fio --name=c --directory=/mnt/s/c --size=12M --bs=4k \
+	--rw=randwrite --ioengine=mmap --fallocate=none --verify=crc32c --do_verify=1 --numjobs=1
+pm=$(( $(mstat pmd_maps) - ${pm0:-0} ))
+if [ "$HUGE_MAP" = 1 ]; then
+	check "srv-pmd-maps ($pm)" [ "$pm" -gt 0 ]
+else
+	check "srv-pmd-maps-none ($pm)" [ "$pm" -eq 0 ]
+fi
+rm -rf /mnt/s/c
 kill -TERM $srv
 wait $srv
 rc=$?

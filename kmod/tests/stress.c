@@ -314,7 +314,7 @@ static unsigned char *map_file(int fd, size_t len)
 static int huge(const char *dir, const char *stats, int expect)
 {
 	const size_t len = 4 * HUGE, npages = len / PG;
-	long used0 = settled_used(stats), m0, m1, m2;
+	long used0 = settled_used(stats), m0, m1, m2, mf;
 	struct sigaction sa = { .sa_handler = on_sigbus };
 	char path[4096], buf[PG];
 	struct iovec iov;
@@ -421,7 +421,28 @@ static int huge(const char *dir, const char *stats, int expect)
 	if (settled_used(stats) != used0)
 		die("huge: used=%ld (was %ld) after the file went",
 		    stat_of(stats, "used"), used0);
-	printf("pmd maps: %ld first touch, %ld refault\n", m1 - m0, m2 - m1);
+
+	/* fallocate takes whole windows aligned too: they map with one PMD. */
+	fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
+	if (fd < 0 || fsetxattr(fd, "user.usm.alloc", "contiguous", 10, 0) ||
+	    fallocate(fd, 0, 0, 2 * HUGE))
+		die("huge: fallocate %s: %s", path, strerror(errno));
+	mf = pmd_maps(stats);
+	p = map_file(fd, 2 * HUGE);
+	for (size_t i = 0; i < 2 * HUGE / PG; i++)
+		if (p[i * PG])
+			die("huge: fallocated page %zu is not zero", i);
+	mf = pmd_maps(stats) - mf;
+	if (expect ? mf != 2 : mf != 0)
+		die("huge: fallocated: %ld PMD maps, expected %d", mf,
+		    expect ? 2 : 0);
+	munmap(p, 2 * HUGE);
+	close(fd);
+	if (unlink(path) || settled_used(stats) != used0)
+		die("huge: used=%ld (was %ld) after the fallocated file went",
+		    stat_of(stats, "used"), used0);
+	printf("pmd maps: %ld first touch, %ld refault, %ld fallocated\n",
+	       m1 - m0, m2 - m1, mf);
 	return 0;
 }
 
