@@ -823,6 +823,39 @@ long usmfs_resv_take(struct inode *inode, pgoff_t index)
 	return xa_to_value(entry);
 }
 
+/*
+ * The server reserved pages [@index, +@nr) one aligned run of frames (what
+ * its contiguous placement does): take the whole run, as @nr faults would.
+ * Return: its first frame, or -EEXIST when the reservations are not that.
+ */
+long usmfs_resv_take_aligned(struct inode *inode, pgoff_t index,
+			     unsigned long nr)
+{
+	struct usmfs_inode_info *info = USMFS_I(inode);
+	unsigned long first, i;
+	void *entry;
+
+	xa_lock(&info->resv);
+	entry = xa_load(&info->resv, index);
+	if (!entry)
+		goto no;
+	first = xa_to_value(entry);
+	if (!usmfs_frames_aligned(first, nr))
+		goto no;
+	for (i = 1; i < nr; i++)
+		if (xa_load(&info->resv, index + i) != xa_mk_value(first + i))
+			goto no;
+	for (i = 0; i < nr; i++)
+		__xa_erase(&info->resv, index + i);
+	xa_unlock(&info->resv);
+	for (i = 0; i < nr; i++)
+		usmfs_frame_take_reserved(first + i);
+	return first;
+no:
+	xa_unlock(&info->resv);
+	return -EEXIST;
+}
+
 /* Give back the reservations of pages [@first, @last]; how many. */
 unsigned long usmfs_resv_drop(struct inode *inode, pgoff_t first,
 			      pgoff_t last)

@@ -129,15 +129,17 @@ void usmfs_put_frame(struct inode *inode, unsigned long frame)
  * @falloc:	mark the pages for fallocate's undo (XA_MARK_0)
  *
  * For the 2 MiB fault (and fallocate) of a file whose placement is
- * contiguous: takes an
- * aligned run of free frames (no waiting: the 4 KiB path is the one that
- * waits for room), charged to the mount, and stores it only if the whole
- * range is still a hole.  Where the server reserved frames in the range,
- * its placement rules and nothing is taken.
+ * contiguous: takes an aligned run of frames, charged to the mount, and
+ * stores it only if the whole range is still a hole.  Where the server
+ * reserved frames in the range its placement rules: its run is taken if it
+ * is one aligned run for the whole range, else nothing.  No waiting: the
+ * 4 KiB path is the one that waits for room.  (Should the stores fail,
+ * reserved frames go back to the pool, not to the reservation: the server
+ * learns of them when its next GRANT or allocation event disagrees.)
  *
  * Return: the first frame, with a reference taken on each of its pages;
- * -EEXIST (not all a hole, or reserved), -ENOSPC (no room or no aligned
- * run), -ENOMEM.
+ * -EEXIST (not all a hole, or reserved otherwise), -ENOSPC (no room or no
+ * aligned run), -ENOMEM.
  */
 long usmfs_fill_aligned(struct inode *inode, pgoff_t index, unsigned long nr,
 			bool falloc)
@@ -145,17 +147,19 @@ long usmfs_fill_aligned(struct inode *inode, pgoff_t index, unsigned long nr,
 	struct usmfs_inode_info *info = USMFS_I(inode);
 	struct usmfs_sb_info *sbi = USMFS_SB(inode->i_sb);
 	unsigned long i, at = index, last = index + nr - 1;
+	bool reserved = !xa_empty(&info->resv) &&
+			xa_find(&info->resv, &at, last, XA_PRESENT);
 	long frame, err = 0;
 
-	if (!xa_empty(&info->resv) &&
-	    xa_find(&info->resv, &at, last, XA_PRESENT))
-		return -EEXIST;
 	if (atomic_long_add_return(nr, &sbi->used_frames) >
 	    (long)READ_ONCE(sbi->max_frames)) {
 		usmfs_uncharge_frames(sbi, nr);
 		return -ENOSPC;
 	}
-	frame = usmfs_frames_alloc_aligned(nr);
+	if (reserved)
+		frame = usmfs_resv_take_aligned(inode, index, nr);
+	else
+		frame = usmfs_frames_alloc_aligned(nr);
 	if (frame < 0) {
 		usmfs_uncharge_frames(sbi, nr);
 		return frame;
@@ -203,7 +207,7 @@ long usmfs_fill_aligned(struct inode *inode, pgoff_t index, unsigned long nr,
 		return err;
 	}
 	inode_add_bytes(inode, (loff_t)nr << PAGE_SHIFT);
-	usmfs_chan_pages_allocated(inode, index, frame, nr, false);
+	usmfs_chan_pages_allocated(inode, index, frame, nr, reserved);
 	usmfs_chan_pressure(sbi);
 	return frame;
 }

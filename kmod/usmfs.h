@@ -326,6 +326,8 @@ void usmfs_chan_pages_allocated(struct inode *inode, pgoff_t index,
 int usmfs_chan_reclaim(struct inode *inode, u64 nr);
 bool usmfs_chan_state(u64 *features, u32 *low_pct, u32 *high_pct);
 long usmfs_resv_take(struct inode *inode, pgoff_t index);
+long usmfs_resv_take_aligned(struct inode *inode, pgoff_t index,
+			     unsigned long nr);
 int usmfs_chan_swapin(struct inode *inode, pgoff_t index, void *entry,
 		      bool write, unsigned long deadline);
 int usmfs_chan_wait_frames(struct usmfs_sb_info *sbi, bool pool_full,

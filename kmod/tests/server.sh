@@ -103,6 +103,12 @@ pm0=$(mstat pmd_maps)
 check srv-fio-mmap-contiguous fio --name=c --directory=/mnt/s/c --size=12M --bs=4k \
 	--rw=randwrite --ioengine=mmap --fallocate=none --verify=crc32c --do_verify=1 --numjobs=1
 pm=$(( $(mstat pmd_maps) - ${pm0:-0} ))
+if /kt/stress hugeevict /mnt/s $STATS 12 >/tmp/he.out 2>&1; then
+	ok "srv-huge-evict ($(cat /tmp/he.out) PMD maps; fio's: $pm)"
+	pm=$((pm + $(cat /tmp/he.out)))
+else
+	ko srv-huge-evict "$(head -c 300 /tmp/he.out)"
+fi
 if [ "$HUGE_MAP" = 1 ]; then
 	check "srv-pmd-maps ($pm)" [ "$pm" -gt 0 ]
 else

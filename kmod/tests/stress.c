@@ -13,6 +13,10 @@
  *                             N=1: its 2 MiB windows are mapped with one PMD
  *                             each (pmd_maps in STATS), N=0: never; data, fork,
  *                             mprotect, truncation under the mapping, vmsplice
+ *   stress hugeevict DIR STATS MIB  a contiguous file of MIB MiB (more than
+ *                             the share) written and read back through one
+ *                             shared mapping while the server evicts; prints
+ *                             the PMD maps seen
  *   stress hugerace DIR SECONDS  the race above on a 4 MiB contiguous file
  *                             mapped whole (2 MiB faults against truncation)
  *
@@ -446,6 +450,41 @@ static int huge(const char *dir, const char *stats, int expect)
 	return 0;
 }
 
+/*
+ * A contiguous file bigger than the mount's share, written and read back
+ * through one shared mapping while the server evicts: the windows that fit
+ * map with one PMD, eviction takes them down, every page reads back right.
+ * Prints the PMD maps seen.
+ */
+static int hugeevict(const char *dir, const char *stats, int mib)
+{
+	const size_t len = (size_t)mib << 20, npages = len / PG;
+	char path[4096];
+	unsigned char *p;
+	long m0 = pmd_maps(stats);
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/hugeevict", dir);
+	fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
+	if (fd < 0 || fsetxattr(fd, "user.usm.alloc", "contiguous", 10, 0) ||
+	    ftruncate(fd, len))
+		die("hugeevict: create %s: %s", path, strerror(errno));
+	p = map_file(fd, len);
+	for (size_t i = 0; i < npages; i++)
+		memset(p + i * PG, pat(i, 2), PG);
+	for (int round = 0; round < 2; round++) {
+		check_pages(p, npages, 2, "hugeevict");
+		munmap(p, len);
+		p = map_file(fd, len);
+	}
+	munmap(p, len);
+	close(fd);
+	if (unlink(path))
+		die("unlink %s: %s", path, strerror(errno));
+	printf("%ld\n", pmd_maps(stats) - m0);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc == 4 && !strcmp(argv[1], "race"))
@@ -456,10 +495,12 @@ int main(int argc, char **argv)
 	}
 	if (argc == 5 && !strcmp(argv[1], "huge"))
 		return huge(argv[2], argv[3], atoi(argv[4]));
+	if (argc == 5 && !strcmp(argv[1], "hugeevict"))
+		return hugeevict(argv[2], argv[3], atoi(argv[4]));
 	if (argc == 3 && !strcmp(argv[1], "settle"))
 		return printf("%ld\n", settled_used(argv[2])) < 0;
 	if (argc == 4 && !strcmp(argv[1], "pin"))
 		return pin(argv[2], argv[3]);
-	fprintf(stderr, "usage: stress race|hugerace DIR SECONDS | settle STATS | pin DIR STATS | huge DIR STATS 0|1\n");
+	fprintf(stderr, "usage: stress race|hugerace DIR SECONDS | settle STATS | pin DIR STATS | huge DIR STATS 0|1 | hugeevict DIR STATS MIB\n");
 	return 2;
 }
