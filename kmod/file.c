@@ -131,20 +131,10 @@ unlock:
 }
 
 #if USMFS_CAN_MAP_PMD
-static bool pmd_map = true;
-module_param(pmd_map, bool, 0644);
+bool usmfs_pmd_map = true;
+module_param_named(pmd_map, usmfs_pmd_map, bool, 0644);
 MODULE_PARM_DESC(pmd_map,
-		 "map 2 MiB of a shared mapping with one PMD where the frames allow it");
-
-static bool usmfs_wants_contiguous(struct usmfs_inode_info *info)
-{
-	bool yes;
-
-	spin_lock(&info->lock);
-	yes = !strcmp(info->pol.alloc, "contiguous");
-	spin_unlock(&info->lock);
-	return yes;
-}
+		 "2 MiB at once: contiguous files take aligned 2 MiB runs, shared mappings map them with one PMD");
 
 /*
  * The resident pages [@index, +@nr) sit in one PMD-mappable run of frames:
@@ -228,7 +218,7 @@ static vm_fault_t usmfs_huge_fault(struct vm_fault *vmf, unsigned int order)
 	bool hit = true;
 	long first;
 
-	if (order != HPAGE_PMD_ORDER || !READ_ONCE(pmd_map) ||
+	if (order != HPAGE_PMD_ORDER || !READ_ONCE(usmfs_pmd_map) ||
 	    !(vma->vm_flags & VM_SHARED) || !(vma->vm_flags & VM_MIXEDMAP) ||
 	    haddr < vma->vm_start || haddr + PMD_SIZE > vma->vm_end)
 		return VM_FAULT_FALLBACK;
@@ -440,7 +430,7 @@ static bool usmfs_falloc_aligned(struct inode *inode, pgoff_t index,
 	long frame;
 
 	if ((index & (HPAGE_PMD_NR - 1)) || last - index < HPAGE_PMD_NR - 1 ||
-	    !usmfs_wants_contiguous(USMFS_I(inode)))
+	    !READ_ONCE(usmfs_pmd_map) || !usmfs_wants_contiguous(USMFS_I(inode)))
 		return false;
 	frame = usmfs_fill_aligned(inode, index, HPAGE_PMD_NR, true);
 	if (frame < 0)

@@ -123,6 +123,17 @@ void usmfs_put_frame(struct inode *inode, unsigned long frame)
 	usmfs_wake_frames();
 }
 
+/* The file's placement is contiguous: its holes may take 2 MiB at once. */
+bool usmfs_wants_contiguous(struct usmfs_inode_info *info)
+{
+	bool yes;
+
+	spin_lock(&info->lock);
+	yes = !strcmp(info->pol.alloc, "contiguous");
+	spin_unlock(&info->lock);
+	return yes;
+}
+
 /**
  * usmfs_fill_aligned - back the hole [@index, +@nr) with frames one PMD maps.
  * @nr:	HPAGE_PMD_NR; @index is a multiple of it
@@ -151,6 +162,10 @@ long usmfs_fill_aligned(struct inode *inode, pgoff_t index, unsigned long nr,
 			xa_find(&info->resv, &at, last, XA_PRESENT);
 	long frame, err = 0;
 
+	/* Not a hole any more: no need to take and zero a run to find out. */
+	at = index;
+	if (xa_find(&info->frames, &at, last, XA_PRESENT))
+		return -EEXIST;
 	if (atomic_long_add_return(nr, &sbi->used_frames) >
 	    (long)READ_ONCE(sbi->max_frames)) {
 		usmfs_uncharge_frames(sbi, nr);
@@ -210,6 +225,36 @@ long usmfs_fill_aligned(struct inode *inode, pgoff_t index, unsigned long nr,
 	usmfs_chan_pages_allocated(inode, index, frame, nr, reserved);
 	usmfs_chan_pressure(sbi);
 	return frame;
+}
+
+/*
+ * A write filling a hole of a contiguous file, inside its size: take the
+ * hole's whole 2 MiB window as one aligned run if it is all a hole (what its
+ * first 2 MiB fault would take), so that the file, written first and mapped
+ * later, maps with PMDs.  Return: the page at @index with a reference, or
+ * NULL (the 4 KiB path then takes one frame).
+ */
+static struct page *usmfs_fill_window(struct inode *inode, pgoff_t index)
+{
+#if USMFS_CAN_MAP_PMD
+	const unsigned long nr = HPAGE_PMD_NR;
+	pgoff_t first = round_down(index, nr), i;
+	long frame;
+
+	if (!READ_ONCE(usmfs_pmd_map) ||
+	    first + nr > DIV_ROUND_UP(i_size_read(inode), PAGE_SIZE) ||
+	    !usmfs_wants_contiguous(USMFS_I(inode)))
+		return NULL;
+	frame = usmfs_fill_aligned(inode, first, nr, false);
+	if (frame < 0)
+		return NULL;
+	for (i = 0; i < nr; i++)
+		if (first + i != index)
+			put_page(usmfs_frame_page(frame + i));
+	return usmfs_frame_page(frame + index - first);
+#else
+	return NULL;
+#endif
 }
 
 /* Wait (killably, until @deadline) for page @index to be other than @entry. */
@@ -301,6 +346,11 @@ again:
 		*hit = false;
 	if (sgp == USMFS_SGP_READ)
 		return NULL;
+	if (sgp == USMFS_SGP_WRITE) {
+		page = usmfs_fill_window(inode, index);
+		if (page)
+			return page;
+	}
 
 	frame = usmfs_take_frame(inode, index, &reserved, &deadline);
 	if (frame < 0)
