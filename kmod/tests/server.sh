@@ -103,6 +103,7 @@ pm0=$(mstat pmd_maps)
 check srv-fio-mmap-contiguous fio --name=c --directory=/mnt/s/c --size=12M --bs=4k \
 	--rw=randwrite --ioengine=mmap --fallocate=none --verify=crc32c --do_verify=1 --numjobs=1
 pm=$(( $(mstat pmd_maps) - ${pm0:-0} ))
+rm -f /mnt/s/c/*
 if /kt/stress hugeevict /mnt/s $STATS 12 >/tmp/he.out 2>&1; then
 	ok "srv-huge-evict ($(cat /tmp/he.out) PMD maps; fio's: $pm)"
 	pm=$((pm + $(cat /tmp/he.out)))
