@@ -4,7 +4,7 @@
  * while eviction of OTHER files runs.
  *
  *   evictlat MNT [-r HOT_MIB] [-s STREAM_MIB] [-d SECONDS] [-P PRIO]
- *                [-C CONTROL_DIR] [-S STATS_FILE] [-l LABEL]
+ *                [-C CONTROL_DIR] [-S STATS_FILE] [-l LABEL] [-T] [-v]
  *
  * A hot file MNT/evictlat-hot.PID of HOT_MIB MiB (8) is written, given
  * user.usm.prio=PRIO (7: the arbiter evicts lower classes first; -P -1
@@ -29,6 +29,16 @@
  * /sys/kernel/debug/usmfs/pool: its "mount dev=MAJ:MIN ... evictions=N"
  * line for MNT), the larger of the two; with neither, from the sum of the
  * streaming files' own user.usm.stats.
+ * With -T the child empties each file (ftruncate) before writing it
+ * again, so that every pass allocates new pages: on the module an
+ * overwrite of a swapped page first brings it back, and the writer would
+ * then mostly swap in rather than make the server evict.
+ * Before the phases the hot file is read whole again (the stream's start
+ * may have taken some of it), and before each slice the pages it times.
+ * A busy slice starts only once the mount's evictions grow again (waited
+ * for, up to 3 s), so that it runs while the server evicts.  Exits 4, after printing, when the busy
+ * phase saw no eviction or the hot file lost pages during the phases: the
+ * figure is then not valid.
  * Taking turns puts the host's own noise into every phase alike; what a
  * burst of load on a shared host does to a few slices is then taken out
  * by the slice figures: the p50 and p99 of each slice, and their median
@@ -175,6 +185,9 @@ static int write_file(const char *path, size_t mib, int seed)
 	return fd;
 }
 
+/* -T: the streaming child empties each file before writing it again. */
+static int stream_truncate;
+
 /* The child of a busy phase: write round and round until killed. */
 static void stream(const char *dir, size_t mib)
 {
@@ -191,12 +204,19 @@ static void stream(const char *dir, size_t mib)
 			_exit(1);
 	}
 	for (unsigned int pass = 1;; pass++) {
-		for (int i = 0; i < STREAM_FILES; i++)
+		for (int i = 0; i < STREAM_FILES; i++) {
+			/* new pages each pass: an overwrite of a swapped page
+			 * would bring it back first (the module swaps in even
+			 * for a whole-page write), and the writer would then
+			 * mostly swap in instead of making the server evict */
+			if (stream_truncate && pass > 1 && ftruncate(fd[i], 0))
+				_exit(1);
 			for (size_t m = 0; m < per; m++) {
 				memset(buf, (int)(pass + m), MIB);
 				if (pwrite(fd[i], buf, MIB, (off_t)(m * MIB)) < 0)
 					_exit(errno == ENOSPC ? 3 : 1);
 			}
+		}
 	}
 }
 
@@ -369,6 +389,34 @@ static void settle(const char *mnt)
 	}
 }
 
+/* -v: what the mount and its files hold, when a busy slice evicted nothing. */
+static void dump_state(const char *mnt, const char *hotpath)
+{
+	char path[4096], buf[1024], line[512];
+	ssize_t n;
+	FILE *f;
+
+	for (int i = -1; i < STREAM_FILES; i++) {
+		if (i < 0)
+			snprintf(path, sizeof(path), "%s", hotpath);
+		else
+			stream_path(path, sizeof(path), mnt, getpid(), i);
+		n = getxattr(path, "user.usm.stats", buf, sizeof(buf) - 1);
+		buf[n > 0 ? n : 0] = '\0';
+		fprintf(stderr, "evictlat: %s: %s\n", path, n > 0 ? buf : "-");
+	}
+	n = getxattr(mnt, "user.usm.stats", buf, sizeof(buf) - 1);
+	buf[n > 0 ? n : 0] = '\0';
+	fprintf(stderr, "evictlat: %s: %s\n", mnt, n > 0 ? buf : "-");
+	f = fopen(stats_file, "r");
+	while (f && fgets(line, sizeof(line), f))
+		if (!strncmp(line, "mount ", 6) || !strncmp(line, "used", 4) ||
+		    !strncmp(line, "deferred", 8))
+			fprintf(stderr, "evictlat: pool: %s", line);
+	if (f)
+		fclose(f);
+}
+
 static void stop_stream(pid_t pid, const char *dir)
 {
 	kill(pid, SIGKILL);
@@ -379,7 +427,7 @@ static void stop_stream(pid_t pid, const char *dir)
 static void usage(void)
 {
 	fprintf(stderr, "usage: evictlat MNT [-r HOT_MIB] [-s STREAM_MIB] [-d SECONDS] "
-		"[-P PRIO] [-C CONTROL_DIR] [-S STATS_FILE] [-l LABEL]\n");
+		"[-P PRIO] [-C CONTROL_DIR] [-S STATS_FILE] [-l LABEL] [-T] [-v]\n");
 	exit(2);
 }
 
@@ -394,11 +442,12 @@ int main(int argc, char **argv)
 	};
 	pid_t child[3] = { 0, 0, 0 };
 	double secs = 3;
-	int prio = 7, opt, fd, nph, slices;
+	int prio = 7, opt, fd, nph, slices, verbose = 0, rc = 0;
+	long long hot_lost;
 	char hotpath[4096];
 	char *p;
 
-	while ((opt = getopt(argc, argv, "r:s:d:P:C:S:l:")) != -1) {
+	while ((opt = getopt(argc, argv, "r:s:d:P:C:S:l:Tv")) != -1) {
 		switch (opt) {
 		case 'r': hot = strtoul(optarg, NULL, 0); break;
 		case 's': smib = strtoul(optarg, NULL, 0); break;
@@ -407,6 +456,8 @@ int main(int argc, char **argv)
 		case 'C': control = optarg; break;
 		case 'S': stats_file = optarg; break;
 		case 'l': label = optarg; break;
+		case 'T': stream_truncate = 1; break;
+		case 'v': verbose = 1; break;
 		default: usage();
 		}
 	}
@@ -461,21 +512,49 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	settle(mnt);
+	/* The phases time faults on resident pages: bring back what the
+	 * start of the stream took from the hot file (a server may take
+	 * from prio 7 when the other files cannot give enough). */
+	hot_lost = usm_stat(hotpath, "evictions");
+	for (size_t k = 0; k < norder * (STRIDE / PAGE); k++)
+		(void)((volatile const char *)p)[k * PAGE];
+	if (hot_lost > 0)
+		fprintf(stderr, "evictlat: the hot file lost %lld pages while the "
+			"stream started (swapped now: %lld bytes)\n", hot_lost,
+			usm_stat(hotpath, "swapped"));
 	slices = (int)(secs / SLICE_S + 0.5);
 	for (int r = 0; r < slices; r++) {
 		for (int i = 0; i < nph; i++) {
 			struct phase *q = &ph[i];
 			long long e0, h0;
 
+			/* untimed: the pages a slice touches are resident
+			 * (a server may have taken some between slices) */
+			for (size_t k = 0; k < norder; k++)
+				(void)((volatile const char *)p)[k * STRIDE];
 			if (child[i] > 0) {
 				kill(child[i], SIGCONT);
 				sleep_ms(30);
 			}
+			/* busy: the slice starts once the server evicts
+			 * (bounded: 3 s), not while the writer still fills
+			 * the room the last eviction left */
+			if (i == 1 && child[i] > 0) {
+				e0 = mount_evictions(mnt);
+				for (int w = 0; w < 300 && mount_evictions(mnt) == e0; w++)
+					sleep_ms(10);
+			}
 			e0 = mount_evictions(mnt);
 			h0 = usm_stat(hotpath, "evictions");
 			measure(q, p, len, SLICE_S, order, norder);
-			q->evictions += mount_evictions(mnt) - e0;
+			e0 = mount_evictions(mnt) - e0;
+			q->evictions += e0;
 			q->hot_evictions += usm_stat(hotpath, "evictions") - h0;
+			if (verbose)
+				fprintf(stderr, "evictlat: slice %d %s: %lld evictions\n",
+					r, q->name, e0);
+			if (verbose && i == 1 && e0 == 0)
+				dump_state(mnt, hotpath);
 			if (child[i] > 0) {
 				kill(child[i], SIGSTOP);
 				settle(mnt);
@@ -509,11 +588,23 @@ int main(int argc, char **argv)
 		else
 			printf(",,\n");
 	}
+	/* A busy phase in which nothing was evicted measured a writer, not
+	 * eviction: say so and fail (the figure is not valid). */
+	if (ph[1].evictions <= 0) {
+		fprintf(stderr, "evictlat: no eviction during the busy phase: "
+			"the figure is not valid\n");
+		rc = 4;
+	}
+	if (ph[1].hot_evictions > 0 || ph[0].hot_evictions > 0 ||
+	    (control && ph[2].hot_evictions > 0)) {
+		fprintf(stderr, "evictlat: the hot file lost pages during the phases\n");
+		rc = 4;
+	}
 	munmap(p, len);
 	close(fd);
 	unlink(hotpath);
 	for (int i = 0; i < 3; i++)
 		free(ph[i].ns);
 	free(order);
-	return 0;
+	return rc;
 }

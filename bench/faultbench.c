@@ -2,7 +2,7 @@
 /*
  * faultbench - page-fault cost of a file mapped from a directory.
  *
- *   faultbench DIR [-s MIB] [-r REPS] [-l LABEL] [-H]
+ *   faultbench DIR [-s MIB] [-r REPS] [-l LABEL] [-H] [-M]
  *
  * Creates DIR/faultbench.PID of MIB MiB, maps it MAP_SHARED at a 2 MiB
  * aligned address and measures:
@@ -11,7 +11,9 @@
  *            resident, only the page tables are new).
  * Each as microseconds per 4 KiB page and per 2 MiB of memory made
  * accessible (the same touches, divided per 2 MiB: with 2 MiB mappings one
- * fault covers it).  -H: DIR is hugetlbfs (size rounded to 2 MiB).
+ * fault covers it).  -H: DIR is hugetlbfs (size rounded to 2 MiB).  -M:
+ * madvise(MADV_HUGEPAGE) each mapping (where the kernel's THP setting is
+ * "madvise", a filesystem's 2 MiB mappings need it).
  * Prints one CSV line per measure: label,measure,us_per_4k,us_per_2m,faults
  * where faults is the minor+major fault count seen by the process.
  */
@@ -45,6 +47,8 @@ static long faults(void)
 	return ru.ru_minflt + ru.ru_majflt;
 }
 
+static int madv_huge;
+
 /* Map @len bytes of @fd at a 2 MiB aligned address. */
 static char *map_aligned(int fd, size_t len)
 {
@@ -65,6 +69,9 @@ static char *map_aligned(int fd, size_t len)
 	if (off)
 		munmap(area, off);
 	munmap(p + len, HUGE - off);
+	if (madv_huge && madvise(p, len, MADV_HUGEPAGE))
+		fprintf(stderr, "faultbench: MADV_HUGEPAGE: %s (going on)\n",
+			strerror(errno));
 	return p;
 }
 
@@ -95,19 +102,20 @@ int main(int argc, char **argv)
 	double best_first = 0, best_refault = 0;
 	long flt_first = 0, flt_refault = 0;
 
-	while ((opt = getopt(argc, argv, "s:r:l:H")) != -1) {
+	while ((opt = getopt(argc, argv, "s:r:l:HM")) != -1) {
 		switch (opt) {
 		case 's': mib = strtoul(optarg, NULL, 0); break;
 		case 'r': reps = atoi(optarg); break;
 		case 'l': label = optarg; break;
 		case 'H': hugetlb = 1; break;
+		case 'M': madv_huge = 1; break;
 		default:
-			fprintf(stderr, "usage: faultbench DIR [-s MIB] [-r REPS] [-l LABEL] [-H]\n");
+			fprintf(stderr, "usage: faultbench DIR [-s MIB] [-r REPS] [-l LABEL] [-H] [-M]\n");
 			return 2;
 		}
 	}
 	if (optind != argc - 1 || mib == 0 || reps < 1) {
-		fprintf(stderr, "usage: faultbench DIR [-s MIB] [-r REPS] [-l LABEL] [-H]\n");
+		fprintf(stderr, "usage: faultbench DIR [-s MIB] [-r REPS] [-l LABEL] [-H] [-M]\n");
 		return 2;
 	}
 	len = mib << 20;

@@ -7,10 +7,11 @@
 # Writes bench/results/{fio,faults,evict,swapout,evictlat,swapin,replay}.csv,
 # meta.txt, *.png and prints a table as it goes.  Needs root (mounts tmpfs,
 # hugetlbfs, usmfs).  Swap files go to $BENCH_SWAPDIR (/var/tmp: a disk,
-# where /tmp may be a tmpfs).
+# where /tmp may be a tmpfs); results to $BENCH_RES (default bench/results).
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
-res=$top/bench/results
+res=${BENCH_RES:-$top/bench/results}
+export BENCH_RES=$res
 quick=0
 all_parts="fio,faults,evict,swapout,evlat,swapin,replay,vm"
 only=$all_parts
@@ -23,6 +24,7 @@ while [ $# -gt 0 ]; do
 	shift
 done
 want() { case ",$only," in *",$1,"*) return 0 ;; esac; return 1; }
+. "$top/bench/lib.sh"
 
 usmfs=$top/usmfs/build/usmfs
 replay=$top/policy/build/usm-replay
@@ -141,7 +143,7 @@ if want faults; then
 	cc -O2 -o "$fb" "$top/bench/faultbench.c" || exit 1
 	mib=$([ $quick = 1 ] && echo 64 || echo 256)
 	csv=$res/faults.csv
-	echo "fs,measure,us_per_4k,us_per_2m,faults,ratio_vs_tmpfs" > "$csv"
+	echo "fs,measure,us_per_4k,us_per_2m,faults,ratio_vs_tmpfs,ratio_vs_hugetlbfs" > "$csv"
 	mount_tmpfs "$work/ftmpfs" 1G || exit 1
 	"$fb" "$work/ftmpfs" -s "$mib" -l tmpfs > "$work/faults.raw"
 	if [ -f /proc/sys/vm/nr_hugepages ]; then
@@ -160,9 +162,7 @@ if want faults; then
 		umount_one "$work/fusm-$alloc"
 	done
 	umount_one "$work/ftmpfs"
-	awk -F, 'NR == FNR { if ($1 == "tmpfs") base[$2] = $3; next }
-		 { r = ($3 > 0) ? base[$2] / $3 : 0; printf "%s,%s,%s,%s,%s,%.2f\n", $1, $2, $3, $4, $5, r }' \
-		"$work/faults.raw" "$work/faults.raw" >> "$csv"
+	faults_ratios < "$work/faults.raw" >> "$csv"
 	printf '\n%-24s %-8s %10s %10s %8s\n' fs measure "us/4K" "us/2M" "vs tmpfs"
 	tail -n +2 "$csv" | awk -F, '{ printf "%-24s %-8s %10s %10s %7sx\n", $1, $2, $3, $4, $6 }'
 fi
@@ -312,12 +312,7 @@ if want evlat; then
 	rm -f "$swapdir/evlat.swap"
 	csv=$res/evictlat.csv
 	echo "frontend,phase,touches,faults_per_touch,p50_ns,p90_ns,p99_ns,p999_ns,mean_ns,evictions,hot_evictions,slice_p50_ns,slice_p99_ns,p50_vs_idle,p99_vs_idle" > "$csv"
-	awk -F, '$2 == "ratio" { next }
-		 $2 == "idle" { i50[$1] = $12; i99[$1] = $13 }
-		 { r[++n] = $0; fe[n] = $1; p50[n] = $12; p99[n] = $13 }
-		 END { for (k = 1; k <= n; k++)
-			printf "%s,%.2f,%.2f\n", r[k], i50[fe[k]] ? p50[k] / i50[fe[k]] : 0, i99[fe[k]] ? p99[k] / i99[fe[k]] : 0 }' \
-		"$work/evlat.raw" >> "$csv"
+	evlat_ratios < "$work/evlat.raw" >> "$csv"
 	printf '\n%-6s %-8s %9s %8s %8s %8s %10s %4s %8s %8s %7s %7s\n' fe phase touches "p50 us" "p99 us" "p999 us" evictions hot "s.p50" "s.p99" "p50 x" "p99 x"
 	awk -F, 'NR > 1 { printf "%-6s %-8s %9s %8.2f %8.2f %8.2f %10s %4s %8.2f %8.2f %6.2fx %6.2fx\n", $1, $2, $3, $5 / 1000, $7 / 1000, $8 / 1000, $10, $11, $12 / 1000, $13 / 1000, $14, $15 }' "$csv"
 fi

@@ -1,12 +1,14 @@
 #!/bin/bash
-# bench/vm.sh [--quick] [--append] [KERNEL...]   KERNEL: 6.1 | 7  (default 6.1 7;
-#                                                 --quick: 6.1)
+# bench/vm.sh [--quick] [--append] [--parts fio,faults,evlat] [KERNEL...]
+#     KERNEL: 6.1 | 7  (default 6.1 7; --quick: 6.1); --parts: only these
+#     parts in the guest (default all three)
 #
 # The kernel-module half of the benchmarks: for each kernel, boot one
 # QEMU/TCG guest (tests/vm's kernels, module build and base initramfs) that
 # loads usmfs.ko, mounts usmfs and a tmpfs of the same size side by side and
-# runs bench/fio/*.fio against both, then faultbench on tmpfs and on usmfs
-# (alloc=firstfit, alloc=contiguous).  The guest prints raw fio terse lines
+# runs bench/fio/*.fio against both, then faultbench on tmpfs, hugetlbfs and
+# usmfs (alloc=firstfit, alloc=contiguous), all mounted at once, in rounds
+# that take turns (the best round of each counts).  The guest prints raw fio terse lines
 # and faultbench CSV on the console (bench/vm-guest.sh); they are parsed
 # here.  Absolute numbers from TCG mean little: only usmfs/tmpfs ratios do.
 # Last, evictlat: faults on a hot resident file idle, while other files are
@@ -28,13 +30,15 @@ RES=${BENCH_RES:-$TOP/bench/results}
 
 quick=0
 append=0
+parts=fio,faults,evlat
 kernels=()
 while [ $# -gt 0 ]; do
 	case $1 in
 	--quick) quick=1 ;;
 	--append) append=1 ;;
+	--parts) parts=$2; shift ;;
 	6.1 | 7) kernels+=("$1") ;;
-	*) echo "usage: $0 [--quick] [--append] [6.1] [7]" >&2; exit 2 ;;
+	*) echo "usage: $0 [--quick] [--append] [--parts fio,faults,evlat] [6.1] [7]" >&2; exit 2 ;;
 	esac
 	shift
 done
@@ -59,6 +63,7 @@ if [ $quick = 1 ]; then
 	FIO_RUNTIME=1
 	FIO_REPS=1
 	FB_MIB=32
+	FB_ROUNDS=2
 	EV_SECS=1
 	EV_TIMEOUT=60
 	VM_TIMEOUT=${VM_TIMEOUT:-420}
@@ -70,6 +75,7 @@ else
 	FIO_RUNTIME=3
 	FIO_REPS=1
 	FB_MIB=64
+	FB_ROUNDS=3
 	EV_SECS=4
 	EV_TIMEOUT=180
 	VM_TIMEOUT=${VM_TIMEOUT:-900}
@@ -91,76 +97,8 @@ trap 'echo "vm: interrupted" >&2; exit 130' INT TERM
 
 progress() { printf '[%s] vm: %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 
-# parse_fio KERNEL RESULTS: CSV rows (without ratio) from the guest's
-# "vmb: fio,JOB,ENGINE,NJ,FS,<terse v3>" lines.  Terse v3: read block at
-# fields 6.. (6 io KiB, 7 bw KiB/s, 8 iops, 18-37 clat percentiles in us),
-# write block at 47.. (47 io KiB, 48 bw, 49 iops, 59-78 percentiles).
-# Bandwidth and IOPS are read+write; the percentiles are those of the
-# direction that moved more data (as bench/fio-summary.py does).  Several
-# runs of one job on one fs (FIO_REPS) give their mean.
-parse_fio() {
-	grep '^vmb: fio,' "$2" | sed 's/^vmb: fio,//' | awk -v k="$1" '
-	function pct(base, want,   i, kv) {
-		for (i = base; i < base + 20; i++) {
-			split(t[i], kv, "%=")
-			if (kv[1] + 0 == want) return kv[2] + 0
-		}
-		return 0
-	}
-	{
-		split($0, c, ",")
-		rest = substr($0, length(c[1] c[2] c[3] c[4]) + 5)
-		n = split(rest, t, ";")
-		if (n < 80 || t[1] != 3) next
-		bw = (t[7] + t[48]) / 1024
-		iops = t[8] + t[49]
-		base = (t[47] > t[6]) ? 59 : 18
-		key = c[1] "," c[2] "," c[3] "," c[4]
-		if (!(key in cnt)) order[++nk] = key
-		cnt[key]++; sbw[key] += bw; siops[key] += iops
-		sp50[key] += pct(base, 50); sp99[key] += pct(base, 99)
-	}
-	END {
-		for (i = 1; i <= nk; i++) { x = order[i]; m = cnt[x]
-			printf "%s,%s,%.1f,%.0f,%.2f,%.2f\n", k, x, sbw[x] / m,
-				siops[x] / m, sp50[x] / m, sp99[x] / m }
-	}'
-}
-
-# ratios_fio ROWS: append the usmfs/tmpfs bandwidth ratio (tmpfs: 1.00).
-ratios_fio() {
-	awk -F, '
-	{ row[NR] = $0; key[NR] = $1 "," $2 "," $3 "," $4; fs[NR] = $5
-	  if ($5 == "tmpfs") base[$1 "," $2 "," $3 "," $4] = $6 }
-	END { for (i = 1; i <= NR; i++) {
-		b = base[key[i]]; split(row[i], f, ",")
-		if (fs[i] == "tmpfs") r = "1.00"
-		else if (b > 0) r = sprintf("%.2f", f[6] / b)
-		else r = "nan"
-		print row[i] "," r } }' "$1"
-}
-
-# parse_faults KERNEL RESULTS: rows with the tmpfs time over this one's
-# (>1: faster than tmpfs), as bench/run.sh's faults section.
-parse_faults() {
-	grep '^vmb: fault,' "$2" | sed 's/^vmb: fault,//' | awk -F, -v k="$1" '
-	{ row[NR] = $0; if ($1 == "tmpfs") base[$2] = $3 }
-	END { for (i = 1; i <= NR; i++) { split(row[i], f, ",")
-		r = (f[3] > 0 && base[f[2]] > 0) ? sprintf("%.2f", base[f[2]] / f[3]) : "nan"
-		print k "," row[i] "," r } }'
-}
-
-# parse_evlat RESULTS: the guest's evictlat phases with their p50/p99
-# against idle (medians of the slices' percentiles, as bench/run.sh's evlat).
-parse_evlat() {
-	grep '^vmb: evlat,' "$1" | sed 's/^vmb: evlat,//' | awk -F, '
-	$2 == "ratio" { next }
-	$2 == "idle" { i50[$1] = $12; i99[$1] = $13 }
-	{ r[++n] = $0; k[n] = $1; p50[n] = $12; p99[n] = $13 }
-	END { for (j = 1; j <= n; j++)
-		printf "%s,%.2f,%.2f\n", r[j], i50[k[j]] ? p50[j] / i50[k[j]] : 0,
-			i99[k[j]] ? p99[j] / i99[k[j]] : 0 }'
-}
+# The parsers (parse_fio, ratios_fio, parse_faults, parse_evlat).
+. "$BENCH_DIR/lib.sh"
 
 # Build and boot one guest; its console ends in $VM_BUILD/$K_REL/bench.log.
 run_kernel() {
@@ -196,6 +134,7 @@ run_kernel() {
 	install -m 0755 "$BENCH_DIR/vm-guest.sh" "$d/vm/guest.sh"
 	cat >"$d/vm/conf" <<EOF
 KERNEL='$spec'
+PARTS='$parts'
 MODULE='$MODULE'
 POOL='$POOL'
 SIZE='$SIZE'
@@ -206,6 +145,7 @@ FIO_SIZE='$FIO_SIZE'
 FIO_RUNTIME='$FIO_RUNTIME'
 FIO_REPS='$FIO_REPS'
 FB_MIB='$FB_MIB'
+FB_ROUNDS='$FB_ROUNDS'
 EV_SECS='$EV_SECS'
 EV_TIMEOUT='$EV_TIMEOUT'
 EOF
@@ -245,14 +185,17 @@ EOF
 	parse_faults "$spec" "$log.results" >>"$RES/vm-faults.csv"
 	parse_evlat "$log.results" >>"$RES/vm-evictlat.csv"
 	pmd=$(grep '^vmb: pmd,' "$log.results" | sed 's/^vmb: pmd,//' |
-		awk -F, '{ printf "%s%s=%s/%skB", (NR > 1 ? " " : ""), $1, $2, $3 }')
+		awk -F, '{ printf "%s%s=%s/%skB%s", (NR > 1 ? " " : ""), $1, $2, $3,
+			($4 != "" && $4 != "na") ? "/" $4 " PMD maps" : "" }')
+	thp=$(sed -n 's/^vmb: thp,//p' "$log.results" | head -n 1)
 	{
 		echo "vm $spec: kernel $K_REL ($K_VER); qemu -accel tcg -m $VM_MEM -smp $VM_SMP;" \
 			"append: $append"
 		echo "vm $spec: usmfs.ko pool=$POOL, usmfs and tmpfs size=$SIZE; fio jobs: $FIO_JOBS;" \
 			"engines: $FIO_ENGINES; numjobs: $FIO_NJOBS; size/job $FIO_SIZE; runtime ${FIO_RUNTIME}s" \
-			"(+1s ramp), mean of $FIO_REPS run(s) per fs, alternating which goes first; faultbench ${FB_MIB} MiB, 4 KiB touches"
-		echo "vm $spec: max FilePmdMapped/ShmemPmdMapped during faultbench: ${pmd:-not measured}"
+			"(+1s ramp), mean of $FIO_REPS run(s) per fs, alternating which goes first; faultbench ${FB_MIB} MiB, 4 KiB touches, best of $FB_ROUNDS rounds taking turns over the filesystems"
+		echo "vm $spec: THP enabled, usmfs pmd_map=: ${thp:-not read} (madvise: faultbench asks MADV_HUGEPAGE)"
+		echo "vm $spec: max FilePmdMapped/ShmemPmdMapped (/usmfs PMD maps) during faultbench: ${pmd:-not measured}"
 		echo "vm $spec: $(grep -c . "$b/fio.rows") fio rows, guest exit $(((rc - 1) / 2)), $(($(date +%s) - t0))s"
 	} >>"$RES/meta.txt"
 	progress "[$label] done in $(($(date +%s) - t0))s (log: $log)"
@@ -283,7 +226,7 @@ if [ $append = 0 ] || [ ! -s "$RES/vm-evictlat.csv" ]; then
 	echo "kernel,phase,touches,faults_per_touch,p50_ns,p90_ns,p99_ns,p999_ns,mean_ns,evictions,hot_evictions,slice_p50_ns,slice_p99_ns,p50_vs_idle,p99_vs_idle" >"$RES/vm-evictlat.csv"
 fi
 if [ $append = 0 ] || [ ! -s "$RES/vm-faults.csv" ]; then
-	echo "kernel,fs,measure,us_per_4k,us_per_2m,faults,ratio_vs_tmpfs" >"$RES/vm-faults.csv"
+	echo "kernel,fs,measure,us_per_4k,us_per_2m,faults,ratio_vs_tmpfs,ratio_vs_hugetlbfs" >"$RES/vm-faults.csv"
 fi
 echo "vm: commit $(git -C "$TOP" rev-parse --short HEAD 2>/dev/null || echo unknown)$(
 	git -C "$TOP" diff --quiet HEAD -- kmod bench 2>/dev/null || echo ' (kmod/bench modified)')" \
@@ -314,10 +257,10 @@ awk -F, 'NR > 1 && $5 == "usmfs" && $10 > 0 {
 		for (e in ne) { split(e, f, ","); if (f[1] == k)
 			printf ", %s %.2f", f[2], exp(se[e] / ne[e]) }
 		printf "\n" } }' "$RES/vm-fio.csv"
-printf '\n%-6s %-20s %-8s %10s %10s %8s %9s\n' kernel fs measure "us/4K" "us/2M" faults "vs tmpfs"
+printf '\n%-6s %-20s %-8s %10s %10s %8s %9s %9s\n' kernel fs measure "us/4K" "us/2M" faults "vs tmpfs" "vs htlb"
 tail -n +2 "$RES/vm-faults.csv" |
-	awk -F, '{ printf "%-6s %-20s %-8s %10s %10s %8s %8sx\n", $1, $2, $3, $4, $5, $6, $7 }'
-grep -E '^vm [^:]*: max FilePmdMapped' "$RES/meta.txt" | tail -n ${#kernels[@]}
+	awk -F, '{ printf "%-6s %-20s %-8s %10s %10s %8s %8sx %8sx\n", $1, $2, $3, $4, $5, $6, $7, $8 }'
+grep -E '^vm [^:]*: (max FilePmdMapped|THP)' "$RES/meta.txt" | tail -n $((2 * ${#kernels[@]}))
 # Hot-file faults while evicting: busy/idle, and whether anything was
 # evicted at all (0: the module did not evict, the figure is not measured).
 printf '\n%-6s %-8s %9s %9s %9s %10s %7s %7s\n' kernel phase touches "s.p50 us" "s.p99 us" evictions "p50 x" "p99 x"

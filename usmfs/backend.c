@@ -5,11 +5,21 @@
  *
  * Memory: the pool is mapped MAP_NORESERVE, so untouched frames cost
  * nothing.  A frame that held data is given back to the kernel with
- * madvise(MADV_DONTNEED) once the library has freed it: at once when an
- * eviction commits, and by a sweep (under the ctx lock, so that no frame can
- * be taken while we drop it) after truncate, punch and file release.  A bit
- * per frame remembers which frames may hold data, so a sweep only looks at
- * those.
+ * madvise(MADV_DONTNEED) once the library has freed it, by a sweep (under
+ * the ctx lock, so that no frame can be taken while we drop it): after
+ * truncate, punch and file release, and once eviction has been quiet for
+ * POOL_IDLE_SWEEP_MS.  Frames freed by eviction are not dropped at commit:
+ * under pressure they are taken again at once, and dropping them cost a
+ * madvise (a TLB flush on every CPU running a daemon thread), then a page
+ * fault and the kernel's zeroing when the next write came in.
+ *
+ * A bit per frame (dirty) says the frame may hold data; a frame whose bit
+ * is clear reads as zeroes (never touched, or dropped since).  It is set
+ * before anything is written to a frame: by the frontend's faults (the
+ * frame is pinned, so it cannot be freed first) and by frame_addr(), which
+ * every write of the library goes through.  The library asks frame_zeroed()
+ * before zeroing a frame it hands to a file: a clear bit spares the memset
+ * and the write fault it would take.
  *
  * Eviction: the library calls unmap() before it copies a page out.  Our
  * unmap queues an invalidation of the kernel's cached copy of the page
@@ -34,6 +44,8 @@
 #include "usmfs.h"
 
 #define BITS	64u
+/* Frames freed by eviction go back to the kernel after this much quiet. */
+#define POOL_IDLE_SWEEP_MS	500
 
 int pool_map(uint64_t frames, char *err, size_t errlen)
 {
@@ -160,6 +172,8 @@ static struct {
 	/* The last balance found nothing to evict (swap=none, all pinned):
 	 * faults stop waking us until something is freed (a sweep kick). */
 	bool futile;
+	/* Frames freed by eviction not given back yet: sweep when idle. */
+	bool lazy;
 	struct inval *q;
 	size_t qn;
 } ev = {
@@ -233,46 +247,21 @@ static int be_unmap(void *priv, struct usm_page_ref *refs, size_t n)
 	return 0;
 }
 
-static int frame_cmp(const void *a, const void *b)
-{
-	usm_frame_t x = *(const usm_frame_t *)a, y = *(const usm_frame_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
 /*
- * The frames are about to be freed: give them back to the kernel.  One
- * madvise per run of adjacent frames, not per page (each call flushes the
- * TLB of every CPU running a daemon thread; a sequential writer's victims
- * mostly sit in adjacent frames).
+ * The frames are about to be freed.  They keep their contents (and their
+ * dirty bit): the next fault takes them without a page fault, and the
+ * library zeroes them (or the data overwrites them).  The eviction thread
+ * gives them back to the kernel once it has been idle for a while.
  */
 static int be_commit(void *priv, struct usm_page_ref *refs, size_t n)
 {
-	usm_frame_t stack[256], *f = n <= 256 ? stack : malloc(n * sizeof(*f));
-	size_t i, m = 0, run;
-
 	(void)priv;
-	for (i = 0; i < n; i++) {
-		usm_frame_t fr = refs[i].frame;
-
-		if (fr >= fs.pool_frames)
-			continue;
-		atomic_fetch_and(&fs.dirty[fr / BITS], ~(1ULL << (fr % BITS)));
-		if (f)
-			f[m++] = fr;
-		else
-			pool_drop(fr, 1);	/* no memory: one by one */
+	(void)refs;
+	if (n) {
+		pthread_mutex_lock(&ev.lock);
+		ev.lazy = true;
+		pthread_mutex_unlock(&ev.lock);
 	}
-	if (!f)
-		return 0;
-	qsort(f, m, sizeof(*f), frame_cmp);
-	for (i = 0; i < m; i += run) {
-		for (run = 1; i + run < m && f[i + run] == f[i] + run; run++)
-			;
-		pool_drop(f[i], run);
-	}
-	if (f != stack)
-		free(f);
 	return 0;
 }
 
@@ -284,10 +273,22 @@ static void be_cancel(void *priv, struct usm_page_ref *refs, size_t n)
 	(void)n;
 }
 
+/* Every access of the library to a frame comes through here, its writes
+ * (zeroing, swap-in) included: the frame may hold data from now on. */
 static void *be_frame_addr(void *priv, usm_frame_t f)
 {
 	(void)priv;
+	pool_mark_dirty(f);
 	return pool_frame(f);
+}
+
+/* A frame with its dirty bit clear reads as zeroes: no need to zero it. */
+static int be_frame_zeroed(void *priv, usm_frame_t f)
+{
+	(void)priv;
+	return f < fs.pool_frames &&
+	       !(atomic_load_explicit(&fs.dirty[f / BITS], memory_order_relaxed) &
+		 (1ULL << (f % BITS)));
 }
 
 const struct usm_backend_ops usmfs_backend_ops = {
@@ -295,6 +296,7 @@ const struct usm_backend_ops usmfs_backend_ops = {
 	.unmap = be_unmap,
 	.commit = be_commit,
 	.cancel = be_cancel,
+	.frame_zeroed = be_frame_zeroed,
 };
 
 void evict_kick(bool sweep)
@@ -329,8 +331,26 @@ static void *evict_main(void *arg)
 	batch = malloc(INVAL_QUEUE_MAX * sizeof(*batch));
 	for (;;) {
 		pthread_mutex_lock(&ev.lock);
-		while (!ev.stop && !ev.kicked)
-			pthread_cond_wait(&ev.cond, &ev.lock);
+		while (!ev.stop && !ev.kicked) {
+			struct timespec dl;
+
+			if (!ev.lazy) {
+				pthread_cond_wait(&ev.cond, &ev.lock);
+				continue;
+			}
+			clock_gettime(CLOCK_REALTIME, &dl);
+			dl.tv_nsec += POOL_IDLE_SWEEP_MS * 1000000L;
+			if (dl.tv_nsec >= 1000000000L) {
+				dl.tv_sec += dl.tv_nsec / 1000000000L;
+				dl.tv_nsec %= 1000000000L;
+			}
+			if (pthread_cond_timedwait(&ev.cond, &ev.lock, &dl) ==
+			    ETIMEDOUT && !ev.kicked) {
+				/* quiet: give the evicted frames back */
+				ev.sweep = true;
+				break;
+			}
+		}
 		if (ev.stop) {
 			pthread_mutex_unlock(&ev.lock);
 			break;
@@ -338,6 +358,8 @@ static void *evict_main(void *arg)
 		ev.kicked = false;
 		sweep = ev.sweep;
 		ev.sweep = false;
+		if (sweep)
+			ev.lazy = false;
 		nb = 0;
 		if (batch && ev.qn) {
 			memcpy(batch, ev.q, ev.qn * sizeof(*batch));
@@ -375,6 +397,17 @@ int evict_start(void)
 		return -r;
 	ev.running = true;
 	return 0;
+}
+
+/* Is the eviction thread running?  (user.usm.stats' evicting=) */
+bool evict_running(void)
+{
+	bool r;
+
+	pthread_mutex_lock(&ev.lock);
+	r = ev.running && !ev.stop;
+	pthread_mutex_unlock(&ev.lock);
+	return r;
 }
 
 void evict_stop(void)

@@ -209,6 +209,7 @@ void pool_mark_dirty(usm_frame_t f);
 extern const struct usm_backend_ops usmfs_backend_ops;
 int evict_start(void);
 void evict_stop(void);
+bool evict_running(void);
 void evict_kick(bool sweep);
 void evict_after_fault(void);
 

@@ -17,7 +17,8 @@
 
 #include "usmfs.h"
 
-#define USM_VAL_BUF	512
+/* user.usm.* values: the root's stats with options= (at most 512) fit */
+#define USM_VAL_BUF	1024
 
 static bool ns_supported(const char *name)
 {
@@ -234,16 +235,46 @@ static int reclaim(struct node *n, const char *value, size_t size)
 	return 0;
 }
 
-/* user.usm.stats on the root: the mount's pool, "key=value" words. */
+/*
+ * user.usm.stats on the root: the mount's pool, "key=value" words, with the
+ * keys the module's root has where they mean something here: source= is
+ * where the pool's frames come from (always "anon": the daemon's own
+ * anonymous mapping), server= is 1 because the policies run in this
+ * daemon (libusmpolicy, in process: there is nothing to attach), and
+ * evicting= is 1 while the daemon's eviction thread runs.  Last, options=:
+ * the usmfs options the daemon was started with, as the module's show in
+ * /proc/self/mountinfo (the FUSE mount's there are libfuse's only), with
+ * ' ', '\t', '\n' and '\\' escaped as there (\040 ...); left out when
+ * they would not fit in 512 bytes.
+ */
 static int mount_stats(char *buf, size_t len)
 {
 	struct usm_pool_stats ps;
+	char show[512], esc[512];
+	size_t i, o = 0;
+	int r, k;
 
+	r = usm_mount_opts_show(&fs.mo, show, sizeof(show));
+	esc[0] = '\0';
+	if (r > 0 && (size_t)r < sizeof(show)) {
+		for (i = 0; show[i] && o + 5 < sizeof(esc); i++) {
+			if (strchr(" \t\n\\", show[i]))
+				o += (size_t)snprintf(esc + o, sizeof(esc) - o,
+						      "\\%03o",
+						      (unsigned char)show[i]);
+			else
+				esc[o++] = show[i];
+		}
+		esc[o] = '\0';
+		if (show[i])
+			esc[0] = '\0';
+	}
 	usm_pool_stats(fs.ctx, &ps);
-	return snprintf(buf, len,
+	k = snprintf(buf, len,
 			"frames=%llu free=%llu used=%llu limit=%llu resident=%llu "
 			"swapped=%llu files=%llu faults=%llu evictions=%llu "
-			"swapins=%llu hits=%llu low=%u high=%u",
+			"swapins=%llu hits=%llu low=%u high=%u source=anon "
+			"server=%d evicting=%d",
 			(unsigned long long)ps.frames, (unsigned long long)ps.free,
 			(unsigned long long)ps.used, (unsigned long long)ps.limit,
 			(unsigned long long)ps.resident * USM_PAGE_SIZE,
@@ -251,7 +282,13 @@ static int mount_stats(char *buf, size_t len)
 			(unsigned long long)ps.files, (unsigned long long)ps.faults,
 			(unsigned long long)ps.evictions,
 			(unsigned long long)ps.swapins, (unsigned long long)ps.hits,
-			ps.low_pct, ps.high_pct);
+			ps.low_pct, ps.high_pct, fs.ctx != NULL,
+			evict_running());
+	if (k < 0 || !esc[0])
+		return k;
+	r = snprintf(len > (size_t)k ? buf + k : NULL,
+		     len > (size_t)k ? len - (size_t)k : 0, " options=%s", esc);
+	return r < 0 ? r : k + r;
 }
 
 void usmfs_ll_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,

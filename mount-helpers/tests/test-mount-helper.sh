@@ -21,7 +21,7 @@ pass=0 fail=0 link=
 mkdir -p "$M"
 
 cleanup() {
-	for d in "$M" "$T/m2" "$T/with space"; do
+	for d in "$M" "$T/m2" "$T/with space" "$T/cwdm"; do
 		while mountpoint -q "$d" 2>/dev/null; do umount "$d" 2>/dev/null || umount -l "$d" || break; done
 	done
 	[ -n "$link" ] && [ -L /sbin/mount.usmfs ] && rm -f /sbin/mount.usmfs
@@ -168,6 +168,28 @@ t_no_daemon() {
 }
 check "a missing daemon is reported" t_no_daemon
 
+# ---- installed with PREFIX: mount(8) resets PATH, the helper still finds
+# the daemon where "make install" put it
+t_installed() {
+	local r=$T/root pfx=$T/pfx
+	make -s -C "$HERE/.." install DESTDIR="$r" PREFIX="$pfx" >"$T/install.out" 2>&1 ||
+		{ cat "$T/install.out"; return 1; }
+	# the DKMS tree has sources only (no kbuild output of an in-tree build)
+	if ls "$r"/usr/src/usmfs-*/kmod/ | grep -E '\.(mod\.c|o|ko|cmd)$'; then
+		echo "build output in the DKMS tree"; return 1
+	fi
+	mkdir -p "$r$pfx/bin"
+	ln -sf "$DAEMON" "$r$pfx/bin/usmfs"
+	# the installed paths are the final ones (without DESTDIR): make them so
+	mkdir -p "$pfx" && ln -sfn "$r$pfx/bin" "$pfx/bin"
+	env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin STANDIN_LOG="$LOG" \
+		"$r/sbin/mount.usmfs" none "$M" -v -o size=8M 2>"$T/err" || { cat "$T/err"; return 1; }
+	cat "$T/err"
+	grep -qF "starting the FUSE daemon: $pfx/bin/usmfs " "$T/err" && mounted_as_usmfs "$M" &&
+		unmount "$M"
+}
+check "installed with PREFIX: daemon found in PREFIX/bin without PATH" t_installed
+
 # ---- the kernel-module path, with the module faked ---------------------------
 # The host cannot load modules: a /proc/filesystems that lists usmfs, a
 # "mount" first in PATH that records its argv (and mounts a tmpfs for
@@ -211,6 +233,68 @@ t_kmod_bad() {
 	[ $? = 32 ] && grep -q "'mode'" "$T/err" && [ ! -e "$T/mount.argv" ]
 }
 check "module loaded: bad option, mount not called" t_kmod_bad
+t_kmod_relconfig() {	# the server reads config= from /: passed on absolute
+	rm -f "$T/mount.argv"
+	printf '[pool]\n' >"$T/rel.conf"
+	(cd "$T" && PATH=$T/bin:$PATH USMFS_FILESYSTEMS=$T/filesystems USM_POLICYD=$T/bin/usm-policyd \
+		"$HELPER" none "$M" -o size=8M,config=rel.conf) || return 1
+	echo "mount got: $(cat "$T/mount.argv")"
+	grep -qx -- "-i -t usmfs -o size=8M,config=$T/rel.conf none $M" "$T/mount.argv" && unmount "$M"
+}
+check "module loaded: a relative config= passed on absolute" t_kmod_relconfig
+
+# ---- the daemons it starts run from / with stdin on /dev/null -----------------
+# The helper is called from a cwd inside another mount ($T/cwdm, a tmpfs):
+# a daemon that kept that cwd would keep the mount busy (umount: EBUSY).
+cat >"$T/bin/usm-policyd-stays" <<EOS
+#!/bin/sh
+echo \$\$ >"$T/policyd.pid"
+exec sleep 60
+EOS
+chmod +x "$T/bin/usm-policyd-stays"
+mkdir -p "$T/cwdm"
+daemon_env_ok() {	# daemon_env_ok PID: cwd / and stdin /dev/null
+	local cwd in
+	cwd=$(readlink "/proc/$1/cwd") in=$(readlink "/proc/$1/fd/0")
+	echo "pid $1: cwd $cwd, stdin $in"
+	[ "$cwd" = / ] && [ "$in" = /dev/null ]
+}
+umount_cwdm() {	# the mount the helper was called from is not busy
+	local i
+	for i in $(seq 20); do umount "$T/cwdm" 2>"$T/err" && return 0; sleep 0.1; done
+	cat "$T/err"; umount -l "$T/cwdm"; return 1
+}
+t_cwd_policyd() {
+	local pid='' r=1
+	mount -t tmpfs -o size=1M cwd-test "$T/cwdm" && mkdir "$T/cwdm/sub" || return 1
+	rm -f "$T/policyd.pid"
+	(cd "$T/cwdm/sub" && PATH=$T/bin:$PATH USMFS_FILESYSTEMS=$T/filesystems \
+		USM_POLICYD=../../bin/usm-policyd-stays "$HELPER" none "$M" -o size=8M) || { umount "$T/cwdm"; return 1; }
+	for _ in $(seq 50); do [ -s "$T/policyd.pid" ] && break; sleep 0.1; done
+	pid=$(cat "$T/policyd.pid" 2>/dev/null)
+	if [ -n "$pid" ] && daemon_env_ok "$pid" && umount_cwdm; then r=0; fi
+	[ -n "$pid" ] && kill "$pid" 2>/dev/null
+	mountpoint -q "$T/cwdm" && umount -l "$T/cwdm"
+	unmount "$M" && return $r
+}
+check "module path: usm-policyd runs from / with stdin /dev/null (relative USM_POLICYD)" t_cwd_policyd
+t_cwd_fuse() {
+	local pid='' r=1 rel
+	mount -t tmpfs -o size=1M cwd-test "$T/cwdm" && mkdir "$T/cwdm/sub" || return 1
+	rel=$(realpath --relative-to="$T/cwdm/sub" "$DAEMON")
+	(cd "$T/cwdm/sub" && USMFS_DAEMON=$rel "$HELPER" none "$M" -o fuse,size=8M) ||
+		{ umount "$T/cwdm"; return 1; }
+	pid=$(pgrep -f "^$DAEMON $M" | head -1)
+	[ -z "$pid" ] && pid=$(pgrep -f "$(basename "$DAEMON") $M" | head -1)
+	if mounted_as_usmfs "$M" && [ -n "$pid" ] && daemon_env_ok "$pid" && umount_cwdm; then r=0; fi
+	mountpoint -q "$T/cwdm" && umount -l "$T/cwdm"
+	unmount "$M" && return $r
+}
+if [ -n "$real" ]; then
+	check "FUSE daemon runs from / with stdin /dev/null (relative USMFS_DAEMON)" t_cwd_fuse
+else
+	echo "SKIP FUSE daemon cwd (the stand-in does not stay)"
+fi
 
 # ---- through mount(8) --------------------------------------------------------
 if [ -e /sbin/mount.usmfs ] && [ "$(readlink -f /sbin/mount.usmfs)" != "$(readlink -f "$HELPER")" ]; then

@@ -1105,6 +1105,14 @@ static bool file_evictable(const struct usm_file *f)
 	       f->in_policy > 0;
 }
 
+static int ppage_index_cmp(const void *a, const void *b)
+{
+	const struct usm_ppage *x = *(struct usm_ppage *const *)a;
+	const struct usm_ppage *y = *(struct usm_ppage *const *)b;
+
+	return (x->pg.index > y->pg.index) - (x->pg.index < y->pg.index);
+}
+
 /*
  * One batch: up to USM_EVICT_BATCH pages of @f go out, as the state
  * machine in usm.h says.  Drops and retakes ctx->lock.  Returns the number
@@ -1123,7 +1131,7 @@ static size_t evict_batch_locked(struct usm_ctx *ctx, struct usm_file *f,
 	size_t widx[USM_EVICT_BATCH];
 	struct usm_cstore *cs = f->store;
 	const void *me = &vic;	/* this batch's identity */
-	size_t k, m = 0, w = 0, nc = 0, done = 0, i;
+	size_t k, nv = 0, m = 0, w = 0, nc = 0, done = 0, i;
 	int err, werr = 0;
 
 	if (!file_evictable(f))
@@ -1133,9 +1141,11 @@ static size_t evict_batch_locked(struct usm_ctx *ctx, struct usm_file *f,
 	k = f->eops->victims(f->estate, vic, want);
 	if (k > want)
 		k = want;
+	/* The pages that can go, in file order: their slots are taken as
+	 * runs of adjacent slots, so the batch is written in one call per
+	 * run and neighbours in the file stay neighbours in the store. */
 	for (i = 0; i < k; i++) {
 		struct usm_ppage *pp = usm_ppage_of(vic[i]);
-		usm_slot_t slot;
 
 		if (pp->in_policy) {
 			pp->in_policy = false;
@@ -1147,34 +1157,39 @@ static size_t evict_batch_locked(struct usm_ctx *ctx, struct usm_file *f,
 				policy_insert(f, pp);
 			continue;
 		}
-		pthread_mutex_lock(&cs->io);
-		err = usm_store_alloc(cs->st, &slot);
-		pthread_mutex_unlock(&cs->io);
-		if (err) {
-			for (; i < k; i++) {
-				pp = usm_ppage_of(vic[i]);
-				if (pp->in_policy) {
-					pp->in_policy = false;
-					f->in_policy--;
-				}
-				if (pp->state == USM_PS_RESIDENT)
-					policy_insert(f, pp);
-			}
+		pps[nv++] = pp;
+	}
+	if (nv > 1)
+		qsort(pps, nv, sizeof(*pps), ppage_index_cmp);
+	pthread_mutex_lock(&cs->io);
+	while (m < nv) {
+		usm_slot_t first;
+		uint64_t nr, j;
+
+		if (usm_store_alloc_run(cs->st, nv - m, &first, &nr))
 			break;
-		}
+		for (j = 0; j < nr; j++)
+			slots[m + j] = first + j;
+		m += nr;
+	}
+	pthread_mutex_unlock(&cs->io);
+	/* No room in the store for the rest: they stay resident. */
+	for (i = m; i < nv; i++)
+		policy_insert(f, pps[i]);
+	for (i = 0; i < m; i++) {
+		struct usm_ppage *pp = pps[i];
+
 		pp->state = USM_PS_EVICTING;
 		pp->owner = me;
 		pp->busy++;
 		pp->store = cs;
-		pp->slot = slot;
+		pp->slot = slots[i];
 		f->inflight++;
 		ctx->inflight++;
-		pps[m] = pp;
-		refs[m] = (struct usm_page_ref){
+		refs[i] = (struct usm_page_ref){
 			.file = f, .ino = f->ino, .index = pp->pg.index,
-			.frame = pp->pg.frame, .slot = slot, .err = 0,
+			.frame = pp->pg.frame, .slot = slots[i], .err = 0,
 		};
-		m++;
 	}
 	if (m == 0)
 		return 0;
@@ -1465,7 +1480,11 @@ static int make_room_locked(struct usm_ctx *ctx, struct timespec *dl)
 	if (release_all_resv_locked(ctx) > 0)
 		return 0;
 	need = used + 1 > ctx->limit ? used + 1 - ctx->limit : 1;
-	if (need < 16 && ctx->limit >= 128)
+	/* A whole batch when the pool is big enough: one store write and
+	 * one invalidation per batch, not per 16 pages. */
+	if (need < USM_EVICT_BATCH && ctx->limit >= 8 * USM_EVICT_BATCH)
+		need = USM_EVICT_BATCH;
+	else if (need < 16 && ctx->limit >= 128)
 		need = 16;
 	if (arbiter_locked(ctx, need) > 0)
 		return 0;
@@ -1476,6 +1495,8 @@ static int make_room_locked(struct usm_ctx *ctx, struct timespec *dl)
 
 static void zero_frame_locked(struct usm_ctx *ctx, usm_frame_t fr)
 {
+	if (ctx->ops.frame_zeroed && ctx->ops.frame_zeroed(ctx->priv, fr))
+		return;
 	memset(ctx->ops.frame_addr(ctx->priv, fr), 0, USM_PAGE_SIZE);
 }
 

@@ -9,8 +9,24 @@
  * from a hint below which everything is known to be full, so it never
  * scans the slots one by one.  The bitmap grows (doubling) on demand.
  *
+ * usm_store_alloc_run() hands out runs of adjacent slots instead, for an
+ * eviction batch: next-fit from a cursor that moves forward through the
+ * file, so that slots freed behind it (a writer's overwrites free the old
+ * slots in the order it rewrites them) gather into long free runs before it
+ * comes back to them.  At the top of the used area it wraps to the start
+ * when at least an eighth of that area is free (the file stays within
+ * about 8/7 of what is used), else it appends.
+ *
  * I/O is batched: the pages of a call are sorted by slot and each run of
  * adjacent slots goes in one preadv/pwritev of up to IOV_MAX buffers.
+ * Writes go around the page cache (O_DIRECT, through a second descriptor
+ * on the same file) when the filesystem allows it and the buffers are
+ * page-aligned, as the frontends' frames are: an evicted page then really
+ * leaves RAM instead of moving into the store's page cache, and the write
+ * costs no copy (the kernel copying the pages into its cache was most of
+ * the eviction path's CPU).  Reads stay buffered (the kernel keeps that
+ * coherent with the direct writes).  Anything else, or a filesystem that
+ * refuses a direct write, uses the ordinary descriptor.
  *
  * A third bitmap, wr, says which used slots were written since they were
  * allocated (or hold data: claimed).  A read of a slot not written yet gives
@@ -25,6 +41,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,6 +68,7 @@ struct usm_store {
 	char *spec;
 	enum store_type type;
 	int fd;
+	int dfd;		/* the same file, O_DIRECT, or -1 */
 
 	uint64_t *l0;		/* slot bitmap, 1 = used */
 	uint64_t *l1;		/* bit per l0 word, 1 = that word is full */
@@ -58,6 +76,8 @@ struct usm_store {
 	uint64_t nwords;	/* l0 words: a multiple of 64 */
 	uint64_t hint;		/* every l1 word below it is all ones */
 	uint64_t used;
+	uint64_t top;		/* one past the highest slot used since empty */
+	uint64_t cursor;	/* where usm_store_alloc_run() looks next */
 
 	/* Bytes below it were written (or claimed, or were in the file at
 	 * a KEEP open): a read meeting end-of-file below it is -EIO. */
@@ -68,6 +88,7 @@ struct usm_store {
 	 * slots that were allocated again meanwhile. */
 	usm_slot_t *pending;
 	size_t npending;
+	bool unpunched;		/* freed slots were left unpunched */
 
 	/* Bytes the store may still take from its filesystem before it
 	 * looks again (see store_check_space), and what it leaves free. */
@@ -76,9 +97,10 @@ struct usm_store {
 };
 
 #define STORE_PUNCH_BATCH	8192
+#define STORE_EMPTY_TRUNCATE	256	/* slots: 1 MiB */
 #define STORE_SPACE_RECHECK	(16ULL << 20)
 
-static void store_punch_pending(struct usm_store *st);
+static void store_punch_pending(struct usm_store *st, bool all);
 
 static void set_err(char *err, size_t errlen, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -121,6 +143,8 @@ static void mark_used(struct usm_store *st, usm_slot_t s)
 	if (st->l0[w] == UINT64_MAX)
 		st->l1[w / 64] |= 1ULL << (w % 64);
 	st->used++;
+	if (s >= st->top)
+		st->top = s + 1;
 }
 
 static void mark_free(struct usm_store *st, usm_slot_t s)
@@ -132,7 +156,52 @@ static void mark_free(struct usm_store *st, usm_slot_t s)
 	st->l1[w / 64] &= ~(1ULL << (w % 64));
 	if (w / 64 < st->hint)
 		st->hint = w / 64;
-	st->used--;
+	if (--st->used == 0)
+		st->top = st->cursor = 0;
+}
+
+/* The first free slot in [@s, @lim), or @lim.  Slots past the bitmap are
+ * free; full groups of 4096 slots are skipped through l1. */
+static uint64_t find_free(const struct usm_store *st, uint64_t s, uint64_t lim)
+{
+	while (s < lim) {
+		uint64_t w = s / 64, bits;
+
+		if (w >= st->nwords)
+			return s;
+		if (st->l1[w / 64] == UINT64_MAX) {
+			s = (w / 64 + 1) * 64 * 64;
+			continue;
+		}
+		bits = ~st->l0[w] & (UINT64_MAX << (s % 64));
+		if (bits) {
+			s = w * 64 + (uint64_t)__builtin_ctzll(bits);
+			return s < lim ? s : lim;
+		}
+		s = (w + 1) * 64;
+	}
+	return lim;
+}
+
+/* How many slots from @s on (@s free) are free, at most @want. */
+static uint64_t free_run_len(const struct usm_store *st, uint64_t s,
+			     uint64_t want)
+{
+	uint64_t n = 0;
+
+	while (n < want) {
+		uint64_t t = s + n, w = t / 64, bits;
+
+		if (w >= st->nwords)
+			return want;
+		bits = st->l0[w] >> (t % 64);
+		if (bits) {
+			n += (uint64_t)__builtin_ctzll(bits);
+			break;
+		}
+		n += 64 - t % 64;
+	}
+	return n < want ? n : want;
 }
 
 /* Make room for slot @s (and at least double). */
@@ -189,6 +258,30 @@ static int bitmap_alloc(struct usm_store *st, usm_slot_t *slot)
 }
 
 /* ------------------------------------------------------------ open/close */
+
+/*
+ * A second descriptor on the file of @fd with O_DIRECT, for writes that
+ * skip the page cache; -1 where there is none (no /proc, a filesystem
+ * without direct I/O).  Opened through /proc/self/fd, which names the
+ * inode already opened and checked, never the path again.
+ */
+static int open_direct(int fd)
+{
+	struct stat a, b;
+	char p[64];
+	int dfd;
+
+	snprintf(p, sizeof(p), "/proc/self/fd/%d", fd);
+	dfd = open(p, O_WRONLY | O_DIRECT | O_CLOEXEC);
+	if (dfd < 0)
+		return -1;
+	if (fstat(fd, &a) || fstat(dfd, &b) || a.st_dev != b.st_dev ||
+	    a.st_ino != b.st_ino) {
+		close(dfd);
+		return -1;
+	}
+	return dfd;
+}
 
 static int open_file_store(struct usm_store *st, const char *path,
 			   unsigned int flags, char *err, size_t errlen)
@@ -258,6 +351,7 @@ static int open_file_store(struct usm_store *st, const char *path,
 		st->written_end = (uint64_t)sb.st_size;
 	}
 	st->fd = fd;
+	st->dfd = open_direct(fd);
 	return 0;
 
 out_close:
@@ -283,6 +377,7 @@ int usm_store_open(const char *name, const char *spec, unsigned int flags,
 	if (!st)
 		return -ENOMEM;
 	st->fd = -1;
+	st->dfd = -1;
 	st->name = strdup(name);
 	st->spec = strdup(spec);
 	if (!st->name || !st->spec) {
@@ -315,9 +410,11 @@ void usm_store_close(struct usm_store *st)
 	if (!st)
 		return;
 	if (st->fd >= 0) {
-		store_punch_pending(st);
+		store_punch_pending(st, true);
 		close(st->fd);
 	}
+	if (st->dfd >= 0)
+		close(st->dfd);
 	free(st->pending);
 	free(st->l0);
 	free(st->l1);
@@ -360,18 +457,52 @@ static int cmp_slot(const void *a, const void *b)
  * that are still free are punched, adjacent ones in one call.  Not every
  * filesystem can punch (EOPNOTSUPP), and a failure costs only space: a slot
  * not written since it was allocated reads as zeroes anyway (wr).  Runs
- * when STORE_PUNCH_BATCH slots are pending, at sync and at close.
+ * when STORE_PUNCH_BATCH slots are pending, at sync and at close (@all).
+ *
+ * Between syncs, while runs are being allocated (usm_store_alloc_run) and
+ * at least half of the used area is in use, a batch is not punched: the
+ * cursor comes back to those holes and writes them again soon (under a
+ * streaming writer the free slots are those of the pages it rewrote, a
+ * large share of the area), and a punched slot costs the filesystem a
+ * block allocation when it is written again, for nothing.  What that
+ * leaves allocated is at most the free half.  The next punch that is not
+ * skipped (less than half in use, a sync, the close) punches every free run
+ * below the top instead of the pending list, and a store that empties is
+ * truncated at once (usm_store_free).
  */
-static void store_punch_pending(struct usm_store *st)
+static void punch_free_runs(struct usm_store *st)
+{
+	uint64_t s = 0, n;
+
+	while ((s = find_free(st, s, st->top)) < st->top) {
+		n = free_run_len(st, s, st->top - s);
+		(void)fallocate(st->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+				(off_t)(s * USM_PAGE_SIZE),
+				(off_t)(n * USM_PAGE_SIZE));
+		s += n;
+	}
+}
+
+static void store_punch_pending(struct usm_store *st, bool all)
 {
 	size_t i = 0, n = st->npending;
 
 	st->npending = 0;
-	if (!n || st->type != STORE_FILE)
+	if (st->type != STORE_FILE || (!n && !(all && st->unpunched)))
 		return;
 	if (st->used == 0) {
 		if (ftruncate(st->fd, 0) == 0)
 			st->written_end = 0;
+		st->unpunched = false;
+		return;
+	}
+	if (!all && st->cursor && st->used * 2 >= st->top) {
+		st->unpunched = true;
+		return;
+	}
+	if (st->unpunched) {
+		punch_free_runs(st);
+		st->unpunched = false;
 		return;
 	}
 	qsort(st->pending, n, sizeof(*st->pending), cmp_slot);
@@ -459,6 +590,59 @@ int usm_store_alloc(struct usm_store *st, usm_slot_t *slot)
 	return ret;
 }
 
+int usm_store_alloc_run(struct usm_store *st, uint64_t want,
+			usm_slot_t *first, uint64_t *nr)
+{
+	uint64_t s, n, i, holes;
+	int ret;
+
+	if (!usm_store_writable(st))
+		return -ENOSPC;
+	if (!want || !first || !nr)
+		return -EINVAL;
+	if (want > STORE_MAX_SLOTS)
+		want = STORE_MAX_SLOTS;
+	if (st->budget < (int64_t)(want * USM_PAGE_SIZE)) {
+		store_check_space(st);
+		if (st->budget < (int64_t)USM_PAGE_SIZE)
+			return -ENOSPC;
+		if (st->budget < (int64_t)(want * USM_PAGE_SIZE))
+			want = (uint64_t)st->budget / USM_PAGE_SIZE;
+	}
+	s = find_free(st, st->cursor, st->top);
+	if (s >= st->top) {
+		/* Nothing free up to the top: wrap if enough is free below
+		 * it to be worth coming back for, else append. */
+		holes = st->top - st->used;
+		if (st->cursor && holes && holes * 8 >= st->top)
+			s = find_free(st, 0, st->top);
+		if (s >= st->top)
+			s = st->top;
+	}
+	if (s >= STORE_MAX_SLOTS)
+		return -ENOSPC;
+	if (want > STORE_MAX_SLOTS - s)
+		want = STORE_MAX_SLOTS - s;
+	n = free_run_len(st, s, want);
+	/* The area grows only when little of it is free (below): a run
+	 * found inside it stops at its top. */
+	holes = st->top - st->used;
+	if (s < st->top && s + n > st->top && holes * 8 >= st->top)
+		n = st->top - s;
+	if ((s + n - 1) / 64 >= st->nwords) {
+		ret = bitmap_grow(st, s + n - 1);
+		if (ret)
+			return ret == -ERANGE ? -ENOSPC : ret;
+	}
+	for (i = 0; i < n; i++)
+		mark_used(st, s + i);
+	st->cursor = s + n;
+	st->budget -= (int64_t)(n * USM_PAGE_SIZE);
+	*first = s;
+	*nr = n;
+	return 0;
+}
+
 int usm_store_claim(struct usm_store *st, usm_slot_t slot)
 {
 	int ret;
@@ -483,9 +667,21 @@ int usm_store_claim(struct usm_store *st, usm_slot_t slot)
 
 int usm_store_free(struct usm_store *st, usm_slot_t slot)
 {
+	uint64_t top = st->top;
+
 	if (!usm_store_writable(st) || !slot_used(st, slot))
 		return -EINVAL;
 	mark_free(st, slot);
+	/* Emptied after holding more than a few pages: give the file's
+	 * space back now (a store that swings between 0 and 1 page is left
+	 * to the batches). */
+	if (!st->used && top >= STORE_EMPTY_TRUNCATE) {
+		st->npending = 0;
+		st->unpunched = false;
+		if (ftruncate(st->fd, 0) == 0)
+			st->written_end = 0;
+		return 0;
+	}
 	if (!st->pending) {
 		st->pending = malloc(STORE_PUNCH_BATCH * sizeof(*st->pending));
 		if (!st->pending)
@@ -493,7 +689,7 @@ int usm_store_free(struct usm_store *st, usm_slot_t slot)
 	}
 	st->pending[st->npending++] = slot;
 	if (st->npending == STORE_PUNCH_BATCH)
-		store_punch_pending(st);
+		store_punch_pending(st, false);
 	return 0;
 }
 
@@ -506,15 +702,25 @@ int usm_store_free(struct usm_store *st, usm_slot_t slot)
  * written); below that the file was cut behind our back: -EIO.
  */
 static int io_full(struct usm_store *st, struct iovec *iov, int cnt,
-		   uint64_t off, int write)
+		   uint64_t off, int write, bool direct)
 {
 	while (cnt > 0) {
-		ssize_t n = write ? pwritev(st->fd, iov, cnt, (off_t)off) :
-				    preadv(st->fd, iov, cnt, (off_t)off);
+		ssize_t n;
 
+		if (direct && st->dfd < 0)
+			direct = false;
+		n = write ? pwritev(direct ? st->dfd : st->fd, iov, cnt, (off_t)off) :
+			    preadv(st->fd, iov, cnt, (off_t)off);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
+			if (direct && errno == EINVAL) {
+				/* the filesystem takes no direct writes
+				 * after all: the page cache from now on */
+				close(st->dfd);
+				st->dfd = -1;
+				continue;
+			}
 			return -errno;
 		}
 		if (n == 0) {
@@ -559,6 +765,7 @@ static int store_io(struct usm_store *st, const usm_slot_t *slots,
 	struct iovec *iov;
 	size_t i, run;
 	int sorted = 1, ret = 0;
+	bool direct;
 
 	if (!n)
 		return 0;
@@ -601,13 +808,17 @@ static int store_io(struct usm_store *st, const usm_slot_t *slots,
 			run = 1;
 			continue;
 		}
+		direct = write && st->dfd >= 0;
 		for (run = 0; i + run < n && run < IOV_MAX &&
 		     order[i + run].slot == first + run &&
 		     (write || slot_written(st, first + run)); run++) {
 			iov[run].iov_base = bufs[order[i + run].idx];
 			iov[run].iov_len = USM_PAGE_SIZE;
+			if ((uintptr_t)iov[run].iov_base % USM_PAGE_SIZE)
+				direct = false;
 		}
-		ret = io_full(st, iov, (int)run, first * USM_PAGE_SIZE, write);
+		ret = io_full(st, iov, (int)run, first * USM_PAGE_SIZE, write,
+			      direct);
 		if (!ret && write)
 			for (j = 0; j < run; j++)
 				mark_written(st, first + j);
@@ -634,6 +845,6 @@ int usm_store_sync(struct usm_store *st)
 {
 	if (!usm_store_writable(st))
 		return 0;
-	store_punch_pending(st);
+	store_punch_pending(st, true);
 	return fdatasync(st->fd) ? -errno : 0;
 }

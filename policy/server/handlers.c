@@ -537,7 +537,14 @@ static int ev_pages_allocated(struct policyd *pd, const struct usmfs_event *ev)
 
 	if (!pf)
 		return reject(pd, ev, "no such file");
-	if (nr == 0 || nr > PD_MAX_RUN || index + nr < index ||
+	/*
+	 * No PD_MAX_RUN here: the module merges a file's adjacent
+	 * allocations into one event with no bound (usmfs.h gives none), so a
+	 * 1 MiB write is one run of 256 pages and a longer one more than 512.
+	 * Rejecting those left their pages unknown, never to be evicted.  The
+	 * run is bounded by the pool.
+	 */
+	if (nr == 0 || index + nr < index ||
 	    frame >= frames || nr > frames - frame)
 		return reject(pd, ev, "bad page or frame range");
 	for (uint64_t i = 0; i < nr; i++) {
@@ -1002,8 +1009,14 @@ void pd_pressure_mount(struct policyd *pd, const struct usmfs_event *ev)
 	if (!want)
 		return;
 	pd_chan_flush(pd->ch);
+	/*
+	 * A class is asked again while it gives something: its files may give
+	 * less than their share in one pass (pages in flight, a policy that
+	 * passes some over), and the next class up (a prio 7 hot file) must
+	 * only pay for what the lower ones cannot give at all.
+	 */
 	for (uint32_t prio = 0; prio <= PD_PRIO_MAX && done < want; prio++) {
-		uint64_t sum = 0, left = want - done;
+		uint64_t sum = 0, left = want - done, before = done;
 
 		for (size_t i = 0; i < pd->nbuckets; i++)
 			for (struct pd_file *pf = pd->buckets[i]; pf; pf = pf->next)
@@ -1024,6 +1037,8 @@ void pd_pressure_mount(struct policyd *pd, const struct usmfs_event *ev)
 				if (n > 0)
 					done += (uint64_t)n;
 			}
+		if (done > before && done < want)
+			prio--;		/* this class again */
 	}
 	pd_log(done ? PD_DEBUG : PD_WARN,
 	       "mount %u over its share: %llu of %llu pages evicted", ev->dev,

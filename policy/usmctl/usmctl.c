@@ -99,6 +99,7 @@ static size_t find_mounts(struct mnt **out)
 
 		if (!sep || sscanf(line, "%*s %*s %*s %*s %4095s", dir) != 1)
 			continue;
+		sopts[0] = '\0';
 		if (sscanf(sep + 3, "%63s %4095s %1023s", fstype, src, sopts) < 2)
 			continue;
 		if (!is_usm_fstype(fstype))
@@ -115,6 +116,7 @@ static size_t find_mounts(struct mnt **out)
 		unescape(dir);
 		snprintf(v[n].dir, sizeof(v[n].dir), "%s", dir);
 		snprintf(v[n].fstype, sizeof(v[n].fstype), "%s", fstype);
+		unescape(sopts);	/* shown as the FUSE daemon's are */
 		snprintf(v[n].opts, sizeof(v[n].opts), "%s", sopts);
 		n++;
 	}
@@ -182,8 +184,31 @@ static int get_attr(const char *path, const char *name, char *buf, size_t len)
 	return (int)n;
 }
 
-/* Print "key=value key=value" as JSON members or as aligned lines. */
-static void print_kv(const char *kv, const char *indent, int as_json)
+/*
+ * The policy attributes set on the file being printed (NULL: not set), and
+ * which of them print_kv showed: "usmctl stat" marks alloc= and evict= of
+ * the stats "(set)" instead of repeating them on lines of their own.
+ */
+static const char *const policy_keys[] = {
+	"alloc", "evict", "prio", "limit", "swap",
+};
+#define NR_POLICY_KEYS (sizeof(policy_keys) / sizeof(*policy_keys))
+static const char *set_vals[NR_POLICY_KEYS];
+static int set_shown[NR_POLICY_KEYS];
+
+static int set_index(const char *key)
+{
+	for (size_t k = 0; k < NR_POLICY_KEYS; k++)
+		if (set_vals[k] && !strcmp(key, policy_keys[k]))
+			return (int)k;
+	return -1;
+}
+
+/*
+ * Print "key=value key=value" as JSON members or as aligned lines.  @fuse:
+ * the words are a FUSE mount's (its policy server is the daemon itself).
+ */
+static void print_kv(const char *kv, const char *indent, int as_json, int fuse)
 {
 	char *copy = strdup(kv), *save = NULL, *tok;
 	int first = 1;
@@ -197,6 +222,8 @@ static void print_kv(const char *kv, const char *indent, int as_json)
 		if (!eq)
 			continue;
 		*eq = '\0';
+		if (!strcmp(tok, "options"))
+			unescape(eq + 1);	/* escaped as in mountinfo */
 		if (as_json) {
 			strtoull(eq + 1, &end, 10);
 			if (*end == '\0' && eq[1] != '\0')
@@ -205,8 +232,9 @@ static void print_kv(const char *kv, const char *indent, int as_json)
 				printf("%s\"%s\": \"%s\"", first ? "" : ", ", tok, eq + 1);
 		} else if (!strcmp(tok, "server")) {
 			printf("%s%-10s %s\n", indent, "server",
-			       strcmp(eq + 1, "0") ? "attached (usm-policyd)" :
-			       "none attached: nothing is evicted");
+			       !strcmp(eq + 1, "0") ? "none attached: nothing is evicted" :
+			       fuse ? "in the daemon (libusmpolicy)" :
+			       "attached (usm-policyd)");
 		} else if (!strcmp(tok, "evicting")) {
 			printf("%s%-10s %s\n", indent, tok,
 			       strcmp(eq + 1, "0") ? "yes" : "no");
@@ -216,6 +244,9 @@ static void print_kv(const char *kv, const char *indent, int as_json)
 
 			usm_format_size(strtoull(eq + 1, NULL, 10), h, sizeof(h));
 			printf("%s%-10s %s (%s bytes)\n", indent, tok, h, eq + 1);
+		} else if (set_index(tok) >= 0 && !strcmp(set_vals[set_index(tok)], eq + 1)) {
+			printf("%s%-10s %s (set)\n", indent, tok, eq + 1);
+			set_shown[set_index(tok)] = 1;
 		} else {
 			printf("%s%-10s %s\n", indent, tok, eq + 1);
 		}
@@ -309,11 +340,40 @@ static int probe_mount(const char *dir, struct probe *pr, int ms)
 	return 0;
 }
 
+/*
+ * Take the word KEY=VALUE out of the "key=value ..." string @kv: VALUE,
+ * unescaped (\040 ...), in @val.  1 if it was there.  (The FUSE daemon's
+ * root stats end with options=, its usmfs options: the module's are in
+ * mountinfo.)
+ */
+static int take_kv(char *kv, const char *key, char *val, size_t len)
+{
+	size_t kl = strlen(key);
+	char *p, *end;
+
+	for (p = kv; (p = strstr(p, key)); p += kl) {
+		if ((p != kv && p[-1] != ' ') || p[kl] != '=')
+			continue;
+		end = strchr(p, ' ');
+		if (!end)
+			end = p + strlen(p);
+		snprintf(val, len, "%.*s", (int)(end - p - kl - 1), p + kl + 1);
+		unescape(val);
+		if (p != kv)
+			p--;	/* the space before it */
+		else if (*end)
+			end++;
+		memmove(p, end, strlen(end) + 1);
+		return 1;
+	}
+	return 0;
+}
+
 static int cmd_status(void)
 {
 	struct mnt *m;
 	size_t n = find_mounts(&m), i;
-	char buf[4096];
+	char buf[4096], opts[2048], usmopts[1024];
 	int have_kmod = 0;
 
 	if (json)
@@ -322,11 +382,20 @@ static int cmd_status(void)
 		struct probe pr;
 		unsigned long long total, avail;
 		int r, alive = probe_mount(m[i].dir, &pr, 2000) == 0;
+		int fuse = strcmp(m[i].fstype, "usmfs") != 0;
 
 		total = pr.total;
 		avail = pr.avail;
 		r = alive && pr.stats[0] ? 0 : -1;
 		snprintf(buf, sizeof(buf), "%s", pr.stats);
+		/* the mount's options, with the FUSE daemon's usmfs ones */
+		snprintf(opts, sizeof(opts), "%s", m[i].opts);
+		if (take_kv(buf, "options", usmopts, sizeof(usmopts)) && usmopts[0]) {
+			size_t ol = strlen(opts);
+
+			snprintf(opts + ol, sizeof(opts) - ol, "%s%s",
+				 ol ? "," : "", usmopts);
+		}
 		if (!alive) {
 			if (json) {
 				printf("%s{\"dir\": ", i ? ", " : "");
@@ -342,12 +411,12 @@ static int cmd_status(void)
 			json_str(m[i].dir);
 			printf(", \"frontend\": \"%s\", \"options\": ",
 			       strcmp(m[i].fstype, "usmfs") ? "fuse" : "kmod");
-			json_str(m[i].opts);
+			json_str(opts);
 			printf(", \"responding\": true, \"size\": %llu, \"used\": %llu, \"free\": %llu",
 			       total, total - avail, avail);
 			if (r >= 0) {
 				printf(", \"stats\": {");
-				print_kv(buf, "", 1);
+				print_kv(buf, "", 1, fuse);
 				printf("}");
 			}
 			printf("}");
@@ -359,9 +428,9 @@ static int cmd_status(void)
 			usm_format_size(avail, a, sizeof(a));
 			printf("%s (%s)\n  options    %s\n  size %s, used %s, free %s\n",
 			       m[i].dir, strcmp(m[i].fstype, "usmfs") ? "FUSE daemon" : "kernel module",
-			       m[i].opts, t, u, a);
+			       opts, t, u, a);
 			if (r >= 0)
-				print_kv(buf, "  ", 0);
+				print_kv(buf, "  ", 0, fuse);
 		}
 		if (!strcmp(m[i].fstype, "usmfs"))
 			have_kmod = 1;
@@ -394,10 +463,6 @@ static int cmd_status(void)
 	return 0;
 }
 
-static const char *const policy_keys[] = {
-	"alloc", "evict", "prio", "limit", "swap",
-};
-
 static int check_file(const char *path)
 {
 	int r = on_usmfs(path);
@@ -416,7 +481,8 @@ static int check_file(const char *path)
 static int cmd_stat(int argc, char **argv)
 {
 	int rc = 0;
-	char buf[1024], name[64];
+	char buf[1024], name[64], type[64], vals[NR_POLICY_KEYS][256];
+	int fuse;
 
 	if (argc < 1) {
 		usage(stderr);
@@ -437,27 +503,34 @@ static int cmd_stat(int argc, char **argv)
 			rc = EXIT_FAIL;
 			continue;
 		}
+		/* a mount's root gives the mount's stats, server= among them */
+		fuse = on_usmfs_type(argv[i], type, sizeof(type)) > 0 &&
+		       strcmp(type, "usmfs") != 0;
+		for (size_t k = 0; k < NR_POLICY_KEYS; k++) {
+			snprintf(name, sizeof(name), "user.usm.%s", policy_keys[k]);
+			set_shown[k] = 0;
+			set_vals[k] = get_attr(argv[i], name, vals[k], sizeof(vals[k])) < 0 ?
+				      NULL : vals[k];
+		}
 		if (json) {
 			printf("%s{\"file\": ", i ? ", " : "");
 			json_str(argv[i]);
 			printf(", ");
-			print_kv(buf, "", 1);
+			print_kv(buf, "", 1, fuse);
 		} else {
 			printf("%s\n", argv[i]);
-			print_kv(buf, "  ", 0);
+			print_kv(buf, "  ", 0, fuse);
 		}
-		for (size_t k = 0; k < sizeof(policy_keys) / sizeof(*policy_keys); k++) {
-			char val[256];
-
-			snprintf(name, sizeof(name), "user.usm.%s", policy_keys[k]);
-			if (get_attr(argv[i], name, val, sizeof(val)) < 0)
+		for (size_t k = 0; k < NR_POLICY_KEYS; k++) {
+			if (!set_vals[k])
 				continue;
 			if (json) {
 				printf(", \"set_%s\": ", policy_keys[k]);
-				json_str(val);
-			} else {
-				printf("  %-10s %s (set)\n", policy_keys[k], val);
+				json_str(set_vals[k]);
+			} else if (!set_shown[k]) {
+				printf("  %-10s %s (set)\n", policy_keys[k], set_vals[k]);
 			}
+			set_vals[k] = NULL;
 		}
 		if (json)
 			printf("}");

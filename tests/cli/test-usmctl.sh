@@ -42,6 +42,14 @@ sum=$(md5sum < "$mnt/data")
 check "status lists the mount" sh -c "'$usmctl' status | grep -q '$mnt (FUSE daemon)'"
 check "status shows the pool figures" sh -c "'$usmctl' status | grep -q 'frames'"
 code "status --json parses" 0 sh -c "'$usmctl' --json status > '$work/j' && python3 -c 'import json,sys; d=json.load(open(\"$work/j\")); assert any(m[\"dir\"]==\"$mnt\" and m[\"responding\"] and m[\"stats\"][\"frames\"]==4096 for m in d[\"mounts\"])'"
+# The root's stats have the module's keys too, with the FUSE daemon's values:
+# its pool is its own anonymous memory, its policies run in it, it evicts.
+check "root stats: source=anon server=1 evicting=1" sh -c "getfattr --only-values -n user.usm.stats '$mnt' | tr ' ' '\\n' | grep -cxE 'source=anon|server=1|evicting=1' | grep -qx 3"
+check "status text: source, server, evicting" sh -c "'$usmctl' status > '$work/st' && grep -qx '  source     anon' '$work/st' && grep -qx '  server     in the daemon (libusmpolicy)' '$work/st' && grep -qx '  evicting   yes' '$work/st'"
+code "status --json: source, server, evicting" 0 sh -c "'$usmctl' --json status > '$work/j' && python3 -c 'import json,sys; d=json.load(open(\"$work/j\")); s=[m for m in d[\"mounts\"] if m[\"dir\"]==\"$mnt\"][0][\"stats\"]; assert (s[\"source\"], s[\"server\"], s[\"evicting\"]) == (\"anon\", 1, 1), s'"
+check "status text: the daemon's usmfs options" sh -c "'$usmctl' status | grep -q '^  options    rw,.*,size=16M,swap=file:$work/swap\$'"
+code "status --json: the daemon's usmfs options" 0 sh -c "'$usmctl' --json status > '$work/j' && python3 -c 'import json,sys; d=json.load(open(\"$work/j\")); m=[m for m in d[\"mounts\"] if m[\"dir\"]==\"$mnt\"][0]; assert m[\"options\"].endswith(\",size=16M,swap=file:$work/swap\") and \"options\" not in m[\"stats\"], m'"
+check "stat of the root says the daemon is the server" sh -c "'$usmctl' stat '$mnt' | grep -qx '  server     in the daemon (libusmpolicy)'"
 check "stat shows resident bytes" sh -c "'$usmctl' stat '$mnt/data' | grep -q 'resident   8M (8388608 bytes)'"
 code "stat --json parses" 0 sh -c "'$usmctl' --json stat '$mnt/data' > '$work/out' && python3 -c 'import json; d=json.load(open(\"$work/out\")); assert d[0][\"resident\"]==8388608'"
 code "stat of a file not on usmfs: exit 3" 3 "$usmctl" stat /etc/hostname

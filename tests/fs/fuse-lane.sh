@@ -264,6 +264,20 @@ else
 	bad "fio not installed"
 fi
 
+# --- the root's stats: the module's keys, with the daemon's values (its
+# pool is its own anonymous memory, its policies run in it, it evicts), and
+# the evictions the fio jobs caused
+if [ "$target" = usmfs ]; then
+	st=$(run_for 10 getfattr --only-values -n user.usm.stats "$mnt" 2>/dev/null)
+	kv() { echo "$st" | tr ' ' '\n' | sed -n "s/^$1=//p"; }
+	if [ "$(kv source)" = anon ] && [ "$(kv server)" = 1 ] && [ "$(kv evicting)" = 1 ] &&
+	   [ "${st/evictions=0 /}" = "$st" ] && [ -n "$(kv evictions)" ]; then
+		ok "root stats: source=anon server=1 evicting=1 evictions=$(kv evictions)"
+	else
+		bad "root stats: '$st'"
+	fi
+fi
+
 # --- the daemons survived, unmount cleanly, exit, and leave nothing behind
 for m in "$mnt" "$noswap"; do
 	if [ "$target" = usmfs ]; then

@@ -1167,6 +1167,116 @@ static void test_stress(void **state)
 	fb_free(be);
 }
 
+/* The commit of an eviction batch: its pages by index and slot. */
+static void runs_hook(struct fake_be *be, struct usm_page_ref *refs, size_t n)
+{
+	uint64_t *seen = be->arg;
+
+	for (size_t i = 0; i < n; i++) {
+		/* in file order, each slot right after the previous one */
+		if (i && (refs[i].index <= refs[i - 1].index ||
+			  refs[i].slot != refs[i - 1].slot + 1))
+			seen[0]++;
+	}
+	seen[1] += n;
+}
+
+/* An eviction batch takes its slots as one run, in file order, whatever
+ * order the policy gave the pages in; and the data comes back. */
+static void test_batch_slot_runs(void **state)
+{
+	struct fake_be *be = fb_new(256);
+	struct usm_mount_opts mo;
+	struct usm_ctx *ctx = fb_ctx(be, 0, "firstfit", "lru", be->swap, &mo);
+	struct usm_file *f = fb_file(ctx, 1);
+	uint64_t order[128], seen[2] = { 0, 0 }, i;
+	unsigned int x = 7;
+	usm_frame_t fr;
+
+	(void)state;
+	for (i = 0; i < 128; i++)
+		order[i] = i;
+	for (i = 127; i > 0; i--) {	/* shuffled: lru gives them so */
+		uint64_t j, t;
+
+		x = x * 1103515245u + 12345u;
+		j = (x >> 8) % (i + 1);
+		t = order[i];
+		order[i] = order[j];
+		order[j] = t;
+	}
+	for (i = 0; i < 128; i++)
+		fb_fill(be, fault_ok(ctx, f, order[i], USM_FAULT_WRITE), 5,
+			order[i]);
+	be->arg = seen;
+	be->commit_hook = runs_hook;
+	assert_int_equal(usm_evict_file(ctx, f, 64), 64);
+	assert_int_equal(be->commit_calls, 1);
+	assert_int_equal(seen[1], 64);
+	assert_int_equal(seen[0], 0);
+	/* 4 of the 64 slots freed (rewritten whole), and another batch:
+	 * one run again, appended (less than an eighth is free) */
+	for (i = 0; i < 4; i++) {
+		fr = fault_ok(ctx, f, order[i], USM_FAULT_WRITE | USM_FAULT_PIN |
+			      USM_FAULT_OVERWRITE);
+		fb_fill(be, fr, 5, order[i]);
+		usm_page_unpin(ctx, f, order[i]);
+	}
+	assert_int_equal(usm_evict_file(ctx, f, 64), 64);
+	assert_int_equal(seen[0], 0);
+	be->commit_hook = NULL;
+	be->arg = NULL;
+	for (i = 0; i < 128; i++) {
+		fr = fault_ok(ctx, f, i, USM_FAULT_PIN);
+		assert_true(fb_verify(be, fr, 5, i));
+		usm_page_unpin(ctx, f, i);
+	}
+	usm_file_release(ctx, f);
+	assert_int_equal(slots_used(ctx), 0);
+	fb_check(ctx);
+	fb_free(be);
+}
+
+/* frame_zeroed: a frame the backend knows to be zero is not zeroed again;
+ * any other frame is. */
+static int zeroed_frame_ok(void *priv, usm_frame_t f)
+{
+	struct fake_be *be = priv;
+
+	return be->arg && f == *(usm_frame_t *)be->arg;
+}
+
+static void test_frame_zeroed_op(void **state)
+{
+	struct fake_be *be = fb_new(16);
+	struct usm_backend_ops ops = fb_ops;
+	struct usm_mount_opts mo;
+	struct usm_ctx_params p = {
+		.ops = &ops, .priv = be, .pool_frames = 16, .mount = &mo,
+		.wait_timeout_ms = 2000,
+	};
+	char err[256] = "";
+	struct usm_file *f;
+	usm_frame_t known = 0, fr;
+
+	(void)state;
+	ops.frame_zeroed = zeroed_frame_ok;
+	usm_mount_opts_init(&mo);
+	snprintf(mo.alloc, sizeof(mo.alloc), "firstfit");
+	assert_int_equal(usm_ctx_create(&p, &be->ctx, err, sizeof(err)), 0);
+	f = fb_file(be->ctx, 1);
+	be->arg = &known;	/* frame 0 "is zero" (it holds 0xa5 here) */
+	fr = fault_ok(be->ctx, f, 0, USM_FAULT_WRITE);
+	assert_int_equal(fr, 0);
+	assert_false(fb_is_zero(be, fr));	/* left alone */
+	fr = fault_ok(be->ctx, f, 1, USM_FAULT_WRITE);
+	assert_int_equal(fr, 1);
+	assert_true(fb_is_zero(be, fr));	/* zeroed */
+	be->arg = NULL;
+	usm_file_release(be->ctx, f);
+	fb_free(be);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1187,6 +1297,8 @@ int main(void)
 		cmocka_unit_test(test_zero_op_commit_error),
 		cmocka_unit_test(test_read_error_and_pinned_truncate),
 		cmocka_unit_test(test_fault_given_frame),
+		cmocka_unit_test(test_batch_slot_runs),
+		cmocka_unit_test(test_frame_zeroed_op),
 		cmocka_unit_test(test_restart_keep_slots),
 		cmocka_unit_test(test_config_stores_rules),
 		cmocka_unit_test(test_stress),

@@ -596,6 +596,250 @@ static void test_reuse_reads_zeroes(void **state)
 	usm_store_close(st);
 }
 
+/*
+ * usm_store_alloc_run(): runs of free slots, next-fit from a cursor; at the
+ * top of the used area it wraps when an eighth of it is free, else appends.
+ * A randomised part checks against a model that every run is free, in
+ * range and not longer than asked, that it appends only when less than an
+ * eighth of the area is free, and so that the file never needs more than
+ * about 8/7 of the most slots used at once (plus a batch).
+ */
+static void test_alloc_run(void **state)
+{
+	enum { N = 40000, B = 64 };
+	struct usm_store *st = open_ok("run.swap", 0);
+	unsigned char *model = calloc(N * 2, 1);
+	usm_slot_t first, s;
+	uint64_t nr, i, j, used = 0, top = 0, peak = 0, ops;
+	static unsigned char data[B][PG], back[B][PG];
+	usm_slot_t slots[B];
+	void *bufs[B], *rbufs[B];
+
+	(void)state;
+	assert_non_null(model);
+	assert_int_equal(usm_store_alloc_run(st, 0, &first, &nr), -EINVAL);
+	/* an empty store: one run from 0, then the next right after it */
+	assert_int_equal(usm_store_alloc_run(st, 100, &first, &nr), 0);
+	assert_int_equal(first, 0);
+	assert_int_equal(nr, 100);
+	assert_int_equal(usm_store_alloc_run(st, 28, &first, &nr), 0);
+	assert_int_equal(first, 100);
+	assert_int_equal(nr, 28);
+	/* a hole behind the cursor is not taken while little is free:
+	 * appended instead */
+	for (s = 10; s < 14; s++)
+		assert_int_equal(usm_store_free(st, s), 0);
+	assert_int_equal(usm_store_alloc_run(st, 8, &first, &nr), 0);
+	assert_int_equal(first, 128);
+	assert_int_equal(nr, 8);
+	/* an eighth free (18 of 136): wraps, and the run stops at the
+	 * first used slot */
+	for (s = 40; s < 54; s++)
+		assert_int_equal(usm_store_free(st, s), 0);
+	assert_int_equal(usm_store_alloc_run(st, 8, &first, &nr), 0);
+	assert_int_equal(first, 10);
+	assert_int_equal(nr, 4);
+	assert_int_equal(usm_store_alloc_run(st, 64, &first, &nr), 0);
+	assert_int_equal(first, 40);
+	assert_int_equal(nr, 14);
+	assert_int_equal(usm_store_slots_used(st), 136);
+	/* a run is written in one go and reads back; its slots are ordinary
+	 * slots for read, write and free */
+	for (s = 0; s < 136; s++)
+		assert_int_equal(usm_store_free(st, s), 0);
+	assert_int_equal(usm_store_slots_used(st), 0);
+	assert_int_equal(usm_store_alloc_run(st, B, &first, &nr), 0);
+	assert_int_equal(first, 0);	/* empty again: from the start */
+	assert_int_equal(nr, B);
+	for (i = 0; i < B; i++) {
+		slots[i] = first + i;
+		fill(data[i], 21, i);
+		bufs[i] = data[i];
+		rbufs[i] = back[i];
+	}
+	assert_int_equal(usm_store_write(st, slots, bufs, B), 0);
+	assert_int_equal(usm_store_read(st, slots, rbufs, B), 0);
+	assert_memory_equal(back, data, sizeof(data));
+	for (i = 0; i < B; i++)
+		assert_int_equal(usm_store_free(st, first + i), 0);
+
+	/* random batches and frees against a model */
+	for (ops = 0; ops < 60000; ops++) {
+		if (used + B < N && (rnd() % 100 < 52 || used == 0)) {
+			uint64_t want = 1 + rnd() % B, got = 0;
+
+			while (got < want) {
+				assert_int_equal(usm_store_alloc_run(st, want - got,
+								     &first, &nr), 0);
+				if (nr < 1 || nr > want - got || first + nr > 2 * N)
+					fail_msg("op %llu: run %llu+%llu for %llu",
+						 (unsigned long long)ops,
+						 (unsigned long long)first,
+						 (unsigned long long)nr,
+						 (unsigned long long)(want - got));
+				/* the area grows only when less than an
+				 * eighth of it was free */
+				if (first + nr > top && top &&
+				    (top - used) * 8 >= top)
+					fail_msg("op %llu: appended at %llu with %llu of %llu free",
+						 (unsigned long long)ops,
+						 (unsigned long long)first,
+						 (unsigned long long)(top - used),
+						 (unsigned long long)top);
+				for (j = first; j < first + nr; j++) {
+					if (model[j])
+						fail_msg("op %llu: slot %llu given twice",
+							 (unsigned long long)ops,
+							 (unsigned long long)j);
+					model[j] = 1;
+				}
+				if (first + nr > top)
+					top = first + nr;
+				used += nr;
+				got += nr;
+			}
+		} else {
+			uint64_t k = rnd() % (top ? top : 1);
+
+			while (!model[k])
+				k = (k + 1) % top;
+			assert_int_equal(usm_store_free(st, k), 0);
+			model[k] = 0;
+			used--;
+			if (!used)
+				top = 0;
+		}
+		if (usm_store_slots_used(st) != used)
+			fail_msg("op %llu: used %llu want %llu",
+				 (unsigned long long)ops,
+				 (unsigned long long)usm_store_slots_used(st),
+				 (unsigned long long)used);
+		if (used > peak)
+			peak = used;
+		if (top > peak + peak / 7 + B + 1)
+			fail_msg("op %llu: top %llu for at most %llu used",
+				 (unsigned long long)ops,
+				 (unsigned long long)top,
+				 (unsigned long long)peak);
+	}
+	/* the single-slot allocator still gives the lowest free slot */
+	for (s = 0; model[s]; s++)
+		;
+	assert_int_equal(usm_store_alloc(st, &first), 0);
+	assert_int_equal(first, s);
+	free(model);
+	usm_store_close(st);
+}
+
+/*
+ * Page-aligned buffers (the frontends' frames) are written around the page
+ * cache where the filesystem allows it, others through it: whichever way a
+ * slot was last written, a read gives that data, also after a reopen.
+ */
+static void test_direct_and_buffered(void **state)
+{
+	enum { N = 48 };
+	struct usm_store *st = open_ok("direct.swap", 0);
+	unsigned char *al = aligned_alloc(PG, (N + 1) * PG);
+	unsigned char *odd = malloc((N + 1) * PG + 8);
+	static unsigned char back[N][PG];
+	usm_slot_t slots[N], first;
+	void *bufs[N], *rbufs[N];
+	uint64_t nr;
+	size_t i;
+
+	(void)state;
+	assert_non_null(al);
+	assert_non_null(odd);
+	assert_int_equal(usm_store_alloc_run(st, N, &first, &nr), 0);
+	assert_int_equal(nr, N);
+	for (i = 0; i < N; i++) {
+		slots[i] = first + i;
+		rbufs[i] = back[i];
+	}
+	/* all aligned: one direct write */
+	for (i = 0; i < N; i++) {
+		fill(al + i * PG, 31, i);
+		bufs[i] = al + i * PG;
+	}
+	assert_int_equal(usm_store_write(st, slots, bufs, N), 0);
+	assert_int_equal(usm_store_read(st, slots, rbufs, N), 0);
+	for (i = 0; i < N; i++)
+		assert_memory_equal(back[i], al + i * PG, PG);
+	/* every other page from a misaligned buffer (then the run goes
+	 * through the page cache), over the direct data */
+	for (i = 0; i < N; i += 2) {
+		fill(odd + 8 + i * PG, 32, i);
+		bufs[i] = odd + 8 + i * PG;
+	}
+	assert_int_equal(usm_store_write(st, slots, bufs, N), 0);
+	assert_int_equal(usm_store_read(st, slots, rbufs, N), 0);
+	for (i = 0; i < N; i++)
+		assert_memory_equal(back[i], bufs[i], PG);
+	/* aligned again (direct) over what the page cache holds: the
+	 * reads must not see the cached copies */
+	for (i = 0; i < N; i++) {
+		fill(al + i * PG, 33, i);
+		bufs[i] = al + i * PG;
+	}
+	assert_int_equal(usm_store_write(st, slots, bufs, N), 0);
+	memset(back, 0, sizeof(back));
+	assert_int_equal(usm_store_read(st, slots, rbufs, N), 0);
+	for (i = 0; i < N; i++)
+		assert_memory_equal(back[i], bufs[i], PG);
+	assert_int_equal(usm_store_sync(st), 0);
+	usm_store_close(st);
+	/* what is in the file after a reopen */
+	st = open_ok("direct.swap", USM_STORE_KEEP);
+	for (i = 0; i < N; i++)
+		assert_int_equal(usm_store_claim(st, slots[i]), 0);
+	memset(back, 0, sizeof(back));
+	assert_int_equal(usm_store_read(st, slots, rbufs, N), 0);
+	for (i = 0; i < N; i++)
+		assert_memory_equal(back[i], bufs[i], PG);
+	usm_store_close(st);
+	free(al);
+	free(odd);
+}
+
+/* Freed space goes back to the filesystem: the holes left while the store
+ * was busy are punched at a sync, and a store that empties is cut to 0. */
+static void test_space_given_back(void **state)
+{
+	enum { N = 2048 };
+	struct usm_store *st = open_ok("space.swap", 0);
+	unsigned char *buf = aligned_alloc(PG, PG);
+	usm_slot_t first, s;
+	uint64_t nr, got = 0;
+	struct stat sb;
+	void *b;
+
+	(void)state;
+	assert_non_null(buf);
+	memset(buf, 0x5a, PG);
+	b = buf;
+	while (got < N) {
+		assert_int_equal(usm_store_alloc_run(st, N - got, &first, &nr), 0);
+		for (s = first; s < first + nr; s++)
+			assert_int_equal(usm_store_write(st, &s, &b, 1), 0);
+		got += nr;
+	}
+	assert_int_equal(stat(path_of("space.swap"), &sb), 0);
+	assert_true(sb.st_blocks * 512 >= (off_t)N * PG);
+	for (s = 0; s < N - 8; s++)
+		assert_int_equal(usm_store_free(st, s), 0);
+	assert_int_equal(usm_store_sync(st), 0);
+	assert_int_equal(stat(path_of("space.swap"), &sb), 0);
+	assert_true(sb.st_blocks * 512 <= 64 * PG);	/* 8 pages and change */
+	assert_int_equal(sb.st_size, (off_t)N * PG);
+	for (; s < N; s++)
+		assert_int_equal(usm_store_free(st, s), 0);
+	assert_int_equal(stat(path_of("space.swap"), &sb), 0);
+	assert_int_equal(sb.st_size, 0);
+	usm_store_close(st);
+	free(buf);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -611,6 +855,9 @@ int main(void)
 		cmocka_unit_test(test_not_owner),
 		cmocka_unit_test(test_fs_reserve),
 		cmocka_unit_test(test_reuse_reads_zeroes),
+		cmocka_unit_test(test_alloc_run),
+		cmocka_unit_test(test_direct_and_buffered),
+		cmocka_unit_test(test_space_given_back),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -52,7 +52,7 @@ if [ "$VM_SERVER" = 1 ]; then
 	fi
 	STEPS="$STEPS srv-dead-resident srv-restart"
 	[ "$VM_SERVER_EVICT" = 1 ] && STEPS="$STEPS srv-restart-swapped"
-	STEPS="$STEPS srv-umount srv-policyd-term srv-pool-empty srv-rmmod"
+	STEPS="$STEPS srv-umount srv-policyd-term srv-pool-empty srv-fstab srv-rmmod"
 fi
 # Kernel log lines that fail a guest whatever its tests said.
 # (kmemleak's "N new suspected memory leaks" is left out: the guest takes a

@@ -85,7 +85,7 @@ copy_bin() {
 
 # add_server: the policy server's checks (server-guest.sh, in /usm):
 # usm-policyd and usmctl (policy/build, POLICY_BUILD), getfattr/setfattr,
-# util-linux's mount and umount (in /usm/bin: busybox's stay /usr/bin/mount
+# util-linux's mount, umount and findmnt (in /usm/bin: busybox's stay /usr/bin/mount
 # until server-guest.sh switches), mount.usmfs and the guest's usmfs.conf
 # (installed into /sbin and /etc by server-guest.sh, so that the rest of
 # the guest and kmod/tests/guest.sh see neither).
@@ -102,6 +102,7 @@ add_server() {
 	done
 	copy_bin /usr/bin/mount /usm/bin/mount
 	copy_bin /usr/bin/umount /usm/bin/umount
+	copy_bin /usr/bin/findmnt /usm/bin/findmnt
 	install -m 0755 "$TOP/mount-helpers/mount.usmfs" "$root/usm/mount.usmfs"
 	install -m 0644 "$VM_DIR/usmfs-guest.conf" "$root/usm/usmfs.conf"
 	install -m 0755 "$VM_DIR/server-guest.sh" "$root/usm/server-guest.sh"

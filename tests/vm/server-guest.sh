@@ -299,10 +299,18 @@ c_mount() {
 	fi
 }
 
+# usmctl status (--json and text): the mount, with the root stats' source,
+# server and evicting keys as on the FUSE frontend (a string, 0 or 1).
 c_usmctl() {
+	usmctl status >/tmp/st.txt 2>&1
 	if usmctl --json status >/tmp/st.json 2>&1 &&
-		grep -q "\"dir\": \"$MNT\"" /tmp/st.json && grep -q '"frontend": "kmod"' /tmp/st.json; then
-		ok srv-usmctl
+		grep -q "\"dir\": \"$MNT\"" /tmp/st.json && grep -q '"frontend": "kmod"' /tmp/st.json &&
+		grep -q '"source": "[a-z+]*"' /tmp/st.json && grep -q '"server": 1' /tmp/st.json &&
+		grep -q '"evicting": [01]' /tmp/st.json &&
+		grep -q '^  source     [a-z+]*$' /tmp/st.txt &&
+		grep -q '^  server     attached (usm-policyd)$' /tmp/st.txt &&
+		grep -q '^  evicting   \(yes\|no\)$' /tmp/st.txt; then
+		ok srv-usmctl "$(grep -E '^  (source|server|evicting) ' /tmp/st.txt | tr -s ' ' | tr '\n' ';')"
 	else
 		ko srv-usmctl "$(head -c 300 /tmp/st.json)"
 	fi
@@ -620,6 +628,86 @@ c_umount() {
 	fi
 }
 
+# An fstab line and "mount -a", as a user would: util-linux mount reads
+# /etc/fstab and runs /sbin/mount.usmfs, which mounts with the module and
+# starts usm-policyd.  mount -a runs from a directory of a scratch tmpfs:
+# the server must not keep that mount busy (mount.usmfs starts it from /).
+# findmnt shows the mount; usmctl status shows it with an attached server;
+# umount; the server is stopped again.
+FSTAB_MNT=/mnt/fstab
+c_fstab() {
+	mkdir -p "$FSTAB_MNT" /mnt/cwd
+	n=$(attached)
+	[ -f /etc/fstab ] && cp /etc/fstab /tmp/fstab.saved
+	printf '# usmfs lane\nnone %s usmfs size=16M,evict=lru,nofail 0 0\nnone /mnt/never usmfs size=8M,noauto 0 0\n' \
+		"$FSTAB_MNT" >/etc/fstab
+	d=
+	if ! timeout 30 "$MOUNT" -t tmpfs -o size=1M cwd /mnt/cwd 2>/tmp/fstab.out; then
+		d="scratch tmpfs: $(head -c 100 /tmp/fstab.out)"
+	elif ! timeout 60 sh -c 'cd /mnt/cwd && exec "$1" -a' sh "$MOUNT" >/tmp/fstab.out 2>&1; then
+		# (timeout outside the cwd: busybox's keeps a watcher process in
+		# its own cwd for up to a second after the command ended)
+		d="mount -a: $(head -c 150 /tmp/fstab.out)"
+	fi
+	fm=$(/usm/bin/findmnt -rn -o FSTYPE,SOURCE,OPTIONS --mountpoint "$FSTAB_MNT" 2>&1)
+	if [ -z "$d" ]; then
+		case $fm in
+		"usmfs none "*size=16M*evict=lru*) ;;
+		*) d="findmnt: '$fm'" ;;
+		esac
+	fi
+	if [ -z "$d" ] && /usm/bin/findmnt -n --mountpoint /mnt/never >/dev/null 2>&1; then
+		d="the noauto line was mounted"
+	fi
+	if [ -z "$d" ] && ! { wait_attached "$n" 30 && [ "$(pd_count)" -eq 1 ]; }; then
+		d="usm-policyd: $(pd_count) running, log: $(tail -n 2 "$PD_LOG" | tr '\n' ' ' | cut -c1-120)"
+	fi
+	if [ -z "$d" ]; then
+		p=$(pd_pids)
+		cwd=$(readlink "/proc/$p/cwd")
+		[ "$cwd" = / ] || d="usm-policyd (pid $p) runs in '$cwd', not /"
+	fi
+	if [ -z "$d" ] && ! timeout 30 "$UMOUNT" /mnt/cwd 2>/tmp/fstab.out; then
+		held=
+		for c in /proc/[0-9]*/cwd; do
+			case $(readlink "$c" 2>/dev/null) in /mnt/cwd | /mnt/cwd/*)
+				p=${c#/proc/}; p=${p%/cwd}
+				held="$held $p:$(cat "/proc/$p/comm" 2>/dev/null)" ;;
+			esac
+		done
+		d="the tmpfs mount -a ran from stayed busy ($(head -c 60 /tmp/fstab.out)); cwd there:${held:- none}"
+	fi
+	if [ -z "$d" ]; then
+		usmctl status >/tmp/fstab.st 2>&1
+		grep -q "^$FSTAB_MNT (kernel module)" /tmp/fstab.st &&
+			grep -q '^  server     attached (usm-policyd)' /tmp/fstab.st ||
+			d="usmctl status: $(head -c 200 /tmp/fstab.st | tr '\n' ' ')"
+	fi
+	if [ -z "$d" ] && ! { echo fstab >"$FSTAB_MNT/f" && [ "$(cat "$FSTAB_MNT/f")" = fstab ]; }; then
+		d="write/read on $FSTAB_MNT failed"
+	fi
+	if [ -z "$d" ]; then
+		rm -f "$FSTAB_MNT/f"
+		if ! timeout 60 "$UMOUNT" "$FSTAB_MNT" 2>/tmp/fstab.out || grep -q " $FSTAB_MNT " /proc/mounts; then
+			d="umount: $(head -c 150 /tmp/fstab.out)"
+		fi
+	fi
+	if [ -z "$d" ]; then
+		ok srv-fstab "mount -a from a busy cwd; findmnt: $fm; server cwd /; umount"
+	else
+		ko srv-fstab "$d"
+	fi
+	grep -q " $FSTAB_MNT " /proc/mounts && timeout 60 "$UMOUNT" "$FSTAB_MNT"
+	grep -q " /mnt/cwd " /proc/mounts && { cd / && timeout 30 "$UMOUNT" -l /mnt/cwd; }
+	if [ -f /tmp/fstab.saved ]; then cp /tmp/fstab.saved /etc/fstab; else rm -f /etc/fstab; fi
+	p=$(pd_pids)
+	if [ -n "$p" ]; then
+		# shellcheck disable=SC2086
+		kill -TERM $p
+		wait_gone 15 || pd_kill9
+	fi
+}
+
 run() {
 	RESULTS=${1:-/dev/null}
 	t_all=$(date +%s)
@@ -649,6 +737,7 @@ run() {
 		[ "$SRV_EVICT" = 1 ] && c_restart_swapped
 		show_stats
 		c_umount
+		c_fstab
 	else
 		pd_kill9
 		grep -q " $MNT " /proc/mounts && timeout 60 "$UMOUNT" "$MNT"

@@ -60,12 +60,21 @@ static dev_t dir_dev;
 static ino_t dir_ino;
 static int fork_pipe[2] = { -1, -1 };
 
+/*
+ * One warning for a program and every program it runs: the first to warn
+ * sets USMFS_PRELOAD_WARNED=1 in the environment its children inherit
+ * (a shell script under the library would warn once per command otherwise).
+ */
 static void warn_disabled(const char *fmt, ...)
 {
+	const char *warned = getenv("USMFS_PRELOAD_WARNED");
 	char msg[1024];
 	int n;
 	va_list ap;
 
+	if (warned && !strcmp(warned, "1"))
+		return;
+	setenv("USMFS_PRELOAD_WARNED", "1", 1);
 	va_start(ap, fmt);
 	n = vsnprintf(msg, sizeof(msg) - 64, fmt, ap);
 	va_end(ap);

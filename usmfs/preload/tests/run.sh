@@ -52,8 +52,9 @@ no_heaps() { [ -z "$(ls "$MNT")" ]; }
 
 # ---- refusals: one warning, the program unchanged ---------------------------
 t_refuse() {	# t_refuse ENV... : echo must work, stderr one warning line
-	local out
-	out=$(env -u USMFS_DIR LD_PRELOAD="$LIB" "$@" sh -c 'echo hello' 2>"$T/err") &&
+	local out	# (one for the shell and the programs it runs)
+	out=$(env -u USMFS_DIR -u USMFS_PRELOAD_WARNED LD_PRELOAD="$LIB" "$@" \
+		sh -c 'echo hello; ls / >/dev/null; sh -c true' 2>"$T/err") &&
 	[ "$out" = hello ] && [ "$(wc -l <"$T/err")" = 1 ] &&
 	grep -q '^libusmfs-preload: .*running without usmfs' "$T/err" && no_heaps
 }

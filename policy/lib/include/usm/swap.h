@@ -45,6 +45,17 @@ int usm_store_writable(const struct usm_store *st);
 
 /* Allocate a slot: 0 and *@slot, or -ENOSPC. */
 int usm_store_alloc(struct usm_store *st, usm_slot_t *slot);
+/*
+ * Allocate a run of adjacent slots for a batch of pages: 0 and
+ * [*@first, *@first + *@nr), 1 <= *@nr <= @want, or -ENOSPC (-EINVAL for
+ * @want 0).  Call again for the rest when *@nr < @want.  Runs are taken
+ * next-fit (not lowest first, as usm_store_alloc()): the store keeps a
+ * cursor, and wraps to its start once at least an eighth of the used area
+ * is free again, so that slots freed in order gather into long runs and a
+ * batch goes out in one write.
+ */
+int usm_store_alloc_run(struct usm_store *st, uint64_t want,
+			usm_slot_t *first, uint64_t *nr);
 /* Re-mark a slot listed by the kernel as used after a restart.
  * 0, -EBUSY (already used), -ERANGE. */
 int usm_store_claim(struct usm_store *st, usm_slot_t slot);

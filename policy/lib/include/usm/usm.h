@@ -80,6 +80,13 @@ struct usm_page_ref {
  *     error); they stay resident: map them again as needed.
  * @zero_frame: Optional.  Zero a frame before a file sees it; the default
  *     is memset through frame_addr.
+ * @frame_zeroed: Optional.  Nonzero if frame @f, just taken from the pool,
+ *     is known to read as zeroes already (the frontend gave its memory
+ *     back to the kernel and nothing wrote to it since): the default
+ *     zeroing is then skipped, and with it a needless write fault on the
+ *     frame.  Called with the ctx lock held; must not block.  A frontend
+ *     that answers it must learn of every write to a frame, the library's
+ *     included (they all go through @frame_addr).
  */
 struct usm_backend_ops {
 	void *(*frame_addr)(void *priv, usm_frame_t f);
@@ -87,6 +94,7 @@ struct usm_backend_ops {
 	int (*commit)(void *priv, struct usm_page_ref *refs, size_t n);
 	void (*cancel)(void *priv, struct usm_page_ref *refs, size_t n);
 	void (*zero_frame)(void *priv, usm_frame_t f);
+	int (*frame_zeroed)(void *priv, usm_frame_t f);
 };
 
 /*
