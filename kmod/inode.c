@@ -123,6 +123,140 @@ void usmfs_put_frame(struct inode *inode, unsigned long frame)
 	usmfs_wake_frames();
 }
 
+/* The file's placement is contiguous: its holes may take 2 MiB at once. */
+bool usmfs_wants_contiguous(struct usmfs_inode_info *info)
+{
+	bool yes;
+
+	spin_lock(&info->lock);
+	yes = !strcmp(info->pol.alloc, "contiguous");
+	spin_unlock(&info->lock);
+	return yes;
+}
+
+/**
+ * usmfs_fill_aligned - back the hole [@index, +@nr) with frames one PMD maps.
+ * @nr:	HPAGE_PMD_NR; @index is a multiple of it
+ * @falloc:	mark the pages for fallocate's undo (XA_MARK_0)
+ *
+ * For the 2 MiB fault (and fallocate) of a file whose placement is
+ * contiguous: takes an aligned run of frames, charged to the mount, and
+ * stores it only if the whole range is still a hole.  Where the server
+ * reserved frames in the range its placement rules: its run is taken if it
+ * is one aligned run for the whole range, else nothing.  No waiting: the
+ * 4 KiB path is the one that waits for room.  (Should the stores fail,
+ * reserved frames go back to the pool, not to the reservation: the server
+ * learns of them when its next GRANT or allocation event disagrees.)
+ *
+ * Return: the first frame, with a reference taken on each of its pages;
+ * -EEXIST (not all a hole, or reserved otherwise), -ENOSPC (no room or no
+ * aligned run), -ENOMEM.
+ */
+long usmfs_fill_aligned(struct inode *inode, pgoff_t index, unsigned long nr,
+			bool falloc)
+{
+	struct usmfs_inode_info *info = USMFS_I(inode);
+	struct usmfs_sb_info *sbi = USMFS_SB(inode->i_sb);
+	unsigned long i, at = index, last = index + nr - 1;
+	bool reserved = !xa_empty(&info->resv) &&
+			xa_find(&info->resv, &at, last, XA_PRESENT);
+	long frame, err = 0;
+
+	/* Not a hole any more: no need to take and zero a run to find out. */
+	at = index;
+	if (xa_find(&info->frames, &at, last, XA_PRESENT))
+		return -EEXIST;
+	if (atomic_long_add_return(nr, &sbi->used_frames) >
+	    (long)READ_ONCE(sbi->max_frames)) {
+		usmfs_uncharge_frames(sbi, nr);
+		return -ENOSPC;
+	}
+	if (reserved)
+		frame = usmfs_resv_take_aligned(inode, index, nr);
+	else
+		frame = usmfs_frames_alloc_aligned(nr);
+	if (frame < 0) {
+		usmfs_uncharge_frames(sbi, nr);
+		return frame;
+	}
+
+	/*
+	 * All the stores under one hold of the lock (GFP_NOWAIT: a blocking
+	 * allocation would drop it), so nobody sees half of the run.
+	 */
+	xa_lock(&info->frames);
+	at = index;
+	if (xa_find(&info->frames, &at, last, XA_PRESENT)) {
+		err = -EEXIST;
+		i = 0;
+	} else {
+		for (i = 0; i < nr; i++) {
+			void *old = __xa_store(&info->frames, index + i,
+					       xa_mk_value(frame + i),
+					       GFP_NOWAIT | __GFP_NOWARN);
+
+			if (xa_is_err(old)) {
+				err = xa_err(old);
+				break;
+			}
+		}
+	}
+	if (err) {
+		while (i--)
+			__xa_erase(&info->frames, index + i);
+	} else {
+		for (i = 0; i < nr; i++) {
+			get_page(usmfs_frame_page(frame + i));
+			if (falloc)
+				__xa_set_mark(&info->frames, index + i,
+					      XA_MARK_0);
+		}
+	}
+	xa_unlock(&info->frames);
+
+	if (err) {
+		for (i = 0; i < nr; i++)
+			usmfs_frame_release(frame + i);
+		usmfs_uncharge_frames(sbi, nr);
+		usmfs_wake_frames();
+		return err;
+	}
+	inode_add_bytes(inode, (loff_t)nr << PAGE_SHIFT);
+	usmfs_chan_pages_allocated(inode, index, frame, nr, reserved);
+	usmfs_chan_pressure(sbi);
+	return frame;
+}
+
+/*
+ * A write filling a hole of a contiguous file, inside its size: take the
+ * hole's whole 2 MiB window as one aligned run if it is all a hole (what its
+ * first 2 MiB fault would take), so that the file, written first and mapped
+ * later, maps with PMDs.  Return: the page at @index with a reference, or
+ * NULL (the 4 KiB path then takes one frame).
+ */
+static struct page *usmfs_fill_window(struct inode *inode, pgoff_t index)
+{
+#if USMFS_CAN_MAP_PMD
+	const unsigned long nr = HPAGE_PMD_NR;
+	pgoff_t first = round_down(index, nr), i;
+	long frame;
+
+	if (!READ_ONCE(usmfs_pmd_map) ||
+	    first + nr > DIV_ROUND_UP(i_size_read(inode), PAGE_SIZE) ||
+	    !usmfs_wants_contiguous(USMFS_I(inode)))
+		return NULL;
+	frame = usmfs_fill_aligned(inode, first, nr, false);
+	if (frame < 0)
+		return NULL;
+	for (i = 0; i < nr; i++)
+		if (first + i != index)
+			put_page(usmfs_frame_page(frame + i));
+	return usmfs_frame_page(frame + index - first);
+#else
+	return NULL;
+#endif
+}
+
 /* Wait (killably, until @deadline) for page @index to be other than @entry. */
 static int usmfs_wait_entry(struct usmfs_inode_info *info, pgoff_t index,
 			    void *entry, unsigned long deadline)
@@ -212,6 +346,11 @@ again:
 		*hit = false;
 	if (sgp == USMFS_SGP_READ)
 		return NULL;
+	if (sgp == USMFS_SGP_WRITE) {
+		page = usmfs_fill_window(inode, index);
+		if (page)
+			return page;
+	}
 
 	frame = usmfs_take_frame(inode, index, &reserved, &deadline);
 	if (frame < 0)
@@ -241,7 +380,7 @@ again:
 		goto again;	/* theirs was evicted meanwhile */
 	}
 	inode_add_bytes(inode, PAGE_SIZE);
-	usmfs_chan_page_allocated(inode, index, frame, reserved);
+	usmfs_chan_pages_allocated(inode, index, frame, 1, reserved);
 	return page;
 }
 

@@ -409,6 +409,11 @@ static int setup_engine(void)
 		fprintf(stderr, "usmfs: %s\n", err[0] ? err : strerror(-r));
 		return -1;
 	}
+	/* Our backend's round trips are cheap (a queued invalidation) and
+	 * each batch is one direct write per run of slots: 1 MiB batches
+	 * write faster than 256 KiB ones and kick the disk a quarter as
+	 * often. */
+	usm_ctx_set_evict_batch(fs.ctx, USMFS_EVICT_BATCH);
 	return 0;
 }
 

@@ -37,6 +37,7 @@
 #define USMFS_SYMLINK_MAX	4096
 #define USMFS_XATTR_VALUE_MAX	65536
 #define USMFS_XATTR_TOTAL_MAX	(1u << 20)	/* per inode, names + values */
+#define USMFS_EVICT_BATCH	256u		/* pages per eviction batch */
 
 struct node;
 

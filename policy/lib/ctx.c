@@ -668,6 +668,7 @@ int usm_ctx_create(const struct usm_ctx_params *p, struct usm_ctx **out,
 	ctx->store_flags = p->store_flags;
 	ctx->low_pct = p->low_pct;
 	ctx->high_pct = p->high_pct;
+	ctx->evict_batch = USM_EVICT_BATCH;
 	if (!ctx->low_pct && !ctx->high_pct) {
 		ctx->low_pct = p->config && p->config->low_pct ? p->config->low_pct : 70;
 		ctx->high_pct = p->config && p->config->high_pct ? p->config->high_pct : 90;
@@ -800,6 +801,17 @@ int usm_ctx_set_limit(struct usm_ctx *ctx, uint64_t limit_frames)
 	}
 	ctx->limit = limit_frames ? limit_frames : usm_pool_nr_frames(ctx->pool);
 	balance_locked(ctx, 0);
+	ctx_unlock(ctx);
+	return 0;
+}
+
+int usm_ctx_set_evict_batch(struct usm_ctx *ctx, uint32_t pages)
+{
+	if (pages < 1 || pages > USM_EVICT_BATCH_MAX)
+		return -EINVAL;
+	pthread_mutex_lock(&ctx->lock);
+	ctx->evict_batch = pages;
+	ctx->evict_batch_set = true;
 	ctx_unlock(ctx);
 	return 0;
 }
@@ -1114,21 +1126,21 @@ static int ppage_index_cmp(const void *a, const void *b)
 }
 
 /*
- * One batch: up to USM_EVICT_BATCH pages of @f go out, as the state
+ * One batch: up to ctx->evict_batch pages of @f go out, as the state
  * machine in usm.h says.  Drops and retakes ctx->lock.  Returns the number
  * of pages now SWAPPED.
  */
 static size_t evict_batch_locked(struct usm_ctx *ctx, struct usm_file *f,
 				 size_t want)
 {
-	struct usm_page *vic[USM_EVICT_BATCH];
-	struct usm_ppage *pps[USM_EVICT_BATCH];
-	struct usm_page_ref refs[USM_EVICT_BATCH];
-	struct usm_page_ref crefs[USM_EVICT_BATCH];
-	struct usm_page_ref cancel[USM_EVICT_BATCH];
-	usm_slot_t slots[USM_EVICT_BATCH];
-	void *bufs[USM_EVICT_BATCH];
-	size_t widx[USM_EVICT_BATCH];
+	struct usm_page *vic[USM_EVICT_BATCH_MAX];
+	struct usm_ppage *pps[USM_EVICT_BATCH_MAX];
+	struct usm_page_ref refs[USM_EVICT_BATCH_MAX];
+	struct usm_page_ref crefs[USM_EVICT_BATCH_MAX];
+	struct usm_page_ref cancel[USM_EVICT_BATCH_MAX];
+	usm_slot_t slots[USM_EVICT_BATCH_MAX];
+	void *bufs[USM_EVICT_BATCH_MAX];
+	size_t widx[USM_EVICT_BATCH_MAX];
 	struct usm_cstore *cs = f->store;
 	const void *me = &vic;	/* this batch's identity */
 	size_t k, nv = 0, m = 0, w = 0, nc = 0, done = 0, i;
@@ -1136,8 +1148,8 @@ static size_t evict_batch_locked(struct usm_ctx *ctx, struct usm_file *f,
 
 	if (!file_evictable(f))
 		return 0;
-	if (want > USM_EVICT_BATCH)
-		want = USM_EVICT_BATCH;
+	if (want > ctx->evict_batch)
+		want = ctx->evict_batch;
 	k = f->eops->victims(f->estate, vic, want);
 	if (k > want)
 		k = want;
@@ -1293,8 +1305,8 @@ static long evict_file_locked(struct usm_ctx *ctx, struct usm_file *f,
 	file_get_locked(f);
 	while ((uint64_t)total < nr) {
 		uint64_t want = nr - (uint64_t)total;
-		size_t n = evict_batch_locked(ctx, f, want > USM_EVICT_BATCH ?
-					      USM_EVICT_BATCH : (size_t)want);
+		size_t n = evict_batch_locked(ctx, f, want > ctx->evict_batch ?
+					      ctx->evict_batch : (size_t)want);
 		if (n == 0)
 			break;
 		total += (long)n;
@@ -1480,10 +1492,12 @@ static int make_room_locked(struct usm_ctx *ctx, struct timespec *dl)
 	if (release_all_resv_locked(ctx) > 0)
 		return 0;
 	need = used + 1 > ctx->limit ? used + 1 - ctx->limit : 1;
-	/* A whole batch when the pool is big enough: one store write and
-	 * one invalidation per batch, not per 16 pages. */
-	if (need < USM_EVICT_BATCH && ctx->limit >= 8 * USM_EVICT_BATCH)
-		need = USM_EVICT_BATCH;
+	/* A frontend that chose its batch size (usm_ctx_set_evict_batch)
+	 * gets a whole batch when the pool is big enough: one store write
+	 * and one invalidation per batch, not per 16 pages. */
+	if (ctx->evict_batch_set && need < ctx->evict_batch &&
+	    ctx->limit >= 8 * ctx->evict_batch)
+		need = ctx->evict_batch;
 	else if (need < 16 && ctx->limit >= 128)
 		need = 16;
 	if (arbiter_locked(ctx, need) > 0)

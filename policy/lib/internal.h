@@ -15,7 +15,8 @@
 #include <usm/usm.h>
 #include "pagemap.h"
 
-/* Pages evicted per backend round trip. */
+/* Pages evicted per backend round trip, unless usm_ctx_set_evict_batch()
+ * says otherwise (up to USM_EVICT_BATCH_MAX). */
 #define USM_EVICT_BATCH	64u
 
 /*
@@ -171,6 +172,8 @@ struct usm_ctx {
 	void *priv;
 	uint64_t limit;			/* frames */
 	uint32_t low_pct, high_pct;
+	uint32_t evict_batch;		/* pages per eviction batch */
+	bool evict_batch_set;		/* ... chosen by the frontend */
 	uint64_t wait_ms;
 	unsigned int store_flags;
 

@@ -1277,6 +1277,45 @@ static void test_frame_zeroed_op(void **state)
 	fb_free(be);
 }
 
+/* usm_ctx_set_evict_batch(): bounds, and a bigger batch is one commit and
+ * one run of slots. */
+static void test_evict_batch_size(void **state)
+{
+	struct fake_be *be = fb_new(512);
+	struct usm_mount_opts mo;
+	struct usm_ctx *ctx = fb_ctx(be, 0, "firstfit", "fifo", be->swap, &mo);
+	struct usm_file *f = fb_file(ctx, 1);
+	uint64_t seen[2] = { 0, 0 }, i;
+
+	(void)state;
+	assert_int_equal(usm_ctx_set_evict_batch(ctx, 0), -EINVAL);
+	assert_int_equal(usm_ctx_set_evict_batch(ctx, USM_EVICT_BATCH_MAX + 1),
+			 -EINVAL);
+	for (i = 0; i < 400; i++)
+		fb_fill(be, fault_ok(ctx, f, i, USM_FAULT_WRITE), 6, i);
+	be->arg = seen;
+	be->commit_hook = runs_hook;
+	/* the default: 64 a batch */
+	assert_int_equal(usm_evict_file(ctx, f, 100), 100);
+	assert_int_equal(be->commit_calls, 2);
+	assert_int_equal(usm_ctx_set_evict_batch(ctx, 200), 0);
+	assert_int_equal(usm_evict_file(ctx, f, 200), 200);
+	assert_int_equal(be->commit_calls, 3);
+	assert_int_equal(seen[1], 300);
+	assert_int_equal(seen[0], 0);
+	be->commit_hook = NULL;
+	be->arg = NULL;
+	for (i = 0; i < 400; i++) {
+		usm_frame_t fr = fault_ok(ctx, f, i, USM_FAULT_PIN);
+
+		assert_true(fb_verify(be, fr, 6, i));
+		usm_page_unpin(ctx, f, i);
+	}
+	usm_file_release(ctx, f);
+	fb_check(ctx);
+	fb_free(be);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1299,6 +1338,7 @@ int main(void)
 		cmocka_unit_test(test_fault_given_frame),
 		cmocka_unit_test(test_batch_slot_runs),
 		cmocka_unit_test(test_frame_zeroed_op),
+		cmocka_unit_test(test_evict_batch_size),
 		cmocka_unit_test(test_restart_keep_slots),
 		cmocka_unit_test(test_config_stores_rules),
 		cmocka_unit_test(test_stress),

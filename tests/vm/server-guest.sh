@@ -644,7 +644,9 @@ c_fstab() {
 	d=
 	if ! timeout 30 "$MOUNT" -t tmpfs -o size=1M cwd /mnt/cwd 2>/tmp/fstab.out; then
 		d="scratch tmpfs: $(head -c 100 /tmp/fstab.out)"
-	elif ! (cd /mnt/cwd && timeout 60 "$MOUNT" -a) >/tmp/fstab.out 2>&1; then
+	elif ! timeout 60 sh -c 'cd /mnt/cwd && exec "$1" -a' sh "$MOUNT" >/tmp/fstab.out 2>&1; then
+		# (timeout outside the cwd: busybox's keeps a watcher process in
+		# its own cwd for up to a second after the command ended)
 		d="mount -a: $(head -c 150 /tmp/fstab.out)"
 	fi
 	fm=$(/usm/bin/findmnt -rn -o FSTYPE,SOURCE,OPTIONS --mountpoint "$FSTAB_MNT" 2>&1)
@@ -666,7 +668,14 @@ c_fstab() {
 		[ "$cwd" = / ] || d="usm-policyd (pid $p) runs in '$cwd', not /"
 	fi
 	if [ -z "$d" ] && ! timeout 30 "$UMOUNT" /mnt/cwd 2>/tmp/fstab.out; then
-		d="the tmpfs mount -a ran from stayed busy: $(head -c 100 /tmp/fstab.out)"
+		held=
+		for c in /proc/[0-9]*/cwd; do
+			case $(readlink "$c" 2>/dev/null) in /mnt/cwd | /mnt/cwd/*)
+				p=${c#/proc/}; p=${p%/cwd}
+				held="$held $p:$(cat "/proc/$p/comm" 2>/dev/null)" ;;
+			esac
+		done
+		d="the tmpfs mount -a ran from stayed busy ($(head -c 60 /tmp/fstab.out)); cwd there:${held:- none}"
 	fi
 	if [ -z "$d" ]; then
 		usmctl status >/tmp/fstab.st 2>&1

@@ -6,7 +6,9 @@
  * "file:PATH" (a sparse file of 4 KiB slots; slot s lives at offset
  * s * 4096).  Slot numbers are stable: a restarted server reopens the same
  * file with USM_STORE_KEEP and claims the slots the kernel still lists,
- * then reads them back.  Freed slots are reused lowest first.
+ * then reads them back.  Freed slots are reused lowest first by
+ * usm_store_alloc(), next-fit by usm_store_alloc_run().  Page-aligned
+ * buffers are written with O_DIRECT where the filesystem allows it.
  *
  * A file store is created with mode 0600 (O_NOFOLLOW); an existing path
  * that is a symlink, not a regular file, or not owned by the caller's
@@ -60,7 +62,9 @@ int usm_store_alloc_run(struct usm_store *st, uint64_t want,
  * 0, -EBUSY (already used), -ERANGE. */
 int usm_store_claim(struct usm_store *st, usm_slot_t slot);
 /* Free a slot: 0 or -EINVAL (not allocated).  The hole is punched when
- * the store supports it. */
+ * the store supports it, in batches (not while the store is at least half
+ * in use and runs are being allocated: then at the next sync or close);
+ * a store that empties is truncated. */
 int usm_store_free(struct usm_store *st, usm_slot_t slot);
 
 /* Batched I/O: @n pages, slot @slots[i] <-> buffer @bufs[i] (USM_PAGE_SIZE

@@ -148,6 +148,14 @@ int usm_ctx_add_store(struct usm_ctx *ctx, const char *name, const char *spec,
 int usm_ctx_set_limit(struct usm_ctx *ctx, uint64_t limit_frames);
 int usm_ctx_set_watermarks(struct usm_ctx *ctx, uint32_t low_pct,
 			   uint32_t high_pct);
+/*
+ * Pages per eviction batch (one unmap, one store write per run of slots,
+ * one commit), 1..USM_EVICT_BATCH_MAX; the default is 64.  A frontend whose
+ * backend round trips are cheap but whose store writes are not (the FUSE
+ * daemon: direct writes to a file) gains from bigger ones.  0 or -EINVAL.
+ */
+#define USM_EVICT_BATCH_MAX	256u
+int usm_ctx_set_evict_batch(struct usm_ctx *ctx, uint32_t pages);
 
 /*
  * Files.  @ino is the frontend's id (inode number), unique among live files.
