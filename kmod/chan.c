@@ -1461,6 +1461,10 @@ static int usmfs_cmd_swapin_done(struct usmfs_cmd *c)
 	}
 	info = USMFS_I(si->inode);
 	xa_lock(&info->frames);
+	/* What truncation zeroed while the page was out, before it shows. */
+	if (xa_load(&info->frames, si->index) == si->busy)
+		usmfs_tailzero_apply(info, si->index,
+				     usmfs_frame_page(si->frame));
 	old = __xa_cmpxchg(&info->frames, si->index, si->busy,
 			   xa_mk_value(si->frame), GFP_ATOMIC);
 	xa_unlock(&info->frames);

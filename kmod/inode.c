@@ -385,6 +385,100 @@ again:
 }
 
 /*
+ * Bytes that truncation or a hole punch must zero in a page that is
+ * swapped out and cannot be brought back now (no server, or none in time):
+ * noted per page, a bit per byte, and zeroed when the page comes back,
+ * before anyone can see it (usmfs_tailzero_apply, from SWAPIN_DONE).  The
+ * page's entry is checked and the note made under the index's lock, which
+ * SWAPIN_DONE holds to apply the note and make the page resident: neither
+ * can slip between the other's steps.  Lock order: frames, then info->lock.
+ */
+struct usmfs_tailzero {
+	struct list_head link;
+	pgoff_t index;
+	DECLARE_BITMAP(bytes, PAGE_SIZE);
+};
+
+/* Unlink the note of page @index; the caller holds info->frames' lock. */
+static struct usmfs_tailzero *usmfs_tailzero_take(struct usmfs_inode_info *info,
+						  pgoff_t index)
+{
+	struct usmfs_tailzero *tz, *found = NULL;
+
+	spin_lock(&info->lock);
+	list_for_each_entry(tz, &info->tailzero, link) {
+		if (tz->index == index) {
+			list_del(&tz->link);
+			found = tz;
+			break;
+		}
+	}
+	spin_unlock(&info->lock);
+	return found;
+}
+
+/* Page @index comes back in @page: zero what was noted (frames lock held). */
+void usmfs_tailzero_apply(struct usmfs_inode_info *info, pgoff_t index,
+			  struct page *page)
+{
+	struct usmfs_tailzero *tz;
+	unsigned int start, end;
+
+	if (likely(list_empty_careful(&info->tailzero)))
+		return;
+	tz = usmfs_tailzero_take(info, index);
+	if (!tz)
+		return;
+	for_each_set_bitrange(start, end, tz->bytes, PAGE_SIZE)
+		memzero_page(page, start, end - start);
+	kfree(tz);
+}
+
+static void usmfs_tailzero_note(struct inode *inode, pgoff_t index,
+				unsigned int off, unsigned int len)
+{
+	struct usmfs_inode_info *info = USMFS_I(inode);
+	struct usmfs_tailzero *new, *tz;
+	struct page *page = NULL;
+	bool noted = false;
+	void *entry;
+
+	new = kzalloc(sizeof(*new), GFP_KERNEL);
+	xa_lock(&info->frames);
+	entry = xa_load(&info->frames, index);
+	if (usmfs_e_ready(entry)) {
+		/* Came back meanwhile: zero it as it is. */
+		page = usmfs_frame_page(usmfs_e_frame(entry));
+		get_page(page);
+	} else if (entry && usmfs_e_swapped(entry)) {
+		spin_lock(&info->lock);
+		list_for_each_entry(tz, &info->tailzero, link)
+			if (tz->index == index)
+				break;
+		if (list_entry_is_head(tz, &info->tailzero, link) && new) {
+			tz = new;
+			new = NULL;
+			tz->index = index;
+			list_add(&tz->link, &info->tailzero);
+		}
+		if (!list_entry_is_head(tz, &info->tailzero, link)) {
+			bitmap_set(tz->bytes, off, len);
+			noted = true;
+		}
+		spin_unlock(&info->lock);
+		if (!noted)
+			pr_warn_ratelimited("page %lu of inode %lu: out of memory to note bytes to zero\n",
+					    index, inode->i_ino);
+	}
+	xa_unlock(&info->frames);
+	kfree(new);
+	if (page) {
+		memzero_page(page, off, len);
+		put_page(page);
+	}
+}
+
+/*
  * Drop the frames at [@first, @last] (only those marked XA_MARK_0 if
  * @marked).  The caller holds invalidate_lock exclusively, so no new fault
  * can find them, and has unmapped the range; a fault that found one just
@@ -407,16 +501,23 @@ static void usmfs_free_frames(struct inode *inode, pgoff_t first,
 	 * SWAPIN_DONE for it finds it gone.
 	 */
 	while (index <= last) {
+		struct usmfs_tailzero *tz = NULL;
 		struct page *page;
 		unsigned long frame;
 		void *entry;
 
+
 		xa_lock(&info->frames);
 		entry = xa_find(&info->frames, &index, last,
 				marked ? XA_MARK_0 : XA_PRESENT);
-		if (entry)
+		if (entry) {
 			__xa_erase(&info->frames, index);
+			if (usmfs_e_swapped(entry) &&
+			    !list_empty_careful(&info->tailzero))
+				tz = usmfs_tailzero_take(info, index);
+		}
 		xa_unlock(&info->frames);
+		kfree(tz);
 		if (!entry)
 			break;
 
@@ -455,10 +556,13 @@ static void usmfs_zero_partial(struct inode *inode, loff_t pos,
 	struct page *page;
 
 	/*
-	 * A swapped page is brought back to be zeroed.  If the server cannot
-	 * (gone, no recovery), its tail keeps the old bytes in the store.
+	 * A swapped page is brought back to be zeroed; if it cannot be now,
+	 * the bytes are zeroed when it comes back.
 	 */
 	page = usmfs_get_page(inode, pos >> PAGE_SHIFT, USMFS_SGP_READ, NULL);
+	if (IS_ERR(page))
+		usmfs_tailzero_note(inode, pos >> PAGE_SHIFT,
+				    offset_in_page(pos), len);
 	if (IS_ERR_OR_NULL(page))
 		return;
 	memzero_page(page, offset_in_page(pos), len);
@@ -587,6 +691,7 @@ static struct inode *usmfs_alloc_inode(struct super_block *sb)
 	atomic64_set(&info->evictions, 0);
 	atomic64_set(&info->swapins, 0);
 	info->sample_next = 0;
+	INIT_LIST_HEAD(&info->tailzero);
 	info->chan_gone = false;
 	return &info->vfs_inode;
 }
@@ -609,6 +714,7 @@ static void usmfs_evict_inode(struct inode *inode)
 		usmfs_free_frames(inode, 0, ULONG_MAX, false);
 	}
 	WARN_ON_ONCE(!xa_empty(&info->frames));
+	WARN_ON_ONCE(!list_empty(&info->tailzero));
 	usmfs_xattrs_free(info);
 	clear_inode(inode);
 	usmfs_unreserve_inode(USMFS_SB(inode->i_sb));

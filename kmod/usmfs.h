@@ -159,6 +159,7 @@ void usmfs_pool_chunk_info(unsigned int i, unsigned long *nr,
  * @nr_swapped:	pages of the file held as (store, slot)
  * @evictions, @swapins: pages of the file committed to a store, brought back
  * @sample_next: where access sampling goes on in this file
+ * @tailzero:	bytes of swapped pages to zero when they come back
  *
  * Pages sampled for USMFS_F_ACCESS carry XA_MARK_2 in @frames (XA_MARK_0
  * is fallocate's undo mark): the first access after sampling clears it and
@@ -177,6 +178,7 @@ struct usmfs_inode_info {
 	atomic64_t evictions;
 	atomic64_t swapins;
 	unsigned long sample_next;
+	struct list_head tailzero;	/* under @lock: usmfs_tailzero */
 	bool chan_gone;		/* evicted: not replayed to a server */
 	struct inode vfs_inode;
 };
@@ -291,6 +293,8 @@ bool usmfs_wants_contiguous(struct usmfs_inode_info *info);
 extern bool usmfs_pmd_map;
 unsigned long usmfs_deadline(struct usmfs_sb_info *sbi);
 void usmfs_truncate_range(struct inode *inode, loff_t lstart, loff_t lend);
+void usmfs_tailzero_apply(struct usmfs_inode_info *info, pgoff_t index,
+			  struct page *page);
 void usmfs_falloc_finish(struct inode *inode, pgoff_t first, pgoff_t last,
 			 bool undo);
 int usmfs_setattr_size(struct inode *inode, loff_t newsize);

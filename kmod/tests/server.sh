@@ -59,6 +59,16 @@ check srv-policy-change-in-use sh -c '/kt/chantest xattr /mnt/s/big user.usm.evi
 	[ "$(/kt/chantest xattr /mnt/s/big user.usm.evict)" = lru ]'
 if wait $reader; then ok srv-policy-change-reader; else ko srv-policy-change-reader "$(cat /tmp/cmp.out)"; fi
 
+# A small file pushed out whole (usmctl evict), for truncation into a
+# swapped page while no server can bring it back (below).
+dd if=/tmp/big of=/mnt/s/tz bs=4k count=8 2>/dev/null
+/kt/usmctl evict /mnt/s/tz >/tmp/tz.out 2>&1
+n=0
+while ! /kt/chantest xattr /mnt/s/tz user.usm.stats | grep -q " swapped=8 " && [ $n -lt 50 ]; do
+	sleep 0.2
+	n=$((n + 1))
+done
+check srv-tz-evicted sh -c '/kt/chantest xattr /mnt/s/tz user.usm.stats | grep -q " swapped=8 "'
 # The server dies: resident pages keep being served at once; swapped ones
 # wait for the next server (the server asked for USMFS_F_RECOVERY).
 dd if=/tmp/big of=/tmp/tail bs=1M skip=31 count=1 2>/dev/null
@@ -69,6 +79,11 @@ check srv-dead-resident-served timeout 5 sh -c \
 	'dd if=/mnt/s/big of=/tmp/tail2 bs=1M skip=31 count=1 2>/dev/null && cmp /tmp/tail /tmp/tail2'
 sw=$(mstat swapped)
 check srv-dead-slots-kept [ "${sw:-0}" -gt 0 ]
+# Truncation into a swapped page that cannot come back now (swapin_timeout
+# 1 s): the bytes past the new end must read zero once the page is back.
+mount -o remount,swapin_timeout=1s /mnt/s
+truncate -s 21480 /mnt/s/tz
+mount -o remount,swapin_timeout=20s /mnt/s
 # A reader of swapped pages waits; the restarted server serves it.
 cmp /tmp/big /mnt/s/big >/tmp/cmp.out 2>&1 &
 reader=$!
@@ -80,6 +95,11 @@ if wait $reader; then ok srv-waiting-reader-served; else
 	dmesg | tail -n 20
 fi
 check srv-after-restart cmp /tmp/big /mnt/s/big
+truncate -s 32768 /mnt/s/tz
+dd if=/mnt/s/tz of=/tmp/tzt bs=1 skip=21480 count=11288 2>/dev/null
+dd if=/dev/zero of=/tmp/tzz bs=1 count=11288 2>/dev/null
+check srv-truncate-swapped-zeroed sh -c 'cmp -n 21480 /tmp/big /mnt/s/tz && cmp /tmp/tzt /tmp/tzz'
+rm -f /mnt/s/tz /tmp/tzt /tmp/tzz
 # kill -9 in the middle of a verify run, restart: the run still verifies.
 fio --name=k --directory=/mnt/s --size=16M --bs=4k --rw=randwrite --ioengine=psync \
 	--verify=crc32c --do_verify=1 --verify_backlog=0 >/tmp/fiok.out 2>&1 &
