@@ -467,8 +467,8 @@ static void usmfs_tailzero_note(struct inode *inode, pgoff_t index,
 		}
 		spin_unlock(&info->lock);
 		if (!noted)
-			pr_warn_ratelimited("page %lu of inode %lu: out of memory to note bytes to zero\n",
-					    index, inode->i_ino);
+			pr_warn_ratelimited("page %lu of inode %llu: out of memory to note bytes to zero\n",
+					    index, (u64)inode->i_ino);
 	}
 	xa_unlock(&info->frames);
 	kfree(new);
