@@ -194,8 +194,9 @@ static bool usmfs_still_aligned(struct usmfs_inode_info *info, pgoff_t index,
  * its pages are resident in one aligned run of frames, or, for a file whose
  * placement is contiguous, when it is all a hole and such a run is free.
  * Anything else falls back to the 4 KiB path, which also does all waiting
- * (swap-in, eviction, room).  Shared mappings only: a private one copies on
- * write, page by page.
+ * (swap-in, eviction, room).  Shared mappings only (VM_MAYSHARE: also a
+ * read-only one of a file opened read-only): a private one copies on write,
+ * page by page.
  *
  * The PMD is special (no page reference, no mapcount), so what keeps EVICT
  * from taking a page under it is the reference we hold on every page from
@@ -219,7 +220,7 @@ static vm_fault_t usmfs_huge_fault(struct vm_fault *vmf, unsigned int order)
 	long first;
 
 	if (order != HPAGE_PMD_ORDER || !READ_ONCE(usmfs_pmd_map) ||
-	    !(vma->vm_flags & VM_SHARED) || !(vma->vm_flags & VM_MIXEDMAP) ||
+	    !(vma->vm_flags & VM_MAYSHARE) || !(vma->vm_flags & VM_MIXEDMAP) ||
 	    haddr < vma->vm_start || haddr + PMD_SIZE > vma->vm_end)
 		return VM_FAULT_FALLBACK;
 	index = vma->vm_pgoff + ((haddr - vma->vm_start) >> PAGE_SHIFT);

@@ -357,6 +357,26 @@ static int huge(const char *dir, const char *stats, int expect)
 		die("huge: refault: %ld PMD maps, expected %d", m2 - m1,
 		    expect ? 4 : 0);
 
+	/* A read-only shared mapping of the file opened read-only too. */
+	{
+		int rfd = open(path, O_RDONLY);
+		const unsigned char *r;
+		long before = pmd_maps(stats);
+
+		if (rfd < 0)
+			die("huge: open O_RDONLY: %s", strerror(errno));
+		r = mmap(NULL, len, PROT_READ, MAP_SHARED, rfd, 0);
+		if (r == MAP_FAILED)
+			die("huge: mmap read-only: %s", strerror(errno));
+		check_pages(r, npages, 0, "read-only mapping");
+		if (expect ? pmd_maps(stats) - before != 4 :
+			     pmd_maps(stats) != before)
+			die("huge: read-only mapping: %ld PMD maps",
+			    pmd_maps(stats) - before);
+		munmap((void *)r, len);
+		close(rfd);
+	}
+
 	/* write() through the file shows in the mapping. */
 	memset(buf, pat(5, 1), PG);
 	if (pwrite(fd, buf, PG, 5 * PG) != PG)
