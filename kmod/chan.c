@@ -351,8 +351,9 @@ void usmfs_chan_xattr_changed(struct inode *inode, int id, const void *value,
 	usmfs_queue(&ev);
 }
 
-void usmfs_chan_page_allocated(struct inode *inode, pgoff_t index,
-			       unsigned long frame, bool reserved)
+void usmfs_chan_pages_allocated(struct inode *inode, pgoff_t index,
+				unsigned long frame, unsigned long nr,
+				bool reserved)
 {
 	struct usmfs_event ev;
 
@@ -363,7 +364,7 @@ void usmfs_chan_page_allocated(struct inode *inode, pgoff_t index,
 		ev.flags |= USMFS_EVF_RESERVED;
 	ev.u.range.start = index;
 	ev.u.range.frame = frame;
-	ev.u.range.nr = 1;
+	ev.u.range.nr = nr;
 	usmfs_queue(&ev);
 }
 
@@ -820,6 +821,39 @@ long usmfs_resv_take(struct inode *inode, pgoff_t index)
 		return -ENOENT;
 	usmfs_frame_take_reserved(xa_to_value(entry));
 	return xa_to_value(entry);
+}
+
+/*
+ * The server reserved pages [@index, +@nr) one aligned run of frames (what
+ * its contiguous placement does): take the whole run, as @nr faults would.
+ * Return: its first frame, or -EEXIST when the reservations are not that.
+ */
+long usmfs_resv_take_aligned(struct inode *inode, pgoff_t index,
+			     unsigned long nr)
+{
+	struct usmfs_inode_info *info = USMFS_I(inode);
+	unsigned long first, i;
+	void *entry;
+
+	xa_lock(&info->resv);
+	entry = xa_load(&info->resv, index);
+	if (!entry)
+		goto no;
+	first = xa_to_value(entry);
+	if (!usmfs_frames_aligned(first, nr))
+		goto no;
+	for (i = 1; i < nr; i++)
+		if (xa_load(&info->resv, index + i) != xa_mk_value(first + i))
+			goto no;
+	for (i = 0; i < nr; i++)
+		__xa_erase(&info->resv, index + i);
+	xa_unlock(&info->resv);
+	for (i = 0; i < nr; i++)
+		usmfs_frame_take_reserved(first + i);
+	return first;
+no:
+	xa_unlock(&info->resv);
+	return -EEXIST;
 }
 
 /* Give back the reservations of pages [@first, @last]; how many. */
@@ -1427,6 +1461,10 @@ static int usmfs_cmd_swapin_done(struct usmfs_cmd *c)
 	}
 	info = USMFS_I(si->inode);
 	xa_lock(&info->frames);
+	/* What truncation zeroed while the page was out, before it shows. */
+	if (xa_load(&info->frames, si->index) == si->busy)
+		usmfs_tailzero_apply(info, si->index,
+				     usmfs_frame_page(si->frame));
 	old = __xa_cmpxchg(&info->frames, si->index, si->busy,
 			   xa_mk_value(si->frame), GFP_ATOMIC);
 	xa_unlock(&info->frames);

@@ -60,6 +60,29 @@ static inline void usmfs_vm_flags_set(struct vm_area_struct *vma,
  */
 #define USMFS_CAN_FAULT_AROUND	USMFS_KERNEL_AT_LEAST(6, 12)
 
+/*
+ * 2 MiB mappings of pool frames (file.c, ->huge_fault): a PMD set with
+ * vmf_insert_pfn_pmd() holds no page reference, so GUP must never take
+ * one through it.  From 6.12 on such a PMD is pmd_special() and GUP-fast
+ * and follow_page refuse it; before, GUP-fast would treat our order-0
+ * frames as one compound page and corrupt their counts (and 6.1 never
+ * calls ->huge_fault on a VM_MIXEDMAP VMA).  The PFN is a pfn_t until
+ * pfn_t.h went away (6.17), a plain PFN after.
+ */
+#if USMFS_CAN_FAULT_AROUND && defined(CONFIG_TRANSPARENT_HUGEPAGE) && \
+	defined(CONFIG_ARCH_SUPPORTS_PMD_PFNMAP)
+#define USMFS_CAN_MAP_PMD	1
+#if __has_include("linux/pfn_t.h")
+#include <linux/pfn_t.h>
+#define usmfs_insert_pmd(vmf, pfn, write) \
+	vmf_insert_pfn_pmd(vmf, pfn_to_pfn_t(pfn), write)
+#else
+#define usmfs_insert_pmd(vmf, pfn, write) vmf_insert_pfn_pmd(vmf, pfn, write)
+#endif
+#else
+#define USMFS_CAN_MAP_PMD	0
+#endif
+
 /* generic_fillattr() takes the request mask from 6.6 on. */
 #if USMFS_KERNEL_AT_LEAST(6, 6)
 #define usmfs_generic_fillattr(idmap, mask, inode, stat) \

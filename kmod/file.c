@@ -130,6 +130,136 @@ unlock:
 	return ret;
 }
 
+#if USMFS_CAN_MAP_PMD
+bool usmfs_pmd_map = true;
+module_param_named(pmd_map, usmfs_pmd_map, bool, 0644);
+MODULE_PARM_DESC(pmd_map,
+		 "2 MiB at once: contiguous files take aligned 2 MiB runs, shared mappings map them with one PMD");
+
+/*
+ * The resident pages [@index, +@nr) sit in one PMD-mappable run of frames:
+ * its first frame, with a reference taken on each page; -EEXIST when not
+ * (or a page is sampled: it must fault by itself to be reported); -ENOENT
+ * when the whole range is a hole.
+ */
+static long usmfs_find_aligned(struct usmfs_inode_info *info, pgoff_t index,
+			       unsigned long nr)
+{
+	unsigned long first = 0, i, at = index;
+	void *e;
+
+	xa_lock(&info->frames);
+	if (!xa_find(&info->frames, &at, index + nr - 1, XA_PRESENT)) {
+		xa_unlock(&info->frames);
+		return -ENOENT;
+	}
+	e = xa_load(&info->frames, index);
+	if (usmfs_e_ready(e))
+		first = usmfs_e_frame(e);
+	if (!usmfs_e_ready(e) || !usmfs_frames_aligned(first, nr))
+		goto no;
+	for (i = 0; i < nr; i++) {
+		if (xa_load(&info->frames, index + i) != xa_mk_value(first + i))
+			goto no;
+		if (xa_marked(&info->frames, USMFS_MARK_SAMPLED) &&
+		    xa_get_mark(&info->frames, index + i, USMFS_MARK_SAMPLED))
+			goto no;
+	}
+	for (i = 0; i < nr; i++)
+		get_page(usmfs_frame_page(first + i));
+	xa_unlock(&info->frames);
+	return first;
+no:
+	xa_unlock(&info->frames);
+	return -EEXIST;
+}
+
+/* The run is still the file's pages [@index, +@nr), none of them locked. */
+static bool usmfs_still_aligned(struct usmfs_inode_info *info, pgoff_t index,
+				unsigned long first, unsigned long nr)
+{
+	unsigned long i;
+	bool same = true;
+
+	xa_lock(&info->frames);
+	for (i = 0; i < nr && same; i++)
+		same = xa_load(&info->frames, index + i) ==
+		       xa_mk_value(first + i);
+	xa_unlock(&info->frames);
+	return same;
+}
+
+/*
+ * A 2 MiB fault: map the aligned 2 MiB around the address with one PMD when
+ * its pages are resident in one aligned run of frames, or, for a file whose
+ * placement is contiguous, when it is all a hole and such a run is free.
+ * Anything else falls back to the 4 KiB path, which also does all waiting
+ * (swap-in, eviction, room).  Shared mappings only (VM_MAYSHARE: also a
+ * read-only one of a file opened read-only): a private one copies on write,
+ * page by page.
+ *
+ * The PMD is special (no page reference, no mapcount), so what keeps EVICT
+ * from taking a page under it is the reference we hold on every page from
+ * the lookup until the PMD is set and the run checked again: EVICT locks
+ * the entries, unmaps, then gives up on a page with an extra reference.
+ * If it locked one of them after our lookup, we see it in the check and
+ * take the PMD down ourselves before letting the references go.
+ */
+static vm_fault_t usmfs_huge_fault(struct vm_fault *vmf, unsigned int order)
+{
+	struct vm_area_struct *vma = vmf->vma;
+	struct inode *inode = file_inode(vma->vm_file);
+	struct address_space *mapping = inode->i_mapping;
+	struct usmfs_inode_info *info = USMFS_I(inode);
+	struct usmfs_sb_info *sbi = USMFS_SB(inode->i_sb);
+	unsigned long haddr = vmf->address & PMD_MASK, i;
+	const unsigned long nr = HPAGE_PMD_NR;
+	pgoff_t index;
+	vm_fault_t ret;
+	bool hit = true;
+	long first;
+
+	if (order != HPAGE_PMD_ORDER || !READ_ONCE(usmfs_pmd_map) ||
+	    !(vma->vm_flags & VM_MAYSHARE) || !(vma->vm_flags & VM_MIXEDMAP) ||
+	    haddr < vma->vm_start || haddr + PMD_SIZE > vma->vm_end)
+		return VM_FAULT_FALLBACK;
+	index = vma->vm_pgoff + ((haddr - vma->vm_start) >> PAGE_SHIFT);
+	if (index & (nr - 1))
+		return VM_FAULT_FALLBACK;
+
+	filemap_invalidate_lock_shared(mapping);
+	ret = VM_FAULT_FALLBACK;
+	if (index + nr > DIV_ROUND_UP(i_size_read(inode), PAGE_SIZE))
+		goto unlock;
+	first = usmfs_find_aligned(info, index, nr);
+	if (first == -ENOENT && usmfs_wants_contiguous(info)) {
+		first = usmfs_fill_aligned(inode, index, nr, false);
+		hit = false;
+	}
+	if (first < 0)
+		goto unlock;
+
+	ret = usmfs_insert_pmd(vmf, page_to_pfn(usmfs_frame_page(first)),
+			       vmf->flags & FAULT_FLAG_WRITE);
+	if (!usmfs_still_aligned(info, index, first, nr))
+		unmap_mapping_range(mapping, (loff_t)index << PAGE_SHIFT,
+				    PMD_SIZE, 0);
+	for (i = 0; i < nr; i++)
+		put_page(usmfs_frame_page(first + i));
+
+	atomic64_inc(&info->faults);
+	atomic64_inc(&sbi->faults);
+	atomic64_inc(&sbi->pmd_maps);
+	if (hit) {
+		atomic64_inc(&info->hits);
+		atomic64_inc(&sbi->hits);
+	}
+unlock:
+	filemap_invalidate_unlock_shared(mapping);
+	return ret;
+}
+#endif
+
 /*
  * Nothing to map from here: on 6.5+ ->map_pages runs under rcu_read_lock()
  * and the helpers that set PTEs in bulk are not exported, so fault-around
@@ -146,6 +276,9 @@ static vm_fault_t usmfs_map_pages(struct vm_fault *vmf, pgoff_t start_pgoff,
 static const struct vm_operations_struct usmfs_vm_ops = {
 	.fault		= usmfs_fault,
 	.map_pages	= usmfs_map_pages,
+#if USMFS_CAN_MAP_PMD
+	.huge_fault	= usmfs_huge_fault,
+#endif
 };
 
 static int usmfs_mmap(struct file *file, struct vm_area_struct *vma)
@@ -285,6 +418,32 @@ static long usmfs_punch_hole(struct inode *inode, loff_t offset, loff_t len)
 	return 0;
 }
 
+/*
+ * fallocate of a contiguous file takes each whole 2 MiB window of the range
+ * that is a hole as one aligned run, as its first fault would: mapped, it
+ * then takes one PMD.
+ */
+static bool usmfs_falloc_aligned(struct inode *inode, pgoff_t index,
+				 pgoff_t last)
+{
+#if USMFS_CAN_MAP_PMD
+	unsigned long i;
+	long frame;
+
+	if ((index & (HPAGE_PMD_NR - 1)) || last - index < HPAGE_PMD_NR - 1 ||
+	    !READ_ONCE(usmfs_pmd_map) || !usmfs_wants_contiguous(USMFS_I(inode)))
+		return false;
+	frame = usmfs_fill_aligned(inode, index, HPAGE_PMD_NR, true);
+	if (frame < 0)
+		return false;
+	for (i = 0; i < HPAGE_PMD_NR; i++)
+		put_page(usmfs_frame_page(frame + i));
+	return true;
+#else
+	return false;
+#endif
+}
+
 static long usmfs_fallocate(struct file *file, int mode, loff_t offset,
 			    loff_t len)
 {
@@ -317,6 +476,10 @@ static long usmfs_fallocate(struct file *file, int mode, loff_t offset,
 	for (index = first; index <= last; index++) {
 		struct page *page;
 
+		if (usmfs_falloc_aligned(inode, index, last)) {
+			index += (PMD_SIZE >> PAGE_SHIFT) - 1;
+			continue;
+		}
 		page = usmfs_get_page(inode, index, USMFS_SGP_FALLOC, NULL);
 		if (IS_ERR(page)) {
 			err = PTR_ERR(page);
@@ -396,6 +559,10 @@ const struct file_operations usmfs_file_operations = {
 	.read_iter	= usmfs_read_iter,
 	.write_iter	= usmfs_write_iter,
 	.mmap		= usmfs_mmap,
+#if USMFS_CAN_MAP_PMD
+	/* 2 MiB aligned addresses for mappings that can take a PMD. */
+	.get_unmapped_area = thp_get_unmapped_area,
+#endif
 	.fsync		= noop_fsync,
 	.splice_read	= usmfs_splice_read,
 	.splice_write	= iter_file_splice_write,

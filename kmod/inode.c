@@ -123,6 +123,140 @@ void usmfs_put_frame(struct inode *inode, unsigned long frame)
 	usmfs_wake_frames();
 }
 
+/* The file's placement is contiguous: its holes may take 2 MiB at once. */
+bool usmfs_wants_contiguous(struct usmfs_inode_info *info)
+{
+	bool yes;
+
+	spin_lock(&info->lock);
+	yes = !strcmp(info->pol.alloc, "contiguous");
+	spin_unlock(&info->lock);
+	return yes;
+}
+
+/**
+ * usmfs_fill_aligned - back the hole [@index, +@nr) with frames one PMD maps.
+ * @nr:	HPAGE_PMD_NR; @index is a multiple of it
+ * @falloc:	mark the pages for fallocate's undo (XA_MARK_0)
+ *
+ * For the 2 MiB fault (and fallocate) of a file whose placement is
+ * contiguous: takes an aligned run of frames, charged to the mount, and
+ * stores it only if the whole range is still a hole.  Where the server
+ * reserved frames in the range its placement rules: its run is taken if it
+ * is one aligned run for the whole range, else nothing.  No waiting: the
+ * 4 KiB path is the one that waits for room.  (Should the stores fail,
+ * reserved frames go back to the pool, not to the reservation: the server
+ * learns of them when its next GRANT or allocation event disagrees.)
+ *
+ * Return: the first frame, with a reference taken on each of its pages;
+ * -EEXIST (not all a hole, or reserved otherwise), -ENOSPC (no room or no
+ * aligned run), -ENOMEM.
+ */
+long usmfs_fill_aligned(struct inode *inode, pgoff_t index, unsigned long nr,
+			bool falloc)
+{
+	struct usmfs_inode_info *info = USMFS_I(inode);
+	struct usmfs_sb_info *sbi = USMFS_SB(inode->i_sb);
+	unsigned long i, at = index, last = index + nr - 1;
+	bool reserved = !xa_empty(&info->resv) &&
+			xa_find(&info->resv, &at, last, XA_PRESENT);
+	long frame, err = 0;
+
+	/* Not a hole any more: no need to take and zero a run to find out. */
+	at = index;
+	if (xa_find(&info->frames, &at, last, XA_PRESENT))
+		return -EEXIST;
+	if (atomic_long_add_return(nr, &sbi->used_frames) >
+	    (long)READ_ONCE(sbi->max_frames)) {
+		usmfs_uncharge_frames(sbi, nr);
+		return -ENOSPC;
+	}
+	if (reserved)
+		frame = usmfs_resv_take_aligned(inode, index, nr);
+	else
+		frame = usmfs_frames_alloc_aligned(nr);
+	if (frame < 0) {
+		usmfs_uncharge_frames(sbi, nr);
+		return frame;
+	}
+
+	/*
+	 * All the stores under one hold of the lock (GFP_NOWAIT: a blocking
+	 * allocation would drop it), so nobody sees half of the run.
+	 */
+	xa_lock(&info->frames);
+	at = index;
+	if (xa_find(&info->frames, &at, last, XA_PRESENT)) {
+		err = -EEXIST;
+		i = 0;
+	} else {
+		for (i = 0; i < nr; i++) {
+			void *old = __xa_store(&info->frames, index + i,
+					       xa_mk_value(frame + i),
+					       GFP_NOWAIT | __GFP_NOWARN);
+
+			if (xa_is_err(old)) {
+				err = xa_err(old);
+				break;
+			}
+		}
+	}
+	if (err) {
+		while (i--)
+			__xa_erase(&info->frames, index + i);
+	} else {
+		for (i = 0; i < nr; i++) {
+			get_page(usmfs_frame_page(frame + i));
+			if (falloc)
+				__xa_set_mark(&info->frames, index + i,
+					      XA_MARK_0);
+		}
+	}
+	xa_unlock(&info->frames);
+
+	if (err) {
+		for (i = 0; i < nr; i++)
+			usmfs_frame_release(frame + i);
+		usmfs_uncharge_frames(sbi, nr);
+		usmfs_wake_frames();
+		return err;
+	}
+	inode_add_bytes(inode, (loff_t)nr << PAGE_SHIFT);
+	usmfs_chan_pages_allocated(inode, index, frame, nr, reserved);
+	usmfs_chan_pressure(sbi);
+	return frame;
+}
+
+/*
+ * A write filling a hole of a contiguous file, inside its size: take the
+ * hole's whole 2 MiB window as one aligned run if it is all a hole (what its
+ * first 2 MiB fault would take), so that the file, written first and mapped
+ * later, maps with PMDs.  Return: the page at @index with a reference, or
+ * NULL (the 4 KiB path then takes one frame).
+ */
+static struct page *usmfs_fill_window(struct inode *inode, pgoff_t index)
+{
+#if USMFS_CAN_MAP_PMD
+	const unsigned long nr = HPAGE_PMD_NR;
+	pgoff_t first = round_down(index, nr), i;
+	long frame;
+
+	if (!READ_ONCE(usmfs_pmd_map) ||
+	    first + nr > DIV_ROUND_UP(i_size_read(inode), PAGE_SIZE) ||
+	    !usmfs_wants_contiguous(USMFS_I(inode)))
+		return NULL;
+	frame = usmfs_fill_aligned(inode, first, nr, false);
+	if (frame < 0)
+		return NULL;
+	for (i = 0; i < nr; i++)
+		if (first + i != index)
+			put_page(usmfs_frame_page(frame + i));
+	return usmfs_frame_page(frame + index - first);
+#else
+	return NULL;
+#endif
+}
+
 /* Wait (killably, until @deadline) for page @index to be other than @entry. */
 static int usmfs_wait_entry(struct usmfs_inode_info *info, pgoff_t index,
 			    void *entry, unsigned long deadline)
@@ -212,6 +346,11 @@ again:
 		*hit = false;
 	if (sgp == USMFS_SGP_READ)
 		return NULL;
+	if (sgp == USMFS_SGP_WRITE) {
+		page = usmfs_fill_window(inode, index);
+		if (page)
+			return page;
+	}
 
 	frame = usmfs_take_frame(inode, index, &reserved, &deadline);
 	if (frame < 0)
@@ -241,8 +380,102 @@ again:
 		goto again;	/* theirs was evicted meanwhile */
 	}
 	inode_add_bytes(inode, PAGE_SIZE);
-	usmfs_chan_page_allocated(inode, index, frame, reserved);
+	usmfs_chan_pages_allocated(inode, index, frame, 1, reserved);
 	return page;
+}
+
+/*
+ * Bytes that truncation or a hole punch must zero in a page that is
+ * swapped out and cannot be brought back now (no server, or none in time):
+ * noted per page, a bit per byte, and zeroed when the page comes back,
+ * before anyone can see it (usmfs_tailzero_apply, from SWAPIN_DONE).  The
+ * page's entry is checked and the note made under the index's lock, which
+ * SWAPIN_DONE holds to apply the note and make the page resident: neither
+ * can slip between the other's steps.  Lock order: frames, then info->lock.
+ */
+struct usmfs_tailzero {
+	struct list_head link;
+	pgoff_t index;
+	DECLARE_BITMAP(bytes, PAGE_SIZE);
+};
+
+/* Unlink the note of page @index; the caller holds info->frames' lock. */
+static struct usmfs_tailzero *usmfs_tailzero_take(struct usmfs_inode_info *info,
+						  pgoff_t index)
+{
+	struct usmfs_tailzero *tz, *found = NULL;
+
+	spin_lock(&info->lock);
+	list_for_each_entry(tz, &info->tailzero, link) {
+		if (tz->index == index) {
+			list_del(&tz->link);
+			found = tz;
+			break;
+		}
+	}
+	spin_unlock(&info->lock);
+	return found;
+}
+
+/* Page @index comes back in @page: zero what was noted (frames lock held). */
+void usmfs_tailzero_apply(struct usmfs_inode_info *info, pgoff_t index,
+			  struct page *page)
+{
+	struct usmfs_tailzero *tz;
+	unsigned int start, end;
+
+	if (likely(list_empty_careful(&info->tailzero)))
+		return;
+	tz = usmfs_tailzero_take(info, index);
+	if (!tz)
+		return;
+	for_each_set_bitrange(start, end, tz->bytes, PAGE_SIZE)
+		memzero_page(page, start, end - start);
+	kfree(tz);
+}
+
+static void usmfs_tailzero_note(struct inode *inode, pgoff_t index,
+				unsigned int off, unsigned int len)
+{
+	struct usmfs_inode_info *info = USMFS_I(inode);
+	struct usmfs_tailzero *new, *tz;
+	struct page *page = NULL;
+	bool noted = false;
+	void *entry;
+
+	new = kzalloc(sizeof(*new), GFP_KERNEL);
+	xa_lock(&info->frames);
+	entry = xa_load(&info->frames, index);
+	if (usmfs_e_ready(entry)) {
+		/* Came back meanwhile: zero it as it is. */
+		page = usmfs_frame_page(usmfs_e_frame(entry));
+		get_page(page);
+	} else if (entry && usmfs_e_swapped(entry)) {
+		spin_lock(&info->lock);
+		list_for_each_entry(tz, &info->tailzero, link)
+			if (tz->index == index)
+				break;
+		if (list_entry_is_head(tz, &info->tailzero, link) && new) {
+			tz = new;
+			new = NULL;
+			tz->index = index;
+			list_add(&tz->link, &info->tailzero);
+		}
+		if (!list_entry_is_head(tz, &info->tailzero, link)) {
+			bitmap_set(tz->bytes, off, len);
+			noted = true;
+		}
+		spin_unlock(&info->lock);
+		if (!noted)
+			pr_warn_ratelimited("page %lu of inode %llu: out of memory to note bytes to zero\n",
+					    index, (u64)inode->i_ino);
+	}
+	xa_unlock(&info->frames);
+	kfree(new);
+	if (page) {
+		memzero_page(page, off, len);
+		put_page(page);
+	}
 }
 
 /*
@@ -268,16 +501,23 @@ static void usmfs_free_frames(struct inode *inode, pgoff_t first,
 	 * SWAPIN_DONE for it finds it gone.
 	 */
 	while (index <= last) {
+		struct usmfs_tailzero *tz = NULL;
 		struct page *page;
 		unsigned long frame;
 		void *entry;
 
+
 		xa_lock(&info->frames);
 		entry = xa_find(&info->frames, &index, last,
 				marked ? XA_MARK_0 : XA_PRESENT);
-		if (entry)
+		if (entry) {
 			__xa_erase(&info->frames, index);
+			if (usmfs_e_swapped(entry) &&
+			    !list_empty_careful(&info->tailzero))
+				tz = usmfs_tailzero_take(info, index);
+		}
 		xa_unlock(&info->frames);
+		kfree(tz);
 		if (!entry)
 			break;
 
@@ -316,10 +556,13 @@ static void usmfs_zero_partial(struct inode *inode, loff_t pos,
 	struct page *page;
 
 	/*
-	 * A swapped page is brought back to be zeroed.  If the server cannot
-	 * (gone, no recovery), its tail keeps the old bytes in the store.
+	 * A swapped page is brought back to be zeroed; if it cannot be now,
+	 * the bytes are zeroed when it comes back.
 	 */
 	page = usmfs_get_page(inode, pos >> PAGE_SHIFT, USMFS_SGP_READ, NULL);
+	if (IS_ERR(page))
+		usmfs_tailzero_note(inode, pos >> PAGE_SHIFT,
+				    offset_in_page(pos), len);
 	if (IS_ERR_OR_NULL(page))
 		return;
 	memzero_page(page, offset_in_page(pos), len);
@@ -448,6 +691,7 @@ static struct inode *usmfs_alloc_inode(struct super_block *sb)
 	atomic64_set(&info->evictions, 0);
 	atomic64_set(&info->swapins, 0);
 	info->sample_next = 0;
+	INIT_LIST_HEAD(&info->tailzero);
 	info->chan_gone = false;
 	return &info->vfs_inode;
 }
@@ -470,6 +714,7 @@ static void usmfs_evict_inode(struct inode *inode)
 		usmfs_free_frames(inode, 0, ULONG_MAX, false);
 	}
 	WARN_ON_ONCE(!xa_empty(&info->frames));
+	WARN_ON_ONCE(!list_empty(&info->tailzero));
 	usmfs_xattrs_free(info);
 	clear_inode(inode);
 	usmfs_unreserve_inode(USMFS_SB(inode->i_sb));

@@ -183,6 +183,82 @@ static void usmfs_frame_prepare(unsigned long frame)
 	SetPageUptodate(page);
 }
 
+/*
+ * Frames [@first, +@nr) are @nr physically consecutive pages starting at a
+ * PFN aligned to @nr (a power of two): one PMD can map them.
+ */
+bool usmfs_frames_aligned(unsigned long first, unsigned long nr)
+{
+	unsigned long pfn, i;
+
+	if (first >= pool.nr_frames || nr > pool.nr_frames - first)
+		return false;
+	pfn = page_to_pfn(pool.pages[first]);
+	if (pfn & (nr - 1))
+		return false;
+	for (i = 1; i < nr; i++)
+		if (page_to_pfn(pool.pages[first + i]) != pfn + i)
+			return false;
+	return true;
+}
+
+/* The lowest free run of @nr frames, PFN-aligned to @nr, in one chunk. */
+static long usmfs_find_aligned_locked(unsigned long nr)
+{
+	unsigned long start = 0;
+	unsigned int c;
+
+	for (c = 0; c < pool.nr_chunks; start += pool.chunks[c++].nr) {
+		unsigned long pfn = page_to_pfn(pool.chunks[c].base);
+		unsigned long off = ALIGN(pfn, nr) - pfn;
+
+		for (; off + nr <= pool.chunks[c].nr; off += nr) {
+			unsigned long f = start + off;
+
+			if (find_next_bit(pool.used, f + nr, f) >= f + nr)
+				return f;
+		}
+	}
+	return -ENOSPC;
+}
+
+/**
+ * usmfs_frames_alloc_aligned - take @nr free frames that one PMD can map.
+ * @nr:	a power of two (HPAGE_PMD_NR)
+ *
+ * The frames are zeroed.  Return: the first frame, or -ENOSPC when no such
+ * run is free.
+ */
+long usmfs_frames_alloc_aligned(unsigned long nr)
+{
+	unsigned long i;
+	long first;
+
+	spin_lock(&pool.lock);
+	if (pool.nr_free < nr) {
+		spin_unlock(&pool.lock);
+		return -ENOSPC;
+	}
+	first = usmfs_find_aligned_locked(nr);
+	if (first < 0 && pool.nr_deferred && usmfs_reclaim_deferred_locked())
+		first = usmfs_find_aligned_locked(nr);
+	if (first < 0) {
+		spin_unlock(&pool.lock);
+		return first;
+	}
+	for (i = 0; i < nr; i++)
+		__set_bit(first + i, pool.used);
+	pool.nr_free -= nr;
+	pool.allocs += nr;
+	spin_unlock(&pool.lock);
+
+	for (i = 0; i < nr; i++) {
+		usmfs_frame_prepare(first + i);
+		cond_resched();
+	}
+	return first;
+}
+
 /**
  * usmfs_frames_reserve - take frames [@first, +@nr) for a reservation.
  *
@@ -535,7 +611,7 @@ static int usmfs_pool_show(struct seq_file *m, void *v)
 		inodes = sbi->nr_inodes;
 		spin_unlock(&sbi->stat_lock);
 		seq_printf(m,
-			   "mount dev=%u:%u size_frames=%lu used_frames=%ld inodes=%lu max_inodes=%lu faults=%lld hits=%lld swapped=%ld evictions=%lld swapins=%lld\n",
+			   "mount dev=%u:%u size_frames=%lu used_frames=%ld inodes=%lu max_inodes=%lu faults=%lld hits=%lld swapped=%ld evictions=%lld swapins=%lld pmd_maps=%lld\n",
 			   MAJOR(sbi->sb->s_dev), MINOR(sbi->sb->s_dev),
 			   sbi->max_frames,
 			   atomic_long_read(&sbi->used_frames), inodes,
@@ -543,7 +619,8 @@ static int usmfs_pool_show(struct seq_file *m, void *v)
 			   atomic64_read(&sbi->hits),
 			   atomic_long_read(&sbi->swapped),
 			   atomic64_read(&sbi->evictions),
-			   atomic64_read(&sbi->swapins));
+			   atomic64_read(&sbi->swapins),
+			   atomic64_read(&sbi->pmd_maps));
 	}
 	mutex_unlock(&pool.mounts_lock);
 	return 0;

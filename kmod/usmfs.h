@@ -60,6 +60,8 @@ struct page *usmfs_frame_page(unsigned long frame);
 long usmfs_frame_alloc(void);
 void usmfs_frame_release(unsigned long frame);
 int usmfs_frames_reserve(unsigned long first, unsigned long nr);
+bool usmfs_frames_aligned(unsigned long first, unsigned long nr);
+long usmfs_frames_alloc_aligned(unsigned long nr);
 void usmfs_frame_unreserve(unsigned long frame);
 void usmfs_frame_take_reserved(unsigned long frame);
 
@@ -118,6 +120,7 @@ struct usmfs_sb_info {
 
 	atomic64_t faults;
 	atomic64_t hits;
+	atomic64_t pmd_maps;	/* 2 MiB faults mapped with one PMD */
 	atomic_long_t swapped;	/* pages held as (store, slot) */
 	atomic64_t evictions;	/* pages committed to a store */
 	atomic64_t swapins;	/* pages brought back */
@@ -156,6 +159,7 @@ void usmfs_pool_chunk_info(unsigned int i, unsigned long *nr,
  * @nr_swapped:	pages of the file held as (store, slot)
  * @evictions, @swapins: pages of the file committed to a store, brought back
  * @sample_next: where access sampling goes on in this file
+ * @tailzero:	bytes of swapped pages to zero when they come back
  *
  * Pages sampled for USMFS_F_ACCESS carry XA_MARK_2 in @frames (XA_MARK_0
  * is fallocate's undo mark): the first access after sampling clears it and
@@ -174,6 +178,7 @@ struct usmfs_inode_info {
 	atomic64_t evictions;
 	atomic64_t swapins;
 	unsigned long sample_next;
+	struct list_head tailzero;	/* under @lock: usmfs_tailzero */
 	bool chan_gone;		/* evicted: not replayed to a server */
 	struct inode vfs_inode;
 };
@@ -282,8 +287,14 @@ struct page *usmfs_get_page(struct inode *inode, pgoff_t index,
 long usmfs_take_frame(struct inode *inode, pgoff_t index, bool *reserved,
 		      unsigned long *deadline);
 void usmfs_put_frame(struct inode *inode, unsigned long frame);
+long usmfs_fill_aligned(struct inode *inode, pgoff_t index, unsigned long nr,
+			bool falloc);
+bool usmfs_wants_contiguous(struct usmfs_inode_info *info);
+extern bool usmfs_pmd_map;
 unsigned long usmfs_deadline(struct usmfs_sb_info *sbi);
 void usmfs_truncate_range(struct inode *inode, loff_t lstart, loff_t lend);
+void usmfs_tailzero_apply(struct usmfs_inode_info *info, pgoff_t index,
+			  struct page *page);
 void usmfs_falloc_finish(struct inode *inode, pgoff_t first, pgoff_t last,
 			 bool undo);
 int usmfs_setattr_size(struct inode *inode, loff_t newsize);
@@ -315,11 +326,14 @@ void usmfs_chan_file_removed(struct inode *inode);
 void usmfs_chan_truncated(struct inode *inode, pgoff_t start, u64 nr);
 void usmfs_chan_xattr_changed(struct inode *inode, int id, const void *value,
 			      size_t size);
-void usmfs_chan_page_allocated(struct inode *inode, pgoff_t index,
-			       unsigned long frame, bool reserved);
+void usmfs_chan_pages_allocated(struct inode *inode, pgoff_t index,
+				unsigned long frame, unsigned long nr,
+				bool reserved);
 int usmfs_chan_reclaim(struct inode *inode, u64 nr);
 bool usmfs_chan_state(u64 *features, u32 *low_pct, u32 *high_pct);
 long usmfs_resv_take(struct inode *inode, pgoff_t index);
+long usmfs_resv_take_aligned(struct inode *inode, pgoff_t index,
+			     unsigned long nr);
 int usmfs_chan_swapin(struct inode *inode, pgoff_t index, void *entry,
 		      bool write, unsigned long deadline);
 int usmfs_chan_wait_frames(struct usmfs_sb_info *sbi, bool pool_full,

@@ -7,7 +7,8 @@
 #
 # Settings from /kt/conf: SOURCES (pool sources to load with), PARTIAL
 # ("SRC BYTES" that must give a partial pool, or empty), NOSRC (a source this
-# kernel lacks, or empty), FAULT_AROUND (0 where the module does none).
+# kernel lacks, or empty), FAULT_AROUND (0 where the module does none),
+# HUGE_MAP (0 where the module maps no 2 MiB PMDs: before 6.12).
 # Prints "kt: PASS name" / "kt: FAIL name (why)",
 # then "kt: N passed, N failed", and hands the failure count to the host
 # through isa-debug-exit.
@@ -24,6 +25,7 @@ SOURCES=auto
 PARTIAL=
 NOSRC=
 FAULT_AROUND=1
+HUGE_MAP=1
 . /kt/conf
 KO=/kt/usmfs.ko
 STATS=/sys/kernel/debug/usmfs/pool
@@ -203,6 +205,18 @@ checkv() {	# checkv NAME CMD...: as check, and show the last line of output
 	shift
 	if "$@" >/tmp/out 2>&1; then ok "$name ($(tail -n 1 /tmp/out))"; else ko "$name" "$(head -c 300 /tmp/out)"; fi
 }
+# --- 2 MiB mappings of a contiguous file (file.c usmfs_huge_fault) ----------
+checkv "stress-huge ($(cat /sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null))" \
+	/kt/stress huge /mnt/u $STATS $HUGE_MAP
+check stress-hugerace /kt/stress hugerace /mnt/u 10
+check stress-hugerace-no-leak sh -c '[ "$(/kt/stress settle '$STATS')" = 0 ]'
+if [ "$HUGE_MAP" = 1 ]; then
+	P=/sys/module/usmfs/parameters/pmd_map
+	echo 0 >$P
+	check stress-huge-pmd_map-off /kt/stress huge /mnt/u $STATS 0
+	echo 1 >$P
+fi
+
 check chan-dev-0600 sh -c '[ "$(stat -c %a:%u:%g /dev/usmfs)" = 600:0:0 ]'
 check chan-open-ebusy /kt/chantest open
 check chan-noroot-eperm /kt/chantest noroot

@@ -69,7 +69,7 @@ for rel in "$@"; do
 	# check at boot ("IO-APIC + timer doesn't work!", a panic; seen in CI).
 	append="console=ttyS0 panic=-1 no_timer_check"
 	case $rel in
-	6.1.*|debug*)	printf 'SOURCES="auto contig pages"\nPARTIAL=\nNOSRC=cma\nFAULT_AROUND=0\n' >"$d/root/kt/conf" ;;
+	6.1.*|debug*)	printf 'SOURCES="auto contig pages"\nPARTIAL=\nNOSRC=cma\nFAULT_AROUND=0\nHUGE_MAP=0\n' >"$d/root/kt/conf" ;;
 	6.*)	printf 'SOURCES="auto contig pages"\nPARTIAL=\nNOSRC=cma\n' >"$d/root/kt/conf" ;;
 	*)	printf 'SOURCES="auto cma contig pages"\nPARTIAL="cma 96M"\nNOSRC=\n' >"$d/root/kt/conf"
 		append="$append cma=64M" ;;

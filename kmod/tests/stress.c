@@ -9,6 +9,16 @@
  *   stress pin DIR STATS      a page pinned by vmsplice() survives its file's
  *                             truncation (its frame is deferred, not reused),
  *                             and comes back to the pool once the pipe drops it
+ *   stress huge DIR STATS N   a file with contiguous placement mapped shared:
+ *                             N=1: its 2 MiB windows are mapped with one PMD
+ *                             each (pmd_maps in STATS), N=0: never; data, fork,
+ *                             mprotect, truncation under the mapping, vmsplice
+ *   stress hugeevict DIR STATS MIB  a contiguous file of MIB MiB (more than
+ *                             the share) written and read back through one
+ *                             shared mapping while the server evicts; prints
+ *                             the PMD maps seen
+ *   stress hugerace DIR SECONDS  the race above on a 4 MiB contiguous file
+ *                             mapped whole (2 MiB faults against truncation)
  *
  * Exit 0 on success; a message on stderr and exit 1 on failure.
  */
@@ -16,6 +26,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -23,12 +35,15 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/uio.h>
+#include <sys/xattr.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #define PG	4096
 #define NPG	64
+#define HUGE	(2UL << 20)
+#define HNPG	1024	/* pages of the hugerace file: two 2 MiB windows */
 
 static void die(const char *fmt, ...)
 {
@@ -43,6 +58,7 @@ static void die(const char *fmt, ...)
 }
 
 static sigjmp_buf jb;
+static int npg = NPG;	/* pages of the race file */
 
 static void on_sigbus(int sig)
 {
@@ -63,10 +79,12 @@ static void mapper(const char *path, time_t end)
 
 		if (fd < 0)
 			die("mapper: open: %s", strerror(errno));
-		p = mmap(NULL, NPG * PG, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+		p = mmap(NULL, (size_t)npg * PG, PROT_READ | PROT_WRITE,
+			 MAP_SHARED, fd, 0);
 		if (p == MAP_FAILED)
 			die("mapper: mmap: %s", strerror(errno));
-		for (volatile int i = 0; i < NPG; i++) {
+		for (volatile int i = 0; i < npg;
+		     i += npg > NPG ? 1 + rand() % 32 : 1) {
 			if (sigsetjmp(jb, 1))
 				continue;
 			if (i & 1)
@@ -74,7 +92,7 @@ static void mapper(const char *path, time_t end)
 			else
 				sum += (unsigned char)p[i * PG];
 		}
-		munmap(p, NPG * PG);
+		munmap(p, (size_t)npg * PG);
 		close(fd);
 	}
 	(void)sum;
@@ -88,10 +106,10 @@ static void truncater(const char *path, time_t end)
 	if (fd < 0)
 		die("truncater: open: %s", strerror(errno));
 	while (time(NULL) < end) {
-		if (ftruncate(fd, (rand() % (NPG + 1)) * PG - (rand() & 1) * 100 + 100))
+		if (ftruncate(fd, (rand() % (npg + 1)) * PG - (rand() & 1) * 100 + 100))
 			die("truncater: ftruncate: %s", strerror(errno));
 		usleep(rand() % 2000);
-		if (ftruncate(fd, NPG * PG))
+		if (ftruncate(fd, (off_t)npg * PG))
 			die("truncater: ftruncate: %s", strerror(errno));
 	}
 	exit(0);
@@ -106,7 +124,7 @@ static void writer(const char *path, time_t end)
 		die("writer: open: %s", strerror(errno));
 	memset(buf, 0x5a, sizeof(buf));
 	while (time(NULL) < end) {
-		off_t off = (rand() % NPG) * PG + rand() % PG;
+		off_t off = (rand() % npg) * PG + rand() % PG;
 
 		if (pwrite(fd, buf, sizeof(buf), off) < 0 && errno != ENOSPC)
 			die("writer: pwrite: %s", strerror(errno));
@@ -124,7 +142,7 @@ static void puncher(const char *path, time_t end)
 	if (fd < 0)
 		die("puncher: open: %s", strerror(errno));
 	while (time(NULL) < end) {
-		off_t off = (rand() % NPG) * PG + rand() % 100;
+		off_t off = (rand() % npg) * PG + rand() % 100;
 
 		if (fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, off,
 			      (rand() % 8 + 1) * PG) && errno != ENOSPC)
@@ -136,7 +154,7 @@ static void puncher(const char *path, time_t end)
 	exit(0);
 }
 
-static int race(const char *dir, int seconds)
+static int race(const char *dir, int seconds, bool contiguous)
 {
 	void (*fn[])(const char *, time_t) = { mapper, mapper, truncater,
 					       writer, puncher };
@@ -147,7 +165,9 @@ static int race(const char *dir, int seconds)
 
 	snprintf(path, sizeof(path), "%s/race", dir);
 	fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
-	if (fd < 0 || ftruncate(fd, NPG * PG))
+	if (fd < 0 || (contiguous &&
+		       fsetxattr(fd, "user.usm.alloc", "contiguous", 10, 0)) ||
+	    ftruncate(fd, (off_t)npg * PG))
 		die("race: create %s: %s", path, strerror(errno));
 	close(fd);
 	for (size_t i = 0; i < sizeof(fn) / sizeof(fn[0]); i++) {
@@ -251,14 +271,256 @@ static int pin(const char *dir, const char *stats)
 	return 0;
 }
 
+/* The 2 MiB faults mapped with one PMD, all mounts (pmd_maps= in STATS). */
+static long pmd_maps(const char *stats)
+{
+	char line[512];
+	long sum = 0;
+	FILE *f = fopen(stats, "r");
+	const char *k;
+
+	if (!f)
+		die("open %s: %s", stats, strerror(errno));
+	while (fgets(line, sizeof(line), f))
+		if ((k = strstr(line, " pmd_maps=")))
+			sum += atol(k + 10);
+	fclose(f);
+	return sum;
+}
+
+static unsigned char pat(size_t page, int round)
+{
+	return (unsigned char)(page * 7 + round * 13 + 1);
+}
+
+/* Every page of the mapping holds its pattern (first and last byte). */
+static void check_pages(const unsigned char *p, size_t npages, int round,
+			const char *what)
+{
+	for (size_t i = 0; i < npages; i++)
+		if (p[i * PG] != pat(i, round) || p[i * PG + PG - 1] != pat(i, round))
+			die("huge: %s: page %zu holds %#x, not %#x", what, i,
+			    p[i * PG], pat(i, round));
+}
+
+static unsigned char *map_file(int fd, size_t len)
+{
+	unsigned char *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED,
+				fd, 0);
+
+	if (p == MAP_FAILED)
+		die("huge: mmap: %s", strerror(errno));
+	/* For a kernel whose THP setting is "madvise". */
+	(void)madvise(p, len, MADV_HUGEPAGE);
+	return p;
+}
+
+static int huge(const char *dir, const char *stats, int expect)
+{
+	const size_t len = 4 * HUGE, npages = len / PG;
+	long used0 = settled_used(stats), m0, m1, m2, mf;
+	struct sigaction sa = { .sa_handler = on_sigbus };
+	char path[4096], buf[PG];
+	struct iovec iov;
+	unsigned char *p;
+	int fd, pfd[2], st;
+	pid_t pid;
+
+	snprintf(path, sizeof(path), "%s/huge", dir);
+	fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
+	if (fd < 0 || fsetxattr(fd, "user.usm.alloc", "contiguous", 10, 0) ||
+	    ftruncate(fd, len))
+		die("huge: create %s: %s", path, strerror(errno));
+
+	/* First touch: one fault per 2 MiB window. */
+	m0 = pmd_maps(stats);
+	p = map_file(fd, len);
+	if (expect && ((uintptr_t)p & (HUGE - 1)))
+		die("huge: mapping at %p is not 2 MiB aligned", (void *)p);
+	for (size_t i = 0; i < npages; i++)
+		memset(p + i * PG, pat(i, 0), PG);
+	m1 = pmd_maps(stats);
+	if (expect ? m1 - m0 != 4 : m1 != m0)
+		die("huge: first touch: %ld PMD maps, expected %d", m1 - m0,
+		    expect ? 4 : 0);
+	for (size_t i = 0; i < npages; i += 97) {
+		if (pread(fd, buf, PG, (off_t)i * PG) != PG || buf[0] != (char)pat(i, 0))
+			die("huge: pread page %zu: not what the mapping wrote", i);
+	}
+
+	/* Refault: a new mapping finds the resident run. */
+	munmap(p, len);
+	p = map_file(fd, len);
+	check_pages(p, npages, 0, "refault");
+	m2 = pmd_maps(stats);
+	if (expect ? m2 - m1 != 4 : m2 != m1)
+		die("huge: refault: %ld PMD maps, expected %d", m2 - m1,
+		    expect ? 4 : 0);
+
+	/* A read-only shared mapping of the file opened read-only too. */
+	{
+		int rfd = open(path, O_RDONLY);
+		const unsigned char *r;
+		long before = pmd_maps(stats);
+
+		if (rfd < 0)
+			die("huge: open O_RDONLY: %s", strerror(errno));
+		r = mmap(NULL, len, PROT_READ, MAP_SHARED, rfd, 0);
+		if (r == MAP_FAILED)
+			die("huge: mmap read-only: %s", strerror(errno));
+		check_pages(r, npages, 0, "read-only mapping");
+		if (expect ? pmd_maps(stats) - before != 4 :
+			     pmd_maps(stats) != before)
+			die("huge: read-only mapping: %ld PMD maps",
+			    pmd_maps(stats) - before);
+		munmap((void *)r, len);
+		close(rfd);
+	}
+
+	/* write() through the file shows in the mapping. */
+	memset(buf, pat(5, 1), PG);
+	if (pwrite(fd, buf, PG, 5 * PG) != PG)
+		die("huge: pwrite: %s", strerror(errno));
+	if (p[5 * PG] != pat(5, 1))
+		die("huge: pwrite not seen through the mapping");
+	memset(p + 5 * PG, pat(5, 0), PG);
+
+	/* mprotect of one page splits the 2 MiB mapping. */
+	if (mprotect(p + 3 * PG, PG, PROT_READ))
+		die("huge: mprotect: %s", strerror(errno));
+	check_pages(p, npages, 0, "after mprotect");
+	if (mprotect(p + 3 * PG, PG, PROT_READ | PROT_WRITE))
+		die("huge: mprotect back: %s", strerror(errno));
+
+	/* A child shares the mapping both ways. */
+	pid = fork();
+	if (pid < 0)
+		die("fork: %s", strerror(errno));
+	if (!pid) {
+		check_pages(p, npages, 0, "in a child");
+		p[HUGE + 9] = 0xee;
+		_exit(0);
+	}
+	if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st))
+		die("huge: child failed (status %#x)", st);
+	if (p[HUGE + 9] != 0xee)
+		die("huge: the child's write is not in the parent's mapping");
+	p[HUGE + 9] = pat(HUGE / PG, 0);
+
+	/*
+	 * vmsplice() pins pages through GUP: refused under a 2 MiB mapping
+	 * (EFAULT), or a copy; either way no reference may leak (checked by
+	 * the pool's used count at the end).
+	 */
+	if (pipe(pfd))
+		die("pipe: %s", strerror(errno));
+	iov.iov_base = p + 2 * HUGE;
+	iov.iov_len = PG;
+	if (vmsplice(pfd[1], &iov, 1, 0) == PG &&
+	    (read(pfd[0], buf, PG) != PG ||
+	     buf[0] != (char)pat(2 * HUGE / PG, 0)))
+		die("huge: vmsplice gave the wrong data");
+	close(pfd[0]);
+	close(pfd[1]);
+
+	/* Truncation under the mapping: what is left stays, past it SIGBUS. */
+	if (ftruncate(fd, 3 * HUGE))
+		die("huge: ftruncate: %s", strerror(errno));
+	check_pages(p, 3 * HUGE / PG, 0, "after truncate");
+	sigaction(SIGBUS, &sa, NULL);
+	if (!sigsetjmp(jb, 1)) {
+		(void)*(volatile unsigned char *)(p + 3 * HUGE + PG);
+		die("huge: no SIGBUS past the end of the file");
+	}
+	/* A hole punched in a window: the rest of it still maps. */
+	if (fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, HUGE + PG, PG))
+		die("huge: punch: %s", strerror(errno));
+	if (p[HUGE + PG] != 0 || p[HUGE] != pat(HUGE / PG, 0) ||
+	    p[HUGE + 2 * PG] != pat(HUGE / PG + 2, 0))
+		die("huge: a punched window reads wrong");
+	munmap(p, len);
+	close(fd);
+	if (unlink(path))
+		die("unlink %s: %s", path, strerror(errno));
+	if (settled_used(stats) != used0)
+		die("huge: used=%ld (was %ld) after the file went",
+		    stat_of(stats, "used"), used0);
+
+	/* fallocate takes whole windows aligned too: they map with one PMD. */
+	fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
+	if (fd < 0 || fsetxattr(fd, "user.usm.alloc", "contiguous", 10, 0) ||
+	    fallocate(fd, 0, 0, 2 * HUGE))
+		die("huge: fallocate %s: %s", path, strerror(errno));
+	mf = pmd_maps(stats);
+	p = map_file(fd, 2 * HUGE);
+	for (size_t i = 0; i < 2 * HUGE / PG; i++)
+		if (p[i * PG])
+			die("huge: fallocated page %zu is not zero", i);
+	mf = pmd_maps(stats) - mf;
+	if (expect ? mf != 2 : mf != 0)
+		die("huge: fallocated: %ld PMD maps, expected %d", mf,
+		    expect ? 2 : 0);
+	munmap(p, 2 * HUGE);
+	close(fd);
+	if (unlink(path) || settled_used(stats) != used0)
+		die("huge: used=%ld (was %ld) after the fallocated file went",
+		    stat_of(stats, "used"), used0);
+	printf("pmd maps: %ld first touch, %ld refault, %ld fallocated\n",
+	       m1 - m0, m2 - m1, mf);
+	return 0;
+}
+
+/*
+ * A contiguous file bigger than the mount's share, written and read back
+ * through one shared mapping while the server evicts: the windows that fit
+ * map with one PMD, eviction takes them down, every page reads back right.
+ * Prints the PMD maps seen.
+ */
+static int hugeevict(const char *dir, const char *stats, int mib)
+{
+	const size_t len = (size_t)mib << 20, npages = len / PG;
+	char path[4096];
+	unsigned char *p;
+	long m0 = pmd_maps(stats);
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/hugeevict", dir);
+	fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
+	if (fd < 0 || fsetxattr(fd, "user.usm.alloc", "contiguous", 10, 0) ||
+	    ftruncate(fd, len))
+		die("hugeevict: create %s: %s", path, strerror(errno));
+	p = map_file(fd, len);
+	for (size_t i = 0; i < npages; i++)
+		memset(p + i * PG, pat(i, 2), PG);
+	for (int round = 0; round < 2; round++) {
+		check_pages(p, npages, 2, "hugeevict");
+		munmap(p, len);
+		p = map_file(fd, len);
+	}
+	munmap(p, len);
+	close(fd);
+	if (unlink(path))
+		die("unlink %s: %s", path, strerror(errno));
+	printf("%ld\n", pmd_maps(stats) - m0);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc == 4 && !strcmp(argv[1], "race"))
-		return race(argv[2], atoi(argv[3]));
+		return race(argv[2], atoi(argv[3]), false);
+	if (argc == 4 && !strcmp(argv[1], "hugerace")) {
+		npg = HNPG;
+		return race(argv[2], atoi(argv[3]), true);
+	}
+	if (argc == 5 && !strcmp(argv[1], "huge"))
+		return huge(argv[2], argv[3], atoi(argv[4]));
+	if (argc == 5 && !strcmp(argv[1], "hugeevict"))
+		return hugeevict(argv[2], argv[3], atoi(argv[4]));
 	if (argc == 3 && !strcmp(argv[1], "settle"))
 		return printf("%ld\n", settled_used(argv[2])) < 0;
 	if (argc == 4 && !strcmp(argv[1], "pin"))
 		return pin(argv[2], argv[3]);
-	fprintf(stderr, "usage: stress race DIR SECONDS | settle STATS | pin DIR STATS\n");
+	fprintf(stderr, "usage: stress race|hugerace DIR SECONDS | settle STATS | pin DIR STATS | huge DIR STATS 0|1 | hugeevict DIR STATS MIB\n");
 	return 2;
 }
