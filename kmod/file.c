@@ -130,11 +130,24 @@ unlock:
 	return ret;
 }
 
+bool usmfs_pmd_map = USMFS_CAN_MAP_PMD;
 #if USMFS_CAN_MAP_PMD
-bool usmfs_pmd_map = true;
 module_param_named(pmd_map, usmfs_pmd_map, bool, 0644);
 MODULE_PARM_DESC(pmd_map,
 		 "2 MiB at once: contiguous files take aligned 2 MiB runs, shared mappings map them with one PMD");
+
+/* Pages [@index, +@nr) are resident, unlocked, in frames [@first, +@nr). */
+static bool usmfs_run_is(struct usmfs_inode_info *info, pgoff_t index,
+			 unsigned long first, unsigned long nr)
+{
+	unsigned long i;
+
+	lockdep_assert_held(&info->frames.xa_lock);
+	for (i = 0; i < nr; i++)
+		if (xa_load(&info->frames, index + i) != xa_mk_value(first + i))
+			return false;
+	return true;
+}
 
 /*
  * The resident pages [@index, +@nr) sit in one PMD-mappable run of frames:
@@ -145,26 +158,23 @@ MODULE_PARM_DESC(pmd_map,
 static long usmfs_find_aligned(struct usmfs_inode_info *info, pgoff_t index,
 			       unsigned long nr)
 {
-	unsigned long first = 0, i, at = index;
+	unsigned long first, i, at = index, last = index + nr - 1;
 	void *e;
 
 	xa_lock(&info->frames);
-	if (!xa_find(&info->frames, &at, index + nr - 1, XA_PRESENT)) {
+	if (!xa_find(&info->frames, &at, last, XA_PRESENT)) {
 		xa_unlock(&info->frames);
 		return -ENOENT;
 	}
 	e = xa_load(&info->frames, index);
-	if (usmfs_e_ready(e))
-		first = usmfs_e_frame(e);
-	if (!usmfs_e_ready(e) || !usmfs_frames_aligned(first, nr))
+	first = usmfs_e_frame(e);
+	if (!usmfs_e_ready(e) || !usmfs_frames_aligned(first, nr) ||
+	    !usmfs_run_is(info, index, first, nr))
 		goto no;
-	for (i = 0; i < nr; i++) {
-		if (xa_load(&info->frames, index + i) != xa_mk_value(first + i))
-			goto no;
-		if (xa_marked(&info->frames, USMFS_MARK_SAMPLED) &&
-		    xa_get_mark(&info->frames, index + i, USMFS_MARK_SAMPLED))
-			goto no;
-	}
+	at = index;
+	if (xa_marked(&info->frames, USMFS_MARK_SAMPLED) &&
+	    xa_find(&info->frames, &at, last, USMFS_MARK_SAMPLED))
+		goto no;
 	for (i = 0; i < nr; i++)
 		get_page(usmfs_frame_page(first + i));
 	xa_unlock(&info->frames);
@@ -178,13 +188,10 @@ no:
 static bool usmfs_still_aligned(struct usmfs_inode_info *info, pgoff_t index,
 				unsigned long first, unsigned long nr)
 {
-	unsigned long i;
-	bool same = true;
+	bool same;
 
 	xa_lock(&info->frames);
-	for (i = 0; i < nr && same; i++)
-		same = xa_load(&info->frames, index + i) ==
-		       xa_mk_value(first + i);
+	same = usmfs_run_is(info, index, first, nr);
 	xa_unlock(&info->frames);
 	return same;
 }
@@ -232,7 +239,7 @@ static vm_fault_t usmfs_huge_fault(struct vm_fault *vmf, unsigned int order)
 	if (index + nr > DIV_ROUND_UP(i_size_read(inode), PAGE_SIZE))
 		goto unlock;
 	first = usmfs_find_aligned(info, index, nr);
-	if (first == -ENOENT && usmfs_wants_contiguous(info)) {
+	if (first == -ENOENT) {
 		first = usmfs_fill_aligned(inode, index, nr, false);
 		hit = false;
 	}
@@ -430,8 +437,7 @@ static bool usmfs_falloc_aligned(struct inode *inode, pgoff_t index,
 	unsigned long i;
 	long frame;
 
-	if ((index & (HPAGE_PMD_NR - 1)) || last - index < HPAGE_PMD_NR - 1 ||
-	    !READ_ONCE(usmfs_pmd_map) || !usmfs_wants_contiguous(USMFS_I(inode)))
+	if ((index & (HPAGE_PMD_NR - 1)) || last - index < HPAGE_PMD_NR - 1)
 		return false;
 	frame = usmfs_fill_aligned(inode, index, HPAGE_PMD_NR, true);
 	if (frame < 0)

@@ -124,7 +124,7 @@ void usmfs_put_frame(struct inode *inode, unsigned long frame)
 }
 
 /* The file's placement is contiguous: its holes may take 2 MiB at once. */
-bool usmfs_wants_contiguous(struct usmfs_inode_info *info)
+static bool usmfs_wants_contiguous(struct usmfs_inode_info *info)
 {
 	bool yes;
 
@@ -139,8 +139,9 @@ bool usmfs_wants_contiguous(struct usmfs_inode_info *info)
  * @nr:	HPAGE_PMD_NR; @index is a multiple of it
  * @falloc:	mark the pages for fallocate's undo (XA_MARK_0)
  *
- * For the 2 MiB fault (and fallocate) of a file whose placement is
- * contiguous: takes an aligned run of frames, charged to the mount, and
+ * For the 2 MiB fault, write and fallocate of a file whose placement is
+ * contiguous (with pmd_map on): takes an aligned run of frames, charged to
+ * the mount, and
  * stores it only if the whole range is still a hole.  Where the server
  * reserved frames in the range its placement rules: its run is taken if it
  * is one aligned run for the whole range, else nothing.  No waiting: the
@@ -149,8 +150,8 @@ bool usmfs_wants_contiguous(struct usmfs_inode_info *info)
  * learns of them when its next GRANT or allocation event disagrees.)
  *
  * Return: the first frame, with a reference taken on each of its pages;
- * -EEXIST (not all a hole, or reserved otherwise), -ENOSPC (no room or no
- * aligned run), -ENOMEM.
+ * -EOPNOTSUPP (not such a file), -EEXIST (not all a hole, or reserved
+ * otherwise), -ENOSPC (no room or no aligned run), -ENOMEM.
  */
 long usmfs_fill_aligned(struct inode *inode, pgoff_t index, unsigned long nr,
 			bool falloc)
@@ -162,6 +163,8 @@ long usmfs_fill_aligned(struct inode *inode, pgoff_t index, unsigned long nr,
 			xa_find(&info->resv, &at, last, XA_PRESENT);
 	long frame, err = 0;
 
+	if (!READ_ONCE(usmfs_pmd_map) || !usmfs_wants_contiguous(info))
+		return -EOPNOTSUPP;
 	/* Not a hole any more: no need to take and zero a run to find out. */
 	at = index;
 	if (xa_find(&info->frames, &at, last, XA_PRESENT))
@@ -241,9 +244,7 @@ static struct page *usmfs_fill_window(struct inode *inode, pgoff_t index)
 	pgoff_t first = round_down(index, nr), i;
 	long frame;
 
-	if (!READ_ONCE(usmfs_pmd_map) ||
-	    first + nr > DIV_ROUND_UP(i_size_read(inode), PAGE_SIZE) ||
-	    !usmfs_wants_contiguous(USMFS_I(inode)))
+	if (first + nr > DIV_ROUND_UP(i_size_read(inode), PAGE_SIZE))
 		return NULL;
 	frame = usmfs_fill_aligned(inode, first, nr, false);
 	if (frame < 0)
@@ -399,22 +400,30 @@ struct usmfs_tailzero {
 	DECLARE_BITMAP(bytes, PAGE_SIZE);
 };
 
+/* The note of page @index, or NULL; the caller holds info->lock. */
+static struct usmfs_tailzero *usmfs_tailzero_find(struct usmfs_inode_info *info,
+						  pgoff_t index)
+{
+	struct usmfs_tailzero *tz;
+
+	list_for_each_entry(tz, &info->tailzero, link)
+		if (tz->index == index)
+			return tz;
+	return NULL;
+}
+
 /* Unlink the note of page @index; the caller holds info->frames' lock. */
 static struct usmfs_tailzero *usmfs_tailzero_take(struct usmfs_inode_info *info,
 						  pgoff_t index)
 {
-	struct usmfs_tailzero *tz, *found = NULL;
+	struct usmfs_tailzero *tz;
 
 	spin_lock(&info->lock);
-	list_for_each_entry(tz, &info->tailzero, link) {
-		if (tz->index == index) {
-			list_del(&tz->link);
-			found = tz;
-			break;
-		}
-	}
+	tz = usmfs_tailzero_find(info, index);
+	if (tz)
+		list_del(&tz->link);
 	spin_unlock(&info->lock);
-	return found;
+	return tz;
 }
 
 /* Page @index comes back in @page: zero what was noted (frames lock held). */
@@ -438,9 +447,8 @@ static void usmfs_tailzero_note(struct inode *inode, pgoff_t index,
 				unsigned int off, unsigned int len)
 {
 	struct usmfs_inode_info *info = USMFS_I(inode);
-	struct usmfs_tailzero *new, *tz;
+	struct usmfs_tailzero *new, *tz = NULL;
 	struct page *page = NULL;
-	bool noted = false;
 	void *entry;
 
 	new = kzalloc(sizeof(*new), GFP_KERNEL);
@@ -452,21 +460,17 @@ static void usmfs_tailzero_note(struct inode *inode, pgoff_t index,
 		get_page(page);
 	} else if (entry && usmfs_e_swapped(entry)) {
 		spin_lock(&info->lock);
-		list_for_each_entry(tz, &info->tailzero, link)
-			if (tz->index == index)
-				break;
-		if (list_entry_is_head(tz, &info->tailzero, link) && new) {
+		tz = usmfs_tailzero_find(info, index);
+		if (!tz && new) {
 			tz = new;
 			new = NULL;
 			tz->index = index;
 			list_add(&tz->link, &info->tailzero);
 		}
-		if (!list_entry_is_head(tz, &info->tailzero, link)) {
+		if (tz)
 			bitmap_set(tz->bytes, off, len);
-			noted = true;
-		}
 		spin_unlock(&info->lock);
-		if (!noted)
+		if (!tz)
 			pr_warn_ratelimited("page %lu of inode %llu: out of memory to note bytes to zero\n",
 					    index, (u64)inode->i_ino);
 	}
@@ -505,7 +509,6 @@ static void usmfs_free_frames(struct inode *inode, pgoff_t first,
 		struct page *page;
 		unsigned long frame;
 		void *entry;
-
 
 		xa_lock(&info->frames);
 		entry = xa_find(&info->frames, &index, last,

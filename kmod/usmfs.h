@@ -289,7 +289,6 @@ long usmfs_take_frame(struct inode *inode, pgoff_t index, bool *reserved,
 void usmfs_put_frame(struct inode *inode, unsigned long frame);
 long usmfs_fill_aligned(struct inode *inode, pgoff_t index, unsigned long nr,
 			bool falloc);
-bool usmfs_wants_contiguous(struct usmfs_inode_info *info);
 extern bool usmfs_pmd_map;
 unsigned long usmfs_deadline(struct usmfs_sb_info *sbi);
 void usmfs_truncate_range(struct inode *inode, loff_t lstart, loff_t lend);
