@@ -313,7 +313,11 @@ int usmfs_parse_size_strict(const char *s, u64 *out);
 int usmfs_parse_duration_ms(const char *s, u64 *out_ms);
 int usmfs_format_size_exact(u64 bytes, char *buf, size_t len);
 
-/* chan.c: /dev/usmfs; the hooks queue events while a server is attached */
+/*
+ * The channel, /dev/usmfs (chan.c: the device; events.c: the queue and these
+ * hooks, which only queue events while a server is attached; swapin.c,
+ * resv.c, cmd.c, list.c, sample.c: see chan.h)
+ */
 int usmfs_chan_init(void);
 void usmfs_chan_exit(void);
 u32 usmfs_chan_new_dev(void);

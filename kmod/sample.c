@@ -1,0 +1,147 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * sample.c - access sampling (USMFS_F_ACCESS), without an upcall per access.
+ *
+ * A delayed work marks a few resident pages of a few files per round and
+ * unmaps them; the next lookup of a marked page reports it (one ACCESS
+ * event per sampled page touched).
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/mm.h>
+#include <linux/moduleparam.h>
+#include <linux/sched.h>
+
+#include "usmfs.h"
+#include "chan.h"
+
+/* Access sampling (USMFS_F_ACCESS): a round every access_interval_ms. */
+static unsigned int access_interval_ms = 200;
+module_param(access_interval_ms, uint, 0644);
+MODULE_PARM_DESC(access_interval_ms,
+		 "ms between two rounds of access sampling (10..10000)");
+static unsigned int access_pages = 32;
+module_param(access_pages, uint, 0644);
+MODULE_PARM_DESC(access_pages,
+		 "pages sampled per file per round (0: none; at most 512)");
+#define USMFS_SAMPLE_FILES	64	/* files per round */
+#define USMFS_SAMPLE_MAX	512	/* pages per file per round */
+
+/*
+ * The first lookup of a sampled page since it was sampled (usmfs_get_page,
+ * on behalf of a fault, read or write) reports it: one ACCESS event per
+ * sampled page touched, never one per access.
+ */
+void usmfs_chan_accessed(struct inode *inode, pgoff_t index)
+{
+	struct usmfs_event ev;
+
+	if (!usmfs_chan_on() || !(READ_ONCE(chan.features) & USMFS_F_ACCESS))
+		return;
+	usmfs_event_init(&ev, USMFS_EV_ACCESS, inode);
+	ev.u.access.index = index;
+	ev.u.access.count = 1;
+	usmfs_queue(&ev);
+}
+
+/*
+ * Sample up to @nr resident pages of @inode from its cursor: mark them and
+ * unmap them, so that the next access of each takes a fault and is seen.
+ */
+static void usmfs_sample_file(struct inode *inode, unsigned int nr,
+			      unsigned long *idx)
+{
+	struct usmfs_inode_info *info = USMFS_I(inode);
+	XA_STATE(xas, &info->frames, info->sample_next);
+	unsigned int n = 0, scanned = 0, i, j;
+	bool end = true;
+	void *e;
+
+	xas_lock(&xas);
+	xas_for_each(&xas, e, ULONG_MAX) {
+		if (++scanned > 8 * nr) {
+			end = false;
+			break;
+		}
+		if (!usmfs_e_ready(e) ||
+		    xas_get_mark(&xas, USMFS_MARK_SAMPLED))
+			continue;
+		xas_set_mark(&xas, USMFS_MARK_SAMPLED);
+		idx[n++] = xas.xa_index;
+		if (n == nr) {
+			end = false;
+			break;
+		}
+	}
+	info->sample_next = end ? 0 : xas.xa_index + 1;
+	xas_unlock(&xas);
+
+	for (i = 0; i < n; i = j) {
+		for (j = i + 1; j < n && idx[j] == idx[j - 1] + 1; j++)
+			;
+		unmap_mapping_range(inode->i_mapping,
+				    (loff_t)idx[i] << PAGE_SHIFT,
+				    (loff_t)(j - i) << PAGE_SHIFT, 0);
+	}
+}
+
+static void usmfs_sample_fn(struct work_struct *work);
+static DECLARE_DELAYED_WORK(usmfs_sample_work, usmfs_sample_fn);
+
+/* One round: up to USMFS_SAMPLE_FILES files, taking turns over rounds. */
+static void usmfs_sample_fn(struct work_struct *work)
+{
+	static struct inode *files[USMFS_SAMPLE_FILES];
+	static unsigned long idx[USMFS_SAMPLE_MAX];
+	static unsigned long skip;
+	unsigned int nr = min(READ_ONCE(access_pages), USMFS_SAMPLE_MAX);
+	unsigned int ms = clamp(READ_ONCE(access_interval_ms), 10U, 10000U);
+	unsigned long seen = 0;
+	struct list_head *mounts;
+	struct usmfs_sb_info *sbi;
+	struct inode *inode;
+	unsigned int n = 0, i;
+
+	if (!usmfs_chan_on() || !(READ_ONCE(chan.features) & USMFS_F_ACCESS))
+		return;
+	if (!nr)
+		goto again;
+	mounts = usmfs_pool_lock_mounts();
+	list_for_each_entry(sbi, mounts, pool_link) {
+		struct super_block *sb = sbi->sb;
+
+		spin_lock(&sb->s_inode_list_lock);
+		list_for_each_entry(inode, &sb->s_inodes, i_sb_list) {
+			if (n == USMFS_SAMPLE_FILES)
+				break;
+			if (!S_ISREG(inode->i_mode) ||
+			    READ_ONCE(USMFS_I(inode)->chan_gone) ||
+			    xa_empty(&USMFS_I(inode)->frames) || seen++ < skip)
+				continue;
+			inode = igrab(inode);
+			if (inode)
+				files[n++] = inode;
+		}
+		spin_unlock(&sb->s_inode_list_lock);
+	}
+	usmfs_pool_unlock_mounts();
+	skip = n == USMFS_SAMPLE_FILES ? skip + n : 0;
+	for (i = 0; i < n; i++) {
+		usmfs_sample_file(files[i], nr, idx);
+		iput(files[i]);
+		cond_resched();
+	}
+again:
+	if (usmfs_chan_on())
+		schedule_delayed_work(&usmfs_sample_work, msecs_to_jiffies(ms));
+}
+
+void usmfs_sample_start(void)
+{
+	usmfs_sample_start();
+}
+
+void usmfs_sample_stop(void)
+{
+	usmfs_sample_stop();
+}
