@@ -15,7 +15,8 @@ export PREFIX DESTDIR
 # kernel lane (tests/vm) installs its own on top (make -C tests/vm deps).
 DEPS	:= build-essential pkg-config clang valgrind attr fio fuse3 \
 	   libfuse3-dev libcmocka-dev libinih-dev liburing-dev \
-	   python3 sqlite3 procps util-linux psmisc stress-ng gnuplot-nox
+	   python3 sqlite3 procps util-linux psmisc stress-ng gnuplot-nox \
+	   rsync tar acl e2fsprogs
 
 SUBDIRS	:= policy usmfs mount-helpers
 

@@ -418,6 +418,9 @@ void usmfs_ll_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 		for (id = 0; id < USM_XATTR_NR; id++) {
 			const char *nm;
 
+			/* computed, read-only: readable by name, not listed */
+			if (id == USM_XATTR_STATS)
+				continue;
 			if (get_usm_locked(n, (enum usm_xattr_id)id, tmp,
 					   sizeof(tmp)) < 0)
 				continue;

@@ -4,7 +4,8 @@
 # As root: start the usmfs daemon twice (size=64M with a swap file; a small
 # size=16M,swap=none one for the full-pool case), run the filesystem suite
 # on the first, then fio verify jobs (psync and mmap, working set 160M >
-# size=64M so pages are evicted and swapped back in), unmount, and check
+# size=64M so pages are evicted and swapped back in), the copy tools
+# (tools-lane.sh: rsync -aX, cp -a, tar --xattrs), unmount, and check
 # that the daemons exit and no mount is left behind.  Every wait is
 # bounded; mounts and daemons are cleaned up on any exit.
 #
@@ -206,15 +207,17 @@ if [ "$target" = usmfs ]; then
 	export FS_STUCK_HOOK="'$here/fuse-lane.sh' --abort '$mnt' '$noswap'"
 fi
 suite() { "$here/run-suite.sh" "$mnt" "$fe" | tee "$work/suite.log"; }
-run_for "${FS_SUITE_TIMEOUT:-1800}" suite || true
-line=$(grep -E "^fs-$fe: [0-9]+ passed, [0-9]+ failed" "$work/suite.log" | tail -n 1)
-if [ -n "$line" ]; then
+# add_counts TAG LOG: add LOG's last "TAG: N passed, N failed" to ours
+add_counts() {
+	local line p f
+	line=$(grep -E "^$1: [0-9]+ passed, [0-9]+ failed" "$2" | tail -n 1)
+	[ -n "$line" ] || return 1
 	p=$(echo "$line" | sed -E 's/^[^:]*: ([0-9]+) passed.*/\1/')
 	f=$(echo "$line" | sed -E 's/^[^:]*: [0-9]+ passed, ([0-9]+) failed.*/\1/')
 	passed=$((passed + p)) failed=$((failed + f))
-else
-	bad "the suite did not finish"
-fi
+}
+run_for "${FS_SUITE_TIMEOUT:-1800}" suite || true
+add_counts "fs-$fe" "$work/suite.log" || bad "the suite did not finish"
 
 # --- fio verify jobs: a working set larger than size=
 fio_job() {
@@ -262,6 +265,16 @@ elif command -v fio >/dev/null; then
 	fio_job psync-seq --ioengine=psync --rw=write --bs=1M
 else
 	bad "fio not installed"
+fi
+
+# --- copy tools: rsync -aX, cp -a --preserve=all, tar --xattrs both ways
+# (tools-lane.sh; the guests test the same semantics with the suite's C
+# cases, their initramfs has no such tools)
+run_for 300 "$here/tools-lane.sh" "$mnt" >"$work/tools.log" 2>&1
+grep -E '^(PASS|FAIL) ' "$work/tools.log"
+if ! add_counts tools "$work/tools.log"; then
+	bad "the copy tools checks did not finish"
+	tail -n 5 "$work/tools.log"
 fi
 
 # --- the root's stats: the module's keys, with the daemon's values (its

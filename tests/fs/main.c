@@ -60,7 +60,11 @@
 	X(evict_mmap, "a 2x size file filled through a mapping, verified")	\
 	X(evict_policy_change, "user.usm.evict changed under a writer")	\
 	X(full_pool, "swap=none mount filled to ENOSPC, data intact, unlink frees") \
-	X(server_restart, "swapped data survives a policy server restart (kmod)")
+	X(server_restart, "swapped data survives a policy server restart (kmod)") \
+	X(xattr_virtual, "computed xattrs not listed; listed ones copy and remove") \
+	X(setgid_falloc, "fallocate/punch by a non-owner clear set-id bits as write (root)") \
+	X(statx_btime, "statx STATX_BTIME: set at creation, kept after") \
+	X(tmpfile, "O_TMPFILE: unnamed, linkat through /proc, O_EXCL")
 
 #define X_DECL(n, h) DECLARE_CASE(n);
 CASES(X_DECL)

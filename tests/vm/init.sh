@@ -133,7 +133,7 @@ if step mount mount -t "$MODULE" none /mnt/usm -o size="$SIZE"; then
 		echo "vm: suite: start"
 		USMFS_SIZE=$SIZE USMFS_SWAP=none USMFS_NOSWAP_DIR=$noswap \
 			USMFS_NOSWAP_SIZE=$NOSWAP_SIZE FS_TIMEOUT_MULT=$FS_TIMEOUT_MULT \
-			timeout "$SUITE_TIMEOUT" sh /fs/run-suite.sh /mnt/usm kmod 2>&1 |
+			timeout "$SUITE_TIMEOUT" sh /fs/run-suite.sh /mnt/usm kmod ${FS_ONLY:-} 2>&1 |
 			tee /tmp/suite.out
 		rc=$?	# the suite's: pipefail is on
 		grep -E '^fs-kmod: [0-9]+ passed' /tmp/suite.out | tail -n 1 >>/tmp/results

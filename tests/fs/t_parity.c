@@ -1,0 +1,302 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * t_parity.c - tmpfs semantics that copy tools, backup tools and overlayfs
+ * rely on (issue 14): no virtual xattr in listxattr, setgid cleared by
+ * fallocate, statx birth time, O_TMPFILE and linkat.
+ */
+#include <sys/stat.h>
+#include <sys/xattr.h>
+#include <time.h>
+
+#include "fstest.h"
+
+#define U1	1001
+#define G1	2001
+
+/* The names listxattr gives for @path, in @buf; their number. */
+static int list_names(const char *path, char *buf, size_t len)
+{
+	ssize_t n = llistxattr(path, buf, len);
+	int nr = 0;
+
+	CHECK(n >= 0, "listxattr(%s): %s", path, errname(errno));
+	for (ssize_t i = 0; i < n; i += strlen(buf + i) + 1)
+		nr++;
+	return nr;
+}
+
+static int has_name(const char *list, int nr, const char *name)
+{
+	for (int i = 0; i < nr; i++, list += strlen(list) + 1)
+		if (!strcmp(list, name))
+			return 1;
+	return 0;
+}
+
+/* The mount's root above @dir: the last directory on the same device. */
+static const char *mount_root(const char *dir)
+{
+	const char *cur = dir, *up;
+	struct stat a, b;
+
+	SYS(stat(cur, &a));
+	for (int i = 0; i < 64; i++) {
+		up = P("%s/..", cur);
+		SYS(stat(up, &b));
+		if (b.st_dev != a.st_dev || b.st_ino == a.st_ino)
+			return cur;
+		cur = up;
+		a = b;
+	}
+	FAIL("no mount root above %s", dir);
+}
+
+/*
+ * What cp -a / rsync -X / tar --xattrs do: read every listed attribute of
+ * @from and set it on @to (all must work), then remove every attribute
+ * @to has that @from does not (rsync; must work too).
+ */
+static void copy_xattrs(const char *from, const char *to)
+{
+	static char names[65536], tnames[65536], val[65536];
+	int nr = list_names(from, names, sizeof(names)), tnr;
+	const char *nm = names;
+
+	for (int i = 0; i < nr; i++, nm += strlen(nm) + 1) {
+		ssize_t v = lgetxattr(from, nm, val, sizeof(val));
+
+		CHECK(v >= 0, "listed %s unreadable: %s", nm, errname(errno));
+		CHECK(lsetxattr(to, nm, val, v, 0) == 0, "copying %s: %s", nm,
+		      errname(errno));
+	}
+	tnr = list_names(to, tnames, sizeof(tnames));
+	nm = tnames;
+	for (int i = 0; i < tnr; i++, nm += strlen(nm) + 1)
+		if (!has_name(names, nr, nm))
+			CHECK(lremovexattr(to, nm) == 0, "removing %s: %s", nm,
+			      errname(errno));
+	CHECK(list_names(to, tnames, sizeof(tnames)) == nr,
+	      "after the copy %s has %d attributes, %s has %d", to,
+	      list_names(to, tnames, sizeof(tnames)), from, nr);
+}
+
+DECLARE_CASE(xattr_virtual)
+{
+	const char *f = P("%s/f", dir), *g = P("%s/g", dir);
+	const char *root = mount_root(dir);
+	static char buf[65536];
+	char v[512];
+	int nr, usm;
+
+	put_file(f, "", 0, 0644);
+	put_file(g, "g", 1, 0644);
+	/* a new empty file lists nothing, as on tmpfs */
+	nr = list_names(f, buf, sizeof(buf));
+	CHECK(nr == 0, "new file lists %d attributes (first '%s'), want 0", nr,
+	      buf);
+	/* computed values are readable by name, never listed */
+	usm = getxattr(f, "user.usm.stats", v, sizeof(v)) >= 0;
+	nr = list_names(root, buf, sizeof(buf));
+	CHECK(!has_name(buf, nr, "user.usm.stats"), "the root lists user.usm.stats");
+	nr = list_names(dir, buf, sizeof(buf));
+	CHECK(!has_name(buf, nr, "user.usm.stats"), "a directory lists user.usm.stats");
+	if (usm)
+		CHECK(getxattr(root, "user.usm.stats", v, sizeof(v)) > 0,
+		      "root user.usm.stats unreadable: %s", errname(errno));
+	/* n attributes set, n listed */
+	for (int i = 0; i < 100; i++)
+		SYS(setxattr(f, P("user.k%d", i), "v", 1, XATTR_CREATE));
+	nr = list_names(f, buf, sizeof(buf));
+	CHECK(nr == 100, "100 attributes set, %d listed", nr);
+	/* a policy set explicitly is listed and copies */
+	if (usm) {
+		SYS(setxattr(f, "user.usm.evict", "lru", 3, 0));
+		nr = list_names(f, buf, sizeof(buf));
+		CHECK(has_name(buf, nr, "user.usm.evict"), "user.usm.evict set but not listed");
+		CHECK(nr == 101, "101 attributes set, %d listed", nr);
+	}
+	copy_xattrs(f, g);
+	if (usm) {
+		CHECK(getxattr(g, "user.usm.evict", v, sizeof(v)) >= 0,
+		      "the policy did not copy: %s", errname(errno));
+		CHECK(getxattr(g, "user.usm.stats", v, sizeof(v)) > 0,
+		      "copy lost user.usm.stats: %s", errname(errno));
+	}
+	/* and back to an empty file: everything removable */
+	SYS(unlink(f));
+	put_file(f, "", 0, 0644);
+	for (int i = 0; i < 100; i++)
+		SYS(removexattr(g, P("user.k%d", i)));
+	if (usm)
+		SYS(removexattr(g, "user.usm.evict"));
+	copy_xattrs(f, g);
+	CHECK(list_names(g, buf, sizeof(buf)) == 0, "attributes left on g");
+	/* directories and the root copy too */
+	copy_xattrs(root, dir);
+	return 0;
+}
+
+/* ------------------------------------------------- setgid and fallocate */
+
+enum sg_op { SG_WRITE, SG_FALLOC, SG_PUNCH };
+
+static const char *sg_path;
+static enum sg_op sg_op;
+
+static int sg_as_u1(void *arg)
+{
+	int fd = SYS(open(sg_path, O_RDWR));
+
+	(void)arg;
+	switch (sg_op) {
+	case SG_WRITE:
+		pwrite_full(fd, "x", 1, 0);
+		break;
+	case SG_FALLOC:
+		SYS(fallocate(fd, 0, 0, 2 * PAGE));
+		break;
+	case SG_PUNCH:
+		SYS(fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0,
+			      PAGE));
+		break;
+	}
+	SYS(close(fd));
+	return 0;
+}
+
+/* The mode of a root-owned @mode file after uid U1 did @op on it. */
+static mode_t sg_after(const char *dir, mode_t mode, enum sg_op op)
+{
+	struct stat st;
+	char data[PAGE] = { 1 };
+
+	sg_path = P("%s/sg-%o-%d", dir, mode, op);
+	sg_op = op;
+	put_file(sg_path, data, sizeof(data), 0644);
+	SYS(chmod(sg_path, mode));
+	CHECK(run_as(U1, G1, sg_as_u1, NULL) == 0, "op %d as uid %d failed", op, U1);
+	SYS(stat(sg_path, &st));
+	return st.st_mode & 07777;
+}
+
+/*
+ * A non-owner without CAP_FSETID who extends a file with fallocate or
+ * punches a hole in it loses its set-id bits exactly as with a write (the
+ * kernel's rule for S_ISGID without group exec changed in 6.2: compare).
+ */
+DECLARE_CASE(setgid_falloc)
+{
+	static const mode_t modes[] = { 02666, 02766, 06766, 04666 };
+
+	need_root();
+	SYS(chmod(dir, 0777));
+	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+		mode_t w = sg_after(dir, modes[i], SG_WRITE);
+		mode_t fa = sg_after(dir, modes[i], SG_FALLOC);
+		mode_t pu = sg_after(dir, modes[i], SG_PUNCH);
+
+		CHECK(!(w & S_ISUID), "write kept S_ISUID (%o)", w);
+		if (modes[i] & S_IXGRP)
+			CHECK(!(w & S_ISGID), "write kept S_ISGID (%o)", w);
+		CHECK(fa == w, "mode %o: %o after fallocate, %o after write",
+		      modes[i], fa, w);
+		CHECK(pu == w, "mode %o: %o after a punched hole, %o after write",
+		      modes[i], pu, w);
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------ birth time */
+
+static long long ts_ns(const struct statx_timestamp *t)
+{
+	return t->tv_sec * 1000000000LL + t->tv_nsec;
+}
+
+DECLARE_CASE(statx_btime)
+{
+	const char *f = P("%s/f", dir), *d = P("%s/d", dir);
+	struct statx sx, sx2;
+	struct timespec before, after;
+	int fd;
+
+	SYS(clock_gettime(CLOCK_REALTIME, &before));
+	put_file(f, "x", 1, 0644);
+	SYS(mkdir(d, 0755));
+	SYS(clock_gettime(CLOCK_REALTIME, &after));
+	SYS(statx(AT_FDCWD, f, 0, STATX_BTIME | STATX_BASIC_STATS, &sx));
+	CHECK(sx.stx_mask & STATX_BTIME, "statx: no STATX_BTIME in mask %#x",
+	      sx.stx_mask);
+	/* coarse clocks: allow the tick before */
+	CHECK(sx.stx_btime.tv_sec >= before.tv_sec - 1 &&
+	      sx.stx_btime.tv_sec <= after.tv_sec,
+	      "btime %lld not within the creation [%lld, %lld]",
+	      (long long)sx.stx_btime.tv_sec, (long long)before.tv_sec,
+	      (long long)after.tv_sec);
+	CHECK(ts_ns(&sx.stx_btime) <= ts_ns(&sx.stx_ctime), "btime after ctime");
+	SYS(statx(AT_FDCWD, d, 0, STATX_BTIME, &sx2));
+	CHECK(sx2.stx_mask & STATX_BTIME, "directory: no STATX_BTIME");
+	/* later changes leave it */
+	sleep(1);
+	fd = SYS(open(f, O_WRONLY | O_APPEND));
+	write_full(fd, "y", 1);
+	SYS(fchmod(fd, 0600));
+	SYS(close(fd));
+	SYS(statx(AT_FDCWD, f, 0, STATX_BTIME | STATX_BASIC_STATS, &sx2));
+	CHECK(ts_ns(&sx2.stx_btime) == ts_ns(&sx.stx_btime),
+	      "btime moved from %lld to %lld on write/chmod",
+	      ts_ns(&sx.stx_btime), ts_ns(&sx2.stx_btime));
+	CHECK(ts_ns(&sx2.stx_mtime) > ts_ns(&sx2.stx_btime), "mtime not after btime");
+	return 0;
+}
+
+/* --------------------------------------------------------------- O_TMPFILE */
+
+DECLARE_CASE(tmpfile)
+{
+	const char *named = P("%s/named", dir);
+	char *data = xmalloc(3 * PAGE), *back = xmalloc(3 * PAGE);
+	struct stat st;
+	int fd, fd2, nr;
+	static char buf[4096];
+
+	pattern_fill(data, 3 * PAGE, 14, 0);
+	fd = open(dir, O_TMPFILE | O_RDWR, 0640);
+	CHECK(fd >= 0, "open(O_TMPFILE): %s", errname(errno));
+	write_full(fd, data, 3 * PAGE);
+	SYS(fstat(fd, &st));
+	CHECK(S_ISREG(st.st_mode) && (st.st_mode & 07777) == 0640,
+	      "tmpfile mode %o", st.st_mode);
+	CHECK(st.st_nlink == 0, "tmpfile nlink %lu, want 0", (unsigned long)st.st_nlink);
+	CHECK(st.st_size == 3 * (off_t)PAGE, "tmpfile size %lld", (long long)st.st_size);
+	/* nothing in the directory */
+	SYS(stat(dir, &st));
+	CHECK(st.st_nlink == 2, "directory nlink %lu", (unsigned long)st.st_nlink);
+	SYS(fsetxattr(fd, "user.t", "1", 1, 0));
+	nr = (int)flistxattr(fd, buf, sizeof(buf));
+	CHECK(nr > 0, "tmpfile xattr not listed");
+	/* linkat through /proc (no CAP_DAC_READ_SEARCH needed) */
+	SYS(linkat(AT_FDCWD, P("/proc/self/fd/%d", fd), AT_FDCWD, named,
+		   AT_SYMLINK_FOLLOW));
+	SYS(fstat(fd, &st));
+	CHECK(st.st_nlink == 1, "after linkat nlink %lu", (unsigned long)st.st_nlink);
+	fd2 = SYS(open(named, O_RDONLY));
+	pread_full(fd2, back, 3 * PAGE, 0);
+	CHECK(pattern_check(back, 3 * PAGE, 14, 0) < 0, "linked tmpfile data differs");
+	SYS(close(fd2));
+	SYS(close(fd));
+	/* O_EXCL: never linkable */
+	fd = SYS(open(dir, O_TMPFILE | O_RDWR | O_EXCL, 0600));
+	write_full(fd, "x", 1);
+	ERR(linkat(AT_FDCWD, P("/proc/self/fd/%d", fd), AT_FDCWD,
+		   P("%s/excl", dir), AT_SYMLINK_FOLLOW), ENOENT);
+	SYS(close(fd));
+	/* an unlinked tmpfile goes away: the directory is removable */
+	fd = SYS(open(dir, O_TMPFILE | O_WRONLY, 0600));
+	write_full(fd, data, PAGE);
+	SYS(close(fd));
+	SYS(unlink(named));
+	free(data);
+	free(back);
+	return 0;
+}

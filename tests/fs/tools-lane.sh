@@ -1,0 +1,117 @@
+#!/bin/bash
+# tools-lane.sh MNT - copy tools round trips on a mounted usmfs (or tmpfs).
+#
+# As root, from the FUSE lane (fuse-lane.sh) and on its own: a small tmpfs
+# of its own is the other side.  rsync -aX, cp -a --preserve=all and
+# tar --xattrs copy a tree with user.* xattrs (and an explicit user.usm.evict
+# when MNT is usmfs) from tmpfs to MNT, MNT to MNT and MNT back to tmpfs;
+# every command must exit 0, and the xattrs at the end must be the ones the
+# source had: no computed user.usm.stats copied as an ordinary attribute.
+# Prints "PASS|FAIL tools-NAME[: why]" per check and ends with
+# "tools: N passed, N failed"; exits 1 on any failure.
+set -u
+mnt=${1:?usage: tools-lane.sh MNT}
+passed=0 failed=0
+ref=$(mktemp -d /tmp/usmfs-tools.XXXXXX)
+t=$mnt/tools.$$
+cleanup() {
+	rm -rf "$t"
+	mountpoint -q "$ref" && umount "$ref"
+	rmdir "$ref"
+}
+trap cleanup EXIT
+mount -t tmpfs -o size=64M tools-ref "$ref" || { echo "FAIL tools: tmpfs"; exit 1; }
+mkdir -p "$t"
+
+pass() { echo "PASS tools-$1"; passed=$((passed + 1)); }
+fail() { echo "FAIL tools-$1: $2"; failed=$((failed + 1)); }
+
+# The xattrs of a tree, relative names, sorted (the computed one excluded
+# only when asked: it must not be listed at all).
+dump() { (cd "$1" && getfattr -R -d -m - --absolute-names . 2>/dev/null | sort); }
+
+usm=0
+getfattr -n user.usm.stats "$mnt" >/dev/null 2>&1 && usm=1
+
+# the source tree on tmpfs
+src=$ref/src
+mkdir -p "$src/d/e"
+printf 'one' >"$src/a"
+head -c 200000 /dev/urandom >"$src/d/big"
+printf 'two' >"$src/d/e/c"
+ln -s a "$src/l"
+setfattr -n user.color -v blue "$src/a"
+setfattr -n user.empty "$src/d/big"
+setfattr -n user.dir -v yes "$src/d"
+for i in $(seq 1 50); do setfattr -n "user.k$i" -v "$i" "$src/d/e/c"; done
+want=$(dump "$src")
+
+# run NAME CMD...: CMD must exit 0
+run() {
+	local name=$1 out
+	shift
+	if out=$("$@" 2>&1); then
+		pass "$name"
+	else
+		fail "$name" "exit $?: $(echo "$out" | head -n 3)"
+	fi
+}
+
+# same NAME DIR WANT: the xattrs of DIR are WANT
+same() {
+	local got
+	got=$(dump "$2")
+	if [ "$got" = "$3" ]; then
+		pass "$1"
+	else
+		fail "$1" "xattrs differ: $(diff <(echo "$3") <(echo "$got") | head -n 6 | tr '\n' ' ')"
+	fi
+}
+
+# --- rsync -aX: tmpfs -> usmfs -> usmfs -> tmpfs, and again over the copies
+run rsync-in rsync -aX "$src/" "$t/r1/"
+same rsync-in-xattrs "$t/r1" "$want"
+run rsync-in-again rsync -aX "$src/" "$t/r1/"
+want2=$want
+if [ $usm = 1 ]; then
+	# a policy set explicitly travels with the file, usmfs to usmfs
+	setfattr -n user.usm.evict -v lru "$t/r1/a"
+	want2=$(dump "$t/r1")
+	echo "$want2" | grep -q user.usm.evict || fail rsync-policy "user.usm.evict not listed"
+fi
+run rsync-usm-usm rsync -aX "$t/r1/" "$t/r2/"
+same rsync-usm-usm-xattrs "$t/r2" "$want2"
+run rsync-usm-usm-again rsync -aX "$t/r1/" "$t/r2/"
+run rsync-out rsync -aX "$t/r1/" "$ref/r4/"
+same rsync-out-xattrs "$ref/r4" "$want2"
+
+# --- cp -a --preserve=all both ways
+run cp-in cp -a --preserve=all "$src" "$t/c1"
+same cp-in-xattrs "$t/c1" "$want"
+run cp-usm-usm cp -a --preserve=all "$t/r1" "$t/c2"
+same cp-usm-usm-xattrs "$t/c2" "$want2"
+run cp-out cp -a --preserve=all "$t/c1" "$ref/c3"
+same cp-out-xattrs "$ref/c3" "$want"
+
+# --- tar --xattrs both ways
+run tar-in-c tar --xattrs --xattrs-include='*' -C "$src" -cf "$ref/src.tar" .
+mkdir -p "$t/t1"
+run tar-in-x tar --xattrs --xattrs-include='*' -C "$t/t1" -xf "$ref/src.tar"
+same tar-in-xattrs "$t/t1" "$want"
+run tar-out-c tar --xattrs --xattrs-include='*' -C "$t/r1" -cf "$ref/usm.tar" .
+mkdir -p "$t/t2" "$ref/t3"
+run tar-usm-usm-x tar --xattrs --xattrs-include='*' -C "$t/t2" -xf "$ref/usm.tar"
+same tar-usm-usm-xattrs "$t/t2" "$want2"
+run tar-out-x tar --xattrs --xattrs-include='*' -C "$ref/t3" -xf "$ref/usm.tar"
+same tar-out-xattrs "$ref/t3" "$want2"
+
+# data survived every trip
+if cmp -s "$src/d/big" "$t/t2/d/big" && cmp -s "$src/d/big" "$ref/c3/d/big" &&
+   cmp -s "$src/d/big" "$ref/r4/d/big"; then
+	pass data
+else
+	fail data "file contents differ after the copies"
+fi
+
+echo "tools: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
