@@ -315,8 +315,9 @@ static void req_comm(fuse_req_t req, char *buf, size_t len)
 }
 
 /*
- * Create @name in @parent.  On success *@out holds a busy reference (the
- * caller replies, then node_put()s).  Returns 0 or an errno.
+ * Create @name in @parent; with @name NULL, an O_TMPFILE file: no entry,
+ * no link, linkable once (usmfs_ll_link).  On success *@out holds a busy
+ * reference (the caller replies, then node_put()s).  Returns 0 or an errno.
  */
 int node_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		mode_t mode, dev_t rdev, const char *target, struct node **out)
@@ -329,7 +330,7 @@ int node_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	int err;
 	gid_t gid;
 
-	err = name_check(name);
+	err = name ? name_check(name) : 0;
 	if (err)
 		return err;
 	if (target) {
@@ -350,7 +351,7 @@ int node_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		err = ENOENT;
 		goto out_unlock;
 	}
-	if (dir_find(p->dir, name)) {
+	if (name && dir_find(p->dir, name)) {
 		err = EEXIST;
 		goto out_unlock;
 	}
@@ -383,7 +384,7 @@ int node_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	} else if (S_ISREG(mode)) {
 		struct usm_file_policy pol;
 
-		node_path_locked(p, name, path, sizeof(path));
+		node_path_locked(p, name ? name : "", path, sizeof(path));
 		usm_ctx_policy_for(fs.ctx, &p->pol, path,
 				   comm[0] ? comm : NULL, &pol);
 		errno = 0;
@@ -393,6 +394,11 @@ int node_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 			goto out_free;
 		}
 	}
+	if (!name) {
+		n->nlink = 0;
+		n->tmpfile = true;
+		goto done;
+	}
 	err = -dir_add_locked(p, name, n, &self);
 	if (err)
 		goto out_free;
@@ -401,6 +407,7 @@ int node_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		p->nlink++;
 	}
 	p->mtime = p->ctime = n->ctime;
+done:
 	n->busy++;
 	*out = n;
 	pthread_mutex_unlock(&fs.lock);
@@ -506,8 +513,8 @@ void usmfs_ll_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 	} else if (p) {
 		if (S_ISDIR(n->mode))
 			err = EPERM;
-		else if (!n->nlink || !p->nlink || !p->dir)
-			err = ENOENT;
+		else if ((!n->nlink && !n->tmpfile) || !p->nlink || !p->dir)
+			err = ENOENT;	/* (the kernel refuses O_EXCL tmpfiles) */
 		else if (n->nlink >= UINT32_MAX - 1)
 			err = EMLINK;
 		else if (dir_find(p->dir, newname))
@@ -517,6 +524,7 @@ void usmfs_ll_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 	}
 	if (!err) {
 		n->nlink++;
+		n->tmpfile = false;
 		node_touch(&n->ctime);
 		p->mtime = p->ctime = n->ctime;
 		reply_entry_locked(req, n);

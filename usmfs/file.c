@@ -209,12 +209,13 @@ void usmfs_ll_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 void usmfs_ll_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		     mode_t mode, struct fuse_file_info *fi)
 {
+	bool tmpfile = io_take_tmpfile();	/* an O_TMPFILE open */
 	struct fuse_entry_param e;
 	struct node *n;
 	int err;
 
-	err = node_create(req, parent, name, S_IFREG | (mode & 07777), 0, NULL,
-			  &n);
+	err = node_create(req, parent, tmpfile ? NULL : name,
+			  S_IFREG | (mode & 07777), 0, NULL, &n);
 	if (err) {
 		fuse_reply_err(req, err);
 		return;

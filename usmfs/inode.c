@@ -92,6 +92,9 @@ struct node *node_new_locked(mode_t mode, uid_t uid, gid_t gid, int *err)
 	n->gid = gid;
 	node_touch(&n->mtime);
 	n->atime = n->ctime = n->mtime;
+	/* the kernel's clock for the times it keeps (writeback cache): a
+	 * birth never after the first write's ctime */
+	clock_gettime(CLOCK_REALTIME_COARSE, &n->btime);
 	usm_file_policy_init(&n->pol);
 	n->pol.set = 0;
 	if (fs.nr_nodes >= fs.itab_size)

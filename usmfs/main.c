@@ -46,6 +46,8 @@ static void usmfs_ll_init(void *userdata, struct fuse_conn_info *conn)
 	conn->time_gran = 1;
 	if (conn_opts)
 		fuse_apply_conn_info_opts(conn_opts, conn);
+	/* requests must come through io.c's read (O_TMPFILE, statx) */
+	conn->want &= ~FUSE_CAP_SPLICE_READ;
 	fs.writeback = (conn->want & FUSE_CAP_WRITEBACK_CACHE) != 0;
 	if (fs.debug)
 		fprintf(stderr, "usmfs: writeback cache %s\n",
@@ -543,6 +545,10 @@ int main(int argc, char **argv)
 	if (fuse_session_mount(fs.se, cl.mountpoint)) {
 		free(mnt_real);
 		goto out_signals;
+	}
+	if (io_setup(fs.se)) {
+		free(mnt_real);
+		goto out_unmount;
 	}
 	bdi_tune(mnt_real);
 	conn_find(mnt_real);

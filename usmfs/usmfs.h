@@ -31,8 +31,8 @@
 
 #include <usm/usm.h>
 
-/* Largest file: 2^53 bytes (page indices stay far from overflow). */
-#define USMFS_MAX_FILE_SIZE	(1ULL << 53)
+/* Largest file: MAX_LFS_FILESIZE, as tmpfs (page indices < 2^51). */
+#define USMFS_MAX_FILE_SIZE	((uint64_t)INT64_MAX)
 #define USMFS_NAME_MAX		255
 #define USMFS_SYMLINK_MAX	4096
 #define USMFS_XATTR_VALUE_MAX	65536
@@ -84,6 +84,8 @@ struct node {
 	dev_t rdev;
 	uint64_t size;			/* bytes (regular files, symlinks) */
 	struct timespec atime, mtime, ctime;
+	struct timespec btime;		/* birth (statx, io.c) */
+	bool tmpfile;			/* O_TMPFILE, never linked: linkable */
 
 	uint64_t nlookup;		/* kernel references (lookup count) */
 	uint32_t nopen;			/* open file handles */
@@ -194,6 +196,10 @@ void usmfs_ll_fallocate(fuse_req_t req, fuse_ino_t ino, int mode,
 void usmfs_ll_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
 		    struct fuse_file_info *fi);
 int file_set_size(struct node *n, uint64_t size);
+
+/* io.c */
+int io_setup(struct fuse_session *se);
+bool io_take_tmpfile(void);
 
 /* xattr.c */
 void xattr_free_all(struct node *n);

@@ -64,7 +64,8 @@
 	X(xattr_virtual, "computed xattrs not listed; listed ones copy and remove") \
 	X(setgid_falloc, "fallocate/punch by a non-owner clear set-id bits as write (root)") \
 	X(statx_btime, "statx STATX_BTIME: set at creation, kept after") \
-	X(tmpfile, "O_TMPFILE: unnamed, linkat through /proc, O_EXCL")
+	X(tmpfile, "O_TMPFILE: unnamed, linkat through /proc, O_EXCL") \
+	X(max_filesize, "files up to MAX_LFS_FILESIZE")
 
 #define X_DECL(n, h) DECLARE_CASE(n);
 CASES(X_DECL)

@@ -300,3 +300,36 @@ DECLARE_CASE(tmpfile)
 	free(back);
 	return 0;
 }
+
+/* ------------------------------------------------------ largest file size */
+
+/* tmpfs's largest file is MAX_LFS_FILESIZE (LLONG_MAX on 64-bit). */
+DECLARE_CASE(max_filesize)
+{
+	const char *f = P("%s/f", dir);
+	const off_t max = (off_t)(~0ULL >> 1);
+	struct stat st;
+	char c = 0;
+	int fd;
+
+	fd = SYS(open(f, O_RDWR | O_CREAT, 0644));
+	SYS(ftruncate(fd, max));
+	SYS(fstat(fd, &st));
+	CHECK(st.st_size == max, "size %lld after ftruncate(LLONG_MAX)",
+	      (long long)st.st_size);
+	CHECK(st.st_blocks == 0, "a sparse LLONG_MAX file has %lld blocks",
+	      (long long)st.st_blocks);
+	pwrite_full(fd, "z", 1, max - 1);
+	pread_full(fd, &c, 1, max - 1);
+	CHECK(c == 'z', "last byte reads %#x", c);
+	pread_full(fd, &c, 1, max - 2);
+	CHECK(c == 0, "the byte before the last reads %#x", c);
+	/* past it: EINVAL (the end overflows) or EFBIG */
+	errno = 0;
+	CHECK(pwrite(fd, "z", 1, max) == -1 && (errno == EINVAL || errno == EFBIG),
+	      "pwrite at LLONG_MAX: %s", errno ? errname(errno) : "succeeded");
+	SYS(fsync(fd));
+	SYS(ftruncate(fd, 0));
+	SYS(close(fd));
+	return 0;
+}
