@@ -461,16 +461,19 @@ static long usmfs_fallocate(struct file *file, int mode, loff_t offset,
 		return -EOPNOTSUPP;
 
 	inode_lock(inode);
+	if (!(mode & FALLOC_FL_PUNCH_HOLE)) {
+		err = inode_newsize_ok(inode, offset + len);
+		if (err)
+			goto unlock;
+	}
+	/* set-id bits go (a non-owner without CAP_FSETID) as on a write */
+	err = file_modified(file);
+	if (err)
+		goto unlock;
 	if (mode & FALLOC_FL_PUNCH_HOLE) {
 		err = usmfs_punch_hole(inode, offset, len);
 		goto unlock;
 	}
-	err = inode_newsize_ok(inode, offset + len);
-	if (err)
-		goto unlock;
-	err = file_modified(file);
-	if (err)
-		goto unlock;
 
 	first = offset >> PAGE_SHIFT;
 	last = (offset + len - 1) >> PAGE_SHIFT;

@@ -772,6 +772,7 @@ struct inode *usmfs_get_inode(struct super_block *sb,
 	inode_init_owner(idmap, inode, dir, mode);
 	inode->i_mapping->a_ops = &usmfs_aops;
 	usmfs_set_all_times_now(inode);
+	USMFS_I(inode)->btime = inode_get_ctime(inode);
 	usmfs_policy_init(&USMFS_I(inode)->pol, sbi);
 	if (dir)
 		usmfs_policy_inherit(inode, dir);
@@ -874,8 +875,11 @@ static int usmfs_getattr(struct usmfs_idmap *idmap, const struct path *path,
 			 struct kstat *stat, u32 request_mask,
 			 unsigned int query_flags)
 {
-	usmfs_generic_fillattr(idmap, request_mask, d_inode(path->dentry),
-			       stat);
+	struct inode *inode = d_inode(path->dentry);
+
+	usmfs_generic_fillattr(idmap, request_mask, inode, stat);
+	stat->btime = USMFS_I(inode)->btime;
+	stat->result_mask |= STATX_BTIME;
 	return 0;
 }
 

@@ -180,6 +180,7 @@ struct usmfs_inode_info {
 	unsigned long sample_next;
 	struct list_head tailzero;	/* under @lock: usmfs_tailzero */
 	bool chan_gone;		/* evicted: not replayed to a server */
+	struct timespec64 btime;	/* birth (statx STATX_BTIME) */
 	struct inode vfs_inode;
 };
 
