@@ -42,6 +42,9 @@ enum usmfs_param {
 	Opt_evict,
 	Opt_swap,
 	Opt_swapin_timeout,
+	Opt_noacl,
+	Opt_inode64,
+	Opt_huge,
 };
 
 static const struct fs_parameter_spec usmfs_fs_parameters[] = {
@@ -54,6 +57,10 @@ static const struct fs_parameter_spec usmfs_fs_parameters[] = {
 	fsparam_string("evict",			Opt_evict),
 	fsparam_string("swap",			Opt_swap),
 	fsparam_string("swapin_timeout",	Opt_swapin_timeout),
+	/* tmpfs's, accepted where they describe what usmfs does anyway */
+	fsparam_flag("noacl",			Opt_noacl),
+	fsparam_flag("inode64",			Opt_inode64),
+	fsparam_string("huge",			Opt_huge),
 	{}
 };
 
@@ -142,6 +149,13 @@ static int usmfs_parse_param(struct fs_context *fc, struct fs_parameter *param)
 		break;
 	case Opt_swapin_timeout:
 		if (usmfs_parse_duration_ms(s, &ctx->swapin_timeout_ms))
+			goto bad_value;
+		break;
+	case Opt_noacl:		/* no POSIX ACLs: there are none */
+	case Opt_inode64:	/* inode numbers are unsigned long */
+		break;
+	case Opt_huge:		/* page cache THP: ours has none */
+		if (strcmp(s, "never"))
 			goto bad_value;
 		break;
 	}

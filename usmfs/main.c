@@ -218,26 +218,18 @@ static bool has_opt(const char *opts, const char *key)
 }
 
 /*
- * Remove KEY=VALUE from the comma-separated @opts and copy VALUE to @val.
- * 1 if it was there (the last one counts), 0 if not, -1 if too long.
+ * Keep in the comma-separated @opts the items @keep(item, len, @arg) says
+ * to keep, in order.
  */
-static int take_opt(char *opts, const char *key, char *val, size_t vlen)
+static void filter_opts(char *opts, bool (*keep)(const char *, size_t, void *),
+			void *arg)
 {
-	size_t kl = strlen(key);
 	char *p = opts, *w = opts;
-	int found = 0;
 
 	while (*p) {
-		char *end = strchr(p, ',');
-		size_t len = end ? (size_t)(end - p) : strlen(p);
+		size_t len = strcspn(p, ",");
 
-		if (len > kl && !strncmp(p, key, kl) && p[kl] == '=') {
-			if (len - kl - 1 >= vlen)
-				return -1;
-			memcpy(val, p + kl + 1, len - kl - 1);
-			val[len - kl - 1] = '\0';
-			found = 1;
-		} else {
+		if (keep(p, len, arg)) {
 			if (w != opts)
 				*w++ = ',';
 			memmove(w, p, len);
@@ -248,7 +240,64 @@ static int take_opt(char *opts, const char *key, char *val, size_t vlen)
 			p++;
 	}
 	*w = '\0';
-	return found;
+}
+
+struct take_arg {
+	const char *key;
+	char *val;
+	size_t vlen;
+	int found;
+};
+
+static bool keep_unless_key(const char *o, size_t len, void *arg)
+{
+	struct take_arg *t = arg;
+	size_t kl = strlen(t->key);
+
+	if (len <= kl || strncmp(o, t->key, kl) || o[kl] != '=')
+		return true;
+	if (len - kl - 1 >= t->vlen) {
+		t->found = -1;
+	} else if (t->found >= 0) {
+		memcpy(t->val, o + kl + 1, len - kl - 1);
+		t->val[len - kl - 1] = '\0';
+		t->found = 1;
+	}
+	return false;
+}
+
+/*
+ * Remove KEY=VALUE from the comma-separated @opts and copy VALUE to @val.
+ * 1 if it was there (the last one counts), 0 if not, -1 if too long.
+ */
+static int take_opt(char *opts, const char *key, char *val, size_t vlen)
+{
+	struct take_arg t = { key, val, vlen, 0 };
+
+	filter_opts(opts, keep_unless_key, &t);
+	return t.found;
+}
+
+/*
+ * Options tmpfs takes that libfuse does not know and that change nothing
+ * here: the access time ones (the FUSE mount keeps the kernel's default,
+ * relatime), lazytime, iversion, noacl (there are no POSIX ACLs),
+ * inode64 (inode numbers are 64-bit) and huge=never (no huge pages in the
+ * kernel's page cache of a FUSE file).  mount(8) passes them to helpers.
+ */
+static bool keep_unless_noop(const char *o, size_t len, void *arg)
+{
+	static const char *const noop[] = {
+		"relatime", "norelatime", "strictatime", "nostrictatime",
+		"lazytime", "nolazytime", "diratime", "nodiratime",
+		"iversion", "noiversion", "noacl", "inode64", "huge=never",
+	};
+
+	(void)arg;
+	for (size_t i = 0; i < sizeof(noop) / sizeof(noop[0]); i++)
+		if (strlen(noop[i]) == len && !strncmp(o, noop[i], len))
+			return false;
+	return true;
 }
 
 /* Undo mountinfo's octal escapes (\040 for a space) in place. */
@@ -514,6 +563,8 @@ int main(int argc, char **argv)
 	}
 	if (r > 0 && !strcmp(val, "default"))
 		fs.max_dirty = UINT64_MAX;
+
+	filter_opts(rest, keep_unless_noop, NULL);
 
 	/* libfuse's options, plus ours */
 	snprintf(fopts, sizeof(fopts), "%s%sdefault_permissions%s%s", rest,

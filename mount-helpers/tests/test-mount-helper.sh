@@ -25,6 +25,7 @@ cleanup() {
 		while mountpoint -q "$d" 2>/dev/null; do umount "$d" 2>/dev/null || umount -l "$d" || break; done
 	done
 	[ -n "$link" ] && [ -L /sbin/mount.usmfs ] && rm -f /sbin/mount.usmfs
+	[ -n "${flink:-}" ] && [ -L /sbin/mount.fuse.usmfs ] && rm -f /sbin/mount.fuse.usmfs
 	rm -rf "$T"
 }
 trap cleanup EXIT
@@ -105,7 +106,7 @@ t_remount() {
 	local st=$?
 	cat "$T/err"
 	if [ -n "$real" ]; then
-		[ $st = 32 ] && grep -q 'FUSE frontend cannot change options' "$T/err"
+		[ $st = 32 ] && grep -q 'FUSE frontend cannot change size=64M' "$T/err"
 	else
 		[ $st = 32 ] && grep -q 'not a usmfs mount' "$T/err"
 	fi && mountpoint -q "$M"
@@ -325,6 +326,30 @@ else
 		unmount "$T/m2" && unmount "$M"
 	}
 	check "fstab: mount -a -T FILE, noauto, mount -T FILE DIR" t_fstab
+	# tmpfs's options (mount(8) passes the access time ones on), and a
+	# remount of the FUSE mount's flags through mount(8), which runs
+	# mount.fuse.usmfs for a fuse.usmfs mount
+	t_tmpfs_opts() {
+		mount -t usmfs none "$M" -o size=16M,relatime,lazytime,noacl,inode64,huge=never,iversion,nodiratime ||
+			return 1
+		mounted_as_usmfs "$M" || return 1
+		[ -n "$real" ] || { unmount "$M"; return; }
+		mount -o remount,ro,noatime "$M" || return 1
+		findmnt -n -o OPTIONS --mountpoint "$M" | grep -Eq '^ro,.*noatime' ||
+			{ findmnt -n -o OPTIONS --mountpoint "$M"; return 1; }
+		mount -o remount,rw "$M" || return 1
+		echo x >"$M/f" || return 1
+		! mount -o remount,size=32M "$M" 2>"$T/err" &&
+			grep -q 'cannot change size=32M' "$T/err" || { cat "$T/err"; return 1; }
+		unmount "$M"
+	}
+	if [ -e /sbin/mount.fuse.usmfs ] && [ "$(readlink -f /sbin/mount.fuse.usmfs)" != "$(readlink -f "$HELPER")" ]; then
+		echo "SKIP tmpfs options: another /sbin/mount.fuse.usmfs is installed"
+	else
+		[ -e /sbin/mount.fuse.usmfs ] || { ln -s "$HELPER" /sbin/mount.fuse.usmfs && flink=1; }
+		check "tmpfs options; remount ro,noatime / rw through mount(8)" t_tmpfs_opts
+		[ -n "${flink:-}" ] && rm -f /sbin/mount.fuse.usmfs && flink=''
+	fi
 	[ -n "$link" ] && rm -f /sbin/mount.usmfs && link=''
 fi
 

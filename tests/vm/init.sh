@@ -172,6 +172,18 @@ if step mount mount -t "$MODULE" none /mnt/usm -o size="$SIZE"; then
 	step umount umount /mnt/usm
 fi
 
+# tmpfs's mount options (issue 14): accepted, and a remount of the flags
+tmpfs_opts() {
+	mkdir -p /mnt/usm-opts &&
+	mount -t "$MODULE" none /mnt/usm-opts \
+		-o size=8M,noacl,inode64,huge=never,relatime,lazytime &&
+	mount -o remount,ro,noatime /mnt/usm-opts &&
+	grep " /mnt/usm-opts " /proc/mounts | grep -q " ro,.*noatime" &&
+	! mount -t "$MODULE" none /mnt/usm-noswap -o size=8M,huge=always 2>/dev/null &&
+	umount /mnt/usm-opts
+}
+step tmpfs-opts tmpfs_opts || umount /mnt/usm-opts 2>/dev/null
+
 # Every frame back in the pool once nothing is mounted (where the module
 # has a pool stats file with a "used" line; frees may lag a moment).
 pool_file=/sys/kernel/debug/$MODULE/pool
