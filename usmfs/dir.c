@@ -240,15 +240,18 @@ void usmfs_ll_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		return;
 	}
 	pthread_mutex_lock(&fs.lock);
+	/* "." of any node id: a file handle's (FUSE_CAP_EXPORT_SUPPORT) */
+	p = node_find_locked(parent);
+	if (p && !strcmp(name, ".")) {
+		reply_entry_locked(req, p);
+		pthread_mutex_unlock(&fs.lock);
+		return;
+	}
 	p = dir_node_locked(parent, &err);
 	if (!p)
 		goto fail;
-	if (!strcmp(name, ".") || !strcmp(name, "..")) {
-		struct node *t = p;
-
-		if (name[1] && p->self)
-			t = p->self->dir;
-		reply_entry_locked(req, t);
+	if (!strcmp(name, "..")) {
+		reply_entry_locked(req, p->self ? p->self->dir : p);
 		pthread_mutex_unlock(&fs.lock);
 		return;
 	}
@@ -747,8 +750,20 @@ out:
 	fuse_reply_err(req, err);
 }
 
+/*
+ * An open directory: a listing from offset 0 ends at the entries that
+ * existed when it started.  A renamed entry gets a new cookie, at the end:
+ * without the bound, a reader that renames what it reads would never reach
+ * the end (tmpfs bounds its listings the same way).  The kernel serializes
+ * readdir on one open directory.
+ */
+struct dirhandle {
+	uint64_t end;		/* first cookie not listed */
+};
+
 void usmfs_ll_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
+	struct dirhandle *dh;
 	struct node *n;
 	int err = 0;
 
@@ -759,13 +774,29 @@ void usmfs_ll_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, err);
 		return;
 	}
-	fi->fh = 0;
-	fuse_reply_open(req, fi);
+	dh = malloc(sizeof(*dh));
+	if (!dh) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	dh->end = UINT64_MAX;
+	fi->fh = (uintptr_t)dh;
+	if (fuse_reply_open(req, fi))
+		free(dh);	/* interrupted: no releasedir will come */
+}
+
+void usmfs_ll_releasedir(fuse_req_t req, fuse_ino_t ino,
+			 struct fuse_file_info *fi)
+{
+	(void)ino;
+	free((struct dirhandle *)(uintptr_t)fi->fh);
+	fuse_reply_err(req, 0);
 }
 
 void usmfs_ll_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		      struct fuse_file_info *fi)
 {
+	struct dirhandle *dh = (struct dirhandle *)(uintptr_t)fi->fh;
 	struct order_ent *o;
 	struct node *n;
 	struct stat st;
@@ -773,7 +804,6 @@ void usmfs_ll_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	char *buf;
 	int err = 0;
 
-	(void)fi;
 	if (off < 0) {
 		fuse_reply_err(req, EINVAL);
 		return;
@@ -790,6 +820,8 @@ void usmfs_ll_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	if (!n)
 		goto fail;
 	memset(&st, 0, sizeof(st));
+	if (off == 0 && dh)	/* opendir or rewinddir: a new listing */
+		dh->end = n->dir ? n->dir->next_cookie : UINT64_MAX;
 	if (off < 1) {
 		st.st_ino = n->ino;
 		st.st_mode = S_IFDIR;
@@ -812,6 +844,8 @@ void usmfs_ll_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		goto done;
 	o = n->dir->order;
 	for (i = order_after(n->dir, (uint64_t)off); i < n->dir->norder; i++) {
+		if (dh && o[i].cookie >= dh->end)
+			break;
 		if (!o[i].d)
 			continue;
 		st.st_ino = o[i].d->node->ino;

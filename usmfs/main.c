@@ -46,6 +46,13 @@ static void usmfs_ll_init(void *userdata, struct fuse_conn_info *conn)
 	conn->time_gran = 1;
 	if (conn_opts)
 		fuse_apply_conn_info_opts(conn_opts, conn);
+	/*
+	 * File handles outlive the kernel's inode cache: it looks a handle's
+	 * node id up as "." (usmfs_ll_lookup).  Inode numbers are never
+	 * reused: generation 0 is enough.
+	 */
+	if (conn->capable & FUSE_CAP_EXPORT_SUPPORT)
+		conn->want |= FUSE_CAP_EXPORT_SUPPORT;
 	/* requests must come through io.c's read (O_TMPFILE, statx) */
 	conn->want &= ~FUSE_CAP_SPLICE_READ;
 	fs.writeback = (conn->want & FUSE_CAP_WRITEBACK_CACHE) != 0;
@@ -100,6 +107,7 @@ static const struct fuse_lowlevel_ops usmfs_ops = {
 	.release	= usmfs_ll_release,
 	.fsync		= usmfs_ll_fsync,
 	.opendir	= usmfs_ll_opendir,
+	.releasedir	= usmfs_ll_releasedir,
 	.readdir	= usmfs_ll_readdir,
 	.statfs		= usmfs_ll_statfs,
 	.setxattr	= usmfs_ll_setxattr,

@@ -175,6 +175,8 @@ void usmfs_ll_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		     fuse_ino_t newparent, const char *newname,
 		     unsigned int flags);
 void usmfs_ll_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void usmfs_ll_releasedir(fuse_req_t req, fuse_ino_t ino,
+			 struct fuse_file_info *fi);
 void usmfs_ll_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		      struct fuse_file_info *fi);
 

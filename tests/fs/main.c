@@ -65,7 +65,9 @@
 	X(setgid_falloc, "fallocate/punch by a non-owner clear set-id bits as write (root)") \
 	X(statx_btime, "statx STATX_BTIME: set at creation, kept after") \
 	X(tmpfile, "O_TMPFILE: unnamed, linkat through /proc, O_EXCL") \
-	X(max_filesize, "files up to MAX_LFS_FILESIZE")
+	X(max_filesize, "files up to MAX_LFS_FILESIZE") \
+	X(file_handle, "open_by_handle_at after drop_caches; ESTALE once removed (root)") \
+	X(readdir_rename, "ARG entries (5000) renamed while listed: each once, the listing ends")
 
 #define X_DECL(n, h) DECLARE_CASE(n);
 CASES(X_DECL)

@@ -4,6 +4,7 @@
  * rely on (issue 14): no virtual xattr in listxattr, setgid cleared by
  * fallocate, statx birth time, O_TMPFILE and linkat.
  */
+#include <dirent.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
 #include <time.h>
@@ -331,5 +332,131 @@ DECLARE_CASE(max_filesize)
 	SYS(fsync(fd));
 	SYS(ftruncate(fd, 0));
 	SYS(close(fd));
+	return 0;
+}
+
+/* ---------------------------------------------------------- file handles */
+
+static struct file_handle *handle_of(const char *path)
+{
+	struct file_handle *fh = xmalloc(sizeof(*fh) + MAX_HANDLE_SZ);
+	int mount_id;
+
+	fh->handle_bytes = MAX_HANDLE_SZ;
+	CHECK(name_to_handle_at(AT_FDCWD, path, fh, &mount_id, 0) == 0,
+	      "name_to_handle_at(%s): %s", path, errname(errno));
+	return fh;
+}
+
+/* Let the kernel forget every unused inode and dentry (root). */
+static void drop_caches(void)
+{
+	int fd = SYS(open("/proc/sys/vm/drop_caches", O_WRONLY));
+
+	sync();
+	write_full(fd, "2", 1);
+	SYS(close(fd));
+}
+
+/*
+ * open_by_handle_at after the kernel dropped its caches reopens the file
+ * (NFS export, fanotify, tools that keep handles); a removed file's handle
+ * is ESTALE.
+ */
+DECLARE_CASE(file_handle)
+{
+	const char *f = P("%s/f", dir), *d = P("%s/d", dir);
+	struct file_handle *fh, *dh;
+	char buf[16] = "";
+	struct stat st;
+	int mfd, fd, dfd;
+
+	need_root();
+	put_file(f, "handle data", 11, 0644);
+	SYS(mkdir(d, 0755));
+	put_file(P("%s/g", d), "g", 1, 0644);
+	fh = handle_of(f);
+	dh = handle_of(d);
+	mfd = SYS(open(dir, O_RDONLY | O_DIRECTORY));
+	drop_caches();
+	fd = open_by_handle_at(mfd, fh, O_RDONLY);
+	CHECK(fd >= 0, "open_by_handle_at(file) after drop_caches: %s",
+	      errname(errno));
+	pread_full(fd, buf, 11, 0);
+	CHECK(!memcmp(buf, "handle data", 11), "reopened file reads '%s'", buf);
+	SYS(close(fd));
+	drop_caches();
+	dfd = open_by_handle_at(mfd, dh, O_RDONLY | O_DIRECTORY);
+	CHECK(dfd >= 0, "open_by_handle_at(dir) after drop_caches: %s",
+	      errname(errno));
+	SYS(fstatat(dfd, "g", &st, 0));
+	CHECK(st.st_size == 1, "d/g size %lld", (long long)st.st_size);
+	SYS(close(dfd));
+	/* the same handle, twice, while cached: the same inode */
+	fd = SYS(open_by_handle_at(mfd, fh, O_RDWR));
+	SYS(fstat(fd, &st));
+	SYS(close(fd));
+	{
+		struct stat st2;
+
+		SYS(stat(f, &st2));
+		CHECK(st.st_ino == st2.st_ino, "handle opens inode %llu, path %llu",
+		      (unsigned long long)st.st_ino, (unsigned long long)st2.st_ino);
+	}
+	SYS(unlink(f));
+	drop_caches();
+	ERR(open_by_handle_at(mfd, fh, O_RDONLY), ESTALE);
+	SYS(close(mfd));
+	free(fh);
+	free(dh);
+	return 0;
+}
+
+/* ---------------------------------------------------- readdir and rename */
+
+/*
+ * Renaming every entry a listing returns, as it returns it: each entry is
+ * returned once and the listing ends (a renamed entry is a new name: it
+ * may or may not be returned, never again and again).
+ */
+DECLARE_CASE(readdir_rename)
+{
+	int n = argc > 0 ? atoi(argv[0]) : 5000;
+	const char *d = P("%s/d", dir);
+	unsigned char *seen;
+	struct dirent *e;
+	long total = 0;
+	DIR *dp;
+
+	CHECK(n > 0 && n <= 100000, "bad count %d", n);
+	seen = calloc((size_t)n, 1);
+	CHECK(seen, "calloc");
+	SYS(mkdir(d, 0755));
+	for (int i = 0; i < n; i++)
+		SYS(close(SYS(open(P("%s/f%d", d, i), O_CREAT | O_WRONLY, 0644))));
+	dp = opendir(d);
+	CHECK(dp, "opendir: %s", errname(errno));
+	while ((e = readdir(dp))) {
+		const char *name = e->d_name;
+		int i;
+
+		CHECK(++total <= 3L * n,
+		      "more than %ld entries from %d files: the listing does not end",
+		      3L * n, n);
+		if (!strcmp(name, ".") || !strcmp(name, ".."))
+			continue;
+		/* every entry returned gets a new name, renamed ones too */
+		SYS(rename(P("%s/%s", d, name), P("%s/r%ld", d, total)));
+		if (name[0] != 'f')
+			continue;
+		i = atoi(name + 1);
+		CHECK(i >= 0 && i < n, "odd name %s", name);
+		CHECK(!seen[i], "%s returned twice", name);
+		seen[i] = 1;
+	}
+	SYS(closedir(dp));
+	CHECK(total <= n + 2L + n, "%ld entries for %d files", total, n);
+	note("%ld entries listed for %d files renamed under the listing", total, n);
+	free(seen);
 	return 0;
 }
