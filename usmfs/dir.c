@@ -354,6 +354,9 @@ int node_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		err = ENOENT;
 		goto out_unlock;
 	}
+	err = node_flag_denies(p, FLAG_DIR_ADD);
+	if (err)
+		goto out_unlock;
 	if (name && dir_find(p->dir, name)) {
 		err = EEXIST;
 		goto out_unlock;
@@ -516,6 +519,9 @@ void usmfs_ll_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 	} else if (p) {
 		if (S_ISDIR(n->mode))
 			err = EPERM;
+		else if (node_flag_denies(n, FLAG_REMOVE) ||
+			 node_flag_denies(p, FLAG_DIR_ADD))
+			err = EPERM;
 		else if ((!n->nlink && !n->tmpfile) || !p->nlink || !p->dir)
 			err = ENOENT;	/* (the kernel refuses O_EXCL tmpfiles) */
 		else if (n->nlink >= UINT32_MAX - 1)
@@ -583,6 +589,11 @@ static void remove_common(fuse_req_t req, fuse_ino_t parent, const char *name,
 		goto out;
 	}
 	n = d->node;
+	err = node_flag_denies(p, FLAG_DIR_REMOVE);
+	if (!err)
+		err = node_flag_denies(n, FLAG_REMOVE);
+	if (err)
+		goto out;
 	if (isdir && !S_ISDIR(n->mode)) {
 		err = ENOTDIR;
 		goto out;
@@ -697,6 +708,9 @@ void usmfs_ll_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		goto out;
 	}
 	t = dir_find(np->dir, newname);
+	err = rename_flag_denies(p, s->node, np, t ? t->node : NULL);
+	if (err)
+		goto out;
 	if (flags & RENAME_EXCHANGE) {
 		err = t ? rename_exchange_locked(p, s, np, t) : ENOENT;
 		goto out;

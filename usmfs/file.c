@@ -180,6 +180,14 @@ void usmfs_ll_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 
 	if (!n)
 		return;
+	pthread_mutex_lock(&fs.lock);
+	r = node_flag_open_denies(n, fi->flags);
+	pthread_mutex_unlock(&fs.lock);
+	if (r) {
+		fuse_reply_err(req, r);
+		node_put(n);
+		return;
+	}
 	if ((fi->flags & O_TRUNC) && (fi->flags & O_ACCMODE) != O_RDONLY) {
 		r = file_set_size(n, 0);
 		if (r) {
@@ -569,6 +577,16 @@ void usmfs_ll_fallocate(fuse_req_t req, fuse_ino_t ino, int mode,
 	}
 	if (!n->uf) {
 		fuse_reply_err(req, S_ISDIR(n->mode) ? EISDIR : ENODEV);
+		node_put(n);
+		return;
+	}
+	/* chattr +i: nothing; +a: no hole punched (vfs_fallocate's rules) */
+	pthread_mutex_lock(&fs.lock);
+	r = node_flag_denies(n, mode & FALLOC_FL_PUNCH_HOLE ? FLAG_META :
+			     FLAG_CHANGE);
+	pthread_mutex_unlock(&fs.lock);
+	if (r) {
+		fuse_reply_err(req, r);
 		node_put(n);
 		return;
 	}

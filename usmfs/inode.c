@@ -318,6 +318,14 @@ void usmfs_ll_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 		fuse_reply_err(req, ENOENT);
 		return;
 	}
+	/* chattr +i: nothing; +a: times only (the kernel's own flushes) */
+	pthread_mutex_lock(&fs.lock);
+	err = node_flag_denies(n, to_set & (FUSE_SET_ATTR_MODE |
+		FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID | FUSE_SET_ATTR_SIZE) ?
+		FLAG_META : FLAG_CHANGE);
+	pthread_mutex_unlock(&fs.lock);
+	if (err)
+		goto out;
 	if (to_set & FUSE_SET_ATTR_SIZE) {
 		if (S_ISDIR(n->mode)) {
 			err = EISDIR;

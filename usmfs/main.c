@@ -53,6 +53,9 @@ static void usmfs_ll_init(void *userdata, struct fuse_conn_info *conn)
 	 */
 	if (conn->capable & FUSE_CAP_EXPORT_SUPPORT)
 		conn->want |= FUSE_CAP_EXPORT_SUPPORT;
+	/* chattr on directories too (flags.c) */
+	if (conn->capable & FUSE_CAP_IOCTL_DIR)
+		conn->want |= FUSE_CAP_IOCTL_DIR;
 	/* requests must come through io.c's read (O_TMPFILE, statx) */
 	conn->want &= ~FUSE_CAP_SPLICE_READ;
 	fs.writeback = (conn->want & FUSE_CAP_WRITEBACK_CACHE) != 0;
@@ -108,6 +111,7 @@ static const struct fuse_lowlevel_ops usmfs_ops = {
 	.fsync		= usmfs_ll_fsync,
 	.opendir	= usmfs_ll_opendir,
 	.releasedir	= usmfs_ll_releasedir,
+	.ioctl		= usmfs_ll_ioctl,
 	.readdir	= usmfs_ll_readdir,
 	.statfs		= usmfs_ll_statfs,
 	.setxattr	= usmfs_ll_setxattr,

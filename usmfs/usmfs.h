@@ -86,6 +86,7 @@ struct node {
 	struct timespec atime, mtime, ctime;
 	struct timespec btime;		/* birth (statx, io.c) */
 	bool tmpfile;			/* O_TMPFILE, never linked: linkable */
+	uint32_t fsflags;		/* chattr's FS_*_FL (flags.c) */
 
 	uint64_t nlookup;		/* kernel references (lookup count) */
 	uint32_t nopen;			/* open file handles */
@@ -198,6 +199,22 @@ void usmfs_ll_fallocate(fuse_req_t req, fuse_ino_t ino, int mode,
 void usmfs_ll_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
 		    struct fuse_file_info *fi);
 int file_set_size(struct node *n, uint64_t size);
+
+/* flags.c */
+enum flag_op {
+	FLAG_CHANGE,		/* data, times, xattrs */
+	FLAG_META,		/* mode, owner, size */
+	FLAG_REMOVE,		/* unlink, rename or link of the inode */
+	FLAG_DIR_ADD,		/* an entry added to the directory */
+	FLAG_DIR_REMOVE,	/* an entry removed from the directory */
+};
+int node_flag_denies(const struct node *n, enum flag_op op);
+int node_flag_open_denies(const struct node *n, int flags);
+int rename_flag_denies(const struct node *p, const struct node *n,
+		       const struct node *np, const struct node *victim);
+void usmfs_ll_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd,
+		    void *arg, struct fuse_file_info *fi, unsigned flags,
+		    const void *in_buf, size_t in_bufsz, size_t out_bufsz);
 
 /* io.c */
 int io_setup(struct fuse_session *se);

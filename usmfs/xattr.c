@@ -291,6 +291,21 @@ static int mount_stats(char *buf, size_t len)
 	return r < 0 ? r : k + r;
 }
 
+/* chattr +i or +a: no xattr set or removed (replies, puts @n: true). */
+static bool xattr_flag_denies(fuse_req_t req, struct node *n)
+{
+	int err;
+
+	pthread_mutex_lock(&fs.lock);
+	err = node_flag_denies(n, FLAG_META);
+	pthread_mutex_unlock(&fs.lock);
+	if (!err)
+		return false;
+	fuse_reply_err(req, err);
+	node_put(n);
+	return true;
+}
+
 void usmfs_ll_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 		       const char *value, size_t size, int flags)
 {
@@ -310,6 +325,8 @@ void usmfs_ll_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 		fuse_reply_err(req, ENOENT);
 		return;
 	}
+	if (xattr_flag_denies(req, n))
+		return;
 	id = usm_xattr_lookup(name);
 	if (!strcmp(name, USM_XATTR_RECLAIM))
 		err = reclaim(n, value, size);
@@ -464,6 +481,8 @@ void usmfs_ll_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 		fuse_reply_err(req, ENOENT);
 		return;
 	}
+	if (xattr_flag_denies(req, n))
+		return;
 	id = usm_xattr_lookup(name);
 	if (id == USM_XATTR_STATS) {
 		err = EPERM;

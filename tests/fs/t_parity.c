@@ -5,6 +5,8 @@
  * fallocate, statx birth time, O_TMPFILE and linkat.
  */
 #include <dirent.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
 #include <time.h>
@@ -458,5 +460,120 @@ DECLARE_CASE(readdir_rename)
 	CHECK(total <= n + 2L + n, "%ld entries for %d files", total, n);
 	note("%ld entries listed for %d files renamed under the listing", total, n);
 	free(seen);
+	return 0;
+}
+
+/* ------------------------------------------------------------ inode flags */
+
+static unsigned int get_flags(const char *path)
+{
+	int fd = SYS(open(path, O_RDONLY | O_NONBLOCK));
+	unsigned int fl = 0;
+
+	CHECK(ioctl(fd, FS_IOC_GETFLAGS, &fl) == 0, "FS_IOC_GETFLAGS(%s): %s",
+	      path, errname(errno));
+	SYS(close(fd));
+	return fl;
+}
+
+static void set_flags(const char *path, unsigned int fl)
+{
+	int fd = SYS(open(path, O_RDONLY | O_NONBLOCK));
+
+	CHECK(ioctl(fd, FS_IOC_SETFLAGS, &fl) == 0, "FS_IOC_SETFLAGS(%s, %#x): %s",
+	      path, fl, errname(errno));
+	SYS(close(fd));
+	CHECK(get_flags(path) == fl, "flags %#x after setting %#x", get_flags(path), fl);
+}
+
+static const char *fl_path;
+
+static int fl_as_u1(void *arg)
+{
+	unsigned int fl = FS_IMMUTABLE_FL;
+	int fd = SYS(open(fl_path, O_RDONLY));
+
+	(void)arg;
+	/* the owner without CAP_LINUX_IMMUTABLE: not i or a, but A */
+	ERR(ioctl(fd, FS_IOC_SETFLAGS, &fl), EPERM);
+	fl = FS_NOATIME_FL;
+	SYS(ioctl(fd, FS_IOC_SETFLAGS, &fl));
+	fl = 0;
+	SYS(ioctl(fd, FS_IOC_SETFLAGS, &fl));
+	SYS(close(fd));
+	return 0;
+}
+
+/* chattr +i +a +A: immutable and append-only enforced (root). */
+DECLARE_CASE(inode_flags)
+{
+	const char *f = P("%s/f", dir), *d = P("%s/d", dir);
+	struct timespec ts[2] = { { 1, 0 }, { 1, 0 } };
+	struct fsxattr fx;
+	char buf[16] = "";
+	int fd;
+
+	need_root();
+	SYS(chmod(dir, 0777));
+	put_file(f, "abc", 3, 0644);
+	SYS(mkdir(d, 0755));
+	put_file(P("%s/x", d), "x", 1, 0644);
+	CHECK((get_flags(f) & (FS_IMMUTABLE_FL | FS_APPEND_FL)) == 0,
+	      "new file flags %#x", get_flags(f));
+
+	/* immutable: no change of any kind */
+	set_flags(f, FS_IMMUTABLE_FL);
+	fd = SYS(open(f, O_RDONLY));
+	SYS(ioctl(fd, FS_IOC_FSGETXATTR, &fx));
+	CHECK(fx.fsx_xflags & FS_XFLAG_IMMUTABLE, "FS_IOC_FSGETXATTR xflags %#x",
+	      fx.fsx_xflags);
+	SYS(close(fd));
+	ERR(open(f, O_WRONLY), EPERM);
+	ERR(open(f, O_RDONLY | O_TRUNC), EPERM);
+	ERR(truncate(f, 0), EPERM);
+	ERR(unlink(f), EPERM);
+	ERR(rename(f, P("%s/g", dir)), EPERM);
+	ERR(link(f, P("%s/h", dir)), EPERM);
+	ERR(chmod(f, 0600), EPERM);
+	ERR(chown(f, 1001, 1001), EPERM);
+	ERR(utimensat(AT_FDCWD, f, ts, 0), EPERM);
+	ERR(setxattr(f, "user.x", "1", 1, 0), EPERM);
+	set_flags(f, 0);
+
+	/* append-only: writes at the end only, never removed */
+	set_flags(f, FS_APPEND_FL);
+	ERR(open(f, O_WRONLY), EPERM);
+	ERR(truncate(f, 0), EPERM);
+	ERR(unlink(f), EPERM);
+	ERR(chmod(f, 0600), EPERM);
+	fd = SYS(open(f, O_WRONLY | O_APPEND));
+	write_full(fd, "def", 3);
+	ERR(ftruncate(fd, 1), EPERM);
+	SYS(close(fd));
+	set_flags(f, 0);
+	fd = SYS(open(f, O_RDONLY));
+	read_full(fd, buf, 6);
+	CHECK(!memcmp(buf, "abcdef", 6), "append-only file reads '%s'", buf);
+	SYS(close(fd));
+
+	/* an immutable directory: nothing created or removed in it */
+	set_flags(d, FS_IMMUTABLE_FL);
+	ERR(open(P("%s/new", d), O_CREAT | O_WRONLY, 0644), EPERM);
+	ERR(mkdir(P("%s/sub", d), 0755), EPERM);
+	ERR(unlink(P("%s/x", d)), EPERM);
+	ERR(rename(P("%s/x", d), P("%s/y", d)), EPERM);
+	set_flags(d, 0);
+	/* append-only directory: created in, not removed from */
+	set_flags(d, FS_APPEND_FL);
+	put_file(P("%s/new", d), "n", 1, 0644);
+	ERR(unlink(P("%s/new", d)), EPERM);
+	set_flags(d, 0);
+
+	/* noatime is kept; the owner may set it, not i or a */
+	set_flags(f, FS_NOATIME_FL);
+	set_flags(f, 0);
+	SYS(chown(f, U1, G1));
+	fl_path = f;
+	CHECK(run_as(U1, G1, fl_as_u1, NULL) == 0, "flags as the owner uid %d", U1);
 	return 0;
 }

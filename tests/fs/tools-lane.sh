@@ -1,5 +1,6 @@
 #!/bin/bash
-# tools-lane.sh MNT - copy tools round trips on a mounted usmfs (or tmpfs).
+# tools-lane.sh MNT - copy tools round trips and chattr on a mounted usmfs
+# (or tmpfs).
 #
 # As root, from the FUSE lane (fuse-lane.sh) and on its own: a small tmpfs
 # of its own is the other side.  rsync -aX, cp -a --preserve=all and
@@ -7,6 +8,7 @@
 # when MNT is usmfs) from tmpfs to MNT, MNT to MNT and MNT back to tmpfs;
 # every command must exit 0, and the xattrs at the end must be the ones the
 # source had: no computed user.usm.stats copied as an ordinary attribute.
+# chattr +i / +a and lsattr: the flags show and are enforced.
 # Prints "PASS|FAIL tools-NAME[: why]" per check and ends with
 # "tools: N passed, N failed"; exits 1 on any failure.
 set -u
@@ -104,6 +106,29 @@ run tar-usm-usm-x tar --xattrs --xattrs-include='*' -C "$t/t2" -xf "$ref/usm.tar
 same tar-usm-usm-xattrs "$t/t2" "$want2"
 run tar-out-x tar --xattrs --xattrs-include='*' -C "$ref/t3" -xf "$ref/usm.tar"
 same tar-out-xattrs "$ref/t3" "$want2"
+
+# --- chattr / lsattr (e2fsprogs): +i and +a enforced, -i -a undo
+f=$t/flagged
+echo one >"$f"
+if chattr +i "$f" 2>"$ref/chattr.err" && lsattr -d "$f" | grep -q '^[^ ]*i'; then
+	if ! rm -f "$f" 2>/dev/null && ! (echo two >>"$f") 2>/dev/null; then
+		pass chattr-immutable
+	else
+		fail chattr-immutable "an immutable file was changed or removed"
+	fi
+	chattr -i "$f"
+else
+	fail chattr-immutable "chattr +i / lsattr: $(head -n 1 "$ref/chattr.err")"
+fi
+if chattr +a "$f" && lsattr -d "$f" | grep -q '^[^ ]*a' &&
+   echo two >>"$f" && ! (echo three >"$f") 2>/dev/null && ! rm -f "$f" 2>/dev/null &&
+   chattr -a "$f" && [ "$(cat "$f")" = "$(printf 'one\ntwo')" ]; then
+	pass chattr-append
+else
+	fail chattr-append "append-only not as on tmpfs: $(cat "$f" | tr '\n' ' ')"
+	chattr -a "$f" 2>/dev/null
+fi
+rm -f "$f"
 
 # data survived every trip
 if cmp -s "$src/d/big" "$t/t2/d/big" && cmp -s "$src/d/big" "$ref/c3/d/big" &&
