@@ -10,6 +10,7 @@
  */
 #include <linux/fs.h>
 #include <linux/falloc.h>
+#include <linux/fileattr.h>
 #include <linux/log2.h>
 #include <linux/module.h>
 #include <linux/mm.h>
@@ -560,6 +561,39 @@ static int usmfs_open(struct inode *inode, struct file *file)
 	/* O_DIRECT is accepted, as tmpfs does: there is no cache to bypass. */
 	file->f_mode |= FMODE_CAN_ODIRECT;
 	return generic_file_open(inode, file);
+}
+
+/* ----------------------------------------------------------- inode flags */
+
+/* chattr's flags tmpfs keeps; i, a and A are enforced by the VFS. */
+#define USMFS_FL_USER	(FS_IMMUTABLE_FL | FS_APPEND_FL | FS_NODUMP_FL | \
+			 FS_NOATIME_FL)
+
+int usmfs_fileattr_get(struct dentry *dentry, struct fileattr *fa)
+{
+	fileattr_fill_flags(fa, READ_ONCE(USMFS_I(d_inode(dentry))->fsflags));
+	return 0;
+}
+
+/* The VFS checked ownership and CAP_LINUX_IMMUTABLE, under inode_lock. */
+int usmfs_fileattr_set(struct usmfs_idmap *idmap, struct dentry *dentry,
+		       struct fileattr *fa)
+{
+	struct inode *inode = d_inode(dentry);
+	unsigned int iflags = 0;
+
+	if (fileattr_has_fsx(fa) || (fa->flags & ~USMFS_FL_USER))
+		return -EOPNOTSUPP;
+	WRITE_ONCE(USMFS_I(inode)->fsflags, fa->flags);
+	if (fa->flags & FS_IMMUTABLE_FL)
+		iflags |= S_IMMUTABLE;
+	if (fa->flags & FS_APPEND_FL)
+		iflags |= S_APPEND;
+	if (fa->flags & FS_NOATIME_FL)
+		iflags |= S_NOATIME;
+	inode_set_flags(inode, iflags, S_IMMUTABLE | S_APPEND | S_NOATIME);
+	inode_set_ctime_current(inode);
+	return 0;
 }
 
 const struct file_operations usmfs_file_operations = {

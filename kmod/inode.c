@@ -11,6 +11,7 @@
 #include <linux/mm.h>
 #include <linux/namei.h>
 #include <linux/pagemap.h>
+#include <linux/random.h>
 #include <linux/slab.h>
 #include <linux/statfs.h>
 #include <linux/xattr.h>
@@ -769,6 +770,7 @@ struct inode *usmfs_get_inode(struct super_block *sb,
 		return ERR_PTR(-ENOMEM);
 	}
 	inode->i_ino = get_next_ino();
+	inode->i_generation = get_random_u32();	/* file handles */
 	inode_init_owner(idmap, inode, dir, mode);
 	inode->i_mapping->a_ops = &usmfs_aops;
 	usmfs_set_all_times_now(inode);
@@ -915,12 +917,16 @@ const struct inode_operations usmfs_dir_inode_operations = {
 	.setattr	= usmfs_setattr,
 	.getattr	= usmfs_getattr,
 	.listxattr	= usmfs_listxattr,
+	.fileattr_get	= usmfs_fileattr_get,
+	.fileattr_set	= usmfs_fileattr_set,
 };
 
 const struct inode_operations usmfs_file_inode_operations = {
 	.setattr	= usmfs_setattr,
 	.getattr	= usmfs_getattr,
 	.listxattr	= usmfs_listxattr,
+	.fileattr_get	= usmfs_fileattr_get,
+	.fileattr_set	= usmfs_fileattr_set,
 };
 
 const struct inode_operations usmfs_symlink_inode_operations = {

@@ -9,6 +9,7 @@
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/exportfs.h>
 #include <linux/fs.h>
 #include <linux/fs_context.h>
 #include <linux/fs_parser.h>
@@ -208,6 +209,73 @@ static void usmfs_apply(struct usmfs_sb_info *sbi, struct usmfs_fs_ctx *ctx,
 		sbi->opt_swapin_timeout_ms = ctx->swapin_timeout_ms;
 }
 
+/* ------------------------------------------------------------ file handles */
+
+/*
+ * A handle is tmpfs's: the generation, then the 64-bit inode number.  The
+ * inode is found in the inode hash: regular files are hashed when they are
+ * made (the server's ilookup), any other inode when its first handle is.
+ */
+#define USMFS_FH_LEN	3
+
+static int usmfs_encode_fh(struct inode *inode, __u32 *fh, int *len,
+			   struct inode *parent)
+{
+	static DEFINE_SPINLOCK(hash_lock);
+
+	if (*len < USMFS_FH_LEN) {
+		*len = USMFS_FH_LEN;
+		return FILEID_INVALID;
+	}
+	if (inode_unhashed(inode)) {
+		spin_lock(&hash_lock);
+		if (inode_unhashed(inode))
+			insert_inode_hash(inode);
+		spin_unlock(&hash_lock);
+	}
+	fh[0] = inode->i_generation;
+	fh[1] = lower_32_bits((u64)inode->i_ino);
+	fh[2] = upper_32_bits((u64)inode->i_ino);
+	*len = USMFS_FH_LEN;
+	return 1;
+}
+
+static int usmfs_fh_match(struct inode *inode, void *data)
+{
+	const u32 *fh = data;
+
+	return (u64)inode->i_ino == ((u64)fh[2] << 32 | fh[1]) &&
+	       inode->i_generation == fh[0];
+}
+
+static struct dentry *usmfs_fh_to_dentry(struct super_block *sb,
+					 struct fid *fid, int fh_len,
+					 int fh_type)
+{
+	u64 ino;
+	struct inode *inode;
+
+	if (fh_len < USMFS_FH_LEN || fh_type != 1)
+		return NULL;
+	ino = (u64)fid->raw[2] << 32 | fid->raw[1];
+	if (ino > ULONG_MAX)
+		return NULL;
+	inode = ilookup5(sb, (unsigned long)ino, usmfs_fh_match, fid->raw);
+	return inode ? d_obtain_alias(inode) : NULL;	/* NULL: ESTALE */
+}
+
+/* Names stay in the dcache: a directory's dentry is never disconnected. */
+static struct dentry *usmfs_get_parent(struct dentry *child)
+{
+	return ERR_PTR(-ESTALE);
+}
+
+static const struct export_operations usmfs_export_ops = {
+	.encode_fh	= usmfs_encode_fh,
+	.fh_to_dentry	= usmfs_fh_to_dentry,
+	.get_parent	= usmfs_get_parent,
+};
+
 static int usmfs_fill_super(struct super_block *sb, struct fs_context *fc)
 {
 	struct usmfs_fs_ctx *ctx = fc->fs_private;
@@ -233,6 +301,7 @@ static int usmfs_fill_super(struct super_block *sb, struct fs_context *fc)
 	sb->s_magic = USMFS_MAGIC;
 	sb->s_op = &usmfs_super_operations;
 	sb->s_xattr = usmfs_xattr_handlers;
+	sb->s_export_op = &usmfs_export_ops;
 	sb->s_time_gran = 1;
 
 	inode = usmfs_get_inode(sb, USMFS_NOP_IDMAP, NULL,

@@ -181,6 +181,7 @@ struct usmfs_inode_info {
 	struct list_head tailzero;	/* under @lock: usmfs_tailzero */
 	bool chan_gone;		/* evicted: not replayed to a server */
 	struct timespec64 btime;	/* birth (statx STATX_BTIME) */
+	u32 fsflags;		/* FS_*_FL of chattr, under the inode lock */
 	struct inode vfs_inode;
 };
 
@@ -298,6 +299,10 @@ void usmfs_tailzero_apply(struct usmfs_inode_info *info, pgoff_t index,
 void usmfs_falloc_finish(struct inode *inode, pgoff_t first, pgoff_t last,
 			 bool undo);
 int usmfs_setattr_size(struct inode *inode, loff_t newsize);
+struct fileattr;
+int usmfs_fileattr_get(struct dentry *dentry, struct fileattr *fa);
+int usmfs_fileattr_set(struct usmfs_idmap *idmap, struct dentry *dentry,
+		       struct fileattr *fa);
 int usmfs_show_options(struct seq_file *m, struct dentry *root);
 bool usmfs_swap_given(const struct usmfs_sb_info *sbi);
 
