@@ -674,17 +674,45 @@ static int rename_exchange_locked(struct node *p, struct dent *s,
 	return 0;
 }
 
+/*
+ * RENAME_WHITEOUT (overlayfs): the source name is left to a whiteout, a
+ * 0:0 character device of the caller's, made before anything moves so
+ * that nothing can fail after.
+ */
+static struct node *whiteout_new_locked(fuse_req_t req, struct node *p,
+					int *err)
+{
+	const struct fuse_ctx *c = fuse_req_ctx(req);
+	struct node *w;
+
+	w = node_new_locked(S_IFCHR, c->uid,
+			    p->mode & S_ISGID ? p->gid : c->gid, err);
+	if (w)
+		w->nlink = 1;
+	return w;
+}
+
+/* The source entry @s goes, or names the whiteout @w. */
+static void leave_source(struct dent *s, struct node *w)
+{
+	if (w)
+		s->node = w;
+	else
+		dir_remove_locked(s);
+}
+
 void usmfs_ll_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		     fuse_ino_t newparent, const char *newname,
 		     unsigned int flags)
 {
 	struct usm_file *uf = NULL;
-	struct node *p, *np, *n, *victim;
+	struct node *p, *np, *n, *victim, *w = NULL;
 	struct dent *s, *t, *nd;
 	int err;
 
-	if ((flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE)) ||
-	    ((flags & RENAME_NOREPLACE) && (flags & RENAME_EXCHANGE))) {
+	if ((flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE | RENAME_WHITEOUT)) ||
+	    ((flags & RENAME_EXCHANGE) &&
+	     (flags & (RENAME_NOREPLACE | RENAME_WHITEOUT)))) {
 		fuse_reply_err(req, EINVAL);
 		return;
 	}
@@ -724,6 +752,11 @@ void usmfs_ll_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		err = EINVAL;
 		goto out;
 	}
+	if (flags & RENAME_WHITEOUT) {
+		w = whiteout_new_locked(req, p, &err);
+		if (!w)
+			goto out;
+	}
 	if (t) {
 		victim = t->node;
 		if (victim == n)
@@ -743,15 +776,16 @@ void usmfs_ll_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		/* Reuse the target's entry: nothing to allocate. */
 		t->node = n;
 		set_self(n, t);
-		dir_remove_locked(s);
+		leave_source(s, w);
 		unlinked_locked(victim, np, &uf);
 	} else {
 		err = -dir_add_locked(np, newname, n, &nd);
 		if (err)
 			goto out;
 		set_self(n, nd);
-		dir_remove_locked(s);
+		leave_source(s, w);
 	}
+	w = NULL;	/* named by the source entry now */
 	if (S_ISDIR(n->mode) && p != np) {
 		p->nlink--;
 		np->nlink++;
@@ -759,6 +793,10 @@ void usmfs_ll_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	node_touch(&n->ctime);
 	p->mtime = p->ctime = np->mtime = np->ctime = n->ctime;
 out:
+	if (w) {		/* made, not used */
+		w->nlink = 0;
+		node_maybe_free_locked(w, NULL);
+	}
 	pthread_mutex_unlock(&fs.lock);
 	node_release_file(uf);
 	fuse_reply_err(req, err);

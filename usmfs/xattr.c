@@ -412,6 +412,8 @@ void usmfs_ll_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 
 void usmfs_ll_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 {
+	/* trusted.* is listed to CAP_SYS_ADMIN: here, to uid 0 */
+	bool trusted = fuse_req_ctx(req)->uid == 0;
 	char *list = NULL, tmp[USM_VAL_BUF];
 	size_t len = 0, pos = 0;
 	struct xattr *x;
@@ -450,6 +452,8 @@ void usmfs_ll_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 			}
 		}
 		for (x = n->xattrs; x; x = x->next) {
+			if (!trusted && !strncmp(x->name, "trusted.", 8))
+				continue;
 			if (pass == 0) {
 				len += strlen(x->name) + 1;
 			} else if (pos + strlen(x->name) + 1 <= len) {

@@ -68,7 +68,9 @@
 	X(max_filesize, "files up to MAX_LFS_FILESIZE") \
 	X(file_handle, "open_by_handle_at after drop_caches; ESTALE once removed (root)") \
 	X(readdir_rename, "ARG entries (5000) renamed while listed: each once, the listing ends") \
-	X(inode_flags, "chattr +i +a +A: FS_IOC_GETFLAGS/SETFLAGS/FSGETXATTR, enforced (root)")
+	X(inode_flags, "chattr +i +a +A: FS_IOC_GETFLAGS/SETFLAGS/FSGETXATTR, enforced (root)") \
+	X(rename_whiteout, "renameat2 RENAME_WHITEOUT, trusted.* for root only (root)") \
+	X(overlay_upper, "overlayfs upper and work here: copy-up, whiteouts, renamed dirs (root)")
 
 #define X_DECL(n, h) DECLARE_CASE(n);
 CASES(X_DECL)

@@ -7,6 +7,8 @@
 #include <dirent.h>
 #include <linux/fs.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/sysmacros.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
 #include <time.h>
@@ -575,5 +577,122 @@ DECLARE_CASE(inode_flags)
 	SYS(chown(f, U1, G1));
 	fl_path = f;
 	CHECK(run_as(U1, G1, fl_as_u1, NULL) == 0, "flags as the owner uid %d", U1);
+	return 0;
+}
+
+/* ------------------------------------------- whiteouts, trusted, overlayfs */
+
+static void expect_whiteout(const char *path)
+{
+	struct stat st;
+
+	SYS(lstat(path, &st));
+	CHECK(S_ISCHR(st.st_mode) && st.st_rdev == makedev(0, 0),
+	      "%s: mode %o rdev %#llx, want a 0:0 character device", path,
+	      st.st_mode, (unsigned long long)st.st_rdev);
+}
+
+static int trusted_as_u1(void *arg)
+{
+	char buf[256];
+	ssize_t n;
+
+	ERR(setxattr((const char *)arg, "trusted.t", "1", 1, 0), EPERM);
+	n = SYS(listxattr((const char *)arg, buf, sizeof(buf)));
+	for (ssize_t i = 0; i < n; i += strlen(buf + i) + 1)
+		CHECK(strncmp(buf + i, "trusted.", 8), "uid %d lists %s", U1, buf + i);
+	return 0;
+}
+
+/* renameat2 RENAME_WHITEOUT (root: CAP_MKNOD) and trusted.* for root. */
+DECLARE_CASE(rename_whiteout)
+{
+	const char *a = P("%s/a", dir), *b = P("%s/b", dir), *c = P("%s/c", dir);
+	const char *d = P("%s/d", dir), *e = P("%s/e", dir);
+	char buf[16] = "";
+
+	need_root();
+	SYS(chmod(dir, 0777));
+	put_file(a, "A", 1, 0644);
+	SYS(renameat2(AT_FDCWD, a, AT_FDCWD, b, RENAME_WHITEOUT));
+	expect_whiteout(a);
+	put_file(c, "C", 1, 0644);
+	SYS(renameat2(AT_FDCWD, b, AT_FDCWD, c, RENAME_WHITEOUT));
+	expect_whiteout(b);
+	{
+		int fd = SYS(open(c, O_RDONLY));
+
+		read_full(fd, buf, 1);
+		SYS(close(fd));
+	}
+	CHECK(buf[0] == 'A', "renamed over: reads %c", buf[0]);
+	ERR(renameat2(AT_FDCWD, c, AT_FDCWD, a, RENAME_WHITEOUT | RENAME_EXCHANGE),
+	    EINVAL);
+	SYS(mkdir(d, 0755));
+	SYS(renameat2(AT_FDCWD, d, AT_FDCWD, e, RENAME_WHITEOUT));
+	expect_whiteout(d);
+	SYS(rmdir(e));
+	/* trusted.* (overlayfs keeps its metadata there): root only */
+	SYS(setxattr(c, "trusted.overlay.opaque", "y", 1, 0));
+	CHECK(getxattr(c, "trusted.overlay.opaque", buf, sizeof(buf)) == 1 &&
+	      buf[0] == 'y', "trusted.overlay.opaque reads back wrong");
+	SYS(chmod(c, 0666));
+	CHECK(run_as(U1, G1, trusted_as_u1, (void *)c) == 0, "trusted.* as uid %d", U1);
+	return 0;
+}
+
+/*
+ * overlayfs with its upper and work directories here: copy-up, whiteouts,
+ * opaque and renamed merged directories (root; skipped where the kernel
+ * has no overlayfs).
+ */
+DECLARE_CASE(overlay_upper)
+{
+	const char *lo = P("%s/lower", dir), *up = P("%s/upper", dir);
+	const char *wk = P("%s/work", dir), *m = P("%s/merged", dir);
+	char buf[32] = "";
+	struct stat st;
+	int fd;
+
+	need_root();
+	SYS(mkdir(lo, 0755));
+	SYS(mkdir(up, 0755));
+	SYS(mkdir(wk, 0755));
+	SYS(mkdir(m, 0755));
+	put_file(P("%s/lf", lo), "lower", 5, 0644);
+	put_file(P("%s/gone", lo), "g", 1, 0644);
+	SYS(mkdir(P("%s/ld", lo), 0755));
+	put_file(P("%s/ld/x", lo), "x", 1, 0644);
+	if (mount("overlay", m, "overlay", 0,
+		  P("lowerdir=%s,upperdir=%s,workdir=%s,redirect_dir=on", lo, up, wk))) {
+		if (errno == ENODEV)
+			skip("no overlayfs in this kernel");
+		FAIL("mount overlay with the upper here: %s (dmesg says why)",
+		     errname(errno));
+	}
+	/* copy-up on write; the lower file stays */
+	fd = SYS(open(P("%s/lf", m), O_WRONLY | O_APPEND));
+	write_full(fd, "+up", 3);
+	SYS(close(fd));
+	fd = SYS(open(P("%s/lf", up), O_RDONLY));
+	read_full(fd, buf, 8);
+	SYS(close(fd));
+	CHECK(!memcmp(buf, "lower+up", 8), "upper copy reads '%s'", buf);
+	SYS(stat(P("%s/lf", lo), &st));
+	CHECK(st.st_size == 5, "lower file changed");
+	/* a removed lower file leaves a whiteout in the upper */
+	SYS(unlink(P("%s/gone", m)));
+	ERR(stat(P("%s/gone", m), &st), ENOENT);
+	expect_whiteout(P("%s/gone", up));
+	/* a merged directory renamed, its lower content still there */
+	SYS(rename(P("%s/ld", m), P("%s/ld2", m)));
+	SYS(stat(P("%s/ld2/x", m), &st));
+	ERR(stat(P("%s/ld", m), &st), ENOENT);
+	/* a new directory over a removed one is opaque */
+	SYS(mkdir(P("%s/nd", m), 0755));
+	put_file(P("%s/nd/y", m), "y", 1, 0644);
+	SYS(unlink(P("%s/nd/y", m)));
+	SYS(rmdir(P("%s/nd", m)));
+	SYS(umount2(m, 0));
 	return 0;
 }
