@@ -818,6 +818,40 @@ static int usmfs_mknod(struct usmfs_idmap *idmap, struct inode *dir,
 	return 0;
 }
 
+/*
+ * RENAME_WHITEOUT (overlayfs): a 0:0 character device takes the old name.
+ * It is made first, hashed beside the old dentry (a lookup finds one of
+ * the two until the move), so that nothing can fail once the rename has
+ * started: simple_rename() fails only on a non-empty target, checked here.
+ */
+static int usmfs_rename2(struct usmfs_idmap *idmap, struct inode *old_dir,
+			 struct dentry *old_dentry, struct inode *new_dir,
+			 struct dentry *new_dentry, unsigned int flags)
+{
+	struct dentry *whiteout;
+	int err;
+
+	if (!(flags & RENAME_WHITEOUT))
+		return simple_rename(idmap, old_dir, old_dentry, new_dir,
+				     new_dentry, flags);
+	if (flags & RENAME_EXCHANGE)
+		return -EINVAL;
+	if (!simple_empty(new_dentry))
+		return -ENOTEMPTY;
+	whiteout = d_alloc(old_dentry->d_parent, &old_dentry->d_name);
+	if (!whiteout)
+		return -ENOMEM;
+	err = usmfs_mknod(idmap, old_dir, whiteout, S_IFCHR | WHITEOUT_MODE,
+			  WHITEOUT_DEV);
+	if (!err)
+		d_rehash(whiteout);
+	dput(whiteout);
+	if (err)
+		return err;
+	return simple_rename(idmap, old_dir, old_dentry, new_dir, new_dentry,
+			     flags & ~RENAME_WHITEOUT);
+}
+
 static usmfs_mkdir_ret usmfs_mkdir(struct usmfs_idmap *idmap,
 				   struct inode *dir, struct dentry *dentry,
 				   umode_t mode)
@@ -912,7 +946,7 @@ const struct inode_operations usmfs_dir_inode_operations = {
 	.mkdir		= usmfs_mkdir,
 	.rmdir		= simple_rmdir,
 	.mknod		= usmfs_mknod,
-	.rename		= simple_rename,
+	.rename		= usmfs_rename2,
 	.tmpfile	= usmfs_tmpfile,
 	.setattr	= usmfs_setattr,
 	.getattr	= usmfs_getattr,

@@ -641,35 +641,13 @@ DECLARE_CASE(rename_whiteout)
 	return 0;
 }
 
-/*
- * overlayfs with its upper and work directories here: copy-up, whiteouts,
- * opaque and renamed merged directories (root; skipped where the kernel
- * has no overlayfs).
- */
-DECLARE_CASE(overlay_upper)
+/* The checks on a mounted overlay @m (in a child: the parent unmounts). */
+static int overlay_checks(const char *m, const char *up, const char *lo)
 {
-	const char *lo = P("%s/lower", dir), *up = P("%s/upper", dir);
-	const char *wk = P("%s/work", dir), *m = P("%s/merged", dir);
 	char buf[32] = "";
 	struct stat st;
 	int fd;
 
-	need_root();
-	SYS(mkdir(lo, 0755));
-	SYS(mkdir(up, 0755));
-	SYS(mkdir(wk, 0755));
-	SYS(mkdir(m, 0755));
-	put_file(P("%s/lf", lo), "lower", 5, 0644);
-	put_file(P("%s/gone", lo), "g", 1, 0644);
-	SYS(mkdir(P("%s/ld", lo), 0755));
-	put_file(P("%s/ld/x", lo), "x", 1, 0644);
-	if (mount("overlay", m, "overlay", 0,
-		  P("lowerdir=%s,upperdir=%s,workdir=%s,redirect_dir=on", lo, up, wk))) {
-		if (errno == ENODEV)
-			skip("no overlayfs in this kernel");
-		FAIL("mount overlay with the upper here: %s (dmesg says why)",
-		     errname(errno));
-	}
 	/* copy-up on write; the lower file stays */
 	fd = SYS(open(P("%s/lf", m), O_WRONLY | O_APPEND));
 	write_full(fd, "+up", 3);
@@ -693,6 +671,44 @@ DECLARE_CASE(overlay_upper)
 	put_file(P("%s/nd/y", m), "y", 1, 0644);
 	SYS(unlink(P("%s/nd/y", m)));
 	SYS(rmdir(P("%s/nd", m)));
-	SYS(umount2(m, 0));
+	return 0;
+}
+
+/*
+ * overlayfs with its upper and work directories here: copy-up, whiteouts,
+ * opaque and renamed merged directories (root; skipped where the kernel
+ * has no overlayfs).
+ */
+DECLARE_CASE(overlay_upper)
+{
+	const char *lo = P("%s/lower", dir), *up = P("%s/upper", dir);
+	const char *wk = P("%s/work", dir), *m = P("%s/merged", dir);
+	pid_t pid;
+	int st;
+
+	need_root();
+	SYS(mkdir(lo, 0755));
+	SYS(mkdir(up, 0755));
+	SYS(mkdir(wk, 0755));
+	SYS(mkdir(m, 0755));
+	put_file(P("%s/lf", lo), "lower", 5, 0644);
+	put_file(P("%s/gone", lo), "g", 1, 0644);
+	SYS(mkdir(P("%s/ld", lo), 0755));
+	put_file(P("%s/ld/x", lo), "x", 1, 0644);
+	if (mount("overlay", m, "overlay", 0,
+		  P("lowerdir=%s,upperdir=%s,workdir=%s,redirect_dir=on", lo, up, wk))) {
+		if (errno == ENODEV)
+			skip("no overlayfs in this kernel");
+		FAIL("mount overlay with the upper here: %s (dmesg says why)",
+		     errname(errno));
+	}
+	pid = SYS(fork());
+	if (pid == 0)
+		_exit(overlay_checks(m, up, lo));
+	st = wait_status(pid);
+	/* unmounted whatever happened: the runner removes the directory */
+	if (umount2(m, 0))
+		SYS(umount2(m, MNT_DETACH));
+	CHECK(st == 0, "the checks on the overlay failed (above)");
 	return 0;
 }

@@ -131,6 +131,9 @@ if step mount mount -t "$MODULE" none /mnt/usm -o size="$SIZE"; then
 		echo "vm: QUICK=1: no suite, fio or conformance check in the first part"
 	elif [ -f /fs/run-suite.sh ]; then
 		echo "vm: suite: start"
+		# overlayfs for overlay_upper (the case skips without it)
+		[ -f /vm/overlay.ko ] && insmod /vm/overlay.ko 2>/dev/null &&
+			echo "vm: overlay.ko loaded"
 		USMFS_SIZE=$SIZE USMFS_SWAP=none USMFS_NOSWAP_DIR=$noswap \
 			USMFS_NOSWAP_SIZE=$NOSWAP_SIZE FS_TIMEOUT_MULT=$FS_TIMEOUT_MULT \
 			timeout "$SUITE_TIMEOUT" sh /fs/run-suite.sh /mnt/usm kmod ${FS_ONLY:-} 2>&1 |
@@ -173,16 +176,15 @@ if step mount mount -t "$MODULE" none /mnt/usm -o size="$SIZE"; then
 fi
 
 # tmpfs's mount options (issue 14): accepted, and a remount of the flags
-tmpfs_opts() {
-	mkdir -p /mnt/usm-opts &&
-	mount -t "$MODULE" none /mnt/usm-opts \
+# (a script: step runs its command under timeout, not a shell function)
+mkdir -p /mnt/usm-opts
+step tmpfs-opts sh -c '
+	mount -t "$1" none /mnt/usm-opts \
 		-o size=8M,noacl,inode64,huge=never,relatime,lazytime &&
 	mount -o remount,ro,noatime /mnt/usm-opts &&
 	grep " /mnt/usm-opts " /proc/mounts | grep -q " ro,.*noatime" &&
-	! mount -t "$MODULE" none /mnt/usm-noswap -o size=8M,huge=always 2>/dev/null &&
-	umount /mnt/usm-opts
-}
-step tmpfs-opts tmpfs_opts || umount /mnt/usm-opts 2>/dev/null
+	! mount -t "$1" none /mnt/usm-noswap -o size=8M,huge=always 2>/dev/null &&
+	umount /mnt/usm-opts' sh "$MODULE" || umount /mnt/usm-opts 2>/dev/null
 
 # Every frame back in the pool once nothing is mounted (where the module
 # has a pool stats file with a "used" line; frees may lag a moment).

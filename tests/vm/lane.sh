@@ -294,11 +294,17 @@ build_base() {
 
 # The per-kernel initramfs: the base plus /vm/$MODULE.ko and /vm/conf.
 build_initrd() {
-	local b=$VM_BUILD/$K_REL d
+	local b=$VM_BUILD/$K_REL d deb
 	d=$b/initrd.d
 	rm -rf "$d"
 	mkdir -p "$d/vm"
 	cp "$KO" "$d/vm/$MODULE.ko"
+	# overlayfs (a module on Debian), for the suite's overlay_upper case;
+	# an uncompressed one only (busybox insmod): else the case skips
+	deb=$(papt_fetch "$K_IMG" "$K_VER" 2>/dev/null) &&
+		dpkg-deb --fsys-tarfile "$deb" | tar -x -O --wildcards \
+			"*/kernel/fs/overlayfs/overlay.ko" >"$d/vm/overlay.ko" 2>/dev/null
+	[ -s "$d/vm/overlay.ko" ] || rm -f "$d/vm/overlay.ko"
 	cat >"$d/vm/conf" <<EOF
 KERNEL='$label'
 MODULE='$MODULE'
