@@ -42,7 +42,8 @@ static void usmfs_ll_init(void *userdata, struct fuse_conn_info *conn)
 	 * data never changes behind the kernel's back: no auto invalidation.
 	 */
 	conn->want &= ~(FUSE_CAP_HANDLE_KILLPRIV | FUSE_CAP_AUTO_INVAL_DATA |
-			FUSE_CAP_POSIX_ACL | FUSE_CAP_ATOMIC_O_TRUNC);
+			FUSE_CAP_POSIX_ACL | FUSE_CAP_DONT_MASK |
+			FUSE_CAP_ATOMIC_O_TRUNC);
 	conn->time_gran = 1;
 	if (conn_opts)
 		fuse_apply_conn_info_opts(conn_opts, conn);
@@ -58,6 +59,14 @@ static void usmfs_ll_init(void *userdata, struct fuse_conn_info *conn)
 		conn->want |= FUSE_CAP_IOCTL_DIR;
 	/* requests must come through io.c's read (O_TMPFILE, statx) */
 	conn->want &= ~FUSE_CAP_SPLICE_READ;
+	/*
+	 * POSIX ACLs (acl.c): the kernel enforces them and leaves the mode
+	 * to us, the umask too (it is ignored under a default ACL).
+	 */
+	if (!fs.noacl && (conn->capable & FUSE_CAP_POSIX_ACL) &&
+	    (conn->capable & FUSE_CAP_DONT_MASK))
+		conn->want |= FUSE_CAP_POSIX_ACL | FUSE_CAP_DONT_MASK;
+	fs.acl = (conn->want & FUSE_CAP_POSIX_ACL) != 0;
 	fs.writeback = (conn->want & FUSE_CAP_WRITEBACK_CACHE) != 0;
 	if (fs.debug)
 		fprintf(stderr, "usmfs: writeback cache %s\n",
@@ -293,8 +302,8 @@ static int take_opt(char *opts, const char *key, char *val, size_t vlen)
 /*
  * Options tmpfs takes that libfuse does not know and that change nothing
  * here: the access time ones (the FUSE mount keeps the kernel's default,
- * relatime), lazytime, iversion, noacl (there are no POSIX ACLs),
- * inode64 (inode numbers are 64-bit) and huge=never (no huge pages in the
+ * relatime), lazytime, iversion, acl (the default), noacl (already
+ * taken: fs.noacl), inode64 (inode numbers are 64-bit) and huge=never (no huge pages in the
  * kernel's page cache of a FUSE file).  mount(8) passes them to helpers.
  */
 static bool keep_unless_noop(const char *o, size_t len, void *arg)
@@ -302,7 +311,8 @@ static bool keep_unless_noop(const char *o, size_t len, void *arg)
 	static const char *const noop[] = {
 		"relatime", "norelatime", "strictatime", "nostrictatime",
 		"lazytime", "nolazytime", "diratime", "nodiratime",
-		"iversion", "noiversion", "noacl", "inode64", "huge=never",
+		"iversion", "noiversion", "acl", "noacl", "inode64",
+		"huge=never",
 	};
 
 	(void)arg;
@@ -576,6 +586,7 @@ int main(int argc, char **argv)
 	if (r > 0 && !strcmp(val, "default"))
 		fs.max_dirty = UINT64_MAX;
 
+	fs.noacl = has_opt(rest, "noacl");
 	filter_opts(rest, keep_unless_noop, NULL);
 
 	/* libfuse's options, plus ours */

@@ -6,8 +6,9 @@
  * go to the library (validated, applied at once; user.usm.stats computed);
  * on a directory they are kept in the inode's struct usm_file_policy so
  * that files created in it inherit them.  Every other user.*, trusted.* and
- * security.* attribute is stored in memory as tmpfs does.  POSIX ACLs are
- * not supported.
+ * security.* attribute is stored in memory as tmpfs does, and so are the
+ * system.posix_acl_* ones when ACLs are on (acl.c keeps them and the mode
+ * consistent).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -22,6 +23,8 @@
 
 static bool ns_supported(const char *name)
 {
+	if (acl_type(name) >= 0)
+		return fs.acl;
 	return !strncmp(name, "user.", 5) || !strncmp(name, "trusted.", 8) ||
 	       !strncmp(name, "security.", 9);
 }
@@ -66,41 +69,34 @@ static void reply_value(fuse_req_t req, const char *val, size_t len,
 		fuse_reply_buf(req, val, len);
 }
 
-static int set_plain(struct node *n, const char *name, const char *value,
-		     size_t size, int flags)
+/*
+ * Store @name = @value (@size bytes) on @n, charged to its xattr budget;
+ * XATTR_CREATE/REPLACE in @flags.  0 or an errno.  Takes no lock.
+ */
+int xattr_store_locked(struct node *n, const char *name, const void *value,
+		       size_t size, int flags)
 {
 	struct xattr **pp, *x, *old;
 	size_t cost = xattr_cost(name, size), oldcost = 0;
-	int err = 0;
 
 	if (size > USMFS_XATTR_VALUE_MAX)
 		return E2BIG;
-	pthread_mutex_lock(&fs.lock);
 	pp = xattr_find_locked(n, name);
-	if ((flags & XATTR_CREATE) && pp) {
-		err = EEXIST;
-		goto out;
-	}
-	if ((flags & XATTR_REPLACE) && !pp) {
-		err = ENODATA;
-		goto out;
-	}
+	if ((flags & XATTR_CREATE) && pp)
+		return EEXIST;
+	if ((flags & XATTR_REPLACE) && !pp)
+		return ENODATA;
 	if (pp)
 		oldcost = xattr_cost(name, (*pp)->len);
-	if (n->xattr_bytes - oldcost + cost > USMFS_XATTR_TOTAL_MAX) {
-		err = ENOSPC;
-		goto out;
-	}
+	if (n->xattr_bytes - oldcost + cost > USMFS_XATTR_TOTAL_MAX)
+		return ENOSPC;
 	x = malloc(sizeof(*x) + size);
-	if (!x) {
-		err = ENOMEM;
-		goto out;
-	}
+	if (!x)
+		return ENOMEM;
 	x->name = strdup(name);
 	if (!x->name) {
 		free(x);
-		err = ENOMEM;
-		goto out;
+		return ENOMEM;
 	}
 	x->len = size;
 	if (size)
@@ -117,7 +113,39 @@ static int set_plain(struct node *n, const char *name, const char *value,
 	}
 	n->xattr_bytes = n->xattr_bytes - oldcost + cost;
 	node_touch(&n->ctime);
-out:
+	return 0;
+}
+
+/* The stored attribute @name of @n, or NULL.  Takes no lock. */
+struct xattr *xattr_get_locked(struct node *n, const char *name)
+{
+	struct xattr **pp = xattr_find_locked(n, name);
+
+	return pp ? *pp : NULL;
+}
+
+/* Remove @name from @n: 0, or ENODATA if it is not there. */
+int xattr_drop_locked(struct node *n, const char *name)
+{
+	struct xattr **pp = xattr_find_locked(n, name), *x;
+
+	if (!pp)
+		return ENODATA;
+	x = *pp;
+	*pp = x->next;
+	n->xattr_bytes -= xattr_cost(x->name, x->len);
+	free(x->name);
+	free(x);
+	return 0;
+}
+
+static int set_plain(struct node *n, const char *name, const char *value,
+		     size_t size, int flags)
+{
+	int err;
+
+	pthread_mutex_lock(&fs.lock);
+	err = xattr_store_locked(n, name, value, size, flags);
 	pthread_mutex_unlock(&fs.lock);
 	return err;
 }
@@ -312,7 +340,7 @@ void usmfs_ll_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 	struct node *n;
 	int id, err;
 
-	if (!strncmp(name, "system.posix_acl_", 17) || !ns_supported(name)) {
+	if (!ns_supported(name)) {
 		fuse_reply_err(req, EOPNOTSUPP);
 		return;
 	}
@@ -328,7 +356,9 @@ void usmfs_ll_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 	if (xattr_flag_denies(req, n))
 		return;
 	id = usm_xattr_lookup(name);
-	if (!strcmp(name, USM_XATTR_RECLAIM))
+	if (acl_type(name) >= 0)
+		err = acl_setxattr(n, name, value, size, flags);
+	else if (!strcmp(name, USM_XATTR_RECLAIM))
 		err = reclaim(n, value, size);
 	else if (id >= 0)
 		err = set_usm(n, (enum usm_xattr_id)id, value, size, flags);
@@ -363,7 +393,7 @@ void usmfs_ll_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 	size_t len = 0;
 	int id, r, err = 0;
 
-	if (!strncmp(name, "system.posix_acl_", 17) || !ns_supported(name)) {
+	if (!ns_supported(name)) {
 		fuse_reply_err(req, EOPNOTSUPP);
 		return;
 	}
@@ -472,11 +502,10 @@ void usmfs_ll_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 
 void usmfs_ll_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 {
-	struct xattr **pp, *x;
 	struct node *n;
 	int id, r, err = 0;
 
-	if (!strncmp(name, "system.posix_acl_", 17) || !ns_supported(name)) {
+	if (!ns_supported(name)) {
 		fuse_reply_err(req, EOPNOTSUPP);
 		return;
 	}
@@ -507,16 +536,7 @@ void usmfs_ll_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 		err = ENODATA;
 	} else {
 		pthread_mutex_lock(&fs.lock);
-		pp = xattr_find_locked(n, name);
-		if (!pp) {
-			err = ENODATA;
-		} else {
-			x = *pp;
-			*pp = x->next;
-			n->xattr_bytes -= xattr_cost(x->name, x->len);
-			free(x->name);
-			free(x);
-		}
+		err = xattr_drop_locked(n, name);
 		pthread_mutex_unlock(&fs.lock);
 	}
 	if (!err) {

@@ -197,7 +197,9 @@ else
 	fe=fuse
 	export USMFS_SIZE=$size USMFS_SWAP=file
 	start "$mnt" "size=$size,swap=file:$work/swap,allow_other" || finish
-	start "$noswap" "size=$noswap_size,swap=none,allow_other" || finish
+	# the second mount is also the suite's noacl one (posix_acl case)
+	start "$noswap" "size=$noswap_size,swap=none,allow_other,noacl" || finish
+	export USMFS_NOACL_DIR=$noswap
 fi
 export USMFS_NOSWAP_DIR=$noswap USMFS_NOSWAP_SIZE=$noswap_size
 

@@ -123,7 +123,8 @@ pool_source
 if step mount mount -t "$MODULE" none /mnt/usm -o size="$SIZE"; then
 	grep " /mnt/usm " /proc/mounts | sed 's/^/vm: mounted: /'
 	noswap=
-	if step mount-noswap mount -t "$MODULE" none /mnt/usm-noswap -o size="$NOSWAP_SIZE",swap=none; then
+	# also the suite's noacl mount (posix_acl case)
+	if step mount-noswap mount -t "$MODULE" none /mnt/usm-noswap -o size="$NOSWAP_SIZE",swap=none,noacl; then
 		noswap=/mnt/usm-noswap
 	fi
 
@@ -134,7 +135,7 @@ if step mount mount -t "$MODULE" none /mnt/usm -o size="$SIZE"; then
 		# overlayfs for overlay_upper (the case skips without it)
 		[ -f /vm/overlay.ko ] && insmod /vm/overlay.ko 2>/dev/null &&
 			echo "vm: overlay.ko loaded"
-		USMFS_SIZE=$SIZE USMFS_SWAP=none USMFS_NOSWAP_DIR=$noswap \
+		USMFS_SIZE=$SIZE USMFS_SWAP=none USMFS_NOSWAP_DIR=$noswap USMFS_NOACL_DIR=$noswap \
 			USMFS_NOSWAP_SIZE=$NOSWAP_SIZE FS_TIMEOUT_MULT=$FS_TIMEOUT_MULT \
 			timeout "$SUITE_TIMEOUT" sh /fs/run-suite.sh /mnt/usm kmod ${FS_ONLY:-} 2>&1 |
 			tee /tmp/suite.out
