@@ -11,6 +11,7 @@
 #include <linux/mm.h>
 #include <linux/namei.h>
 #include <linux/pagemap.h>
+#include <linux/posix_acl.h>
 #include <linux/random.h>
 #include <linux/slab.h>
 #include <linux/statfs.h>
@@ -758,16 +759,22 @@ struct inode *usmfs_get_inode(struct super_block *sb,
 			      umode_t mode, dev_t dev)
 {
 	struct usmfs_sb_info *sbi = USMFS_SB(sb);
+	struct posix_acl *dflt, *acl;
 	struct inode *inode;
 	int err;
 
-	err = usmfs_reserve_inode(sbi);
+	/* the umask, or @dir's default ACL */
+	err = usmfs_acl_prepare(dir, &mode, &dflt, &acl);
 	if (err)
 		return ERR_PTR(err);
+	err = usmfs_reserve_inode(sbi);
+	if (err)
+		goto out_acl;
 	inode = new_inode(sb);
 	if (!inode) {
 		usmfs_unreserve_inode(sbi);
-		return ERR_PTR(-ENOMEM);
+		err = -ENOMEM;
+		goto out_acl;
 	}
 	inode->i_ino = get_next_ino();
 	inode->i_generation = get_random_u32();	/* file handles */
@@ -799,7 +806,12 @@ struct inode *usmfs_get_inode(struct super_block *sb,
 		init_special_inode(inode, mode, dev);
 		break;
 	}
+	usmfs_acl_attach(inode, dflt, acl);
 	return inode;
+
+out_acl:
+	usmfs_acl_release(dflt, acl);
+	return ERR_PTR(err);
 }
 
 /* ----------------------------------------------------------- directories */
@@ -934,6 +946,9 @@ static int usmfs_setattr(struct usmfs_idmap *idmap, struct dentry *dentry,
 			return err;
 	}
 	setattr_copy(idmap, inode, attr);
+	if (attr->ia_valid & ATTR_MODE)	/* the ACL's mask follows */
+		return posix_acl_chmod(idmap, usmfs_acl_obj(dentry),
+				       inode->i_mode);
 	return 0;
 }
 
@@ -951,6 +966,7 @@ const struct inode_operations usmfs_dir_inode_operations = {
 	.setattr	= usmfs_setattr,
 	.getattr	= usmfs_getattr,
 	.listxattr	= usmfs_listxattr,
+	.set_acl	= usmfs_set_acl,
 	.fileattr_get	= usmfs_fileattr_get,
 	.fileattr_set	= usmfs_fileattr_set,
 };
@@ -959,6 +975,7 @@ const struct inode_operations usmfs_file_inode_operations = {
 	.setattr	= usmfs_setattr,
 	.getattr	= usmfs_getattr,
 	.listxattr	= usmfs_listxattr,
+	.set_acl	= usmfs_set_acl,
 	.fileattr_get	= usmfs_fileattr_get,
 	.fileattr_set	= usmfs_fileattr_set,
 };
@@ -974,6 +991,7 @@ const struct inode_operations usmfs_special_inode_operations = {
 	.setattr	= usmfs_setattr,
 	.getattr	= usmfs_getattr,
 	.listxattr	= usmfs_listxattr,
+	.set_acl	= usmfs_set_acl,
 };
 
 /* ------------------------------------------------------------ superblock */

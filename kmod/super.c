@@ -68,9 +68,11 @@ static const struct fs_parameter_spec usmfs_fs_parameters[] = {
 /**
  * struct usmfs_fs_ctx - options parsed for a mount or a remount.
  * @seen:	bit per enum usmfs_param given; a remount changes only these
+ * @noacl:	noacl given (used at mount only)
  */
 struct usmfs_fs_ctx {
 	u32 seen;
+	bool noacl;
 	u64 size;
 	u32 size_pct;
 	u64 nr_inodes;
@@ -152,7 +154,9 @@ static int usmfs_parse_param(struct fs_context *fc, struct fs_parameter *param)
 		if (usmfs_parse_duration_ms(s, &ctx->swapin_timeout_ms))
 			goto bad_value;
 		break;
-	case Opt_noacl:		/* no POSIX ACLs: there are none */
+	case Opt_noacl:		/* no POSIX ACLs: SB_POSIXACL stays off */
+		ctx->noacl = true;
+		break;
 	case Opt_inode64:	/* inode numbers are unsigned long */
 		break;
 	case Opt_huge:		/* page cache THP: ours has none */
@@ -303,6 +307,10 @@ static int usmfs_fill_super(struct super_block *sb, struct fs_context *fc)
 	sb->s_xattr = usmfs_xattr_handlers;
 	sb->s_export_op = &usmfs_export_ops;
 	sb->s_time_gran = 1;
+	/* ACLs as tmpfs (acl.c); noacl is a mount-time choice */
+	sbi->opt_noacl = ctx->noacl;
+	if (!sbi->opt_noacl)
+		sb->s_flags |= SB_POSIXACL;
 
 	inode = usmfs_get_inode(sb, USMFS_NOP_IDMAP, NULL,
 				S_IFDIR | sbi->opt_mode, 0);
@@ -379,6 +387,8 @@ int usmfs_show_options(struct seq_file *m, struct dentry *root)
 		seq_puts(m, ",swap=");
 		seq_escape(m, sbi->opt_swap, ", \t\n\\");
 	}
+	if (sbi->opt_noacl)
+		seq_puts(m, ",noacl");
 	if (sbi->opt_swapin_timeout_ms != USMFS_DEFAULT_SWAPIN_MS) {
 		if (sbi->opt_swapin_timeout_ms &&
 		    !(sbi->opt_swapin_timeout_ms % 1000))

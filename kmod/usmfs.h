@@ -117,6 +117,7 @@ struct usmfs_sb_info {
 	char opt_swap[PATH_MAX + 8];
 	u64 opt_swapin_timeout_ms;
 	u32 opt_explicit;	/* bit per usmfs_param given at mount or later */
+	bool opt_noacl;		/* no POSIX ACLs (mount only) */
 
 	atomic64_t faults;
 	atomic64_t hits;
@@ -299,6 +300,17 @@ void usmfs_tailzero_apply(struct usmfs_inode_info *info, pgoff_t index,
 void usmfs_falloc_finish(struct inode *inode, pgoff_t first, pgoff_t last,
 			 bool undo);
 int usmfs_setattr_size(struct inode *inode, loff_t newsize);
+struct posix_acl;
+/* acl.c */
+int usmfs_set_acl(struct usmfs_idmap *idmap, USMFS_ACL_OBJ obj,
+		  struct posix_acl *acl, int type);
+int usmfs_acl_prepare(struct inode *dir, umode_t *mode,
+		      struct posix_acl **dflt, struct posix_acl **acl);
+void usmfs_acl_attach(struct inode *inode, struct posix_acl *dflt,
+		      struct posix_acl *acl);
+void usmfs_acl_release(struct posix_acl *dflt, struct posix_acl *acl);
+bool usmfs_acl_present(struct inode *inode, int type);
+
 struct fileattr;
 int usmfs_fileattr_get(struct dentry *dentry, struct fileattr *fa);
 int usmfs_fileattr_set(struct usmfs_idmap *idmap, struct dentry *dentry,
@@ -307,6 +319,7 @@ int usmfs_show_options(struct seq_file *m, struct dentry *root);
 bool usmfs_swap_given(const struct usmfs_sb_info *sbi);
 
 /* xattr.c */
+#define USMFS_XATTR_BYTES_MAX	(256 * 1024)	/* stored xattrs per inode */
 void usmfs_policy_init(struct usmfs_policy *pol, struct usmfs_sb_info *sbi);
 void usmfs_policy_inherit(struct inode *inode, struct inode *dir);
 void usmfs_xattrs_free(struct usmfs_inode_info *info);
