@@ -71,7 +71,8 @@
 	X(inode_flags, "chattr +i +a +A: FS_IOC_GETFLAGS/SETFLAGS/FSGETXATTR, enforced (root)") \
 	X(rename_whiteout, "renameat2 RENAME_WHITEOUT, trusted.* for root only (root)") \
 	X(overlay_upper, "overlayfs upper and work here: copy-up, whiteouts, renamed dirs (root)") \
-	X(posix_acl, "POSIX ACLs: access ACL enforced, chmod mask, default ACL inherited, noacl (root)")
+	X(posix_acl, "POSIX ACLs: access ACL enforced, chmod mask, default ACL inherited, noacl (root)") \
+	X(dio_coherent, "ARG rounds (200) of async O_DIRECT writes under buffered readers, read back buffered")
 
 #define X_DECL(n, h) DECLARE_CASE(n);
 CASES(X_DECL)
