@@ -379,6 +379,33 @@ static uint64_t ram_bytes(void)
 	return (uint64_t)pages * (uint64_t)psz;
 }
 
+/*
+ * Create the library context; a store still locked by another daemon
+ * (-EBUSY) is waited for, at most USMFS_STORE_WAIT_MS.  umount(2) of a FUSE
+ * mount returns before the daemon serving it has seen the end of its
+ * connection, so the daemon of the mount just unmounted may still hold the
+ * same swap file for a moment (it releases it as it exits).
+ */
+static int ctx_create_waiting(const struct usm_ctx_params *p, char *err,
+			      size_t errlen)
+{
+	struct timespec ts = { 0, 50 * 1000000L };
+	int waited = 0, r;
+
+	for (;;) {
+		err[0] = '\0';
+		r = usm_ctx_create(p, &fs.ctx, err, errlen);
+		if (r != -EBUSY || waited >= USMFS_STORE_WAIT_MS)
+			break;
+		if (!waited && fs.debug)
+			fprintf(stderr, "usmfs: %s: waiting up to %d ms\n",
+				err, USMFS_STORE_WAIT_MS);
+		nanosleep(&ts, NULL);
+		waited += 50;
+	}
+	return r;
+}
+
 /* Build the pool, the config and the library context.  0 or -1. */
 static int setup_engine(void)
 {
@@ -423,7 +450,7 @@ static int setup_engine(void)
 	p.mount = &fs.mo;
 	p.config = fs.cfg;
 	p.wait_timeout_ms = fs.mo.swapin_timeout_ms;
-	r = usm_ctx_create(&p, &fs.ctx, err, sizeof(err));
+	r = ctx_create_waiting(&p, err, sizeof(err));
 	if (r) {
 		fprintf(stderr, "usmfs: %s\n", err[0] ? err : strerror(-r));
 		return -1;

@@ -38,6 +38,8 @@
 #define USMFS_XATTR_VALUE_MAX	65536
 #define USMFS_XATTR_TOTAL_MAX	(1u << 20)	/* per inode, names + values */
 #define USMFS_EVICT_BATCH	256u		/* pages per eviction batch */
+/* How long a new daemon waits for a store another one still holds. */
+#define USMFS_STORE_WAIT_MS	10000
 
 struct node;
 

@@ -297,5 +297,14 @@ for m in "$mnt" "$noswap"; do
 	fi
 	if mounted "$m"; then bad "$m still in /proc/mounts"; else ok "no leaked mount at $(basename "$m")"; fi
 done
+# --- unmount, then mount again at once with the same swap file
+if [ "$target" = usmfs ]; then
+	if run_for 300 "$here/remount-cycle.sh" "$daemon" "$work" 6 >"$work/remount.out" 2>&1; then
+		ok "$(tail -n 1 "$work/remount.out")"
+	else
+		bad "$(grep -m1 FAIL "$work/remount.out" || tail -n 1 "$work/remount.out")"
+		sed 's/^/    /' "$work/remount.out" | tail -n 6
+	fi
+fi
 [ "$failed" -eq 0 ] || show_logs
 finish
