@@ -72,12 +72,26 @@ void node_touch(struct timespec *ts)
 	clock_gettime(CLOCK_REALTIME, ts);
 }
 
+/* Bytes left in the mount's inode space (USMFS_INODE_COST per inode). */
+uint64_t ispace_free_locked(void)
+{
+	uint64_t total, used;
+
+	if (fs.max_inodes > UINT64_MAX / USMFS_INODE_COST)
+		total = UINT64_MAX;
+	else
+		total = fs.max_inodes * USMFS_INODE_COST;
+	used = fs.nr_nodes * USMFS_INODE_COST + fs.xattr_total;
+	return total > used ? total - used : 0;
+}
+
 struct node *node_new_locked(mode_t mode, uid_t uid, gid_t gid, int *err)
 {
 	struct node *n;
 	size_t s;
 
-	if (fs.nr_nodes >= fs.max_inodes) {
+	if (fs.nr_nodes >= fs.max_inodes ||
+	    ispace_free_locked() < USMFS_INODE_COST) {
 		*err = ENOSPC;
 		return NULL;
 	}

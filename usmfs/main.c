@@ -56,12 +56,13 @@ static void usmfs_ll_statfs(fuse_req_t req, fuse_ino_t ino)
 {
 	struct usm_pool_stats ps;
 	struct statvfs st;
-	uint64_t nodes;
+	uint64_t nodes, ifree;
 
 	(void)ino;
 	usm_pool_stats(fs.ctx, &ps);
 	pthread_mutex_lock(&fs.lock);
 	nodes = fs.nr_nodes;
+	ifree = ispace_free_locked() / USMFS_INODE_COST;
 	pthread_mutex_unlock(&fs.lock);
 	memset(&st, 0, sizeof(st));
 	st.f_bsize = USM_PAGE_SIZE;
@@ -71,6 +72,8 @@ static void usmfs_ll_statfs(fuse_req_t req, fuse_ino_t ino)
 	st.f_bavail = st.f_bfree;
 	st.f_files = fs.max_inodes;
 	st.f_ffree = fs.max_inodes > nodes ? fs.max_inodes - nodes : 0;
+	if (st.f_ffree > ifree)		/* xattrs take inode space too */
+		st.f_ffree = ifree;
 	st.f_favail = st.f_ffree;
 	st.f_namemax = USMFS_NAME_MAX;
 	fuse_reply_statfs(req, &st);
@@ -435,6 +438,7 @@ static int setup_engine(void)
 		fprintf(stderr, "usmfs: config: %s\n", err[0] ? err : strerror(-r));
 		return -1;
 	}
+	fs.xattr_cap = frames << USM_PAGE_SHIFT;
 	if (pool_map(frames, err, sizeof(err))) {
 		fprintf(stderr, "usmfs: %s\n", err);
 		return -1;

@@ -37,6 +37,14 @@
 #define USMFS_SYMLINK_MAX	4096
 #define USMFS_XATTR_VALUE_MAX	65536
 #define USMFS_XATTR_TOTAL_MAX	(1u << 20)	/* per inode, names + values */
+/*
+ * The mount's inode space, as tmpfs keeps it: nr_inodes x 1 KiB, an inode
+ * costs 1 KiB of it and an xattr its footprint (xattr_cost()); df -i shows
+ * what is left in 1 KiB units.  The xattrs of a mount also stay within its
+ * size= (fs.xattr_cap), so that one user's xattrs cannot make the daemon
+ * bigger than the mount.
+ */
+#define USMFS_INODE_COST	1024u
 #define USMFS_EVICT_BATCH	256u		/* pages per eviction batch */
 /* How long a new daemon waits for a store another one still holds. */
 #define USMFS_STORE_WAIT_MS	10000
@@ -118,6 +126,8 @@ struct usmfs {
 	size_t itab_size, nr_nodes;
 	uint64_t next_ino;
 	uint64_t max_inodes;
+	uint64_t xattr_total;		/* bytes charged to ordinary xattrs */
+	uint64_t xattr_cap;		/* most of them: the pool size */
 	struct node *root;
 
 	bool writeback;			/* kernel writeback cache is on */
@@ -139,6 +149,7 @@ int node_table_init(void);
 void node_table_free(void);
 struct node *node_find_locked(uint64_t ino);
 struct node *node_new_locked(mode_t mode, uid_t uid, gid_t gid, int *err);
+uint64_t ispace_free_locked(void);
 struct node *node_get(fuse_ino_t ino);
 void node_put(struct node *n);
 void node_maybe_free_locked(struct node *n, struct usm_file **release);

@@ -199,6 +199,7 @@ else
 	start "$noswap" "size=$noswap_size,swap=none,allow_other" || finish
 fi
 export USMFS_NOSWAP_DIR=$noswap USMFS_NOSWAP_SIZE=$noswap_size
+[ "$target" = usmfs ] && export USMFS_NOSWAP_PID=${dpid[$noswap]}
 
 # --- the suite, bounded as a whole too; a case stuck in a request makes
 # the runner call us back to abort the connections
