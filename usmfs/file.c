@@ -54,6 +54,54 @@ static bool file_can_swap(struct node *n)
 }
 
 /*
+ * A full mount and the writeback cache.  The kernel takes write(2) into its
+ * page cache and sends us the data later; the only request a write(2)
+ * makes first is a GETATTR with the file handle, and only when the
+ * attributes it caches have expired.  The kernel may hold fs.reserve bytes
+ * dirty for the mount (its bdi's max_bytes, with the strict limit FUSE
+ * sets), so that much room is kept for them: while less than twice the
+ * reserve is left (room_low), attributes are given with no cache time and
+ * each file the kernel writes back has its cached attributes dropped, so
+ * that every write(2) asks; when less than the reserve is left
+ * (room_refuse), a GETATTR for a handle opened for writing gets ENOSPC,
+ * which write(2) returns.  What write(2) accepted before that fits in the
+ * reserve; only the write(2) calls in progress when the room ran out can
+ * go past it (their excess gets ENOSPC at write-back: fsync, close).  A
+ * mount with a store (swap= not none) makes room by evicting: not checked.
+ */
+static uint64_t room_bytes(void)
+{
+	struct usm_pool_stats ps;
+	uint64_t lim;
+
+	if (fs.can_swap || !fs.writeback || !fs.ctx)
+		return UINT64_MAX;
+	usm_pool_stats(fs.ctx, &ps);
+	lim = ps.limit ? ps.limit : ps.frames;
+	return lim > ps.used ? (lim - ps.used) << USM_PAGE_SHIFT : 0;
+}
+
+bool room_low(void)
+{
+	uint64_t r = room_bytes();
+
+	return r != UINT64_MAX && r / 2 < fs.reserve + USM_PAGE_SIZE;
+}
+
+/* How long the kernel may cache attributes: not at all when room is low. */
+double attr_timeout(void)
+{
+	return room_low() ? 0.0 : fs.timeout;
+}
+
+bool room_refuse(void)
+{
+	uint64_t r = room_bytes();
+
+	return r != UINT64_MAX && r < fs.reserve + USM_PAGE_SIZE;
+}
+
+/*
  * Fault pages [@idx, @idx + @nr) of @n in, frames in @fr[]: the number of
  * pages done (> 0), or -errno for the first.  -ENOSPC from the library can
  * also be transient: other threads took the frames this one freed, or
@@ -195,7 +243,7 @@ void usmfs_ll_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	pthread_mutex_lock(&fs.lock);
 	n->nopen++;
 	pthread_mutex_unlock(&fs.lock);
-	fi->fh = 0;
+	fi->fh = (fi->flags & O_ACCMODE) != O_RDONLY ? FH_WRITE : 0;
 	fi->keep_cache = 1;
 	if (fuse_reply_open(req, fi) != 0) {
 		/* interrupted: no release will come */
@@ -219,12 +267,12 @@ void usmfs_ll_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		fuse_reply_err(req, err);
 		return;
 	}
-	fi->fh = 0;
+	fi->fh = (fi->flags & O_ACCMODE) != O_RDONLY ? FH_WRITE : 0;
 	fi->keep_cache = 1;
 	memset(&e, 0, sizeof(e));
 	pthread_mutex_lock(&fs.lock);
 	e.ino = n->ino;
-	e.attr_timeout = fs.timeout;
+	e.attr_timeout = attr_timeout();
 	e.entry_timeout = fs.timeout;
 	node_fill_stat_locked(n, &e.attr);
 	n->nopen++;
@@ -431,6 +479,17 @@ void usmfs_ll_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 		pthread_mutex_unlock(&fs.lock);
 	}
 	evict_after_fault();
+	/* running out of room: the next write(2) into this file must ask */
+	if (fi->writepage && room_low()) {
+		bool q;
+
+		pthread_mutex_lock(&fs.lock);
+		q = !n->attr_inval;
+		n->attr_inval = true;
+		pthread_mutex_unlock(&fs.lock);
+		if (q)
+			evict_inval_attr(n->ino);
+	}
 out:
 	/*
 	 * A short count is what write(2) gives when part fitted, but the

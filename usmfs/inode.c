@@ -293,8 +293,10 @@ void usmfs_ll_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct node *n;
 	struct stat st;
+	bool refuse;
 
-	(void)fi;
+	/* a write(2) asks through a handle opened for writing (file.c) */
+	refuse = fi && (fi->fh & FH_WRITE) && room_refuse();
 	pthread_mutex_lock(&fs.lock);
 	n = node_find_locked(ino);
 	if (!n) {
@@ -302,9 +304,15 @@ void usmfs_ll_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, ENOENT);
 		return;
 	}
+	n->attr_inval = false;
+	if (refuse && n->uf) {
+		pthread_mutex_unlock(&fs.lock);
+		fuse_reply_err(req, ENOSPC);
+		return;
+	}
 	node_fill_stat_locked(n, &st);
 	pthread_mutex_unlock(&fs.lock);
-	fuse_reply_attr(req, &st, fs.timeout);
+	fuse_reply_attr(req, &st, attr_timeout());
 }
 
 static void set_time(struct timespec *dst, const struct timespec *src,
@@ -370,6 +378,6 @@ out:
 	if (err)
 		fuse_reply_err(req, err);
 	else
-		fuse_reply_attr(req, &st, fs.timeout);
+		fuse_reply_attr(req, &st, attr_timeout());
 	node_put(n);
 }

@@ -306,23 +306,39 @@ static int mount_devname(const char *path, char *dev, size_t devlen)
 	return found;
 }
 
+static unsigned long long read_ull(const char *path)
+{
+	unsigned long long v = 0;
+	char cur[64];
+	FILE *f;
+
+	f = fopen(path, "re");
+	if (f) {
+		if (fgets(cur, sizeof(cur), f))
+			v = strtoull(cur, NULL, 10);
+		fclose(f);
+	}
+	return v;
+}
+
 /*
  * The kernel lets a FUSE mount hold only a little dirty page cache (1% of
  * the dirty limit, with BDI_CAP_STRICTLIMIT): beyond that, writers wait
- * for the daemon to take the data, page by page.  For a memory
- * filesystem whose daemon is part of the machine's memory, the mount's
- * size is the natural bound: raise the mount's bdi max_bytes to
- * fs.max_dirty (never lowering the kernel's own choice).  Best effort: a
- * kernel without max_bytes, or no right to write sysfs, keeps the default.
+ * for the daemon to take the data, page by page.  Set the mount's bdi
+ * max_bytes to fs.max_dirty (higher for speed, or lower for a small
+ * swap=none mount), then keep what the kernel ends up with as the reserve
+ * for its dirty pages (file.c, "A full mount").  A kernel without
+ * max_bytes, or no right to write sysfs, keeps its own value; when that
+ * cannot be known or leaves nothing of the pool, no reserve is kept and
+ * write(2) is refused only once the pool is full.
  */
 static void bdi_tune(const char *mnt)
 {
 	char dev[64], path[128], cur[64];
-	unsigned long long have = 0;
-	FILE *f;
+	unsigned long long have;
 	int fd;
 
-	if (fs.max_dirty == UINT64_MAX || !mnt)
+	if (!mnt)
 		return;
 	if (mount_devname(mnt, dev, sizeof(dev))) {
 		if (fs.debug)
@@ -330,14 +346,9 @@ static void bdi_tune(const char *mnt)
 		return;
 	}
 	snprintf(path, sizeof(path), "/sys/class/bdi/%s/max_bytes", dev);
-	f = fopen(path, "re");
-	if (f) {
-		if (fgets(cur, sizeof(cur), f))
-			have = strtoull(cur, NULL, 10);
-		fclose(f);
-	}
-	if (have >= fs.max_dirty)
-		return;
+	have = read_ull(path);
+	if (fs.max_dirty == UINT64_MAX || have == fs.max_dirty)
+		goto out;
 	snprintf(cur, sizeof(cur), "%llu\n", (unsigned long long)fs.max_dirty);
 	fd = open(path, O_WRONLY | O_CLOEXEC);
 	if (fd < 0 || write(fd, cur, strlen(cur)) != (ssize_t)strlen(cur)) {
@@ -346,12 +357,23 @@ static void bdi_tune(const char *mnt)
 				strerror(errno));
 		if (fd >= 0)
 			close(fd);
-		return;
+		goto out;
 	}
 	close(fd);
 	if (fs.debug)
 		fprintf(stderr, "usmfs: %s = %llu (was %llu)\n", path,
 			(unsigned long long)fs.max_dirty, have);
+	have = read_ull(path);
+out:
+	fs.reserve = have;
+	if (!fs.can_swap &&
+	    (!have || have >= (fs.pool_frames << USM_PAGE_SHIFT) / 2)) {
+		fprintf(stderr, "usmfs: warning: the kernel may hold %llu bytes "
+			"dirty for this %llu-byte swap=none mount: no reserve "
+			"kept, write(2) is refused only once the pool is full\n",
+			have, (unsigned long long)(fs.pool_frames << USM_PAGE_SHIFT));
+		fs.reserve = 0;
+	}
 }
 
 /*
@@ -562,8 +584,12 @@ int main(int argc, char **argv)
 	if (setup_engine() || setup_root())
 		goto out_engine;
 	fs.timeout = 1.0;
+	fs.can_swap = fs.mo.swap[0] && strcmp(fs.mo.swap, "none") != 0;
+	/* default: the pool size, an eighth of it without a store (it is
+	 * kept in reserve: file.c, "A full mount") */
 	if (!fs.max_dirty)
-		fs.max_dirty = fs.pool_frames << USM_PAGE_SHIFT;
+		fs.max_dirty = (fs.pool_frames << USM_PAGE_SHIFT) >>
+			       (fs.can_swap ? 0 : 3);
 
 	fs.se = fuse_session_new(&args, &usmfs_ops, sizeof(usmfs_ops), NULL);
 	if (!fs.se)

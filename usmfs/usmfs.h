@@ -107,6 +107,7 @@ struct node {
 
 	struct xattr *xattrs;
 	size_t xattr_bytes;
+	bool attr_inval;		/* attributes invalidation queued */
 };
 
 struct usmfs {
@@ -138,6 +139,10 @@ struct usmfs {
 	 * bdi's max_bytes): 0 = the pool size, UINT64_MAX = leave the
 	 * kernel's default. */
 	uint64_t max_dirty;
+	/* Room kept for what the kernel may hold dirty (the bdi's limit as
+	 * set or found): write(2) gets ENOSPC when less is left. */
+	uint64_t reserve;
+	bool can_swap;			/* the mount's default store is not none */
 	/* fusectl's abort file for our connection, or "" */
 	char conn_abort[64];
 };
@@ -207,6 +212,11 @@ void usmfs_ll_fallocate(fuse_req_t req, fuse_ino_t ino, int mode,
 void usmfs_ll_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
 		    struct fuse_file_info *fi);
 int file_set_size(struct node *n, uint64_t size);
+/* file handles: opened for writing */
+#define FH_WRITE	1u
+bool room_low(void);
+double attr_timeout(void);
+bool room_refuse(void);
 
 /* xattr.c */
 void xattr_free_all(struct node *n);
@@ -228,5 +238,6 @@ void evict_stop(void);
 bool evict_running(void);
 void evict_kick(bool sweep);
 void evict_after_fault(void);
+void evict_inval_attr(uint64_t ino);
 
 #endif /* USMFS_H */
