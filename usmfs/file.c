@@ -57,46 +57,56 @@ static bool file_can_swap(struct node *n)
  * A full mount and the writeback cache.  The kernel takes write(2) into its
  * page cache and sends us the data later; the only request a write(2)
  * makes first is a GETATTR with the file handle, and only when the
- * attributes it caches have expired.  The kernel may hold fs.reserve bytes
- * dirty for the mount (its bdi's max_bytes, with the strict limit FUSE
- * sets), so that much room is kept for them: while less than twice the
- * reserve is left (room_low), attributes are given with no cache time and
- * each file the kernel writes back has its cached attributes dropped, so
- * that every write(2) asks; when less than the reserve is left
- * (room_refuse), a GETATTR for a handle opened for writing gets ENOSPC,
- * which write(2) returns.  What write(2) accepted before that fits in the
- * reserve; only the write(2) calls in progress when the room ran out can
- * go past it (their excess gets ENOSPC at write-back: fsync, close).  A
- * mount with a store (swap= not none) makes room by evicting: not checked.
+ * attributes it caches have expired; a store into a page it does not hold
+ * (a fault of a shared mapping, a partial page) READs the page first.  The
+ * kernel may hold fs.reserve bytes dirty for the mount (its bdi's
+ * max_bytes, with the strict limit FUSE sets), so that much room (free
+ * frames plus the file's store's room) is kept for them: while less than
+ * twice the reserve is left (room_low), attributes are given with no cache
+ * time and each file the kernel writes back has its cached attributes
+ * dropped, so that every write(2) asks; when less than the reserve is left
+ * (room_refuse), a GETATTR or a READ of a hole through a handle opened for
+ * writing gets ENOSPC, which write(2) returns and a fault turns into
+ * SIGBUS.  What was accepted before that fits in the reserve; only the
+ * write(2) calls in progress when the room ran out can go past it (their
+ * excess gets ENOSPC at write-back: fsync, close).  docs/limits.md.
  */
-static uint64_t room_bytes(void)
+static uint64_t room_bytes(struct node *n)
 {
 	struct usm_pool_stats ps;
-	uint64_t lim;
+	uint64_t lim, r;
 
-	if (fs.can_swap || !fs.writeback || !fs.ctx)
+	if (!fs.writeback || !fs.ctx)
+		return UINT64_MAX;
+	if (n && n->uf) {
+		/* free frames under the limit plus its store's room */
+		r = usm_file_room(fs.ctx, n->uf);
+		return r > (UINT64_MAX >> USM_PAGE_SHIFT) ? UINT64_MAX - 1 :
+		       r << USM_PAGE_SHIFT;
+	}
+	if (fs.can_swap)
 		return UINT64_MAX;
 	usm_pool_stats(fs.ctx, &ps);
 	lim = ps.limit ? ps.limit : ps.frames;
 	return lim > ps.used ? (lim - ps.used) << USM_PAGE_SHIFT : 0;
 }
 
-bool room_low(void)
+bool room_low(struct node *n)
 {
-	uint64_t r = room_bytes();
+	uint64_t r = room_bytes(n);
 
 	return r != UINT64_MAX && r / 2 < fs.reserve + USM_PAGE_SIZE;
 }
 
 /* How long the kernel may cache attributes: not at all when room is low. */
-double attr_timeout(void)
+double attr_timeout(struct node *n)
 {
-	return room_low() ? 0.0 : fs.timeout;
+	return room_low(n) ? 0.0 : fs.timeout;
 }
 
-bool room_refuse(void)
+bool room_refuse(struct node *n)
 {
-	uint64_t r = room_bytes();
+	uint64_t r = room_bytes(n);
 
 	return r != UINT64_MAX && r < fs.reserve + USM_PAGE_SIZE;
 }
@@ -272,7 +282,7 @@ void usmfs_ll_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	memset(&e, 0, sizeof(e));
 	pthread_mutex_lock(&fs.lock);
 	e.ino = n->ino;
-	e.attr_timeout = attr_timeout();
+	e.attr_timeout = attr_timeout(n);
 	e.entry_timeout = fs.timeout;
 	node_fill_stat_locked(n, &e.attr);
 	n->nopen++;
@@ -338,9 +348,9 @@ void usmfs_ll_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	struct iovec *iov = NULL;
 	size_t done = 0;
 	struct node *n;
+	bool hole = false;
 	int err = 0;
 
-	(void)fi;
 	n = file_get(req, ino);
 	if (!n)
 		return;
@@ -394,11 +404,23 @@ void usmfs_ll_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 				iov[k].iov_base = (char *)pool_frame(frames[k]) + pgoff;
 			else
 				iov[k].iov_base = (void *)(zero_page + pgoff);
+			hole |= frames[k] == USM_FRAME_NONE;
 			iov[k].iov_len = len;
 			done += len;
 			pos += len;
 		}
 	}
+	/*
+	 * A hole read through a handle opened for writing, with less room
+	 * than the reserve: the kernel fills its page cache before a write
+	 * into a page it does not hold (a fault of a shared mapping, a
+	 * partial write(2)), so refusing here is what tells a mmap writer
+	 * (SIGBUS) that a new page cannot be kept.  (Read-only handles read
+	 * holes as ever; a page fault retries its single page after a
+	 * refused read-ahead, so only a real hole fails.)
+	 */
+	if (hole && !err && (fi->fh & FH_WRITE) && room_refuse(n))
+		err = ENOSPC, done = 0;
 	if (done == 0 && err)
 		fuse_reply_err(req, err);
 	else
@@ -480,7 +502,7 @@ void usmfs_ll_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 	}
 	evict_after_fault();
 	/* running out of room: the next write(2) into this file must ask */
-	if (fi->writepage && room_low()) {
+	if (fi->writepage && room_low(n)) {
 		bool q;
 
 		pthread_mutex_lock(&fs.lock);

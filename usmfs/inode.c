@@ -295,24 +295,22 @@ void usmfs_ll_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct stat st;
 	bool refuse;
 
-	/* a write(2) asks through a handle opened for writing (file.c) */
-	refuse = fi && (fi->fh & FH_WRITE) && room_refuse();
-	pthread_mutex_lock(&fs.lock);
-	n = node_find_locked(ino);
+	n = node_get(ino);
 	if (!n) {
-		pthread_mutex_unlock(&fs.lock);
 		fuse_reply_err(req, ENOENT);
 		return;
 	}
+	/* a write(2) asks through a handle opened for writing (file.c) */
+	refuse = fi && (fi->fh & FH_WRITE) && n->uf && room_refuse(n);
+	pthread_mutex_lock(&fs.lock);
 	n->attr_inval = false;
-	if (refuse && n->uf) {
-		pthread_mutex_unlock(&fs.lock);
-		fuse_reply_err(req, ENOSPC);
-		return;
-	}
 	node_fill_stat_locked(n, &st);
 	pthread_mutex_unlock(&fs.lock);
-	fuse_reply_attr(req, &st, attr_timeout());
+	if (refuse)
+		fuse_reply_err(req, ENOSPC);
+	else
+		fuse_reply_attr(req, &st, attr_timeout(n));
+	node_put(n);
 }
 
 static void set_time(struct timespec *dst, const struct timespec *src,
@@ -378,6 +376,6 @@ out:
 	if (err)
 		fuse_reply_err(req, err);
 	else
-		fuse_reply_attr(req, &st, attr_timeout());
+		fuse_reply_attr(req, &st, attr_timeout(n));
 	node_put(n);
 }

@@ -214,9 +214,9 @@ void usmfs_ll_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
 int file_set_size(struct node *n, uint64_t size);
 /* file handles: opened for writing */
 #define FH_WRITE	1u
-bool room_low(void);
-double attr_timeout(void);
-bool room_refuse(void);
+bool room_low(struct node *n);
+double attr_timeout(struct node *n);
+bool room_refuse(struct node *n);
 
 /* xattr.c */
 void xattr_free_all(struct node *n);

@@ -62,6 +62,7 @@
 	X(full_pool, "swap=none mount filled to ENOSPC, data intact, unlink frees") \
 	X(full_write, "write(2) into a full swap=none mount: ENOSPC, bounded") \
 	X(xattr_flood, "user.* xattr flood by a user: ENOSPC, memory bounded") \
+	X(mmap_full, "a mmap writer into a full mount is told or keeps every page") \
 	X(server_restart, "swapped data survives a policy server restart (kmod)")
 
 #define X_DECL(n, h) DECLARE_CASE(n);

@@ -219,3 +219,85 @@ DECLARE_CASE(xattr_flood)
 		      (unsigned long long)(size >> 20));
 	return EXIT_PASS;
 }
+
+/*
+ * A writer fills a shared mapping of a file twice the size of a mount that
+ * cannot keep it (USMFS_STOREFULL_DIR: a mount whose store's filesystem is
+ * nearly full; else the swap=none mount), never calling msync, then
+ * munmap and close.  It must be told (SIGBUS at a fault, ENOSPC/EIO from
+ * close), and unless close said so, every page it wrote before a SIGBUS
+ * (all of them without one) must read back.
+ */
+DECLARE_CASE(mmap_full)
+{
+	const char *sd = getenv("USMFS_STOREFULL_DIR");
+	uint64_t size, len, pages, lost = 0, unreadable = 0, sigbus_at = UINT64_MAX;
+	const char *nd, *f;
+	int fd, close_err = 0, unreadable_err = 0;
+	char *map, *rd;
+
+	(void)dir;
+	nd = noswap_dir(&size);
+	if (sd && *sd) {
+		struct statfs sf;
+
+		nd = sd;
+		SYS(statfs(nd, &sf));
+		size = (uint64_t)sf.f_blocks * sf.f_bsize;
+	}
+	len = 2 * size + 8 * MIB;
+	pages = len / PAGE;
+	f = P("%s/mmap-full-%d", nd, (int)getpid());
+	fd = SYS(open(f, O_CREAT | O_RDWR | O_TRUNC, 0644));
+	SYS(ftruncate(fd, (off_t)len));
+	map = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	CHECK(map != MAP_FAILED, "mmap: %s", errname(errno));
+	for (uint64_t i = 0; i < pages; i++) {
+		char *p = map + i * PAGE;
+
+		pattern_fill(rd = xmalloc(PAGE), PAGE, 51, i * PAGE);
+		if (probe_write(p, rd[0])) {
+			free(rd);
+			sigbus_at = i;
+			break;
+		}
+		memcpy(p + 1, rd + 1, PAGE - 1);
+		free(rd);
+	}
+	SYS(munmap(map, len));
+	if (close(fd) < 0)
+		close_err = errno;
+	note("%llu pages of %llu written (SIGBUS: %s); close: %s",
+	     (unsigned long long)(sigbus_at == UINT64_MAX ? pages : sigbus_at),
+	     (unsigned long long)pages, sigbus_at == UINT64_MAX ? "no" : "yes",
+	     close_err ? errname(close_err) : "ok");
+	if (!close_err) {
+		/* every page written before a SIGBUS (all, without one) must
+		 * be there: close said nothing */
+		uint64_t upto = sigbus_at == UINT64_MAX ? pages : sigbus_at;
+
+		rd = xmalloc(PAGE);
+		fd = SYS(open(f, O_RDONLY));
+		for (uint64_t i = 0; i < upto; i++) {
+			ssize_t n = pread(fd, rd, PAGE, (off_t)(i * PAGE));
+
+			if (n < 0 && !unreadable_err)
+				unreadable_err = errno;
+			if (n < 0)
+				unreadable++;
+			else if (n != PAGE || pattern_check(rd, PAGE, 51, i * PAGE) >= 0)
+				lost++;
+		}
+		SYS(close(fd));
+		free(rd);
+	}
+	SYS(unlink(f));
+	CHECK(!lost && !unreadable, "%llu of %llu pages written through the mapping "
+	      "are lost and %llu cannot be read back (%s), and neither a fault nor "
+	      "close said so", (unsigned long long)lost, (unsigned long long)pages,
+	      (unsigned long long)unreadable,
+	      unreadable_err ? errname(unreadable_err) : "-");
+	CHECK(!close_err || close_err == ENOSPC || close_err == EIO,
+	      "close: %s", errname(close_err));
+	return EXIT_PASS;
+}
