@@ -71,42 +71,77 @@ static bool file_can_swap(struct node *n)
  * write(2) calls in progress when the room ran out can go past it (their
  * excess gets ENOSPC at write-back: fsync, close).  docs/limits.md.
  */
-static uint64_t room_bytes(struct node *n)
+#define ROOM_STORE_MS	100	/* how long a store's room is taken as known */
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/*
+ * Pages @n's store can still take, as last seen.  Asking the store waits
+ * for its I/O lock (held across a store write), so one thread asks, at
+ * most every ROOM_STORE_MS, and only when @may_block (never under
+ * fs.lock); the others take the last answer.
+ */
+static uint64_t store_room(struct node *n, uint64_t headroom, bool may_block)
+{
+	uint64_t t = now_ms(), r;
+
+	if (!may_block || t - atomic_load(&n->room_ms) < ROOM_STORE_MS ||
+	    atomic_exchange(&n->room_busy, true))
+		return atomic_load(&n->room_store);
+	r = usm_file_room(fs.ctx, n->uf);
+	r = r > headroom ? r - headroom : 0;
+	atomic_store(&n->room_store, r);
+	atomic_store(&n->room_ms, t);
+	atomic_store(&n->room_busy, false);
+	return r;
+}
+
+/* Bytes @n can still be given: free frames under the limit, plus its
+ * store's room when the frames alone are short of twice the reserve. */
+static uint64_t room_bytes(struct node *n, bool may_block)
 {
 	struct usm_pool_stats ps;
-	uint64_t lim, r;
+	uint64_t lim, head;
 
-	if (!fs.writeback || !fs.ctx)
-		return UINT64_MAX;
-	if (n && n->uf) {
-		/* free frames under the limit plus its store's room */
-		r = usm_file_room(fs.ctx, n->uf);
-		return r > (UINT64_MAX >> USM_PAGE_SHIFT) ? UINT64_MAX - 1 :
-		       r << USM_PAGE_SHIFT;
-	}
-	if (fs.can_swap)
+	if (!fs.writeback || !fs.ctx || !n->uf)
 		return UINT64_MAX;
 	usm_pool_stats(fs.ctx, &ps);
 	lim = ps.limit ? ps.limit : ps.frames;
-	return lim > ps.used ? (lim - ps.used) << USM_PAGE_SHIFT : 0;
+	head = lim > ps.used ? lim - ps.used : 0;
+	if ((head << USM_PAGE_SHIFT) / 2 < fs.reserve + USM_PAGE_SIZE &&
+	    file_can_swap(n))
+		head += store_room(n, head, may_block);
+	if (head > (UINT64_MAX >> USM_PAGE_SHIFT))
+		return UINT64_MAX - 1;
+	return head << USM_PAGE_SHIFT;
 }
 
 bool room_low(struct node *n)
 {
-	uint64_t r = room_bytes(n);
+	uint64_t r = room_bytes(n, true);
 
 	return r != UINT64_MAX && r / 2 < fs.reserve + USM_PAGE_SIZE;
 }
 
-/* How long the kernel may cache attributes: not at all when room is low. */
+/* How long the kernel may cache attributes: not at all when room is low.
+ * (Called under fs.lock: the store's room as last seen.) */
 double attr_timeout(struct node *n)
 {
-	return room_low(n) ? 0.0 : fs.timeout;
+	uint64_t r = room_bytes(n, false);
+
+	return r != UINT64_MAX && r / 2 < fs.reserve + USM_PAGE_SIZE ?
+	       0.0 : fs.timeout;
 }
 
 bool room_refuse(struct node *n)
 {
-	uint64_t r = room_bytes(n);
+	uint64_t r = room_bytes(n, true);
 
 	return r != UINT64_MAX && r < fs.reserve + USM_PAGE_SIZE;
 }

@@ -108,6 +108,9 @@ struct node {
 	struct xattr *xattrs;
 	size_t xattr_bytes;
 	bool attr_inval;		/* attributes invalidation queued */
+	/* its store's room as last seen (file.c, store_room) */
+	_Atomic uint64_t room_store, room_ms;
+	atomic_bool room_busy;
 };
 
 struct usmfs {
