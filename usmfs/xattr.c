@@ -36,6 +36,7 @@ void xattr_free_all(struct node *n)
 		free(x);
 	}
 	n->xattrs = NULL;
+	fs.xattr_total -= n->xattr_bytes;
 	n->xattr_bytes = 0;
 }
 
@@ -49,9 +50,11 @@ static struct xattr **xattr_find_locked(struct node *n, const char *name)
 	return NULL;
 }
 
+/* What an xattr takes from the mount: its name and value, its struct and
+ * the allocator's header of its two allocations. */
 static size_t xattr_cost(const char *name, size_t len)
 {
-	return strlen(name) + 1 + len;
+	return sizeof(struct xattr) + 2 * 16 + strlen(name) + 1 + len;
 }
 
 /* Reply with @len bytes of @val to a getxattr/listxattr of @size. */
@@ -87,7 +90,10 @@ static int set_plain(struct node *n, const char *name, const char *value,
 	}
 	if (pp)
 		oldcost = xattr_cost(name, (*pp)->len);
-	if (n->xattr_bytes - oldcost + cost > USMFS_XATTR_TOTAL_MAX) {
+	if (n->xattr_bytes - oldcost + cost > USMFS_XATTR_TOTAL_MAX ||
+	    (cost > oldcost &&
+	     (fs.xattr_total + (cost - oldcost) > fs.xattr_cap ||
+	      ispace_free_locked() < cost - oldcost))) {
 		err = ENOSPC;
 		goto out;
 	}
@@ -116,6 +122,7 @@ static int set_plain(struct node *n, const char *name, const char *value,
 		n->xattrs = x;
 	}
 	n->xattr_bytes = n->xattr_bytes - oldcost + cost;
+	fs.xattr_total = fs.xattr_total - oldcost + cost;
 	node_touch(&n->ctime);
 out:
 	pthread_mutex_unlock(&fs.lock);
@@ -514,6 +521,7 @@ void usmfs_ll_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 			x = *pp;
 			*pp = x->next;
 			n->xattr_bytes -= xattr_cost(x->name, x->len);
+			fs.xattr_total -= xattr_cost(x->name, x->len);
 			free(x->name);
 			free(x);
 		}
