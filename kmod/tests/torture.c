@@ -53,7 +53,7 @@
 #define MAXRUN		64			/* pages per read or write */
 #define M2_FILES	2
 #define M2_FID		1000
-#define MAX_MSGS	40
+#define MAX_MSGS	25		/* of each kind */
 
 struct page_model {
 	uint32_t seq;		/* odd while a writer changes the page */
@@ -78,7 +78,7 @@ static const char *const ctr_name[C_NCTR] = {
 
 struct shared {
 	int stop;
-	int msgs;
+	int msgs[2];		/* errors, mismatches shown */
 	uint32_t gen_next;
 	uint64_t ctr[C_NCTR];
 	struct page_model pg[];
@@ -90,6 +90,7 @@ static const char *mnt, *mnt2, *pd_cmd = "usm-policyd";
 static const char *pd_log = "/var/log/usm-policyd.log";
 static const char *m2_opts = "size=4M,swap=guest,swapin_timeout=60s";
 static uint64_t rng;
+static const char *skip = "";	/* actors left out: -x NAME,... */
 
 static void add(enum ctr c, uint64_t n)
 {
@@ -106,12 +107,12 @@ static int stopping(void)
 	return __atomic_load_n(&sh->stop, __ATOMIC_ACQUIRE);
 }
 
-/* A message on stderr, at most MAX_MSGS in the whole run. */
-static void msg(const char *fmt, ...)
+/* A message on stderr, at most MAX_MSGS of each KIND in the whole run. */
+static void msg(int kind, const char *fmt, ...)
 {
 	va_list ap;
 
-	if (__atomic_add_fetch(&sh->msgs, 1, __ATOMIC_RELAXED) > MAX_MSGS)
+	if (__atomic_add_fetch(&sh->msgs[kind], 1, __ATOMIC_RELAXED) > MAX_MSGS)
 		return;
 	va_start(ap, fmt);
 	fputs("torture: ", stderr);
@@ -130,7 +131,7 @@ static void error(const char *fmt, ...)
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
 	add(C_ERRORS, 1);
-	msg("ERROR %s", buf);
+	msg(0, "ERROR %s", buf);
 }
 
 static uint64_t rnd(void)
@@ -258,7 +259,7 @@ static int check_page(const uint8_t *got, uint32_t fid, uint32_t idx,
 		;
 	describe(found, sizeof(found), got);
 	add(C_MISMATCH, 1);
-	msg("MISMATCH (%s) file %u page %u: expected gen %u zeroed slots %#llx, found %s; first difference at byte %u",
+	msg(1, "MISMATCH (%s) file %u page %u: expected gen %u zeroed slots %#llx, found %s; first difference at byte %u",
 	    how, fid, idx, gen, (unsigned long long)zmask, found, i);
 	return 1;
 }
@@ -720,13 +721,24 @@ static int server_wait(pid_t pid)
 	return -1;
 }
 
+static int skipped(const char *actor)
+{
+	size_t n = strlen(actor);
+	const char *p;
+
+	for (p = skip; (p = strstr(p, actor)); p += n)
+		if ((p == skip || p[-1] == ',') && (!p[n] || p[n] == ','))
+			return 1;
+	return 0;
+}
+
 static void server_ctl(void)
 {
 	pid_t pd = server_start();
 
 	if (pd < 0 || server_wait(pd))
 		exit(1);
-	while (!stopping()) {
+	while (!stopping() && !skipped("server")) {
 		unsigned int op = below(100);
 		int status;
 
@@ -754,6 +766,8 @@ static void server_ctl(void)
 			add(C_RESTARTS, 1);
 		}
 	}
+	while (!stopping())
+		pause_ms(200);
 	kill(pd, SIGCONT);
 	/* the server stays for the final check: its pid for the guest script */
 	printf("torture: server pid %d\n", (int)pd);
@@ -970,7 +984,9 @@ static int final_check(void)
 static void usage(void)
 {
 	fprintf(stderr, "usage: torture [-f FILES] [-p PAGES] [-w WRITERS] [-v VERIFIERS]\n"
-		"               [-P SERVER] [-L LOG] [-o MNT2-OPTS] MNT MNT2 SECONDS\n");
+		"               [-P SERVER] [-L LOG] [-o MNT2-OPTS] [-x ACTOR,...] MNT MNT2 SECONDS\n"
+		"  -x leaves out actors: killer, server (then one server runs throughout),\n"
+		"     policy, remount\n");
 	exit(2);
 }
 
@@ -981,7 +997,7 @@ int main(int argc, char **argv)
 	size_t len;
 	double t0;
 
-	while ((c = getopt(argc, argv, "f:p:w:v:P:L:o:")) != -1) {
+	while ((c = getopt(argc, argv, "f:p:w:v:P:L:o:x:")) != -1) {
 		switch (c) {
 		case 'f': nfiles = atoi(optarg); break;
 		case 'p': npages = atoi(optarg); break;
@@ -990,6 +1006,7 @@ int main(int argc, char **argv)
 		case 'P': pd_cmd = optarg; break;
 		case 'L': pd_log = optarg; break;
 		case 'o': m2_opts = optarg; break;
+		case 'x': skip = optarg; break;
 		default: usage();
 		}
 	}
@@ -1033,9 +1050,12 @@ int main(int argc, char **argv)
 		pids[n++] = spawn(a_writer, i);
 	for (i = 0; i < nverifiers; i++)
 		pids[n++] = spawn(a_verifier, i);
-	pids[n++] = spawn(a_killer, 0);
-	pids[n++] = spawn(a_policy, 0);
-	pids[n++] = spawn(a_remount, 0);
+	if (!skipped("killer"))
+		pids[n++] = spawn(a_killer, 0);
+	if (!skipped("policy"))
+		pids[n++] = spawn(a_policy, 0);
+	if (!skipped("remount"))
+		pids[n++] = spawn(a_remount, 0);
 	t0 = now();
 	while (now() - t0 < secs) {
 		pause_ms(1000);

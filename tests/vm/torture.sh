@@ -15,7 +15,9 @@
 # Settings: TORTURE_S, TORTURE_POOL (24M), TORTURE_SIZE (the mount's
 # size=, 16M), TORTURE_FILES (8) x TORTURE_PAGES (1536: 6 MiB each),
 # TORTURE_MEM (guest MiB, 1536: the server's store is in the guest's RAM),
-# TORTURE_VM_TIMEOUT (one guest, seconds; default TORTURE_S + 1800).
+# TORTURE_VM_TIMEOUT (one guest, seconds; default TORTURE_S + 1800),
+# TORTURE_SKIP (actors left out, to look at one failure at a time: a
+# comma-separated list of killer, server, policy, remount).
 set -u
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
 CACHE=${VM_CACHE:-$TOP/.cache/vm}
@@ -27,11 +29,16 @@ TORTURE_SIZE=${TORTURE_SIZE:-16M}
 TORTURE_FILES=${TORTURE_FILES:-8}
 TORTURE_PAGES=${TORTURE_PAGES:-1536}
 TORTURE_MEM=${TORTURE_MEM:-1536}
+TORTURE_SKIP=${TORTURE_SKIP:-}
 TORTURE_VM_TIMEOUT=${TORTURE_VM_TIMEOUT:-$((TORTURE_S + 1800))}
 BAD_RE='WARNING:|BUG:|Oops|Call Trace|unreferenced object|Kernel panic|general protection fault|usmfs: .*(leak|still in use)|KASAN|possible circular locking|Busy inodes'
 
 die() { echo "torture: $*"; exit 1; }
 case $TORTURE_S in '' | *[!0-9]*) die "TORTURE_S='$TORTURE_S': seconds, digits only" ;; esac
+case ,$TORTURE_SKIP, in *[!a-z,]* | *,,*,*) die "TORTURE_SKIP='$TORTURE_SKIP': a list of killer, server, policy, remount" ;; esac
+for a in ${TORTURE_SKIP//,/ }; do
+	case $a in killer | server | policy | remount) ;; *) die "TORTURE_SKIP: no actor '$a' (killer, server, policy, remount)" ;; esac
+done
 [ "$TORTURE_S" -gt 0 ] || die "TORTURE_S must be at least 1"
 [ -s "$BUILD/base.cpio" ] || die "no $BUILD/base.cpio: run make -C tests/vm test first"
 mkdir -p "$OUT"
@@ -107,8 +114,9 @@ for rel in "${rels[@]}"; do
 	done
 	cp "$TOP/tests/vm/torture-guest.sh" "$d/root/init"
 	chmod +x "$d/root/init"
-	printf 'TORTURE_S=%s\nPOOL=%s\nSIZE=%s\nFILES=%s\nPAGES=%s\n' "$TORTURE_S" \
-		"$TORTURE_POOL" "$TORTURE_SIZE" "$TORTURE_FILES" "$TORTURE_PAGES" >"$d/root/tt/conf"
+	printf 'TORTURE_S=%s\nPOOL=%s\nSIZE=%s\nFILES=%s\nPAGES=%s\nSKIP=%s\n' "$TORTURE_S" \
+		"$TORTURE_POOL" "$TORTURE_SIZE" "$TORTURE_FILES" "$TORTURE_PAGES" "$TORTURE_SKIP" \
+		>"$d/root/tt/conf"
 	# (as kmod/tests/run.sh: no_timer_check for loaded hosts; CMA on 7.x)
 	append="console=ttyS0 panic=-1 no_timer_check"
 	case $rel in 6.* | "$(debug_rel)") ;; *) append="$append cma=64M" ;; esac
