@@ -583,9 +583,11 @@ static void verifier(void)
 	int fds[64];
 	unsigned int f;
 
-	for (f = 0; f < (unsigned int)nfiles; f++)
-		if ((fds[f] = open_file(mnt, f, O_RDONLY)) < 0)
+	for (f = 0; f < (unsigned int)nfiles; f++) {
+		fds[f] = open_file(mnt, f, O_RDONLY);
+		if (fds[f] < 0)
 			exit(1);
+	}
 	while (!stopping()) {
 		unsigned int first = below(npages);
 
@@ -999,15 +1001,32 @@ int main(int argc, char **argv)
 
 	while ((c = getopt(argc, argv, "f:p:w:v:P:L:o:x:")) != -1) {
 		switch (c) {
-		case 'f': nfiles = atoi(optarg); break;
-		case 'p': npages = atoi(optarg); break;
-		case 'w': nwriters = atoi(optarg); break;
-		case 'v': nverifiers = atoi(optarg); break;
-		case 'P': pd_cmd = optarg; break;
-		case 'L': pd_log = optarg; break;
-		case 'o': m2_opts = optarg; break;
-		case 'x': skip = optarg; break;
-		default: usage();
+		case 'f':
+			nfiles = atoi(optarg);
+			break;
+		case 'p':
+			npages = atoi(optarg);
+			break;
+		case 'w':
+			nwriters = atoi(optarg);
+			break;
+		case 'v':
+			nverifiers = atoi(optarg);
+			break;
+		case 'P':
+			pd_cmd = optarg;
+			break;
+		case 'L':
+			pd_log = optarg;
+			break;
+		case 'o':
+			m2_opts = optarg;
+			break;
+		case 'x':
+			skip = optarg;
+			break;
+		default:
+			usage();
 		}
 	}
 	if (argc - optind != 3)
@@ -1073,7 +1092,7 @@ int main(int argc, char **argv)
 	final_check();
 	figures("end");
 	if (get(C_MISMATCH) || get(C_ERRORS)) {
-		printf("torture: FAILED: %llu mismatches, %llu errors\n",
+		printf("torture: the run failed: %llu mismatches, %llu errors\n",
 		       (unsigned long long)get(C_MISMATCH), (unsigned long long)get(C_ERRORS));
 		return 1;
 	}

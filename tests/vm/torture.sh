@@ -133,8 +133,8 @@ for rel in "${rels[@]}"; do
 	qrc=${PIPESTATUS[0]}
 	grep -E '^torture: (PASS|FAIL|figures:|MISMATCH|ERROR|[0-9]+ passed)' "$d/console.log" |
 		head -n 60 | sed "s/^/  [$rel] /"
-	p=$(grep -c '^torture: PASS' "$d/console.log")
-	f=$(grep -c '^torture: FAIL' "$d/console.log")
+	p=$(grep -c '^torture: PASS ' "$d/console.log")
+	f=$(grep -c '^torture: FAIL ' "$d/console.log")
 	if ! grep -q -E '^torture: [0-9]+ passed' "$d/console.log"; then
 		echo "  [$rel] the guest did not finish (qemu exit $qrc after $(($(date +%s) - t0))s)"
 		tail -n 25 "$d/console.log" | sed "s/^/  [$rel] | /"
