@@ -85,7 +85,7 @@ struct shared {
 };
 
 static struct shared *sh;
-static int nfiles = 8, npages = 1536, nwriters = 3, nverifiers = 2;
+static int nfiles = 8, npages = 1024, nwriters = 3, nverifiers = 2;
 static const char *mnt, *mnt2, *pd_cmd = "usm-policyd";
 static const char *pd_log = "/var/log/usm-policyd.log";
 static const char *m2_opts = "size=4M,swap=guest,swapin_timeout=60s";

@@ -29,10 +29,10 @@ mount -t debugfs debugfs /sys/kernel/debug
 mount -t tmpfs tmpfs /tmp
 
 TORTURE_S=120
-POOL=24M
-SIZE=16M
+POOL=16M
+SIZE=10M
 FILES=8
-PAGES=1536
+PAGES=1024
 WRITERS=3
 VERIFIERS=2
 MNT2_OPTS=size=4M,swap=guest,swapin_timeout=60s

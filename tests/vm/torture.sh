@@ -12,8 +12,8 @@
 # Without arguments: every kernel the lane built a module for.
 # Ends "torture: N passed, N failed"; exits 1 on any failure.
 #
-# Settings: TORTURE_S, TORTURE_POOL (24M), TORTURE_SIZE (the mount's
-# size=, 16M), TORTURE_FILES (8) x TORTURE_PAGES (1536: 6 MiB each),
+# Settings: TORTURE_S, TORTURE_POOL (16M), TORTURE_SIZE (the mount's
+# size=, 10M), TORTURE_FILES (8) x TORTURE_PAGES (1024: 4 MiB each),
 # TORTURE_MEM (guest MiB, 1536: the server's store is in the guest's RAM),
 # TORTURE_VM_TIMEOUT (one guest, seconds; default TORTURE_S + 1800),
 # TORTURE_SKIP (actors left out, to look at one failure at a time: a
@@ -24,10 +24,10 @@ CACHE=${VM_CACHE:-$TOP/.cache/vm}
 BUILD=${VM_BUILD:-$TOP/build/vm}
 OUT=$BUILD/torture
 TORTURE_S=${TORTURE_S:-120}
-TORTURE_POOL=${TORTURE_POOL:-24M}
-TORTURE_SIZE=${TORTURE_SIZE:-16M}
+TORTURE_POOL=${TORTURE_POOL:-16M}
+TORTURE_SIZE=${TORTURE_SIZE:-10M}
 TORTURE_FILES=${TORTURE_FILES:-8}
-TORTURE_PAGES=${TORTURE_PAGES:-1536}
+TORTURE_PAGES=${TORTURE_PAGES:-1024}
 TORTURE_MEM=${TORTURE_MEM:-1536}
 TORTURE_SKIP=${TORTURE_SKIP:-}
 TORTURE_VM_TIMEOUT=${TORTURE_VM_TIMEOUT:-$((TORTURE_S + 1800))}
@@ -129,7 +129,7 @@ for rel in "${rels[@]}"; do
 		-m "$TORTURE_MEM" -smp 2 -nographic -no-reboot -nic none \
 		-kernel "$(vmlinuz_of "$rel")" -initrd "$d/initrd" \
 		-device isa-debug-exit,iobase=0xf4,iosize=0x04 -append "$append" \
-		</dev/null 2>&1 | tr -d '\r' >"$d/console.log"
+		</dev/null 2>&1 | stdbuf -oL tr -d '\r' >"$d/console.log"
 	qrc=${PIPESTATUS[0]}
 	grep -E '^torture: (PASS|FAIL|figures:|MISMATCH|ERROR|[0-9]+ passed)' "$d/console.log" |
 		head -n 60 | sed "s/^/  [$rel] /"
