@@ -21,7 +21,7 @@ DEPS	:= build-essential pkg-config clang valgrind attr fio fuse3 \
 SUBDIRS	:= policy usmfs mount-helpers
 
 .PHONY: all deps build test test-unit test-valgrind test-fuse test-kmod \
-	test-kmod-guest test-debug test-preload test-mount test-cli test-conform test-bench install uninstall clean \
+	test-kmod-guest test-debug test-torture test-preload test-mount test-cli test-conform test-bench install uninstall clean \
 	demo bench bench-quick check-clang
 all: build
 
@@ -89,6 +89,11 @@ test-kmod-guest:
 
 test-debug:
 	$(MAKE) -C tests/vm test-debug
+
+# The torture test (tests/vm/torture.sh): everything at once for TORTURE_S
+# seconds (default 120) on the kernels the lane built (KERNELS="6.1 6.12 7").
+test-torture:
+	$(MAKE) -C tests/vm test-torture
 
 # Every stage runs even if an earlier one failed; the summary adds them up.
 test: deps

@@ -7,7 +7,8 @@
  * noacl).  The helpers tmpfs uses (simple_set_acl, simple_acl_create) are
  * not exported to modules: these are the same steps with what is
  * (posix_acl_update_mode, posix_acl_create, set_cached_acl).  An ACL is
- * charged to the inode's xattr budget at its xattr size, as a stored xattr.
+ * charged at its xattr size to the inode's xattr budget and the mount's
+ * inode space, as a stored xattr is.
  */
 #include <linux/fs.h>
 #include <linux/posix_acl.h>
@@ -17,10 +18,10 @@
 #include "usmfs.h"
 
 /* What @inode's cached ACL of @type takes, as an xattr. */
-static size_t usmfs_acl_cost(struct inode *inode, int type)
+static long usmfs_acl_cost(struct inode *inode, int type)
 {
 	struct posix_acl *acl = get_cached_acl(inode, type);
-	size_t cost = 0;
+	long cost = 0;
 
 	if (acl && !is_uncached_acl(acl)) {
 		cost = posix_acl_xattr_size(acl->a_count);
@@ -29,8 +30,11 @@ static size_t usmfs_acl_cost(struct inode *inode, int type)
 	return cost;
 }
 
-/* Charge @delta bytes (may be negative) to @inode; -ENOSPC past the cap. */
-static int usmfs_acl_charge(struct inode *inode, ssize_t delta)
+/*
+ * Charge @delta bytes (may be negative) to @inode and its mount's inode
+ * space, as a stored xattr is; -ENOSPC past either.
+ */
+static int usmfs_acl_charge(struct inode *inode, long delta)
 {
 	struct usmfs_inode_info *info = USMFS_I(inode);
 	int err = 0;
@@ -38,7 +42,9 @@ static int usmfs_acl_charge(struct inode *inode, ssize_t delta)
 	spin_lock(&info->lock);
 	if (delta > 0 && info->xattr_bytes + delta > USMFS_XATTR_BYTES_MAX)
 		err = -ENOSPC;
-	else
+	else	/* stat_lock nests inside info->lock */
+		err = usmfs_ispace_charge(USMFS_SB(inode->i_sb), delta);
+	if (!err)
 		info->xattr_bytes += delta;
 	spin_unlock(&info->lock);
 	return err;
@@ -49,22 +55,24 @@ int usmfs_set_acl(struct usmfs_idmap *idmap, USMFS_ACL_OBJ obj,
 		  struct posix_acl *acl, int type)
 {
 	struct inode *inode = usmfs_acl_obj_inode(obj);
-	ssize_t old = usmfs_acl_cost(inode, type), cost;
+	long old = usmfs_acl_cost(inode, type), cost;
 	int err;
 
 	cost = acl ? posix_acl_xattr_size(acl->a_count) : 0;
-	if (cost > old && USMFS_I(inode)->xattr_bytes + cost - old >
-			  USMFS_XATTR_BYTES_MAX)
-		return -ENOSPC;
+	err = usmfs_acl_charge(inode, cost - old);
+	if (err)
+		return err;
 	if (type == ACL_TYPE_ACCESS) {
 		err = posix_acl_update_mode(idmap, inode, &inode->i_mode, &acl);
-		if (err)
+		if (err) {
+			usmfs_acl_charge(inode, old - cost);
 			return err;
-		if (!acl)	/* what the mode says: no ACL kept */
+		}
+		if (!acl && cost) {	/* what the mode says: none kept */
+			usmfs_acl_charge(inode, -cost);
 			cost = 0;
+		}
 	}
-	/* cannot fail now: checked above, under the same inode lock */
-	usmfs_acl_charge(inode, cost - old);
 	inode_set_ctime_current(inode);
 	set_cached_acl(inode, type, acl);
 	return 0;
@@ -84,18 +92,25 @@ int usmfs_acl_prepare(struct inode *dir, umode_t *mode,
 	return posix_acl_create(dir, mode, dflt, acl);
 }
 
-/* Give the new @inode the ACLs usmfs_acl_prepare() made, and drop them. */
-void usmfs_acl_attach(struct inode *inode, struct posix_acl *dflt,
-		      struct posix_acl *acl)
+/*
+ * Give the new @inode the ACLs usmfs_acl_prepare() made (at most two of
+ * the parent's), charged; they are dropped either way.
+ */
+int usmfs_acl_attach(struct inode *inode, struct posix_acl *dflt,
+		     struct posix_acl *acl)
 {
-	if (!dflt && !acl)
-		return;
-	/* at most two of the parent's, each within the cap */
-	usmfs_acl_charge(inode, (dflt ? posix_acl_xattr_size(dflt->a_count) : 0) +
-			 (acl ? posix_acl_xattr_size(acl->a_count) : 0));
-	set_cached_acl(inode, ACL_TYPE_DEFAULT, dflt);
-	set_cached_acl(inode, ACL_TYPE_ACCESS, acl);
+	long cost = (dflt ? posix_acl_xattr_size(dflt->a_count) : 0) +
+		    (acl ? posix_acl_xattr_size(acl->a_count) : 0);
+	int err = 0;
+
+	if (cost)
+		err = usmfs_acl_charge(inode, cost);
+	if (!err) {
+		set_cached_acl(inode, ACL_TYPE_DEFAULT, dflt);
+		set_cached_acl(inode, ACL_TYPE_ACCESS, acl);
+	}
 	usmfs_acl_release(dflt, acl);
+	return err;
 }
 
 void usmfs_acl_release(struct posix_acl *dflt, struct posix_acl *acl)

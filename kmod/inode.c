@@ -38,12 +38,49 @@ static void usmfs_uncharge_frames(struct usmfs_sb_info *sbi, long nr)
 	atomic_long_sub(nr, &sbi->used_frames);
 }
 
+/*
+ * Bytes left of the mount's inode space (nr_inodes= x USMFS_INODE_COST),
+ * which inodes and stored xattrs share, as on tmpfs; ULONG_MAX without
+ * nr_inodes=.  Under stat_lock.
+ */
+unsigned long usmfs_ispace_free_locked(struct usmfs_sb_info *sbi)
+{
+	unsigned long total, used;
+
+	if (!sbi->max_inodes)
+		return ULONG_MAX;
+	if (check_mul_overflow(sbi->max_inodes, USMFS_INODE_COST, &total))
+		total = ULONG_MAX;
+	used = sbi->nr_inodes * USMFS_INODE_COST + sbi->xattr_bytes;
+	return total > used ? total - used : 0;
+}
+
+/*
+ * Charge @delta bytes of stored xattrs to the mount (negative: uncharge):
+ * -ENOSPC past its inode space or past size= in all.
+ */
+int usmfs_ispace_charge(struct usmfs_sb_info *sbi, long delta)
+{
+	unsigned long cap = READ_ONCE(sbi->max_frames) << PAGE_SHIFT;
+	int err = 0;
+
+	spin_lock(&sbi->stat_lock);
+	if (delta > 0 && (sbi->xattr_bytes + delta > cap ||
+			  usmfs_ispace_free_locked(sbi) < (unsigned long)delta))
+		err = -ENOSPC;
+	else
+		sbi->xattr_bytes += delta;
+	spin_unlock(&sbi->stat_lock);
+	return err;
+}
+
 static int usmfs_reserve_inode(struct usmfs_sb_info *sbi)
 {
 	int err = 0;
 
 	spin_lock(&sbi->stat_lock);
-	if (sbi->max_inodes && sbi->nr_inodes >= sbi->max_inodes)
+	if (sbi->max_inodes && (sbi->nr_inodes >= sbi->max_inodes ||
+	    usmfs_ispace_free_locked(sbi) < USMFS_INODE_COST))
 		err = -ENOSPC;
 	else
 		sbi->nr_inodes++;
@@ -720,7 +757,7 @@ static void usmfs_evict_inode(struct inode *inode)
 	}
 	WARN_ON_ONCE(!xa_empty(&info->frames));
 	WARN_ON_ONCE(!list_empty(&info->tailzero));
-	usmfs_xattrs_free(info);
+	usmfs_xattrs_free(inode);
 	clear_inode(inode);
 	usmfs_unreserve_inode(USMFS_SB(inode->i_sb));
 }
@@ -806,7 +843,11 @@ struct inode *usmfs_get_inode(struct super_block *sb,
 		init_special_inode(inode, mode, dev);
 		break;
 	}
-	usmfs_acl_attach(inode, dflt, acl);
+	err = usmfs_acl_attach(inode, dflt, acl);
+	if (err) {
+		iput(inode);	/* evicted at once: unhashed, unreserved */
+		return ERR_PTR(err);
+	}
 	return inode;
 
 out_acl:
@@ -1013,7 +1054,9 @@ static int usmfs_statfs(struct dentry *dentry, struct kstatfs *buf)
 	spin_lock(&sbi->stat_lock);
 	if (sbi->max_inodes) {
 		buf->f_files = sbi->max_inodes;
-		buf->f_ffree = sbi->max_inodes - sbi->nr_inodes;
+		buf->f_ffree = min(sbi->max_inodes - sbi->nr_inodes,
+				   usmfs_ispace_free_locked(sbi) /
+				   USMFS_INODE_COST);
 	}
 	spin_unlock(&sbi->stat_lock);
 	return 0;

@@ -97,6 +97,9 @@ struct usmfs_policy {
  * @used_frames:	frames its files hold
  * @max_inodes:		nr_inodes=, 0 = unlimited
  * @nr_inodes:		inodes in use
+ * @xattr_bytes:	bytes the stored xattrs of its inodes take (charged to
+ *			the inode space, nr_inodes x USMFS_INODE_COST, as on
+ *			tmpfs, and at most size=)
  * @opt_*:		the options as given, for show_options and remount
  * @pool_link:		on the pool's list of mounts (for the stats file)
  */
@@ -106,6 +109,7 @@ struct usmfs_sb_info {
 	spinlock_t stat_lock;
 	unsigned long max_inodes;
 	unsigned long nr_inodes;
+	unsigned long xattr_bytes;
 
 	u64 opt_size;		/* bytes, 0 = whole pool */
 	u32 opt_size_pct;	/* non-zero: size was given as N% */
@@ -306,8 +310,8 @@ int usmfs_set_acl(struct usmfs_idmap *idmap, USMFS_ACL_OBJ obj,
 		  struct posix_acl *acl, int type);
 int usmfs_acl_prepare(struct inode *dir, umode_t *mode,
 		      struct posix_acl **dflt, struct posix_acl **acl);
-void usmfs_acl_attach(struct inode *inode, struct posix_acl *dflt,
-		      struct posix_acl *acl);
+int usmfs_acl_attach(struct inode *inode, struct posix_acl *dflt,
+		     struct posix_acl *acl);
 void usmfs_acl_release(struct posix_acl *dflt, struct posix_acl *acl);
 bool usmfs_acl_present(struct inode *inode, int type);
 
@@ -322,7 +326,11 @@ bool usmfs_swap_given(const struct usmfs_sb_info *sbi);
 #define USMFS_XATTR_BYTES_MAX	(256 * 1024)	/* stored xattrs per inode */
 void usmfs_policy_init(struct usmfs_policy *pol, struct usmfs_sb_info *sbi);
 void usmfs_policy_inherit(struct inode *inode, struct inode *dir);
-void usmfs_xattrs_free(struct usmfs_inode_info *info);
+/* What an inode costs of a mount's inode space (the xattrs share it). */
+#define USMFS_INODE_COST	1024UL
+void usmfs_xattrs_free(struct inode *inode);
+int usmfs_ispace_charge(struct usmfs_sb_info *sbi, long delta);
+unsigned long usmfs_ispace_free_locked(struct usmfs_sb_info *sbi);
 ssize_t usmfs_listxattr(struct dentry *dentry, char *buf, size_t size);
 bool usmfs_alloc_name_valid(const char *s, size_t len);
 bool usmfs_evict_name_valid(const char *s, size_t len);

@@ -518,9 +518,10 @@ struct usmfs_xattr {
 	char data[];
 };
 
+/* What it takes of the mount (usmfs_ispace_charge()): struct, name, value. */
 static size_t usmfs_xattr_footprint(const struct usmfs_xattr *x)
 {
-	return x->name_len + 1 + x->size;
+	return sizeof(*x) + x->name_len + 1 + x->size;
 }
 
 static struct usmfs_xattr *usmfs_xattr_find(struct usmfs_inode_info *info,
@@ -567,11 +568,12 @@ static int usmfs_xattr_set(struct inode *inode, const char *prefix,
 	struct usmfs_inode_info *info = USMFS_I(inode);
 	struct usmfs_xattr *x = NULL, *old;
 	size_t plen = strlen(prefix), nlen = strlen(name);
+	long delta;
 	int err = 0;
 
 	if (value) {
 		x = kmalloc(struct_size(x, data, plen + nlen + 1 + size),
-			    GFP_KERNEL);
+			    GFP_KERNEL_ACCOUNT);
 		if (!x)
 			return -ENOMEM;
 		x->size = size;
@@ -591,11 +593,16 @@ static int usmfs_xattr_set(struct inode *inode, const char *prefix,
 		err = -ENODATA;
 		goto unlock;
 	}
-	if (x && info->xattr_bytes + usmfs_xattr_footprint(x) -
-	    (old ? usmfs_xattr_footprint(old) : 0) > USMFS_XATTR_BYTES_MAX) {
+	delta = (x ? (long)usmfs_xattr_footprint(x) : 0) -
+		(old ? (long)usmfs_xattr_footprint(old) : 0);
+	if (x && info->xattr_bytes + delta > USMFS_XATTR_BYTES_MAX) {
 		err = -ENOSPC;
 		goto unlock;
 	}
+	/* the mount's share: stat_lock nests inside info->lock */
+	err = usmfs_ispace_charge(USMFS_SB(inode->i_sb), delta);
+	if (err)
+		goto unlock;
 	if (old) {
 		list_del(&old->list);
 		info->xattr_bytes -= usmfs_xattr_footprint(old);
@@ -615,13 +622,15 @@ unlock:
 	return err;
 }
 
-void usmfs_xattrs_free(struct usmfs_inode_info *info)
+void usmfs_xattrs_free(struct inode *inode)
 {
+	struct usmfs_inode_info *info = USMFS_I(inode);
 	struct usmfs_xattr *x, *next;
 
 	list_for_each_entry_safe(x, next, &info->xattrs, list)
 		kfree(x);
 	INIT_LIST_HEAD(&info->xattrs);
+	usmfs_ispace_charge(USMFS_SB(inode->i_sb), -(long)info->xattr_bytes);
 	info->xattr_bytes = 0;
 }
 

@@ -181,9 +181,16 @@ static void inval_now(uint64_t ino, uint64_t first, uint64_t nr)
 		return;
 	/* -ENOENT: the kernel holds no such inode; anything else: the
 	 * cached copy stays, which is safe (see the top of this file). */
-	fuse_lowlevel_notify_inval_inode(fs.se, ino,
-					 (off_t)(first << USM_PAGE_SHIFT),
-					 (off_t)(nr << USM_PAGE_SHIFT));
+	if (first == UINT64_MAX) {	/* the attributes only */
+		int r = fuse_lowlevel_notify_inval_inode(fs.se, ino, -1, 0);
+
+		if (fs.debug)
+			fprintf(stderr, "usmfs: attributes of %llu dropped: %d\n",
+				(unsigned long long)ino, r);
+	} else
+		fuse_lowlevel_notify_inval_inode(fs.se, ino,
+						 (off_t)(first << USM_PAGE_SHIFT),
+						 (off_t)(nr << USM_PAGE_SHIFT));
 }
 
 /* Queue an invalidation for the eviction thread; merges with the last. */
@@ -322,6 +329,18 @@ const struct usm_backend_ops usmfs_backend_ops = {
 	.cancel = be_cancel,
 	.frame_zeroed = be_frame_zeroed,
 };
+
+/*
+ * Make the kernel drop @ino's cached attributes (never its pages), so that
+ * the next write(2) into it asks us (GETATTR) whether there is room.
+ */
+void evict_inval_attr(uint64_t ino)
+{
+	pthread_mutex_lock(&ev.lock);
+	inval_queue_locked(ino, UINT64_MAX, 0);
+	pthread_mutex_unlock(&ev.lock);
+	evict_kick(false);
+}
 
 void evict_kick(bool sweep)
 {

@@ -204,7 +204,7 @@ int reply_entry_locked(fuse_req_t req, struct node *n)
 
 	memset(&e, 0, sizeof(e));
 	e.ino = n->ino;
-	e.attr_timeout = fs.timeout;
+	e.attr_timeout = attr_timeout(n);
 	e.entry_timeout = fs.timeout;
 	node_fill_stat_locked(n, &e.attr);
 	r = fuse_reply_entry(req, &e);

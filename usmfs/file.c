@@ -54,6 +54,99 @@ static bool file_can_swap(struct node *n)
 }
 
 /*
+ * A full mount and the writeback cache.  The kernel takes write(2) into its
+ * page cache and sends us the data later; the only request a write(2)
+ * makes first is a GETATTR with the file handle, and only when the
+ * attributes it caches have expired; a store into a page it does not hold
+ * (a fault of a shared mapping, a partial page) READs the page first.  The
+ * kernel may hold fs.reserve bytes dirty for the mount (its bdi's
+ * max_bytes, with the strict limit FUSE sets), so that much room (free
+ * frames plus the file's store's room) is kept for them: while less than
+ * twice the reserve is left (room_low), attributes are given with no cache
+ * time and each file the kernel writes back has its cached attributes
+ * dropped, so that every write(2) asks; when less than the reserve is left
+ * (room_refuse), a GETATTR or a READ of a hole through a handle opened for
+ * writing gets ENOSPC, which write(2) returns and a fault turns into
+ * SIGBUS.  What was accepted before that fits in the reserve; only the
+ * write(2) calls in progress when the room ran out can go past it (their
+ * excess gets ENOSPC at write-back: fsync, close).  docs/limits.md.
+ */
+#define ROOM_STORE_MS	100	/* how long a store's room is taken as known */
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/*
+ * Pages @n's store can still take, as last seen.  Asking the store waits
+ * for its I/O lock (held across a store write), so one thread asks, at
+ * most every ROOM_STORE_MS, and only when @may_block (never under
+ * fs.lock); the others take the last answer.
+ */
+static uint64_t store_room(struct node *n, uint64_t headroom, bool may_block)
+{
+	uint64_t t = now_ms(), r;
+
+	if (!may_block || t - atomic_load(&n->room_ms) < ROOM_STORE_MS ||
+	    atomic_exchange(&n->room_busy, true))
+		return atomic_load(&n->room_store);
+	r = usm_file_room(fs.ctx, n->uf);
+	r = r > headroom ? r - headroom : 0;
+	atomic_store(&n->room_store, r);
+	atomic_store(&n->room_ms, t);
+	atomic_store(&n->room_busy, false);
+	return r;
+}
+
+/* Bytes @n can still be given: free frames under the limit, plus its
+ * store's room when the frames alone are short of twice the reserve. */
+static uint64_t room_bytes(struct node *n, bool may_block)
+{
+	struct usm_pool_stats ps;
+	uint64_t lim, head;
+
+	if (!fs.writeback || !fs.ctx || !n->uf)
+		return UINT64_MAX;
+	usm_pool_stats(fs.ctx, &ps);
+	lim = ps.limit ? ps.limit : ps.frames;
+	head = lim > ps.used ? lim - ps.used : 0;
+	if ((head << USM_PAGE_SHIFT) / 2 < fs.reserve + USM_PAGE_SIZE &&
+	    file_can_swap(n))
+		head += store_room(n, head, may_block);
+	if (head > (UINT64_MAX >> USM_PAGE_SHIFT))
+		return UINT64_MAX - 1;
+	return head << USM_PAGE_SHIFT;
+}
+
+bool room_low(struct node *n)
+{
+	uint64_t r = room_bytes(n, true);
+
+	return r != UINT64_MAX && r / 2 < fs.reserve + USM_PAGE_SIZE;
+}
+
+/* How long the kernel may cache attributes: not at all when room is low.
+ * (Called under fs.lock: the store's room as last seen.) */
+double attr_timeout(struct node *n)
+{
+	uint64_t r = room_bytes(n, false);
+
+	return r != UINT64_MAX && r / 2 < fs.reserve + USM_PAGE_SIZE ?
+	       0.0 : fs.timeout;
+}
+
+bool room_refuse(struct node *n)
+{
+	uint64_t r = room_bytes(n, true);
+
+	return r != UINT64_MAX && r < fs.reserve + USM_PAGE_SIZE;
+}
+
+/*
  * Fault pages [@idx, @idx + @nr) of @n in, frames in @fr[]: the number of
  * pages done (> 0), or -errno for the first.  -ENOSPC from the library can
  * also be transient: other threads took the frames this one freed, or
@@ -203,7 +296,7 @@ void usmfs_ll_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	pthread_mutex_lock(&fs.lock);
 	n->nopen++;
 	pthread_mutex_unlock(&fs.lock);
-	fi->fh = 0;
+	fi->fh = (fi->flags & O_ACCMODE) != O_RDONLY ? FH_WRITE : 0;
 	fi->keep_cache = 1;
 	if (fuse_reply_open(req, fi) != 0) {
 		/* interrupted: no release will come */
@@ -228,12 +321,12 @@ void usmfs_ll_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		fuse_reply_err(req, err);
 		return;
 	}
-	fi->fh = 0;
+	fi->fh = (fi->flags & O_ACCMODE) != O_RDONLY ? FH_WRITE : 0;
 	fi->keep_cache = 1;
 	memset(&e, 0, sizeof(e));
 	pthread_mutex_lock(&fs.lock);
 	e.ino = n->ino;
-	e.attr_timeout = fs.timeout;
+	e.attr_timeout = attr_timeout(n);
 	e.entry_timeout = fs.timeout;
 	node_fill_stat_locked(n, &e.attr);
 	n->nopen++;
@@ -299,9 +392,9 @@ void usmfs_ll_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	struct iovec *iov = NULL;
 	size_t done = 0;
 	struct node *n;
+	bool hole = false;
 	int err = 0;
 
-	(void)fi;
 	n = file_get(req, ino);
 	if (!n)
 		return;
@@ -355,11 +448,23 @@ void usmfs_ll_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 				iov[k].iov_base = (char *)pool_frame(frames[k]) + pgoff;
 			else
 				iov[k].iov_base = (void *)(zero_page + pgoff);
+			hole |= frames[k] == USM_FRAME_NONE;
 			iov[k].iov_len = len;
 			done += len;
 			pos += len;
 		}
 	}
+	/*
+	 * A hole read through a handle opened for writing, with less room
+	 * than the reserve: the kernel fills its page cache before a write
+	 * into a page it does not hold (a fault of a shared mapping, a
+	 * partial write(2)), so refusing here is what tells a mmap writer
+	 * (SIGBUS) that a new page cannot be kept.  (Read-only handles read
+	 * holes as ever; a page fault retries its single page after a
+	 * refused read-ahead, so only a real hole fails.)
+	 */
+	if (hole && !err && (fi->fh & FH_WRITE) && room_refuse(n))
+		err = ENOSPC, done = 0;
 	if (done == 0 && err)
 		fuse_reply_err(req, err);
 	else
@@ -462,6 +567,17 @@ void usmfs_ll_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 		pthread_mutex_unlock(&fs.lock);
 	}
 	evict_after_fault();
+	/* running out of room: the next write(2) into this file must ask */
+	if (fi->writepage && room_low(n)) {
+		bool q;
+
+		pthread_mutex_lock(&fs.lock);
+		q = !n->attr_inval;
+		n->attr_inval = true;
+		pthread_mutex_unlock(&fs.lock);
+		if (q)
+			evict_inval_attr(n->ino);
+	}
 out:
 	/*
 	 * A short count is what write(2) gives when part fitted, but the

@@ -72,12 +72,26 @@ void node_touch(struct timespec *ts)
 	clock_gettime(CLOCK_REALTIME, ts);
 }
 
+/* Bytes left in the mount's inode space (USMFS_INODE_COST per inode). */
+uint64_t ispace_free_locked(void)
+{
+	uint64_t total, used;
+
+	if (fs.max_inodes > UINT64_MAX / USMFS_INODE_COST)
+		total = UINT64_MAX;
+	else
+		total = fs.max_inodes * USMFS_INODE_COST;
+	used = fs.nr_nodes * USMFS_INODE_COST + fs.xattr_total;
+	return total > used ? total - used : 0;
+}
+
 struct node *node_new_locked(mode_t mode, uid_t uid, gid_t gid, int *err)
 {
 	struct node *n;
 	size_t s;
 
-	if (fs.nr_nodes >= fs.max_inodes) {
+	if (fs.nr_nodes >= fs.max_inodes ||
+	    ispace_free_locked() < USMFS_INODE_COST) {
 		*err = ENOSPC;
 		return NULL;
 	}
@@ -282,18 +296,24 @@ void usmfs_ll_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct node *n;
 	struct stat st;
+	bool refuse;
 
-	(void)fi;
-	pthread_mutex_lock(&fs.lock);
-	n = node_find_locked(ino);
+	n = node_get(ino);
 	if (!n) {
-		pthread_mutex_unlock(&fs.lock);
 		fuse_reply_err(req, ENOENT);
 		return;
 	}
+	/* a write(2) asks through a handle opened for writing (file.c) */
+	refuse = fi && (fi->fh & FH_WRITE) && n->uf && room_refuse(n);
+	pthread_mutex_lock(&fs.lock);
+	n->attr_inval = false;
 	node_fill_stat_locked(n, &st);
 	pthread_mutex_unlock(&fs.lock);
-	fuse_reply_attr(req, &st, fs.timeout);
+	if (refuse)
+		fuse_reply_err(req, ENOSPC);
+	else
+		fuse_reply_attr(req, &st, attr_timeout(n));
+	node_put(n);
 }
 
 static void set_time(struct timespec *dst, const struct timespec *src,
@@ -369,6 +389,6 @@ out:
 	if (err)
 		fuse_reply_err(req, err);
 	else
-		fuse_reply_attr(req, &st, fs.timeout);
+		fuse_reply_attr(req, &st, attr_timeout(n));
 	node_put(n);
 }

@@ -77,12 +77,13 @@ static void usmfs_ll_statfs(fuse_req_t req, fuse_ino_t ino)
 {
 	struct usm_pool_stats ps;
 	struct statvfs st;
-	uint64_t nodes;
+	uint64_t nodes, ifree;
 
 	(void)ino;
 	usm_pool_stats(fs.ctx, &ps);
 	pthread_mutex_lock(&fs.lock);
 	nodes = fs.nr_nodes;
+	ifree = ispace_free_locked() / USMFS_INODE_COST;
 	pthread_mutex_unlock(&fs.lock);
 	memset(&st, 0, sizeof(st));
 	st.f_bsize = USM_PAGE_SIZE;
@@ -92,6 +93,8 @@ static void usmfs_ll_statfs(fuse_req_t req, fuse_ino_t ino)
 	st.f_bavail = st.f_bfree;
 	st.f_files = fs.max_inodes;
 	st.f_ffree = fs.max_inodes > nodes ? fs.max_inodes - nodes : 0;
+	if (st.f_ffree > ifree)		/* xattrs take inode space too */
+		st.f_ffree = ifree;
 	st.f_favail = st.f_ffree;
 	st.f_namemax = USMFS_NAME_MAX;
 	fuse_reply_statfs(req, &st);
@@ -376,23 +379,39 @@ static int mount_devname(const char *path, char *dev, size_t devlen)
 	return found;
 }
 
+static unsigned long long read_ull(const char *path)
+{
+	unsigned long long v = 0;
+	char cur[64];
+	FILE *f;
+
+	f = fopen(path, "re");
+	if (f) {
+		if (fgets(cur, sizeof(cur), f))
+			v = strtoull(cur, NULL, 10);
+		fclose(f);
+	}
+	return v;
+}
+
 /*
  * The kernel lets a FUSE mount hold only a little dirty page cache (1% of
  * the dirty limit, with BDI_CAP_STRICTLIMIT): beyond that, writers wait
- * for the daemon to take the data, page by page.  For a memory
- * filesystem whose daemon is part of the machine's memory, the mount's
- * size is the natural bound: raise the mount's bdi max_bytes to
- * fs.max_dirty (never lowering the kernel's own choice).  Best effort: a
- * kernel without max_bytes, or no right to write sysfs, keeps the default.
+ * for the daemon to take the data, page by page.  Set the mount's bdi
+ * max_bytes to fs.max_dirty (higher for speed, or lower for a small
+ * swap=none mount), then keep what the kernel ends up with as the reserve
+ * for its dirty pages (file.c, "A full mount").  A kernel without
+ * max_bytes, or no right to write sysfs, keeps its own value; when that
+ * cannot be known or leaves nothing of the pool, no reserve is kept and
+ * write(2) is refused only once the pool is full.
  */
 static void bdi_tune(const char *mnt)
 {
 	char dev[64], path[128], cur[64];
-	unsigned long long have = 0;
-	FILE *f;
+	unsigned long long have;
 	int fd;
 
-	if (fs.max_dirty == UINT64_MAX || !mnt)
+	if (!mnt)
 		return;
 	if (mount_devname(mnt, dev, sizeof(dev))) {
 		if (fs.debug)
@@ -400,14 +419,9 @@ static void bdi_tune(const char *mnt)
 		return;
 	}
 	snprintf(path, sizeof(path), "/sys/class/bdi/%s/max_bytes", dev);
-	f = fopen(path, "re");
-	if (f) {
-		if (fgets(cur, sizeof(cur), f))
-			have = strtoull(cur, NULL, 10);
-		fclose(f);
-	}
-	if (have >= fs.max_dirty)
-		return;
+	have = read_ull(path);
+	if (fs.max_dirty == UINT64_MAX || have == fs.max_dirty)
+		goto out;
 	snprintf(cur, sizeof(cur), "%llu\n", (unsigned long long)fs.max_dirty);
 	fd = open(path, O_WRONLY | O_CLOEXEC);
 	if (fd < 0 || write(fd, cur, strlen(cur)) != (ssize_t)strlen(cur)) {
@@ -416,12 +430,23 @@ static void bdi_tune(const char *mnt)
 				strerror(errno));
 		if (fd >= 0)
 			close(fd);
-		return;
+		goto out;
 	}
 	close(fd);
 	if (fs.debug)
 		fprintf(stderr, "usmfs: %s = %llu (was %llu)\n", path,
 			(unsigned long long)fs.max_dirty, have);
+	have = read_ull(path);
+out:
+	fs.reserve = have;
+	if (!fs.can_swap &&
+	    (!have || have >= (fs.pool_frames << USM_PAGE_SHIFT) / 2)) {
+		fprintf(stderr, "usmfs: warning: the kernel may hold %llu bytes "
+			"dirty for this %llu-byte swap=none mount: no reserve "
+			"kept, write(2) is refused only once the pool is full\n",
+			have, (unsigned long long)(fs.pool_frames << USM_PAGE_SHIFT));
+		fs.reserve = 0;
+	}
 }
 
 /*
@@ -450,6 +475,33 @@ static uint64_t ram_bytes(void)
 	if (pages <= 0 || psz <= 0)
 		return 1ULL << 30;
 	return (uint64_t)pages * (uint64_t)psz;
+}
+
+/*
+ * Create the library context; a store still locked by another daemon
+ * (-EBUSY) is waited for, at most USMFS_STORE_WAIT_MS.  umount(2) of a FUSE
+ * mount returns before the daemon serving it has seen the end of its
+ * connection, so the daemon of the mount just unmounted may still hold the
+ * same swap file for a moment (it releases it as it exits).
+ */
+static int ctx_create_waiting(const struct usm_ctx_params *p, char *err,
+			      size_t errlen)
+{
+	struct timespec ts = { 0, 50 * 1000000L };
+	int waited = 0, r;
+
+	for (;;) {
+		err[0] = '\0';
+		r = usm_ctx_create(p, &fs.ctx, err, errlen);
+		if (r != -EBUSY || waited >= USMFS_STORE_WAIT_MS)
+			break;
+		if (!waited && fs.debug)
+			fprintf(stderr, "usmfs: %s: waiting up to %d ms\n",
+				err, USMFS_STORE_WAIT_MS);
+		nanosleep(&ts, NULL);
+		waited += 50;
+	}
+	return r;
 }
 
 /* Build the pool, the config and the library context.  0 or -1. */
@@ -481,6 +533,7 @@ static int setup_engine(void)
 		fprintf(stderr, "usmfs: config: %s\n", err[0] ? err : strerror(-r));
 		return -1;
 	}
+	fs.xattr_cap = frames << USM_PAGE_SHIFT;
 	if (pool_map(frames, err, sizeof(err))) {
 		fprintf(stderr, "usmfs: %s\n", err);
 		return -1;
@@ -496,7 +549,7 @@ static int setup_engine(void)
 	p.mount = &fs.mo;
 	p.config = fs.cfg;
 	p.wait_timeout_ms = fs.mo.swapin_timeout_ms;
-	r = usm_ctx_create(&p, &fs.ctx, err, sizeof(err));
+	r = ctx_create_waiting(&p, err, sizeof(err));
 	if (r) {
 		fprintf(stderr, "usmfs: %s\n", err[0] ? err : strerror(-r));
 		return -1;
@@ -607,8 +660,12 @@ int main(int argc, char **argv)
 	if (setup_engine() || setup_root())
 		goto out_engine;
 	fs.timeout = 1.0;
+	fs.can_swap = fs.mo.swap[0] && strcmp(fs.mo.swap, "none") != 0;
+	/* default: the pool size, an eighth of it without a store (it is
+	 * kept in reserve: file.c, "A full mount") */
 	if (!fs.max_dirty)
-		fs.max_dirty = fs.pool_frames << USM_PAGE_SHIFT;
+		fs.max_dirty = (fs.pool_frames << USM_PAGE_SHIFT) >>
+			       (fs.can_swap ? 0 : 3);
 
 	fs.se = fuse_session_new(&args, &usmfs_ops, sizeof(usmfs_ops), NULL);
 	if (!fs.se)

@@ -37,7 +37,17 @@
 #define USMFS_SYMLINK_MAX	4096
 #define USMFS_XATTR_VALUE_MAX	65536
 #define USMFS_XATTR_TOTAL_MAX	(1u << 20)	/* per inode, names + values */
+/*
+ * The mount's inode space, as tmpfs keeps it: nr_inodes x 1 KiB, an inode
+ * costs 1 KiB of it and an xattr its footprint (xattr_cost()); df -i shows
+ * what is left in 1 KiB units.  The xattrs of a mount also stay within its
+ * size= (fs.xattr_cap), so that one user's xattrs cannot make the daemon
+ * bigger than the mount.
+ */
+#define USMFS_INODE_COST	1024u
 #define USMFS_EVICT_BATCH	256u		/* pages per eviction batch */
+/* How long a new daemon waits for a store another one still holds. */
+#define USMFS_STORE_WAIT_MS	10000
 
 struct node;
 
@@ -100,6 +110,10 @@ struct node {
 
 	struct xattr *xattrs;
 	size_t xattr_bytes;
+	bool attr_inval;		/* attributes invalidation queued */
+	/* its store's room as last seen (file.c, store_room) */
+	_Atomic uint64_t room_store, room_ms;
+	atomic_bool room_busy;
 };
 
 struct usmfs {
@@ -119,6 +133,8 @@ struct usmfs {
 	size_t itab_size, nr_nodes;
 	uint64_t next_ino;
 	uint64_t max_inodes;
+	uint64_t xattr_total;		/* bytes charged to ordinary xattrs */
+	uint64_t xattr_cap;		/* most of them: the pool size */
 	struct node *root;
 
 	bool writeback;			/* kernel writeback cache is on */
@@ -131,6 +147,10 @@ struct usmfs {
 	 * bdi's max_bytes): 0 = the pool size, UINT64_MAX = leave the
 	 * kernel's default. */
 	uint64_t max_dirty;
+	/* Room kept for what the kernel may hold dirty (the bdi's limit as
+	 * set or found): write(2) gets ENOSPC when less is left. */
+	uint64_t reserve;
+	bool can_swap;			/* the mount's default store is not none */
 	/* fusectl's abort file for our connection, or "" */
 	char conn_abort[64];
 };
@@ -142,6 +162,7 @@ int node_table_init(void);
 void node_table_free(void);
 struct node *node_find_locked(uint64_t ino);
 struct node *node_new_locked(mode_t mode, uid_t uid, gid_t gid, int *err);
+uint64_t ispace_free_locked(void);
 struct node *node_get(fuse_ino_t ino);
 void node_put(struct node *n);
 void node_maybe_free_locked(struct node *n, struct usm_file **release);
@@ -201,6 +222,11 @@ void usmfs_ll_fallocate(fuse_req_t req, fuse_ino_t ino, int mode,
 void usmfs_ll_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
 		    struct fuse_file_info *fi);
 int file_set_size(struct node *n, uint64_t size);
+/* file handles: opened for writing */
+#define FH_WRITE	1u
+bool room_low(struct node *n);
+double attr_timeout(struct node *n);
+bool room_refuse(struct node *n);
 
 /* flags.c */
 enum flag_op {
@@ -256,5 +282,6 @@ void evict_stop(void);
 bool evict_running(void);
 void evict_kick(bool sweep);
 void evict_after_fault(void);
+void evict_inval_attr(uint64_t ino);
 
 #endif /* USMFS_H */

@@ -39,6 +39,7 @@ void xattr_free_all(struct node *n)
 		free(x);
 	}
 	n->xattrs = NULL;
+	fs.xattr_total -= n->xattr_bytes;
 	n->xattr_bytes = 0;
 }
 
@@ -52,9 +53,11 @@ static struct xattr **xattr_find_locked(struct node *n, const char *name)
 	return NULL;
 }
 
+/* What an xattr takes from the mount: its name and value, its struct and
+ * the allocator's header of its two allocations. */
 static size_t xattr_cost(const char *name, size_t len)
 {
-	return strlen(name) + 1 + len;
+	return sizeof(struct xattr) + 2 * 16 + strlen(name) + 1 + len;
 }
 
 /* Reply with @len bytes of @val to a getxattr/listxattr of @size. */
@@ -88,7 +91,10 @@ int xattr_store_locked(struct node *n, const char *name, const void *value,
 		return ENODATA;
 	if (pp)
 		oldcost = xattr_cost(name, (*pp)->len);
-	if (n->xattr_bytes - oldcost + cost > USMFS_XATTR_TOTAL_MAX)
+	if (n->xattr_bytes - oldcost + cost > USMFS_XATTR_TOTAL_MAX ||
+	    (cost > oldcost &&
+	     (fs.xattr_total + (cost - oldcost) > fs.xattr_cap ||
+	      ispace_free_locked() < cost - oldcost)))
 		return ENOSPC;
 	x = malloc(sizeof(*x) + size);
 	if (!x)
@@ -112,6 +118,7 @@ int xattr_store_locked(struct node *n, const char *name, const void *value,
 		n->xattrs = x;
 	}
 	n->xattr_bytes = n->xattr_bytes - oldcost + cost;
+	fs.xattr_total = fs.xattr_total - oldcost + cost;
 	node_touch(&n->ctime);
 	return 0;
 }
@@ -134,6 +141,7 @@ int xattr_drop_locked(struct node *n, const char *name)
 	x = *pp;
 	*pp = x->next;
 	n->xattr_bytes -= xattr_cost(x->name, x->len);
+	fs.xattr_total -= xattr_cost(x->name, x->len);
 	free(x->name);
 	free(x);
 	return 0;

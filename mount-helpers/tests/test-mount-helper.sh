@@ -26,7 +26,7 @@ cleanup() {
 	done
 	[ -n "$link" ] && [ -L /sbin/mount.usmfs ] && rm -f /sbin/mount.usmfs
 	[ -n "${flink:-}" ] && [ -L /sbin/mount.fuse.usmfs ] && rm -f /sbin/mount.fuse.usmfs
-	rm -rf "$T"
+	rm -rf "$T" "${FAKE:-}"
 }
 trap cleanup EXIT
 
@@ -243,6 +243,52 @@ t_kmod_relconfig() {	# the server reads config= from /: passed on absolute
 	grep -qx -- "-i -t usmfs -o size=8M,config=$T/rel.conf none $M" "$T/mount.argv" && unmount "$M"
 }
 check "module loaded: a relative config= passed on absolute" t_kmod_relconfig
+
+# ---- the server is found by what it is, not by its name -----------------------
+# Another user's process named usm-policyd must not stop the helper from
+# starting the real server; a root process holding the channel device
+# (USMFS_DEV: a stand-in file here) is the server, whatever its name.
+FAKE=$(mktemp -d /tmp/usmfs-mh-fake.XXXXXX)
+chmod 755 "$FAKE"
+cp "$(command -v sleep)" "$FAKE/usm-policyd"
+t_kmod_impostor() {
+	local imp r=1
+	setpriv --reuid=65534 --regid=65534 --clear-groups "$FAKE/usm-policyd" 30 &
+	imp=$!
+	sleep 0.2
+	rm -f "$T/mount.argv" "$T/policyd.ran"
+	PATH=$T/bin:$PATH USMFS_FILESYSTEMS=$T/filesystems USM_POLICYD=$T/bin/usm-policyd \
+		USMFS_DEV=$T/chan-dev "$HELPER" none "$M" -o size=8M || { kill $imp; return 1; }
+	for _ in $(seq 30); do [ -e "$T/policyd.ran" ] && break; sleep 0.1; done
+	[ -e "$T/policyd.ran" ] && r=0 || echo "server not started (a user's usm-policyd, pid $imp, fooled the helper)"
+	kill $imp; wait $imp 2>/dev/null
+	unmount "$M" && return $r
+}
+check "module path: a user's process named usm-policyd is not the server" t_kmod_impostor
+t_kmod_holder() {
+	local h r=1
+	: >"$T/chan-dev"
+	(exec 3<"$T/chan-dev"; exec sleep 30) &
+	h=$!
+	sleep 0.2
+	rm -f "$T/mount.argv" "$T/policyd.ran"
+	PATH=$T/bin:$PATH USMFS_FILESYSTEMS=$T/filesystems USM_POLICYD=$T/bin/usm-policyd \
+		USMFS_DEV=$T/chan-dev "$HELPER" none "$M" -o size=8M || { kill $h; return 1; }
+	sleep 0.5
+	[ ! -e "$T/policyd.ran" ] && r=0 || echo "a second server started although pid $h holds the channel"
+	kill $h; wait $h 2>/dev/null
+	unmount "$M" && return $r
+}
+check "module path: a root process holding the channel is the server" t_kmod_holder
+# Options are split at commas only, never globbed against the cwd.
+t_glob() {
+	mkdir -p "$T/globdir" && : >"$T/globdir/size=99X" || return 1
+	(cd "$T/globdir" && "$HELPER" none "$M" -o 'size=8M,s*' 2>"$T/err")
+	local st=$?
+	echo "exit $st: $(cat "$T/err")"
+	[ $st = 32 ] && grep -qF "unknown option 's*'" "$T/err" && ! mountpoint -q "$M"
+}
+check "options are not globbed" t_glob
 
 # ---- the daemons it starts run from / with stdin on /dev/null -----------------
 # The helper is called from a cwd inside another mount ($T/cwdm, a tmpfs):

@@ -76,14 +76,16 @@ esac
 work=$(mktemp -d /tmp/usmfs-fuse-lane.XXXXXX)
 chmod 0755 "$work"	# the suite's root cases run as other uids below it
 mnt=$work/mnt noswap=$work/noswap
-mkdir -p "$mnt" "$noswap"
+# a third mount whose store lives on a small filesystem (mmap_full)
+storefull=$work/storefull storefs=$work/storefs
+mkdir -p "$mnt" "$noswap" "$storefull" "$storefs"
 declare -A dpid=()	# mount point -> daemon pid
 
 mounted() { grep -q " $1 " /proc/mounts; }
 
 # Abort both mounts' connections (usmfs target only).
 abort_all() {
-	[ "$target" = usmfs ] && fuse_abort "$mnt" "$noswap"
+	[ "$target" = usmfs ] && fuse_abort "$mnt" "$noswap" "$storefull"
 	return 0
 }
 
@@ -136,7 +138,7 @@ unmount() {
 
 cleanup() {
 	local m p
-	for m in "$mnt" "$noswap"; do
+	for m in "$mnt" "$noswap" "$storefull"; do
 		if mounted "$m" && ! unmount "$m"; then
 			echo "cleanup: $m busy or hung; aborting the connection" >&2
 			[ "$target" = usmfs ] && fuse_abort "$m"
@@ -149,6 +151,7 @@ cleanup() {
 		kill -TERM "$p" 2>/dev/null
 		wait_gone "$p" 10 || { echo "cleanup: daemon $p killed" >&2; kill -KILL "$p"; }
 	done
+	mounted "$storefs" && { umount "$storefs" || umount -l "$storefs"; }
 	rm -rf "$work"
 }
 trap cleanup EXIT
@@ -200,13 +203,23 @@ else
 	# the second mount is also the suite's noacl one (posix_acl case)
 	start "$noswap" "size=$noswap_size,swap=none,allow_other,noacl" || finish
 	export USMFS_NOACL_DIR=$noswap
+	# its store's filesystem has about 24M of room for the store (a
+	# store keeps max(256M, 5%) of its filesystem free)
+	if mount -t tmpfs -o size=300M usmfs-lane-store "$storefs" &&
+	   dd if=/dev/zero of="$storefs/other" bs=1M count=20 status=none; then
+		start "$storefull" "size=$noswap_size,swap=file:$storefs/swap,allow_other" &&
+			export USMFS_STOREFULL_DIR=$storefull
+	else
+		bad "tmpfs for the small store"
+	fi
 fi
 export USMFS_NOSWAP_DIR=$noswap USMFS_NOSWAP_SIZE=$noswap_size
+[ "$target" = usmfs ] && export USMFS_NOSWAP_PID=${dpid[$noswap]}
 
 # --- the suite, bounded as a whole too; a case stuck in a request makes
 # the runner call us back to abort the connections
 if [ "$target" = usmfs ]; then
-	export FS_STUCK_HOOK="'$here/fuse-lane.sh' --abort '$mnt' '$noswap'"
+	export FS_STUCK_HOOK="'$here/fuse-lane.sh' --abort '$mnt' '$noswap' '$storefull'"
 fi
 suite() { "$here/run-suite.sh" "$mnt" "$fe" | tee "$work/suite.log"; }
 # add_counts TAG LOG: add LOG's last "TAG: N passed, N failed" to ours
@@ -294,7 +307,8 @@ if [ "$target" = usmfs ]; then
 fi
 
 # --- the daemons survived, unmount cleanly, exit, and leave nothing behind
-for m in "$mnt" "$noswap"; do
+for m in "$mnt" "$noswap" "$storefull"; do
+	[ "$m" != "$storefull" ] || [ -n "${dpid[$m]:-}" ] || continue
 	if [ "$target" = usmfs ]; then
 		if kill -0 "${dpid[$m]}" 2>/dev/null; then ok "daemon for $(basename "$m") alive after the tests"
 		else bad "daemon for $(basename "$m") died during the tests"; fi
@@ -312,5 +326,14 @@ for m in "$mnt" "$noswap"; do
 	fi
 	if mounted "$m"; then bad "$m still in /proc/mounts"; else ok "no leaked mount at $(basename "$m")"; fi
 done
+# --- unmount, then mount again at once with the same swap file
+if [ "$target" = usmfs ]; then
+	if run_for 300 "$here/remount-cycle.sh" "$daemon" "$work" 6 >"$work/remount.out" 2>&1; then
+		ok "$(tail -n 1 "$work/remount.out")"
+	else
+		bad "$(grep -m1 FAIL "$work/remount.out" || tail -n 1 "$work/remount.out")"
+		sed 's/^/    /' "$work/remount.out" | tail -n 6
+	fi
+fi
 [ "$failed" -eq 0 ] || show_logs
 finish

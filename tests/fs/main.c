@@ -60,6 +60,9 @@
 	X(evict_mmap, "a 2x size file filled through a mapping, verified")	\
 	X(evict_policy_change, "user.usm.evict changed under a writer")	\
 	X(full_pool, "swap=none mount filled to ENOSPC, data intact, unlink frees") \
+	X(full_write, "write(2) into a full swap=none mount: ENOSPC, bounded") \
+	X(xattr_flood, "user.* xattr flood by a user: ENOSPC, memory bounded") \
+	X(mmap_full, "a mmap writer into a full mount is told or keeps every page") \
 	X(server_restart, "swapped data survives a policy server restart (kmod)") \
 	X(xattr_virtual, "computed xattrs not listed; listed ones copy and remove") \
 	X(setgid_falloc, "fallocate/punch by a non-owner clear set-id bits as write (root)") \
