@@ -31,7 +31,7 @@ static bool usmfs_charge_frame(struct usmfs_sb_info *sbi)
 	return true;
 }
 
-static void usmfs_uncharge_frames(struct usmfs_sb_info *sbi, long nr)
+void usmfs_uncharge_frames(struct usmfs_sb_info *sbi, long nr)
 {
 	atomic_long_sub(nr, &sbi->used_frames);
 }
@@ -712,6 +712,7 @@ static void usmfs_evict_inode(struct inode *inode)
 
 	if (S_ISREG(inode->i_mode)) {
 		WRITE_ONCE(info->chan_gone, true);
+		usmfs_chan_swapin_forget(inode);
 		usmfs_chan_file_removed(inode);
 		usmfs_resv_drop(inode, 0, ULONG_MAX);
 		usmfs_free_frames(inode, 0, ULONG_MAX, false);

@@ -231,6 +231,9 @@ cp /tmp/cf /mnt/u/cf
 # wrong) while a child writes, reads and maps it.
 checkv chan-fuzz /kt/chantest fuzz 20 30000 /mnt/u/fz
 check chan-fuzz-mount-intact cmp /tmp/cf /mnt/u/cf
+# A swap-in whose reader was killed, timed out, lost its server or its
+# mount keeps its frame until the server answers (kmod/swapin.c).
+checkv chan-swapin-owned /kt/chantest swapin /mnt/si
 rm -f /mnt/u/cf /mnt/u/fz
 # --- usmctl on the module: status, stat, policy, evict, top, --json ---------
 # (policy/usmctl/usmctl.c reads user.usm.* and the root's user.usm.stats.)

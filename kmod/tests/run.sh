@@ -31,7 +31,7 @@ fi
 
 gcc -static -O2 -Wall -Wextra -Werror -o "$OUT/stress" "$TOP/kmod/tests/stress.c" ||
 	{ echo "kmod-tests: stress.c does not build"; exit 1; }
-gcc -static -O2 -Wall -Wextra -Werror -o "$OUT/chantest" "$TOP/kmod/tests/chantest.c" ||
+gcc -static -O2 -Wall -Wextra -Werror -o "$OUT/chantest" "$TOP/kmod/tests/chantest.c" "$TOP/kmod/tests/chanswap.c" ||
 	{ echo "kmod-tests: chantest.c does not build"; exit 1; }
 gcc -static -O2 -Wall -Wextra -Werror -o "$OUT/jsoncheck" "$TOP/kmod/tests/jsoncheck.c" ||
 	{ echo "kmod-tests: jsoncheck.c does not build"; exit 1; }
