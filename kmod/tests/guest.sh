@@ -118,7 +118,7 @@ fi
 insmod $KO pool=32M || { ko load "insmod pool=32M"; finish; }
 for bad in size=12Q size=0% size=101% nr_inodes=x nr_inodes=1P mode=9 uid=-1 \
 	alloc=nosuch evict=LRU swap=file:relative swap=BAD! swapin_timeout=5y \
-	nosuch=1; do
+	swapin_timeout=4294967296ms swapin_timeout=1194h nosuch=1; do
 	key=${bad%%=*}
 	dmesg -c >/dev/null 2>&1
 	if mount -t usmfs none /mnt/u -o "$bad" 2>/dev/null; then
@@ -132,6 +132,16 @@ for bad in size=12Q size=0% size=101% nr_inodes=x nr_inodes=1P mode=9 uid=-1 \
 		ko "opt-refused-$bad" "no message naming '$key': $(dmesg | tail -n 1)"
 	fi
 done
+# The longest swapin_timeout the module can wait (32-bit ms) is taken whole.
+if mount -t usmfs none /mnt/u -o swapin_timeout=4294967295ms; then
+	case $(mounted_opts) in
+	*swapin_timeout=4294967295ms*) ok opt-swapin_timeout-max ;;
+	*) ko opt-swapin_timeout-max "$(mounted_opts)" ;;
+	esac
+	umount /mnt/u
+else
+	ko opt-swapin_timeout-max "refused"
+fi
 
 mount -t usmfs none /mnt/u -o size=50%,nr_inodes=1000,mode=700,uid=5,gid=6,alloc=spread,evict=lru,swap=none,swapin_timeout=500ms
 o=$(mounted_opts)
