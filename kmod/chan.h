@@ -47,6 +47,7 @@ enum usmfs_si_state {
  *		server answered for it or went
  * @status:	the server's errno when it failed the request (0: it went)
  * @waiter:	the faulting task still waits (and frees the request)
+ * @held:	SWAPIN_DONE took a reference to the page for that task
  * @queued:	its SWAPIN_REQUEST reached the queue of the current server
  */
 struct usmfs_swapin {
@@ -61,6 +62,7 @@ struct usmfs_swapin {
 	u32 status;
 	bool write;
 	bool waiter;
+	bool held;
 	bool queued;
 	enum usmfs_si_state state;
 };

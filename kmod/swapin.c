@@ -129,12 +129,13 @@ static int usmfs_swapin_prepare(struct usmfs_swapin *si,
  * waits for one only if the last server asked for USMFS_F_RECOVERY.
  * Leaving early does not end a request the server may hold (see above).
  *
- * Return: 0 when the caller should look the page up again (resident now,
- * or changed), -EIO (not served in time, or the server failed it), -EINTR,
+ * Return: 0 and the page in *@pagep, with a reference, when it came back;
+ * 0 and *@pagep NULL when the caller should look the page up again (it
+ * changed); -EIO (not served in time, or the server failed it), -EINTR,
  * -ENOMEM.
  */
 int usmfs_chan_swapin(struct inode *inode, pgoff_t index, void *entry,
-		      bool write, unsigned long deadline)
+		      bool write, unsigned long deadline, struct page **pagep)
 {
 	enum usmfs_si_state state;
 	struct usmfs_swapin *si;
@@ -143,6 +144,7 @@ int usmfs_chan_swapin(struct inode *inode, pgoff_t index, void *entry,
 	int err;
 	u32 id;
 
+	*pagep = NULL;
 	if (!usmfs_chan_evicting() && !READ_ONCE(chan.recovery)) {
 		pr_warn_ratelimited("swap-in of page %lu of inode %lu failed: no server\n",
 				    index, inode->i_ino);
@@ -206,6 +208,8 @@ int usmfs_chan_swapin(struct inode *inode, pgoff_t index, void *entry,
 
 	spin_lock(&chan.req_lock);
 	state = si->state;
+	if (state == USMFS_SI_DONE && si->held)
+		*pagep = usmfs_frame_page(si->frame);
 	if (state == USMFS_SI_WAITING) {
 		left = true;
 		if (!si->queued) {
@@ -279,6 +283,14 @@ int usmfs_cmd_swapin_done(struct usmfs_cmd *c)
 				     usmfs_frame_page(si->frame));
 	old = __xa_cmpxchg(&info->frames, si->index, si->busy,
 			   xa_mk_value(si->frame), GFP_ATOMIC);
+	/* The waiting task gets the page itself: EVICT cannot take it back
+	 * before the task used it (a slow machine thrashing otherwise never
+	 * gets there before swapin_timeout).
+	 */
+	if (old == si->busy && si->waiter) {
+		get_page(usmfs_frame_page(si->frame));
+		si->held = true;
+	}
 	xa_unlock(&info->frames);
 	if (old != si->busy) {		/* truncated meanwhile */
 		usmfs_swapin_end(si, USMFS_SI_GONE, 0);

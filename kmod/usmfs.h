@@ -340,7 +340,7 @@ long usmfs_resv_take(struct inode *inode, pgoff_t index);
 long usmfs_resv_take_aligned(struct inode *inode, pgoff_t index,
 			     unsigned long nr);
 int usmfs_chan_swapin(struct inode *inode, pgoff_t index, void *entry,
-		      bool write, unsigned long deadline);
+		      bool write, unsigned long deadline, struct page **pagep);
 void usmfs_chan_swapin_forget(struct inode *inode);
 int usmfs_chan_wait_frames(struct usmfs_sb_info *sbi, bool pool_full,
 			   unsigned long deadline);

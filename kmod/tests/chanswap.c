@@ -299,3 +299,37 @@ int t_swapin(const char *dir)
 	printf("swapin: killed, timed-out, detached and unmounted swap-ins kept their frames\n");
 	return failed;
 }
+
+/* chantest mapcmp FILE REF: FILE, read through a shared mapping, equals REF
+ * (a fault that fails is SIGBUS: the exit status says so). */
+int t_mapcmp(const char *file, const char *ref)
+{
+	static unsigned char buf[1 << 16];
+	int f = open(file, O_RDONLY), r = open(ref, O_RDONLY);
+	struct stat st;
+	unsigned char *m;
+	off_t off = 0;
+	ssize_t n;
+
+	if (f < 0 || r < 0 || fstat(f, &st)) {
+		fprintf(stderr, "chantest: open %s, %s: %s\n", file, ref, strerror(errno));
+		return 1;
+	}
+	m = mmap(NULL, st.st_size, PROT_READ, MAP_SHARED, f, 0);
+	if (m == MAP_FAILED) {
+		fprintf(stderr, "chantest: mmap %s: %s\n", file, strerror(errno));
+		return 1;
+	}
+	while ((n = read(r, buf, sizeof(buf))) > 0) {
+		if (off + n > st.st_size || memcmp(m + off, buf, n)) {
+			fprintf(stderr, "chantest: %s differs from %s near %lld\n", file, ref,
+				(long long)off);
+			return 1;
+		}
+		off += n;
+	}
+	CHECK(n == 0 && off == st.st_size, "%s: %lld of %lld bytes compared", file,
+	      (long long)off, (long long)st.st_size);
+	printf("mapcmp: %lld bytes equal\n", (long long)off);
+	return failed;
+}

@@ -17,6 +17,7 @@
  *   chantest swapin DIR           a swap-in whose fault left (killed, timed
  *                                 out, unmounted) keeps its frame until the
  *                                 server answers (chanswap.c)
+ *   chantest mapcmp FILE REF      FILE read through a mapping equals REF
  * Prints what failed on stderr and exits 1; 0 when all is well.
  */
 #define _GNU_SOURCE
@@ -876,10 +877,12 @@ int main(int argc, char **argv)
 		return t_grant(argv[2]);
 	if (argc >= 4 && !strcmp(argv[1], "overflow"))
 		return t_overflow(argv[2], atoi(argv[3]));
+	if (argc >= 4 && !strcmp(argv[1], "mapcmp"))
+		return t_mapcmp(argv[2], argv[3]);
 	if (argc >= 3 && !strcmp(argv[1], "swapin"))
 		return t_swapin(argv[2]);
 	if (argc >= 4 && !strcmp(argv[1], "fuzz"))
 		return t_fuzz(atoi(argv[2]), atol(argv[3]), argc >= 5 ? argv[4] : NULL);
-	fprintf(stderr, "usage: chantest open|noroot|hello|events DIR|overflow DIR N|fuzz S MAX [SCRATCH]|swapin DIR|xattr PATH NAME [VALUE]\n");
+	fprintf(stderr, "usage: chantest open|noroot|hello|events DIR|overflow DIR N|fuzz S MAX [SCRATCH]|swapin DIR|mapcmp FILE REF|xattr PATH NAME [VALUE]\n");
 	return 2;
 }

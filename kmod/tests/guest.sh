@@ -359,6 +359,8 @@ if [ -x /kt/usm-policyd ]; then
 	dmesg | grep -q "usmfs: chan: server detached" && ok chan-detach-logged || ko chan-detach-logged
 	# --- eviction and swap-in through the server ---
 	. /kt/server.sh
+	# --- reads of evicted pages with the pool full and the server stopped ---
+	. /kt/poolfull.sh
 else
 	ko chan-policyd "no /kt/usm-policyd"
 fi
