@@ -18,6 +18,7 @@
 #include <linux/seq_file.h>
 #include <linux/slab.h>
 #include <linux/string.h>
+#include <usm/parse-core.h>
 
 #include "usmfs.h"
 
@@ -151,6 +152,10 @@ static int usmfs_parse_param(struct fs_context *fc, struct fs_parameter *param)
 	case Opt_swapin_timeout:
 		if (usmfs_parse_duration_ms(s, &ctx->swapin_timeout_ms))
 			goto bad_value;
+		/* msecs_to_jiffies() takes an unsigned int. */
+		if (ctx->swapin_timeout_ms > USM_SWAPIN_TIMEOUT_MAX_MS)
+			return invalfc(fc, "Bad value for 'swapin_timeout': more than %llums (about 49 days)",
+				       USM_SWAPIN_TIMEOUT_MAX_MS);
 		break;
 	case Opt_noacl:		/* no POSIX ACLs: there are none */
 	case Opt_inode64:	/* inode numbers are unsigned long */

@@ -7,8 +7,9 @@
  *     mapping->invalidate_lock      (faults take it shared, truncate and
  *                                    hole punching exclusive)
  *       page lock of a frame        (held by a fault until its PTE is set)
- *         usmfs_inode_info.frames xa_lock
- *           usmfs_pool.lock
+ *         chan.req_lock             (swap-in requests, swapin.c)
+ *           usmfs_inode_info.frames xa_lock
+ *             usmfs_pool.lock
  *   usmfs_inode_info.lock (policy and xattrs) nests inside nothing of ours.
  */
 #ifndef USMFS_H
@@ -293,6 +294,7 @@ struct page *usmfs_get_page(struct inode *inode, pgoff_t index,
 long usmfs_take_frame(struct inode *inode, pgoff_t index, bool *reserved,
 		      unsigned long *deadline);
 void usmfs_put_frame(struct inode *inode, unsigned long frame);
+void usmfs_uncharge_frames(struct usmfs_sb_info *sbi, long nr);
 long usmfs_fill_aligned(struct inode *inode, pgoff_t index, unsigned long nr,
 			bool falloc);
 extern bool usmfs_pmd_map;
@@ -352,7 +354,8 @@ long usmfs_resv_take(struct inode *inode, pgoff_t index);
 long usmfs_resv_take_aligned(struct inode *inode, pgoff_t index,
 			     unsigned long nr);
 int usmfs_chan_swapin(struct inode *inode, pgoff_t index, void *entry,
-		      bool write, unsigned long deadline);
+		      bool write, unsigned long deadline, struct page **pagep);
+void usmfs_chan_swapin_forget(struct inode *inode);
 int usmfs_chan_wait_frames(struct usmfs_sb_info *sbi, bool pool_full,
 			   unsigned long deadline);
 void usmfs_chan_pressure(struct usmfs_sb_info *sbi);

@@ -31,7 +31,7 @@ fi
 
 gcc -static -O2 -Wall -Wextra -Werror -o "$OUT/stress" "$TOP/kmod/tests/stress.c" ||
 	{ echo "kmod-tests: stress.c does not build"; exit 1; }
-gcc -static -O2 -Wall -Wextra -Werror -o "$OUT/chantest" "$TOP/kmod/tests/chantest.c" ||
+gcc -static -O2 -Wall -Wextra -Werror -o "$OUT/chantest" "$TOP/kmod/tests/chantest.c" "$TOP/kmod/tests/chanswap.c" ||
 	{ echo "kmod-tests: chantest.c does not build"; exit 1; }
 gcc -static -O2 -Wall -Wextra -Werror -o "$OUT/jsoncheck" "$TOP/kmod/tests/jsoncheck.c" ||
 	{ echo "kmod-tests: jsoncheck.c does not build"; exit 1; }
@@ -63,7 +63,7 @@ for rel in "$@"; do
 		cp -L "$lib" "$d/root$lib"
 	done
 	cp "$TOP/kmod/tests/guest.sh" "$d/root/init"
-	cp "$TOP/kmod/tests/server.sh" "$d/root/kt/"
+	cp "$TOP/kmod/tests/server.sh" "$TOP/kmod/tests/poolfull.sh" "$d/root/kt/"
 	chmod +x "$d/root/init"
 	# no_timer_check: a loaded host can make TCG miss the IO-APIC timer
 	# check at boot ("IO-APIC + timer doesn't work!", a panic; seen in CI).

@@ -198,6 +198,20 @@ if [ "$target" = tmpfs ]; then
 	start "$noswap" "" "size=$noswap_size" || finish
 else
 	fe=fuse
+	# A swapin_timeout the module could not hold is refused here too,
+	# with a message naming it, and nothing is mounted.
+	for t in 4294967296ms 1194h; do
+		if out=$(timeout 10 "$daemon" "$noswap" -f -o "swapin_timeout=$t" 2>&1); then
+			bad "swapin_timeout=$t accepted"
+		elif mounted "$noswap"; then
+			bad "swapin_timeout=$t mounted"
+			fusermount3 -u "$noswap" 2>/dev/null || umount -l "$noswap"
+		elif [[ $out == *"'swapin_timeout'"* ]]; then
+			ok "swapin_timeout=$t refused"
+		else
+			bad "swapin_timeout=$t: no message naming it: $out"
+		fi
+	done
 	export USMFS_SIZE=$size USMFS_SWAP=file
 	start "$mnt" "size=$size,swap=file:$work/swap,allow_other" || finish
 	start "$noswap" "size=$noswap_size,swap=none,allow_other" || finish

@@ -854,6 +854,45 @@ static void test_swapin(void **state)
 	server_stop();
 }
 
+/* A fault that left before the server read its request (SWAPIN_CANCELLED
+ * in the same batch): answered ECANCELED, the slot not read nor freed; the
+ * page comes back whole on the next fault. */
+static void test_swapin_cancelled(void **state)
+{
+	struct usmfs_event ev = fk_ev(USMFS_EV_SWAPIN_CANCELLED, 1);
+	usm_frame_t fr;
+	int idx;
+	uint64_t f;
+
+	(void)state;
+	fk_reset(1);
+	server_start();
+	fk_create(1, "/heap", 0);
+	for (uint64_t i = 0; i < 56; i++)
+		fk_alloc(1, i);
+	pump();
+	idx = first_swapped(1);
+	assert_true(idx >= 0);
+	f = fk_fault_swapped(1, (uint64_t)idx);
+	ev.u.swapin.index = (uint64_t)idx;
+	ev.u.swapin.frame = f;
+	ev.u.swapin.token = fk.pages[1][idx].token;
+	fk_push(&ev);
+	pump();
+	assert_int_equal(fk.n_done, 1);
+	assert_int_equal(fk.last_status, ECANCELED);
+	assert_int_equal(fk.pages[1][idx].st, FK_SWAPPED);
+	assert_int_equal(pd.swapins_cancelled, 1);
+	assert_int_equal(pd.swapin_errors, 0);
+	assert_int_equal(usm_page_state(pd.ctx, pd_file_find(&pd, 1, 1)->f,
+					(uint64_t)idx, &fr), USM_PAGE_SWAPPED);
+	f = fk_fault_swapped(1, (uint64_t)idx);
+	pump();
+	assert_int_equal(fk.last_status, 0);
+	assert_true(check_pattern(fk.mem + f * 4096, 1, (uint64_t)idx));
+	server_stop();
+}
+
 /* The server goes away; a new one attaches, lists, serves. */
 static void test_restart(void **state)
 {
@@ -1437,6 +1476,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_attach_refused, test_teardown),
 		cmocka_unit_test_teardown(test_evict, test_teardown),
 		cmocka_unit_test_teardown(test_swapin, test_teardown),
+		cmocka_unit_test_teardown(test_swapin_cancelled, test_teardown),
 		cmocka_unit_test_teardown(test_reclaim, test_teardown),
 		cmocka_unit_test_teardown(test_mount_swap, test_teardown),
 		cmocka_unit_test_teardown(test_mount_pressure_prio, test_teardown),
