@@ -66,7 +66,7 @@ struct usmfs_swapin {
  * @req_lock:	protects @reqs and the state of every swap-in in it
  * @reqs:	token -> struct usmfs_swapin, the swap-ins in flight
  */
-static struct usmfs_chan {
+struct usmfs_chan {
 	struct mutex lock;
 	struct file *server;
 	bool attached;

@@ -138,10 +138,10 @@ again:
 
 void usmfs_sample_start(void)
 {
-	usmfs_sample_start();
+	schedule_delayed_work(&usmfs_sample_work, 0);
 }
 
 void usmfs_sample_stop(void)
 {
-	usmfs_sample_stop();
+	cancel_delayed_work_sync(&usmfs_sample_work);
 }
