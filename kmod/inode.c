@@ -779,14 +779,14 @@ struct inode *usmfs_get_inode(struct super_block *sb,
 
 	switch (mode & S_IFMT) {
 	case S_IFREG:
-		/* The channel finds it in the mount's files. */
+		inode->i_op = &usmfs_file_inode_operations;
+		inode->i_fop = &usmfs_file_operations;
+		/* The channel finds it in the mount's files, whole. */
 		err = usmfs_files_add(sbi, inode);
 		if (err) {
 			iput(inode);
 			return ERR_PTR(err);
 		}
-		inode->i_op = &usmfs_file_inode_operations;
-		inode->i_fop = &usmfs_file_operations;
 		insert_inode_hash(inode);
 		break;
 	case S_IFDIR:
