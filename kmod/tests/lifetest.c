@@ -443,7 +443,7 @@ static struct timing measure(int fd, uint32_t dev, const char *dir, const struct
 	double t0;
 	int i;
 
-	for (i = 0; i < 3; i++) {
+	for (i = 0; i < 5; i++) {
 		got.n = 0;
 		t0 = now();
 		list_all(fd, dev, LIST_MAX, &got, NULL, NULL);
