@@ -9,7 +9,7 @@
 # ("SRC BYTES" that must give a partial pool, or empty), NOSRC (a source this
 # kernel lacks, or empty), FAULT_AROUND (0 where the module does none),
 # HUGE_MAP (0 where the module maps no 2 MiB PMDs: before 6.12),
-# RESYNC_FILES (files of the resync check, then twice as many).
+# RESYNC_FILES (files of the resync check, then 4 times as many).
 # Prints "kt: PASS name" / "kt: FAIL name (why)",
 # then "kt: N passed, N failed", and hands the failure count to the host
 # through isa-debug-exit.
@@ -27,7 +27,7 @@ PARTIAL=
 NOSRC=
 FAULT_AROUND=1
 HUGE_MAP=1
-RESYNC_FILES=50000
+RESYNC_FILES=25000
 . /kt/conf
 KO=/kt/usmfs.ko
 STATS=/sys/kernel/debug/usmfs/pool
@@ -237,7 +237,7 @@ rm -f /mnt/u/cf /mnt/u/fz
 # Unmounting while the server evicts, grants and lists and sampling runs
 # (lifetest.c: the kernel log stays free of "Busy inodes" and warnings);
 # then the cost of a resync: LIST_PAGES and the root's stats with
-# RESYNC_FILES files and twice as many (their ratio, not their time).
+# RESYNC_FILES files and 4 times as many (ratios, not times).
 mkdir -p /mnt/l
 checkv life-umount-race /kt/lifetest umount /mnt/l 20
 checkv life-resync /kt/lifetest resync /mnt/l $RESYNC_FILES
