@@ -9,7 +9,7 @@
 # ("SRC BYTES" that must give a partial pool, or empty), NOSRC (a source this
 # kernel lacks, or empty), FAULT_AROUND (0 where the module does none),
 # HUGE_MAP (0 where the module maps no 2 MiB PMDs: before 6.12),
-# RESYNC_FILES (files of the resync check, then 4 times as many).
+# RESYNC ("N BIG": the resync check compares N and 4N files, then times BIG).
 # Prints "kt: PASS name" / "kt: FAIL name (why)",
 # then "kt: N passed, N failed", and hands the failure count to the host
 # through isa-debug-exit.
@@ -27,7 +27,7 @@ PARTIAL=
 NOSRC=
 FAULT_AROUND=1
 HUGE_MAP=1
-RESYNC_FILES=25000
+RESYNC="3000 100000"
 . /kt/conf
 KO=/kt/usmfs.ko
 STATS=/sys/kernel/debug/usmfs/pool
@@ -236,11 +236,11 @@ check chan-fuzz-mount-intact cmp /tmp/cf /mnt/u/cf
 rm -f /mnt/u/cf /mnt/u/fz
 # Unmounting while the server evicts, grants and lists and sampling runs
 # (lifetest.c: the kernel log stays free of "Busy inodes" and warnings);
-# then the cost of a resync: LIST_PAGES and the root's stats with
-# RESYNC_FILES files and 4 times as many (ratios, not times).
+# then the cost of a resync: LIST_PAGES and the root's stats with N files
+# and 4 times as many (ratios, not times), then 10^5 files (its time).
 mkdir -p /mnt/l
 checkv life-umount-race /kt/lifetest umount /mnt/l 20
-checkv life-resync /kt/lifetest resync /mnt/l $RESYNC_FILES
+checkv life-resync /kt/lifetest resync /mnt/l $RESYNC
 # --- usmctl on the module: status, stat, policy, evict, top, --json ---------
 # (policy/usmctl/usmctl.c reads user.usm.* and the root's user.usm.stats.)
 U=/kt/usmctl
