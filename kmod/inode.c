@@ -761,7 +761,8 @@ static void usmfs_evict_inode(struct inode *inode)
 	if (S_ISREG(inode->i_mode)) {
 		WRITE_ONCE(info->chan_gone, true);
 		usmfs_chan_swapin_forget(inode);
-		usmfs_chan_file_removed(inode);
+		if (usmfs_files_del(USMFS_SB(inode->i_sb), inode))
+			usmfs_chan_file_removed(inode);
 		usmfs_resv_drop(inode, 0, ULONG_MAX);
 		usmfs_free_frames(inode, 0, ULONG_MAX, false);
 	}
@@ -831,7 +832,12 @@ struct inode *usmfs_get_inode(struct super_block *sb,
 	case S_IFREG:
 		inode->i_op = &usmfs_file_inode_operations;
 		inode->i_fop = &usmfs_file_operations;
-		/* Hashed: the server's commands find it with ilookup(). */
+		/* The channel finds it in the mount's files, whole. */
+		err = usmfs_files_add(sbi, inode);
+		if (err) {
+			iput(inode);
+			return ERR_PTR(err);
+		}
 		insert_inode_hash(inode);
 		break;
 	case S_IFDIR:
@@ -971,17 +977,24 @@ static int usmfs_setattr(struct usmfs_idmap *idmap, struct dentry *dentry,
 			 struct iattr *attr)
 {
 	struct inode *inode = d_inode(dentry);
+	bool resized = false;
 	int err;
 
 	err = setattr_prepare(idmap, dentry, attr);
 	if (err)
 		return err;
 	if ((attr->ia_valid & ATTR_SIZE) && S_ISREG(inode->i_mode)) {
+		resized = attr->ia_size != i_size_read(inode);
 		err = usmfs_setattr_size(inode, attr->ia_size);
 		if (err)
 			return err;
 	}
 	setattr_copy(idmap, inode, attr);
+	/* As tmpfs: a new size is a change, whether truncate(2) asked for
+	 * times (it does not) or ftruncate(2) did.
+	 */
+	if (resized)
+		usmfs_set_mtime_ctime_now(inode);
 	return 0;
 }
 
