@@ -154,7 +154,10 @@ resolve_debug() {
 	logged "$VM_BUILD/debug-kernel.log" timeout "$VM_DEBUG_BUILD_TIMEOUT" \
 		"$VM_DIR/debug-kernel.sh" "$VM_CACHE/debug" || return 1
 	say "[$label] debug kernel ready ($(($(date +%s) - t0))s)"
-	K_REL=$(make -s -C "$tree" kernelrelease)
+	# (not "make kernelrelease": under a parent make, MAKEFLAGS carries w
+	# and its output gains "Entering directory" lines)
+	K_REL=$(cat "$tree/include/config/kernel.release" 2>/dev/null)
+	[ -n "$K_REL" ] || { say "[$label] no $tree/include/config/kernel.release"; return 1; }
 	K_VER="linux-source-6.1 $(cat "$VM_CACHE/debug/.vm-source")"
 	K_IMG=""
 	K_HDRS=""
