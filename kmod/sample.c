@@ -136,12 +136,14 @@ again:
 		schedule_delayed_work(&usmfs_sample_work, msecs_to_jiffies(ms));
 }
 
+/* The server attached with USMFS_F_ACCESS: start the rounds. */
 void usmfs_sample_start(void)
 {
-	usmfs_sample_start();
+	schedule_delayed_work(&usmfs_sample_work, 0);
 }
 
+/* The server went: no round runs after this returns. */
 void usmfs_sample_stop(void)
 {
-	usmfs_sample_stop();
+	cancel_delayed_work_sync(&usmfs_sample_work);
 }
