@@ -82,11 +82,10 @@ show_procs() {
 # A sysrq dump, copied from the kernel log with the "vm: diag:" prefix (the
 # console is quiet meanwhile: its "Call Trace" lines are not failures of
 # their own).  Marked in the kernel log so that dmesg_judged leaves it out.
-SYSRQ_N=0
 sysrq_dump() {
 	[ -w /proc/sysrq-trigger ] || return 0
-	SYSRQ_N=$((SYSRQ_N + 1))
-	tag="lane-sysrq-$$-$SYSRQ_N"
+	# (unique: a subshell's $$ is its parent's)
+	tag="lane-sysrq-$(uptime_cs)-$(head -c 4 /dev/urandom | od -A n -t u4 | tr -d ' ')"
 	lvl=$(cut -f1 /proc/sys/kernel/printk)
 	echo 1 >/proc/sys/kernel/printk
 	echo "$tag begin" >/dev/kmsg
@@ -118,11 +117,8 @@ diag() {
 		done
 	fi
 	echo "vm: diag: processes in D state:"
-	for s in /proc/[0-9]*/stat; do
-		p=${s#/proc/}
-		p=${p%/stat}
-		case $(sed 's/^.*) //' "$s" 2>/dev/null | cut -d' ' -f1) in D) show_procs "$p" ;; esac
-	done
+	show_procs "$(cat /proc/[0-9]*/stat 2>/dev/null |
+		awk '{ s = $0; sub(/^.*\) /, "", s); if (substr(s, 1, 1) == "D") print $1 }')" 1
 	echo "vm: diag: blocked tasks (sysrq-w):"
 	sysrq_dump w 400
 	if [ -r "$LANE_POOL" ]; then
@@ -164,6 +160,7 @@ bounded() {
 		done
 		left=$tree
 		# (a pid of the tree that is gone cannot be killed: ignore errors)
+		# shellcheck disable=SC2086 # a list of pids
 		kill -KILL $left 2>/dev/null
 		sleep 5
 		alive=

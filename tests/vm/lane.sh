@@ -17,8 +17,9 @@ VM_TIMEOUT=${VM_TIMEOUT:-900}	# one guest, boot to power-off, seconds (quiet hos
 # it runs N times slower than VM_CALIB_MS (its time on a quiet host), the
 # guest's timeouts (steps, suite, server steps, its own deadline of
 # VM_TIMEOUT) grow N times, N at most VM_SCALE_MAX.  The host waits
-# VM_TIMEOUT x VM_SCALE_MAX + 120 s: the guest's watchdog says first what
-# was running when it ran out of time.
+# VM_TIMEOUT x VM_SCALE_MAX + 300 s: the guest's watchdog says first what
+# was running when it ran out of time (its report takes a minute or two
+# on a busy host).
 VM_CALIB_MS=${VM_CALIB_MS:-1000}
 VM_SCALE_MAX=${VM_SCALE_MAX:-4}
 VM_BUILD_TIMEOUT=${VM_BUILD_TIMEOUT:-600}	# one module build, seconds
@@ -362,7 +363,7 @@ EOF
 # Boot the guest; the console goes to LOG, progress lines to stdout.
 boot() {
 	local log=$1 append="console=ttyS0 panic=-1 no_timer_check $K_APPEND"
-	HOST_TIMEOUT=$((VM_TIMEOUT * VM_SCALE_MAX + 120))
+	HOST_TIMEOUT=$((VM_TIMEOUT * VM_SCALE_MAX + 300))
 	say "[$label] booting $K_REL (TCG, ${VM_MEM}M, ${VM_SMP} cpus, guest timeout ${VM_TIMEOUT}s x its slowness, at most ${HOST_TIMEOUT}s): $append"
 	timeout -k 10 "$HOST_TIMEOUT" qemu-system-x86_64 -accel tcg -m "$VM_MEM" -smp "$VM_SMP" \
 		-nographic -no-reboot -nic none -kernel "$VMLINUZ" -initrd "$INITRD" \

@@ -70,7 +70,10 @@ ko() {
 	if [ -s "$PD_LOG" ]; then
 		n=$(wc -l <"$PD_LOG")
 		from=$((PD_MARK + 1))
-		[ $((n - PD_MARK)) -gt 40 ] && from=$((n - 39))
+		# (nothing new: the last lines; too much: the last 40)
+		[ "$from" -gt "$n" ] && from=$((n - 9))
+		[ $((n - from)) -ge 40 ] && from=$((n - 39))
+		[ "$from" -ge 1 ] || from=1
 		echo "vm: srv: usm-policyd's log, lines $from-$n (for $1):"
 		sed -n "$from,\$p" "$PD_LOG" | sed 's/^/vm: srv: log: /'
 	fi
