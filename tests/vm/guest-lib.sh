@@ -10,6 +10,7 @@
 #                         was running (diag), kill CMD's whole process tree
 #                         (TERM, then KILL), say which processes would not
 #                         die; returns CMD's status, 124 on timeout
+#                         (with a "vm: progress:" line a minute)
 #   diag WHY              what is running: the step's processes with their
 #                         kernel stacks, the blocked tasks (sysrq-w), the
 #                         server's log, the pool; every line "vm: diag: "
@@ -132,6 +133,15 @@ diag() {
 	echo "vm: diag: ---- end ----"
 }
 
+# progress NAME SECS: a line a minute while a step runs, with the pool's
+# counters: a slow step's counters move, a stuck one's do not.
+progress() {
+	echo "vm: progress: $1 running for $2s; $(awk '
+		$1 == "free" || $1 == "used" { printf "%s %s, ", $1, $2 }
+		$1 == "mount" { for (i = 3; i <= NF; i++) if ($i ~ /^(evictions|swapins)=/) printf "%s ", $i }' \
+		"$LANE_POOL" 2>/dev/null)"
+}
+
 # bounded SECS NAME CMD...
 bounded() {
 	b_secs=$1 b_name=$2
@@ -141,8 +151,14 @@ bounded() {
 	b_pid=$!
 	rm -f "/tmp/lane.timedout.$b_pid"
 	(
-		end=$(($(uptime_cs) + b_secs * 100))
-		while [ "$(uptime_cs)" -lt "$end" ]; do
+		start=$(uptime_cs)
+		end=$((start + b_secs * 100))
+		beat=$((start + 6000))
+		while now=$(uptime_cs) && [ "$now" -lt "$end" ]; do
+			if [ "$now" -ge "$beat" ]; then
+				progress "$b_name" $(((now - start) / 100))
+				beat=$((beat + 6000))
+			fi
 			sleep 1
 			[ -d "/proc/$b_pid" ] || exit 0
 		done
