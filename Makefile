@@ -11,8 +11,9 @@ PREFIX	?= /usr/local
 DESTDIR	?=
 export PREFIX DESTDIR
 
-# Packages for building and testing userspace and the FUSE frontend.  The
-# kernel lane (tests/vm) installs its own on top (make -C tests/vm deps).
+# Packages for building and testing userspace and the FUSE frontend; the
+# kernel lane's (tests/vm: kernels, qemu, the debug kernel's build) are
+# installed on top by make -C tests/vm deps-debug.
 DEPS	:= build-essential pkg-config clang valgrind attr fio fuse3 \
 	   libfuse3-dev libcmocka-dev libinih-dev liburing-dev \
 	   python3 sqlite3 procps util-linux psmisc stress-ng gnuplot-nox \
@@ -36,6 +37,7 @@ deps:
 	else \
 		echo "deps: all present"; \
 	fi
+	@if [ -f tests/vm/Makefile ]; then $(MAKE) -C tests/vm deps-debug; fi
 
 build:
 	@for d in $(SUBDIRS); do \
@@ -87,6 +89,8 @@ test-kmod:
 test-kmod-guest:
 	$(MAKE) -C kmod test
 
+# The lane's module checks on the debug kernel (lockdep, KASAN, DEBUG_VM,
+# kmemleak), built once from linux-source-6.1 into .cache/vm/debug.
 test-debug:
 	$(MAKE) -C tests/vm test-debug
 
@@ -109,7 +113,15 @@ test: deps
 		"cli:$(MAKE) test-cli" \
 		"bench:$(MAKE) test-bench" \
 		"kmod:$(MAKE) test-kmod" \
-		"kguest:$(MAKE) test-kmod-guest"
+		"kguest:$(MAKE) test-kmod-guest" \
+		"kdebug:$(MAKE) test-debug" \
+		"torture:$(TORTURE_STAGE)"
+
+# The torture test's stage, skipped (and saying so) until the Makefile has
+# a test-torture target.
+TORTURE_STAGE := if grep -q '^test-torture:' Makefile; then $(MAKE) test-torture; \
+	else echo 'torture: skipped: no test-torture target in this tree yet'; \
+	echo 'torture: 0 passed, 0 failed'; fi
 
 demo: deps build
 	@if [ -x bench/demo.sh ]; then bench/demo.sh; else echo "demo: not there yet"; exit 1; fi
