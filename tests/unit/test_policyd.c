@@ -1350,6 +1350,52 @@ static void test_check(void **state)
 	assert_non_null(strstr(buf, "nosuchpolicy"));
 }
 
+/* --check looks at the stores' files: one that is not a store is refused,
+ * named with its line, and left as it was. */
+static void test_check_store_file(void **state)
+{
+	char victim[300], conf[256], text[800], out[1200], buf[2048] = "";
+	struct stat before, after;
+	int saved, fd, r;
+	FILE *f;
+
+	(void)state;
+	snprintf(victim, sizeof(victim), "%s/passwd", tmpdir);
+	assert_int_equal(write_file("passwd", "root:x:0:0:root:/root:/bin/sh\n",
+				    victim, sizeof(victim)), 0);
+	assert_int_equal(stat(victim, &before), 0);
+	snprintf(text, sizeof(text), "[store s]\npath = file:%s\n", victim);
+	assert_int_equal(write_file("store.conf", text, conf, sizeof(conf)), 0);
+	snprintf(out, sizeof(out), "%s/check2.out", tmpdir);
+	fflush(stderr);
+	saved = dup(2);
+	fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	assert_true(saved >= 0 && fd >= 0);
+	dup2(fd, 2);
+	close(fd);
+	{
+		char *argv[] = { (char *)"usm-policyd", (char *)"--check", conf, NULL };
+
+		r = pd_main(3, argv);
+	}
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	assert_int_equal(r, 1);
+	f = fopen(out, "r");
+	assert_non_null(f);
+	buf[fread(buf, 1, sizeof(buf) - 1, f)] = '\0';
+	fclose(f);
+	snprintf(out, sizeof(out), "%s:2: [store s]: file:%s: exists and is not a usmfs store",
+		 conf, victim);
+	if (!strstr(buf, out))
+		fail_msg("--check said \"%s\"", buf);
+	assert_int_equal(stat(victim, &after), 0);
+	assert_int_equal(after.st_size, before.st_size);
+	assert_int_equal(after.st_mode, before.st_mode);
+	assert_int_equal(after.st_mtim.tv_nsec, before.st_mtim.tv_nsec);
+}
+
 /* A mount given swap=none: its files are never evicted, whatever the
  * config's default store. */
 static void test_mount_swap(void **state)
@@ -1453,6 +1499,7 @@ int main(void)
 		cmocka_unit_test_prestate_setup_teardown(test_loop_sigterm, NULL,
 							 test_teardown, &yes),
 		cmocka_unit_test_teardown(test_check, test_teardown),
+		cmocka_unit_test_teardown(test_check_store_file, test_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
