@@ -235,11 +235,10 @@ static void print_kv(const char *kv, const char *indent, int as_json, int fuse)
 			       !strcmp(eq + 1, "0") ? "none attached: nothing is evicted" :
 			       fuse ? "in the daemon (libusmpolicy)" :
 			       "attached (usm-policyd)");
-		} else if (!strcmp(tok, "evicting")) {
-			printf("%s%-10s %s\n", indent, tok,
-			       strcmp(eq + 1, "0") ? "yes" : "no");
+		} else if (!strcmp(tok, "evicting") || !strcmp(tok, "can_evict")) {
+			continue;	/* status prints "eviction" and "evicting" */
 		} else if (!strcmp(tok, "resident") || !strcmp(tok, "swapped") ||
-			   !strcmp(tok, "pool_bytes")) {
+			   !strcmp(tok, "pool_bytes") || !strcmp(tok, "store_room")) {
 			char h[32];
 
 			usm_format_size(strtoull(eq + 1, NULL, 10), h, sizeof(h));
@@ -369,24 +368,136 @@ static int take_kv(char *kv, const char *key, char *val, size_t len)
 	return 0;
 }
 
+/* The number a key of @kv has, or -1 (absent, not a number). */
+static long long kv_get(const char *kv, const char *key)
+{
+	char copy[4096], val[64], *end;
+	long long v;
+
+	snprintf(copy, sizeof(copy), "%s", kv);
+	if (!take_kv(copy, key, val, sizeof(val)) || !val[0])
+		return -1;
+	v = strtoll(val, &end, 10);
+	return *end ? -1 : v;
+}
+
+/* Does option list @opts (comma-separated) hold @opt exactly? */
+static int has_opt(const char *opts, const char *opt)
+{
+	size_t ol = strlen(opt);
+
+	for (const char *p = opts; (p = strstr(p, opt)); p += ol)
+		if ((p == opts || p[-1] == ',') && (p[ol] == ',' || !p[ol]))
+			return 1;
+	return 0;
+}
+
+/*
+ * Can the mount evict: a store that takes pages and a policy server that
+ * evicts?  The FUSE daemon says so (can_evict=); a module mount has a
+ * server that was granted eviction (server=1 evicting=1) whose stores are
+ * its own, unless the mount said swap=none.  1 or 0, and why not in @why.
+ */
+static int evict_possible(const char *stats, const char *opts, int fuse,
+			  const char **why)
+{
+	int none = has_opt(opts, "swap=none");
+
+	*why = "";
+	if (kv_get(stats, "server") != 1) {
+		*why = "no policy server attached";
+		return 0;
+	}
+	if (fuse && kv_get(stats, "can_evict") != 1) {
+		/* the daemon's eviction thread runs: then no store takes
+		 * pages (swap=none, the default) */
+		*why = kv_get(stats, "evicting") != 1 ?
+		       "the daemon's eviction thread is not running" :
+		       "no store (swap=none)";
+		return 0;
+	}
+	if (!fuse && kv_get(stats, "evicting") != 1) {
+		*why = "the server does not evict";
+		return 0;
+	}
+	if (none) {
+		*why = "no store (swap=none)";
+		return 0;
+	}
+	return 1;
+}
+
+/* Pages evicted within EVICT_SAMPLE_MS: whether a mount is evicting now. */
+#define EVICT_SAMPLE_MS	300
+
+/* The status lines "eviction" (possible, or why not; how much the store
+ * can take when the mount says) and "evicting" (now or not). */
+static void print_eviction(const char *stats, int can, const char *why,
+			   int now, long long evicted)
+{
+	long long room = kv_get(stats, "store_room");
+	char h[32];
+
+	if (!can)
+		printf("  %-10s not possible: %s\n", "eviction", why);
+	else if (room == 0)
+		printf("  %-10s possible, but the store can take nothing now "
+		       "(its filesystem is at its reserve)\n", "eviction");
+	else if (room > 0) {
+		usm_format_size((uint64_t)room, h, sizeof(h));
+		printf("  %-10s possible (the store can take %s more)\n",
+		       "eviction", h);
+	} else {
+		printf("  %-10s possible\n", "eviction");
+	}
+	if (now)
+		printf("  %-10s now (%lld pages in %d ms)\n", "evicting", evicted,
+		       EVICT_SAMPLE_MS);
+	else
+		printf("  %-10s no\n", "evicting");
+}
+
+
 static int cmd_status(void)
 {
 	struct mnt *m;
 	size_t n = find_mounts(&m), i;
 	char buf[4096], opts[2048], usmopts[1024];
-	int have_kmod = 0;
+	int have_kmod = 0, sample = 0;
+	struct probe *prs = calloc(n ? n : 1, sizeof(*prs));
+	int *alive = calloc(n ? n : 1, sizeof(*alive));
+	long long *ev0 = calloc(n ? n : 1, sizeof(*ev0));
 
+	if (!prs || !alive || !ev0) {
+		fprintf(stderr, "usmctl: out of memory\n");
+		free(prs);
+		free(alive);
+		free(ev0);
+		free(m);
+		return EXIT_FAIL;
+	}
+	/* Every mount once, then those that can evict again a little later:
+	 * evicting now is evictions going up in between. */
+	for (i = 0; i < n; i++) {
+		alive[i] = probe_mount(m[i].dir, &prs[i], 2000) == 0;
+		ev0[i] = alive[i] ? kv_get(prs[i].stats, "evictions") : -1;
+		sample |= ev0[i] >= 0;
+	}
+	if (sample)
+		poll(NULL, 0, EVICT_SAMPLE_MS);
 	if (json)
 		printf("{\"mounts\": [");
 	for (i = 0; i < n; i++) {
-		struct probe pr;
+		struct probe pr = prs[i], again;
 		unsigned long long total, avail;
-		int r, alive = probe_mount(m[i].dir, &pr, 2000) == 0;
-		int fuse = strcmp(m[i].fstype, "usmfs") != 0;
+		int r, fuse = strcmp(m[i].fstype, "usmfs") != 0;
+		int can, now = 0;
+		long long evicted = 0;
+		const char *why;
 
 		total = pr.total;
 		avail = pr.avail;
-		r = alive && pr.stats[0] ? 0 : -1;
+		r = alive[i] && pr.stats[0] ? 0 : -1;
 		snprintf(buf, sizeof(buf), "%s", pr.stats);
 		/* the mount's options, with the FUSE daemon's usmfs ones */
 		snprintf(opts, sizeof(opts), "%s", m[i].opts);
@@ -396,7 +507,14 @@ static int cmd_status(void)
 			snprintf(opts + ol, sizeof(opts) - ol, "%s%s",
 				 ol ? "," : "", usmopts);
 		}
-		if (!alive) {
+		can = alive[i] && r >= 0 && evict_possible(pr.stats, opts, fuse, &why);
+		if (!can && !(alive[i] && r >= 0))
+			why = "no stats";
+		if (can && ev0[i] >= 0 && probe_mount(m[i].dir, &again, 2000) == 0) {
+			evicted = kv_get(again.stats, "evictions") - ev0[i];
+			now = evicted > 0;
+		}
+		if (!alive[i]) {
 			if (json) {
 				printf("%s{\"dir\": ", i ? ", " : "");
 				json_str(m[i].dir);
@@ -419,6 +537,10 @@ static int cmd_status(void)
 				print_kv(buf, "", 1, fuse);
 				printf("}");
 			}
+			printf(", \"eviction_possible\": %s, \"evicting_now\": %s",
+			       can ? "true" : "false", now ? "true" : "false");
+			if (!can)
+				printf(", \"eviction_impossible_because\": \"%s\"", why);
 			printf("}");
 		} else {
 			char t[32], u[32], a[32];
@@ -431,6 +553,7 @@ static int cmd_status(void)
 			       opts, t, u, a);
 			if (r >= 0)
 				print_kv(buf, "  ", 0, fuse);
+			print_eviction(buf, can, why, now, evicted);
 		}
 		if (!strcmp(m[i].fstype, "usmfs"))
 			have_kmod = 1;
@@ -459,6 +582,9 @@ static int cmd_status(void)
 		printf(", \"kmod\": %s}\n", have_kmod ? "true" : "false");
 	else if (!n)
 		printf("no usmfs mounts\n");
+	free(prs);
+	free(alive);
+	free(ev0);
 	free(m);
 	return 0;
 }
