@@ -30,6 +30,8 @@
 
 #include <usm/usm.h>
 
+#include "usmctl.h"
+
 #define EXIT_FAIL	1
 #define EXIT_USAGE	2
 #define EXIT_NOTUSM	3
@@ -367,96 +369,6 @@ static int take_kv(char *kv, const char *key, char *val, size_t len)
 	}
 	return 0;
 }
-
-/* The number a key of @kv has, or -1 (absent, not a number). */
-static long long kv_get(const char *kv, const char *key)
-{
-	char copy[4096], val[64], *end;
-	long long v;
-
-	snprintf(copy, sizeof(copy), "%s", kv);
-	if (!take_kv(copy, key, val, sizeof(val)) || !val[0])
-		return -1;
-	v = strtoll(val, &end, 10);
-	return *end ? -1 : v;
-}
-
-/* Does option list @opts (comma-separated) hold @opt exactly? */
-static int has_opt(const char *opts, const char *opt)
-{
-	size_t ol = strlen(opt);
-
-	for (const char *p = opts; (p = strstr(p, opt)); p += ol)
-		if ((p == opts || p[-1] == ',') && (p[ol] == ',' || !p[ol]))
-			return 1;
-	return 0;
-}
-
-/*
- * Can the mount evict: a store that takes pages and a policy server that
- * evicts?  The FUSE daemon says so (can_evict=); a module mount has a
- * server that was granted eviction (server=1 evicting=1) whose stores are
- * its own, unless the mount said swap=none.  1 or 0, and why not in @why.
- */
-static int evict_possible(const char *stats, const char *opts, int fuse,
-			  const char **why)
-{
-	int none = has_opt(opts, "swap=none");
-
-	*why = "";
-	if (kv_get(stats, "server") != 1) {
-		*why = "no policy server attached";
-		return 0;
-	}
-	if (fuse && kv_get(stats, "can_evict") != 1) {
-		/* the daemon's eviction thread runs: then no store takes
-		 * pages (swap=none, the default) */
-		*why = kv_get(stats, "evicting") != 1 ?
-		       "the daemon's eviction thread is not running" :
-		       "no store (swap=none)";
-		return 0;
-	}
-	if (!fuse && kv_get(stats, "evicting") != 1) {
-		*why = "the server does not evict";
-		return 0;
-	}
-	if (none) {
-		*why = "no store (swap=none)";
-		return 0;
-	}
-	return 1;
-}
-
-/* Pages evicted within EVICT_SAMPLE_MS: whether a mount is evicting now. */
-#define EVICT_SAMPLE_MS	300
-
-/* The status lines "eviction" (possible, or why not; how much the store
- * can take when the mount says) and "evicting" (now or not). */
-static void print_eviction(const char *stats, int can, const char *why,
-			   int now, long long evicted)
-{
-	long long room = kv_get(stats, "store_room");
-	char h[32];
-
-	if (!can)
-		printf("  %-10s not possible: %s\n", "eviction", why);
-	else if (room == 0)
-		printf("  %-10s possible, but the store can take nothing now "
-		       "(its filesystem is at its reserve)\n", "eviction");
-	else if (room > 0) {
-		usm_format_size((uint64_t)room, h, sizeof(h));
-		printf("  %-10s possible (the store can take %s more)\n",
-		       "eviction", h);
-	} else {
-		printf("  %-10s possible\n", "eviction");
-	}
-	if (now)
-		printf("  %-10s now (%lld pages in %d ms)\n", "evicting", evicted,
-		       EVICT_SAMPLE_MS);
-	else
-		printf("  %-10s no\n", "evicting");
-}
-
 
 static int cmd_status(void)
 {
