@@ -25,6 +25,9 @@
 
 #include <usm/swap.h>
 
+#include "fake_backend.h"
+#include "internal.h"	/* the ctx's default store, to set its reserve */
+
 #define PG USM_PAGE_SIZE
 
 static char tmpdir[] = "/tmp/usm-test-store.XXXXXX";
@@ -320,6 +323,55 @@ static void test_small_filesystem(void **state)
 	assert_int_equal(umount(dir), 0);
 }
 
+/*
+ * The same through the engine, as the issue saw it: two files evicted to
+ * the store, the store's filesystem then below the reserve (here: a reserve
+ * larger than any disk), one file deleted.  Every page of the other one
+ * must still come back: each swap-in needs a frame, so an eviction, whose
+ * slots are the deleted file's.
+ */
+static void test_ctx_reuse_after_delete(void **state)
+{
+	enum { N = 200 };
+	struct fake_be *be = fb_new(64);
+	struct usm_mount_opts mo;
+	struct usm_ctx *ctx = fb_ctx(be, 0, "firstfit", "lru", be->swap, &mo);
+	struct usm_file *a = fb_file(ctx, 1), *b = fb_file(ctx, 2);
+	struct usm_file_stats st;
+	usm_frame_t fr;
+	uint64_t i;
+
+	(void)state;
+	for (i = 0; i < N; i++) {
+		assert_int_equal(usm_fault(ctx, a, i, USM_FAULT_WRITE, &fr), 0);
+		fb_fill(be, fr, 1, i);
+	}
+	for (i = 0; i < N; i++) {
+		assert_int_equal(usm_fault(ctx, b, i, USM_FAULT_WRITE, &fr), 0);
+		fb_fill(be, fr, 2, i);
+	}
+	pthread_mutex_lock(&ctx->dflt->io);
+	usm_store_set_reserve(ctx->dflt->st, UINT64_MAX / 2);
+	pthread_mutex_unlock(&ctx->dflt->io);
+	usm_file_release(ctx, a);
+	for (int pass = 0; pass < 2; pass++) {
+		for (i = 0; i < N; i++) {
+			int r = usm_fault(ctx, b, i, USM_FAULT_PIN, &fr);
+
+			if (r)
+				fail_msg("pass %d: page %llu of the other file: %d",
+					 pass, (unsigned long long)i, r);
+			assert_true(fb_verify(be, fr, 2, i));
+			usm_page_unpin(ctx, b, i);
+		}
+	}
+	usm_file_stats(ctx, b, &st);
+	assert_true(st.swapins >= N - 64);
+	fb_check(ctx);
+	usm_file_release(ctx, b);
+	fb_free(be);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -329,6 +381,7 @@ int main(void)
 		cmocka_unit_test(test_check_paths),
 		cmocka_unit_test(test_reuse_at_reserve),
 		cmocka_unit_test(test_small_filesystem),
+		cmocka_unit_test(test_ctx_reuse_after_delete),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
