@@ -42,7 +42,7 @@ SUITE_TIMEOUT=${SUITE_TIMEOUT:-600}
 # What the guest must report, in order; a missing step counts as failed.
 STEPS="insmod mount mount-noswap fio-psync fio-mmap conform umount-noswap umount rmmod dmesg-clean"
 if [ "$VM_SERVER" = 1 ]; then
-	STEPS="$STEPS srv-config-check srv-insmod srv-helper-bad srv-mount srv-policyd srv-usmctl srv-remount"
+	STEPS="$STEPS srv-config-check srv-config-nonstore srv-insmod srv-helper-bad srv-mount srv-policyd srv-usmctl srv-remount"
 	if [ "$VM_SERVER_EVICT" = 1 ]; then
 		STEPS="$STEPS srv-evict-granted srv-fio-psync srv-fio-mmap srv-copy4x"
 	fi
