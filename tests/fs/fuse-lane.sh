@@ -228,6 +228,29 @@ fi
 export USMFS_NOSWAP_DIR=$noswap USMFS_NOSWAP_SIZE=$noswap_size
 [ "$target" = usmfs ] && export USMFS_NOSWAP_PID=${dpid[$noswap]}
 
+# --- swap=file: naming a file that is not a store (a typo, /etc/shadow):
+# the mount is refused and the file keeps its bytes, mode and mtime
+# (docs/stores.md).  The file is one we made, in our work directory.
+if [ "$target" = usmfs ]; then
+	victim=$work/not-a-store refused=$work/refused
+	printf 'root:$6$precious:19000:0:99999:7:::\n' > "$victim"
+	chmod 640 "$victim"
+	touch -d 2001-01-01 "$victim"
+	before="$(stat -c '%s %a %Y' "$victim") $(sha256sum < "$victim")"
+	mkdir -p "$refused"
+	out=$(timeout -k 5 20 "$daemon" "$refused" -o "size=16M,swap=file:$victim" 2>&1)
+	rc=$?
+	was_mounted=0
+	if mounted "$refused"; then was_mounted=1; unmount "$refused"; fi
+	after="$(stat -c '%s %a %Y' "$victim") $(sha256sum < "$victim")"
+	if [ $rc -ne 0 ] && [ $was_mounted = 0 ] && [ "$after" = "$before" ] &&
+	   [ "${out/not a usmfs store/}" != "$out" ]; then
+		ok "swap=file: on a file that is not a store: refused, file unchanged"
+	else
+		bad "swap=file: on a non-store file: exit $rc, mounted $was_mounted, file '$before' -> '$after', said: $out"
+	fi
+fi
+
 # --- the suite, bounded as a whole too; a case stuck in a request makes
 # the runner call us back to abort the connections
 if [ "$target" = usmfs ]; then

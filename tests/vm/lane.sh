@@ -65,7 +65,7 @@ VM_DEBUG_FS_TIMEOUT_MULT=${VM_DEBUG_FS_TIMEOUT_MULT:-8}
 # What the guest must report, in order; a missing step counts as failed.
 STEPS="insmod mount mount-noswap fio-psync fio-mmap conform umount-noswap umount tmpfs-opts rmmod dmesg-clean"
 if [ "$VM_SERVER" = 1 ]; then
-	STEPS="$STEPS srv-config-check srv-insmod srv-helper-bad srv-mount srv-policyd srv-usmctl srv-remount"
+	STEPS="$STEPS srv-config-check srv-config-nonstore srv-insmod srv-helper-bad srv-mount srv-policyd srv-usmctl srv-remount"
 	if [ "$VM_SERVER_EVICT" = 1 ]; then
 		STEPS="$STEPS srv-evict-granted srv-fio-psync srv-fio-mmap srv-copy4x"
 	fi

@@ -289,6 +289,27 @@ c_config() {
 	fi
 }
 
+# A store path naming a file that is not a store (here one we make): --check
+# refuses it with its line, and the file keeps its bytes, mode and mtime
+# (docs/stores.md).
+c_config_nonstore() {
+	printf 'root:$6$precious:19000:0:99999:7:::\n' >/tmp/victim
+	chmod 640 /tmp/victim
+	touch -d 2001-01-01 /tmp/victim
+	before="$(stat -c '%s %a %Y' /tmp/victim) $(sha256sum </tmp/victim)"
+	printf '[store typo]\npath = file:/tmp/victim\n' >/tmp/victim.conf
+	usm-policyd --check /tmp/victim.conf >/tmp/victim.out 2>&1
+	rc=$?
+	after="$(stat -c '%s %a %Y' /tmp/victim) $(sha256sum </tmp/victim)"
+	if [ $rc -eq 1 ] && grep -q '^/tmp/victim.conf:2: .*not a usmfs store' /tmp/victim.out &&
+		[ "$after" = "$before" ]; then
+		ok srv-config-nonstore "$(cut -c1-100 /tmp/victim.out)"
+	else
+		ko srv-config-nonstore "exit $rc, file '$before' -> '$after': $(head -c 200 /tmp/victim.out)"
+	fi
+	rm -f /tmp/victim /tmp/victim.conf
+}
+
 # A bad option: mount.usmfs refuses it (exit 32, naming it) before
 # anything is mounted or started.
 c_helper_bad() {
@@ -328,17 +349,21 @@ c_mount() {
 }
 
 # usmctl status (--json and text): the mount, with the root stats' source,
-# server and evicting keys as on the FUSE frontend (a string, 0 or 1).
+# server and evicting keys as on the FUSE frontend (a string, 0 or 1), and
+# whether eviction is possible (a server that evicts, a store) and going on
+# now.
 c_usmctl() {
 	usmctl status >/tmp/st.txt 2>&1
 	if usmctl --json status >/tmp/st.json 2>&1 &&
 		grep -q "\"dir\": \"$MNT\"" /tmp/st.json && grep -q '"frontend": "kmod"' /tmp/st.json &&
 		grep -q '"source": "[a-z+]*"' /tmp/st.json && grep -q '"server": 1' /tmp/st.json &&
 		grep -q '"evicting": [01]' /tmp/st.json &&
+		grep -q '"eviction_possible": true, "evicting_now": \(true\|false\)' /tmp/st.json &&
 		grep -q '^  source     [a-z+]*$' /tmp/st.txt &&
 		grep -q '^  server     attached (usm-policyd)$' /tmp/st.txt &&
-		grep -q '^  evicting   \(yes\|no\)$' /tmp/st.txt; then
-		ok srv-usmctl "$(grep -E '^  (source|server|evicting) ' /tmp/st.txt | tr -s ' ' | tr '\n' ';')"
+		grep -q '^  eviction   possible$' /tmp/st.txt &&
+		grep -q '^  evicting   \(now (.*)\|no\)$' /tmp/st.txt; then
+		ok srv-usmctl "$(grep -E '^  (source|server|eviction|evicting) ' /tmp/st.txt | tr -s ' ' | tr '\n' ';')"
 	else
 		ko srv-usmctl "$(head -c 300 /tmp/st.json)"
 	fi
@@ -745,6 +770,7 @@ run() {
 	t_all=$(date +%s)
 	setup
 	c_config
+	c_config_nonstore
 	if ! timeout "$STEP_TIMEOUT" insmod "/vm/$MODULE.ko" pool="$SRV_POOL"; then
 		ko srv-insmod "pool=$SRV_POOL"
 		return 1
