@@ -63,16 +63,14 @@ static unsigned long usmfs_swapped_pages(void)
 
 /*
  * The server went: pages it locked with EVICT and did not commit stay
- * resident; without USMFS_F_RECOVERY, the swap-ins waiting for it fail now
- * (the pages stay swapped).
+ * resident; its swap-in requests end (usmfs_swapins_server_gone).
  */
 static void usmfs_server_gone(void)
 {
 	struct list_head *mounts = usmfs_pool_lock_mounts();
-	struct usmfs_swapin *si;
 	struct usmfs_sb_info *sbi;
 	struct inode *inode;
-	unsigned long id, unlocked = 0;
+	unsigned long unlocked = 0;
 
 	list_for_each_entry(sbi, mounts, pool_link) {
 		struct super_block *sb = sbi->sb;
@@ -101,14 +99,7 @@ static void usmfs_server_gone(void)
 		pr_info("chan: %lu pages the server was evicting stay resident\n",
 			unlocked);
 
-	if (!chan.recovery) {
-		spin_lock(&chan.req_lock);
-		xa_for_each(&chan.reqs, id, si) {
-			xa_erase(&chan.reqs, id);
-			WRITE_ONCE(si->state, USMFS_SI_FAILED);
-		}
-		spin_unlock(&chan.req_lock);
-	}
+	usmfs_swapins_server_gone(chan.recovery);
 	wake_up_all(&usmfs_page_wq);
 }
 

@@ -30,7 +30,7 @@
 #define USMFS_WAIT_SLICE	(HZ / 10 ? HZ / 10 : 1)
 
 
-/* A swap-in in flight: on the faulting task's stack, in chan.reqs. */
+/* A swap-in in flight: in chan.reqs until the server answers (swapin.c). */
 enum usmfs_si_state {
 	USMFS_SI_WAITING,	/* asked; the server has not answered */
 	USMFS_SI_DONE,		/* the page is resident in @frame */
@@ -38,14 +38,32 @@ enum usmfs_si_state {
 	USMFS_SI_GONE,		/* the page changed (truncated) meanwhile */
 };
 
+/**
+ * struct usmfs_swapin - one swap-in request (all fields under chan.req_lock)
+ * @inode:	the file; NULL once it was evicted (unlinked, unmounted)
+ * @dev, @ino:	the file as the server knows it (to check SWAPIN_DONE)
+ * @entry:	the page's swapped entry; @busy while the request is out
+ * @frame:	the frame named in the request: the request's own until the
+ *		server answered for it or went
+ * @status:	the server's errno when it failed the request (0: it went)
+ * @waiter:	the faulting task still waits (and frees the request)
+ * @held:	SWAPIN_DONE took a reference to the page for that task
+ * @queued:	its SWAPIN_REQUEST reached the queue of the current server
+ */
 struct usmfs_swapin {
 	struct inode *inode;
+	u32 dev;
+	u64 ino;
 	pgoff_t index;
-	void *busy;		/* the page's entry while this runs */
+	void *entry;
+	void *busy;
 	unsigned long frame;
 	u32 token;
+	u32 status;
 	bool write;
-	bool queued;		/* its SWAPIN_REQUEST reached the queue */
+	bool waiter;
+	bool held;
+	bool queued;
 	enum usmfs_si_state state;
 };
 
@@ -66,7 +84,7 @@ struct usmfs_swapin {
  * @req_lock:	protects @reqs and the state of every swap-in in it
  * @reqs:	token -> struct usmfs_swapin, the swap-ins in flight
  */
-static struct usmfs_chan {
+struct usmfs_chan {
 	struct mutex lock;
 	struct file *server;
 	bool attached;
@@ -128,6 +146,7 @@ void usmfs_sample_stop(void);
 /* swapin.c */
 int usmfs_cmd_swapin_done(struct usmfs_cmd *c);
 unsigned long usmfs_requeue_swapins(void);
+void usmfs_swapins_server_gone(bool recovery);
 
 /* resv.c */
 void usmfs_resv_drop_all(void);

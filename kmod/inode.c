@@ -33,7 +33,7 @@ static bool usmfs_charge_frame(struct usmfs_sb_info *sbi)
 	return true;
 }
 
-static void usmfs_uncharge_frames(struct usmfs_sb_info *sbi, long nr)
+void usmfs_uncharge_frames(struct usmfs_sb_info *sbi, long nr)
 {
 	atomic_long_sub(nr, &sbi->used_frames);
 }
@@ -298,19 +298,23 @@ static struct page *usmfs_fill_window(struct inode *inode, pgoff_t index)
 }
 
 /* Wait (killably, until @deadline) for page @index to be other than @entry. */
-static int usmfs_wait_entry(struct usmfs_inode_info *info, pgoff_t index,
-			    void *entry, unsigned long deadline)
+static int usmfs_wait_entry(struct inode *inode, pgoff_t index, void *entry,
+			    unsigned long deadline)
 {
+	struct usmfs_inode_info *info = USMFS_I(inode);
 	long left = (long)(deadline - jiffies);
-	long r;
+	long r = 0;
 
-	if (left <= 0)
-		return -EIO;
-	r = wait_event_killable_timeout(usmfs_page_wq,
-					xa_load(&info->frames, index) != entry,
-					left);
+	if (left > 0)
+		r = wait_event_killable_timeout(usmfs_page_wq,
+				xa_load(&info->frames, index) != entry, left);
 	if (r < 0)
 		return -EINTR;
+	if (!r)
+		pr_warn_ratelimited("usmfs: page %lu of inode %lu: still being %s after swapin_timeout\n",
+				    index, inode->i_ino,
+				    usmfs_e_swapped(entry) ? "swapped in" :
+				    "evicted");
 	return r ? 0 : -EIO;
 }
 
@@ -373,14 +377,20 @@ again:
 		if (!deadline)
 			deadline = usmfs_deadline(USMFS_SB(inode->i_sb));
 		waited = true;
+		page = NULL;
 		if (usmfs_e_busy(entry))
-			err = usmfs_wait_entry(info, index, entry, deadline);
+			err = usmfs_wait_entry(inode, index, entry, deadline);
 		else
 			err = usmfs_chan_swapin(inode, index, entry,
-						sgp != USMFS_SGP_READ, deadline);
+						sgp != USMFS_SGP_READ, deadline,
+						&page);
 		if (err)
 			return ERR_PTR(err);
-		goto again;
+		if (!page)
+			goto again;
+		if (hit)
+			*hit = false;
+		return page;	/* swapped in for us */
 	}
 	if (hit)
 		*hit = false;
@@ -751,7 +761,9 @@ static void usmfs_evict_inode(struct inode *inode)
 
 	if (S_ISREG(inode->i_mode)) {
 		WRITE_ONCE(info->chan_gone, true);
-		usmfs_chan_file_removed(inode);
+		usmfs_chan_swapin_forget(inode);
+		if (usmfs_files_del(USMFS_SB(inode->i_sb), inode))
+			usmfs_chan_file_removed(inode);
 		usmfs_resv_drop(inode, 0, ULONG_MAX);
 		usmfs_free_frames(inode, 0, ULONG_MAX, false);
 	}
@@ -827,7 +839,12 @@ struct inode *usmfs_get_inode(struct super_block *sb,
 	case S_IFREG:
 		inode->i_op = &usmfs_file_inode_operations;
 		inode->i_fop = &usmfs_file_operations;
-		/* Hashed: the server's commands find it with ilookup(). */
+		/* The channel finds it in the mount's files, whole. */
+		err = usmfs_files_add(sbi, inode);
+		if (err) {
+			iput(inode);
+			return ERR_PTR(err);
+		}
 		insert_inode_hash(inode);
 		break;
 	case S_IFDIR:
@@ -976,17 +993,24 @@ static int usmfs_setattr(struct usmfs_idmap *idmap, struct dentry *dentry,
 			 struct iattr *attr)
 {
 	struct inode *inode = d_inode(dentry);
+	bool resized = false;
 	int err;
 
 	err = setattr_prepare(idmap, dentry, attr);
 	if (err)
 		return err;
 	if ((attr->ia_valid & ATTR_SIZE) && S_ISREG(inode->i_mode)) {
+		resized = attr->ia_size != i_size_read(inode);
 		err = usmfs_setattr_size(inode, attr->ia_size);
 		if (err)
 			return err;
 	}
 	setattr_copy(idmap, inode, attr);
+	/* As tmpfs: a new size is a change, whether truncate(2) asked for
+	 * times (it does not) or ftruncate(2) did.
+	 */
+	if (resized)
+		usmfs_set_mtime_ctime_now(inode);
 	if (attr->ia_valid & ATTR_MODE)	/* the ACL's mask follows */
 		return posix_acl_chmod(idmap, usmfs_acl_obj(dentry),
 				       inode->i_mode);

@@ -18,6 +18,7 @@
 #include <linux/seq_file.h>
 #include <linux/slab.h>
 #include <linux/string.h>
+#include <usm/parse-core.h>
 
 #include "usmfs.h"
 
@@ -153,6 +154,10 @@ static int usmfs_parse_param(struct fs_context *fc, struct fs_parameter *param)
 	case Opt_swapin_timeout:
 		if (usmfs_parse_duration_ms(s, &ctx->swapin_timeout_ms))
 			goto bad_value;
+		/* msecs_to_jiffies() takes an unsigned int. */
+		if (ctx->swapin_timeout_ms > USM_SWAPIN_TIMEOUT_MAX_MS)
+			return invalfc(fc, "Bad value for 'swapin_timeout': more than %llums (about 49 days)",
+				       USM_SWAPIN_TIMEOUT_MAX_MS);
 		break;
 	case Opt_noacl:		/* no POSIX ACLs: SB_POSIXACL stays off */
 		ctx->noacl = true;
@@ -296,6 +301,8 @@ static int usmfs_fill_super(struct super_block *sb, struct fs_context *fc)
 	atomic64_set(&sbi->hits, 0);
 	sbi->sb = sb;
 	sbi->chan_dev = usmfs_chan_new_dev();
+	xa_init(&sbi->files);
+	atomic_long_set(&sbi->nr_files, 0);
 	usmfs_apply(sbi, ctx, false);
 	sb->s_fs_info = sbi;
 
@@ -324,6 +331,71 @@ static int usmfs_fill_super(struct super_block *sb, struct fs_context *fc)
 	usmfs_pool_add_mount(sbi);
 	usmfs_chan_mount(sbi);
 	return 0;
+}
+
+/* ------------------------------------------------------ the mount's files */
+
+/*
+ * A new regular file goes into the mount's files under its inode number.
+ * get_next_ino() wraps after 2^32 numbers: a number a file of the mount
+ * still has is skipped, so that the channel's (dev, ino) names one file.
+ */
+int usmfs_files_add(struct usmfs_sb_info *sbi, struct inode *inode)
+{
+	int tries, err = -EBUSY;
+
+	for (tries = 0; tries < 64 && err == -EBUSY; tries++) {
+		if (tries)
+			inode->i_ino = get_next_ino();
+		err = xa_insert(&sbi->files, inode->i_ino, inode, GFP_KERNEL);
+	}
+	if (err)
+		return err == -EBUSY ? -ENOSPC : err;
+	atomic_long_inc(&sbi->nr_files);
+	return 0;
+}
+
+/* At eviction: true if @inode was one of the mount's files. */
+bool usmfs_files_del(struct usmfs_sb_info *sbi, struct inode *inode)
+{
+	if (xa_cmpxchg(&sbi->files, inode->i_ino, inode, NULL, 0) != inode)
+		return false;
+	atomic_long_dec(&sbi->nr_files);
+	return true;
+}
+
+/**
+ * usmfs_files_next - a regular file of a pinned mount, with a reference.
+ * @sbi:	the mount (pinned, or the caller's own)
+ * @ino:	in: the inode number to start from; out: the file's
+ * @exact:	that number only
+ *
+ * In inode number order, skipping files being evicted: a walk of all files
+ * costs O(files), with no lock held between two files.
+ *
+ * Return: the file, or NULL when there is none (more).
+ */
+struct inode *usmfs_files_next(struct usmfs_sb_info *sbi, unsigned long *ino,
+			       bool exact)
+{
+	unsigned long index = *ino;
+	struct inode *inode;
+
+	/* Inodes are freed after a grace period: igrab() may look. */
+	rcu_read_lock();
+	for (;;) {
+		inode = xa_find(&sbi->files, &index, exact ? index : ULONG_MAX,
+				XA_PRESENT);
+		if (!inode)
+			break;
+		inode = igrab(inode);
+		if (inode || exact || index == ULONG_MAX)
+			break;
+		index++;
+	}
+	rcu_read_unlock();
+	*ino = index;
+	return inode;
 }
 
 static int usmfs_get_tree(struct fs_context *fc)
@@ -433,6 +505,10 @@ static int usmfs_init_fs_context(struct fs_context *fc)
 	return 0;
 }
 
+/*
+ * Runs once no pin is left (usmfs_pool_get_mount): off the pool's list
+ * first, so that the channel cannot find the mount any more.
+ */
 static void usmfs_kill_sb(struct super_block *sb)
 {
 	struct usmfs_sb_info *sbi = USMFS_SB(sb);
@@ -442,6 +518,10 @@ static void usmfs_kill_sb(struct super_block *sb)
 		usmfs_chan_umount(sbi);
 	}
 	usmfs_kill_pinned_super(sb);
+	if (sbi) {
+		WARN_ON_ONCE(!xa_empty(&sbi->files));
+		xa_destroy(&sbi->files);
+	}
 	kfree(sbi);
 }
 

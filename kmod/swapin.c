@@ -2,21 +2,32 @@
 /*
  * swapin.c - faults on evicted pages: SWAPIN_REQUEST, the wait, and the
  * server's SWAPIN_DONE.
+ *
+ * A request is a heap object in chan.reqs, not the faulting task's: the
+ * frame it names stays its own until the server has answered for it
+ * (SWAPIN_DONE with status 0, or an error such as ECANCELED), whatever
+ * happens to the task, the mount or the file meanwhile (DESIGN §10).  A
+ * task that stops waiting (fatal signal, swapin_timeout) leaves the request
+ * in flight with its frame and its busy entry, and queues
+ * SWAPIN_CANCELLED as a hint.  Only a request no server has seen (its
+ * SWAPIN_REQUEST never reached the queue, or the queue was reset when the
+ * server went) ends without an answer.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/highmem.h>
 #include <linux/sched.h>
+#include <linux/slab.h>
 
 #include "usmfs.h"
 #include "chan.h"
 
-/* Queue the SWAPIN_REQUEST of @si.  Called under chan.req_lock. */
+/* Queue the SWAPIN_REQUEST (or CANCELLED) of @si.  Under chan.req_lock. */
 static void usmfs_queue_swapin(struct usmfs_swapin *si, u16 type)
 {
 	struct usmfs_event ev;
 
-	if (!usmfs_chan_evicting())
+	if (!usmfs_chan_evicting() || !si->inode)
 		return;
 	usmfs_event_init(&ev, type, si->inode);
 	if (si->write)
@@ -30,10 +41,79 @@ static void usmfs_queue_swapin(struct usmfs_swapin *si, u16 type)
 		si->queued = true;
 }
 
+/*
+ * Give back what request @si holds, its page not installed: the page
+ * swapped again (@state FAILED) or left as it is (GONE), the frame back to
+ * the pool.  Under chan.req_lock.
+ */
+static void usmfs_swapin_undo(struct usmfs_swapin *si,
+			      enum usmfs_si_state state, u32 status)
+{
+	WRITE_ONCE(si->state, state);
+	si->status = status;
+	if (si->inode) {
+		struct usmfs_inode_info *info = USMFS_I(si->inode);
+
+		if (state == USMFS_SI_FAILED) {
+			xa_lock(&info->frames);
+			__xa_cmpxchg(&info->frames, si->index, si->busy,
+				     si->entry, GFP_ATOMIC);
+			xa_unlock(&info->frames);
+		}
+		usmfs_put_frame(si->inode, si->frame);
+	} else {
+		/* Its mount was uncharged when the inode went. */
+		usmfs_frame_release(si->frame);
+		usmfs_wake_frames();
+	}
+}
+
+/* End request @si: out of chan.reqs, freed unless its task still waits. */
+static void usmfs_swapin_end(struct usmfs_swapin *si,
+			     enum usmfs_si_state state, u32 status)
+{
+	xa_erase(&chan.reqs, si->token);
+	if (state != USMFS_SI_DONE)
+		usmfs_swapin_undo(si, state, status);
+	else
+		WRITE_ONCE(si->state, state);
+	if (!si->waiter)
+		kfree(si);
+}
+
 static bool usmfs_swapin_over(struct usmfs_swapin *si)
 {
 	return READ_ONCE(si->state) != USMFS_SI_WAITING ||
 	       xa_load(&USMFS_I(si->inode)->frames, si->index) != si->busy;
+}
+
+/* Take a frame for a swap-in and mark the page busy; 1: it changed. */
+static int usmfs_swapin_prepare(struct usmfs_swapin *si,
+				unsigned long *deadline)
+{
+	struct usmfs_inode_info *info = USMFS_I(si->inode);
+	bool reserved;
+	long frame;
+	void *old;
+
+	frame = usmfs_take_frame(si->inode, si->index, &reserved, deadline);
+	if (frame == -ENOSPC)
+		pr_warn_ratelimited("swap-in of page %lu of inode %lu timed out: no free frame (the server made no room)\n",
+				    si->index, si->inode->i_ino);
+	if (frame < 0)
+		return frame == -EINTR ? -EINTR : -EIO;
+	si->frame = frame;
+	clear_highpage(usmfs_frame_page(frame));
+
+	xa_lock(&info->frames);
+	old = __xa_cmpxchg(&info->frames, si->index, si->entry, si->busy,
+			   GFP_ATOMIC);
+	xa_unlock(&info->frames);
+	if (old != si->entry) {
+		usmfs_put_frame(si->inode, frame);
+		return 1;
+	}
+	return 0;
 }
 
 /**
@@ -42,108 +122,123 @@ static bool usmfs_swapin_over(struct usmfs_swapin *si)
  * @write:	for a write (told to the server)
  * @deadline:	give up then (swapin_timeout from the first wait)
  *
- * Takes a frame, marks the entry busy (other lookups wait on it), asks the
- * server (SWAPIN_REQUEST) and sleeps, killably, until SWAPIN_DONE, the page
- * changes, or @deadline.  Without an evicting server the request waits for
- * one only if the last server asked for USMFS_F_RECOVERY.  On failure the
- * frame goes back and the page stays swapped: nothing is lost.
+ * Takes a frame (waiting, bounded by @deadline, for the server to make room
+ * when there is none), marks the entry busy (other lookups wait on it),
+ * asks the server (SWAPIN_REQUEST) and sleeps, killably, until SWAPIN_DONE,
+ * the page changes, or @deadline.  Without an evicting server the request
+ * waits for one only if the last server asked for USMFS_F_RECOVERY.
+ * Leaving early does not end a request the server may hold (see above).
  *
- * Return: 0 when the caller should look the page up again (resident now,
- * or changed), -EIO (not served in time, or the server failed it), -EINTR,
+ * Return: 0 and the page in *@pagep, with a reference, when it came back;
+ * 0 and *@pagep NULL when the caller should look the page up again (it
+ * changed); -EIO (not served in time, or the server failed it), -EINTR,
  * -ENOMEM.
  */
 int usmfs_chan_swapin(struct inode *inode, pgoff_t index, void *entry,
-		      bool write, unsigned long deadline)
+		      bool write, unsigned long deadline, struct page **pagep)
 {
-	struct usmfs_inode_info *info = USMFS_I(inode);
-	struct usmfs_swapin si = {
-		.inode = inode, .index = index, .write = write,
-		.busy = usmfs_mk_busy(entry), .state = USMFS_SI_WAITING,
-	};
 	enum usmfs_si_state state;
-	bool reserved, cancelled = false;
-	long frame, left, r;
-	void *old;
-	int err = 0;
+	struct usmfs_swapin *si;
+	bool left = false;
+	long wait, r;
+	int err;
 	u32 id;
 
-	if (!usmfs_chan_evicting() && !READ_ONCE(chan.recovery))
+	*pagep = NULL;
+	if (!usmfs_chan_evicting() && !READ_ONCE(chan.recovery)) {
+		pr_warn_ratelimited("swap-in of page %lu of inode %lu failed: no server\n",
+				    index, inode->i_ino);
 		return -EIO;
-	frame = usmfs_take_frame(inode, index, &reserved, &deadline);
-	if (frame < 0)
-		return frame == -EINTR ? -EINTR : -EIO;
-	si.frame = frame;
-	clear_highpage(usmfs_frame_page(frame));
-
-	xa_lock(&info->frames);
-	old = __xa_cmpxchg(&info->frames, index, entry, si.busy, GFP_ATOMIC);
-	xa_unlock(&info->frames);
-	if (old != entry) {
-		usmfs_put_frame(inode, frame);
-		return 0;	/* it changed: look again */
+	}
+	si = kzalloc(sizeof(*si), GFP_KERNEL);
+	if (!si)
+		return -ENOMEM;
+	si->inode = inode;
+	si->dev = USMFS_SB(inode->i_sb)->chan_dev;
+	si->ino = inode->i_ino;
+	si->index = index;
+	si->write = write;
+	si->entry = entry;
+	si->busy = usmfs_mk_busy(entry);
+	si->state = USMFS_SI_WAITING;
+	si->waiter = true;
+	err = usmfs_swapin_prepare(si, &deadline);
+	if (err) {
+		kfree(si);
+		return err > 0 ? 0 : err;	/* changed: look again */
 	}
 
 	spin_lock(&chan.req_lock);
-	err = xa_alloc_cyclic(&chan.reqs, &id, &si, xa_limit_32b,
+	err = xa_alloc_cyclic(&chan.reqs, &id, si, xa_limit_32b,
 			      &chan.next_token, GFP_ATOMIC);
 	if (err >= 0) {
 		err = 0;
-		si.token = id;
-		usmfs_queue_swapin(&si, USMFS_EV_SWAPIN_REQUEST);
+		si->token = id;
+		usmfs_queue_swapin(si, USMFS_EV_SWAPIN_REQUEST);
+	} else {
+		usmfs_swapin_undo(si, USMFS_SI_FAILED, ENOMEM);
 	}
 	spin_unlock(&chan.req_lock);
 	if (err) {
-		state = USMFS_SI_FAILED;
-		err = -ENOMEM;
-		goto undo;
+		kfree(si);
+		return -ENOMEM;
 	}
 
 	for (;;) {
-		left = (long)(deadline - jiffies);
-		if (left <= 0) {
+		wait = (long)(deadline - jiffies);
+		if (wait <= 0) {
 			err = -EIO;
 			break;
 		}
 		r = wait_event_killable_timeout(usmfs_page_wq,
-						usmfs_swapin_over(&si),
-						min_t(long, left, HZ));
+						usmfs_swapin_over(si),
+						min_t(long, wait, HZ));
 		if (r < 0) {
 			err = -EINTR;
 			break;
 		}
-		if (usmfs_swapin_over(&si))
+		if (usmfs_swapin_over(si))
 			break;
-		/* Lost to a full queue: say it again. */
+		/* Lost to a full queue, or the server went: say it again. */
 		spin_lock(&chan.req_lock);
-		if (!si.queued && si.state == USMFS_SI_WAITING)
-			usmfs_queue_swapin(&si, USMFS_EV_SWAPIN_REQUEST);
+		if (!si->queued && si->state == USMFS_SI_WAITING)
+			usmfs_queue_swapin(si, USMFS_EV_SWAPIN_REQUEST);
 		spin_unlock(&chan.req_lock);
 	}
 
 	spin_lock(&chan.req_lock);
-	if (si.state == USMFS_SI_WAITING) {
-		xa_erase(&chan.reqs, si.token);
-		si.state = err ? USMFS_SI_FAILED : USMFS_SI_GONE;
-		if (si.queued)
-			usmfs_queue_swapin(&si, USMFS_EV_SWAPIN_CANCELLED);
-		cancelled = true;
+	state = si->state;
+	if (state == USMFS_SI_DONE && si->held)
+		*pagep = usmfs_frame_page(si->frame);
+	if (state == USMFS_SI_WAITING) {
+		left = true;
+		if (!si->queued) {
+			/* No server has it: nobody writes to the frame. */
+			usmfs_swapin_end(si, USMFS_SI_FAILED, 0);
+		} else {
+			/* The server may be filling the frame: the request
+			 * stays until it answers; tell it we left.
+			 */
+			si->waiter = false;
+			usmfs_queue_swapin(si, USMFS_EV_SWAPIN_CANCELLED);
+			si = NULL;
+		}
 	}
-	state = si.state;
 	spin_unlock(&chan.req_lock);
-	if (state == USMFS_SI_DONE)
-		return 0;
-	if (state == USMFS_SI_FAILED && !err)
-		err = -EIO;	/* the server failed it */
-	if (cancelled && err == -EIO)
-		pr_warn_ratelimited("swap-in of page %lu of inode %llu timed out\n",
-				    index, (u64)inode->i_ino);
-undo:
-	/* The page stays swapped (unless it changed); the frame goes back. */
-	xa_lock(&info->frames);
-	__xa_cmpxchg(&info->frames, index, si.busy, entry, GFP_ATOMIC);
-	xa_unlock(&info->frames);
-	usmfs_put_frame(inode, frame);
-	return err;
+	if (state == USMFS_SI_FAILED && !left) {
+		err = -EIO;
+		if (si->status)
+			pr_warn_ratelimited("swap-in of page %lu of inode %lu failed: the server answered %u\n",
+					    index, inode->i_ino, si->status);
+		else
+			pr_warn_ratelimited("swap-in of page %lu of inode %lu failed: the server went\n",
+					    index, inode->i_ino);
+	} else if (left && err == -EIO) {
+		pr_warn_ratelimited("swap-in of page %lu of inode %lu timed out (swapin_timeout)\n",
+				    index, inode->i_ino);
+	}
+	kfree(si);
+	return state == USMFS_SI_FAILED || left ? err : 0;
 }
 
 /* SWAPIN_DONE: the answer to the SWAPIN_REQUEST with @token. */
@@ -162,22 +257,25 @@ int usmfs_cmd_swapin_done(struct usmfs_cmd *c)
 		return -EINVAL;
 	spin_lock(&chan.req_lock);
 	si = xa_load(&chan.reqs, c->u.swapin.token);
-	if (!si || si->state != USMFS_SI_WAITING) {
+	if (!si) {
 		err = -ENOENT;
 		goto out;
 	}
-	sbi = USMFS_SB(si->inode->i_sb);
-	if (sbi->chan_dev != c->dev || si->inode->i_ino != c->ino ||
+	if (si->dev != c->dev || si->ino != c->ino ||
 	    si->index != c->u.swapin.index || si->frame != c->u.swapin.frame) {
 		err = -ESTALE;
 		goto out;
 	}
-	xa_erase(&chan.reqs, si->token);
 	if (status) {
-		WRITE_ONCE(si->state, USMFS_SI_FAILED);
+		usmfs_swapin_end(si, USMFS_SI_FAILED, status);
+		goto out;
+	}
+	if (!si->inode) {		/* the file went meanwhile */
+		usmfs_swapin_end(si, USMFS_SI_GONE, 0);
 		goto out;
 	}
 	info = USMFS_I(si->inode);
+	sbi = USMFS_SB(si->inode->i_sb);
 	xa_lock(&info->frames);
 	/* What truncation zeroed while the page was out, before it shows. */
 	if (xa_load(&info->frames, si->index) == si->busy)
@@ -185,20 +283,27 @@ int usmfs_cmd_swapin_done(struct usmfs_cmd *c)
 				     usmfs_frame_page(si->frame));
 	old = __xa_cmpxchg(&info->frames, si->index, si->busy,
 			   xa_mk_value(si->frame), GFP_ATOMIC);
+	/* The waiting task gets the page itself: EVICT cannot take it back
+	 * before the task used it (a slow machine thrashing otherwise never
+	 * gets there before swapin_timeout).
+	 */
+	if (old == si->busy && si->waiter) {
+		get_page(usmfs_frame_page(si->frame));
+		si->held = true;
+	}
 	xa_unlock(&info->frames);
-	if (old != si->busy) {
-		WRITE_ONCE(si->state, USMFS_SI_GONE);
-		err = -ENOENT;
+	if (old != si->busy) {		/* truncated meanwhile */
+		usmfs_swapin_end(si, USMFS_SI_GONE, 0);
 		goto out;
 	}
 	atomic_long_dec(&info->nr_swapped);
 	atomic64_inc(&info->swapins);
 	atomic_long_dec(&sbi->swapped);
 	atomic64_inc(&sbi->swapins);
-	WRITE_ONCE(si->state, USMFS_SI_DONE);
+	usmfs_swapin_end(si, USMFS_SI_DONE, 0);
 out:
 	spin_unlock(&chan.req_lock);
-	if (!err || err == -ENOENT)
+	if (!err)
 		wake_up_all(&usmfs_page_wq);
 	return err;
 }
@@ -217,4 +322,46 @@ unsigned long usmfs_requeue_swapins(void)
 	}
 	spin_unlock(&chan.req_lock);
 	return n;
+}
+
+/*
+ * The server went (its queue is reset, its mapping of the pool gone): no
+ * server holds a request now.  Without USMFS_F_RECOVERY every request fails
+ * (the pages stay swapped); with it, those whose task still waits stay for
+ * the next server, the others end.
+ */
+void usmfs_swapins_server_gone(bool recovery)
+{
+	struct usmfs_swapin *si;
+	unsigned long id;
+
+	spin_lock(&chan.req_lock);
+	xa_for_each(&chan.reqs, id, si) {
+		si->queued = false;
+		if (!recovery || !si->waiter)
+			usmfs_swapin_end(si, USMFS_SI_FAILED, 0);
+	}
+	spin_unlock(&chan.req_lock);
+}
+
+/*
+ * @inode is being evicted (last unlink, or unmount): its requests no longer
+ * name it.  Their frames stay theirs, uncharged from the mount, until the
+ * server answers (the answer then frees them) or goes.
+ */
+void usmfs_chan_swapin_forget(struct inode *inode)
+{
+	struct usmfs_swapin *si;
+	unsigned long id;
+
+	if (xa_empty(&chan.reqs))
+		return;
+	spin_lock(&chan.req_lock);
+	xa_for_each(&chan.reqs, id, si) {
+		if (si->inode != inode)
+			continue;
+		si->inode = NULL;
+		usmfs_uncharge_frames(USMFS_SB(inode->i_sb), 1);
+	}
+	spin_unlock(&chan.req_lock);
 }

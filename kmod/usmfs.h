@@ -7,9 +7,19 @@
  *     mapping->invalidate_lock      (faults take it shared, truncate and
  *                                    hole punching exclusive)
  *       page lock of a frame        (held by a fault until its PTE is set)
- *         usmfs_inode_info.frames xa_lock
- *           usmfs_pool.lock
+ *         chan.req_lock             (swap-in requests, swapin.c)
+ *           usmfs_inode_info.frames xa_lock
+ *             usmfs_pool.lock
  *   usmfs_inode_info.lock (policy and xattrs) nests inside nothing of ours.
+ *
+ *   usmfs_pool.mounts_lock         (the mounts; kill_sb takes it first)
+ *     sb->s_inode_list_lock        (walks of a mount's inodes)
+ *       usmfs_inode_info.frames and .resv xa_lock
+ *   usmfs_sb_info.files xa_lock nests inside nothing of ours.
+ *
+ * What outlives the mounts lock holds a pin (usmfs_pool_get_mount), and a
+ * pin is dropped (usmfs_pool_put_mount: it may run kill_sb) with no lock of
+ * ours held; an inode reference taken under a pin is dropped before it.
  */
 #ifndef USMFS_H
 #define USMFS_H
@@ -102,6 +112,10 @@ struct usmfs_policy {
  *			tmpfs, and at most size=)
  * @opt_*:		the options as given, for show_options and remount
  * @pool_link:		on the pool's list of mounts (for the stats file)
+ * @files:		inode number -> inode, the regular files (from
+ *			creation to eviction): what the channel's commands,
+ *			listing and sampling find files by
+ * @nr_files:		how many there are
  */
 struct usmfs_sb_info {
 	unsigned long max_frames;
@@ -132,6 +146,8 @@ struct usmfs_sb_info {
 	struct super_block *sb;
 	struct list_head pool_link;
 	u32 chan_dev;		/* the channel's number for the mount */
+	struct xarray files;
+	atomic_long_t nr_files;
 };
 
 static inline struct usmfs_sb_info *USMFS_SB(struct super_block *sb)
@@ -143,6 +159,12 @@ void usmfs_pool_add_mount(struct usmfs_sb_info *sbi);
 void usmfs_pool_del_mount(struct usmfs_sb_info *sbi);
 struct list_head *usmfs_pool_lock_mounts(void);
 void usmfs_pool_unlock_mounts(void);
+struct usmfs_sb_info *usmfs_pool_get_mount(u32 dev, bool exact);
+void usmfs_pool_put_mount(struct usmfs_sb_info *sbi);
+int usmfs_files_add(struct usmfs_sb_info *sbi, struct inode *inode);
+bool usmfs_files_del(struct usmfs_sb_info *sbi, struct inode *inode);
+struct inode *usmfs_files_next(struct usmfs_sb_info *sbi, unsigned long *ino,
+			       bool exact);
 unsigned int usmfs_pool_nr_chunks(void);
 void usmfs_pool_chunk_info(unsigned int i, unsigned long *nr,
 			   enum usmfs_source *src, unsigned long *pfn);
@@ -294,6 +316,7 @@ struct page *usmfs_get_page(struct inode *inode, pgoff_t index,
 long usmfs_take_frame(struct inode *inode, pgoff_t index, bool *reserved,
 		      unsigned long *deadline);
 void usmfs_put_frame(struct inode *inode, unsigned long frame);
+void usmfs_uncharge_frames(struct usmfs_sb_info *sbi, long nr);
 long usmfs_fill_aligned(struct inode *inode, pgoff_t index, unsigned long nr,
 			bool falloc);
 extern bool usmfs_pmd_map;
@@ -365,7 +388,8 @@ long usmfs_resv_take(struct inode *inode, pgoff_t index);
 long usmfs_resv_take_aligned(struct inode *inode, pgoff_t index,
 			     unsigned long nr);
 int usmfs_chan_swapin(struct inode *inode, pgoff_t index, void *entry,
-		      bool write, unsigned long deadline);
+		      bool write, unsigned long deadline, struct page **pagep);
+void usmfs_chan_swapin_forget(struct inode *inode);
 int usmfs_chan_wait_frames(struct usmfs_sb_info *sbi, bool pool_full,
 			   unsigned long deadline);
 void usmfs_chan_pressure(struct usmfs_sb_info *sbi);

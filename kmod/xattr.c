@@ -241,19 +241,12 @@ static int usmfs_mount_stats(struct super_block *sb, char *buf, size_t len)
 	struct usmfs_sb_info *sbi = USMFS_SB(sb);
 	unsigned long frames = usmfs_pool_nr_frames();
 	unsigned long free = usmfs_pool_nr_free();
-	u64 files = 0, features;
+	u64 files, features;
 	char sources[32];
-	struct inode *inode;
 	u32 low, high;
 	bool server;
 
-	spin_lock(&sb->s_inode_list_lock);
-	list_for_each_entry(inode, &sb->s_inodes, i_sb_list) {
-		if (!S_ISREG(inode->i_mode) || USMFS_I(inode)->chan_gone)
-			continue;
-		files++;
-	}
-	spin_unlock(&sb->s_inode_list_lock);
+	files = atomic_long_read(&sbi->nr_files);
 	server = usmfs_chan_state(&features, &low, &high);
 	usmfs_sources(sources, sizeof(sources));
 	return snprintf(buf, len,

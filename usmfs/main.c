@@ -504,6 +504,20 @@ static int ctx_create_waiting(const struct usm_ctx_params *p, char *err,
 	return r;
 }
 
+/* Say what each store can still take (a warning for one that can take
+ * nothing: its filesystem is below the reserve). */
+static void log_stores(void)
+{
+	struct usm_store_info si;
+	char line[512];
+
+	for (unsigned int i = 0; usm_ctx_store_info(fs.ctx, i, &si) == 0; i++) {
+		int warn = usm_store_describe(&si, line, sizeof(line));
+
+		fprintf(stderr, "usmfs: %s%s\n", warn ? "warning: " : "", line);
+	}
+}
+
 /* Build the pool, the config and the library context.  0 or -1. */
 static int setup_engine(void)
 {
@@ -559,6 +573,7 @@ static int setup_engine(void)
 	 * the per-batch costs (the write, the invalidation, the lock rounds)
 	 * over four times the pages. */
 	usm_ctx_set_evict_batch(fs.ctx, USMFS_EVICT_BATCH);
+	log_stores();
 	return 0;
 }
 

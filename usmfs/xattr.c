@@ -277,7 +277,10 @@ static int reclaim(struct node *n, const char *value, size_t size)
  * where the pool's frames come from (always "anon": the daemon's own
  * anonymous mapping), server= is 1 because the policies run in this
  * daemon (libusmpolicy, in process: there is nothing to attach), and
- * evicting= is 1 while the daemon's eviction thread runs.  Last, options=:
+ * evicting= is 1 while the daemon's eviction thread runs.  Then what only
+ * the daemon has: can_evict= is 1 when that thread runs and a store takes
+ * pages (not swap=none), store_room= what the mount's store can still take
+ * in bytes (usm_store_room).  Last, options=:
  * the usmfs options the daemon was started with, as the module's show in
  * /proc/self/mountinfo (the FUSE mount's there are libfuse's only), with
  * ' ', '\t', '\n' and '\\' escaped as there (\040 ...); left out when
@@ -286,9 +289,11 @@ static int reclaim(struct node *n, const char *value, size_t size)
 static int mount_stats(char *buf, size_t len)
 {
 	struct usm_pool_stats ps;
+	struct usm_store_info si;
 	char show[512], esc[512];
 	size_t i, o = 0;
-	int r, k;
+	uint64_t room = 0;
+	int r, k, writable = 0;
 
 	r = usm_mount_opts_show(&fs.mo, show, sizeof(show));
 	esc[0] = '\0';
@@ -306,11 +311,19 @@ static int mount_stats(char *buf, size_t len)
 			esc[0] = '\0';
 	}
 	usm_pool_stats(fs.ctx, &ps);
+	/* can_evict: a store that takes pages (the mount's, or one of the
+	 * config's) and the eviction thread; store_room: what the mount's
+	 * store can still take, in bytes */
+	for (i = 0; usm_ctx_store_info(fs.ctx, (unsigned int)i, &si) == 0; i++) {
+		writable |= si.writable;
+		if (i == 0)
+			room = si.room;
+	}
 	k = snprintf(buf, len,
 			"frames=%llu free=%llu used=%llu limit=%llu resident=%llu "
 			"swapped=%llu files=%llu faults=%llu evictions=%llu "
 			"swapins=%llu hits=%llu low=%u high=%u source=anon "
-			"server=%d evicting=%d",
+			"server=%d evicting=%d can_evict=%d store_room=%llu",
 			(unsigned long long)ps.frames, (unsigned long long)ps.free,
 			(unsigned long long)ps.used, (unsigned long long)ps.limit,
 			(unsigned long long)ps.resident * USM_PAGE_SIZE,
@@ -319,7 +332,8 @@ static int mount_stats(char *buf, size_t len)
 			(unsigned long long)ps.evictions,
 			(unsigned long long)ps.swapins, (unsigned long long)ps.hits,
 			ps.low_pct, ps.high_pct, fs.ctx != NULL,
-			evict_running());
+			evict_running(), evict_running() && writable,
+			(unsigned long long)room * USM_PAGE_SIZE);
 	if (k < 0 || !esc[0])
 		return k;
 	r = snprintf(len > (size_t)k ? buf + k : NULL,

@@ -14,6 +14,10 @@
  *                                 truncate, REVOKE and detach
  *   chantest overflow DIR N       N files created unread: OVERFLOW, seq gap
  *   chantest fuzz SECONDS MAX     random and mutated command batches
+ *   chantest swapin DIR           a swap-in whose fault left (killed, timed
+ *                                 out, unmounted) keeps its frame until the
+ *                                 server answers (chanswap.c)
+ *   chantest mapcmp FILE REF      FILE read through a mapping equals REF
  * Prints what failed on stderr and exits 1; 0 when all is well.
  */
 #define _GNU_SOURCE
@@ -35,22 +39,11 @@
 #include <sys/xattr.h>
 #include <linux/capability.h>
 
-#include "../include/uapi/linux/usmfs.h"
+#include "chantest.h"
 
-#define DEV "/dev/usmfs"
+int failed;
 
-static int failed;
-
-#define CHECK(cond, ...) do {						\
-	if (!(cond)) {							\
-		fprintf(stderr, "chantest: %s:%d: ", __func__, __LINE__);	\
-		fprintf(stderr, __VA_ARGS__);				\
-		fputc('\n', stderr);					\
-		failed = 1;						\
-	}								\
-} while (0)
-
-static int xopen(void)
+int xopen(void)
 {
 	int fd = open(DEV, O_RDWR);
 
@@ -61,7 +54,7 @@ static int xopen(void)
 	return fd;
 }
 
-static int hello(int fd, struct usmfs_hello *h, uint64_t features)
+int hello(int fd, struct usmfs_hello *h, uint64_t features)
 {
 	memset(h, 0, sizeof(*h));
 	h->version_major = USMFS_VERSION_MAJOR;
@@ -195,7 +188,7 @@ static int t_hello(void)
 }
 
 /* Next event (waits up to 2 s); 0 when none. */
-static int next_event(int fd, struct usmfs_event *ev)
+int next_event(int fd, struct usmfs_event *ev)
 {
 	struct pollfd pf = { .fd = fd, .events = POLLIN };
 
@@ -394,7 +387,7 @@ static int t_overflow(const char *dir, int nfiles)
 	return failed;
 }
 
-static long pool_stat(const char *key)
+long pool_stat(const char *key)
 {
 	FILE *f = fopen("/sys/kernel/debug/usmfs/pool", "r");
 	char line[256], k[64];
@@ -411,7 +404,7 @@ static long pool_stat(const char *key)
 	return r;
 }
 
-static uint32_t cmd1(int fd, struct usmfs_cmd *c)
+uint32_t cmd1(int fd, struct usmfs_cmd *c)
 {
 	struct usmfs_cmd_batch b = { .cmds_ptr = (uintptr_t)c, .nr = 1 };
 
@@ -884,8 +877,12 @@ int main(int argc, char **argv)
 		return t_grant(argv[2]);
 	if (argc >= 4 && !strcmp(argv[1], "overflow"))
 		return t_overflow(argv[2], atoi(argv[3]));
+	if (argc >= 4 && !strcmp(argv[1], "mapcmp"))
+		return t_mapcmp(argv[2], argv[3]);
+	if (argc >= 3 && !strcmp(argv[1], "swapin"))
+		return t_swapin(argv[2]);
 	if (argc >= 4 && !strcmp(argv[1], "fuzz"))
 		return t_fuzz(atoi(argv[2]), atol(argv[3]), argc >= 5 ? argv[4] : NULL);
-	fprintf(stderr, "usage: chantest open|noroot|hello|events DIR|overflow DIR N|fuzz S MAX [SCRATCH]|xattr PATH NAME [VALUE]\n");
+	fprintf(stderr, "usage: chantest open|noroot|hello|events DIR|overflow DIR N|fuzz S MAX [SCRATCH]|swapin DIR|mapcmp FILE REF|xattr PATH NAME [VALUE]\n");
 	return 2;
 }

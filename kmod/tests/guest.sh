@@ -8,7 +8,8 @@
 # Settings from /kt/conf: SOURCES (pool sources to load with), PARTIAL
 # ("SRC BYTES" that must give a partial pool, or empty), NOSRC (a source this
 # kernel lacks, or empty), FAULT_AROUND (0 where the module does none),
-# HUGE_MAP (0 where the module maps no 2 MiB PMDs: before 6.12).
+# HUGE_MAP (0 where the module maps no 2 MiB PMDs: before 6.12),
+# RESYNC ("N BIG": the resync check compares N and 4N files, then times BIG).
 # Prints "kt: PASS name" / "kt: FAIL name (why)",
 # then "kt: N passed, N failed", and hands the failure count to the host
 # through isa-debug-exit.
@@ -26,6 +27,7 @@ PARTIAL=
 NOSRC=
 FAULT_AROUND=1
 HUGE_MAP=1
+RESYNC="3000 100000"
 . /kt/conf
 KO=/kt/usmfs.ko
 STATS=/sys/kernel/debug/usmfs/pool
@@ -60,8 +62,8 @@ finish() {
 			ok kmemleak
 		fi
 	fi
-	if dmesg | grep -q -E 'WARNING:|BUG:|Oops|Call Trace|Bad page'; then
-		dmesg | grep -A 20 -E 'WARNING:|BUG:|Oops|Bad page' | head -n 60
+	if dmesg | grep -q -E 'WARNING:|BUG:|Oops|Call Trace|Bad page|Busy inodes'; then
+		dmesg | grep -A 20 -E 'WARNING:|BUG:|Oops|Bad page|Busy inodes' | head -n 60
 		ko dmesg-clean
 	else
 		ok dmesg-clean
@@ -118,7 +120,7 @@ fi
 insmod $KO pool=32M || { ko load "insmod pool=32M"; finish; }
 for bad in size=12Q size=0% size=101% nr_inodes=x nr_inodes=1P mode=9 uid=-1 \
 	alloc=nosuch evict=LRU swap=file:relative swap=BAD! swapin_timeout=5y \
-	nosuch=1; do
+	swapin_timeout=4294967296ms swapin_timeout=1194h nosuch=1; do
 	key=${bad%%=*}
 	dmesg -c >/dev/null 2>&1
 	if mount -t usmfs none /mnt/u -o "$bad" 2>/dev/null; then
@@ -132,6 +134,16 @@ for bad in size=12Q size=0% size=101% nr_inodes=x nr_inodes=1P mode=9 uid=-1 \
 		ko "opt-refused-$bad" "no message naming '$key': $(dmesg | tail -n 1)"
 	fi
 done
+# The longest swapin_timeout the module can wait (32-bit ms) is taken whole.
+if mount -t usmfs none /mnt/u -o swapin_timeout=4294967295ms; then
+	case $(mounted_opts) in
+	*swapin_timeout=4294967295ms*) ok opt-swapin_timeout-max ;;
+	*) ko opt-swapin_timeout-max "$(mounted_opts)" ;;
+	esac
+	umount /mnt/u
+else
+	ko opt-swapin_timeout-max "refused"
+fi
 
 mount -t usmfs none /mnt/u -o size=50%,nr_inodes=1000,mode=700,uid=5,gid=6,alloc=spread,evict=lru,swap=none,swapin_timeout=500ms
 o=$(mounted_opts)
@@ -231,7 +243,17 @@ cp /tmp/cf /mnt/u/cf
 # wrong) while a child writes, reads and maps it.
 checkv chan-fuzz /kt/chantest fuzz 20 30000 /mnt/u/fz
 check chan-fuzz-mount-intact cmp /tmp/cf /mnt/u/cf
+# A swap-in whose reader was killed, timed out, lost its server or its
+# mount keeps its frame until the server answers (kmod/swapin.c).
+checkv chan-swapin-owned /kt/chantest swapin /mnt/si
 rm -f /mnt/u/cf /mnt/u/fz
+# Unmounting while the server evicts, grants and lists and sampling runs
+# (lifetest.c: the kernel log stays free of "Busy inodes" and warnings);
+# then the cost of a resync: LIST_PAGES and the root's stats with N files
+# and 4 times as many (ratios, not times), then 10^5 files (its time).
+mkdir -p /mnt/l
+checkv life-umount-race /kt/lifetest umount /mnt/l 20
+checkv life-resync /kt/lifetest resync /mnt/l $RESYNC
 # --- usmctl on the module: status, stat, policy, evict, top, --json ---------
 # (policy/usmctl/usmctl.c reads user.usm.* and the root's user.usm.stats.)
 U=/kt/usmctl
@@ -346,6 +368,8 @@ if [ -x /kt/usm-policyd ]; then
 	dmesg | grep -q "usmfs: chan: server detached" && ok chan-detach-logged || ko chan-detach-logged
 	# --- eviction and swap-in through the server ---
 	. /kt/server.sh
+	# --- reads of evicted pages with the pool full and the server stopped ---
+	. /kt/poolfull.sh
 else
 	ko chan-policyd "no /kt/usm-policyd"
 fi

@@ -425,7 +425,7 @@ static const char *const mopt_expect[USM_MOPT_NR] = {
 	[USM_MOPT_ALLOC] = "a registered placement policy",
 	[USM_MOPT_EVICT] = "a registered eviction policy",
 	[USM_MOPT_SWAP] = "none, file:/ABSOLUTE/PATH or a store name",
-	[USM_MOPT_SWAPIN_TIMEOUT] = "a duration: N, Ns, Nms, Nm or Nh",
+	[USM_MOPT_SWAPIN_TIMEOUT] = "a duration: N, Ns, Nms, Nm or Nh, at most 4294967295ms (about 49 days)",
 	[USM_MOPT_CONFIG] = "a file path",
 };
 
@@ -509,7 +509,8 @@ static int mopt_apply(struct usm_mount_opts *mo, enum usm_mount_opt o,
 		set_field(mo->swap, sizeof(mo->swap), val, len);
 		return 0;
 	case USM_MOPT_SWAPIN_TIMEOUT:
-		if (usm_parse_duration_ms(val, &v))
+		if (usm_parse_duration_ms(val, &v) ||
+		    v > USM_SWAPIN_TIMEOUT_MAX_MS)
 			return -EINVAL;
 		mo->swapin_timeout_ms = v;
 		return 0;

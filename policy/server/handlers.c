@@ -590,12 +590,22 @@ static void swapin_done(struct policyd *pd, const struct usmfs_event *ev,
 	c.u.swapin.frame = ev->u.swapin.frame;
 	c.u.swapin.token = ev->u.swapin.token;
 	c.u.swapin.status = status;
-	if (status)
-		pd->swapin_errors++;
-	else
+	if (!status)
 		pd->swapins++;
+	else if (status != ECANCELED)
+		pd->swapin_errors++;
 	if (pd_chan_queue(pd->ch, &c))
 		pd_log(PD_ERR, "SWAPIN_DONE: out of memory");
+}
+
+/* A SWAPIN_CANCELLED for @token follows in the batch being handled. */
+static bool cancelled_later(const struct policyd *pd, uint64_t token)
+{
+	for (size_t i = pd->batch_i + 1; i < pd->batch_n; i++)
+		if (pd->batch[i].type == USMFS_EV_SWAPIN_CANCELLED &&
+		    pd->batch[i].u.swapin.token == token)
+			return true;
+	return false;
 }
 
 static int ev_swapin(struct policyd *pd, const struct usmfs_event *ev)
@@ -609,6 +619,13 @@ static int ev_swapin(struct policyd *pd, const struct usmfs_event *ev)
 	if (!file_id_valid(ev->dev, ev->ino) ||
 	    fr >= pd->ch->hello.pool_frames)
 		return reject(pd, ev, "bad file or frame");
+	if (cancelled_later(pd, ev->u.swapin.token)) {
+		/* Its fault left before we started: the slot stays ours and
+		 * the module gives the frame back on this answer. */
+		pd->swapins_cancelled++;
+		swapin_done(pd, ev, ECANCELED);
+		return 0;
+	}
 	pf = pd_file_find(pd, ev->dev, ev->ino);
 	if (!pf) {
 		pd_log(PD_WARN, "swap-in for unknown file %u:%llu",
@@ -739,7 +756,9 @@ int pd_handle_event(struct policyd *pd, const struct usmfs_event *ev)
 	case USMFS_EV_SWAPIN_REQUEST:
 		return ev_swapin(pd, ev);
 	case USMFS_EV_SWAPIN_CANCELLED:
-		pd_log(PD_DEBUG, "swap-in token %llu cancelled",
+		/* A hint: the request was answered already (ECANCELED when
+		 * this event was in its batch, else served). */
+		pd_log(PD_DEBUG, "swap-in token %llu cancelled by its fault",
 		       (unsigned long long)ev->u.swapin.token);
 		return 0;
 	case USMFS_EV_MOUNT:
@@ -764,12 +783,25 @@ int pd_handle_event(struct policyd *pd, const struct usmfs_event *ev)
 void pd_handle_events(struct policyd *pd, const struct usmfs_event *evs,
 		      size_t n)
 {
+	/* Faults wait for a frame (an urgent PRESSURE for the pool): make
+	 * room before anything else the batch asks. */
+	for (size_t i = 0; i < n; i++)
+		if (evs[i].type == USMFS_EV_PRESSURE && !evs[i].dev &&
+		    (evs[i].flags & USMFS_EVF_URGENT)) {
+			pd_balance(pd, true);
+			break;
+		}
+	pd->batch = evs;
+	pd->batch_n = n;
 	for (size_t i = 0; i < n; i++) {
+		pd->batch_i = i;
 		pd_handle_event(pd, &evs[i]);
 		/* Waiting faults first: do not let a long batch hold them. */
 		if (pd->ch->nr_pending >= pd->ch->max_batch)
 			pd_chan_flush(pd->ch);
 	}
+	pd->batch = NULL;
+	pd->batch_n = pd->batch_i = 0;
 	pd_chan_flush(pd->ch);
 	pd_balance(pd, false);
 }
@@ -1104,6 +1136,20 @@ int pd_reload(struct policyd *pd, struct usm_config *cfg)
 
 /* ------------------------------------------------------------ setup */
 
+/* Say what each store can still take (a warning for one that can take
+ * nothing: its filesystem is below the reserve). */
+static void log_stores(struct policyd *pd)
+{
+	struct usm_store_info si;
+	char line[512];
+
+	for (unsigned int i = 0; usm_ctx_store_info(pd->ctx, i, &si) == 0; i++) {
+		int warn = usm_store_describe(&si, line, sizeof(line));
+
+		pd_log(warn ? PD_WARN : PD_INFO, "%s", line);
+	}
+}
+
 int pd_init(struct policyd *pd, struct pd_chan *ch, struct usm_config *cfg)
 {
 	struct usm_ctx_params p;
@@ -1158,6 +1204,7 @@ int pd_init(struct policyd *pd, struct pd_chan *ch, struct usm_config *cfg)
 	r = stores_fetch(pd);
 	if (r)
 		goto fail;
+	log_stores(pd);
 	r = send_watermarks(pd);
 	if (r)
 		goto fail;

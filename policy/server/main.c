@@ -50,7 +50,7 @@ int pd_check_config(const char *path)
 	char err[1024] = "";
 	int r;
 
-	r = usm_config_load(path, 0, &cfg, err, sizeof(err));
+	r = usm_config_load(path, USM_CONFIG_CHECK_STORES, &cfg, err, sizeof(err));
 	if (r) {
 		fprintf(stderr, "%s\n", err[0] ? err : strerror(-r));
 		return 1;
@@ -289,9 +289,10 @@ int pd_main(int argc, char **argv)
 		pd.config_path = config;
 		r = pd_run(&pd);
 		pd_log(r ? PD_ERR : PD_INFO,
-		       "%s: %lu events (%lu rejected, %lu accesses), %lu swap-ins (%lu failed), %lu evictions asked, %lu commits",
+		       "%s: %lu events (%lu rejected, %lu accesses), %lu swap-ins (%lu failed, %lu cancelled), %lu evictions asked, %lu commits",
 		       r ? "stopped" : "detached", pd.events, pd.rejected,
 		       pd.accesses, pd.swapins, pd.swapin_errors,
+		       pd.swapins_cancelled,
 		       pd.evict_cmds, pd.commit_cmds);
 		pd_fini(&pd);
 	}

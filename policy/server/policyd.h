@@ -143,8 +143,13 @@ struct policyd {
 	/* store_id -> name ("" = the default store); index = id */
 	char (*stores)[USMFS_NAME_LEN];
 	bool *store_known;
+	/* The batch of events being handled, and where (look-ahead for
+	 * SWAPIN_CANCELLED). */
+	const struct usmfs_event *batch;
+	size_t batch_n, batch_i;
 	/* Counters. */
 	unsigned long events, rejected, unknown, swapins, swapin_errors;
+	unsigned long swapins_cancelled;
 	unsigned long evict_cmds, commit_cmds, grants, accesses;
 	uint64_t last_seq;
 };

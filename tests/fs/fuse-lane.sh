@@ -198,6 +198,20 @@ if [ "$target" = tmpfs ]; then
 	start "$noswap" "" "size=$noswap_size" || finish
 else
 	fe=fuse
+	# A swapin_timeout the module could not hold is refused here too,
+	# with a message naming it, and nothing is mounted.
+	for t in 4294967296ms 1194h; do
+		if out=$(timeout 10 "$daemon" "$noswap" -f -o "swapin_timeout=$t" 2>&1); then
+			bad "swapin_timeout=$t accepted"
+		elif mounted "$noswap"; then
+			bad "swapin_timeout=$t mounted"
+			fusermount3 -u "$noswap" 2>/dev/null || umount -l "$noswap"
+		elif [[ $out == *"'swapin_timeout'"* ]]; then
+			ok "swapin_timeout=$t refused"
+		else
+			bad "swapin_timeout=$t: no message naming it: $out"
+		fi
+	done
 	export USMFS_SIZE=$size USMFS_SWAP=file
 	start "$mnt" "size=$size,swap=file:$work/swap,allow_other" || finish
 	# the second mount is also the suite's noacl one (posix_acl case)
@@ -215,6 +229,29 @@ else
 fi
 export USMFS_NOSWAP_DIR=$noswap USMFS_NOSWAP_SIZE=$noswap_size
 [ "$target" = usmfs ] && export USMFS_NOSWAP_PID=${dpid[$noswap]}
+
+# --- swap=file: naming a file that is not a store (a typo, /etc/shadow):
+# the mount is refused and the file keeps its bytes, mode and mtime
+# (docs/stores.md).  The file is one we made, in our work directory.
+if [ "$target" = usmfs ]; then
+	victim=$work/not-a-store refused=$work/refused
+	printf 'root:$6$precious:19000:0:99999:7:::\n' > "$victim"
+	chmod 640 "$victim"
+	touch -d 2001-01-01 "$victim"
+	before="$(stat -c '%s %a %Y' "$victim") $(sha256sum < "$victim")"
+	mkdir -p "$refused"
+	out=$(timeout -k 5 20 "$daemon" "$refused" -o "size=16M,swap=file:$victim" 2>&1)
+	rc=$?
+	was_mounted=0
+	if mounted "$refused"; then was_mounted=1; unmount "$refused"; fi
+	after="$(stat -c '%s %a %Y' "$victim") $(sha256sum < "$victim")"
+	if [ $rc -ne 0 ] && [ $was_mounted = 0 ] && [ "$after" = "$before" ] &&
+	   [ "${out/not a usmfs store/}" != "$out" ]; then
+		ok "swap=file: on a file that is not a store: refused, file unchanged"
+	else
+		bad "swap=file: on a non-store file: exit $rc, mounted $was_mounted, file '$before' -> '$after', said: $out"
+	fi
+fi
 
 # --- the suite, bounded as a whole too; a case stuck in a request makes
 # the runner call us back to abort the connections

@@ -20,6 +20,7 @@
 	X(rename2, "renameat2 RENAME_NOREPLACE and RENAME_EXCHANGE")	\
 	X(readdir_seek, "readdir d_type, telldir/seekdir")		\
 	X(attrs, "chmod, chown, utimensat (explicit, NOW, OMIT)")	\
+	X(truncate_times, "truncate/ftruncate/O_TRUNC update mtime and ctime") \
 	X(many_files, "ARG files (5000) created, listed, read, removed")	\
 	X(sticky, "sticky directory as two non-root uids (root)")	\
 	X(owner, "new inodes owned by the caller's uid/gid (root)")	\

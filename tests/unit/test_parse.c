@@ -628,6 +628,11 @@ static const struct mopt_case mopt_cases[] = {
 	{ "swapin_timeout", "2m", 0, "swapin_timeout=120s" },
 	{ "swapin_timeout", "0", 0, "swapin_timeout=0ms" },
 	{ "swapin_timeout", "1.5s", -EINVAL, NULL },
+	/* more than the module can wait (msecs_to_jiffies takes 32 bits) */
+	{ "swapin_timeout", "4294967295ms", 0, "swapin_timeout=4294967295ms" },
+	{ "swapin_timeout", "4294967296ms", -EINVAL, NULL },
+	{ "swapin_timeout", "1194h", -EINVAL, NULL },
+	{ "swapin_timeout", "18446744073709551615ms", -EINVAL, NULL },
 	{ "swapin_timeout", "forever", -EINVAL, NULL },
 	{ "config", "/etc/usmfs/other.conf", 0, "config=/etc/usmfs/other.conf" },
 	{ "config", "", -EINVAL, NULL },

@@ -854,6 +854,45 @@ static void test_swapin(void **state)
 	server_stop();
 }
 
+/* A fault that left before the server read its request (SWAPIN_CANCELLED
+ * in the same batch): answered ECANCELED, the slot not read nor freed; the
+ * page comes back whole on the next fault. */
+static void test_swapin_cancelled(void **state)
+{
+	struct usmfs_event ev = fk_ev(USMFS_EV_SWAPIN_CANCELLED, 1);
+	usm_frame_t fr;
+	int idx;
+	uint64_t f;
+
+	(void)state;
+	fk_reset(1);
+	server_start();
+	fk_create(1, "/heap", 0);
+	for (uint64_t i = 0; i < 56; i++)
+		fk_alloc(1, i);
+	pump();
+	idx = first_swapped(1);
+	assert_true(idx >= 0);
+	f = fk_fault_swapped(1, (uint64_t)idx);
+	ev.u.swapin.index = (uint64_t)idx;
+	ev.u.swapin.frame = f;
+	ev.u.swapin.token = fk.pages[1][idx].token;
+	fk_push(&ev);
+	pump();
+	assert_int_equal(fk.n_done, 1);
+	assert_int_equal(fk.last_status, ECANCELED);
+	assert_int_equal(fk.pages[1][idx].st, FK_SWAPPED);
+	assert_int_equal(pd.swapins_cancelled, 1);
+	assert_int_equal(pd.swapin_errors, 0);
+	assert_int_equal(usm_page_state(pd.ctx, pd_file_find(&pd, 1, 1)->f,
+					(uint64_t)idx, &fr), USM_PAGE_SWAPPED);
+	f = fk_fault_swapped(1, (uint64_t)idx);
+	pump();
+	assert_int_equal(fk.last_status, 0);
+	assert_true(check_pattern(fk.mem + f * 4096, 1, (uint64_t)idx));
+	server_stop();
+}
+
 /* The server goes away; a new one attaches, lists, serves. */
 static void test_restart(void **state)
 {
@@ -1304,17 +1343,16 @@ static int write_file(const char *name, const char *text, char *path,
 	return 0;
 }
 
-static void test_check(void **state)
+/* pd_main(@argv) with stderr going to check.out: its exit code, and what
+ * it wrote in @buf. */
+static int pd_main_stderr(char **argv, char *buf, size_t len)
 {
-	char good[256], bad[256], out[600], buf[1024] = "";
-	int saved, fd;
+	char out[600];
+	int saved, fd, argc = 0, r;
 	FILE *f;
 
-	(void)state;
-	assert_int_equal(write_file("good.conf", conf_text, good, sizeof(good)), 0);
-	assert_int_equal(write_file("bad.conf",
-				    "[pool]\nlow_watermark = 50%\nevict = nosuchpolicy\n",
-				    bad, sizeof(bad)), 0);
+	while (argv[argc])
+		argc++;
 	snprintf(out, sizeof(out), "%s/check.out", tmpdir);
 	fflush(stderr);
 	saved = dup(2);
@@ -1322,32 +1360,61 @@ static void test_check(void **state)
 	assert_true(saved >= 0 && fd >= 0);
 	dup2(fd, 2);
 	close(fd);
-	{
-		char *argv_good[] = { (char *)"usm-policyd", (char *)"--check",
-				      good, NULL };
-		char *argv_bad[] = { (char *)"usm-policyd", (char *)"--check",
-				     bad, NULL };
-		char *argv_opt[] = { (char *)"usm-policyd", (char *)"--bogus",
-				     NULL };
-		int rg = pd_main(3, argv_good);
-		int rb = pd_main(3, argv_bad);
-		int ro = pd_main(2, argv_opt);
-
-		fflush(stderr);
-		dup2(saved, 2);
-		close(saved);
-		assert_int_equal(rg, 0);
-		assert_int_equal(rb, 1);
-		assert_int_equal(ro, 1);
-	}
+	r = pd_main(argc, argv);
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
 	f = fopen(out, "r");
 	assert_non_null(f);
-	buf[fread(buf, 1, sizeof(buf) - 1, f)] = '\0';
+	buf[fread(buf, 1, len - 1, f)] = '\0';
 	fclose(f);
+	return r;
+}
+
+static void test_check(void **state)
+{
+	char good[256], bad[256], out[600], buf[1024] = "";
+	char *argv_good[] = { (char *)"usm-policyd", (char *)"--check", good, NULL };
+	char *argv_bad[] = { (char *)"usm-policyd", (char *)"--check", bad, NULL };
+	char *argv_opt[] = { (char *)"usm-policyd", (char *)"--bogus", NULL };
+
+	(void)state;
+	assert_int_equal(write_file("good.conf", conf_text, good, sizeof(good)), 0);
+	assert_int_equal(write_file("bad.conf",
+				    "[pool]\nlow_watermark = 50%\nevict = nosuchpolicy\n",
+				    bad, sizeof(bad)), 0);
+	assert_int_equal(pd_main_stderr(argv_good, buf, sizeof(buf)), 0);
+	assert_int_equal(pd_main_stderr(argv_opt, buf, sizeof(buf)), 1);
+	assert_int_equal(pd_main_stderr(argv_bad, buf, sizeof(buf)), 1);
 	/* "FILE:LINE: message" for the bad one */
 	snprintf(out, sizeof(out), "%s:3:", bad);
 	assert_non_null(strstr(buf, out));
 	assert_non_null(strstr(buf, "nosuchpolicy"));
+}
+
+/* --check looks at the stores' files: one that is not a store is refused,
+ * named with its line, and left as it was. */
+static void test_check_store_file(void **state)
+{
+	char victim[300], conf[256], text[800], want[1200], buf[2048] = "";
+	char *argv[] = { (char *)"usm-policyd", (char *)"--check", conf, NULL };
+	struct stat before, after;
+
+	(void)state;
+	assert_int_equal(write_file("passwd", "root:x:0:0:root:/root:/bin/sh\n",
+				    victim, sizeof(victim)), 0);
+	assert_int_equal(stat(victim, &before), 0);
+	snprintf(text, sizeof(text), "[store s]\npath = file:%s\n", victim);
+	assert_int_equal(write_file("store.conf", text, conf, sizeof(conf)), 0);
+	assert_int_equal(pd_main_stderr(argv, buf, sizeof(buf)), 1);
+	snprintf(want, sizeof(want), "%s:2: [store s]: file:%s: exists and is not a usmfs store",
+		 conf, victim);
+	if (!strstr(buf, want))
+		fail_msg("--check said \"%s\"", buf);
+	assert_int_equal(stat(victim, &after), 0);
+	assert_int_equal(after.st_size, before.st_size);
+	assert_int_equal(after.st_mode, before.st_mode);
+	assert_int_equal(after.st_mtim.tv_nsec, before.st_mtim.tv_nsec);
 }
 
 /* A mount given swap=none: its files are never evicted, whatever the
@@ -1437,6 +1504,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_attach_refused, test_teardown),
 		cmocka_unit_test_teardown(test_evict, test_teardown),
 		cmocka_unit_test_teardown(test_swapin, test_teardown),
+		cmocka_unit_test_teardown(test_swapin_cancelled, test_teardown),
 		cmocka_unit_test_teardown(test_reclaim, test_teardown),
 		cmocka_unit_test_teardown(test_mount_swap, test_teardown),
 		cmocka_unit_test_teardown(test_mount_pressure_prio, test_teardown),
@@ -1453,6 +1521,7 @@ int main(void)
 		cmocka_unit_test_prestate_setup_teardown(test_loop_sigterm, NULL,
 							 test_teardown, &yes),
 		cmocka_unit_test_teardown(test_check, test_teardown),
+		cmocka_unit_test_teardown(test_check_store_file, test_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -74,6 +74,11 @@
  *   1.1  event USMFS_EV_RECLAIM (14, payload @reclaim): a user asked, with
  *        user.usm.reclaim, to push a file's pages out now; sent only to a
  *        server granted USMFS_F_EVICT.
+ *   1.2  a swap-in request keeps its frame until SWAPIN_DONE answers it:
+ *        a fault that stops waiting only queues SWAPIN_CANCELLED (the
+ *        server answers ECANCELED if it has not started), a late
+ *        SWAPIN_DONE 0 installs the page (or frees the frame when the page
+ *        went) and gets 0 instead of ENOENT.
  * A server must use the same major; a module accepts any minor (a newer
  * minor only adds features, commands and event types, announced by
  * feature bits; a server ignores event types it does not know).
@@ -85,7 +90,7 @@
 #include <linux/ioctl.h>
 
 #define USMFS_VERSION_MAJOR	1
-#define USMFS_VERSION_MINOR	1
+#define USMFS_VERSION_MINOR	2
 
 #define USMFS_DEVICE_NAME	"usmfs"		/* /dev/usmfs */
 #define USMFS_PAGE_SHIFT	12		/* frames, pages, slots: 4 KiB */
@@ -271,13 +276,19 @@ enum {
 	USMFS_CMD_COMMIT = 4,
 	/* Unlock pages [index, +nr) locked by EVICT: they stay resident. */
 	USMFS_CMD_CANCEL = 5,
-	/* The fault that asked for page index (@token of its SWAPIN_REQUEST)
-	 * may go on: @status 0 = the data is in @frame (the frame the
-	 * request named), else a positive errno: the fault fails (SIGBUS /
-	 * EIO) and the page stays swapped.  On success the module forgets
-	 * the page's (store_id, slot): the server has freed the slot.
-	 * ENOENT: no such request (timed out, truncated); ESTALE: frame
-	 * mismatch.
+	/* The answer to SWAPIN_REQUEST @token for page index: @status 0 =
+	 * the data is in @frame (the frame the request named), else a
+	 * positive errno: the page stays swapped (the slot is still the
+	 * server's) and a fault still waiting fails (SIGBUS / EIO).  The
+	 * frame named in a request belongs to the request until this answer,
+	 * whatever happens to the fault, the file or the mount meanwhile
+	 * (since 1.2): with status 0 the module installs the page even when
+	 * the fault has gone (the server freed the slot), or frees the frame
+	 * when the page was truncated or its file or mount went; on success
+	 * the module forgets the page's (store_id, slot).  ENOENT: no such
+	 * request (never sent, or already answered; a request the server was
+	 * sent is answered only by the server, or ended when it detaches);
+	 * ESTALE: frame or page mismatch (the request stays).
 	 */
 	USMFS_CMD_SWAPIN_DONE = 6,
 	/* Pool watermarks, percent of the pool used: PRESSURE is sent when
@@ -448,9 +459,11 @@ enum {
 	USMFS_EV_OVERFLOW = 11,
 	/* Every existing mount and file has been replayed after HELLO. */
 	USMFS_EV_REPLAY_DONE = 12,
-	/* A swap-in request was abandoned (the fault was killed or timed
-	 * out, or the page was truncated): SWAPIN_DONE for @token will get
-	 * ENOENT.
+	/* The fault behind request @token stopped waiting (fatal signal or
+	 * swapin_timeout).  A hint: the request stays, with its frame, until
+	 * the server answers it.  A server that has not started it answers
+	 * SWAPIN_DONE with ECANCELED (without reading or freeing the slot);
+	 * one that already answered ignores this event.
 	 */
 	USMFS_EV_SWAPIN_CANCELLED = 13,
 	/* A user asked (setxattr user.usm.reclaim) to push @nr pages of the

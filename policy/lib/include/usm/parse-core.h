@@ -143,6 +143,12 @@ static inline int usm_core_size(const char *s, unsigned long long *out,
 	return err;
 }
 
+/*
+ * The longest swapin_timeout, in ms, on both frontends: what the module's
+ * msecs_to_jiffies() takes (unsigned int); about 49.7 days.
+ */
+#define USM_SWAPIN_TIMEOUT_MAX_MS	4294967295ULL
+
 /* "30" (seconds), "30s", "500ms", "2m", "1h" -> milliseconds. */
 static inline int usm_core_duration_ms(const char *s, unsigned long long *out)
 {
