@@ -212,7 +212,8 @@ if step mount mount -t "$MODULE" none /mnt/usm -o size="$SIZE"; then
 
 	# tests/conform's stressors and fsx, tmpfs vs usmfs (conform-guest.sh)
 	[ "$QUICK" = 1 ] ||
-		sh /conform/conform-guest.sh /mnt/usm /tmp/results || fails=$((fails + 1))
+		CONFORM_IDS=${CONFORM_IDS:-} sh /conform/conform-guest.sh /mnt/usm /tmp/results ||
+		fails=$((fails + 1))
 
 	[ -n "$noswap" ] && step umount-noswap umount /mnt/usm-noswap
 	step umount umount /mnt/usm

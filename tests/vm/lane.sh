@@ -12,7 +12,7 @@ set -u
 
 KMOD_SRC=${KMOD_SRC:-$TOP/kmod}	# the module's source (a copy is built)
 MODULE=${MODULE:-usmfs}
-VM_TIMEOUT=${VM_TIMEOUT:-900}	# one guest, boot to power-off, seconds (quiet host)
+VM_TIMEOUT=${VM_TIMEOUT:-1500}	# one guest, boot to power-off, seconds (quiet host)
 # The guest times a fixed loop at boot (and before the server part): when
 # it runs N times slower than VM_CALIB_MS (its time on a quiet host), the
 # guest's timeouts (steps, suite, server steps, its own deadline of
@@ -20,7 +20,7 @@ VM_TIMEOUT=${VM_TIMEOUT:-900}	# one guest, boot to power-off, seconds (quiet hos
 # VM_TIMEOUT x VM_SCALE_MAX + 300 s: the guest's watchdog says first what
 # was running when it ran out of time (its report takes a minute or two
 # on a busy host).
-VM_CALIB_MS=${VM_CALIB_MS:-1000}
+VM_CALIB_MS=${VM_CALIB_MS:-400}
 VM_SCALE_MAX=${VM_SCALE_MAX:-4}
 VM_BUILD_TIMEOUT=${VM_BUILD_TIMEOUT:-600}	# one module build, seconds
 VM_DEBUG_BUILD_TIMEOUT=${VM_DEBUG_BUILD_TIMEOUT:-5400}	# the debug kernel's build
@@ -53,6 +53,9 @@ SUITE_TIMEOUT=${SUITE_TIMEOUT:-600}
 # still needs evictions and swap-ins: data 2-4x the pool), longer timeouts.
 # VM_DEBUG_<NAME> replaces VM_<NAME> (or <NAME>) for the debug kernel only.
 VM_DEBUG_TIMEOUT=${VM_DEBUG_TIMEOUT:-1500}
+# The conformance stressors that reach the module's own paths (30-40 s each
+# on the debug kernel; all of them run on the quick kernels).
+VM_DEBUG_CONFORM_IDS=${VM_DEBUG_CONFORM_IDS:-"fallocate mmap msync rename xattr iomix fsx"}
 VM_DEBUG_FIO_SIZE=${VM_DEBUG_FIO_SIZE:-4M}
 VM_DEBUG_SRV_POOL=${VM_DEBUG_SRV_POOL:-16M}
 VM_DEBUG_SRV_SIZE=${VM_DEBUG_SRV_SIZE:-16M}
@@ -349,6 +352,7 @@ STEP_TIMEOUT='$STEP_TIMEOUT'
 SUITE_TIMEOUT='$SUITE_TIMEOUT'
 SERVER='$VM_SERVER'
 QUICK='${VM_QUICK:-0}'
+CONFORM_IDS='${VM_CONFORM_IDS:-}'
 FS_ONLY='${VM_FS_ONLY:-}'
 SRV_EVICT='$VM_SERVER_EVICT'
 SRV_POOL='$VM_SRV_POOL'
@@ -494,7 +498,7 @@ run_kernel() {
 			VM_SRV_SIZE=$VM_DEBUG_SRV_SIZE VM_SRV_FIO_SIZE=$VM_DEBUG_SRV_FIO_SIZE \
 			VM_SRV_KILL_SIZE=$VM_DEBUG_SRV_KILL_SIZE VM_SRV_TIMEOUT=$VM_DEBUG_SRV_TIMEOUT \
 			STEP_TIMEOUT=$VM_DEBUG_STEP_TIMEOUT SUITE_TIMEOUT=$VM_DEBUG_SUITE_TIMEOUT \
-			VM_FS_TIMEOUT_MULT=$VM_DEBUG_FS_TIMEOUT_MULT
+			VM_FS_TIMEOUT_MULT=$VM_DEBUG_FS_TIMEOUT_MULT VM_CONFORM_IDS=$VM_DEBUG_CONFORM_IDS
 		say "[debug] sizes: fio 2x$VM_FIO_SIZE; server: pool $VM_SRV_POOL, size $VM_SRV_SIZE, fio 2x$VM_SRV_FIO_SIZE, kill 2x$VM_SRV_KILL_SIZE; guest ${VM_TIMEOUT}s"
 	fi
 	label=$spec
