@@ -13,6 +13,10 @@
  *		page is swapped again and comes back when asked;
  *   detach	the server closes /dev/usmfs with a request out: the frame
  *		comes back then (no mapping of the pool remains);
+ *   punch	the page is punched out while its request is out (TRUNCATED
+ *		follows the request): the server answers ESTALE (not that
+ *		page's slot any more), and the reader, told the page changed,
+ *		reads the hole (zeroes), not EIO; the frame comes back;
  *   umount	the mount goes with a request out: no busy inodes, the frame
  *		stays the request's until SWAPIN_DONE, which frees it.
  */
@@ -185,6 +189,55 @@ static pid_t reader(const char *path, int tag)
 	return pid;
 }
 
+/* A child that reads page 0 of @path: exit 0 when it reads a whole page of
+ * zeroes, 2 on EIO, 1 otherwise. */
+static pid_t zero_reader(const char *path)
+{
+	static const unsigned char zero[PG];
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		unsigned char got[PG];
+		int f = open(path, O_RDONLY);
+		ssize_t n = f < 0 ? -1 : pread(f, got, PG, 0);
+
+		_exit(n == PG && !memcmp(got, zero, PG) ? 0 : n < 0 && errno == EIO ? 2 : 1);
+	}
+	return pid;
+}
+
+/* punch: the page goes while its request is out; ESTALE is "changed". */
+static void punched(struct srv *s, const char *path, uint64_t ino, unsigned char *slot)
+{
+	struct usmfs_event rq, ev;
+	long used;
+	pid_t pid;
+	int f, st = -1;
+
+	evict(s, ino, slot);
+	used = pool_stat("used");
+	pid = zero_reader(path);
+	if (!wait_ev(s, USMFS_EV_SWAPIN_REQUEST, ino, &rq)) {
+		CHECK(0, "punch: no SWAPIN_REQUEST");
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		return;
+	}
+	f = open(path, O_RDWR);
+	CHECK(f >= 0 && fallocate(f, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, PG) == 0,
+	      "punch: fallocate: %s", strerror(errno));
+	close(f);
+	CHECK(wait_ev(s, USMFS_EV_TRUNCATED, ino, &ev) && ev.u.range.start == 0,
+	      "punch: no TRUNCATED after the request");
+	CHECK(swapin_done(s, &rq, ESTALE) == 0, "punch: SWAPIN_DONE ESTALE refused");
+	waitpid(pid, &st, 0);
+	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+	      "punch: the reader did not read the hole (exit %d, 2: EIO)",
+	      WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+	CHECK(pool_stat("used") == used, "punch: used %ld, was %ld (the request's frame)",
+	      pool_stat("used"), used);
+}
+
 /* A reader's SWAPIN_REQUEST for page 0 of @ino, the reader killed. */
 static int orphan(struct srv *s, const char *path, uint64_t ino, struct usmfs_event *rq)
 {
@@ -283,6 +336,10 @@ int t_swapin(const char *dir)
 		serve(&s, pa, ino, slot, "after detach");
 	}
 
+	punched(&s, pa, ino, slot);
+	/* The hole filled again, for the next case. */
+	ino = new_page(&s, dir, "a", 'A', &fr);
+
 	/* umount: no busy inodes; the frame is freed by the answer. */
 	evict(&s, ino, slot);
 	if (orphan(&s, pa, ino, &rq)) {
@@ -296,7 +353,7 @@ int t_swapin(const char *dir)
 		umount(dir);
 	}
 	detach(&s);
-	printf("swapin: killed, timed-out, detached and unmounted swap-ins kept their frames\n");
+	printf("swapin: killed, timed-out, detached, punched and unmounted swap-ins kept their frames\n");
 	return failed;
 }
 
