@@ -27,6 +27,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <poll.h>
+#include <time.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
@@ -57,6 +59,18 @@ static void attach(struct srv *s)
 	CHECK(s->pool != MAP_FAILED, "mmap of the pool: %s", strerror(errno));
 	while (next_event(s->fd, &ev) && ev.type != USMFS_EV_REPLAY_DONE)
 		;
+}
+
+/* Mount usmfs on @dir with @opts and attach as a server; 1 on failure. */
+static int mount_attach(struct srv *s, const char *dir, const char *opts)
+{
+	mkdir(dir, 0755);
+	if (mount("none", dir, "usmfs", 0, opts)) {
+		fprintf(stderr, "chantest: mount %s: %s\n", dir, strerror(errno));
+		return 1;
+	}
+	attach(s);
+	return 0;
 }
 
 static void detach(struct srv *s)
@@ -279,12 +293,8 @@ int t_swapin(const char *dir)
 	long used;
 	int r;
 
-	mkdir(dir, 0755);
-	if (mount("none", dir, "usmfs", 0, "size=4M,swapin_timeout=2s")) {
-		fprintf(stderr, "chantest: mount %s: %s\n", dir, strerror(errno));
+	if (mount_attach(&s, dir, "size=4M,swapin_timeout=2s"))
 		return 1;
-	}
-	attach(&s);
 	snprintf(pa, sizeof(pa), "%s/a", dir);
 	snprintf(pb, sizeof(pb), "%s/b", dir);
 	ino = new_page(&s, dir, "a", 'A', &fr);
@@ -354,6 +364,107 @@ int t_swapin(const char *dir)
 	}
 	detach(&s);
 	printf("swapin: killed, timed-out, detached, punched and unmounted swap-ins kept their frames\n");
+	return failed;
+}
+
+/* The next event, waiting at most @ms: 1, or 0 when none came. */
+static int ev_within(int fd, struct usmfs_event *ev, int ms)
+{
+	struct pollfd pf = { .fd = fd, .events = POLLIN };
+
+	return poll(&pf, 1, ms) == 1 && read(fd, ev, sizeof(*ev)) == sizeof(*ev);
+}
+
+/*
+ * One round of swaprace: a reader faults page 0 of @ino (swapped) while
+ * this process punches it out.  Requests before the TRUNCATED are served;
+ * one after it names a slot the page gave back: counted in *@late.
+ */
+static void race_round(struct srv *s, const char *path, uint64_t ino,
+		       const unsigned char *slot, unsigned int spin, int *late)
+{
+	struct usmfs_event ev;
+	int go[2], f, trunc = 0, st;
+	pid_t pid;
+	char c;
+
+	CHECK(pipe(go) == 0, "pipe");
+	pid = fork();
+	if (pid == 0) {
+		unsigned char buf[PG];
+		int fd = open(path, O_RDONLY);
+
+		close(go[0]);
+		(void)!write(go[1], "r", 1);
+		_exit(pread(fd, buf, PG, 0) < 0);
+	}
+	close(go[1]);
+	(void)!read(go[0], &c, 1);
+	close(go[0]);
+	for (volatile unsigned int i = 0; i < spin; i++)
+		;
+	f = open(path, O_RDWR);
+	CHECK(f >= 0 && fallocate(f, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, PG) == 0,
+	      "swaprace: punch: %s", strerror(errno));
+	close(f);
+	/* Until the reader is gone and the queue quiet. */
+	for (;;) {
+		if (!ev_within(s->fd, &ev, 20)) {
+			if (waitpid(pid, &st, WNOHANG) == pid)
+				break;
+			continue;
+		}
+		if (ev.ino != ino)
+			continue;
+		if (ev.type == USMFS_EV_TRUNCATED) {
+			trunc = 1;
+		} else if (ev.type == USMFS_EV_SWAPIN_REQUEST) {
+			if (trunc)
+				(*late)++;
+			else
+				memcpy(s->pool + ev.u.swapin.frame * PG, slot, PG);
+			swapin_done(s, &ev, trunc ? ESTALE : 0);
+		}
+	}
+	CHECK(trunc, "swaprace: no TRUNCATED");
+}
+
+/*
+ * chantest swaprace DIR N: N rounds of a read of a swapped page racing a
+ * hole punch over it.  No SWAPIN_REQUEST may follow the TRUNCATED that
+ * gave its slot back to the server (the server may have reused it).
+ */
+int t_swaprace(const char *dir, int rounds)
+{
+	static unsigned char slot[PG];
+	struct usmfs_event ev;
+	unsigned char buf[PG];
+	struct srv s;
+	char pa[512];
+	uint64_t ino, fr;
+	int late = 0, f;
+
+	if (mount_attach(&s, dir, "size=4M,swapin_timeout=5s"))
+		return 1;
+	snprintf(pa, sizeof(pa), "%s/r", dir);
+	ino = new_page(&s, dir, "r", 'A', &fr);
+	srand((unsigned int)time(NULL));
+	for (int i = 0; i < rounds && !failed; i++) {
+		if (i) {	/* the hole filled again */
+			f = open(pa, O_RDWR);
+			fill(buf, 'A');
+			CHECK(f >= 0 && pwrite(f, buf, PG, 0) == PG, "swaprace: write");
+			close(f);
+			CHECK(wait_ev(&s, USMFS_EV_PAGES_ALLOCATED, ino, &ev),
+			      "swaprace: no PAGES_ALLOCATED");
+		}
+		evict(&s, ino, slot);
+		race_round(&s, pa, ino, slot, (unsigned int)rand() % 20000, &late);
+	}
+	CHECK(late == 0, "swaprace: %d SWAPIN_REQUESTs after their page's TRUNCATED", late);
+	detach(&s);
+	umount(dir);
+	printf("swaprace: %d rounds, %d requests after TRUNCATED\n", rounds, late);
 	return failed;
 }
 

@@ -244,6 +244,10 @@ check chan-fuzz-mount-intact cmp /tmp/cf /mnt/u/cf
 # A swap-in whose reader was killed, timed out, lost its server or its
 # mount keeps its frame until the server answers (kmod/swapin.c).
 checkv chan-swapin-owned /kt/chantest swapin /mnt/si
+# Reads of a swapped page racing hole punches over it: no SWAPIN_REQUEST
+# comes after the TRUNCATED that gave its slot back (the old module sent
+# one about every few hundred rounds).
+checkv chan-swapin-trunc-order /kt/chantest swaprace /mnt/sr 400
 rm -f /mnt/u/cf /mnt/u/fz
 # --- usmctl on the module: status, stat, policy, evict, top, --json ---------
 # (policy/usmctl/usmctl.c reads user.usm.* and the root's user.usm.stats.)
