@@ -365,6 +365,8 @@ if [ -x /kt/usm-policyd ]; then
 	. /kt/server.sh
 	# --- reads of evicted pages with the pool full and the server stopped ---
 	. /kt/poolfull.sh
+	# --- usm-policyd killed again and again during swap-ins ---
+	. /kt/killswap.sh
 else
 	ko chan-policyd "no /kt/usm-policyd"
 fi
