@@ -11,8 +11,9 @@ PREFIX	?= /usr/local
 DESTDIR	?=
 export PREFIX DESTDIR
 
-# Packages for building and testing userspace and the FUSE frontend.  The
-# kernel lane (tests/vm) installs its own on top (make -C tests/vm deps).
+# Packages for building and testing userspace and the FUSE frontend; the
+# kernel lane's (tests/vm: kernels, qemu, the debug kernel's build) are
+# installed on top by make -C tests/vm deps-debug.
 DEPS	:= build-essential pkg-config clang valgrind attr fio fuse3 \
 	   libfuse3-dev libcmocka-dev libinih-dev liburing-dev \
 	   python3 sqlite3 procps util-linux psmisc stress-ng gnuplot-nox \
@@ -36,6 +37,7 @@ deps:
 	else \
 		echo "deps: all present"; \
 	fi
+	@if [ -f tests/vm/Makefile ]; then $(MAKE) -C tests/vm deps-debug; fi
 
 build:
 	@for d in $(SUBDIRS); do \
@@ -87,13 +89,17 @@ test-kmod:
 test-kmod-guest:
 	$(MAKE) -C kmod test
 
+# The lane's module checks on the debug kernel (lockdep, KASAN, DEBUG_VM,
+# kmemleak), built once from linux-source-6.1 into .cache/vm/debug.
 test-debug:
 	$(MAKE) -C tests/vm test-debug
 
 # The torture test (tests/vm/torture.sh): everything at once for TORTURE_S
-# seconds (default 120) on the kernels the lane built (KERNELS="6.1 6.12 7").
+# seconds (default 120) on the kernels the lane built and the debug kernel
+# (TORTURE_KERNELS="6.1 6.12 7 debug"; the kdebug stage builds the latter).
+TORTURE_KERNELS ?= 6.1 6.12 7 debug
 test-torture:
-	$(MAKE) -C tests/vm test-torture
+	$(MAKE) -C tests/vm KERNELS="$(TORTURE_KERNELS)" test-torture
 
 # Every stage runs even if an earlier one failed; the summary adds them up.
 test: deps
@@ -109,7 +115,9 @@ test: deps
 		"cli:$(MAKE) test-cli" \
 		"bench:$(MAKE) test-bench" \
 		"kmod:$(MAKE) test-kmod" \
-		"kguest:$(MAKE) test-kmod-guest"
+		"kguest:$(MAKE) test-kmod-guest" \
+		"kdebug:$(MAKE) test-debug" \
+		"torture:$(MAKE) test-torture"
 
 demo: deps build
 	@if [ -x bench/demo.sh ]; then bench/demo.sh; else echo "demo: not there yet"; exit 1; fi

@@ -80,35 +80,35 @@ static int usmfs_cmd_watermarks(struct usmfs_cmd *c)
 }
 
 /*
- * The regular file @ino of mount @dev, with a reference.
+ * The regular file @ino of mount @dev, with a reference, and the mount
+ * pinned in *@sbip: an unmount waits for the command (usmfs_cmd_put).
  * ERR_PTR(-EINVAL): no such mount; ERR_PTR(-ENOENT): no such file.
  */
-static struct inode *usmfs_cmd_inode(u32 dev, u64 ino)
+static struct inode *usmfs_cmd_inode(u32 dev, u64 ino,
+				     struct usmfs_sb_info **sbip)
 {
-	struct inode *inode = ERR_PTR(-EINVAL), *drop = NULL;
-	struct list_head *mounts;
+	unsigned long index = ino;
 	struct usmfs_sb_info *sbi;
+	struct inode *inode;
 
 	if (!dev || !ino || ino > ULONG_MAX)
-		return inode;
-	mounts = usmfs_pool_lock_mounts();
-	list_for_each_entry(sbi, mounts, pool_link) {
-		if (sbi->chan_dev != dev)
-			continue;
-		inode = ilookup(sbi->sb, ino);
-		if (inode && (!S_ISREG(inode->i_mode) ||
-			      READ_ONCE(USMFS_I(inode)->chan_gone))) {
-			drop = inode;
-			inode = NULL;
-		}
-		if (!inode)
-			inode = ERR_PTR(-ENOENT);
-		break;
+		return ERR_PTR(-EINVAL);
+	sbi = usmfs_pool_get_mount(dev, true);
+	if (!sbi)
+		return ERR_PTR(-EINVAL);
+	inode = usmfs_files_next(sbi, &index, true);
+	if (!inode) {
+		usmfs_pool_put_mount(sbi);
+		return ERR_PTR(-ENOENT);
 	}
-	usmfs_pool_unlock_mounts();
-	if (drop)
-		iput(drop);
+	*sbip = sbi;
 	return inode;
+}
+
+static void usmfs_cmd_put(struct inode *inode, struct usmfs_sb_info *sbi)
+{
+	iput(inode);
+	usmfs_pool_put_mount(sbi);
 }
 
 /* EVICT and CANCEL name pages [index, +nr) in frames [frame, +nr). */
@@ -259,6 +259,7 @@ static int usmfs_cmd_commit(struct usmfs_cmd *c, struct inode *inode)
 
 static int usmfs_cmd_one(struct usmfs_cmd *c)
 {
+	struct usmfs_sb_info *sbi;
 	struct inode *inode;
 	u64 need;
 	int err;
@@ -304,7 +305,7 @@ static int usmfs_cmd_one(struct usmfs_cmd *c)
 	}
 
 	/* The rest name one file. */
-	inode = usmfs_cmd_inode(c->dev, c->ino);
+	inode = usmfs_cmd_inode(c->dev, c->ino, &sbi);
 	if (IS_ERR(inode))
 		return PTR_ERR(inode);
 	switch (c->op) {
@@ -324,7 +325,7 @@ static int usmfs_cmd_one(struct usmfs_cmd *c)
 	default:
 		err = -EOPNOTSUPP;
 	}
-	iput(inode);
+	usmfs_cmd_put(inode, sbi);
 	return err;
 }
 

@@ -137,6 +137,22 @@ static inline void usmfs_set_all_times_now(struct inode *inode)
 #define usmfs_drop_inode	generic_delete_inode
 #endif
 
+/*
+ * POSIX ACLs: ->set_acl and posix_acl_chmod() take the inode on 6.1 and
+ * the dentry from 6.2 on.  6.1's VFS reaches ACLs through the xattr
+ * handlers it exports (posix_acl_*_xattr_handler, found by Kbuild); later
+ * ones route system.posix_acl_* to the ACL methods themselves.
+ */
+#if USMFS_KERNEL_AT_LEAST(6, 2)
+#define USMFS_ACL_OBJ			struct dentry *
+#define usmfs_acl_obj_inode(obj)	d_inode(obj)
+#define usmfs_acl_obj(dentry)		(dentry)
+#else
+#define USMFS_ACL_OBJ			struct inode *
+#define usmfs_acl_obj_inode(obj)	(obj)
+#define usmfs_acl_obj(dentry)		d_inode(dentry)
+#endif
+
 /* s_xattr became an array of const pointers in 6.7. */
 #if USMFS_KERNEL_AT_LEAST(6, 7)
 #define USMFS_XATTR_HANDLERS_CONST	const

@@ -11,6 +11,7 @@
 #include <linux/mm.h>
 #include <linux/namei.h>
 #include <linux/pagemap.h>
+#include <linux/posix_acl.h>
 #include <linux/random.h>
 #include <linux/slab.h>
 #include <linux/statfs.h>
@@ -761,7 +762,8 @@ static void usmfs_evict_inode(struct inode *inode)
 	if (S_ISREG(inode->i_mode)) {
 		WRITE_ONCE(info->chan_gone, true);
 		usmfs_chan_swapin_forget(inode);
-		usmfs_chan_file_removed(inode);
+		if (usmfs_files_del(USMFS_SB(inode->i_sb), inode))
+			usmfs_chan_file_removed(inode);
 		usmfs_resv_drop(inode, 0, ULONG_MAX);
 		usmfs_free_frames(inode, 0, ULONG_MAX, false);
 	}
@@ -806,16 +808,22 @@ struct inode *usmfs_get_inode(struct super_block *sb,
 			      umode_t mode, dev_t dev)
 {
 	struct usmfs_sb_info *sbi = USMFS_SB(sb);
+	struct posix_acl *dflt, *acl;
 	struct inode *inode;
 	int err;
 
-	err = usmfs_reserve_inode(sbi);
+	/* the umask, or @dir's default ACL */
+	err = usmfs_acl_prepare(dir, &mode, &dflt, &acl);
 	if (err)
 		return ERR_PTR(err);
+	err = usmfs_reserve_inode(sbi);
+	if (err)
+		goto out_acl;
 	inode = new_inode(sb);
 	if (!inode) {
 		usmfs_unreserve_inode(sbi);
-		return ERR_PTR(-ENOMEM);
+		err = -ENOMEM;
+		goto out_acl;
 	}
 	inode->i_ino = get_next_ino();
 	inode->i_generation = get_random_u32();	/* file handles */
@@ -831,7 +839,12 @@ struct inode *usmfs_get_inode(struct super_block *sb,
 	case S_IFREG:
 		inode->i_op = &usmfs_file_inode_operations;
 		inode->i_fop = &usmfs_file_operations;
-		/* Hashed: the server's commands find it with ilookup(). */
+		/* The channel finds it in the mount's files, whole. */
+		err = usmfs_files_add(sbi, inode);
+		if (err) {
+			iput(inode);
+			return ERR_PTR(err);
+		}
 		insert_inode_hash(inode);
 		break;
 	case S_IFDIR:
@@ -847,7 +860,16 @@ struct inode *usmfs_get_inode(struct super_block *sb,
 		init_special_inode(inode, mode, dev);
 		break;
 	}
+	err = usmfs_acl_attach(inode, dflt, acl);
+	if (err) {
+		iput(inode);	/* evicted at once: unhashed, unreserved */
+		return ERR_PTR(err);
+	}
 	return inode;
+
+out_acl:
+	usmfs_acl_release(dflt, acl);
+	return ERR_PTR(err);
 }
 
 /* ----------------------------------------------------------- directories */
@@ -971,17 +993,27 @@ static int usmfs_setattr(struct usmfs_idmap *idmap, struct dentry *dentry,
 			 struct iattr *attr)
 {
 	struct inode *inode = d_inode(dentry);
+	bool resized = false;
 	int err;
 
 	err = setattr_prepare(idmap, dentry, attr);
 	if (err)
 		return err;
 	if ((attr->ia_valid & ATTR_SIZE) && S_ISREG(inode->i_mode)) {
+		resized = attr->ia_size != i_size_read(inode);
 		err = usmfs_setattr_size(inode, attr->ia_size);
 		if (err)
 			return err;
 	}
 	setattr_copy(idmap, inode, attr);
+	/* As tmpfs: a new size is a change, whether truncate(2) asked for
+	 * times (it does not) or ftruncate(2) did.
+	 */
+	if (resized)
+		usmfs_set_mtime_ctime_now(inode);
+	if (attr->ia_valid & ATTR_MODE)	/* the ACL's mask follows */
+		return posix_acl_chmod(idmap, usmfs_acl_obj(dentry),
+				       inode->i_mode);
 	return 0;
 }
 
@@ -999,6 +1031,7 @@ const struct inode_operations usmfs_dir_inode_operations = {
 	.setattr	= usmfs_setattr,
 	.getattr	= usmfs_getattr,
 	.listxattr	= usmfs_listxattr,
+	.set_acl	= usmfs_set_acl,
 	.fileattr_get	= usmfs_fileattr_get,
 	.fileattr_set	= usmfs_fileattr_set,
 };
@@ -1007,6 +1040,7 @@ const struct inode_operations usmfs_file_inode_operations = {
 	.setattr	= usmfs_setattr,
 	.getattr	= usmfs_getattr,
 	.listxattr	= usmfs_listxattr,
+	.set_acl	= usmfs_set_acl,
 	.fileattr_get	= usmfs_fileattr_get,
 	.fileattr_set	= usmfs_fileattr_set,
 };
@@ -1022,6 +1056,7 @@ const struct inode_operations usmfs_special_inode_operations = {
 	.setattr	= usmfs_setattr,
 	.getattr	= usmfs_getattr,
 	.listxattr	= usmfs_listxattr,
+	.set_acl	= usmfs_set_acl,
 };
 
 /* ------------------------------------------------------------ superblock */

@@ -98,94 +98,86 @@ static int usmfs_list_file(struct usmfs_lister *l, struct inode *inode,
 }
 
 /*
- * The regular file of @sb with the lowest inode number >= @ino (exactly
- * @ino if @exact), with a reference; NULL if none.
+ * All files of mount @sbi (pinned) in inode number order, from @ino and
+ * page @index of it, until the array is full.  No lock is held between two
+ * files, none across a copy to the server: O(files + pages) in all.
  */
-static struct inode *usmfs_find_inode(struct super_block *sb, u64 ino,
-				      bool exact)
+static int usmfs_list_mount(struct usmfs_lister *l, struct usmfs_sb_info *sbi,
+			    unsigned long ino, unsigned long index)
 {
-	struct inode *inode, *best = NULL;
+	struct inode *inode;
+	int err = 0;
 
-	spin_lock(&sb->s_inode_list_lock);
-	list_for_each_entry(inode, &sb->s_inodes, i_sb_list) {
-		if (!S_ISREG(inode->i_mode) || USMFS_I(inode)->chan_gone)
-			continue;
-		if (exact ? inode->i_ino != ino : inode->i_ino < ino)
-			continue;
-		if (best && best->i_ino <= inode->i_ino)
-			continue;
-		best = inode;
-		if (exact)
-			break;
-	}
-	if (best)
-		best = igrab(best);
-	spin_unlock(&sb->s_inode_list_lock);
-	return best;
-}
-
-struct usmfs_list_all {
-	struct usmfs_lister *l;
-	struct usmfs_cmd *c;
-	int err;
-};
-
-static int usmfs_list_mount(struct usmfs_sb_info *sbi, void *arg)
-{
-	struct usmfs_list_all *a = arg;
-	struct usmfs_lister *l = a->l;
-	u64 ino = 0;
-	unsigned long index = 0;
-
-	if (sbi->chan_dev < a->c->u.list.cursor_dev)
-		return 0;
-	if (sbi->chan_dev == a->c->u.list.cursor_dev) {
-		ino = a->c->u.list.cursor_ino;
-		index = a->c->u.list.cursor_index;
-	}
 	while (!l->full) {
-		struct inode *inode = usmfs_find_inode(sbi->sb, ino, false);
+		unsigned long found = ino;
 
+		inode = usmfs_files_next(sbi, &found, false);
 		if (!inode)
 			break;
-		if (inode->i_ino != ino)
+		if (found != ino)
 			index = 0;
-		a->err = usmfs_list_file(l, inode, sbi->chan_dev, index);
-		ino = inode->i_ino + 1;
-		index = 0;
+		err = usmfs_list_file(l, inode, sbi->chan_dev, index);
 		iput(inode);
-		if (a->err)
-			return a->err;
-		if (!ino)
+		if (err || found == ULONG_MAX)
 			break;
+		ino = found + 1;
+		index = 0;
+		cond_resched();
 	}
-	return l->full ? 1 : 0;
+	return err;
 }
 
-/* One file: a->err is EINVAL until the mount is found. */
-static int usmfs_list_one(struct usmfs_sb_info *sbi, void *arg)
+/* All mounts from the cursor, in channel number order. */
+static int usmfs_list_all(struct usmfs_lister *l, const struct usmfs_cmd *c)
 {
-	struct usmfs_list_all *a = arg;
-	struct inode *inode;
+	u32 dev = c->u.list.cursor_dev;
+	struct usmfs_sb_info *sbi;
+	int err = 0;
 
-	if (sbi->chan_dev != a->c->dev)
-		return 0;
-	inode = usmfs_find_inode(sbi->sb, a->c->ino, true);
-	if (!inode) {
-		a->err = -ENOENT;
-		return 1;
+	while (!err && !l->full) {
+		unsigned long ino = 0, index = 0;
+
+		sbi = usmfs_pool_get_mount(dev, false);
+		if (!sbi)
+			break;
+		if (sbi->chan_dev == c->u.list.cursor_dev) {
+			ino = c->u.list.cursor_ino;
+			index = c->u.list.cursor_index;
+		}
+		err = usmfs_list_mount(l, sbi, ino, index);
+		dev = sbi->chan_dev + 1;
+		usmfs_pool_put_mount(sbi);
+		if (!dev)
+			break;
 	}
-	a->err = usmfs_list_file(a->l, inode, sbi->chan_dev,
-				 a->c->u.list.cursor_index);
-	iput(inode);
-	return 1;
+	return err;
+}
+
+/* One file: EINVAL without the mount, ENOENT without the file. */
+static int usmfs_list_one(struct usmfs_lister *l, const struct usmfs_cmd *c)
+{
+	unsigned long ino = c->ino;
+	struct usmfs_sb_info *sbi;
+	struct inode *inode;
+	int err = -ENOENT;
+
+	if (c->ino > ULONG_MAX)
+		return -ENOENT;
+	sbi = usmfs_pool_get_mount(c->dev, true);
+	if (!sbi)
+		return -EINVAL;
+	inode = usmfs_files_next(sbi, &ino, true);
+	if (inode) {
+		err = usmfs_list_file(l, inode, sbi->chan_dev,
+				      c->u.list.cursor_index);
+		iput(inode);
+	}
+	usmfs_pool_put_mount(sbi);
+	return err;
 }
 
 int usmfs_cmd_list(struct usmfs_cmd *c)
 {
-	struct usmfs_list_all a;
-	struct list_head *mounts;
-	struct usmfs_sb_info *sbi;
 	struct usmfs_lister *l;
 	int err = 0;
 
@@ -204,15 +196,7 @@ int usmfs_cmd_list(struct usmfs_cmd *c)
 	l->out = u64_to_user_ptr(c->u.list.recs_ptr);
 	l->cap = c->u.list.nr;
 
-	a.l = l;
-	a.c = c;
-	a.err = c->dev ? -EINVAL : 0;
-	mounts = usmfs_pool_lock_mounts();
-	list_for_each_entry(sbi, mounts, pool_link)
-		if (c->dev ? usmfs_list_one(sbi, &a) : usmfs_list_mount(sbi, &a))
-			break;
-	usmfs_pool_unlock_mounts();
-	err = a.err;
+	err = c->dev ? usmfs_list_one(l, c) : usmfs_list_all(l, c);
 	if (!err)
 		err = usmfs_list_flush(l);
 	if (err)

@@ -642,9 +642,11 @@ void usmfs_pool_del_mount(struct usmfs_sb_info *sbi)
 }
 
 /*
- * For the channel (chan.c): the mounts, in the order they were mounted,
- * between usmfs_pool_lock_mounts() and usmfs_pool_unlock_mounts() (a
- * mount being unmounted waits for the unlock).
+ * For the channel: the mounts, in the order they were mounted, between
+ * usmfs_pool_lock_mounts() and usmfs_pool_unlock_mounts().  An unmount
+ * takes its mount off the list first thing in kill_sb, so a mount on the
+ * list stays whole until the unlock; whoever uses a mount after the unlock
+ * pins it with usmfs_pool_get_mount() instead.
  */
 struct list_head *usmfs_pool_lock_mounts(void)
 {
@@ -655,6 +657,51 @@ struct list_head *usmfs_pool_lock_mounts(void)
 void usmfs_pool_unlock_mounts(void)
 {
 	mutex_unlock(&pool.mounts_lock);
+}
+
+/**
+ * usmfs_pool_get_mount - pin a mount for the channel.
+ * @dev:	its channel number (exactly, with @exact), or the lowest one at
+ *		least @dev
+ * @exact:	only that mount
+ *
+ * The superblock's active count is taken (unless unmounting has begun):
+ * until usmfs_pool_put_mount(), an unmount leaves the superblock, its
+ * inodes and its usmfs_sb_info alone (umount(2) returns; kill_sb runs at
+ * the put), so commands and sampling cannot run into a dying mount.
+ *
+ * Return: the mount, or NULL.
+ */
+struct usmfs_sb_info *usmfs_pool_get_mount(u32 dev, bool exact)
+{
+	struct usmfs_sb_info *sbi, *best;
+
+	mutex_lock(&pool.mounts_lock);
+	for (;;) {
+		best = NULL;
+		list_for_each_entry(sbi, &pool.mounts, pool_link) {
+			if (exact ? sbi->chan_dev != dev : sbi->chan_dev < dev)
+				continue;
+			if (!best || sbi->chan_dev < best->chan_dev)
+				best = sbi;
+		}
+		if (!best || atomic_inc_not_zero(&best->sb->s_active))
+			break;
+		/* Its kill_sb waits for the lock to take it off the list. */
+		if (exact || best->chan_dev == U32_MAX) {
+			best = NULL;
+			break;
+		}
+		dev = best->chan_dev + 1;
+	}
+	mutex_unlock(&pool.mounts_lock);
+	return best;
+}
+
+/* Unpin: may run the unmount's kill_sb (never under the mounts lock). */
+void usmfs_pool_put_mount(struct usmfs_sb_info *sbi)
+{
+	deactivate_super(sbi->sb);
 }
 
 unsigned int usmfs_pool_nr_chunks(void)

@@ -26,6 +26,7 @@ MODULE_PARM_DESC(access_pages,
 		 "pages sampled per file per round (0: none; at most 512)");
 #define USMFS_SAMPLE_FILES	64	/* files per round */
 #define USMFS_SAMPLE_MAX	512	/* pages per file per round */
+#define USMFS_SAMPLE_SCAN	4096	/* files looked at per round */
 
 /*
  * The first lookup of a sampled page since it was sampled (usmfs_get_page,
@@ -88,55 +89,66 @@ static void usmfs_sample_file(struct inode *inode, unsigned int nr,
 static void usmfs_sample_fn(struct work_struct *work);
 static DECLARE_DELAYED_WORK(usmfs_sample_work, usmfs_sample_fn);
 
-/* One round: up to USMFS_SAMPLE_FILES files, taking turns over rounds. */
+/*
+ * One round: up to USMFS_SAMPLE_FILES files with pages, looking at no more
+ * than USMFS_SAMPLE_SCAN files, from where the last round stopped (a
+ * cursor of channel number and inode number).  Each mount is pinned while
+ * its files are sampled: an unmount waits for the round.
+ */
 static void usmfs_sample_fn(struct work_struct *work)
 {
 	static struct inode *files[USMFS_SAMPLE_FILES];
 	static unsigned long idx[USMFS_SAMPLE_MAX];
-	static unsigned long skip;
+	static u32 next_dev;
+	static unsigned long next_ino;
 	unsigned int nr = min(READ_ONCE(access_pages), USMFS_SAMPLE_MAX);
 	unsigned int ms = clamp(READ_ONCE(access_interval_ms), 10U, 10000U);
-	unsigned long seen = 0;
-	struct list_head *mounts;
+	unsigned int n = 0, scanned = 0, i;
 	struct usmfs_sb_info *sbi;
 	struct inode *inode;
-	unsigned int n = 0, i;
 
 	if (!usmfs_chan_on() || !(READ_ONCE(chan.features) & USMFS_F_ACCESS))
 		return;
-	if (!nr)
-		goto again;
-	mounts = usmfs_pool_lock_mounts();
-	list_for_each_entry(sbi, mounts, pool_link) {
-		struct super_block *sb = sbi->sb;
+	while (nr && n < USMFS_SAMPLE_FILES && scanned < USMFS_SAMPLE_SCAN) {
+		unsigned int first = n;
+		bool done = false;
 
-		spin_lock(&sb->s_inode_list_lock);
-		list_for_each_entry(inode, &sb->s_inodes, i_sb_list) {
-			if (n == USMFS_SAMPLE_FILES)
+		sbi = usmfs_pool_get_mount(next_dev, false);
+		if (!sbi) {
+			next_dev = 0;
+			next_ino = 0;
+			break;
+		}
+		if (sbi->chan_dev != next_dev)
+			next_ino = 0;
+		next_dev = sbi->chan_dev;
+		while (n < USMFS_SAMPLE_FILES && scanned++ < USMFS_SAMPLE_SCAN) {
+			inode = usmfs_files_next(sbi, &next_ino, false);
+			done = !inode || next_ino == ULONG_MAX;
+			if (!inode)
 				break;
-			if (!S_ISREG(inode->i_mode) ||
-			    READ_ONCE(USMFS_I(inode)->chan_gone) ||
-			    xa_empty(&USMFS_I(inode)->frames) || seen++ < skip)
-				continue;
-			inode = igrab(inode);
-			if (inode)
+			next_ino++;
+			if (xa_empty(&USMFS_I(inode)->frames))
+				iput(inode);
+			else
 				files[n++] = inode;
 		}
-		spin_unlock(&sb->s_inode_list_lock);
+		if (done) {
+			/* this mount is done: the next one */
+			next_dev++;
+			next_ino = 0;
+		}
+		for (i = first; i < n; i++) {
+			usmfs_sample_file(files[i], nr, idx);
+			iput(files[i]);
+			cond_resched();
+		}
+		usmfs_pool_put_mount(sbi);
 	}
-	usmfs_pool_unlock_mounts();
-	skip = n == USMFS_SAMPLE_FILES ? skip + n : 0;
-	for (i = 0; i < n; i++) {
-		usmfs_sample_file(files[i], nr, idx);
-		iput(files[i]);
-		cond_resched();
-	}
-again:
 	if (usmfs_chan_on())
 		schedule_delayed_work(&usmfs_sample_work, msecs_to_jiffies(ms));
 }
 
-/* The server attached with USMFS_F_ACCESS: start the rounds. */
 void usmfs_sample_start(void)
 {
 	schedule_delayed_work(&usmfs_sample_work, 0);

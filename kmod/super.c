@@ -69,9 +69,11 @@ static const struct fs_parameter_spec usmfs_fs_parameters[] = {
 /**
  * struct usmfs_fs_ctx - options parsed for a mount or a remount.
  * @seen:	bit per enum usmfs_param given; a remount changes only these
+ * @noacl:	noacl given (used at mount only)
  */
 struct usmfs_fs_ctx {
 	u32 seen;
+	bool noacl;
 	u64 size;
 	u32 size_pct;
 	u64 nr_inodes;
@@ -157,7 +159,9 @@ static int usmfs_parse_param(struct fs_context *fc, struct fs_parameter *param)
 			return invalfc(fc, "Bad value for 'swapin_timeout': more than %llums (about 49 days)",
 				       USM_SWAPIN_TIMEOUT_MAX_MS);
 		break;
-	case Opt_noacl:		/* no POSIX ACLs: there are none */
+	case Opt_noacl:		/* no POSIX ACLs: SB_POSIXACL stays off */
+		ctx->noacl = true;
+		break;
 	case Opt_inode64:	/* inode numbers are unsigned long */
 		break;
 	case Opt_huge:		/* page cache THP: ours has none */
@@ -297,6 +301,8 @@ static int usmfs_fill_super(struct super_block *sb, struct fs_context *fc)
 	atomic64_set(&sbi->hits, 0);
 	sbi->sb = sb;
 	sbi->chan_dev = usmfs_chan_new_dev();
+	xa_init(&sbi->files);
+	atomic_long_set(&sbi->nr_files, 0);
 	usmfs_apply(sbi, ctx, false);
 	sb->s_fs_info = sbi;
 
@@ -308,6 +314,10 @@ static int usmfs_fill_super(struct super_block *sb, struct fs_context *fc)
 	sb->s_xattr = usmfs_xattr_handlers;
 	sb->s_export_op = &usmfs_export_ops;
 	sb->s_time_gran = 1;
+	/* ACLs as tmpfs (acl.c); noacl is a mount-time choice */
+	sbi->opt_noacl = ctx->noacl;
+	if (!sbi->opt_noacl)
+		sb->s_flags |= SB_POSIXACL;
 
 	inode = usmfs_get_inode(sb, USMFS_NOP_IDMAP, NULL,
 				S_IFDIR | sbi->opt_mode, 0);
@@ -321,6 +331,71 @@ static int usmfs_fill_super(struct super_block *sb, struct fs_context *fc)
 	usmfs_pool_add_mount(sbi);
 	usmfs_chan_mount(sbi);
 	return 0;
+}
+
+/* ------------------------------------------------------ the mount's files */
+
+/*
+ * A new regular file goes into the mount's files under its inode number.
+ * get_next_ino() wraps after 2^32 numbers: a number a file of the mount
+ * still has is skipped, so that the channel's (dev, ino) names one file.
+ */
+int usmfs_files_add(struct usmfs_sb_info *sbi, struct inode *inode)
+{
+	int tries, err = -EBUSY;
+
+	for (tries = 0; tries < 64 && err == -EBUSY; tries++) {
+		if (tries)
+			inode->i_ino = get_next_ino();
+		err = xa_insert(&sbi->files, inode->i_ino, inode, GFP_KERNEL);
+	}
+	if (err)
+		return err == -EBUSY ? -ENOSPC : err;
+	atomic_long_inc(&sbi->nr_files);
+	return 0;
+}
+
+/* At eviction: true if @inode was one of the mount's files. */
+bool usmfs_files_del(struct usmfs_sb_info *sbi, struct inode *inode)
+{
+	if (xa_cmpxchg(&sbi->files, inode->i_ino, inode, NULL, 0) != inode)
+		return false;
+	atomic_long_dec(&sbi->nr_files);
+	return true;
+}
+
+/**
+ * usmfs_files_next - a regular file of a pinned mount, with a reference.
+ * @sbi:	the mount (pinned, or the caller's own)
+ * @ino:	in: the inode number to start from; out: the file's
+ * @exact:	that number only
+ *
+ * In inode number order, skipping files being evicted: a walk of all files
+ * costs O(files), with no lock held between two files.
+ *
+ * Return: the file, or NULL when there is none (more).
+ */
+struct inode *usmfs_files_next(struct usmfs_sb_info *sbi, unsigned long *ino,
+			       bool exact)
+{
+	unsigned long index = *ino;
+	struct inode *inode;
+
+	/* Inodes are freed after a grace period: igrab() may look. */
+	rcu_read_lock();
+	for (;;) {
+		inode = xa_find(&sbi->files, &index, exact ? index : ULONG_MAX,
+				XA_PRESENT);
+		if (!inode)
+			break;
+		inode = igrab(inode);
+		if (inode || exact || index == ULONG_MAX)
+			break;
+		index++;
+	}
+	rcu_read_unlock();
+	*ino = index;
+	return inode;
 }
 
 static int usmfs_get_tree(struct fs_context *fc)
@@ -384,6 +459,8 @@ int usmfs_show_options(struct seq_file *m, struct dentry *root)
 		seq_puts(m, ",swap=");
 		seq_escape(m, sbi->opt_swap, ", \t\n\\");
 	}
+	if (sbi->opt_noacl)
+		seq_puts(m, ",noacl");
 	if (sbi->opt_swapin_timeout_ms != USMFS_DEFAULT_SWAPIN_MS) {
 		if (sbi->opt_swapin_timeout_ms &&
 		    !(sbi->opt_swapin_timeout_ms % 1000))
@@ -428,6 +505,10 @@ static int usmfs_init_fs_context(struct fs_context *fc)
 	return 0;
 }
 
+/*
+ * Runs once no pin is left (usmfs_pool_get_mount): off the pool's list
+ * first, so that the channel cannot find the mount any more.
+ */
 static void usmfs_kill_sb(struct super_block *sb)
 {
 	struct usmfs_sb_info *sbi = USMFS_SB(sb);
@@ -437,6 +518,10 @@ static void usmfs_kill_sb(struct super_block *sb)
 		usmfs_chan_umount(sbi);
 	}
 	usmfs_kill_pinned_super(sb);
+	if (sbi) {
+		WARN_ON_ONCE(!xa_empty(&sbi->files));
+		xa_destroy(&sbi->files);
+	}
 	kfree(sbi);
 }
 

@@ -13,6 +13,15 @@
  *             chan.qlock            (event queue: a SWAPIN_REQUEST is
  *                                    queued under the entry's xa_lock)
  *   usmfs_inode_info.lock (policy and xattrs) nests inside nothing of ours.
+ *
+ *   usmfs_pool.mounts_lock         (the mounts; kill_sb takes it first)
+ *     sb->s_inode_list_lock        (walks of a mount's inodes)
+ *       usmfs_inode_info.frames and .resv xa_lock
+ *   usmfs_sb_info.files xa_lock nests inside nothing of ours.
+ *
+ * What outlives the mounts lock holds a pin (usmfs_pool_get_mount), and a
+ * pin is dropped (usmfs_pool_put_mount: it may run kill_sb) with no lock of
+ * ours held; an inode reference taken under a pin is dropped before it.
  */
 #ifndef USMFS_H
 #define USMFS_H
@@ -105,6 +114,10 @@ struct usmfs_policy {
  *			tmpfs, and at most size=)
  * @opt_*:		the options as given, for show_options and remount
  * @pool_link:		on the pool's list of mounts (for the stats file)
+ * @files:		inode number -> inode, the regular files (from
+ *			creation to eviction): what the channel's commands,
+ *			listing and sampling find files by
+ * @nr_files:		how many there are
  */
 struct usmfs_sb_info {
 	unsigned long max_frames;
@@ -124,6 +137,7 @@ struct usmfs_sb_info {
 	char opt_swap[PATH_MAX + 8];
 	u64 opt_swapin_timeout_ms;
 	u32 opt_explicit;	/* bit per usmfs_param given at mount or later */
+	bool opt_noacl;		/* no POSIX ACLs (mount only) */
 
 	atomic64_t faults;
 	atomic64_t hits;
@@ -134,6 +148,8 @@ struct usmfs_sb_info {
 	struct super_block *sb;
 	struct list_head pool_link;
 	u32 chan_dev;		/* the channel's number for the mount */
+	struct xarray files;
+	atomic_long_t nr_files;
 };
 
 static inline struct usmfs_sb_info *USMFS_SB(struct super_block *sb)
@@ -145,6 +161,12 @@ void usmfs_pool_add_mount(struct usmfs_sb_info *sbi);
 void usmfs_pool_del_mount(struct usmfs_sb_info *sbi);
 struct list_head *usmfs_pool_lock_mounts(void);
 void usmfs_pool_unlock_mounts(void);
+struct usmfs_sb_info *usmfs_pool_get_mount(u32 dev, bool exact);
+void usmfs_pool_put_mount(struct usmfs_sb_info *sbi);
+int usmfs_files_add(struct usmfs_sb_info *sbi, struct inode *inode);
+bool usmfs_files_del(struct usmfs_sb_info *sbi, struct inode *inode);
+struct inode *usmfs_files_next(struct usmfs_sb_info *sbi, unsigned long *ino,
+			       bool exact);
 unsigned int usmfs_pool_nr_chunks(void);
 void usmfs_pool_chunk_info(unsigned int i, unsigned long *nr,
 			   enum usmfs_source *src, unsigned long *pfn);
@@ -307,6 +329,17 @@ void usmfs_tailzero_apply(struct usmfs_inode_info *info, pgoff_t index,
 void usmfs_falloc_finish(struct inode *inode, pgoff_t first, pgoff_t last,
 			 bool undo);
 int usmfs_setattr_size(struct inode *inode, loff_t newsize);
+struct posix_acl;
+/* acl.c */
+int usmfs_set_acl(struct usmfs_idmap *idmap, USMFS_ACL_OBJ obj,
+		  struct posix_acl *acl, int type);
+int usmfs_acl_prepare(struct inode *dir, umode_t *mode,
+		      struct posix_acl **dflt, struct posix_acl **acl);
+int usmfs_acl_attach(struct inode *inode, struct posix_acl *dflt,
+		     struct posix_acl *acl);
+void usmfs_acl_release(struct posix_acl *dflt, struct posix_acl *acl);
+bool usmfs_acl_present(struct inode *inode, int type);
+
 struct fileattr;
 int usmfs_fileattr_get(struct dentry *dentry, struct fileattr *fa);
 int usmfs_fileattr_set(struct usmfs_idmap *idmap, struct dentry *dentry,
@@ -315,6 +348,7 @@ int usmfs_show_options(struct seq_file *m, struct dentry *root);
 bool usmfs_swap_given(const struct usmfs_sb_info *sbi);
 
 /* xattr.c */
+#define USMFS_XATTR_BYTES_MAX	(256 * 1024)	/* stored xattrs per inode */
 void usmfs_policy_init(struct usmfs_policy *pol, struct usmfs_sb_info *sbi);
 void usmfs_policy_inherit(struct inode *inode, struct inode *dir);
 /* What an inode costs of a mount's inode space (the xattrs share it). */

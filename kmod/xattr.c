@@ -5,11 +5,14 @@
  * user.usm.* are validated with the table libusmpolicy uses
  * (usm/xattr-defs.h) and kept in struct usmfs_policy; user.usm.stats is
  * computed.  Every other user.*, trusted.* and security.* attribute is kept
- * as is in a small per-inode list.
+ * as is in a small per-inode list.  POSIX ACLs live on the inode (acl.c);
+ * listxattr names them.
  */
 #include <linux/capability.h>
 #include <linux/errno.h>
 #include <linux/fs.h>
+#include <linux/posix_acl.h>
+#include <linux/posix_acl_xattr.h>
 #include <linux/slab.h>
 #include <linux/string.h>
 #include <linux/xattr.h>
@@ -19,7 +22,6 @@
 #include "usmfs.h"
 #include "include/uapi/linux/usmfs.h"
 
-#define USMFS_XATTR_BYTES_MAX	(256 * 1024)	/* stored xattrs per inode */
 #define USM_SUFFIX_PREFIX	"usm."		/* after the "user." prefix */
 
 /* ---------------------------------------------------------------- parsers */
@@ -239,19 +241,12 @@ static int usmfs_mount_stats(struct super_block *sb, char *buf, size_t len)
 	struct usmfs_sb_info *sbi = USMFS_SB(sb);
 	unsigned long frames = usmfs_pool_nr_frames();
 	unsigned long free = usmfs_pool_nr_free();
-	u64 files = 0, features;
+	u64 files, features;
 	char sources[32];
-	struct inode *inode;
 	u32 low, high;
 	bool server;
 
-	spin_lock(&sb->s_inode_list_lock);
-	list_for_each_entry(inode, &sb->s_inodes, i_sb_list) {
-		if (!S_ISREG(inode->i_mode) || USMFS_I(inode)->chan_gone)
-			continue;
-		files++;
-	}
-	spin_unlock(&sb->s_inode_list_lock);
+	files = atomic_long_read(&sbi->nr_files);
 	server = usmfs_chan_state(&features, &low, &high);
 	usmfs_sources(sources, sizeof(sources));
 	return snprintf(buf, len,
@@ -649,12 +644,21 @@ static int usmfs_list_add(char *buf, size_t size, ssize_t *total,
 
 ssize_t usmfs_listxattr(struct dentry *dentry, char *buf, size_t size)
 {
-	struct usmfs_inode_info *info = USMFS_I(d_inode(dentry));
+	struct inode *inode = d_inode(dentry);
+	struct usmfs_inode_info *info = USMFS_I(inode);
 	bool trusted = capable(CAP_SYS_ADMIN);
 	struct usmfs_xattr *x;
 	ssize_t total = 0;
 	int id, err = 0;
 
+	if (usmfs_acl_present(inode, ACL_TYPE_ACCESS))
+		err = usmfs_list_add(buf, size, &total,
+				     XATTR_NAME_POSIX_ACL_ACCESS, "");
+	if (!err && usmfs_acl_present(inode, ACL_TYPE_DEFAULT))
+		err = usmfs_list_add(buf, size, &total,
+				     XATTR_NAME_POSIX_ACL_DEFAULT, "");
+	if (err)
+		return err;
 	spin_lock(&info->lock);
 	for (id = 0; id < USM_XATTR_NR && !err; id++)
 		if (info->pol.set & BIT(id))
@@ -727,5 +731,9 @@ const struct xattr_handler *USMFS_XATTR_HANDLERS_CONST usmfs_xattr_handlers[] = 
 	&usmfs_user_xattr_handler,
 	&usmfs_trusted_xattr_handler,
 	&usmfs_security_xattr_handler,
+#ifdef USMFS_HAVE_ACL_XATTR_HANDLER
+	&posix_acl_access_xattr_handler,
+	&posix_acl_default_xattr_handler,
+#endif
 	NULL,
 };

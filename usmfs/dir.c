@@ -372,6 +372,9 @@ int node_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		goto out_unlock;
 	n->rdev = rdev;
 	n->nlink = 1;
+	err = acl_inherit_locked(p, n, c->umask);
+	if (err)
+		goto out_free;
 	if (S_ISDIR(mode)) {
 		n->dir = dir_new();
 		if (!n->dir) {

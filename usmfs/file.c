@@ -478,6 +478,28 @@ out:
 	node_put(n);
 }
 
+/*
+ * An O_DIRECT write is applied: drop the kernel's cached pages of the range
+ * before it completes.  The kernel drops them before it sends the write and,
+ * for a synchronous one, after; not after an asynchronous one (aio,
+ * io_uring).  A buffered reader that brought a page back in between (its
+ * read served here before the write) would leave the old bytes cached for
+ * good.  The invalidation waits for pages locked by reads in flight, which
+ * other threads of the loop serve: not done with -s (one thread; see
+ * docs/fuse.md).
+ */
+static void dio_written(fuse_ino_t ino, off_t off, size_t len)
+{
+	int r;
+
+	if (fs.single)
+		return;
+	r = fuse_lowlevel_notify_inval_inode(fs.se, ino, off, (off_t)len);
+	if (r && r != -ENOENT && fs.debug)
+		fprintf(stderr, "usmfs: invalidate after O_DIRECT write: %s\n",
+			strerror(-r));
+}
+
 void usmfs_ll_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 		    size_t size, off_t off, struct fuse_file_info *fi)
 {
@@ -565,6 +587,8 @@ out:
 	 */
 	if (err && done && (fi->writepage || (fi->flags & O_DIRECT)))
 		done = 0;
+	if (done && (fi->flags & O_DIRECT) && !fi->writepage)
+		dio_written(ino, off, done);
 	if (done || !err)
 		fuse_reply_write(req, done);
 	else

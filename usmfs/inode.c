@@ -363,8 +363,10 @@ void usmfs_ll_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	}
 
 	pthread_mutex_lock(&fs.lock);
-	if (to_set & FUSE_SET_ATTR_MODE)
+	if (to_set & FUSE_SET_ATTR_MODE) {
 		n->mode = (n->mode & S_IFMT) | (attr->st_mode & 07777);
+		acl_chmod_locked(n);
+	}
 	if (to_set & FUSE_SET_ATTR_UID)
 		n->uid = attr->st_uid;
 	if (to_set & FUSE_SET_ATTR_GID)

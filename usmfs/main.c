@@ -42,7 +42,8 @@ static void usmfs_ll_init(void *userdata, struct fuse_conn_info *conn)
 	 * data never changes behind the kernel's back: no auto invalidation.
 	 */
 	conn->want &= ~(FUSE_CAP_HANDLE_KILLPRIV | FUSE_CAP_AUTO_INVAL_DATA |
-			FUSE_CAP_POSIX_ACL | FUSE_CAP_ATOMIC_O_TRUNC);
+			FUSE_CAP_POSIX_ACL | FUSE_CAP_DONT_MASK |
+			FUSE_CAP_ATOMIC_O_TRUNC);
 	conn->time_gran = 1;
 	if (conn_opts)
 		fuse_apply_conn_info_opts(conn_opts, conn);
@@ -58,6 +59,14 @@ static void usmfs_ll_init(void *userdata, struct fuse_conn_info *conn)
 		conn->want |= FUSE_CAP_IOCTL_DIR;
 	/* requests must come through io.c's read (O_TMPFILE, statx) */
 	conn->want &= ~FUSE_CAP_SPLICE_READ;
+	/*
+	 * POSIX ACLs (acl.c): the kernel enforces them and leaves the mode
+	 * to us, the umask too (it is ignored under a default ACL).
+	 */
+	if (!fs.noacl && (conn->capable & FUSE_CAP_POSIX_ACL) &&
+	    (conn->capable & FUSE_CAP_DONT_MASK))
+		conn->want |= FUSE_CAP_POSIX_ACL | FUSE_CAP_DONT_MASK;
+	fs.acl = (conn->want & FUSE_CAP_POSIX_ACL) != 0;
 	fs.writeback = (conn->want & FUSE_CAP_WRITEBACK_CACHE) != 0;
 	if (fs.debug)
 		fprintf(stderr, "usmfs: writeback cache %s\n",
@@ -296,8 +305,8 @@ static int take_opt(char *opts, const char *key, char *val, size_t vlen)
 /*
  * Options tmpfs takes that libfuse does not know and that change nothing
  * here: the access time ones (the FUSE mount keeps the kernel's default,
- * relatime), lazytime, iversion, noacl (there are no POSIX ACLs),
- * inode64 (inode numbers are 64-bit) and huge=never (no huge pages in the
+ * relatime), lazytime, iversion, acl (the default), noacl (already
+ * taken: fs.noacl), inode64 (inode numbers are 64-bit) and huge=never (no huge pages in the
  * kernel's page cache of a FUSE file).  mount(8) passes them to helpers.
  */
 static bool keep_unless_noop(const char *o, size_t len, void *arg)
@@ -305,7 +314,8 @@ static bool keep_unless_noop(const char *o, size_t len, void *arg)
 	static const char *const noop[] = {
 		"relatime", "norelatime", "strictatime", "nostrictatime",
 		"lazytime", "nolazytime", "diratime", "nodiratime",
-		"iversion", "noiversion", "noacl", "inode64", "huge=never",
+		"iversion", "noiversion", "acl", "noacl", "inode64",
+		"huge=never",
 	};
 
 	(void)arg;
@@ -494,6 +504,20 @@ static int ctx_create_waiting(const struct usm_ctx_params *p, char *err,
 	return r;
 }
 
+/* Say what each store can still take (a warning for one that can take
+ * nothing: its filesystem is below the reserve). */
+static void log_stores(void)
+{
+	struct usm_store_info si;
+	char line[512];
+
+	for (unsigned int i = 0; usm_ctx_store_info(fs.ctx, i, &si) == 0; i++) {
+		int warn = usm_store_describe(&si, line, sizeof(line));
+
+		fprintf(stderr, "usmfs: %s%s\n", warn ? "warning: " : "", line);
+	}
+}
+
 /* Build the pool, the config and the library context.  0 or -1. */
 static int setup_engine(void)
 {
@@ -549,6 +573,7 @@ static int setup_engine(void)
 	 * the per-batch costs (the write, the invalidation, the lock rounds)
 	 * over four times the pages. */
 	usm_ctx_set_evict_batch(fs.ctx, USMFS_EVICT_BATCH);
+	log_stores();
 	return 0;
 }
 
@@ -629,6 +654,7 @@ int main(int argc, char **argv)
 	if (r > 0 && !strcmp(val, "default"))
 		fs.max_dirty = UINT64_MAX;
 
+	fs.noacl = has_opt(rest, "noacl");
 	filter_opts(rest, keep_unless_noop, NULL);
 
 	/* libfuse's options, plus ours */

@@ -138,6 +138,8 @@ struct usmfs {
 	struct node *root;
 
 	bool writeback;			/* kernel writeback cache is on */
+	bool noacl;			/* -o noacl: no POSIX ACLs */
+	bool acl;			/* POSIX ACLs negotiated (acl.c) */
 	bool single;			/* one request thread (-s) */
 	double timeout;			/* entry/attr cache timeout */
 	bool debug;
@@ -248,6 +250,20 @@ bool io_take_tmpfile(void);
 
 /* xattr.c */
 void xattr_free_all(struct node *n);
+int xattr_store_locked(struct node *n, const char *name, const void *value,
+		       size_t size, int flags);
+struct xattr *xattr_get_locked(struct node *n, const char *name);
+int xattr_drop_locked(struct node *n, const char *name);
+
+/* acl.c */
+#define ACL_NAME_ACCESS		"system.posix_acl_access"
+#define ACL_NAME_DEFAULT	"system.posix_acl_default"
+enum { ACL_ACCESS, ACL_DEFAULT };
+int acl_type(const char *name);
+int acl_setxattr(struct node *n, const char *name, const void *value,
+		 size_t size, int flags);
+void acl_chmod_locked(struct node *n);
+int acl_inherit_locked(struct node *p, struct node *n, mode_t umask);
 void usmfs_ll_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 		       const char *value, size_t size, int flags);
 void usmfs_ll_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,

@@ -6,8 +6,9 @@
  * go to the library (validated, applied at once; user.usm.stats computed);
  * on a directory they are kept in the inode's struct usm_file_policy so
  * that files created in it inherit them.  Every other user.*, trusted.* and
- * security.* attribute is stored in memory as tmpfs does.  POSIX ACLs are
- * not supported.
+ * security.* attribute is stored in memory as tmpfs does, and so are the
+ * system.posix_acl_* ones when ACLs are on (acl.c keeps them and the mode
+ * consistent).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -22,6 +23,8 @@
 
 static bool ns_supported(const char *name)
 {
+	if (acl_type(name) >= 0)
+		return fs.acl;
 	return !strncmp(name, "user.", 5) || !strncmp(name, "trusted.", 8) ||
 	       !strncmp(name, "security.", 9);
 }
@@ -69,44 +72,37 @@ static void reply_value(fuse_req_t req, const char *val, size_t len,
 		fuse_reply_buf(req, val, len);
 }
 
-static int set_plain(struct node *n, const char *name, const char *value,
-		     size_t size, int flags)
+/*
+ * Store @name = @value (@size bytes) on @n, charged to its xattr budget;
+ * XATTR_CREATE/REPLACE in @flags.  0 or an errno.  Takes no lock.
+ */
+int xattr_store_locked(struct node *n, const char *name, const void *value,
+		       size_t size, int flags)
 {
 	struct xattr **pp, *x, *old;
 	size_t cost = xattr_cost(name, size), oldcost = 0;
-	int err = 0;
 
 	if (size > USMFS_XATTR_VALUE_MAX)
 		return E2BIG;
-	pthread_mutex_lock(&fs.lock);
 	pp = xattr_find_locked(n, name);
-	if ((flags & XATTR_CREATE) && pp) {
-		err = EEXIST;
-		goto out;
-	}
-	if ((flags & XATTR_REPLACE) && !pp) {
-		err = ENODATA;
-		goto out;
-	}
+	if ((flags & XATTR_CREATE) && pp)
+		return EEXIST;
+	if ((flags & XATTR_REPLACE) && !pp)
+		return ENODATA;
 	if (pp)
 		oldcost = xattr_cost(name, (*pp)->len);
 	if (n->xattr_bytes - oldcost + cost > USMFS_XATTR_TOTAL_MAX ||
 	    (cost > oldcost &&
 	     (fs.xattr_total + (cost - oldcost) > fs.xattr_cap ||
-	      ispace_free_locked() < cost - oldcost))) {
-		err = ENOSPC;
-		goto out;
-	}
+	      ispace_free_locked() < cost - oldcost)))
+		return ENOSPC;
 	x = malloc(sizeof(*x) + size);
-	if (!x) {
-		err = ENOMEM;
-		goto out;
-	}
+	if (!x)
+		return ENOMEM;
 	x->name = strdup(name);
 	if (!x->name) {
 		free(x);
-		err = ENOMEM;
-		goto out;
+		return ENOMEM;
 	}
 	x->len = size;
 	if (size)
@@ -124,7 +120,40 @@ static int set_plain(struct node *n, const char *name, const char *value,
 	n->xattr_bytes = n->xattr_bytes - oldcost + cost;
 	fs.xattr_total = fs.xattr_total - oldcost + cost;
 	node_touch(&n->ctime);
-out:
+	return 0;
+}
+
+/* The stored attribute @name of @n, or NULL.  Takes no lock. */
+struct xattr *xattr_get_locked(struct node *n, const char *name)
+{
+	struct xattr **pp = xattr_find_locked(n, name);
+
+	return pp ? *pp : NULL;
+}
+
+/* Remove @name from @n: 0, or ENODATA if it is not there. */
+int xattr_drop_locked(struct node *n, const char *name)
+{
+	struct xattr **pp = xattr_find_locked(n, name), *x;
+
+	if (!pp)
+		return ENODATA;
+	x = *pp;
+	*pp = x->next;
+	n->xattr_bytes -= xattr_cost(x->name, x->len);
+	fs.xattr_total -= xattr_cost(x->name, x->len);
+	free(x->name);
+	free(x);
+	return 0;
+}
+
+static int set_plain(struct node *n, const char *name, const char *value,
+		     size_t size, int flags)
+{
+	int err;
+
+	pthread_mutex_lock(&fs.lock);
+	err = xattr_store_locked(n, name, value, size, flags);
 	pthread_mutex_unlock(&fs.lock);
 	return err;
 }
@@ -248,7 +277,10 @@ static int reclaim(struct node *n, const char *value, size_t size)
  * where the pool's frames come from (always "anon": the daemon's own
  * anonymous mapping), server= is 1 because the policies run in this
  * daemon (libusmpolicy, in process: there is nothing to attach), and
- * evicting= is 1 while the daemon's eviction thread runs.  Last, options=:
+ * evicting= is 1 while the daemon's eviction thread runs.  Then what only
+ * the daemon has: can_evict= is 1 when that thread runs and a store takes
+ * pages (not swap=none), store_room= what the mount's store can still take
+ * in bytes (usm_store_room).  Last, options=:
  * the usmfs options the daemon was started with, as the module's show in
  * /proc/self/mountinfo (the FUSE mount's there are libfuse's only), with
  * ' ', '\t', '\n' and '\\' escaped as there (\040 ...); left out when
@@ -257,9 +289,11 @@ static int reclaim(struct node *n, const char *value, size_t size)
 static int mount_stats(char *buf, size_t len)
 {
 	struct usm_pool_stats ps;
+	struct usm_store_info si;
 	char show[512], esc[512];
 	size_t i, o = 0;
-	int r, k;
+	uint64_t room = 0;
+	int r, k, writable = 0;
 
 	r = usm_mount_opts_show(&fs.mo, show, sizeof(show));
 	esc[0] = '\0';
@@ -277,11 +311,19 @@ static int mount_stats(char *buf, size_t len)
 			esc[0] = '\0';
 	}
 	usm_pool_stats(fs.ctx, &ps);
+	/* can_evict: a store that takes pages (the mount's, or one of the
+	 * config's) and the eviction thread; store_room: what the mount's
+	 * store can still take, in bytes */
+	for (i = 0; usm_ctx_store_info(fs.ctx, (unsigned int)i, &si) == 0; i++) {
+		writable |= si.writable;
+		if (i == 0)
+			room = si.room;
+	}
 	k = snprintf(buf, len,
 			"frames=%llu free=%llu used=%llu limit=%llu resident=%llu "
 			"swapped=%llu files=%llu faults=%llu evictions=%llu "
 			"swapins=%llu hits=%llu low=%u high=%u source=anon "
-			"server=%d evicting=%d",
+			"server=%d evicting=%d can_evict=%d store_room=%llu",
 			(unsigned long long)ps.frames, (unsigned long long)ps.free,
 			(unsigned long long)ps.used, (unsigned long long)ps.limit,
 			(unsigned long long)ps.resident * USM_PAGE_SIZE,
@@ -290,7 +332,8 @@ static int mount_stats(char *buf, size_t len)
 			(unsigned long long)ps.evictions,
 			(unsigned long long)ps.swapins, (unsigned long long)ps.hits,
 			ps.low_pct, ps.high_pct, fs.ctx != NULL,
-			evict_running());
+			evict_running(), evict_running() && writable,
+			(unsigned long long)room * USM_PAGE_SIZE);
 	if (k < 0 || !esc[0])
 		return k;
 	r = snprintf(len > (size_t)k ? buf + k : NULL,
@@ -319,7 +362,7 @@ void usmfs_ll_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 	struct node *n;
 	int id, err;
 
-	if (!strncmp(name, "system.posix_acl_", 17) || !ns_supported(name)) {
+	if (!ns_supported(name)) {
 		fuse_reply_err(req, EOPNOTSUPP);
 		return;
 	}
@@ -335,7 +378,9 @@ void usmfs_ll_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 	if (xattr_flag_denies(req, n))
 		return;
 	id = usm_xattr_lookup(name);
-	if (!strcmp(name, USM_XATTR_RECLAIM))
+	if (acl_type(name) >= 0)
+		err = acl_setxattr(n, name, value, size, flags);
+	else if (!strcmp(name, USM_XATTR_RECLAIM))
 		err = reclaim(n, value, size);
 	else if (id >= 0)
 		err = set_usm(n, (enum usm_xattr_id)id, value, size, flags);
@@ -370,7 +415,7 @@ void usmfs_ll_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 	size_t len = 0;
 	int id, r, err = 0;
 
-	if (!strncmp(name, "system.posix_acl_", 17) || !ns_supported(name)) {
+	if (!ns_supported(name)) {
 		fuse_reply_err(req, EOPNOTSUPP);
 		return;
 	}
@@ -479,11 +524,10 @@ void usmfs_ll_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 
 void usmfs_ll_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 {
-	struct xattr **pp, *x;
 	struct node *n;
 	int id, r, err = 0;
 
-	if (!strncmp(name, "system.posix_acl_", 17) || !ns_supported(name)) {
+	if (!ns_supported(name)) {
 		fuse_reply_err(req, EOPNOTSUPP);
 		return;
 	}
@@ -514,17 +558,7 @@ void usmfs_ll_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 		err = ENODATA;
 	} else {
 		pthread_mutex_lock(&fs.lock);
-		pp = xattr_find_locked(n, name);
-		if (!pp) {
-			err = ENODATA;
-		} else {
-			x = *pp;
-			*pp = x->next;
-			n->xattr_bytes -= xattr_cost(x->name, x->len);
-			fs.xattr_total -= xattr_cost(x->name, x->len);
-			free(x->name);
-			free(x);
-		}
+		err = xattr_drop_locked(n, name);
 		pthread_mutex_unlock(&fs.lock);
 	}
 	if (!err) {

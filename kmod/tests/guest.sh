@@ -8,7 +8,8 @@
 # Settings from /kt/conf: SOURCES (pool sources to load with), PARTIAL
 # ("SRC BYTES" that must give a partial pool, or empty), NOSRC (a source this
 # kernel lacks, or empty), FAULT_AROUND (0 where the module does none),
-# HUGE_MAP (0 where the module maps no 2 MiB PMDs: before 6.12).
+# HUGE_MAP (0 where the module maps no 2 MiB PMDs: before 6.12),
+# RESYNC ("N BIG": the resync check compares N and 4N files, then times BIG).
 # Prints "kt: PASS name" / "kt: FAIL name (why)",
 # then "kt: N passed, N failed", and hands the failure count to the host
 # through isa-debug-exit.
@@ -26,6 +27,7 @@ PARTIAL=
 NOSRC=
 FAULT_AROUND=1
 HUGE_MAP=1
+RESYNC="3000 100000"
 . /kt/conf
 KO=/kt/usmfs.ko
 STATS=/sys/kernel/debug/usmfs/pool
@@ -60,8 +62,8 @@ finish() {
 			ok kmemleak
 		fi
 	fi
-	if dmesg | grep -q -E 'WARNING:|BUG:|Oops|Call Trace|Bad page'; then
-		dmesg | grep -A 20 -E 'WARNING:|BUG:|Oops|Bad page' | head -n 60
+	if dmesg | grep -q -E 'WARNING:|BUG:|Oops|Call Trace|Bad page|Busy inodes'; then
+		dmesg | grep -A 20 -E 'WARNING:|BUG:|Oops|Bad page|Busy inodes' | head -n 60
 		ko dmesg-clean
 	else
 		ok dmesg-clean
@@ -249,6 +251,13 @@ checkv chan-swapin-owned /kt/chantest swapin /mnt/si
 # one about every few hundred rounds).
 checkv chan-swapin-trunc-order /kt/chantest swaprace /mnt/sr 400
 rm -f /mnt/u/cf /mnt/u/fz
+# Unmounting while the server evicts, grants and lists and sampling runs
+# (lifetest.c: the kernel log stays free of "Busy inodes" and warnings);
+# then the cost of a resync: LIST_PAGES and the root's stats with N files
+# and 4 times as many (ratios, not times), then 10^5 files (its time).
+mkdir -p /mnt/l
+checkv life-umount-race /kt/lifetest umount /mnt/l 20
+checkv life-resync /kt/lifetest resync /mnt/l $RESYNC
 # --- usmctl on the module: status, stat, policy, evict, top, --json ---------
 # (policy/usmctl/usmctl.c reads user.usm.* and the root's user.usm.stats.)
 U=/kt/usmctl

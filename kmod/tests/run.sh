@@ -35,6 +35,8 @@ gcc -static -O2 -Wall -Wextra -Werror -o "$OUT/chantest" "$TOP/kmod/tests/chante
 	{ echo "kmod-tests: chantest.c does not build"; exit 1; }
 gcc -static -O2 -Wall -Wextra -Werror -o "$OUT/jsoncheck" "$TOP/kmod/tests/jsoncheck.c" ||
 	{ echo "kmod-tests: jsoncheck.c does not build"; exit 1; }
+gcc -static -O2 -Wall -Wextra -Werror -pthread -o "$OUT/lifetest" "$TOP/kmod/tests/lifetest.c" ||
+	{ echo "kmod-tests: lifetest.c does not build"; exit 1; }
 # usm-policyd (make -C policy), with the libraries ldd lists, as fio is in
 # the lane's initramfs.
 # usmctl likewise, and getfattr/setfattr (attr) to look at xattrs.
@@ -56,13 +58,16 @@ for rel in "$@"; do
 	rm -rf "$d"
 	mkdir -p "$d/root/kt"
 	cp "$BUILD/$rel/usmfs.ko" "$OUT/stress" "$d/root/kt/"
-	cp "$OUT/chantest" "$OUT/jsoncheck" "$PD" "$CTL" "$GETFATTR" "$SETFATTR" "$d/root/kt/"
+	cp "$OUT/chantest" "$OUT/jsoncheck" "$OUT/lifetest" "$PD" "$CTL" "$GETFATTR" "$SETFATTR" "$d/root/kt/"
 	for lib in $(ldd "$PD" "$CTL" "$GETFATTR" "$SETFATTR" |
 		     awk '/=> \// { print $3 } /^[[:space:]]*\/[^ ]*ld-linux/ { print $1 }' | sort -u); do
 		mkdir -p "$d/root$(dirname "$lib")"
 		cp -L "$lib" "$d/root$lib"
 	done
-	cp "$TOP/kmod/tests/guest.sh" "$d/root/init"
+	# KT_GUEST=script: that /init instead, KT_EXTRA="FILE...": more in /kt
+	# (a quick look while developing)
+	[ -z "${KT_EXTRA:-}" ] || cp $KT_EXTRA "$d/root/kt/"
+	cp "${KT_GUEST:-$TOP/kmod/tests/guest.sh}" "$d/root/init"
 	cp "$TOP/kmod/tests/server.sh" "$TOP/kmod/tests/poolfull.sh" "$TOP/kmod/tests/killswap.sh" \
 		"$d/root/kt/"
 	chmod +x "$d/root/init"
@@ -85,7 +90,7 @@ for rel in "$@"; do
 	timeout -k 10 1800 qemu-system-x86_64 -accel tcg -cpu max -m 1024 -smp 2 -nographic \
 		-no-reboot -nic none -kernel "$CACHE/k/$rel/vmlinuz" -initrd "$d/initrd" \
 		-device isa-debug-exit,iobase=0xf4,iosize=0x04 -append "$append" \
-		</dev/null 2>&1 | tr -d '\r' >"$d/console.log"
+		</dev/null 2>&1 | stdbuf -oL tr -d '\r' >"$d/console.log"
 	qrc=${PIPESTATUS[0]}
 	grep -E '^kt: ' "$d/console.log" | sed "s/^/  [$rel] /"
 	p=$(grep -c '^kt: PASS' "$d/console.log")

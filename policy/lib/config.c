@@ -35,6 +35,7 @@
 
 #include <usm/config.h>
 #include <usm/policy.h>
+#include <usm/swap.h>
 
 #define CONFIG_MAX_BYTES	(1u << 20)
 #define SYNTH_KEY		"\x01"
@@ -566,6 +567,14 @@ static void apply_entry(struct loader *ld, const struct entry *e)
 			lerr(ld, e->line, s, "bad value for 'path': '%s' "
 			     "(expected file:/ABSOLUTE/PATH or none)", e->value);
 			return;
+		}
+		if (ld->flags & USM_CONFIG_CHECK_STORES) {
+			char why[512] = "";
+
+			if (usm_store_check(e->value, why, sizeof(why))) {
+				lerr(ld, e->line, s, "%s", why);
+				return;
+			}
 		}
 		cfg->stores[s->idx].spec = dup_or_oom(ld, e->value);
 		return;

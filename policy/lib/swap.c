@@ -2,7 +2,8 @@
 /*
  * swap.c - backing stores (usm/swap.h): "none" and "file:PATH".
  *
- * A file store is a sparse file of 4 KiB slots; slot s is at s * 4096.
+ * A file store is a sparse file of 4 KiB slots after a header page
+ * (store_file.c); slot s is at (s + 1) * 4096.
  * Slots are handed out lowest first from a two-level bitmap: bit b of
  * l0[w] is slot w * 64 + b (1 = used), bit j of l1[i] says l0[i * 64 + j]
  * is full.  An allocation skips full groups of 4096 slots 64 at a time
@@ -53,7 +54,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#include <usm/swap.h>
+#include "store.h"
 
 #ifndef IOV_MAX
 #define IOV_MAX 1024
@@ -63,60 +64,11 @@
  * slot * 4096 never overflows off_t. */
 #define STORE_MAX_SLOTS	(1ULL << 36)
 
-enum store_type { STORE_NONE, STORE_FILE };
-
-struct usm_store {
-	char *name;
-	char *spec;
-	enum store_type type;
-	int fd;
-	int dfd;		/* the same file, O_DIRECT, or -1 */
-
-	uint64_t *l0;		/* slot bitmap, 1 = used */
-	uint64_t *l1;		/* bit per l0 word, 1 = that word is full */
-	uint64_t *wr;		/* per slot, 1 = written since allocated */
-	uint64_t nwords;	/* l0 words: a multiple of 64 */
-	uint64_t hint;		/* every l1 word below it is all ones */
-	uint64_t used;
-	uint64_t top;		/* one past the highest slot used since empty */
-	uint64_t cursor;	/* where usm_store_alloc_run() looks next */
-
-	/* Bytes below it were written (or claimed, or were in the file at
-	 * a KEEP open): a read meeting end-of-file below it is -EIO. */
-	uint64_t written_end;
-
-	/* Slots freed since the last punch: the holes are punched in
-	 * coalesced runs (one fallocate per run, not per page), skipping
-	 * slots that were allocated again meanwhile. */
-	usm_slot_t *pending;
-	size_t npending;
-	bool unpunched;		/* freed slots were left unpunched */
-
-	/* Bytes the store may still take from its filesystem before it
-	 * looks again (see store_check_space), and what it leaves free. */
-	int64_t budget;
-	uint64_t reserve;	/* 0 = default */
-};
-
 #define STORE_PUNCH_BATCH	8192
 #define STORE_EMPTY_TRUNCATE	256	/* slots: 1 MiB */
 #define STORE_SPACE_RECHECK	(16ULL << 20)
 
 static void store_punch_pending(struct usm_store *st, bool all);
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 /* ---------------------------------------------------------------- bitmap */
 
@@ -261,107 +213,6 @@ static int bitmap_alloc(struct usm_store *st, usm_slot_t *slot)
 
 /* ------------------------------------------------------------ open/close */
 
-/*
- * A second descriptor on the file of @fd with O_DIRECT, for writes that
- * skip the page cache; -1 where there is none (no /proc, a filesystem
- * without direct I/O).  Opened through /proc/self/fd, which names the
- * inode already opened and checked, never the path again.
- */
-static int open_direct(int fd)
-{
-	struct stat a, b;
-	char p[64];
-	int dfd;
-
-	snprintf(p, sizeof(p), "/proc/self/fd/%d", fd);
-	dfd = open(p, O_WRONLY | O_DIRECT | O_CLOEXEC);
-	if (dfd < 0)
-		return -1;
-	if (fstat(fd, &a) || fstat(dfd, &b) || a.st_dev != b.st_dev ||
-	    a.st_ino != b.st_ino) {
-		close(dfd);
-		return -1;
-	}
-	return dfd;
-}
-
-static int open_file_store(struct usm_store *st, const char *path,
-			   unsigned int flags, char *err, size_t errlen)
-{
-	struct stat sb;
-	int fd, ret;
-
-	if (path[0] != '/') {
-		set_err(err, errlen, "%s: the path must be absolute", st->spec);
-		return -EINVAL;
-	}
-	/* O_NONBLOCK: a FIFO at @path must not hang us; cleared below. */
-	fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY |
-		  O_NONBLOCK, 0600);
-	if (fd < 0) {
-		ret = -errno;
-		if (ret == -ELOOP) {
-			set_err(err, errlen, "%s: is a symbolic link, refused",
-				st->spec);
-			return -EPERM;
-		}
-		if (ret == -EISDIR || ret == -ENXIO) {
-			set_err(err, errlen, "%s: not a regular file", st->spec);
-			return -EPERM;
-		}
-		set_err(err, errlen, "%s: %s", st->spec, strerror(-ret));
-		return ret;
-	}
-	if (fstat(fd, &sb)) {
-		ret = -errno;
-		set_err(err, errlen, "%s: %s", st->spec, strerror(-ret));
-		goto out_close;
-	}
-	if (!S_ISREG(sb.st_mode)) {
-		set_err(err, errlen, "%s: not a regular file", st->spec);
-		ret = -EPERM;
-		goto out_close;
-	}
-	if (sb.st_uid != geteuid()) {
-		set_err(err, errlen, "%s: not owned by uid %u", st->spec,
-			(unsigned int)geteuid());
-		ret = -EPERM;
-		goto out_close;
-	}
-	if (fcntl(fd, F_SETFL, 0) ||
-	    ((sb.st_mode & 07777) != 0600 && fchmod(fd, 0600))) {
-		ret = -errno;
-		set_err(err, errlen, "%s: %s", st->spec, strerror(-ret));
-		goto out_close;
-	}
-	/* Two servers writing one store would corrupt each other.  A
-	 * filesystem without locks (ENOLCK, EOPNOTSUPP) is used unlocked. */
-	if (flock(fd, LOCK_EX | LOCK_NB) && errno == EWOULDBLOCK) {
-		set_err(err, errlen, "%s: in use by another store", st->spec);
-		ret = -EBUSY;
-		goto out_close;
-	}
-	if (!(flags & USM_STORE_KEEP)) {
-		if (ftruncate(fd, 0)) {
-			ret = -errno;
-			set_err(err, errlen, "%s: truncate: %s", st->spec,
-				strerror(-ret));
-			goto out_close;
-		}
-		st->written_end = 0;
-	} else {
-		st->written_end = (uint64_t)sb.st_size;
-	}
-	st->fd = fd;
-	if (flags & USM_STORE_DIRECT)
-		st->dfd = open_direct(fd);
-	return 0;
-
-out_close:
-	close(fd);
-	return ret;
-}
-
 int usm_store_open(const char *name, const char *spec, unsigned int flags,
 		   struct usm_store **out, char *err, size_t errlen)
 {
@@ -369,11 +220,11 @@ int usm_store_open(const char *name, const char *spec, unsigned int flags,
 	int ret;
 
 	if (!name || !spec || !out) {
-		set_err(err, errlen, "store: missing name or spec");
+		store_set_err(err, errlen, "store: missing name or spec");
 		return -EINVAL;
 	}
 	if (flags & ~(USM_STORE_KEEP | USM_STORE_DIRECT)) {
-		set_err(err, errlen, "%s: unknown flags 0x%x", spec, flags);
+		store_set_err(err, errlen, "%s: unknown flags 0x%x", spec, flags);
 		return -EINVAL;
 	}
 	st = calloc(1, sizeof(*st));
@@ -385,18 +236,18 @@ int usm_store_open(const char *name, const char *spec, unsigned int flags,
 	st->spec = strdup(spec);
 	if (!st->name || !st->spec) {
 		ret = -ENOMEM;
-		set_err(err, errlen, "%s: out of memory", spec);
+		store_set_err(err, errlen, "%s: out of memory", spec);
 		goto fail;
 	}
 	if (!strcmp(spec, "none")) {
 		st->type = STORE_NONE;
 	} else if (!strncmp(spec, "file:", 5)) {
 		st->type = STORE_FILE;
-		ret = open_file_store(st, spec + 5, flags, err, errlen);
+		ret = store_file_open(st, spec + 5, flags, err, errlen);
 		if (ret)
 			goto fail;
 	} else {
-		set_err(err, errlen, "%s: unknown store type (expected none or "
+		store_set_err(err, errlen, "%s: unknown store type (expected none or "
 			"file:/PATH)", spec);
 		ret = -EINVAL;
 		goto fail;
@@ -480,7 +331,7 @@ static void punch_free_runs(struct usm_store *st)
 	while ((s = find_free(st, s, st->top)) < st->top) {
 		n = free_run_len(st, s, st->top - s);
 		(void)fallocate(st->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
-				(off_t)(s * USM_PAGE_SIZE),
+				(off_t)STORE_SLOT_OFF(s),
 				(off_t)(n * USM_PAGE_SIZE));
 		s += n;
 	}
@@ -494,8 +345,7 @@ static void store_punch_pending(struct usm_store *st, bool all)
 	if (st->type != STORE_FILE || (!n && !(all && st->unpunched)))
 		return;
 	if (st->used == 0) {
-		if (ftruncate(st->fd, 0) == 0)
-			st->written_end = 0;
+		(void)store_file_cut(st);
 		st->unpunched = false;
 		return;
 	}
@@ -521,7 +371,7 @@ static void store_punch_pending(struct usm_store *st, bool all)
 				    !slot_used(st, last + 1))))
 			last = st->pending[i];
 		(void)fallocate(st->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
-				(off_t)(first * USM_PAGE_SIZE),
+				(off_t)STORE_SLOT_OFF(first),
 				(off_t)((last - first + 1) * USM_PAGE_SIZE));
 	}
 }
@@ -561,11 +411,31 @@ static void store_check_space(struct usm_store *st)
 	st->budget = (int64_t)(room < STORE_SPACE_RECHECK ? room : STORE_SPACE_RECHECK);
 }
 
+/*
+ * What the store can still take: the free slots inside its file (below
+ * its top: they are its own, whatever its filesystem has free) and what
+ * the filesystem has above the reserve.
+ */
 uint64_t usm_store_room(const struct usm_store *st)
 {
 	if (!usm_store_writable(st))
 		return 0;
-	return store_fs_room(st) / USM_PAGE_SIZE;
+	return st->top - st->used + store_fs_room(st) / USM_PAGE_SIZE;
+}
+
+uint64_t usm_store_reserve(const struct usm_store *st)
+{
+	struct statvfs sv;
+	uint64_t reserve;
+
+	if (!usm_store_writable(st))
+		return 0;
+	if (st->reserve)
+		return st->reserve;
+	if (fstatvfs(st->fd, &sv))
+		return USM_STORE_RESERVE_MIN;
+	reserve = (uint64_t)sv.f_blocks * sv.f_frsize / 100 * USM_STORE_RESERVE_PCT;
+	return reserve > USM_STORE_RESERVE_MIN ? reserve : USM_STORE_RESERVE_MIN;
 }
 
 void usm_store_set_reserve(struct usm_store *st, uint64_t bytes)
@@ -574,29 +444,41 @@ void usm_store_set_reserve(struct usm_store *st, uint64_t bytes)
 	st->budget = 0;
 }
 
+/* Can the store grow by @pages past its top?  Takes them from the budget,
+ * refilled from the filesystem's room when short: how many it may grow by
+ * (up to @pages), 0 when it is at its reserve. */
+static uint64_t store_grow(struct usm_store *st, uint64_t pages)
+{
+	uint64_t can;
+
+	if (st->budget < (int64_t)(pages * USM_PAGE_SIZE))
+		store_check_space(st);
+	can = st->budget > 0 ? (uint64_t)st->budget / USM_PAGE_SIZE : 0;
+	if (can > pages)
+		can = pages;
+	st->budget -= (int64_t)(can * USM_PAGE_SIZE);
+	return can;
+}
+
 int usm_store_alloc(struct usm_store *st, usm_slot_t *slot)
 {
-	int ret;
+	uint64_t top = st->top;
 
 	if (!usm_store_writable(st))
 		return -ENOSPC;
-	/* A slot handed out again reads as zeroes until written (wr), so
-	 * the pending holes need not be punched first. */
-	if (st->budget < (int64_t)USM_PAGE_SIZE) {
-		store_check_space(st);
-		if (st->budget < (int64_t)USM_PAGE_SIZE)
-			return -ENOSPC;
-	}
-	ret = bitmap_alloc(st, slot);
-	if (!ret)
-		st->budget -= USM_PAGE_SIZE;
-	return ret;
+	/* A free slot inside the file is reused without asking the
+	 * filesystem; only a slot past the top needs room.  A slot handed
+	 * out again reads as zeroes until written (wr), so the pending holes
+	 * need not be punched first. */
+	if (find_free(st, st->hint * 64 * 64, top) >= top && !store_grow(st, 1))
+		return -ENOSPC;
+	return bitmap_alloc(st, slot);
 }
 
 int usm_store_alloc_run(struct usm_store *st, uint64_t want,
 			usm_slot_t *first, uint64_t *nr)
 {
-	uint64_t s, n, i, holes;
+	uint64_t s, n, i, holes, top = st->top, grow, can;
 	int ret;
 
 	if (!usm_store_writable(st))
@@ -605,22 +487,15 @@ int usm_store_alloc_run(struct usm_store *st, uint64_t want,
 		return -EINVAL;
 	if (want > STORE_MAX_SLOTS)
 		want = STORE_MAX_SLOTS;
-	if (st->budget < (int64_t)(want * USM_PAGE_SIZE)) {
-		store_check_space(st);
-		if (st->budget < (int64_t)USM_PAGE_SIZE)
-			return -ENOSPC;
-		if (st->budget < (int64_t)(want * USM_PAGE_SIZE))
-			want = (uint64_t)st->budget / USM_PAGE_SIZE;
-	}
-	s = find_free(st, st->cursor, st->top);
-	if (s >= st->top) {
+	holes = top - st->used;
+	s = find_free(st, st->cursor, top);
+	if (s >= top) {
 		/* Nothing free up to the top: wrap if enough is free below
 		 * it to be worth coming back for, else append. */
-		holes = st->top - st->used;
-		if (st->cursor && holes && holes * 8 >= st->top)
-			s = find_free(st, 0, st->top);
-		if (s >= st->top)
-			s = st->top;
+		if (st->cursor && holes && holes * 8 >= top)
+			s = find_free(st, 0, top);
+		if (s >= top)
+			s = top;
 	}
 	if (s >= STORE_MAX_SLOTS)
 		return -ENOSPC;
@@ -629,9 +504,25 @@ int usm_store_alloc_run(struct usm_store *st, uint64_t want,
 	n = free_run_len(st, s, want);
 	/* The area grows only when little of it is free (below): a run
 	 * found inside it stops at its top. */
-	holes = st->top - st->used;
-	if (s < st->top && s + n > st->top && holes * 8 >= st->top)
-		n = st->top - s;
+	if (s < top && s + n > top && holes * 8 >= top)
+		n = top - s;
+	/* Only what goes past the top takes room from the filesystem. */
+	grow = s + n > top ? s + n - (s > top ? s : top) : 0;
+	if (grow) {
+		can = store_grow(st, grow);
+		if (can) {
+			n -= grow - can;
+		} else if (s < top) {
+			n = top - s;
+		} else {
+			/* At the reserve: the holes behind the cursor are
+			 * still the store's own. */
+			s = find_free(st, 0, top);
+			if (s >= top)
+				return -ENOSPC;
+			n = free_run_len(st, s, want < top - s ? want : top - s);
+		}
+	}
 	if ((s + n - 1) / 64 >= st->nwords) {
 		ret = bitmap_grow(st, s + n - 1);
 		if (ret)
@@ -640,7 +531,6 @@ int usm_store_alloc_run(struct usm_store *st, uint64_t want,
 	for (i = 0; i < n; i++)
 		mark_used(st, s + i);
 	st->cursor = s + n;
-	st->budget -= (int64_t)(n * USM_PAGE_SIZE);
 	*first = s;
 	*nr = n;
 	return 0;
@@ -663,8 +553,8 @@ int usm_store_claim(struct usm_store *st, usm_slot_t slot)
 	mark_written(st, slot);
 	/* A claimed slot holds data: if the file no longer reaches it, a
 	 * read must fail rather than give zeroes. */
-	if ((slot + 1) * USM_PAGE_SIZE > st->written_end)
-		st->written_end = (slot + 1) * USM_PAGE_SIZE;
+	if (STORE_SLOT_OFF(slot + 1) > st->written_end)
+		st->written_end = STORE_SLOT_OFF(slot + 1);
 	return 0;
 }
 
@@ -681,8 +571,7 @@ int usm_store_free(struct usm_store *st, usm_slot_t slot)
 	if (!st->used && top >= STORE_EMPTY_TRUNCATE) {
 		st->npending = 0;
 		st->unpunched = false;
-		if (ftruncate(st->fd, 0) == 0)
-			st->written_end = 0;
+		(void)store_file_cut(st);
 		return 0;
 	}
 	if (!st->pending) {
@@ -820,7 +709,7 @@ static int store_io(struct usm_store *st, const usm_slot_t *slots,
 			if ((uintptr_t)iov[run].iov_base % USM_PAGE_SIZE)
 				direct = false;
 		}
-		ret = io_full(st, iov, (int)run, first * USM_PAGE_SIZE, write,
+		ret = io_full(st, iov, (int)run, STORE_SLOT_OFF(first), write,
 			      direct);
 		if (!ret && write)
 			for (j = 0; j < run; j++)

@@ -1173,6 +1173,20 @@ int pd_reload(struct policyd *pd, struct usm_config *cfg)
 
 /* ------------------------------------------------------------ setup */
 
+/* Say what each store can still take (a warning for one that can take
+ * nothing: its filesystem is below the reserve). */
+static void log_stores(struct policyd *pd)
+{
+	struct usm_store_info si;
+	char line[512];
+
+	for (unsigned int i = 0; usm_ctx_store_info(pd->ctx, i, &si) == 0; i++) {
+		int warn = usm_store_describe(&si, line, sizeof(line));
+
+		pd_log(warn ? PD_WARN : PD_INFO, "%s", line);
+	}
+}
+
 int pd_init(struct policyd *pd, struct pd_chan *ch, struct usm_config *cfg)
 {
 	struct usm_ctx_params p;
@@ -1229,6 +1243,7 @@ int pd_init(struct policyd *pd, struct pd_chan *ch, struct usm_config *cfg)
 	r = stores_fetch(pd);
 	if (r)
 		goto fail;
+	log_stores(pd);
 	r = send_watermarks(pd);
 	if (r)
 		goto fail;

@@ -50,7 +50,7 @@ int pd_check_config(const char *path)
 	char err[1024] = "";
 	int r;
 
-	r = usm_config_load(path, 0, &cfg, err, sizeof(err));
+	r = usm_config_load(path, USM_CONFIG_CHECK_STORES, &cfg, err, sizeof(err));
 	if (r) {
 		fprintf(stderr, "%s\n", err[0] ? err : strerror(-r));
 		return 1;

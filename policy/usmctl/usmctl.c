@@ -30,6 +30,8 @@
 
 #include <usm/usm.h>
 
+#include "usmctl.h"
+
 #define EXIT_FAIL	1
 #define EXIT_USAGE	2
 #define EXIT_NOTUSM	3
@@ -235,11 +237,10 @@ static void print_kv(const char *kv, const char *indent, int as_json, int fuse)
 			       !strcmp(eq + 1, "0") ? "none attached: nothing is evicted" :
 			       fuse ? "in the daemon (libusmpolicy)" :
 			       "attached (usm-policyd)");
-		} else if (!strcmp(tok, "evicting")) {
-			printf("%s%-10s %s\n", indent, tok,
-			       strcmp(eq + 1, "0") ? "yes" : "no");
+		} else if (!strcmp(tok, "evicting") || !strcmp(tok, "can_evict")) {
+			continue;	/* status prints "eviction" and "evicting" */
 		} else if (!strcmp(tok, "resident") || !strcmp(tok, "swapped") ||
-			   !strcmp(tok, "pool_bytes")) {
+			   !strcmp(tok, "pool_bytes") || !strcmp(tok, "store_room")) {
 			char h[32];
 
 			usm_format_size(strtoull(eq + 1, NULL, 10), h, sizeof(h));
@@ -374,19 +375,41 @@ static int cmd_status(void)
 	struct mnt *m;
 	size_t n = find_mounts(&m), i;
 	char buf[4096], opts[2048], usmopts[1024];
-	int have_kmod = 0;
+	int have_kmod = 0, sample = 0;
+	struct probe *prs = calloc(n ? n : 1, sizeof(*prs));
+	int *alive = calloc(n ? n : 1, sizeof(*alive));
+	long long *ev0 = calloc(n ? n : 1, sizeof(*ev0));
 
+	if (!prs || !alive || !ev0) {
+		fprintf(stderr, "usmctl: out of memory\n");
+		free(prs);
+		free(alive);
+		free(ev0);
+		free(m);
+		return EXIT_FAIL;
+	}
+	/* Every mount once, then those that can evict again a little later:
+	 * evicting now is evictions going up in between. */
+	for (i = 0; i < n; i++) {
+		alive[i] = probe_mount(m[i].dir, &prs[i], 2000) == 0;
+		ev0[i] = alive[i] ? kv_get(prs[i].stats, "evictions") : -1;
+		sample |= ev0[i] >= 0;
+	}
+	if (sample)
+		poll(NULL, 0, EVICT_SAMPLE_MS);
 	if (json)
 		printf("{\"mounts\": [");
 	for (i = 0; i < n; i++) {
-		struct probe pr;
+		struct probe pr = prs[i], again;
 		unsigned long long total, avail;
-		int r, alive = probe_mount(m[i].dir, &pr, 2000) == 0;
-		int fuse = strcmp(m[i].fstype, "usmfs") != 0;
+		int r, fuse = strcmp(m[i].fstype, "usmfs") != 0;
+		int can, now = 0;
+		long long evicted = 0;
+		const char *why;
 
 		total = pr.total;
 		avail = pr.avail;
-		r = alive && pr.stats[0] ? 0 : -1;
+		r = alive[i] && pr.stats[0] ? 0 : -1;
 		snprintf(buf, sizeof(buf), "%s", pr.stats);
 		/* the mount's options, with the FUSE daemon's usmfs ones */
 		snprintf(opts, sizeof(opts), "%s", m[i].opts);
@@ -396,7 +419,14 @@ static int cmd_status(void)
 			snprintf(opts + ol, sizeof(opts) - ol, "%s%s",
 				 ol ? "," : "", usmopts);
 		}
-		if (!alive) {
+		can = alive[i] && r >= 0 && evict_possible(pr.stats, opts, fuse, &why);
+		if (!can && !(alive[i] && r >= 0))
+			why = "no stats";
+		if (can && ev0[i] >= 0 && probe_mount(m[i].dir, &again, 2000) == 0) {
+			evicted = kv_get(again.stats, "evictions") - ev0[i];
+			now = evicted > 0;
+		}
+		if (!alive[i]) {
 			if (json) {
 				printf("%s{\"dir\": ", i ? ", " : "");
 				json_str(m[i].dir);
@@ -419,6 +449,10 @@ static int cmd_status(void)
 				print_kv(buf, "", 1, fuse);
 				printf("}");
 			}
+			printf(", \"eviction_possible\": %s, \"evicting_now\": %s",
+			       can ? "true" : "false", now ? "true" : "false");
+			if (!can)
+				printf(", \"eviction_impossible_because\": \"%s\"", why);
 			printf("}");
 		} else {
 			char t[32], u[32], a[32];
@@ -431,6 +465,7 @@ static int cmd_status(void)
 			       opts, t, u, a);
 			if (r >= 0)
 				print_kv(buf, "  ", 0, fuse);
+			print_eviction(buf, can, why, now, evicted);
 		}
 		if (!strcmp(m[i].fstype, "usmfs"))
 			have_kmod = 1;
@@ -459,6 +494,9 @@ static int cmd_status(void)
 		printf(", \"kmod\": %s}\n", have_kmod ? "true" : "false");
 	else if (!n)
 		printf("no usmfs mounts\n");
+	free(prs);
+	free(alive);
+	free(ev0);
 	free(m);
 	return 0;
 }

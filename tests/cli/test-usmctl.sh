@@ -11,6 +11,7 @@ pass=0 fail=0
 pid=
 
 cleanup() {
+	mountpoint -q "$work/none" 2>/dev/null && umount -l "$work/none"
 	mountpoint -q "$mnt" 2>/dev/null && { umount "$mnt" 2>/dev/null || umount -l "$mnt"; }
 	[ -n "$pid" ] && kill "$pid" 2>/dev/null
 	rm -rf "$work"
@@ -44,9 +45,16 @@ check "status shows the pool figures" sh -c "'$usmctl' status | grep -q 'frames'
 code "status --json parses" 0 sh -c "'$usmctl' --json status > '$work/j' && python3 -c 'import json,sys; d=json.load(open(\"$work/j\")); assert any(m[\"dir\"]==\"$mnt\" and m[\"responding\"] and m[\"stats\"][\"frames\"]==4096 for m in d[\"mounts\"])'"
 # The root's stats have the module's keys too, with the FUSE daemon's values:
 # its pool is its own anonymous memory, its policies run in it, it evicts.
-check "root stats: source=anon server=1 evicting=1" sh -c "getfattr --only-values -n user.usm.stats '$mnt' | tr ' ' '\\n' | grep -cxE 'source=anon|server=1|evicting=1' | grep -qx 3"
-check "status text: source, server, evicting" sh -c "'$usmctl' status > '$work/st' && grep -qx '  source     anon' '$work/st' && grep -qx '  server     in the daemon (libusmpolicy)' '$work/st' && grep -qx '  evicting   yes' '$work/st'"
-code "status --json: source, server, evicting" 0 sh -c "'$usmctl' --json status > '$work/j' && python3 -c 'import json,sys; d=json.load(open(\"$work/j\")); s=[m for m in d[\"mounts\"] if m[\"dir\"]==\"$mnt\"][0][\"stats\"]; assert (s[\"source\"], s[\"server\"], s[\"evicting\"]) == (\"anon\", 1, 1), s'"
+check "root stats: source=anon server=1 evicting=1 can_evict=1" sh -c "getfattr --only-values -n user.usm.stats '$mnt' | tr ' ' '\\n' | grep -cxE 'source=anon|server=1|evicting=1|can_evict=1' | grep -qx 4"
+check "root stats: store_room > 0" sh -c "getfattr --only-values -n user.usm.stats '$mnt' | tr ' ' '\\n' | grep -qE '^store_room=[1-9][0-9]*$'"
+check "status text: source, server, eviction possible, not evicting now" sh -c "'$usmctl' status > '$work/st' && grep -qx '  source     anon' '$work/st' && grep -qx '  server     in the daemon (libusmpolicy)' '$work/st' && grep -qE '^  eviction   possible \\(the store can take .* more\\)$' '$work/st' && grep -qx '  evicting   no' '$work/st'"
+code "status --json: source, server, eviction_possible, evicting_now" 0 sh -c "'$usmctl' --json status > '$work/j' && python3 -c 'import json,sys; m=[m for m in json.load(open(\"$work/j\"))[\"mounts\"] if m[\"dir\"]==\"$mnt\"][0]; s=m[\"stats\"]; assert (s[\"source\"], s[\"server\"], s[\"can_evict\"], m[\"eviction_possible\"], m[\"evicting_now\"]) == (\"anon\", 1, 1, True, False) and s[\"store_room\"] > 0, m'"
+# a swap=none mount: eviction is not possible, and status says why
+mkdir -p "$work/none"
+"$usmfs" "$work/none" -o "size=8M,swap=none" 2>"$work/daemon-none.log"
+check "status: swap=none cannot evict" sh -c "'$usmctl' status > '$work/st' && sed -n '\\|^$work/none |,/^[^ ]/p' '$work/st' | grep -qx '  eviction   not possible: no store (swap=none)'"
+code "status --json: swap=none eviction_possible false" 0 sh -c "'$usmctl' --json status > '$work/j' && python3 -c 'import json,sys; m=[m for m in json.load(open(\"$work/j\"))[\"mounts\"] if m[\"dir\"]==\"$work/none\"][0]; assert (m[\"eviction_possible\"], m[\"evicting_now\"], m[\"stats\"][\"can_evict\"]) == (False, False, 0), m'"
+umount "$work/none"
 check "status text: the daemon's usmfs options" sh -c "'$usmctl' status | grep -q '^  options    rw,.*,size=16M,swap=file:$work/swap\$'"
 code "status --json: the daemon's usmfs options" 0 sh -c "'$usmctl' --json status > '$work/j' && python3 -c 'import json,sys; d=json.load(open(\"$work/j\")); m=[m for m in d[\"mounts\"] if m[\"dir\"]==\"$mnt\"][0]; assert m[\"options\"].endswith(\",size=16M,swap=file:$work/swap\") and \"options\" not in m[\"stats\"], m'"
 check "stat of the root says the daemon is the server" sh -c "'$usmctl' stat '$mnt' | grep -qx '  server     in the daemon (libusmpolicy)'"

@@ -214,7 +214,9 @@ else
 	done
 	export USMFS_SIZE=$size USMFS_SWAP=file
 	start "$mnt" "size=$size,swap=file:$work/swap,allow_other" || finish
-	start "$noswap" "size=$noswap_size,swap=none,allow_other" || finish
+	# the second mount is also the suite's noacl one (posix_acl case)
+	start "$noswap" "size=$noswap_size,swap=none,allow_other,noacl" || finish
+	export USMFS_NOACL_DIR=$noswap
 	# its store's filesystem has about 24M of room for the store (a
 	# store keeps max(256M, 5%) of its filesystem free)
 	if mount -t tmpfs -o size=300M usmfs-lane-store "$storefs" &&
@@ -227,6 +229,29 @@ else
 fi
 export USMFS_NOSWAP_DIR=$noswap USMFS_NOSWAP_SIZE=$noswap_size
 [ "$target" = usmfs ] && export USMFS_NOSWAP_PID=${dpid[$noswap]}
+
+# --- swap=file: naming a file that is not a store (a typo, /etc/shadow):
+# the mount is refused and the file keeps its bytes, mode and mtime
+# (docs/stores.md).  The file is one we made, in our work directory.
+if [ "$target" = usmfs ]; then
+	victim=$work/not-a-store refused=$work/refused
+	printf 'root:$6$precious:19000:0:99999:7:::\n' > "$victim"
+	chmod 640 "$victim"
+	touch -d 2001-01-01 "$victim"
+	before="$(stat -c '%s %a %Y' "$victim") $(sha256sum < "$victim")"
+	mkdir -p "$refused"
+	out=$(timeout -k 5 20 "$daemon" "$refused" -o "size=16M,swap=file:$victim" 2>&1)
+	rc=$?
+	was_mounted=0
+	if mounted "$refused"; then was_mounted=1; unmount "$refused"; fi
+	after="$(stat -c '%s %a %Y' "$victim") $(sha256sum < "$victim")"
+	if [ $rc -ne 0 ] && [ $was_mounted = 0 ] && [ "$after" = "$before" ] &&
+	   [ "${out/not a usmfs store/}" != "$out" ]; then
+		ok "swap=file: on a file that is not a store: refused, file unchanged"
+	else
+		bad "swap=file: on a non-store file: exit $rc, mounted $was_mounted, file '$before' -> '$after', said: $out"
+	fi
+fi
 
 # --- the suite, bounded as a whole too; a case stuck in a request makes
 # the runner call us back to abort the connections

@@ -20,6 +20,7 @@
 	X(rename2, "renameat2 RENAME_NOREPLACE and RENAME_EXCHANGE")	\
 	X(readdir_seek, "readdir d_type, telldir/seekdir")		\
 	X(attrs, "chmod, chown, utimensat (explicit, NOW, OMIT)")	\
+	X(truncate_times, "truncate/ftruncate/O_TRUNC update mtime and ctime") \
 	X(many_files, "ARG files (5000) created, listed, read, removed")	\
 	X(sticky, "sticky directory as two non-root uids (root)")	\
 	X(owner, "new inodes owned by the caller's uid/gid (root)")	\
@@ -73,7 +74,9 @@
 	X(readdir_rename, "ARG entries (5000) renamed while listed: each once, the listing ends") \
 	X(inode_flags, "chattr +i +a +A: FS_IOC_GETFLAGS/SETFLAGS/FSGETXATTR, enforced (root)") \
 	X(rename_whiteout, "renameat2 RENAME_WHITEOUT, trusted.* for root only (root)") \
-	X(overlay_upper, "overlayfs upper and work here: copy-up, whiteouts, renamed dirs (root)")
+	X(overlay_upper, "overlayfs upper and work here: copy-up, whiteouts, renamed dirs (root)") \
+	X(posix_acl, "POSIX ACLs: access ACL enforced, chmod mask, default ACL inherited, noacl (root)") \
+	X(dio_coherent, "ARG rounds (200) of async O_DIRECT writes under buffered readers, read back buffered")
 
 #define X_DECL(n, h) DECLARE_CASE(n);
 CASES(X_DECL)

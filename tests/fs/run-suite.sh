@@ -13,6 +13,7 @@
 #   USMFS_SWAP        none | file
 #   USMFS_NOSWAP_DIR  a second mount with swap=none, for the full-pool case
 #   USMFS_NOSWAP_SIZE its size=
+#   USMFS_NOACL_DIR   a mount with noacl (the lanes use the noswap one)
 #   FS_TIMEOUT_MULT   multiply every case's timeout (slow guests), default 1
 #   FS_SKIP           case names to skip (space-separated)
 #   FS_VERBOSE=1      show every case's output, not only on failure
@@ -58,6 +59,7 @@ fi
 export FS_FRONTEND="$fe"
 export USMFS_SIZE="${USMFS_SIZE:-}" USMFS_SWAP="${USMFS_SWAP:-}"
 export USMFS_NOSWAP_DIR="${USMFS_NOSWAP_DIR:-}" USMFS_NOSWAP_SIZE="${USMFS_NOSWAP_SIZE:-}"
+export USMFS_NOACL_DIR="${USMFS_NOACL_DIR:-}"
 
 root=$dir/fstest.$$
 tmpd=${TMPDIR:-/tmp}

@@ -4,6 +4,7 @@
 #include <limits.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
+#include <time.h>
 
 #include "fstest.h"
 
@@ -356,6 +357,84 @@ DECLARE_CASE(rename2)
 	/* '..' of the moved directory points at its new parent */
 	CHECK(st_of(P("%s/e/d2/..", dir)).st_ino == st_of(P("%s/e", dir)).st_ino,
 	      "'..' not updated by exchange");
+	return 0;
+}
+
+/* ctime is later than @before (coarse clocks: a tick, not a nanosecond) */
+static int ctime_after(const struct stat *st, const struct timespec *before)
+{
+	return st->st_ctim.tv_sec > before->tv_sec ||
+	       (st->st_ctim.tv_sec == before->tv_sec &&
+		st->st_ctim.tv_nsec > before->tv_nsec);
+}
+
+/*
+ * Wait until the filesystem's clock is past @before: a scratch file's
+ * ctime (chmod) shows it.  Timestamps come from a coarse clock, which a
+ * loaded guest can leave behind a 20 ms sleep.
+ */
+static void wait_fs_clock(const char *dir, const struct timespec *before)
+{
+	const char *scratch = P("%s/clock", dir);
+	struct timespec pause = { 0, 10 * 1000 * 1000 };
+	int i;
+
+	put_file(scratch, "", 0, 0644);
+	for (i = 0; i < 500; i++) {
+		struct stat st;
+
+		SYS(chmod(scratch, i % 2 ? 0644 : 0600));
+		st = st_of(scratch);
+		if (ctime_after(&st, before))
+			break;
+		nanosleep(&pause, NULL);
+	}
+	CHECK(i < 500, "the filesystem's clock did not move in 5 s");
+	SYS(unlink(scratch));
+}
+
+/*
+ * A size change updates mtime and ctime, by truncate(2), ftruncate(2) and
+ * O_TRUNC alike (tmpfs does; truncate(2) asks for no times of its own).
+ */
+DECLARE_CASE(truncate_times)
+{
+	const char *f = P("%s/f", dir);
+	static const long sizes[] = { 123, 5 * 4096 + 7, 10, 0 };
+	struct timespec old[2] = { { 1000000000, 0 }, { 1000000000, 0 } };
+	struct stat st;
+	unsigned int i;
+	int fd;
+
+	put_file(f, "", 0, 0644);
+	for (i = 0; i < 3 * sizeof(sizes) / sizeof(sizes[0]); i++) {
+		long size = sizes[i % (sizeof(sizes) / sizeof(sizes[0]))];
+		const char *how = i < 4 ? "truncate" : i < 8 ? "ftruncate" : "O_TRUNC";
+		struct timespec before;
+
+		if (i >= 8)	/* O_TRUNC: from a size to 0 */
+			put_file(f, "abc", 3, 0644);
+		SYS(utimensat(AT_FDCWD, f, old, 0));
+		before = st_of(f).st_ctim;
+		wait_fs_clock(dir, &before);
+		if (i < 4) {
+			SYS(truncate(f, size));
+		} else if (i < 8) {
+			fd = SYS(open(f, O_WRONLY));
+			SYS(ftruncate(fd, size));
+			SYS(close(fd));
+		} else {
+			SYS(close(SYS(open(f, O_WRONLY | O_TRUNC))));
+			size = 0;
+		}
+		st = st_of(f);
+		CHECK(st.st_size == size, "%s to %ld: size %lld", how, size,
+		      (long long)st.st_size);
+		CHECK(st.st_mtim.tv_sec > 1600000000, "%s to %ld left mtime at %lld",
+		      how, size, (long long)st.st_mtim.tv_sec);
+		CHECK(ctime_after(&st, &before), "%s to %ld left ctime at %lld.%09ld",
+		      how, size, (long long)st.st_ctim.tv_sec, st.st_ctim.tv_nsec);
+	}
 	return 0;
 }
 

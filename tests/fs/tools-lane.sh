@@ -8,7 +8,10 @@
 # when MNT is usmfs) from tmpfs to MNT, MNT to MNT and MNT back to tmpfs;
 # every command must exit 0, and the xattrs at the end must be the ones the
 # source had: no computed user.usm.stats copied as an ordinary attribute.
-# chattr +i / +a and lsattr: the flags show and are enforced.
+# chattr +i / +a and lsattr: the flags show and are enforced.  setfacl and
+# getfacl (acl): the same ACL commands on tmpfs and on MNT give the same
+# getfacl listing (access, default, inherited, chmod's mask), cp -a carries
+# the ACLs back to tmpfs, and setfacl --restore of a getfacl dump works.
 # Prints "PASS|FAIL tools-NAME[: why]" per check and ends with
 # "tools: N passed, N failed"; exits 1 on any failure.
 set -u
@@ -129,6 +132,44 @@ else
 	chattr -a "$f" 2>/dev/null
 fi
 rm -f "$f"
+
+# --- setfacl / getfacl (acl): same as on tmpfs, both ways
+# acls DIR: the same ACL commands in DIR (umask 022)
+acls() (
+	umask 022
+	cd "$1" || exit 1
+	mkdir -p acl/d && printf 'x' >acl/f &&
+	setfacl -m u:1001:r,g:2001:rw acl/f &&
+	setfacl -d -m u:1001:rwx,g::r-x,o::- acl/d &&
+	mkdir acl/d/sub && printf 'y' >acl/d/new && chmod 640 acl/f
+)
+# facls DIR: its ACL listing, relative and sorted by file
+facls() { (cd "$1" && find acl | sort | while read -r f; do getfacl -p "$f"; done 2>&1); }
+if acls "$ref" && acls "$t" 2>"$ref/acl.err"; then
+	if [ "$(facls "$t")" = "$(facls "$ref")" ] &&
+	   facls "$t" | grep -q '^default:user:1001:rwx'; then
+		pass setfacl
+	else
+		fail setfacl "getfacl differs from tmpfs': $(diff <(facls "$ref") \
+			<(facls "$t") | head -n 4 | tr '\n' ' ')"
+	fi
+else
+	fail setfacl "setfacl on MNT: $(head -n 1 "$ref/acl.err")"
+fi
+rm -rf "$ref/acl-back" && mkdir "$ref/acl-back" &&
+	cp -a --preserve=all "$t/acl" "$ref/acl-back/" 2>/dev/null
+if [ "$(facls "$ref/acl-back")" = "$(facls "$t")" ]; then
+	pass acl-copy-out
+else
+	fail acl-copy-out "cp -a to tmpfs lost ACLs"
+fi
+if (cd "$t" && getfacl -R -p acl >"$ref/acl.dump" && setfacl -b -R acl &&
+    setfacl --restore="$ref/acl.dump") 2>"$ref/acl.err" &&
+   [ "$(facls "$t")" = "$(facls "$ref")" ]; then
+	pass acl-restore
+else
+	fail acl-restore "setfacl --restore: $(head -n 1 "$ref/acl.err")"
+fi
 
 # data survived every trip
 if cmp -s "$src/d/big" "$t/t2/d/big" && cmp -s "$src/d/big" "$ref/c3/d/big" &&

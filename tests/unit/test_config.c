@@ -565,6 +565,58 @@ static void test_fuzz(void **state)
 	}
 }
 
+/*
+ * USM_CONFIG_CHECK_STORES (usm-policyd --check): a store path naming an
+ * existing file that is not a store is an error of its line, and the file
+ * is left as it was; a path to be created, or "none", is fine.
+ */
+static void test_check_stores(void **state)
+{
+	struct usm_config *cfg = NULL;
+	char victim[600], text[1400], err[1024] = "", back[64] = "";
+	struct stat before, after;
+	FILE *f;
+
+	(void)state;
+	snprintf(victim, sizeof(victim), "%s/shadow", tmpdir);
+	f = fopen(victim, "w");
+	assert_non_null(f);
+	fputs("root:$6$precious:19000::::::\n", f);
+	fclose(f);
+	assert_int_equal(chmod(victim, 0640), 0);
+	assert_int_equal(stat(victim, &before), 0);
+	snprintf(text, sizeof(text),
+		 "[pool]\nswap = fast\n\n[store fast]\npath = file:%s/fast.swap\n\n"
+		 "[store typo]\npath = file:%s\n\n[store off]\npath = none\n",
+		 tmpdir, victim);
+	/* without the flag the paths are not looked at */
+	assert_int_equal(usm_config_parse_string(text, "t.conf", USM_CONFIG_NO_PLUGINS,
+						 &cfg, err, sizeof(err)), 0);
+	usm_config_free(cfg);
+	cfg = NULL;
+	assert_int_equal(usm_config_parse_string(text, "t.conf",
+						 USM_CONFIG_NO_PLUGINS |
+						 USM_CONFIG_CHECK_STORES,
+						 &cfg, err, sizeof(err)), -EINVAL);
+	assert_null(cfg);
+	if (!strstr(err, "t.conf:8: [store typo]: ") || !strstr(err, victim) ||
+	    !strstr(err, "not a usmfs store"))
+		fail_msg("message: \"%s\"", err);
+	assert_int_equal(stat(victim, &after), 0);
+	assert_int_equal(after.st_size, before.st_size);
+	assert_int_equal(after.st_mode, before.st_mode);
+	assert_int_equal(after.st_mtim.tv_sec, before.st_mtim.tv_sec);
+	assert_int_equal(after.st_mtim.tv_nsec, before.st_mtim.tv_nsec);
+	f = fopen(victim, "r");
+	assert_non_null(f);
+	assert_non_null(fgets(back, sizeof(back), f));
+	fclose(f);
+	assert_string_equal(back, "root:$6$precious:19000::::::\n");
+	/* the store to be created was not */
+	snprintf(victim, sizeof(victim), "%s/fast.swap", tmpdir);
+	assert_int_equal(access(victim, F_OK), -1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -577,6 +629,7 @@ int main(void)
 		cmocka_unit_test(test_plugin_error),
 		cmocka_unit_test(test_policy_for),
 		cmocka_unit_test(test_fuzz),
+		cmocka_unit_test(test_check_stores),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -619,18 +619,23 @@ static void test_page_swapped(void **state)
 	struct usm_file *f;
 	usm_frame_t fr;
 	char path[160];
-	FILE *fp;
 	static unsigned char page[USM_PAGE_SIZE];
 
 	(void)state;
-	/* The old server's store: slot 3 holds our page. */
-	snprintf(path, sizeof(path), "%s/swap", be->dir);
-	fp = fopen(path, "w");
-	assert_non_null(fp);
+	/* The old server's store (a store file, with its header): slot 3
+	 * holds our page. */
+	snprintf(path, sizeof(path), "file:%s/swap", be->dir);
 	memset(page, 0x3c, sizeof(page));
-	assert_int_equal(fseek(fp, 3 * USM_PAGE_SIZE, SEEK_SET), 0);
-	assert_int_equal(fwrite(page, 1, sizeof(page), fp), sizeof(page));
-	fclose(fp);
+	{
+		struct usm_store *old = NULL;
+		usm_slot_t s3 = 3;
+		void *b = page;
+
+		assert_int_equal(usm_store_open("default", path, 0, &old, NULL, 0), 0);
+		assert_int_equal(usm_store_claim(old, s3), 0);
+		assert_int_equal(usm_store_write(old, &s3, &b, 1), 0);
+		usm_store_close(old);
+	}
 	{
 		struct usm_ctx_params p = {
 			.ops = &fb_ops, .priv = be, .pool_frames = 16,

@@ -1445,17 +1445,16 @@ static int write_file(const char *name, const char *text, char *path,
 	return 0;
 }
 
-static void test_check(void **state)
+/* pd_main(@argv) with stderr going to check.out: its exit code, and what
+ * it wrote in @buf. */
+static int pd_main_stderr(char **argv, char *buf, size_t len)
 {
-	char good[256], bad[256], out[600], buf[1024] = "";
-	int saved, fd;
+	char out[600];
+	int saved, fd, argc = 0, r;
 	FILE *f;
 
-	(void)state;
-	assert_int_equal(write_file("good.conf", conf_text, good, sizeof(good)), 0);
-	assert_int_equal(write_file("bad.conf",
-				    "[pool]\nlow_watermark = 50%\nevict = nosuchpolicy\n",
-				    bad, sizeof(bad)), 0);
+	while (argv[argc])
+		argc++;
 	snprintf(out, sizeof(out), "%s/check.out", tmpdir);
 	fflush(stderr);
 	saved = dup(2);
@@ -1463,32 +1462,61 @@ static void test_check(void **state)
 	assert_true(saved >= 0 && fd >= 0);
 	dup2(fd, 2);
 	close(fd);
-	{
-		char *argv_good[] = { (char *)"usm-policyd", (char *)"--check",
-				      good, NULL };
-		char *argv_bad[] = { (char *)"usm-policyd", (char *)"--check",
-				     bad, NULL };
-		char *argv_opt[] = { (char *)"usm-policyd", (char *)"--bogus",
-				     NULL };
-		int rg = pd_main(3, argv_good);
-		int rb = pd_main(3, argv_bad);
-		int ro = pd_main(2, argv_opt);
-
-		fflush(stderr);
-		dup2(saved, 2);
-		close(saved);
-		assert_int_equal(rg, 0);
-		assert_int_equal(rb, 1);
-		assert_int_equal(ro, 1);
-	}
+	r = pd_main(argc, argv);
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
 	f = fopen(out, "r");
 	assert_non_null(f);
-	buf[fread(buf, 1, sizeof(buf) - 1, f)] = '\0';
+	buf[fread(buf, 1, len - 1, f)] = '\0';
 	fclose(f);
+	return r;
+}
+
+static void test_check(void **state)
+{
+	char good[256], bad[256], out[600], buf[1024] = "";
+	char *argv_good[] = { (char *)"usm-policyd", (char *)"--check", good, NULL };
+	char *argv_bad[] = { (char *)"usm-policyd", (char *)"--check", bad, NULL };
+	char *argv_opt[] = { (char *)"usm-policyd", (char *)"--bogus", NULL };
+
+	(void)state;
+	assert_int_equal(write_file("good.conf", conf_text, good, sizeof(good)), 0);
+	assert_int_equal(write_file("bad.conf",
+				    "[pool]\nlow_watermark = 50%\nevict = nosuchpolicy\n",
+				    bad, sizeof(bad)), 0);
+	assert_int_equal(pd_main_stderr(argv_good, buf, sizeof(buf)), 0);
+	assert_int_equal(pd_main_stderr(argv_opt, buf, sizeof(buf)), 1);
+	assert_int_equal(pd_main_stderr(argv_bad, buf, sizeof(buf)), 1);
 	/* "FILE:LINE: message" for the bad one */
 	snprintf(out, sizeof(out), "%s:3:", bad);
 	assert_non_null(strstr(buf, out));
 	assert_non_null(strstr(buf, "nosuchpolicy"));
+}
+
+/* --check looks at the stores' files: one that is not a store is refused,
+ * named with its line, and left as it was. */
+static void test_check_store_file(void **state)
+{
+	char victim[300], conf[256], text[800], want[1200], buf[2048] = "";
+	char *argv[] = { (char *)"usm-policyd", (char *)"--check", conf, NULL };
+	struct stat before, after;
+
+	(void)state;
+	assert_int_equal(write_file("passwd", "root:x:0:0:root:/root:/bin/sh\n",
+				    victim, sizeof(victim)), 0);
+	assert_int_equal(stat(victim, &before), 0);
+	snprintf(text, sizeof(text), "[store s]\npath = file:%s\n", victim);
+	assert_int_equal(write_file("store.conf", text, conf, sizeof(conf)), 0);
+	assert_int_equal(pd_main_stderr(argv, buf, sizeof(buf)), 1);
+	snprintf(want, sizeof(want), "%s:2: [store s]: file:%s: exists and is not a usmfs store",
+		 conf, victim);
+	if (!strstr(buf, want))
+		fail_msg("--check said \"%s\"", buf);
+	assert_int_equal(stat(victim, &after), 0);
+	assert_int_equal(after.st_size, before.st_size);
+	assert_int_equal(after.st_mode, before.st_mode);
+	assert_int_equal(after.st_mtim.tv_nsec, before.st_mtim.tv_nsec);
 }
 
 /* A mount given swap=none: its files are never evicted, whatever the
@@ -1597,6 +1625,7 @@ int main(void)
 		cmocka_unit_test_prestate_setup_teardown(test_loop_sigterm, NULL,
 							 test_teardown, &yes),
 		cmocka_unit_test_teardown(test_check, test_teardown),
+		cmocka_unit_test_teardown(test_check_store_file, test_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -37,7 +37,10 @@ SUITE_TIMEOUT=600
 SERVER=0
 SRV_EVICT=0
 QUICK=0
+GUEST_TIMEOUT=900
+BAD_RE='WARNING:|BUG:|Oops|Call Trace|unreferenced object|Kernel panic|general protection fault|Busy inodes|UBSAN:'
 . /vm/conf
+. /vm-lib.sh
 
 fails=0
 # Every result line is also kept in /tmp/results and printed again as one
@@ -48,17 +51,18 @@ result() { echo "$*" | tee -a /tmp/results; }
 step_ok() { result "vm: step $1 ok${2:+ ($2)}"; }
 step_fail() { result "vm: step $1 FAIL${2:+ ($2)}"; fails=$((fails + 1)); }
 
-# step NAME CMD...: run CMD bounded by STEP_TIMEOUT, report it.
+# step NAME CMD...: run CMD bounded by STEP_TIMEOUT (bounded: on timeout
+# the log says what ran, and CMD's processes are killed), report it.
 step() {
 	name=$1
 	shift
-	timeout "$STEP_TIMEOUT" "$@"
+	bounded "$STEP_TIMEOUT" "$name" "$@"
 	rc=$?
 	if [ $rc -eq 0 ]; then
 		step_ok "$name"
 		return 0
 	fi
-	[ $rc -eq 143 ] && rc="timed out after ${STEP_TIMEOUT}s" || rc="exit $rc"
+	[ $rc -eq 124 ] && rc="timed out after ${STEP_TIMEOUT}s" || rc="exit $rc"
 	step_fail "$name" "$rc"
 	return 1
 }
@@ -105,6 +109,41 @@ echo "vm: guest up: $(uname -r), $(grep -c ^processor /proc/cpuinfo) cpus," \
 	"$(awk '/MemTotal/ {print $2 / 1024 " MiB"}' /proc/meminfo)"
 echo "vm: cmdline: $(cat /proc/cmdline)"
 
+# Timeouts follow the guest's speed (a loaded host makes TCG slower): the
+# settings are for a quiet host; calibrate multiplies them by SCALE (also
+# again before the server part, where SCALE can only grow).
+scale_timeouts() {
+	STEP_TIMEOUT=$((STEP_TIMEOUT_BASE * SCALE))
+	SUITE_TIMEOUT=$((SUITE_TIMEOUT_BASE * SCALE))
+	SRV_TIMEOUT=$((SRV_TIMEOUT_BASE * SCALE))
+	FS_TIMEOUT_MULT=$((FS_TIMEOUT_MULT_BASE * SCALE))
+	export STEP_TIMEOUT SUITE_TIMEOUT SRV_TIMEOUT FS_TIMEOUT_MULT SCALE
+	# The guest's own deadline, before the host's (GUEST_TIMEOUT x
+	# SCALE_MAX + a margin): the watchdog below reports what was running.
+	echo $((GUEST_TIMEOUT * SCALE * 100)) >/tmp/lane.deadline
+	# (server-guest.sh and conform-guest.sh read them from here)
+	echo "SCALE=$SCALE STEP_TIMEOUT=$STEP_TIMEOUT SRV_TIMEOUT=$SRV_TIMEOUT FS_TIMEOUT_MULT=$FS_TIMEOUT_MULT" >/tmp/lane.timeouts
+	echo "vm: timeouts: step ${STEP_TIMEOUT}s, suite ${SUITE_TIMEOUT}s, server ${SRV_TIMEOUT}s, fs x$FS_TIMEOUT_MULT, guest $((GUEST_TIMEOUT * SCALE))s"
+}
+STEP_TIMEOUT_BASE=$STEP_TIMEOUT SUITE_TIMEOUT_BASE=$SUITE_TIMEOUT
+SRV_TIMEOUT_BASE=${SRV_TIMEOUT:-300} FS_TIMEOUT_MULT_BASE=$FS_TIMEOUT_MULT
+calibrate
+scale_timeouts
+
+# The watchdog: at the deadline, say what was running (the step, its
+# processes' stacks, the blocked tasks, the server's log) and hand the
+# results over, rather than leaving the host to kill a silent guest.
+(
+	while [ "$(uptime_cs)" -lt "$(cat /tmp/lane.deadline)" ]; do
+		sleep 5
+	done
+	cur=$(cat /tmp/lane.current 2>/dev/null)
+	echo "vm: DEADLINE: the guest ran out of its $(($(cat /tmp/lane.deadline) / 100))s while running '${cur:--}'"
+	diag "guest deadline, running ${cur:--}" "$(pidof fio cp cmp stress-ng fsx rmmod umount mount 2>/dev/null)"
+	result "vm: step guest-deadline FAIL (ran out of time in '${cur:--}')"
+	finish 1
+) &
+
 # kmemleak (debug kernel): forget what boot left unreferenced, so that the
 # scan after rmmod reports only what happened since.
 if [ -w /sys/kernel/debug/kmemleak ]; then
@@ -123,7 +162,8 @@ pool_source
 if step mount mount -t "$MODULE" none /mnt/usm -o size="$SIZE"; then
 	grep " /mnt/usm " /proc/mounts | sed 's/^/vm: mounted: /'
 	noswap=
-	if step mount-noswap mount -t "$MODULE" none /mnt/usm-noswap -o size="$NOSWAP_SIZE",swap=none; then
+	# also the suite's noacl mount (posix_acl case)
+	if step mount-noswap mount -t "$MODULE" none /mnt/usm-noswap -o size="$NOSWAP_SIZE",swap=none,noacl; then
 		noswap=/mnt/usm-noswap
 	fi
 
@@ -134,14 +174,15 @@ if step mount mount -t "$MODULE" none /mnt/usm -o size="$SIZE"; then
 		# overlayfs for overlay_upper (the case skips without it)
 		[ -f /vm/overlay.ko ] && insmod /vm/overlay.ko 2>/dev/null &&
 			echo "vm: overlay.ko loaded"
-		USMFS_SIZE=$SIZE USMFS_SWAP=none USMFS_NOSWAP_DIR=$noswap \
-			USMFS_NOSWAP_SIZE=$NOSWAP_SIZE FS_TIMEOUT_MULT=$FS_TIMEOUT_MULT \
-			timeout "$SUITE_TIMEOUT" sh /fs/run-suite.sh /mnt/usm kmod ${FS_ONLY:-} 2>&1 |
-			tee /tmp/suite.out
+		bounded "$SUITE_TIMEOUT" suite env USMFS_SIZE="$SIZE" USMFS_SWAP=none \
+			USMFS_NOSWAP_DIR="$noswap" USMFS_NOACL_DIR="$noswap" \
+			USMFS_NOSWAP_SIZE="$NOSWAP_SIZE" \
+			FS_TIMEOUT_MULT="$FS_TIMEOUT_MULT" FS_ONLY="${FS_ONLY:-}" \
+			sh -c 'set -o pipefail; sh /fs/run-suite.sh /mnt/usm kmod $FS_ONLY 2>&1 | tee /tmp/suite.out'
 		rc=$?	# the suite's: pipefail is on
 		grep -E '^fs-kmod: [0-9]+ passed' /tmp/suite.out | tail -n 1 >>/tmp/results
 		echo "vm: suite: exit $rc"
-		[ $rc -eq 143 ] && echo "vm: suite: timed out after ${SUITE_TIMEOUT}s"
+		[ $rc -eq 124 ] && echo "vm: suite: timed out after ${SUITE_TIMEOUT}s"
 		[ $rc -ne 0 ] && fails=$((fails + 1))
 		# A case may have left files behind; fio wants room.
 		rm -rf /mnt/usm/* /mnt/usm/.[!.]* 2>/dev/null
@@ -150,17 +191,19 @@ if step mount mount -t "$MODULE" none /mnt/usm -o size="$SIZE"; then
 	fi
 
 	[ "$QUICK" = 1 ] || for engine in psync mmap; do
-		timeout "$STEP_TIMEOUT" fio --name="verify-$engine" --directory=/mnt/usm \
+		bounded "$STEP_TIMEOUT" "fio-$engine" sh -c 'exec "$@" >/tmp/fio.out 2>&1' sh \
+			fio --name="verify-$engine" --directory=/mnt/usm \
 			--ioengine="$engine" --rw=randwrite --bs=4k --size="$FIO_SIZE" \
 			--numjobs=2 --verify=crc32c --do_verify=1 --verify_fatal=1 \
-			--group_reporting --output-format=terse --terse-version=3 \
-			>/tmp/fio.out 2>&1
+			--group_reporting --output-format=terse --terse-version=3
 		rc=$?
 		# terse v3: field 3 is the job name, 5 the error, 47/48 write KiB, KiB/s
 		awk -F';' '/^3;/ { print "vm: fio " $3 ": wrote " $47 " KiB at " $48 " KiB/s, error " $5 }' /tmp/fio.out
 		grep -v '^3;' /tmp/fio.out | head -n 20 | sed 's/^/vm: fio: /'
 		if [ $rc -eq 0 ]; then
 			step_ok "fio-$engine"
+		elif [ $rc -eq 124 ]; then
+			step_fail "fio-$engine" "timed out after ${STEP_TIMEOUT}s"
 		else
 			step_fail "fio-$engine" "exit $rc"
 		fi
@@ -211,35 +254,45 @@ step rmmod rmmod "$MODULE"
 if [ "$SERVER" = 1 ]; then
 	if [ -f /usm/server-guest.sh ]; then
 		echo "vm: server checks: start (eviction checks: $([ "$SRV_EVICT" = 1 ] && echo on || echo off))"
+		calibrate
+		scale_timeouts
 		sh /usm/server-guest.sh run /tmp/results || fails=$((fails + 1))
 	else
 		step_fail srv "no /usm/server-guest.sh in the initramfs"
 	fi
 fi
 
-if [ -w /sys/kernel/debug/kmemleak ]; then
+echo "-" >/tmp/lane.current
+if [ -e /sys/kernel/debug/kmemleak ]; then
+	echo kmemleak >/tmp/lane.current
 	# An object is reported once unreferenced and older than 5 s.
 	sleep 6
-	echo scan >/sys/kernel/debug/kmemleak
-	echo scan >/sys/kernel/debug/kmemleak
-	# (debugfs files have no size: read it)
-	cat /sys/kernel/debug/kmemleak >/tmp/kmemleak.txt
-	if [ -s /tmp/kmemleak.txt ]; then
-		head -n 60 /tmp/kmemleak.txt
-		step_fail kmemleak "suspected leaks"
+	if echo scan >/sys/kernel/debug/kmemleak && echo scan >/sys/kernel/debug/kmemleak; then
+		# (debugfs files have no size: read it)
+		cat /sys/kernel/debug/kmemleak >/tmp/kmemleak.txt
+		n=$(grep -c 'unreferenced object' /tmp/kmemleak.txt)
+		if [ -s /tmp/kmemleak.txt ]; then
+			head -n 60 /tmp/kmemleak.txt
+			step_fail kmemleak "$n suspected leak(s)"
+		else
+			step_ok kmemleak "scanned, nothing unreferenced"
+		fi
 	else
-		step_ok kmemleak
+		# (kmemleak turns itself off, e.g. when its pool runs out)
+		dmesg | grep -i kmemleak | tail -n 5
+		step_fail kmemleak "the scan did not run"
 	fi
 fi
 
-# The same patterns as the host's (lane.sh BAD_RE), on the whole kernel log
-# (the console may have missed quiet messages).
-BAD_RE='WARNING:|BUG:|Oops|Call Trace|unreferenced object|Kernel panic|general protection fault|usmfs: .*(leak|still in use)'
-bad=$(dmesg | grep -c -E "$BAD_RE")
+# The same patterns as the host's (lane.sh BAD_RE, passed in /vm/conf), on
+# the whole kernel log (the console may have missed quiet messages), less
+# the sysrq dumps the guest asked for on a timeout.
+dmesg_judged >/tmp/dmesg.txt
+bad=$(grep -c -E "$BAD_RE" /tmp/dmesg.txt)
 if [ "$bad" -eq 0 ]; then
 	step_ok dmesg-clean
 else
-	dmesg | grep -B 2 -A 20 -E "$BAD_RE" | head -n 80
+	grep -B 2 -A 20 -E "$BAD_RE" /tmp/dmesg.txt | head -n 80
 	step_fail dmesg-clean "$bad bad lines"
 fi
 

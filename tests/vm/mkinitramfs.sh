@@ -116,6 +116,7 @@ if [ -n "$fsdir" ]; then
 fi
 
 install -m 0755 "$VM_DIR/init.sh" "$root/init"
+install -m 0644 "$VM_DIR/guest-lib.sh" "$root/vm-lib.sh"
 printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/sh\n' >"$root/etc/passwd"
 printf 'root:x:0:\nnogroup:x:65534:\n' >"$root/etc/group"
 

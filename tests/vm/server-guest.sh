@@ -39,6 +39,11 @@ SRV_TIMEOUT=300
 STEP_TIMEOUT=180
 FS_TIMEOUT_MULT=4
 [ -r /vm/conf ] && . /vm/conf
+# bounded, diag (guest-lib.sh); the timeouts init.sh scaled to the guest's
+# speed
+. /vm-lib.sh
+# shellcheck disable=SC2046 # "A=1 B=2"
+[ -r /tmp/lane.timeouts ] && export $(cat /tmp/lane.timeouts)
 
 # util-linux's mount, which runs /sbin/mount.TYPE (busybox's runs it only
 # when the kernel refused the mount), by its path: busybox sh runs its own
@@ -56,7 +61,29 @@ fails=0
 
 r_line() { echo "$*"; echo "$*" >>"$RESULTS"; }
 ok() { r_line "vm: step $1 ok${2:+ ($2)}"; }
-ko() { r_line "vm: step $1 FAIL${2:+ ($2)}"; fails=$((fails + 1)); }
+# A failed step shows the server's log since the step began (or its last
+# 40 lines), whatever the failure.
+PD_MARK=0
+ko() {
+	r_line "vm: step $1 FAIL${2:+ ($2)}"
+	fails=$((fails + 1))
+	if [ -s "$PD_LOG" ]; then
+		n=$(wc -l <"$PD_LOG")
+		from=$((PD_MARK + 1))
+		# (nothing new: the last lines; too much: the last 40)
+		[ "$from" -gt "$n" ] && from=$((n - 9))
+		[ $((n - from)) -ge 40 ] && from=$((n - 39))
+		[ "$from" -ge 1 ] || from=1
+		echo "vm: srv: usm-policyd's log, lines $from-$n (for $1):"
+		sed -n "$from,\$p" "$PD_LOG" | sed 's/^/vm: srv: log: /'
+	fi
+	return 0
+}
+# begin NAME: a step starts (the server's log from here is its).
+begin() {
+	echo "$1" >/tmp/lane.current
+	PD_MARK=$(wc -l <"$PD_LOG" 2>/dev/null || echo 0)
+}
 say() { echo "vm: srv: $*"; }
 
 # Bytes of a size with a K/M/G suffix.
@@ -208,11 +235,11 @@ show_stats() {
 srv_fio() {
 	f_name=$1 f_engine=$2 f_size=$3
 	shift 3
-	timeout -k 10 "$SRV_TIMEOUT" fio --name="$f_name" --directory="$MNT" \
+	bounded "$SRV_TIMEOUT" "$f_name" sh -c 'o=$1; shift; exec "$@" >"$o" 2>&1' sh \
+		"/tmp/$f_name.fio" fio --name="$f_name" --directory="$MNT" \
 		--ioengine="$f_engine" --rw=randwrite --bs=4k --size="$f_size" \
 		--numjobs=2 --fallocate=none --verify=crc32c --verify_fatal=1 \
-		--group_reporting --output-format=terse --terse-version=3 "$@" \
-		>"/tmp/$f_name.fio" 2>&1
+		--group_reporting --output-format=terse --terse-version=3 "$@"
 	f_rc=$?
 	awk -F';' '/^3;/ { print "vm: srv: fio " $3 ": wrote " $47 " KiB at " $48 " KiB/s, read " $7 " KiB, error " $5 }' "/tmp/$f_name.fio"
 	grep -v '^3;' "/tmp/$f_name.fio" | head -n 20 | sed 's/^/vm: srv: fio: /'
@@ -222,6 +249,7 @@ srv_fio() {
 # fio_check STEP ENGINE: a verify run over 2 x SRV_FIO_SIZE; passes when
 # fio verified and the files had evictions and swap-ins.
 fio_check() {
+	begin "$1"
 	t0=$(date +%s)
 	snap
 	srv_fio "srv-$2" "$2" "$SRV_FIO_SIZE" --do_verify=1
@@ -259,6 +287,27 @@ c_config() {
 	else
 		ko srv-config-check "$(head -c 200 /tmp/check.out)"
 	fi
+}
+
+# A store path naming a file that is not a store (here one we make): --check
+# refuses it with its line, and the file keeps its bytes, mode and mtime
+# (docs/stores.md).
+c_config_nonstore() {
+	printf 'root:$6$precious:19000:0:99999:7:::\n' >/tmp/victim
+	chmod 640 /tmp/victim
+	touch -d 2001-01-01 /tmp/victim
+	before="$(stat -c '%s %a %Y' /tmp/victim) $(sha256sum </tmp/victim)"
+	printf '[store typo]\npath = file:/tmp/victim\n' >/tmp/victim.conf
+	usm-policyd --check /tmp/victim.conf >/tmp/victim.out 2>&1
+	rc=$?
+	after="$(stat -c '%s %a %Y' /tmp/victim) $(sha256sum </tmp/victim)"
+	if [ $rc -eq 1 ] && grep -q '^/tmp/victim.conf:2: .*not a usmfs store' /tmp/victim.out &&
+		[ "$after" = "$before" ]; then
+		ok srv-config-nonstore "$(cut -c1-100 /tmp/victim.out)"
+	else
+		ko srv-config-nonstore "exit $rc, file '$before' -> '$after': $(head -c 200 /tmp/victim.out)"
+	fi
+	rm -f /tmp/victim /tmp/victim.conf
 }
 
 # A bad option: mount.usmfs refuses it (exit 32, naming it) before
@@ -300,17 +349,21 @@ c_mount() {
 }
 
 # usmctl status (--json and text): the mount, with the root stats' source,
-# server and evicting keys as on the FUSE frontend (a string, 0 or 1).
+# server and evicting keys as on the FUSE frontend (a string, 0 or 1), and
+# whether eviction is possible (a server that evicts, a store) and going on
+# now.
 c_usmctl() {
 	usmctl status >/tmp/st.txt 2>&1
 	if usmctl --json status >/tmp/st.json 2>&1 &&
 		grep -q "\"dir\": \"$MNT\"" /tmp/st.json && grep -q '"frontend": "kmod"' /tmp/st.json &&
 		grep -q '"source": "[a-z+]*"' /tmp/st.json && grep -q '"server": 1' /tmp/st.json &&
 		grep -q '"evicting": [01]' /tmp/st.json &&
+		grep -q '"eviction_possible": true, "evicting_now": \(true\|false\)' /tmp/st.json &&
 		grep -q '^  source     [a-z+]*$' /tmp/st.txt &&
 		grep -q '^  server     attached (usm-policyd)$' /tmp/st.txt &&
-		grep -q '^  evicting   \(yes\|no\)$' /tmp/st.txt; then
-		ok srv-usmctl "$(grep -E '^  (source|server|evicting) ' /tmp/st.txt | tr -s ' ' | tr '\n' ';')"
+		grep -q '^  eviction   possible$' /tmp/st.txt &&
+		grep -q '^  evicting   \(now (.*)\|no\)$' /tmp/st.txt; then
+		ok srv-usmctl "$(grep -E '^  (source|server|eviction|evicting) ' /tmp/st.txt | tr -s ' ' | tr '\n' ';')"
 	else
 		ko srv-usmctl "$(head -c 300 /tmp/st.json)"
 	fi
@@ -341,14 +394,15 @@ c_evict_granted() {
 
 # 4x the pool into a file and back, byte for byte.
 c_copy4x() {
+	begin srv-copy4x
 	t0=$(date +%s)
 	mib=$(($(bytes "$SRV_POOL") >> 20))
 	dd if=/dev/urandom of=/tmp/src bs=1M count=$((4 * mib)) 2>/dev/null
 	snap
 	t1=$(date +%s)
-	if ! timeout -k 10 "$SRV_TIMEOUT" cp /tmp/src "$MNT/copy4x" 2>/tmp/cp.out; then
+	if ! bounded "$SRV_TIMEOUT" srv-copy4x-cp sh -c 'exec cp /tmp/src "$1" 2>/tmp/cp.out' sh "$MNT/copy4x"; then
 		ko srv-copy4x "cp of $((4 * mib)) MiB: $(head -c 200 /tmp/cp.out)"
-	elif t2=$(date +%s) && ! timeout -k 10 "$SRV_TIMEOUT" cmp /tmp/src "$MNT/copy4x" >/tmp/cp.out 2>&1; then
+	elif t2=$(date +%s) && ! bounded "$SRV_TIMEOUT" srv-copy4x-cmp sh -c 'exec cmp /tmp/src "$1" >/tmp/cp.out 2>&1' sh "$MNT/copy4x"; then
 		ko srv-copy4x "cmp: $(head -c 200 /tmp/cp.out)"
 	else
 		evsi "$MNT/copy4x"
@@ -371,6 +425,7 @@ c_copy4x() {
 # of it.
 XATTR_CHANGES=10
 c_xattr_evict() {
+	begin srv-xattr-evict
 	t0=$(date +%s)
 	if [ "$SRV_EVICT" = 1 ]; then
 		sz=$(($(bytes "$SRV_SIZE") * 3 / 2 >> 20))M
@@ -382,11 +437,11 @@ c_xattr_evict() {
 	snap
 	(
 		while [ ! -e /tmp/busy.stop ]; do
-			timeout -k 10 "$SRV_TIMEOUT" fio --name=busy --directory="$MNT" \
+			bounded "$SRV_TIMEOUT" srv-xattr-evict-fio sh -c 'exec "$@" >>/tmp/busy.fio 2>&1' sh \
+				fio --name=busy --directory="$MNT" \
 				--rw=randwrite --bs=4k --size="$sz" --overwrite=1 \
 				--fallocate=none --verify=crc32c --do_verify=1 --verify_fatal=1 \
-				--output-format=terse --terse-version=3 >>/tmp/busy.fio 2>&1 ||
-				exit $?
+				--output-format=terse --terse-version=3 || exit $?
 		done
 	) &
 	fpid=$!
@@ -447,12 +502,12 @@ c_suite() {
 		ko srv-mount2 "$(pd_count) servers after a second mount"
 	fi
 	t0=$(date +%s)
-	USMFS_SIZE=$SRV_SUITE_SIZE USMFS_SWAP=file USMFS_NOSWAP_DIR='' \
-		USMFS_RESTART_CMD="sh /usm/server-guest.sh restart" \
-		FS_TIMEOUT_MULT=$FS_TIMEOUT_MULT \
-		timeout "$SRV_TIMEOUT" sh /fs/run-suite.sh "$MNT2" kmod \
-		evict_verify evict_mmap evict_policy_change server_restart 2>&1 |
-		awk '{ sub(/^fs-kmod: /, "fs-kmod-evict: "); print; fflush() }' | tee /tmp/srv-suite.out
+	begin srv-suite
+	bounded "$SRV_TIMEOUT" srv-suite env USMFS_SIZE="$SRV_SUITE_SIZE" USMFS_SWAP=file \
+		USMFS_NOSWAP_DIR='' USMFS_RESTART_CMD="sh /usm/server-guest.sh restart" \
+		FS_TIMEOUT_MULT="$FS_TIMEOUT_MULT" sh -c 'set -o pipefail
+		sh /fs/run-suite.sh "$1" kmod evict_verify evict_mmap evict_policy_change server_restart 2>&1 |
+		awk '\''{ sub(/^fs-kmod: /, "fs-kmod-evict: "); print; fflush() }'\'' | tee /tmp/srv-suite.out' sh "$MNT2"
 	rc=$?	# the suite's: pipefail is on
 	line=$(grep -E '^fs-kmod-evict: [0-9]+ passed' /tmp/srv-suite.out | tail -n 1)
 	[ -n "$line" ] && echo "$line" >>"$RESULTS"
@@ -460,7 +515,7 @@ c_suite() {
 	if [ $rc -eq 0 ] && [ -n "$line" ] && ! echo "$line" | grep -q ' 0 passed'; then
 		ok srv-suite "${line#fs-kmod-evict: }; $d"
 	else
-		[ $rc -eq 143 ] && d="timed out; $d"
+		[ $rc -eq 124 ] && d="timed out after ${SRV_TIMEOUT}s; $d"
 		ko srv-suite "exit $rc: ${line:-no count}; $d"
 	fi
 	if [ "$(pd_count)" -ne 1 ]; then
@@ -482,6 +537,7 @@ c_suite() {
 # by a first run) once it is swapping in, 3 s without a server, a restart,
 # and the run still verifies.
 c_kill_fio() {
+	begin srv-kill-fio
 	t0=$(date +%s)
 	if ! srv_fio srv-kill psync "$SRV_KILL_SIZE" --do_verify=0; then
 		ko srv-kill-fio "the write phase failed"
@@ -573,6 +629,7 @@ c_dead() {
 
 # After the restart, the pages the dead server had swapped out come back.
 c_restart_swapped() {
+	begin srv-restart-swapped
 	t0=$(date +%s)
 	sw=$(sum_stat swapped "$MNT"/srv-kill.*)
 	x=$(mstat "$MNT" swapped)
@@ -713,6 +770,7 @@ run() {
 	t_all=$(date +%s)
 	setup
 	c_config
+	c_config_nonstore
 	if ! timeout "$STEP_TIMEOUT" insmod "/vm/$MODULE.ko" pool="$SRV_POOL"; then
 		ko srv-insmod "pool=$SRV_POOL"
 		return 1

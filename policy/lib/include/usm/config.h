@@ -74,10 +74,14 @@ struct usm_config {
 /*
  * Load and validate a config file (or, for _string, text named @fname).
  * Plugins are loaded (so that rules may name their policies) unless
- * @flags has USM_CONFIG_NO_PLUGINS.  0 and *@out, or -errno with
- * "FILE:LINE: message" in @err.
+ * @flags has USM_CONFIG_NO_PLUGINS.  With USM_CONFIG_CHECK_STORES, each
+ * store's path is also looked at as usm_store_open() would (without
+ * changing anything: usm_store_check()), so that a path naming a file that
+ * is not a store is an error of its line (usm-policyd --check).  0 and
+ * *@out, or -errno with "FILE:LINE: message" in @err.
  */
 #define USM_CONFIG_NO_PLUGINS	0x1u
+#define USM_CONFIG_CHECK_STORES	0x2u
 int usm_config_load(const char *path, unsigned int flags,
 		    struct usm_config **out, char *err, size_t errlen);
 int usm_config_parse_string(const char *text, const char *fname,

@@ -3,17 +3,25 @@
  * usm/swap.h - backing stores for evicted pages.
  *
  * Specs: "none" (nothing can be evicted to it: allocation gives -ENOSPC),
- * "file:PATH" (a sparse file of 4 KiB slots; slot s lives at offset
- * s * 4096).  Slot numbers are stable: a restarted server reopens the same
- * file with USM_STORE_KEEP and claims the slots the kernel still lists,
- * then reads them back.  Freed slots are reused lowest first by
- * usm_store_alloc(), next-fit by usm_store_alloc_run().  With
- * USM_STORE_DIRECT, page-aligned buffers are written with O_DIRECT where
- * the filesystem allows it.
+ * "file:PATH" (a sparse file: a header page, then 4 KiB slots; slot s
+ * lives at offset (s + 1) * 4096).  Slot numbers are stable: a restarted
+ * server reopens the same file with USM_STORE_KEEP and claims the slots
+ * the kernel still lists, then reads them back.  Freed slots are reused
+ * lowest first by usm_store_alloc(), next-fit by usm_store_alloc_run().
+ * With USM_STORE_DIRECT, page-aligned buffers are written with O_DIRECT
+ * where the filesystem allows it.
  *
- * A file store is created with mode 0600 (O_NOFOLLOW); an existing path
- * that is a symlink, not a regular file, or not owned by the caller's
- * effective uid is refused with -EPERM and a message.
+ * A store only truncates, chmods or writes a file it created
+ * (docs/stores.md): a new file is created exclusively (O_CREAT | O_EXCL |
+ * O_NOFOLLOW, mode 0600) with a header (USM_STORE_MAGIC, a version, the
+ * page size, a random identity, the store's name, when it was created).
+ * An existing path is used only if it is a regular file owned by the
+ * caller's effective uid, not a symlink, and either carries that header
+ * (a store file: its slots are kept with USM_STORE_KEEP, else dropped:
+ * the file is cut back to its header, which keeps its identity) or is
+ * empty (adopted).  Anything else is refused with a message naming it and
+ * left as it was: -EPERM (symlink, not regular, another owner), -EEXIST
+ * (not a store file, or another format).
  *
  * A store is not locked: its owner (a usm_ctx) serialises calls.
  */
@@ -43,6 +51,18 @@ struct usm_store;
 int usm_store_open(const char *name, const char *spec, unsigned int flags,
 		   struct usm_store **out, char *err, size_t errlen);
 void usm_store_close(struct usm_store *st);
+
+/* The first 8 bytes of a store file. */
+#define USM_STORE_MAGIC	"USMSTORE"
+
+/*
+ * Would usm_store_open() accept @spec?  Looks without changing anything
+ * (usm-policyd --check): 0 for "none", a file: path whose directory exists
+ * (the file would be created), an empty file or a store file of ours;
+ * else -errno and the message usm_store_open() would give.  Not checked:
+ * whether another store holds the file now.
+ */
+int usm_store_check(const char *spec, char *err, size_t errlen);
 
 const char *usm_store_name(const struct usm_store *st);
 const char *usm_store_spec(const struct usm_store *st);
@@ -84,15 +104,19 @@ int usm_store_sync(struct usm_store *st);
 uint64_t usm_store_slots_used(const struct usm_store *st);
 
 /*
- * A file store never fills the filesystem it lives on: it keeps
- * max(USM_STORE_RESERVE_MIN, USM_STORE_RESERVE_PCT % of the filesystem)
- * free, and usm_store_alloc() gives -ENOSPC past that.  usm_store_room()
- * is how many more slots fit now (0 for "none").  usm_store_set_reserve()
- * overrides the reserve in bytes (0 = the default).
+ * A file store never fills the filesystem it lives on: it grows only while
+ * the filesystem keeps max(USM_STORE_RESERVE_MIN, USM_STORE_RESERVE_PCT %
+ * of its size) free, and allocations give -ENOSPC past that.  The free
+ * slots inside the file (below the highest slot in use) are its own: they
+ * are reused whatever the filesystem has free.  usm_store_room() is how
+ * many more slots it can take now (those free slots plus what fits above
+ * the reserve; 0 for "none"); usm_store_reserve() the reserve in bytes;
+ * usm_store_set_reserve() overrides it (0 = the default).
  */
 #define USM_STORE_RESERVE_MIN	(256ULL << 20)
 #define USM_STORE_RESERVE_PCT	5
 uint64_t usm_store_room(const struct usm_store *st);
+uint64_t usm_store_reserve(const struct usm_store *st);
 void usm_store_set_reserve(struct usm_store *st, uint64_t bytes);
 
 #ifdef __cplusplus

@@ -344,6 +344,25 @@ void usm_file_stats(struct usm_ctx *ctx, struct usm_file *f,
 		    struct usm_file_stats *st);
 void usm_pool_stats(struct usm_ctx *ctx, struct usm_pool_stats *st);
 
+/*
+ * A store of a context, for logs and status: store @i (0 = the default
+ * store, then the named ones; "none" only as the default).  @room is how
+ * many more pages it can take now (usm_store_room: its free slots, and its
+ * filesystem's free space above @reserve bytes); @writable 0 for "none".
+ * 0, or -ENOENT past the last.  @name and @spec live as long as @ctx.
+ */
+struct usm_store_info {
+	const char *name, *spec;
+	int writable;
+	uint64_t used, room, reserve;
+};
+int usm_ctx_store_info(struct usm_ctx *ctx, unsigned int i,
+		       struct usm_store_info *out);
+/* One line about @si for a log ("store default (file:/x) can take 1.5G
+ * more ..."); returns 1 when it is a warning (a store that can take
+ * nothing: nothing will be evicted to it). */
+int usm_store_describe(const struct usm_store_info *si, char *buf, size_t len);
+
 /* "resident=BYTES swapped=BYTES faults=N evictions=N swapins=N hits=N
  * alloc=NAME evict=NAME" - the value of user.usm.stats.  Returns the
  * length (may exceed @len). */
