@@ -22,9 +22,18 @@
 #include "usmfs.h"
 #include "chan.h"
 
-/* Queue the SWAPIN_REQUEST (or CANCELLED) of @si.  Under chan.req_lock. */
+/*
+ * Queue the SWAPIN_REQUEST (or CANCELLED) of @si.  Under chan.req_lock.
+ *
+ * A request goes out only while the page's entry is still the request's
+ * busy one, checked and queued under the xarray's lock: truncation erases
+ * the entry under that lock and queues TRUNCATED (the slot is the server's
+ * to free) after it, so a request for a slot the page no longer owns never
+ * follows its TRUNCATED, nor reaches a server that never heard of it.
+ */
 static void usmfs_queue_swapin(struct usmfs_swapin *si, u16 type)
 {
+	struct usmfs_inode_info *info;
 	struct usmfs_event ev;
 
 	if (!usmfs_chan_evicting() || !si->inode)
@@ -37,8 +46,15 @@ static void usmfs_queue_swapin(struct usmfs_swapin *si, u16 type)
 	ev.u.swapin.slot = usmfs_e_slot(si->busy);
 	ev.u.swapin.store_id = usmfs_e_store(si->busy);
 	ev.u.swapin.token = si->token;
-	if (usmfs_queue(&ev) && type == USMFS_EV_SWAPIN_REQUEST)
+	if (type != USMFS_EV_SWAPIN_REQUEST) {
+		usmfs_queue(&ev);
+		return;
+	}
+	info = USMFS_I(si->inode);
+	xa_lock(&info->frames);
+	if (xa_load(&info->frames, si->index) == si->busy && usmfs_queue(&ev))
 		si->queued = true;
+	xa_unlock(&info->frames);
 }
 
 /*
@@ -264,6 +280,13 @@ int usmfs_cmd_swapin_done(struct usmfs_cmd *c)
 	if (si->dev != c->dev || si->ino != c->ino ||
 	    si->index != c->u.swapin.index || si->frame != c->u.swapin.frame) {
 		err = -ESTALE;
+		goto out;
+	}
+	if (status == ESTALE && (!si->inode ||
+				 xa_load(&USMFS_I(si->inode)->frames,
+					 si->index) != si->busy)) {
+		/* Not the page's slot any more (truncated): look again. */
+		usmfs_swapin_end(si, USMFS_SI_GONE, 0);
 		goto out;
 	}
 	if (status) {

@@ -10,6 +10,8 @@
  *         chan.req_lock             (swap-in requests, swapin.c)
  *           usmfs_inode_info.frames xa_lock
  *             usmfs_pool.lock
+ *             chan.qlock            (event queue: a SWAPIN_REQUEST is
+ *                                    queued under the entry's xa_lock)
  *   usmfs_inode_info.lock (policy and xattrs) nests inside nothing of ours.
  *
  *   usmfs_pool.mounts_lock         (the mounts; kill_sb takes it first)

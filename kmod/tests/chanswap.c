@@ -13,6 +13,10 @@
  *		page is swapped again and comes back when asked;
  *   detach	the server closes /dev/usmfs with a request out: the frame
  *		comes back then (no mapping of the pool remains);
+ *   punch	the page is punched out while its request is out (TRUNCATED
+ *		follows the request): the server answers ESTALE (not that
+ *		page's slot any more), and the reader, told the page changed,
+ *		reads the hole (zeroes), not EIO; the frame comes back;
  *   umount	the mount goes with a request out: no busy inodes, the frame
  *		stays the request's until SWAPIN_DONE, which frees it.
  */
@@ -23,6 +27,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <poll.h>
+#include <time.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
@@ -53,6 +59,18 @@ static void attach(struct srv *s)
 	CHECK(s->pool != MAP_FAILED, "mmap of the pool: %s", strerror(errno));
 	while (next_event(s->fd, &ev) && ev.type != USMFS_EV_REPLAY_DONE)
 		;
+}
+
+/* Mount usmfs on @dir with @opts and attach as a server; 1 on failure. */
+static int mount_attach(struct srv *s, const char *dir, const char *opts)
+{
+	mkdir(dir, 0755);
+	if (mount("none", dir, "usmfs", 0, opts)) {
+		fprintf(stderr, "chantest: mount %s: %s\n", dir, strerror(errno));
+		return 1;
+	}
+	attach(s);
+	return 0;
 }
 
 static void detach(struct srv *s)
@@ -185,6 +203,55 @@ static pid_t reader(const char *path, int tag)
 	return pid;
 }
 
+/* A child that reads page 0 of @path: exit 0 when it reads a whole page of
+ * zeroes, 2 on EIO, 1 otherwise. */
+static pid_t zero_reader(const char *path)
+{
+	static const unsigned char zero[PG];
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		unsigned char got[PG];
+		int f = open(path, O_RDONLY);
+		ssize_t n = f < 0 ? -1 : pread(f, got, PG, 0);
+
+		_exit(n == PG && !memcmp(got, zero, PG) ? 0 : n < 0 && errno == EIO ? 2 : 1);
+	}
+	return pid;
+}
+
+/* punch: the page goes while its request is out; ESTALE is "changed". */
+static void punched(struct srv *s, const char *path, uint64_t ino, unsigned char *slot)
+{
+	struct usmfs_event rq, ev;
+	long used;
+	pid_t pid;
+	int f, st = -1;
+
+	evict(s, ino, slot);
+	used = pool_stat("used");
+	pid = zero_reader(path);
+	if (!wait_ev(s, USMFS_EV_SWAPIN_REQUEST, ino, &rq)) {
+		CHECK(0, "punch: no SWAPIN_REQUEST");
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		return;
+	}
+	f = open(path, O_RDWR);
+	CHECK(f >= 0 && fallocate(f, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, PG) == 0,
+	      "punch: fallocate: %s", strerror(errno));
+	close(f);
+	CHECK(wait_ev(s, USMFS_EV_TRUNCATED, ino, &ev) && ev.u.range.start == 0,
+	      "punch: no TRUNCATED after the request");
+	CHECK(swapin_done(s, &rq, ESTALE) == 0, "punch: SWAPIN_DONE ESTALE refused");
+	waitpid(pid, &st, 0);
+	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+	      "punch: the reader did not read the hole (exit %d, 2: EIO)",
+	      WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+	CHECK(pool_stat("used") == used, "punch: used %ld, was %ld (the request's frame)",
+	      pool_stat("used"), used);
+}
+
 /* A reader's SWAPIN_REQUEST for page 0 of @ino, the reader killed. */
 static int orphan(struct srv *s, const char *path, uint64_t ino, struct usmfs_event *rq)
 {
@@ -226,12 +293,8 @@ int t_swapin(const char *dir)
 	long used;
 	int r;
 
-	mkdir(dir, 0755);
-	if (mount("none", dir, "usmfs", 0, "size=4M,swapin_timeout=2s")) {
-		fprintf(stderr, "chantest: mount %s: %s\n", dir, strerror(errno));
+	if (mount_attach(&s, dir, "size=4M,swapin_timeout=2s"))
 		return 1;
-	}
-	attach(&s);
 	snprintf(pa, sizeof(pa), "%s/a", dir);
 	snprintf(pb, sizeof(pb), "%s/b", dir);
 	ino = new_page(&s, dir, "a", 'A', &fr);
@@ -283,6 +346,10 @@ int t_swapin(const char *dir)
 		serve(&s, pa, ino, slot, "after detach");
 	}
 
+	punched(&s, pa, ino, slot);
+	/* The hole filled again, for the next case. */
+	ino = new_page(&s, dir, "a", 'A', &fr);
+
 	/* umount: no busy inodes; the frame is freed by the answer. */
 	evict(&s, ino, slot);
 	if (orphan(&s, pa, ino, &rq)) {
@@ -296,7 +363,108 @@ int t_swapin(const char *dir)
 		umount(dir);
 	}
 	detach(&s);
-	printf("swapin: killed, timed-out, detached and unmounted swap-ins kept their frames\n");
+	printf("swapin: killed, timed-out, detached, punched and unmounted swap-ins kept their frames\n");
+	return failed;
+}
+
+/* The next event, waiting at most @ms: 1, or 0 when none came. */
+static int ev_within(int fd, struct usmfs_event *ev, int ms)
+{
+	struct pollfd pf = { .fd = fd, .events = POLLIN };
+
+	return poll(&pf, 1, ms) == 1 && read(fd, ev, sizeof(*ev)) == sizeof(*ev);
+}
+
+/*
+ * One round of swaprace: a reader faults page 0 of @ino (swapped) while
+ * this process punches it out.  Requests before the TRUNCATED are served;
+ * one after it names a slot the page gave back: counted in *@late.
+ */
+static void race_round(struct srv *s, const char *path, uint64_t ino,
+		       const unsigned char *slot, unsigned int spin, int *late)
+{
+	struct usmfs_event ev;
+	int go[2], f, trunc = 0, st;
+	pid_t pid;
+	char c;
+
+	CHECK(pipe(go) == 0, "pipe");
+	pid = fork();
+	if (pid == 0) {
+		unsigned char buf[PG];
+		int fd = open(path, O_RDONLY);
+
+		close(go[0]);
+		(void)!write(go[1], "r", 1);
+		_exit(pread(fd, buf, PG, 0) < 0);
+	}
+	close(go[1]);
+	(void)!read(go[0], &c, 1);
+	close(go[0]);
+	for (volatile unsigned int i = 0; i < spin; i++)
+		;
+	f = open(path, O_RDWR);
+	CHECK(f >= 0 && fallocate(f, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, PG) == 0,
+	      "swaprace: punch: %s", strerror(errno));
+	close(f);
+	/* Until the reader is gone and the queue quiet. */
+	for (;;) {
+		if (!ev_within(s->fd, &ev, 20)) {
+			if (waitpid(pid, &st, WNOHANG) == pid)
+				break;
+			continue;
+		}
+		if (ev.ino != ino)
+			continue;
+		if (ev.type == USMFS_EV_TRUNCATED) {
+			trunc = 1;
+		} else if (ev.type == USMFS_EV_SWAPIN_REQUEST) {
+			if (trunc)
+				(*late)++;
+			else
+				memcpy(s->pool + ev.u.swapin.frame * PG, slot, PG);
+			swapin_done(s, &ev, trunc ? ESTALE : 0);
+		}
+	}
+	CHECK(trunc, "swaprace: no TRUNCATED");
+}
+
+/*
+ * chantest swaprace DIR N: N rounds of a read of a swapped page racing a
+ * hole punch over it.  No SWAPIN_REQUEST may follow the TRUNCATED that
+ * gave its slot back to the server (the server may have reused it).
+ */
+int t_swaprace(const char *dir, int rounds)
+{
+	static unsigned char slot[PG];
+	struct usmfs_event ev;
+	unsigned char buf[PG];
+	struct srv s;
+	char pa[512];
+	uint64_t ino, fr;
+	int late = 0, f;
+
+	if (mount_attach(&s, dir, "size=4M,swapin_timeout=5s"))
+		return 1;
+	snprintf(pa, sizeof(pa), "%s/r", dir);
+	ino = new_page(&s, dir, "r", 'A', &fr);
+	srand((unsigned int)time(NULL));
+	for (int i = 0; i < rounds && !failed; i++) {
+		if (i) {	/* the hole filled again */
+			f = open(pa, O_RDWR);
+			fill(buf, 'A');
+			CHECK(f >= 0 && pwrite(f, buf, PG, 0) == PG, "swaprace: write");
+			close(f);
+			CHECK(wait_ev(&s, USMFS_EV_PAGES_ALLOCATED, ino, &ev),
+			      "swaprace: no PAGES_ALLOCATED");
+		}
+		evict(&s, ino, slot);
+		race_round(&s, pa, ino, slot, (unsigned int)rand() % 20000, &late);
+	}
+	CHECK(late == 0, "swaprace: %d SWAPIN_REQUESTs after their page's TRUNCATED", late);
+	detach(&s);
+	umount(dir);
+	printf("swaprace: %d rounds, %d requests after TRUNCATED\n", rounds, late);
 	return failed;
 }
 

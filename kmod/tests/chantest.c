@@ -881,8 +881,10 @@ int main(int argc, char **argv)
 		return t_mapcmp(argv[2], argv[3]);
 	if (argc >= 3 && !strcmp(argv[1], "swapin"))
 		return t_swapin(argv[2]);
+	if (argc >= 4 && !strcmp(argv[1], "swaprace"))
+		return t_swaprace(argv[2], atoi(argv[3]));
 	if (argc >= 4 && !strcmp(argv[1], "fuzz"))
 		return t_fuzz(atoi(argv[2]), atol(argv[3]), argc >= 5 ? argv[4] : NULL);
-	fprintf(stderr, "usage: chantest open|noroot|hello|events DIR|overflow DIR N|fuzz S MAX [SCRATCH]|swapin DIR|mapcmp FILE REF|xattr PATH NAME [VALUE]\n");
+	fprintf(stderr, "usage: chantest open|noroot|hello|events DIR|overflow DIR N|fuzz S MAX [SCRATCH]|swapin DIR|swaprace DIR N|mapcmp FILE REF|xattr PATH NAME [VALUE]\n");
 	return 2;
 }

@@ -27,6 +27,7 @@ int next_event(int fd, struct usmfs_event *ev);
 long pool_stat(const char *key);
 uint32_t cmd1(int fd, struct usmfs_cmd *c);
 int t_swapin(const char *dir);
+int t_swaprace(const char *dir, int rounds);
 int t_mapcmp(const char *file, const char *ref);
 
 #endif

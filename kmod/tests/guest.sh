@@ -246,6 +246,10 @@ check chan-fuzz-mount-intact cmp /tmp/cf /mnt/u/cf
 # A swap-in whose reader was killed, timed out, lost its server or its
 # mount keeps its frame until the server answers (kmod/swapin.c).
 checkv chan-swapin-owned /kt/chantest swapin /mnt/si
+# Reads of a swapped page racing hole punches over it: no SWAPIN_REQUEST
+# comes after the TRUNCATED that gave its slot back (the old module sent
+# one about every few hundred rounds).
+checkv chan-swapin-trunc-order /kt/chantest swaprace /mnt/sr 400
 rm -f /mnt/u/cf /mnt/u/fz
 # Unmounting while the server evicts, grants and lists and sampling runs
 # (lifetest.c: the kernel log stays free of "Busy inodes" and warnings);
@@ -370,6 +374,8 @@ if [ -x /kt/usm-policyd ]; then
 	. /kt/server.sh
 	# --- reads of evicted pages with the pool full and the server stopped ---
 	. /kt/poolfull.sh
+	# --- usm-policyd killed again and again during swap-ins ---
+	. /kt/killswap.sh
 else
 	ko chan-policyd "no /kt/usm-policyd"
 fi

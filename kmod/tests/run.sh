@@ -68,7 +68,8 @@ for rel in "$@"; do
 	# (a quick look while developing)
 	[ -z "${KT_EXTRA:-}" ] || cp $KT_EXTRA "$d/root/kt/"
 	cp "${KT_GUEST:-$TOP/kmod/tests/guest.sh}" "$d/root/init"
-	cp "$TOP/kmod/tests/server.sh" "$TOP/kmod/tests/poolfull.sh" "$d/root/kt/"
+	cp "$TOP/kmod/tests/server.sh" "$TOP/kmod/tests/poolfull.sh" "$TOP/kmod/tests/killswap.sh" \
+		"$d/root/kt/"
 	chmod +x "$d/root/init"
 	# no_timer_check: a loaded host can make TCG miss the IO-APIC timer
 	# check at boot ("IO-APIC + timer doesn't work!", a panic; seen in CI).

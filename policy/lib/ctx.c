@@ -1163,7 +1163,8 @@ static size_t evict_batch_locked(struct usm_ctx *ctx, struct usm_file *f,
 			pp->in_policy = false;
 			f->in_policy--;
 		}
-		if (pp->state != USM_PS_RESIDENT || pp->pg.pins || pp->busy) {
+		if (pp->state != USM_PS_RESIDENT || pp->pg.pins || pp->busy ||
+		    pp->slot_held) {
 			/* The policy gave a page it must not: keep it. */
 			if (pp->state == USM_PS_RESIDENT)
 				policy_insert(f, pp);
@@ -1725,9 +1726,13 @@ placed:
 			page_to_swapped(ctx, f, pp, cs, slot);
 			return -EIO;
 		}
-		slot_free_locked(ctx, cs, slot);
-		pp->slot = USM_SLOT_NONE;
-		pp->store = NULL;
+		if (flags & USM_FAULT_KEEP_SLOT) {
+			pp->slot_held = true;	/* usm_swapin_settle() */
+		} else {
+			slot_free_locked(ctx, cs, slot);
+			pp->slot = USM_SLOT_NONE;
+			pp->store = NULL;
+		}
 		pp->state = USM_PS_RESIDENT;
 		policy_insert(f, pp);
 		f->faults++;
@@ -1943,6 +1948,68 @@ int usm_page_swapped(struct usm_ctx *ctx, struct usm_file *f, uint64_t index,
 out:
 	ctx_unlock(ctx);
 	return rc;
+}
+
+int usm_swapin_settle(struct usm_ctx *ctx, struct usm_file *f, uint64_t index,
+		      usm_frame_t frame, enum usm_swapin_fate fate)
+{
+	struct usm_ppage *pp;
+	struct usm_cstore *cs;
+	usm_slot_t slot;
+	void *e;
+	int rc = 0;
+
+	pthread_mutex_lock(&ctx->lock);
+	e = usm_pm_lookup(&f->map, index);
+	pp = usm_entry_is_page(e) ? e : NULL;
+	if (!pp || !pp->slot_held || pp->pg.frame != frame) {
+		rc = -ENOENT;
+		goto out;
+	}
+	cs = pp->store;
+	slot = pp->slot;
+	pp->slot_held = false;
+	switch (fate) {
+	case USM_SWAPIN_UNTOLD:
+		if (pp->state == USM_PS_RESIDENT && !pp->busy && !pp->pg.pins) {
+			policy_remove(f, pp);
+			page_clear_frame(ctx, f, pp);
+			page_to_swapped(ctx, f, pp, cs, slot);
+			f->swapins--;
+			ctx->swapins--;
+			break;
+		}
+		/* In use here meanwhile: keep the slot rather than guess. */
+		pp->slot_held = true;
+		rc = -EBUSY;
+		break;
+	case USM_SWAPIN_GONE:
+		usm_pm_delete(&f->map, index);
+		page_drop(ctx, f, pp, false);	/* frees frame and slot */
+		break;
+	default:
+		slot_free_locked(ctx, cs, slot);
+		pp->slot = USM_SLOT_NONE;
+		pp->store = NULL;
+		break;
+	}
+out:
+	ctx_unlock(ctx);
+	return rc;
+}
+
+int usm_page_in_slot(struct usm_ctx *ctx, struct usm_file *f, uint64_t index,
+		     const char *store, usm_slot_t slot)
+{
+	int in;
+	void *e;
+
+	pthread_mutex_lock(&ctx->lock);
+	e = usm_pm_lookup(&f->map, index);
+	in = usm_entry_is_swp(e) && usm_swp_slot(e) == slot &&
+	     swp_store(ctx, e) == store_find(ctx, store);
+	ctx_unlock(ctx);
+	return in;
 }
 
 void usm_access(struct usm_ctx *ctx, struct usm_file *f, uint64_t index)

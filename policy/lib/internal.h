@@ -54,6 +54,8 @@ struct usm_ppage {
 	uint8_t state;			/* enum usm_pstate */
 	bool in_policy;			/* held by the file's eviction policy */
 	bool dropped;			/* truncated/released while busy or pinned */
+	bool slot_held;			/* swapped in, slot kept until settled
+					 * (USM_FAULT_KEEP_SLOT) */
 	uint32_t busy;			/* eviction batches / fillers holding it */
 	const void *owner;		/* the eviction batch it belongs to */
 	struct usm_cstore *store;	/* being read in or written out: where */

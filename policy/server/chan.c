@@ -345,6 +345,8 @@ int pd_chan_flush(struct pd_chan *ch)
 			pd_log(PD_WARN, "%s %u:%llu: %s", cmd_name(c->op),
 			       c->dev, (unsigned long long)c->ino,
 			       strerror((int)c->error));
+		if (ch->answered)
+			ch->answered(ch->answered_arg, c);
 	}
 	ch->nr_pending = 0;
 	return r;

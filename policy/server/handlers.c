@@ -608,6 +608,16 @@ static bool cancelled_later(const struct policyd *pd, uint64_t token)
 	return false;
 }
 
+/* The request's (store, slot) is where the page lives here. */
+static bool slot_is_pages(struct policyd *pd, struct pd_file *pf,
+			  const struct usmfs_event *ev)
+{
+	const char *store = pd_store_name(pd, ev->u.swapin.store_id);
+
+	return store && usm_page_in_slot(pd->ctx, pf->f, ev->u.swapin.index,
+					 store, ev->u.swapin.slot);
+}
+
 static int ev_swapin(struct policyd *pd, const struct usmfs_event *ev)
 {
 	struct pd_file *pf;
@@ -634,32 +644,31 @@ static int ev_swapin(struct policyd *pd, const struct usmfs_event *ev)
 		return 0;
 	}
 	st = usm_page_state(pd->ctx, pf->f, index, &cur);
-	if (st == USM_PAGE_HOLE) {
-		/* We did not know it (lost events): the request says where
-		 * it is; claim that slot. */
-		const char *store = pd_store_name(pd, ev->u.swapin.store_id);
-
-		r = store ? usm_page_swapped(pd->ctx, pf->f, index, store,
-					     ev->u.swapin.slot) : -ENOENT;
-		if (r) {
-			pd_log(PD_ERR, "swap-in of %u:%llu page %llu: slot %llu of store %u: %s",
-			       ev->dev, (unsigned long long)ev->ino,
-			       (unsigned long long)index,
-			       (unsigned long long)ev->u.swapin.slot,
-			       ev->u.swapin.store_id, strerror(-r));
-			swapin_done(pd, ev, EIO);
-			return 0;
-		}
-	} else if (st == USM_PAGE_RESIDENT) {
+	if (st == USM_PAGE_RESIDENT) {
 		pd_log(PD_ERR, "swap-in of %u:%llu page %llu, resident here in frame %llu",
 		       ev->dev, (unsigned long long)ev->ino,
 		       (unsigned long long)index, (unsigned long long)cur);
 		swapin_done(pd, ev, EIO);
 		return 0;
 	}
+	if (st != USM_PAGE_SWAPPED || !slot_is_pages(pd, pf, ev)) {
+		/* Not (or no longer) that page's slot here: it was freed
+		 * (truncated) and may be another page's now.  Never read
+		 * it; the module looks the page up again. */
+		pd_log(PD_WARN, "swap-in of %u:%llu page %llu from slot %llu of store %u: not that page's slot here",
+		       ev->dev, (unsigned long long)ev->ino,
+		       (unsigned long long)index,
+		       (unsigned long long)ev->u.swapin.slot,
+		       ev->u.swapin.store_id);
+		swapin_done(pd, ev, ESTALE);
+		return 0;
+	}
 	cur = fr;
+	/* The slot stays the page's until the module took the page
+	 * (swapin_answered): a server killed before that leaves it whole
+	 * for the next one, which the module asks again. */
 	r = usm_fault(pd->ctx, pf->f, index,
-		      USM_FAULT_FRAME |
+		      USM_FAULT_FRAME | USM_FAULT_KEEP_SLOT |
 		      ((ev->flags & USMFS_EVF_WRITE) ? USM_FAULT_WRITE : 0), &cur);
 	if (r == 0 && cur != fr)
 		r = -ESTALE;
@@ -670,6 +679,34 @@ static int ev_swapin(struct policyd *pd, const struct usmfs_event *ev)
 		       strerror(-r));
 	swapin_done(pd, ev, r ? (uint32_t)-r : 0);
 	return 0;
+}
+
+/*
+ * The module's answer to a SWAPIN_DONE with status 0: accepted (the page
+ * is the module's, its slot can go), refused as no such request (ENOENT:
+ * the page is gone), or anything else (not looked at, the batch failed,
+ * ESTALE, after which the module keeps the request): the page is still
+ * swapped there, in its slot, and asked for again.
+ */
+static void swapin_answered(struct policyd *pd, const struct usmfs_cmd *c)
+{
+	enum usm_swapin_fate fate = USM_SWAPIN_TAKEN;
+	struct pd_file *pf = pd_file_find(pd, c->dev, c->ino);
+
+	if (!pf)		/* removed meanwhile: its pages went with it */
+		return;
+	if (c->error == ENOENT)
+		fate = USM_SWAPIN_GONE;
+	else if (c->error)
+		fate = USM_SWAPIN_UNTOLD;
+	usm_swapin_settle(pd->ctx, pf->f, c->u.swapin.index,
+			  c->u.swapin.frame, fate);
+}
+
+void pd_cmd_answered(void *arg, const struct usmfs_cmd *c)
+{
+	if (c->op == USMFS_CMD_SWAPIN_DONE && c->u.swapin.status == 0)
+		swapin_answered(arg, c);
 }
 
 /* user.usm.reclaim on the module (usmctl evict): push up to @nr pages of
@@ -1159,6 +1196,8 @@ int pd_init(struct policyd *pd, struct pd_chan *ch, struct usm_config *cfg)
 
 	memset(pd, 0, sizeof(*pd));
 	pd->ch = ch;
+	ch->answered = pd_cmd_answered;
+	ch->answered_arg = pd;
 	pd->cfg = cfg;
 	pd->features = ch->hello.features;
 	pd->restarted = (ch->hello.state & USMFS_STATE_SWAPPED) != 0;
@@ -1219,6 +1258,8 @@ fail:
 
 void pd_fini(struct policyd *pd)
 {
+	if (pd->ch && pd->ch->answered_arg == pd)
+		pd->ch->answered = NULL;
 	for (size_t i = 0; i < pd->nbuckets; i++) {
 		struct pd_file *pf = pd->buckets[i], *nx;
 

@@ -68,6 +68,9 @@ struct pd_chan {
 	/* Commands queued by handlers, sent by pd_chan_flush(). */
 	struct usmfs_cmd *pending;
 	size_t nr_pending, cap_pending;
+	/* Told each flushed command with its answer (error). */
+	void (*answered)(void *arg, const struct usmfs_cmd *c);
+	void *answered_arg;
 	/* Counters. */
 	unsigned long ioctls, cmds_sent, cmds_failed, events_read;
 	unsigned long events_bad;	/* short or malformed reads */
@@ -157,6 +160,8 @@ struct policyd {
 /* Build the server on an attached channel: context, watermarks, stores.
  * 0 or -errno with a message logged. */
 int pd_init(struct policyd *pd, struct pd_chan *ch, struct usm_config *cfg);
+/* pd_chan's answered hook: settles swap-ins once the module answered. */
+void pd_cmd_answered(void *arg, const struct usmfs_cmd *c);
 void pd_fini(struct policyd *pd);
 
 /* Handle @n events in order, then flush queued commands and balance. */

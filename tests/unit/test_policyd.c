@@ -76,6 +76,7 @@ struct fk {
 	bool hup_when_empty;		/* raise SIGHUP first */
 	uint32_t nr_chunks;
 	uint64_t features;		/* granted at HELLO */
+	bool lose_done;			/* a batch with SWAPIN_DONE fails whole */
 };
 
 static struct fk fk;
@@ -204,6 +205,21 @@ static uint64_t fk_fault_swapped(uint64_t ino, uint64_t index)
 	ev.u.swapin.token = pg->token;
 	fk_push(&ev);
 	return f;
+}
+
+/* HELLO queued the request of a fault still waiting again. */
+static void fk_requeue(uint64_t ino, uint64_t index)
+{
+	struct usmfs_event ev = fk_ev(USMFS_EV_SWAPIN_REQUEST, ino);
+	struct fk_page *pg = &fk.pages[ino][index];
+
+	assert_int_equal(pg->st, FK_WAITING);
+	ev.u.swapin.index = index;
+	ev.u.swapin.frame = pg->frame;
+	ev.u.swapin.slot = pg->slot;
+	ev.u.swapin.store_id = pg->store_id;
+	ev.u.swapin.token = pg->token;
+	fk_push(&ev);
 }
 
 /* setxattr user.usm.reclaim, as the module does it: only a server that
@@ -448,6 +464,10 @@ static int fk_ioctl(void *priv, unsigned long req, void *arg)
 
 		if (b->nr == 0 || b->nr > 8)
 			return -EINVAL;
+		/* The server dies before the module sees its answer. */
+		for (uint32_t i = 0; fk.lose_done && i < b->nr; i++)
+			if (c[i].op == USMFS_CMD_SWAPIN_DONE)
+				return -EIO;
 		for (b->done = 0; b->done < b->nr; b->done++)
 			c[b->done].error = fk_cmd(&c[b->done]);
 		return 0;
@@ -732,6 +752,23 @@ static int first_swapped(uint64_t ino)
 	return -1;
 }
 
+/* A server and file 1 (@path) of 56 pages, some evicted: the first
+ * swapped one. */
+static int heap_with_swapped(const char *path)
+{
+	int idx;
+
+	fk_reset(1);
+	server_start();
+	fk_create(1, path, 0);
+	for (uint64_t i = 0; i < 56; i++)
+		fk_alloc(1, i);
+	pump();
+	idx = first_swapped(1);
+	assert_true(idx >= 0);
+	return idx;
+}
+
 /* user.usm.reclaim: RECLAIM events make the server push the file's pages
  * out (usm_evict_file) although the pool is under its watermarks. */
 static void test_reclaim(void **state)
@@ -814,14 +851,7 @@ static void test_swapin(void **state)
 	uint64_t f;
 
 	(void)state;
-	fk_reset(1);
-	server_start();
-	fk_create(1, "/heap", 0);
-	for (uint64_t i = 0; i < 56; i++)
-		fk_alloc(1, i);
-	pump();
-	idx = first_swapped(1);
-	assert_true(idx >= 0);
+	idx = heap_with_swapped("/heap");
 	f = fk_fault_swapped(1, (uint64_t)idx);
 	pump();
 	assert_int_equal(fk.n_done, 1);
@@ -865,14 +895,7 @@ static void test_swapin_cancelled(void **state)
 	uint64_t f;
 
 	(void)state;
-	fk_reset(1);
-	server_start();
-	fk_create(1, "/heap", 0);
-	for (uint64_t i = 0; i < 56; i++)
-		fk_alloc(1, i);
-	pump();
-	idx = first_swapped(1);
-	assert_true(idx >= 0);
+	idx = heap_with_swapped("/heap");
 	f = fk_fault_swapped(1, (uint64_t)idx);
 	ev.u.swapin.index = (uint64_t)idx;
 	ev.u.swapin.frame = f;
@@ -890,6 +913,92 @@ static void test_swapin_cancelled(void **state)
 	pump();
 	assert_int_equal(fk.last_status, 0);
 	assert_true(check_pattern(fk.mem + f * 4096, 1, (uint64_t)idx));
+	server_stop();
+}
+
+/*
+ * The server read a swapped page's slot into the frame, then died before
+ * the module accepted its SWAPIN_DONE (here the DONE never reaches it):
+ * the module still has the page waiting on that slot, so the slot must
+ * still hold the page when the next server serves the request again.
+ */
+static void test_swapin_done_lost(void **state)
+{
+	struct usmfs_event ev;
+	usm_frame_t fr;
+	int idx;
+
+	(void)state;
+	idx = heap_with_swapped("/heap");
+	fk.lose_done = true;
+	fk_fault_swapped(1, (uint64_t)idx);
+	pump();
+	assert_int_equal(fk.n_done, 0);
+	assert_int_equal(fk.pages[1][idx].st, FK_WAITING);
+	/* Not answered: for the server, the page is still out there. */
+	assert_int_equal(usm_page_state(pd.ctx, pd_file_find(&pd, 1, 1)->f,
+					(uint64_t)idx, &fr), USM_PAGE_SWAPPED);
+	fk.lose_done = false;
+	server_stop();
+
+	fk.qh = fk.qt;
+	server_start();
+	fk_create(1, "/heap", USMFS_EVF_REPLAY);
+	ev = fk_ev(USMFS_EV_REPLAY_DONE, 0);
+	ev.dev = 0;
+	fk_push(&ev);
+	fk_requeue(1, (uint64_t)idx);
+	pump();
+	assert_int_equal(fk.n_done, 1);
+	assert_int_equal(fk.last_status, 0);
+	assert_int_equal(fk.pages[1][idx].st, FK_RES);
+	assert_true(check_pattern(fk.mem + fk.pages[1][idx].frame * 4096, 1,
+				  (uint64_t)idx));
+	server_stop();
+}
+
+/*
+ * A page truncated between its fault marking it busy and the module
+ * queueing its SWAPIN_REQUEST: TRUNCATED (the slot is free now) comes
+ * before the request naming that slot.  The server must not claim or read
+ * a slot it freed (it may be another page's by then): it answers ESTALE
+ * and its view of the pool stays the module's.
+ */
+static void test_swapin_after_truncate(void **state)
+{
+	struct usmfs_event ev;
+	struct usm_pool_stats st;
+	struct fk_page *pg;
+	usm_frame_t fr;
+	uint64_t f;
+	bool r;
+	int idx;
+
+	(void)state;
+	idx = heap_with_swapped("/heap");
+	pg = &fk.pages[1][idx];
+	/* The fault took a frame; truncation erased the busy entry. */
+	f = fk_take(1, (uint64_t)idx, &r);
+	ev = fk_ev(USMFS_EV_TRUNCATED, 1);
+	ev.u.range.start = (uint64_t)idx;
+	ev.u.range.nr = 1;
+	fk_push(&ev);
+	pg->st = FK_HOLE;
+	ev = fk_ev(USMFS_EV_SWAPIN_REQUEST, 1);
+	ev.u.swapin.index = (uint64_t)idx;
+	ev.u.swapin.frame = f;
+	ev.u.swapin.slot = pg->slot;
+	ev.u.swapin.store_id = pg->store_id;
+	ev.u.swapin.token = ++fk.token;
+	fk_push(&ev);
+	pump();
+	assert_int_equal(fk.n_done, 1);
+	assert_int_equal(fk.log[fk.nlog - 1], USMFS_CMD_SWAPIN_DONE);
+	assert_int_equal(usm_page_state(pd.ctx, pd_file_find(&pd, 1, 1)->f,
+					(uint64_t)idx, &fr), USM_PAGE_HOLE);
+	usm_pool_stats(pd.ctx, &st);
+	assert_int_equal(st.resident, fk_count(FK_RES));
+	assert_int_equal(st.swapped, fk_count(FK_SWAPPED));
 	server_stop();
 }
 
@@ -1192,14 +1301,7 @@ static void test_fault_frame(void **state)
 	int idx;
 
 	(void)state;
-	fk_reset(1);
-	server_start();
-	fk_create(1, "/ff", 0);
-	for (uint64_t i = 0; i < 56; i++)
-		fk_alloc(1, i);
-	pump();
-	idx = first_swapped(1);
-	assert_true(idx >= 0);
+	idx = heap_with_swapped("/ff");
 	f = pd_file_find(&pd, 1, 1)->f;
 	fr = UINT64_MAX;
 	for (int i = 0; i < FK_PAGES; i++)
@@ -1509,6 +1611,8 @@ int main(void)
 		cmocka_unit_test_teardown(test_mount_swap, test_teardown),
 		cmocka_unit_test_teardown(test_mount_pressure_prio, test_teardown),
 		cmocka_unit_test_teardown(test_restart, test_teardown),
+		cmocka_unit_test_teardown(test_swapin_done_lost, test_teardown),
+		cmocka_unit_test_teardown(test_swapin_after_truncate, test_teardown),
 		cmocka_unit_test_teardown(test_truncate_and_remove, test_teardown),
 		cmocka_unit_test_teardown(test_overflow, test_teardown),
 		cmocka_unit_test_teardown(test_garbage, test_teardown),

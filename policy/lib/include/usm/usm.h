@@ -221,6 +221,11 @@ void usm_file_get_policy(struct usm_ctx *ctx, struct usm_file *f,
  * page before unpinning it: a swapped page is not read back (its frame is
  * zeroed and its slot freed).  Not a swap-in in the stats. */
 #define USM_FAULT_OVERWRITE	0x10u
+/* USM_FAULT_KEEP_SLOT: a swap-in whose frontend has not accepted the page
+ * yet (usmfs.ko until it takes SWAPIN_DONE): the slot read stays the page's
+ * until usm_swapin_settle() says what the frontend did; the page is not
+ * evicted meanwhile.  A page dropped meanwhile frees it as usual. */
+#define USM_FAULT_KEEP_SLOT	0x20u
 int usm_fault(struct usm_ctx *ctx, struct usm_file *f, uint64_t index,
 	      unsigned int flags, usm_frame_t *frame);
 void usm_page_unpin(struct usm_ctx *ctx, struct usm_file *f, uint64_t index);
@@ -247,6 +252,23 @@ void usm_page_unpin_range(struct usm_ctx *ctx, struct usm_file *f,
  * for @f), -EEXIST (page already known), -ERANGE. */
 int usm_page_added(struct usm_ctx *ctx, struct usm_file *f, uint64_t index,
 		   usm_frame_t frame);
+/*
+ * What became of a swap-in made with USM_FAULT_KEEP_SLOT into @frame:
+ *  USM_SWAPIN_TAKEN	the frontend has the page: the slot is freed;
+ *  USM_SWAPIN_GONE	the frontend refused it, its page changed: the page
+ *			goes (frame and slot freed);
+ *  USM_SWAPIN_UNTOLD	the frontend never got the answer (still has the
+ *			page swapped): the page is swapped again in its slot.
+ * 0, or -ENOENT when @index holds no such swap-in (already settled, or
+ * dropped meanwhile: then nothing is left to do).
+ */
+enum usm_swapin_fate { USM_SWAPIN_TAKEN, USM_SWAPIN_GONE, USM_SWAPIN_UNTOLD };
+int usm_swapin_settle(struct usm_ctx *ctx, struct usm_file *f, uint64_t index,
+		      usm_frame_t frame, enum usm_swapin_fate fate);
+/* Swapped page @index of @f lives in slot @slot of store @store (as
+ * usm_page_swapped() names stores: "" is the default one): 1, else 0. */
+int usm_page_in_slot(struct usm_ctx *ctx, struct usm_file *f, uint64_t index,
+		     const char *store, usm_slot_t slot);
 /* A swapped page, as listed by the kernel after a server restart. */
 int usm_page_swapped(struct usm_ctx *ctx, struct usm_file *f, uint64_t index,
 		     const char *store, usm_slot_t slot);
