@@ -34,6 +34,13 @@
 #define USMFS_NOP_IDMAP		(&init_user_ns)
 #endif
 
+/* struct fileattr (chattr flags, ->fileattr_get/set) is struct file_kattr from 6.17. */
+#if USMFS_KERNEL_AT_LEAST(6, 17)
+#define usmfs_fileattr		file_kattr
+#else
+#define usmfs_fileattr		fileattr
+#endif
+
 /* ->create lost its "bool excl" argument in 7.x (Kbuild greps fs.h). */
 #ifdef USMFS_CREATE_NO_EXCL
 #define USMFS_CREATE_MODE_ARGS	umode_t mode

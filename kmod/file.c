@@ -569,7 +569,7 @@ static int usmfs_open(struct inode *inode, struct file *file)
 #define USMFS_FL_USER	(FS_IMMUTABLE_FL | FS_APPEND_FL | FS_NODUMP_FL | \
 			 FS_NOATIME_FL)
 
-int usmfs_fileattr_get(struct dentry *dentry, struct fileattr *fa)
+int usmfs_fileattr_get(struct dentry *dentry, struct usmfs_fileattr *fa)
 {
 	fileattr_fill_flags(fa, READ_ONCE(USMFS_I(d_inode(dentry))->fsflags));
 	return 0;
@@ -577,7 +577,7 @@ int usmfs_fileattr_get(struct dentry *dentry, struct fileattr *fa)
 
 /* The VFS checked ownership and CAP_LINUX_IMMUTABLE, under inode_lock. */
 int usmfs_fileattr_set(struct usmfs_idmap *idmap, struct dentry *dentry,
-		       struct fileattr *fa)
+		       struct usmfs_fileattr *fa)
 {
 	struct inode *inode = d_inode(dentry);
 	unsigned int iflags = 0;

@@ -6,6 +6,8 @@
  * never in the page cache (that would put them on the LRU): read/write copy
  * through usmfs_get_page(), faults hand the page itself to the mm.
  */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
 #include <linux/fs.h>
 #include <linux/highmem.h>
 #include <linux/mm.h>
@@ -311,8 +313,8 @@ static int usmfs_wait_entry(struct inode *inode, pgoff_t index, void *entry,
 	if (r < 0)
 		return -EINTR;
 	if (!r)
-		pr_warn_ratelimited("usmfs: page %lu of inode %lu: still being %s after swapin_timeout\n",
-				    index, inode->i_ino,
+		pr_warn_ratelimited("page %lu of inode %llu: still being %s after swapin_timeout\n",
+				    index, (u64)inode->i_ino,
 				    usmfs_e_swapped(entry) ? "swapped in" :
 				    "evicted");
 	return r ? 0 : -EIO;

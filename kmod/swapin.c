@@ -114,8 +114,8 @@ static int usmfs_swapin_prepare(struct usmfs_swapin *si,
 
 	frame = usmfs_take_frame(si->inode, si->index, &reserved, deadline);
 	if (frame == -ENOSPC)
-		pr_warn_ratelimited("swap-in of page %lu of inode %lu timed out: no free frame (the server made no room)\n",
-				    si->index, si->inode->i_ino);
+		pr_warn_ratelimited("swap-in of page %lu of inode %llu timed out: no free frame (the server made no room)\n",
+				    si->index, (u64)si->inode->i_ino);
 	if (frame < 0)
 		return frame == -EINTR ? -EINTR : -EIO;
 	si->frame = frame;
@@ -162,8 +162,8 @@ int usmfs_chan_swapin(struct inode *inode, pgoff_t index, void *entry,
 
 	*pagep = NULL;
 	if (!usmfs_chan_evicting() && !READ_ONCE(chan.recovery)) {
-		pr_warn_ratelimited("swap-in of page %lu of inode %lu failed: no server\n",
-				    index, inode->i_ino);
+		pr_warn_ratelimited("swap-in of page %lu of inode %llu failed: no server\n",
+				    index, (u64)inode->i_ino);
 		return -EIO;
 	}
 	si = kzalloc(sizeof(*si), GFP_KERNEL);
@@ -244,14 +244,14 @@ int usmfs_chan_swapin(struct inode *inode, pgoff_t index, void *entry,
 	if (state == USMFS_SI_FAILED && !left) {
 		err = -EIO;
 		if (si->status)
-			pr_warn_ratelimited("swap-in of page %lu of inode %lu failed: the server answered %u\n",
-					    index, inode->i_ino, si->status);
+			pr_warn_ratelimited("swap-in of page %lu of inode %llu failed: the server answered %u\n",
+					    index, (u64)inode->i_ino, si->status);
 		else
-			pr_warn_ratelimited("swap-in of page %lu of inode %lu failed: the server went\n",
-					    index, inode->i_ino);
+			pr_warn_ratelimited("swap-in of page %lu of inode %llu failed: the server went\n",
+					    index, (u64)inode->i_ino);
 	} else if (left && err == -EIO) {
-		pr_warn_ratelimited("swap-in of page %lu of inode %lu timed out (swapin_timeout)\n",
-				    index, inode->i_ino);
+		pr_warn_ratelimited("swap-in of page %lu of inode %llu timed out (swapin_timeout)\n",
+				    index, (u64)inode->i_ino);
 	}
 	kfree(si);
 	return state == USMFS_SI_FAILED || left ? err : 0;

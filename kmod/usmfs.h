@@ -340,10 +340,10 @@ int usmfs_acl_attach(struct inode *inode, struct posix_acl *dflt,
 void usmfs_acl_release(struct posix_acl *dflt, struct posix_acl *acl);
 bool usmfs_acl_present(struct inode *inode, int type);
 
-struct fileattr;
-int usmfs_fileattr_get(struct dentry *dentry, struct fileattr *fa);
+struct usmfs_fileattr;
+int usmfs_fileattr_get(struct dentry *dentry, struct usmfs_fileattr *fa);
 int usmfs_fileattr_set(struct usmfs_idmap *idmap, struct dentry *dentry,
-		       struct fileattr *fa);
+		       struct usmfs_fileattr *fa);
 int usmfs_show_options(struct seq_file *m, struct dentry *root);
 bool usmfs_swap_given(const struct usmfs_sb_info *sbi);
 
