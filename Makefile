@@ -22,7 +22,7 @@ DEPS	:= build-essential pkg-config clang valgrind attr fio fuse3 \
 SUBDIRS	:= policy usmfs mount-helpers
 
 .PHONY: all deps build test test-unit test-valgrind test-fuse test-kmod \
-	test-kmod-guest test-debug test-torture test-preload test-mount test-cli test-conform test-bench install uninstall clean \
+	test-kmod-guest test-debug test-torture test-all test-preload test-mount test-cli test-conform test-bench install uninstall clean \
 	demo bench bench-quick check-clang
 all: build
 
@@ -95,9 +95,9 @@ test-debug:
 	$(MAKE) -C tests/vm test-debug
 
 # The torture test (tests/vm/torture.sh): everything at once for TORTURE_S
-# seconds (default 120) on the kernels the lane built and the debug kernel
-# (TORTURE_KERNELS="6.1 6.12 7 debug"; the kdebug stage builds the latter).
-TORTURE_KERNELS ?= 6.1 6.12 7 debug
+# seconds (default 120) on the kernels the lane built (TORTURE_KERNELS; make
+# test-all adds the debug kernel, which make test-debug builds).
+TORTURE_KERNELS ?= 6.1 6.12 7
 test-torture:
 	$(MAKE) -C tests/vm KERNELS="$(TORTURE_KERNELS)" test-torture
 
@@ -116,8 +116,16 @@ test: deps
 		"bench:$(MAKE) test-bench" \
 		"kmod:$(MAKE) test-kmod" \
 		"kguest:$(MAKE) test-kmod-guest" \
-		"kdebug:$(MAKE) test-debug" \
 		"torture:$(MAKE) test-torture"
+
+# make test, then the debug kernel: its lane and the torture test on it.
+# Not in make test yet: the debug guest alone needs ~45 minutes under TCG
+# (measured 2026-12-07: the first part 24 min, the guest ran out of its 1500 s
+# in the server part), which does not fit CI's 90 with the rest.
+test-all: test
+	@tests/run-stages.sh \
+		"kdebug:$(MAKE) test-debug" \
+		"torture-debug:$(MAKE) test-torture TORTURE_KERNELS=debug"
 
 demo: deps build
 	@if [ -x bench/demo.sh ]; then bench/demo.sh; else echo "demo: not there yet"; exit 1; fi
