@@ -95,9 +95,11 @@ test-debug:
 	$(MAKE) -C tests/vm test-debug
 
 # The torture test (tests/vm/torture.sh): everything at once for TORTURE_S
-# seconds (default 120) on the kernels the lane built (TORTURE_KERNELS; make
-# test-all adds the debug kernel, which make test-debug builds).
-TORTURE_KERNELS ?= 6.1 6.12 7
+# seconds (default 120) on the kernels the lane built (TORTURE_KERNELS).  make
+# test runs it on 6.1; make test-all on 6.12, 7.x and the debug kernel too (on
+# 7.3 it fails today: EFAULT from GUP on 2 MiB mappings, issue 19, and EIO
+# from swap-ins answered just after a server restart: issue 12's notes).
+TORTURE_KERNELS ?= 6.1
 test-torture:
 	$(MAKE) -C tests/vm KERNELS="$(TORTURE_KERNELS)" test-torture
 
@@ -125,7 +127,7 @@ test: deps
 test-all: test
 	@tests/run-stages.sh \
 		"kdebug:$(MAKE) test-debug" \
-		"torture-debug:$(MAKE) test-torture TORTURE_KERNELS=debug"
+		"torture-more:$(MAKE) test-torture TORTURE_KERNELS='6.12 7 debug'"
 
 demo: deps build
 	@if [ -x bench/demo.sh ]; then bench/demo.sh; else echo "demo: not there yet"; exit 1; fi
