@@ -43,7 +43,15 @@
 
 #define BITS	64u
 
-int pool_map(uint64_t frames, char *err, size_t errlen)
+/* the pool is the supervisor's memfd (restarts): MADV_REMOVE frees */
+static bool pool_shared;
+
+/*
+ * Map the pool: anonymous memory, or with a supervisor (@memfd >= 0) its
+ * memfd, shared, so that the frames outlive this daemon.  A new daemon
+ * cannot know which frames hold data: all may (their dirty bits set).
+ */
+int pool_map(uint64_t frames, int memfd, char *err, size_t errlen)
 {
 	size_t bytes = (size_t)frames << USM_PAGE_SHIFT;
 	void *p;
@@ -52,8 +60,13 @@ int pool_map(uint64_t frames, char *err, size_t errlen)
 		snprintf(err, errlen, "bad pool size");
 		return -EINVAL;
 	}
-	p = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
-		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	pool_shared = memfd >= 0;
+	if (pool_shared)
+		p = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+			 MAP_SHARED | MAP_NORESERVE, memfd, 0);
+	else
+		p = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (p == MAP_FAILED) {
 		snprintf(err, errlen, "cannot map a pool of %zu bytes: %s",
 			 bytes, strerror(errno));
@@ -65,6 +78,9 @@ int pool_map(uint64_t frames, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
+	if (pool_shared)
+		memset((void *)fs.dirty, 0xff,
+		       (frames + BITS - 1) / BITS * sizeof(*fs.dirty));
 	fs.pool = p;
 	fs.pool_frames = frames;
 	return 0;
@@ -102,8 +118,10 @@ void pool_mark_dirty(usm_frame_t f)
 
 static void pool_drop(usm_frame_t first, uint64_t nr)
 {
+	/* a memfd's pages stay in it after MADV_DONTNEED: remove them */
 	madvise(fs.pool + ((size_t)first << USM_PAGE_SHIFT),
-		(size_t)nr << USM_PAGE_SHIFT, MADV_DONTNEED);
+		(size_t)nr << USM_PAGE_SHIFT,
+		pool_shared ? MADV_REMOVE : MADV_DONTNEED);
 }
 
 /*
@@ -272,6 +290,11 @@ static int be_commit(void *priv, struct usm_page_ref *refs, size_t n)
 	size_t i, m = 0, run;
 
 	(void)priv;
+	if (sh) {	/* the pages are in their slots now: say so first */
+		pthread_mutex_lock(&fs.lock);
+		pmap_commit_locked(refs, n);
+		pthread_mutex_unlock(&fs.lock);
+	}
 	for (i = 0; i < n; i++) {
 		usm_frame_t fr = refs[i].frame;
 

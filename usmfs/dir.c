@@ -44,14 +44,14 @@ static int name_check(const char *name)
 
 struct dirdata *dir_new(void)
 {
-	struct dirdata *d = calloc(1, sizeof(*d));
+	struct dirdata *d = sh_calloc(1, sizeof(*d));
 
 	if (!d)
 		return NULL;
 	d->nbuckets = 16;
-	d->buckets = calloc(d->nbuckets, sizeof(*d->buckets));
+	d->buckets = sh_calloc(d->nbuckets, sizeof(*d->buckets));
 	if (!d->buckets) {
-		free(d);
+		sh_free(d);
 		return NULL;
 	}
 	d->next_cookie = COOKIE_FIRST;
@@ -64,10 +64,10 @@ void dir_free(struct dirdata *d)
 	size_t i;
 
 	for (i = 0; i < d->norder; i++)
-		free(o[i].d);
-	free(d->order);
-	free(d->buckets);
-	free(d);
+		sh_free(o[i].d);
+	sh_free(d->order);
+	sh_free(d->buckets);
+	sh_free(d);
 }
 
 static struct dent *dir_find(const struct dirdata *d, const char *name)
@@ -84,7 +84,7 @@ static struct dent *dir_find(const struct dirdata *d, const char *name)
 static void dir_rehash(struct dirdata *d)
 {
 	size_t nb = d->nbuckets * 2, i;
-	struct dent **b = calloc(nb, sizeof(*b));
+	struct dent **b = sh_calloc(nb, sizeof(*b)), **old = d->buckets;
 
 	if (!b)
 		return;
@@ -97,9 +97,9 @@ static void dir_rehash(struct dirdata *d)
 			b[e->hash & (nb - 1)] = e;
 		}
 	}
-	free(d->buckets);
 	d->buckets = b;
 	d->nbuckets = nb;
+	sh_free(old);
 }
 
 /* Index of the first order entry whose cookie is > @cookie. */
@@ -144,7 +144,7 @@ static int dir_add_locked(struct node *dn, const char *name,
 			order_compact(d);
 		} else {
 			size_t ncap = d->cap ? d->cap * 2 : 16;
-			void *no = realloc(d->order, ncap * sizeof(*o));
+			void *no = sh_realloc(d->order, ncap * sizeof(*o));
 
 			if (!no)
 				return -ENOMEM;
@@ -152,7 +152,7 @@ static int dir_add_locked(struct node *dn, const char *name,
 			d->cap = ncap;
 		}
 	}
-	e = malloc(sizeof(*e) + len + 1);
+	e = sh_malloc(sizeof(*e) + len + 1);
 	if (!e)
 		return -ENOMEM;
 	memcpy(e->name, name, len + 1);
@@ -193,7 +193,7 @@ static void dir_remove_locked(struct dent *e)
 	d->live--;
 	if (d->norder > 64 && d->live < d->norder / 4)
 		order_compact(d);
-	free(e);
+	sh_free(e);
 }
 
 /* Reply to a lookup/create-like request with @n; counts the lookup. */
@@ -384,7 +384,7 @@ int node_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		n->nlink = 2;
 		usm_file_policy_inherit(&n->pol, &p->pol);
 	} else if (S_ISLNK(mode)) {
-		n->target = strndup(target, tlen);
+		n->target = sh_strndup(target, tlen);
 		if (!n->target) {
 			err = ENOMEM;
 			goto out_free;
@@ -398,6 +398,7 @@ int node_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 				   comm[0] ? comm : NULL, &pol);
 		errno = 0;
 		n->uf = usm_file_new(fs.ctx, n->ino, &pol);
+		n->pol = pol;	/* for a restart (pmap.c) */
 		if (!n->uf) {
 			err = errno == EINVAL ? EINVAL : ENOMEM;
 			goto out_free;
@@ -829,7 +830,7 @@ void usmfs_ll_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, err);
 		return;
 	}
-	dh = malloc(sizeof(*dh));
+	dh = sh_malloc(sizeof(*dh));	/* outlives a restart */
 	if (!dh) {
 		fuse_reply_err(req, ENOMEM);
 		return;
@@ -837,14 +838,14 @@ void usmfs_ll_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	dh->end = UINT64_MAX;
 	fi->fh = (uintptr_t)dh;
 	if (fuse_reply_open(req, fi))
-		free(dh);	/* interrupted: no releasedir will come */
+		sh_free(dh);	/* interrupted: no releasedir will come */
 }
 
 void usmfs_ll_releasedir(fuse_req_t req, fuse_ino_t ino,
 			 struct fuse_file_info *fi)
 {
 	(void)ino;
-	free((struct dirhandle *)(uintptr_t)fi->fh);
+	sh_free((struct dirhandle *)(uintptr_t)fi->fh);
 	fuse_reply_err(req, 0);
 }
 

@@ -158,11 +158,14 @@ bool room_refuse(struct node *n)
 static long fault_range(struct node *n, uint64_t idx, uint64_t nr,
 			unsigned int flags, usm_frame_t *fr)
 {
+	/* pinned until noted in the page map, so that no eviction comes
+	 * in between (pmap.c) */
+	unsigned int pin = sh ? USM_FAULT_PIN : 0;
 	int tries, swap = -1;
 	long r, i;
 
 	for (tries = 0;; tries++) {
-		r = usm_fault_range(fs.ctx, n->uf, idx, nr, flags, fr);
+		r = usm_fault_range(fs.ctx, n->uf, idx, nr, flags | pin, fr);
 		if (r != -ENOSPC || tries >= 16)
 			break;
 		if (swap < 0)
@@ -178,6 +181,11 @@ static long fault_range(struct node *n, uint64_t idx, uint64_t nr,
 	for (i = 0; i < r; i++)
 		if (fr[i] != USM_FRAME_NONE)
 			pool_mark_dirty(fr[i]);
+	if (r > 0 && pin) {
+		pmap_note(n, idx, (uint64_t)r, fr);
+		if (!(flags & USM_FAULT_PIN))
+			usm_page_unpin_range(fs.ctx, n->uf, idx, (uint64_t)r, fr);
+	}
 	if (r < 0 && r != -ENOSPC && r != -ENOENT && r != -EINTR) {
 		static atomic_uint said;
 
@@ -241,6 +249,7 @@ int file_set_size(struct node *n, uint64_t size)
 	n->size = size;
 	pthread_mutex_unlock(&fs.lock);
 	if (size < old && n->uf) {
+		pmap_drop(n, (size + PAGE_MASK_LOW) >> USM_PAGE_SHIFT, UINT64_MAX);
 		r = usm_truncate(fs.ctx, n->uf,
 				 (size + PAGE_MASK_LOW) >> USM_PAGE_SHIFT);
 		evict_kick(true);
@@ -620,6 +629,7 @@ static int punch_range(struct node *n, uint64_t start, uint64_t end)
 			return r;
 	}
 	if (fp < lp) {
+		pmap_drop(n, fp, lp - fp);
 		r = usm_punch(fs.ctx, n->uf, fp, lp - fp);
 		evict_kick(true);
 		if (r)
@@ -676,8 +686,10 @@ static int alloc_range(fuse_req_t req, struct node *n, uint64_t start,
 		}
 	}
 	if (r) {
-		for (i = 0; i < nmine; i++)
+		for (i = 0; i < nmine; i++) {
+			pmap_drop(n, mine[i], 1);
 			usm_punch(fs.ctx, n->uf, mine[i], 1);
+		}
 		evict_kick(true);
 	}
 	free(mine);

@@ -22,25 +22,33 @@ static size_t ino_slot(uint64_t ino, size_t size)
 	return (size_t)(ino >> 17) & (size - 1);
 }
 
+/*
+ * The namespace's roots: in the arena when a supervisor keeps it for the
+ * next daemon (state.h), else in the process.
+ */
 int node_table_init(void)
 {
-	fs.itab_size = 1024;
-	fs.itab = calloc(fs.itab_size, sizeof(*fs.itab));
-	if (!fs.itab)
+	static struct usmfs_ns local;
+
+	fs.ns = sh ? &sh->ns : &local;
+	fs.ns->itab_size = 1024;
+	fs.ns->itab = sh_calloc(fs.ns->itab_size, sizeof(*fs.ns->itab));
+	if (!fs.ns->itab)
 		return -ENOMEM;
-	fs.next_ino = FUSE_ROOT_ID;
+	fs.ns->next_ino = FUSE_ROOT_ID;
 	return 0;
 }
 
 static void node_table_grow_locked(void)
 {
-	size_t nsize = fs.itab_size * 2, i;
-	struct node **nt = calloc(nsize, sizeof(*nt));
+	size_t nsize = fs.ns->itab_size * 2, i;
+	struct node **old = fs.ns->itab;
+	struct node **nt = sh_calloc(nsize, sizeof(*nt));
 
 	if (!nt)
 		return;		/* keep the longer chains */
-	for (i = 0; i < fs.itab_size; i++) {
-		struct node *n = fs.itab[i], *next;
+	for (i = 0; i < fs.ns->itab_size; i++) {
+		struct node *n = fs.ns->itab[i], *next;
 
 		for (; n; n = next) {
 			size_t s = ino_slot(n->ino, nsize);
@@ -50,18 +58,18 @@ static void node_table_grow_locked(void)
 			nt[s] = n;
 		}
 	}
-	free(fs.itab);
-	fs.itab = nt;
-	fs.itab_size = nsize;
+	fs.ns->itab = nt;	/* (a restart finds one table or the other) */
+	sh_free(old);
+	fs.ns->itab_size = nsize;
 }
 
 struct node *node_find_locked(uint64_t ino)
 {
 	struct node *n;
 
-	if (!fs.itab)
+	if (!fs.ns->itab)
 		return NULL;
-	for (n = fs.itab[ino_slot(ino, fs.itab_size)]; n; n = n->hnext)
+	for (n = fs.ns->itab[ino_slot(ino, fs.ns->itab_size)]; n; n = n->hnext)
 		if (n->ino == ino)
 			return n;
 	return NULL;
@@ -81,7 +89,7 @@ uint64_t ispace_free_locked(void)
 		total = UINT64_MAX;
 	else
 		total = fs.max_inodes * USMFS_INODE_COST;
-	used = fs.nr_nodes * USMFS_INODE_COST + fs.xattr_total;
+	used = fs.ns->nr_nodes * USMFS_INODE_COST + fs.ns->xattr_total;
 	return total > used ? total - used : 0;
 }
 
@@ -90,17 +98,17 @@ struct node *node_new_locked(mode_t mode, uid_t uid, gid_t gid, int *err)
 	struct node *n;
 	size_t s;
 
-	if (fs.nr_nodes >= fs.max_inodes ||
+	if (fs.ns->nr_nodes >= fs.max_inodes ||
 	    ispace_free_locked() < USMFS_INODE_COST) {
 		*err = ENOSPC;
 		return NULL;
 	}
-	n = calloc(1, sizeof(*n));
+	n = sh_calloc(1, sizeof(*n));
 	if (!n) {
 		*err = ENOMEM;
 		return NULL;
 	}
-	n->ino = fs.next_ino++;
+	n->ino = fs.ns->next_ino++;
 	n->mode = mode;
 	n->uid = uid;
 	n->gid = gid;
@@ -111,23 +119,23 @@ struct node *node_new_locked(mode_t mode, uid_t uid, gid_t gid, int *err)
 	clock_gettime(CLOCK_REALTIME_COARSE, &n->btime);
 	usm_file_policy_init(&n->pol);
 	n->pol.set = 0;
-	if (fs.nr_nodes >= fs.itab_size)
+	if (fs.ns->nr_nodes >= fs.ns->itab_size)
 		node_table_grow_locked();
-	s = ino_slot(n->ino, fs.itab_size);
-	n->hnext = fs.itab[s];
-	fs.itab[s] = n;
-	fs.nr_nodes++;
+	s = ino_slot(n->ino, fs.ns->itab_size);
+	n->hnext = fs.ns->itab[s];
+	fs.ns->itab[s] = n;
+	fs.ns->nr_nodes++;
 	return n;
 }
 
 static void node_unhash_locked(struct node *n)
 {
-	struct node **pp = &fs.itab[ino_slot(n->ino, fs.itab_size)];
+	struct node **pp = &fs.ns->itab[ino_slot(n->ino, fs.ns->itab_size)];
 
 	for (; *pp; pp = &(*pp)->hnext) {
 		if (*pp == n) {
 			*pp = n->hnext;
-			fs.nr_nodes--;
+			fs.ns->nr_nodes--;
 			return;
 		}
 	}
@@ -139,18 +147,19 @@ static void node_destroy_locked(struct node *n, struct usm_file **release)
 	node_unhash_locked(n);
 	if (n->dir)
 		dir_free(n->dir);
-	free(n->target);
+	sh_free(n->target);
 	xattr_free_all(n);
+	pmap_free(n);
 	if (release)
 		*release = n->uf;
 	else if (n->uf)
 		node_release_file(n->uf);
-	free(n);
+	sh_free(n);
 }
 
 void node_maybe_free_locked(struct node *n, struct usm_file **release)
 {
-	if (n == fs.root || n->nlink || n->nopen || n->busy)
+	if (n == fs.ns->root || n->nlink || n->nopen || n->busy)
 		return;
 	if (n->nlookup) {
 		/*
@@ -159,6 +168,7 @@ void node_maybe_free_locked(struct node *n, struct usm_file **release)
 		 * now rather than when the kernel's forget comes.
 		 */
 		if (n->uf && release) {
+			pmap_free(n);
 			*release = n->uf;
 			n->uf = NULL;
 		}
@@ -203,11 +213,11 @@ void node_table_free(void)
 {
 	size_t i;
 
-	if (!fs.itab)
+	if (!fs.ns->itab)
 		return;
-	for (i = 0; i < fs.itab_size; i++) {
-		while (fs.itab[i]) {
-			struct node *n = fs.itab[i];
+	for (i = 0; i < fs.ns->itab_size; i++) {
+		while (fs.ns->itab[i]) {
+			struct node *n = fs.ns->itab[i];
 
 			if (n->dir) {
 				/* entries are freed with their directory */
@@ -217,9 +227,9 @@ void node_table_free(void)
 			node_destroy_locked(n, NULL);
 		}
 	}
-	free(fs.itab);
-	fs.itab = NULL;
-	fs.root = NULL;
+	sh_free(fs.ns->itab);
+	fs.ns->itab = NULL;
+	fs.ns->root = NULL;
 }
 
 /* tmpfs's BOGO_DIRENT_SIZE: directory sizes grow with their entries. */

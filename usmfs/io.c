@@ -172,22 +172,83 @@ static ssize_t io_read(int fd, void *buf, size_t len, void *userdata)
 			ih->opcode = FUSE_CREATE;
 			tmpfile_mark = true;
 		}
+		if (ih->opcode == FUSE_INIT)	/* for the next daemon */
+			state_save_init(buf, (size_t)r);
 		return r;
 	}
 }
 
+/* The unique of the INIT a restarted daemon replays to libfuse: no
+ * request of the kernel has it (theirs count up from 2, even; bit 63 marks
+ * a resent one). */
+#define REPLAY_UNIQUE	((1ULL << 62) | 1)
+
 static ssize_t io_writev(int fd, struct iovec *iov, int count, void *userdata)
 {
+	const struct fuse_out_header *oh = iov[0].iov_base;
+
 	(void)userdata;
+	if (count > 0 && iov[0].iov_len >= sizeof(*oh) &&
+	    oh->unique == REPLAY_UNIQUE)	/* the replayed INIT's reply */
+		return (ssize_t)oh->len;
 	return writev(fd, iov, count);
 }
 
-int io_setup(struct fuse_session *se)
+/*
+ * A restarted daemon: the kernel made its INIT with the first daemon and
+ * will not send another, but libfuse answers every request with EIO until
+ * it has seen one.  Give it the first daemon's INIT again (its reply is
+ * kept from the kernel: io_writev), so that it and usmfs_ll_init agree
+ * with what the kernel negotiated then.  0 or -1 (said).
+ */
+int io_replay_init(struct fuse_session *se)
+{
+	static unsigned char msg[STATE_INIT_MAX];
+	struct fuse_in_header *ih = (struct fuse_in_header *)msg;
+	struct fuse_buf fb = { 0 };
+	uint32_t len = sh ? __atomic_load_n(&sh->init_len, __ATOMIC_ACQUIRE) : 0;
+
+	if (len < sizeof(*ih) || len > sizeof(msg)) {
+		fprintf(stderr, "usmfs: restart: no FUSE INIT saved by the "
+			"first daemon\n");
+		return -1;
+	}
+	memcpy(msg, sh->init, len);
+	ih->unique = REPLAY_UNIQUE;
+	fb.mem = msg;
+	fb.size = len;
+	fuse_session_process_buf(se, &fb);
+	return 0;
+}
+
+/*
+ * Ask the kernel to send again the requests the dead daemon had read but
+ * not answered (FUSE_NOTIFY_RESEND, Linux 6.9).  An older kernel refuses
+ * the notification: those requests then never get an answer and their
+ * callers wait until they are killed (docs/fuse.md).
+ */
+void io_resend(int fd)
+{
+	struct fuse_out_header oh = {
+		.len = sizeof(oh),
+		.error = 7,	/* FUSE_NOTIFY_RESEND */
+		.unique = 0,
+	};
+
+	if (write(fd, &oh, sizeof(oh)) != (ssize_t)sizeof(oh))
+		fprintf(stderr, "usmfs: restart: the kernel cannot resend the "
+			"requests the last daemon left unanswered (%s): their "
+			"callers wait until killed\n", strerror(errno));
+	else if (fs.debug)
+		fprintf(stderr, "usmfs: restart: unanswered requests resent\n");
+}
+
+int io_setup(struct fuse_session *se, int fd)
 {
 	static const struct fuse_custom_io io = {
 		.read = io_read,
 		.writev = io_writev,
 	};
 
-	return fuse_session_custom_io(se, &io, fuse_session_fd(se));
+	return fuse_session_custom_io(se, &io, fd);
 }

@@ -29,6 +29,7 @@ struct usmfs fs = {
 #define OPTS_MAX	16384
 
 static struct fuse_conn_info_opts *conn_opts;
+static bool state_fresh;		/* serve.on: a new state */
 
 static void usmfs_ll_init(void *userdata, struct fuse_conn_info *conn)
 {
@@ -82,7 +83,7 @@ static void usmfs_ll_statfs(fuse_req_t req, fuse_ino_t ino)
 	(void)ino;
 	usm_pool_stats(fs.ctx, &ps);
 	pthread_mutex_lock(&fs.lock);
-	nodes = fs.nr_nodes;
+	nodes = fs.ns->nr_nodes;
 	ifree = ispace_free_locked() / USMFS_INODE_COST;
 	pthread_mutex_unlock(&fs.lock);
 	memset(&st, 0, sizeof(st));
@@ -157,6 +158,7 @@ static void usage(FILE *f)
 
 struct cmdline {
 	const char *mountpoint;
+	int mp;				/* its index in argv */
 	char opts[OPTS_MAX];
 	bool foreground, single, debug;
 };
@@ -201,6 +203,9 @@ static int parse_cmdline(int argc, char **argv, struct cmdline *cl)
 			cl->debug = cl->foreground = true;
 		} else if (!strcmp(a, "-s")) {
 			cl->single = true;
+		} else if (!strncmp(a, "--serve=", 8)) {
+			if (state_parse_serve(a + 8))
+				return -1;
 		} else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
 			usage(stdout);
 			return 1;
@@ -213,6 +218,7 @@ static int parse_cmdline(int argc, char **argv, struct cmdline *cl)
 			return -1;
 		} else if (!cl->mountpoint) {
 			cl->mountpoint = a;
+			cl->mp = i;
 		} else {
 			fprintf(stderr, "usmfs: unexpected argument '%s'\n", a);
 			return -1;
@@ -314,7 +320,7 @@ static bool keep_unless_noop(const char *o, size_t len, void *arg)
 	static const char *const noop[] = {
 		"relatime", "norelatime", "strictatime", "nostrictatime",
 		"lazytime", "nolazytime", "diratime", "nodiratime",
-		"iversion", "noiversion", "acl", "noacl", "inode64",
+		"iversion", "noiversion", "acl", "noacl", "norestart", "inode64",
 		"huge=never",
 	};
 
@@ -548,7 +554,13 @@ static int setup_engine(void)
 		return -1;
 	}
 	fs.xattr_cap = frames << USM_PAGE_SHIFT;
-	if (pool_map(frames, err, sizeof(err))) {
+	if (serve.on) {		/* a daemon of a supervisor: state.c */
+		bool refused;
+
+		if (state_attach(frames, &state_fresh, &refused))
+			return refused ? USMFS_EXIT_REFUSED : -1;
+	}
+	if (pool_map(frames, serve.on ? serve.pool : -1, err, sizeof(err))) {
 		fprintf(stderr, "usmfs: %s\n", err);
 		return -1;
 	}
@@ -563,6 +575,8 @@ static int setup_engine(void)
 	p.mount = &fs.mo;
 	p.config = fs.cfg;
 	p.wait_timeout_ms = fs.mo.swapin_timeout_ms;
+	/* the supervisor's check made the store; each daemon keeps it */
+	p.store_flags = serve.on ? USM_STORE_KEEP : 0;
 	r = ctx_create_waiting(&p, err, sizeof(err));
 	if (r) {
 		fprintf(stderr, "usmfs: %s\n", err[0] ? err : strerror(-r));
@@ -582,6 +596,10 @@ static int setup_root(void)
 	struct node *root;
 	int err = 0;
 
+	if (serve.on && !state_fresh) {	/* a restart: the dead one's */
+		fs.ns = &sh->ns;
+		return pmap_rebuild();
+	}
 	if (node_table_init())
 		return -1;
 	pthread_mutex_lock(&fs.lock);
@@ -593,20 +611,27 @@ static int setup_root(void)
 		if (!root->dir)
 			err = ENOMEM;
 	}
-	fs.root = root;
+	fs.ns->root = root;
 	pthread_mutex_unlock(&fs.lock);
 	if (!root || err || root->ino != FUSE_ROOT_ID) {
 		fprintf(stderr, "usmfs: cannot make the root: %s\n",
 			strerror(err ? err : EINVAL));
 		return -1;
 	}
+	if (sh)
+		__atomic_store_n(&sh->ready, 1, __ATOMIC_RELEASE);
 	return 0;
 }
 
 static void teardown(void)
 {
 	evict_stop();
-	node_table_free();
+	/* a supervisor's daemon leaves the namespace, the pages and the
+	 * store's slots to the next one */
+	if (!serve.on)
+		node_table_free();
+	if (fs.ctx && serve.on)
+		usm_ctx_keep_slots(fs.ctx);
 	if (fs.ctx)
 		usm_ctx_destroy(fs.ctx);
 	fs.ctx = NULL;
@@ -614,6 +639,37 @@ static void teardown(void)
 		usm_config_free(fs.cfg);
 	fs.cfg = NULL;
 	pool_unmap();
+}
+
+/*
+ * Without -o norestart the process that mounts stays as the supervisor
+ * (supervise.c) and the daemon runs as its child, started again if it
+ * dies.  Returns the exit status.
+ */
+static int supervised(const struct cmdline *cl, int argc, char **argv,
+		      uint64_t pool_bytes)
+{
+	char *mnt_real = realpath(cl->mountpoint, NULL);
+	int ret = 1;
+
+	if (!mnt_real) {
+		fprintf(stderr, "usmfs: %s: %s\n", cl->mountpoint,
+			strerror(errno));
+		return 1;
+	}
+	if (fuse_session_mount(fs.se, cl->mountpoint))
+		goto out;
+	bdi_tune(mnt_real);
+	if (fuse_daemonize(cl->foreground)) {
+		fuse_session_unmount(fs.se);
+		goto out;
+	}
+	ret = supervise(argc, argv, cl->mp, mnt_real, fuse_session_fd(fs.se),
+			pool_bytes);
+	fuse_session_unmount(fs.se);
+out:
+	free(mnt_real);
+	return ret;
 }
 
 int main(int argc, char **argv)
@@ -655,6 +711,7 @@ int main(int argc, char **argv)
 		fs.max_dirty = UINT64_MAX;
 
 	fs.noacl = has_opt(rest, "noacl");
+	fs.norestart = has_opt(rest, "norestart");
 	filter_opts(rest, keep_unless_noop, NULL);
 
 	/* libfuse's options, plus ours */
@@ -672,7 +729,12 @@ int main(int argc, char **argv)
 	if (!conn_opts)
 		goto out_args;
 
-	if (setup_engine() || setup_root())
+	r = setup_engine();
+	if (r == USMFS_EXIT_REFUSED) {
+		ret = r;
+		goto out_engine;
+	}
+	if (r || setup_root())
 		goto out_engine;
 	fs.timeout = 1.0;
 	fs.can_swap = fs.mo.swap[0] && strcmp(fs.mo.swap, "none") != 0;
@@ -685,22 +747,44 @@ int main(int argc, char **argv)
 	fs.se = fuse_session_new(&args, &usmfs_ops, sizeof(usmfs_ops), NULL);
 	if (!fs.se)
 		goto out_engine;	/* libfuse said which option */
+	if (!serve.on && !fs.norestart) {
+		/* the supervisor: everything was checked, nothing is kept */
+		uint64_t pool_bytes = fs.pool_frames << USM_PAGE_SHIFT;
+
+		teardown();
+		ret = supervised(&cl, argc, argv, pool_bytes);
+		goto out_session;
+	}
 	if (fuse_set_signal_handlers(fs.se))
 		goto out_session;
-	mnt_real = realpath(cl.mountpoint, NULL);
-	if (fuse_session_mount(fs.se, cl.mountpoint)) {
+	if (serve.on) {
+		/* the supervisor mounted; the mount point is absolute (a
+		 * realpath() here would stat our own mount: a deadlock) */
+		if (io_setup(fs.se, serve.fuse))
+			goto out_signals;
+		bdi_tune(cl.mountpoint);
+		conn_find(cl.mountpoint);
+		if (sh->init_len) {	/* a daemon served before us */
+			if (io_replay_init(fs.se))
+				goto out_signals;
+			io_resend(serve.fuse);
+		}
+	} else {
+		mnt_real = realpath(cl.mountpoint, NULL);
+		if (fuse_session_mount(fs.se, cl.mountpoint)) {
+			free(mnt_real);
+			goto out_signals;
+		}
+		if (io_setup(fs.se, fuse_session_fd(fs.se))) {
+			free(mnt_real);
+			goto out_unmount;
+		}
+		bdi_tune(mnt_real);
+		conn_find(mnt_real);
 		free(mnt_real);
-		goto out_signals;
+		if (fuse_daemonize(cl.foreground))
+			goto out_unmount;
 	}
-	if (io_setup(fs.se)) {
-		free(mnt_real);
-		goto out_unmount;
-	}
-	bdi_tune(mnt_real);
-	conn_find(mnt_real);
-	free(mnt_real);
-	if (fuse_daemonize(cl.foreground))
-		goto out_unmount;
 	/*
 	 * We are part of the path that cleans this mount's dirty pages:
 	 * throttle our own writes (the swap store) only by their own device,
@@ -715,6 +799,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usmfs: cannot start the eviction thread\n");
 		goto out_unmount;
 	}
+	state_serving();
 
 	if (cl.single) {
 		r = fuse_session_loop(fs.se);
@@ -731,7 +816,8 @@ int main(int argc, char **argv)
 	ret = r ? 1 : 0;
 	evict_stop();
 out_unmount:
-	fuse_session_unmount(fs.se);
+	if (!serve.on)		/* the supervisor's mount is its own */
+		fuse_session_unmount(fs.se);
 out_signals:
 	fuse_remove_signal_handlers(fs.se);
 out_session:

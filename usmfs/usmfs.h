@@ -31,6 +31,8 @@
 
 #include <usm/usm.h>
 
+#include "state.h"
+
 /* Largest file: MAX_LFS_FILESIZE, as tmpfs (page indices < 2^51). */
 #define USMFS_MAX_FILE_SIZE	((uint64_t)INT64_MAX)
 #define USMFS_NAME_MAX		255
@@ -105,8 +107,11 @@ struct node {
 	struct dent *self;		/* directories: the entry naming it */
 	struct dirdata *dir;		/* directories */
 	char *target;			/* symlinks */
-	struct usm_file *uf;		/* regular files: their pages */
-	struct usm_file_policy pol;	/* directories: user.usm.* to inherit */
+	struct usm_file *uf;		/* regular files: their pages (after a
+					 * restart, only non-NULL until
+					 * pmap_rebuild makes it again) */
+	struct usm_file_policy pol;	/* directories: user.usm.* to inherit;
+					 * files: their policy (pmap.c) */
 
 	struct xattr *xattrs;
 	size_t xattr_bytes;
@@ -114,6 +119,9 @@ struct node {
 	/* its store's room as last seen (file.c, store_room) */
 	_Atomic uint64_t room_store, room_ms;
 	atomic_bool room_busy;
+	/* regular files: where each page is (pmap.c), kept for a restart */
+	uint64_t *pm_root;
+	uint32_t pm_height;
 };
 
 struct usmfs {
@@ -128,17 +136,14 @@ struct usmfs {
 	uint64_t pool_frames;
 	_Atomic uint64_t *dirty;	/* bit per frame: may hold data */
 
-	/* Inodes. */
-	struct node **itab;
-	size_t itab_size, nr_nodes;
-	uint64_t next_ino;
+	/* Inodes: the table, counters and root (in the arena: state.h). */
+	struct usmfs_ns *ns;
 	uint64_t max_inodes;
-	uint64_t xattr_total;		/* bytes charged to ordinary xattrs */
 	uint64_t xattr_cap;		/* most of them: the pool size */
-	struct node *root;
 
 	bool writeback;			/* kernel writeback cache is on */
 	bool noacl;			/* -o noacl: no POSIX ACLs */
+	bool norestart;			/* -o norestart: no supervisor */
 	bool acl;			/* POSIX ACLs negotiated (acl.c) */
 	bool single;			/* one request thread (-s) */
 	double timeout;			/* entry/attr cache timeout */
@@ -245,7 +250,7 @@ void usmfs_ll_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd,
 		    const void *in_buf, size_t in_bufsz, size_t out_bufsz);
 
 /* io.c */
-int io_setup(struct fuse_session *se);
+int io_setup(struct fuse_session *se, int fd);
 bool io_take_tmpfile(void);
 
 /* xattr.c */
@@ -271,8 +276,24 @@ void usmfs_ll_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 void usmfs_ll_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size);
 void usmfs_ll_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name);
 
+/* pmap.c */
+void pmap_note(struct node *n, uint64_t first, uint64_t nr,
+	       const usm_frame_t *fr);
+void pmap_commit_locked(const struct usm_page_ref *refs, size_t nr);
+void pmap_drop(struct node *n, uint64_t first, uint64_t nr);
+void pmap_free(struct node *n);
+int pmap_rebuild(void);
+
+/* io.c, a restarted daemon */
+int io_replay_init(struct fuse_session *se);
+void io_resend(int fd);
+
+/* supervise.c */
+int supervise(int argc, char **argv, int mp, const char *mnt, int fuse_fd,
+	      uint64_t pool_bytes);
+
 /* backend.c */
-int pool_map(uint64_t frames, char *err, size_t errlen);
+int pool_map(uint64_t frames, int memfd, char *err, size_t errlen);
 void pool_unmap(void);
 void *pool_frame(usm_frame_t f);
 void pool_mark_dirty(usm_frame_t f);

@@ -16,6 +16,8 @@
 #include <string.h>
 #include <sys/xattr.h>
 
+#include <unistd.h>
+
 #include "usmfs.h"
 
 /* user.usm.* values: the root's stats with options= (at most 512) fit */
@@ -35,11 +37,11 @@ void xattr_free_all(struct node *n)
 
 	for (x = n->xattrs; x; x = next) {
 		next = x->next;
-		free(x->name);
-		free(x);
+		sh_free(x->name);
+		sh_free(x);
 	}
 	n->xattrs = NULL;
-	fs.xattr_total -= n->xattr_bytes;
+	fs.ns->xattr_total -= n->xattr_bytes;
 	n->xattr_bytes = 0;
 }
 
@@ -93,15 +95,15 @@ int xattr_store_locked(struct node *n, const char *name, const void *value,
 		oldcost = xattr_cost(name, (*pp)->len);
 	if (n->xattr_bytes - oldcost + cost > USMFS_XATTR_TOTAL_MAX ||
 	    (cost > oldcost &&
-	     (fs.xattr_total + (cost - oldcost) > fs.xattr_cap ||
+	     (fs.ns->xattr_total + (cost - oldcost) > fs.xattr_cap ||
 	      ispace_free_locked() < cost - oldcost)))
 		return ENOSPC;
-	x = malloc(sizeof(*x) + size);
+	x = sh_malloc(sizeof(*x) + size);
 	if (!x)
 		return ENOMEM;
-	x->name = strdup(name);
+	x->name = sh_strdup(name);
 	if (!x->name) {
-		free(x);
+		sh_free(x);
 		return ENOMEM;
 	}
 	x->len = size;
@@ -111,14 +113,14 @@ int xattr_store_locked(struct node *n, const char *name, const void *value,
 		old = *pp;
 		x->next = old->next;
 		*pp = x;
-		free(old->name);
-		free(old);
+		sh_free(old->name);
+		sh_free(old);
 	} else {
 		x->next = n->xattrs;
 		n->xattrs = x;
 	}
 	n->xattr_bytes = n->xattr_bytes - oldcost + cost;
-	fs.xattr_total = fs.xattr_total - oldcost + cost;
+	fs.ns->xattr_total = fs.ns->xattr_total - oldcost + cost;
 	node_touch(&n->ctime);
 	return 0;
 }
@@ -141,9 +143,9 @@ int xattr_drop_locked(struct node *n, const char *name)
 	x = *pp;
 	*pp = x->next;
 	n->xattr_bytes -= xattr_cost(x->name, x->len);
-	fs.xattr_total -= xattr_cost(x->name, x->len);
-	free(x->name);
-	free(x);
+	fs.ns->xattr_total -= xattr_cost(x->name, x->len);
+	sh_free(x->name);
+	sh_free(x);
 	return 0;
 }
 
@@ -156,6 +158,17 @@ static int set_plain(struct node *n, const char *name, const char *value,
 	err = xattr_store_locked(n, name, value, size, flags);
 	pthread_mutex_unlock(&fs.lock);
 	return err;
+}
+
+/* A file's policy changed: keep it where a restart finds it (pmap.c). */
+static void file_policy_keep(struct node *n)
+{
+	struct usm_file_policy pol;
+
+	usm_file_get_policy(fs.ctx, n->uf, &pol);
+	pthread_mutex_lock(&fs.lock);
+	n->pol = pol;
+	pthread_mutex_unlock(&fs.lock);
 }
 
 /* Is user.usm attribute @id set on @n?  (stats always is, on files) */
@@ -213,6 +226,8 @@ static int set_usm(struct node *n, enum usm_xattr_id id, const char *value,
 	if (n->uf) {
 		/* may evict (a lower limit): without fs.lock */
 		r = usm_file_setxattr(fs.ctx, n->uf, id, value, size);
+		if (!r)
+			file_policy_keep(n);
 		/* a new store or policy may make pages evictable again */
 		evict_kick(true);
 	} else {
@@ -334,6 +349,14 @@ static int mount_stats(char *buf, size_t len)
 			ps.low_pct, ps.high_pct, fs.ctx != NULL,
 			evict_running(), evict_running() && writable,
 			(unsigned long long)room * USM_PAGE_SIZE);
+	/* restarts (supervise.c): who serves, who keeps the mount */
+	if (k >= 0 && serve.on)
+		k += snprintf(len > (size_t)k ? buf + k : NULL,
+			      len > (size_t)k ? len - (size_t)k : 0,
+			      " daemon_pid=%d supervisor_pid=%d restarts=%u "
+			      "restarts_refused=%u", (int)getpid(),
+			      serve.supervisor == getppid() ? (int)serve.supervisor : 0,
+			      serve.restarts, serve.refused);
 	if (k < 0 || !esc[0])
 		return k;
 	r = snprintf(len > (size_t)k ? buf + k : NULL,
@@ -543,6 +566,8 @@ void usmfs_ll_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 		err = EPERM;
 	} else if (id >= 0 && n->uf) {
 		r = usm_file_removexattr(fs.ctx, n->uf, (enum usm_xattr_id)id);
+		if (!r)
+			file_policy_keep(n);
 		err = r < 0 ? -r : 0;
 	} else if (id >= 0) {
 		struct usm_file_policy dflt;

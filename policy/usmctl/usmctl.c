@@ -55,6 +55,8 @@ static void usage(FILE *f)
 "  evict FILE [BYTES]          push the file's pages (or BYTES of them) out now\n"
 "  top [-d SECONDS] [-n COUNT] [DIR]\n"
 "                              live per-file view, largest resident first\n"
+"  restart MOUNT               replace a FUSE mount's daemon with the binary\n"
+"                              now installed, without unmounting\n"
 "\n"
 "  --json                      machine-readable output for status, stat, policy, top\n"
 "  -h, --help                  this text\n"
@@ -280,13 +282,7 @@ static const char *kmod_files[] = {
  * (the mount did not answer), or -errno.  @stats is "" when the frontend
  * has no mount-wide stats.
  */
-struct probe {
-	unsigned long long total, avail;
-	int stats_len;
-	char stats[2048];
-};
-
-static int probe_mount(const char *dir, struct probe *pr, int ms)
+int probe_mount(const char *dir, struct probe *pr, int ms)
 {
 	int fds[2], status;
 	ssize_t got = 0, r;
@@ -444,6 +440,12 @@ static int cmd_status(void)
 			json_str(opts);
 			printf(", \"responding\": true, \"size\": %llu, \"used\": %llu, \"free\": %llu",
 			       total, total - avail, avail);
+			/* a FUSE mount's serving process, for whoever must
+			 * kill exactly it, and how often it was replaced */
+			if (fuse && kv_get(buf, "daemon_pid") > 0)
+				printf(", \"daemon_pid\": %lld, \"restarts\": %lld",
+				       kv_get(buf, "daemon_pid"),
+				       kv_get(buf, "restarts"));
 			if (r >= 0) {
 				printf(", \"stats\": {");
 				print_kv(buf, "", 1, fuse);
@@ -933,6 +935,8 @@ int main(int argc, char **argv)
 		return cmd_evict(argc, argv);
 	if (!strcmp(cmd, "top"))
 		return cmd_top(argc + 1, argv - 1);
+	if (!strcmp(cmd, "restart"))
+		return argc != 1 ? (usage(stderr), EXIT_USAGE) : cmd_restart(argv[0]);
 	fprintf(stderr, "usmctl: unknown command '%s'\n", cmd);
 	usage(stderr);
 	return EXIT_USAGE;

@@ -15,4 +15,15 @@ int evict_possible(const char *stats, const char *opts, int fuse,
 void print_eviction(const char *stats, int can, const char *why, int now,
 		    long long evicted);
 
+/* usmctl.c: statvfs and user.usm.stats of a mount, bounded by @ms. */
+struct probe {
+	unsigned long long total, avail;
+	int stats_len;
+	char stats[2048];
+};
+int probe_mount(const char *dir, struct probe *pr, int ms);
+
+/* restart.c */
+int cmd_restart(const char *mnt);
+
 #endif /* USMCTL_H */
