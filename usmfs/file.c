@@ -159,11 +159,20 @@ static long fault_range(struct node *n, uint64_t idx, uint64_t nr,
 			unsigned int flags, usm_frame_t *fr)
 {
 	/* pinned until noted in the page map, so that no eviction comes
-	 * in between (pmap.c) */
+	 * in between; a swap-in keeps its slot until then (pmap.c) */
 	unsigned int pin = sh ? USM_FAULT_PIN : 0;
+	uint64_t stack[FAULT_BATCH], *saved = NULL;
 	int tries, swap = -1;
 	long r, i;
 
+	if (pin && !(flags & USM_FAULT_OVERWRITE))
+		pin |= USM_FAULT_KEEP_SLOT;
+	if (pin && (flags & USM_FAULT_OVERWRITE)) {
+		saved = nr <= FAULT_BATCH ? stack : malloc(nr * sizeof(*saved));
+		if (!saved)
+			return -ENOMEM;
+		pmap_unswap(n, idx, nr, saved);
+	}
 	for (tries = 0;; tries++) {
 		r = usm_fault_range(fs.ctx, n->uf, idx, nr, flags | pin, fr);
 		if (r != -ENOSPC || tries >= 16)
@@ -185,6 +194,11 @@ static long fault_range(struct node *n, uint64_t idx, uint64_t nr,
 		pmap_note(n, idx, (uint64_t)r, fr);
 		if (!(flags & USM_FAULT_PIN))
 			usm_page_unpin_range(fs.ctx, n->uf, idx, (uint64_t)r, fr);
+	}
+	if (saved) {
+		pmap_unswap_undo(n, idx, r > 0 ? (uint64_t)r : 0, nr, saved);
+		if (saved != stack)
+			free(saved);
 	}
 	if (r < 0 && r != -ENOSPC && r != -ENOENT && r != -EINTR) {
 		static atomic_uint said;

@@ -575,8 +575,10 @@ static int setup_engine(void)
 	p.mount = &fs.mo;
 	p.config = fs.cfg;
 	p.wait_timeout_ms = fs.mo.swapin_timeout_ms;
-	/* the supervisor's check made the store; each daemon keeps it */
-	p.store_flags = serve.on ? USM_STORE_KEEP : 0;
+	/* the supervisor's check made the stores and keeps them locked
+	 * (a killed daemon may hold its open a while: supervise.c); each
+	 * daemon keeps their slots */
+	p.store_flags = serve.on ? USM_STORE_KEEP | USM_STORE_UNLOCKED : 0;
 	r = ctx_create_waiting(&p, err, sizeof(err));
 	if (r) {
 		fprintf(stderr, "usmfs: %s\n", err[0] ? err : strerror(-r));
@@ -748,11 +750,11 @@ int main(int argc, char **argv)
 	if (!fs.se)
 		goto out_engine;	/* libfuse said which option */
 	if (!serve.on && !fs.norestart) {
-		/* the supervisor: everything was checked, nothing is kept */
-		uint64_t pool_bytes = fs.pool_frames << USM_PAGE_SHIFT;
-
-		teardown();
-		ret = supervised(&cl, argc, argv, pool_bytes);
+		/* the supervisor: everything was checked; its context is
+		 * kept for the stores' locks, and never writes to them */
+		usm_ctx_keep_slots(fs.ctx);
+		ret = supervised(&cl, argc, argv,
+				 fs.pool_frames << USM_PAGE_SHIFT);
 		goto out_session;
 	}
 	if (fuse_set_signal_handlers(fs.se))

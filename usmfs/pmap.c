@@ -13,17 +13,18 @@
  * page's place goes through the daemon:
  *
  *   - a fault (file.c, fault_range) returns the pages pinned: noted before
- *     they are unpinned, so no eviction can come in between;
+ *     they are unpinned, so no eviction can come in between; a swap-in
+ *     keeps its slot until then (pmap_note), an overwrite of a swapped
+ *     page forgets the slot first (pmap_unswap);
  *   - an eviction commits (backend.c, be_commit) after the page is in its
  *     slot and before its frame is freed: noted there;
  *   - truncate, punch and the release of a file drop entries before the
  *     library frees the frames and slots.
  *
  * A daemon killed between the library's change and ours leaves the old
- * place, which still holds the data: the frame or slot is only reused by
- * the daemon that died.  (A swap-in's slot may have been punched in that
- * window; the request that faulted is sent again and redoes the write, a
- * read of that page then returns zeroes: a known limit, docs/fuse.md.)
+ * place, which still holds the data.  A page that cannot be given back
+ * at a restart (its frame or slot claimed twice: a window this misses) is
+ * said, counted (restart_lost_pages in the root's stats) and left a hole.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -91,17 +92,6 @@ static uint64_t *pm_slot(struct node *n, uint64_t idx, bool make)
 	return &b[idx];
 }
 
-static int pm_set(struct node *n, uint64_t idx, uint64_t v)
-{
-	uint64_t *e = pm_slot(n, idx, v != 0);
-
-	if (!e)
-		return v ? -ENOMEM : 0;
-	if (*e != v)
-		__atomic_store_n(e, v, __ATOMIC_RELEASE);
-	return 0;
-}
-
 static void pm_warn(struct node *n, int r)
 {
 	static unsigned int said;
@@ -112,19 +102,89 @@ static void pm_warn(struct node *n, int r)
 			strerror(-r));
 }
 
+/*
+ * Pages [@first, @first + @nr) are in frames @fr (USM_FRAME_NONE: not
+ * faulted), pinned.  A page that was swapped was faulted with
+ * USM_FAULT_KEEP_SLOT: its slot stays its own until the frame is noted
+ * here, then it is given up (usm_swapin_settle), so that a daemon killed
+ * in between leaves a slot that still holds the page, not one that
+ * another page may have taken meanwhile.
+ */
 void pmap_note(struct node *n, uint64_t first, uint64_t nr,
 	       const usm_frame_t *fr)
 {
+	uint64_t done = 0, swapins[64];
 	int r = 0;
 
 	if (!sh)
 		return;
-	pthread_mutex_lock(&pm_lock);
-	for (uint64_t i = 0; i < nr && !r; i++)
-		if (fr[i] != USM_FRAME_NONE)
-			r = pm_set(n, first + i, ((uint64_t)fr[i] << 2) | PM_RES);
-	pthread_mutex_unlock(&pm_lock);
+	while (done < nr && !r) {
+		unsigned int k = 0;
+
+		pthread_mutex_lock(&pm_lock);
+		for (; done < nr && k < 64 && !r; done++) {
+			uint64_t *e;
+
+			if (fr[done] == USM_FRAME_NONE)
+				continue;
+			e = pm_slot(n, first + done, true);
+			if (!e) {
+				r = n->pm_height == PM_DEAD ? 0 : -ENOMEM;
+				break;
+			}
+			if ((*e & 3) == PM_SWP)
+				swapins[k++] = done;
+			__atomic_store_n(e, ((uint64_t)fr[done] << 2) | PM_RES,
+					 __ATOMIC_RELEASE);
+		}
+		pthread_mutex_unlock(&pm_lock);
+		for (unsigned int i = 0; i < k; i++)
+			usm_swapin_settle(fs.ctx, n->uf, first + swapins[i],
+					  fr[swapins[i]], USM_SWAPIN_TAKEN);
+	}
+	/* not noted (no memory): still give up any slot held for them */
+	for (; done < nr; done++)
+		if (fr[done] != USM_FRAME_NONE)
+			usm_swapin_settle(fs.ctx, n->uf, first + done, fr[done],
+					  USM_SWAPIN_TAKEN);
 	pm_warn(n, r);
+}
+
+/*
+ * Before a fault with USM_FAULT_OVERWRITE (the library gives up a swapped
+ * page's slot at once, before we can note its new frame): forget where
+ * the swapped pages of the range are, their entries in @saved.  A daemon
+ * killed before the note leaves a hole, which the request that is resent
+ * writes again whole.  pmap_unswap_undo() puts back those of pages
+ * [@from, @nr) that the fault did not reach (if nothing noted them since).
+ */
+void pmap_unswap(struct node *n, uint64_t first, uint64_t nr, uint64_t *saved)
+{
+	pthread_mutex_lock(&pm_lock);
+	for (uint64_t i = 0; i < nr; i++) {
+		uint64_t *e = pm_slot(n, first + i, false);
+
+		saved[i] = e ? *e : 0;
+		if (e && (*e & 3) == PM_SWP)
+			__atomic_store_n(e, 0, __ATOMIC_RELEASE);
+	}
+	pthread_mutex_unlock(&pm_lock);
+}
+
+void pmap_unswap_undo(struct node *n, uint64_t first, uint64_t from,
+		      uint64_t nr, const uint64_t *saved)
+{
+	pthread_mutex_lock(&pm_lock);
+	for (uint64_t i = from; i < nr; i++) {
+		uint64_t *e;
+
+		if ((saved[i] & 3) != PM_SWP)
+			continue;
+		e = pm_slot(n, first + i, false);
+		if (e && !*e)
+			__atomic_store_n(e, saved[i], __ATOMIC_RELEASE);
+	}
+	pthread_mutex_unlock(&pm_lock);
 }
 
 /* Index of store @name in the arena's table (made if new), or -1. */
@@ -267,7 +327,7 @@ static void pm_give(struct rebuild *rb, uint64_t idx, uint64_t v)
 		rb->swapped += !r;
 	}
 	rb->pages += !r;
-	if (r && rb->failed++ < 8)
+	if (r && rb->failed++ < 8)	/* (a failed page's entry stays) */
 		fprintf(stderr, "usmfs: restart: inode %llu page %llu (%s %llu): %s\n",
 			(unsigned long long)rb->n->ino, (unsigned long long)idx,
 			(v & 3) == PM_RES ? "frame" : "slot",
@@ -293,8 +353,9 @@ static void pm_walk(struct rebuild *rb, uint64_t *b, uint32_t h, uint64_t base)
  * A restarted daemon: every inode as the dead one left it, each regular
  * file made again in the new context with its policy and its pages.  The
  * kernel's references (lookups, open files) are kept; the dead daemon's
- * handlers are gone (busy counts).  0, or -1 when a page could not be
- * given back (said).
+ * handlers are gone (busy counts).  A page that cannot be given back is
+ * said and counted, and the daemon serves on (rather than failing every
+ * restart after it).  0, or -1 when a file cannot be made.
  */
 int pmap_rebuild(void)
 {
@@ -327,6 +388,7 @@ int pmap_rebuild(void)
 		"(%llu swapped) taken over%s\n",
 		(unsigned long long)fs.ns->nr_nodes, (unsigned long long)files,
 		(unsigned long long)rb.pages, (unsigned long long)rb.swapped,
-		rb.failed ? ", SOME LOST" : "");
-	return rb.failed ? -1 : 0;
+		rb.failed ? ", SOME LOST (holes now)" : "");
+	sh->lost += rb.failed;
+	return 0;
 }

@@ -50,6 +50,7 @@ struct state_hdr {
 	uint64_t brk;			/* next unused byte of the arena */
 	void *freel[48];		/* free blocks by size class */
 	uint32_t ready;			/* the namespace is built */
+	uint64_t lost;			/* pages restarts could not give back */
 	uint32_t init_len;
 	unsigned char init[STATE_INIT_MAX];
 	struct usmfs_ns ns;

@@ -40,6 +40,7 @@
 #define RESTARTS_PER_MIN	20
 #define BACKOFF_MAX_MS		5000
 #define UPGRADE_WAIT_MS		10000
+#define DYING_CHECK_MS		100
 
 struct sup {
 	char **argv;			/* the child's command line */
@@ -51,7 +52,9 @@ struct sup {
 	int ready_rd;			/* the child's "serving" pipe */
 	int cand;			/* an upgrade's binary, until it serves */
 	unsigned int restarts, refused, fails;
+	pid_t dying[8];			/* killed, a thread stuck in the kernel */
 	bool stopping, upgrading;
+	int exit_code;
 	long long up_deadline;		/* SIGKILL an upgraded child then */
 	long long starts[RESTARTS_PER_MIN];
 	unsigned int nstarts;
@@ -163,9 +166,46 @@ static int reap(struct sup *s, int ms)
 	return status;
 }
 
+/*
+ * A daemon killed while one of its threads waits in the kernel for its own
+ * mount (an invalidation waiting for the write-back of a dirty page, which
+ * only a daemon can answer) never finishes exiting by itself: its main
+ * thread is a zombie (or has SIGKILL pending) while that thread waits.
+ * The next daemon must start now; it answers that write-back (resent),
+ * and the old one's last thread then ends.
+ */
+static bool child_dying(pid_t pid)
+{
+	char path[64], line[256], *p;
+	bool dying = false;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return false;
+	if (fgets(line, sizeof(line), f) && (p = strrchr(line, ')')) &&
+	    p[1] == ' ' && p[2] == 'Z')
+		dying = true;
+	fclose(f);
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "re");
+	while (!dying && f && fgets(line, sizeof(line), f)) {
+		unsigned long long pend;
+
+		if (sscanf(line, "ShdPnd: %llx", &pend) == 1)
+			dying = pend & (1ULL << (SIGKILL - 1));
+	}
+	if (f)
+		fclose(f);
+	return dying;
+}
+
 static void describe_exit(int status, char *buf, size_t len)
 {
-	if (WIFSIGNALED(status))
+	if (status < 0)
+		snprintf(buf, len, "killed, exiting");
+	else if (WIFSIGNALED(status))
 		snprintf(buf, len, "killed by signal %d", WTERMSIG(status));
 	else
 		snprintf(buf, len, "exit status %d", WEXITSTATUS(status));
@@ -179,7 +219,7 @@ static bool restart(struct sup *s, int status)
 	long long delay = 0;
 
 	describe_exit(status, why, sizeof(why));
-	if (s->cand >= 0 && WIFEXITED(status) &&
+	if (s->cand >= 0 && status >= 0 && WIFEXITED(status) &&
 	    WEXITSTATUS(status) == USMFS_EXIT_REFUSED) {
 		fprintf(stderr, "usmfs: supervisor: %s refused the mount's "
 			"state: the daemon that made it goes on\n", s->installed);
@@ -215,6 +255,47 @@ static bool restart(struct sup *s, int status)
 	s->restarts++;
 	if (start_child(s, exe)) {
 		fprintf(stderr, "usmfs: supervisor: fork: %s\n", strerror(errno));
+		return false;
+	}
+	return true;
+}
+
+/*
+ * The daemon @pid ended (@status) or is dying (-1: still to be reaped).
+ * False when the supervisor is done: unmounted (s->exit_code set), or it
+ * gives up (restart).
+ */
+static bool child_gone(struct sup *s, pid_t pid, int status)
+{
+	if (s->ready_rd >= 0) {
+		close(s->ready_rd);
+		s->ready_rd = -1;
+	}
+	if (status < 0) {
+		for (unsigned int i = 0; i < 8; i++) {
+			if (!s->dying[i]) {
+				s->dying[i] = pid;
+				break;
+			}
+		}
+	}
+	if (conn_gone(s->fuse)) {	/* unmounted: done */
+		char why[64];
+
+		if (status < 0)		/* its last threads are ending */
+			status = reap(s, UPGRADE_WAIT_MS);
+		describe_exit(status, why, sizeof(why));
+		if (fs.debug || status)
+			fprintf(stderr, "usmfs: supervisor: unmounted, the "
+				"daemon ended (%s)\n", why);
+		s->child = 0;
+		s->exit_code = status >= 0 && WIFEXITED(status) &&
+			       WEXITSTATUS(status) == 0 ? 0 : 1;
+		return false;
+	}
+	if (!restart(s, status)) {
+		s->child = 0;
+		s->exit_code = 1;
 		return false;
 	}
 	return true;
@@ -289,22 +370,35 @@ int supervise(int argc, char **argv, int mp, const char *mnt, int fuse_fd,
 			{ .fd = s.sigfd, .events = POLLIN },
 			{ .fd = s.ready_rd, .events = POLLIN },
 		};
+		int wait = s.child > 0 ? DYING_CHECK_MS : -1;
 
-		int wait = -1;
-
-		if (s.upgrading && s.child > 0) {
-			long long left = s.up_deadline - now_ms();
-
-			if (left <= 0) {
-				stop_child(&s, SIGKILL);
-				left = 1000;
-			}
-			wait = (int)left;
+		if (s.upgrading && s.child > 0 && now_ms() >= s.up_deadline) {
+			stop_child(&s, SIGKILL);
+			s.up_deadline = now_ms() + UPGRADE_WAIT_MS;
 		}
 		if (poll(p, 2, wait) < 0 && errno != EINTR)
 			break;
 		if (p[1].revents)
 			child_ready(&s);
+		if (s.child > 0 && child_dying(s.child)) {
+			/* most are gone a moment later: their exit status
+			 * matters (USMFS_EXIT_REFUSED) */
+			for (int i = 0; i < 20; i++) {
+				pid_t w = waitpid(s.child, &status, WNOHANG);
+
+				if (w == s.child)
+					break;
+				status = -1;
+				if (w < 0)
+					break;
+				poll(NULL, 0, 10);
+			}
+			if (!child_gone(&s, s.child, status)) {
+				ret = s.exit_code;
+				break;
+			}
+			continue;
+		}
 		if (!(p[0].revents & POLLIN))
 			continue;
 		if (read(s.sigfd, &si, sizeof(si)) != sizeof(si))
@@ -324,21 +418,19 @@ int supervise(int argc, char **argv, int mp, const char *mnt, int fuse_fd,
 			}
 			continue;
 		}
-		/* SIGCHLD */
-		if (s.child <= 0 || waitpid(s.child, &status, WNOHANG) != s.child)
-			continue;
-		if (s.ready_rd >= 0) {
-			close(s.ready_rd);
-			s.ready_rd = -1;
-		}
-		if (conn_gone(s.fuse)) {	/* unmounted: done */
-			s.child = 0;
-			ret = WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : 1;
-			goto out;
-		}
-		if (!restart(&s, status)) {
-			s.child = 0;
-			break;
+		/* SIGCHLD: the current daemon, or one that was dying */
+		for (;;) {
+			pid_t pid = waitpid(-1, &status, WNOHANG);
+
+			if (pid <= 0)
+				break;
+			if (pid == s.child && !child_gone(&s, pid, status)) {
+				ret = s.exit_code;
+				goto out;
+			}
+			for (unsigned int i = 0; i < 8; i++)
+				if (s.dying[i] == pid)
+					s.dying[i] = 0;
 		}
 	}
 out:

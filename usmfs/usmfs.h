@@ -279,6 +279,9 @@ void usmfs_ll_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name);
 /* pmap.c */
 void pmap_note(struct node *n, uint64_t first, uint64_t nr,
 	       const usm_frame_t *fr);
+void pmap_unswap(struct node *n, uint64_t first, uint64_t nr, uint64_t *saved);
+void pmap_unswap_undo(struct node *n, uint64_t first, uint64_t from,
+		      uint64_t nr, const uint64_t *saved);
 void pmap_commit_locked(const struct usm_page_ref *refs, size_t nr);
 void pmap_drop(struct node *n, uint64_t first, uint64_t nr);
 void pmap_free(struct node *n);

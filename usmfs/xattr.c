@@ -354,9 +354,11 @@ static int mount_stats(char *buf, size_t len)
 		k += snprintf(len > (size_t)k ? buf + k : NULL,
 			      len > (size_t)k ? len - (size_t)k : 0,
 			      " daemon_pid=%d supervisor_pid=%d restarts=%u "
-			      "restarts_refused=%u", (int)getpid(),
+			      "restarts_refused=%u restart_lost_pages=%llu",
+			      (int)getpid(),
 			      serve.supervisor == getppid() ? (int)serve.supervisor : 0,
-			      serve.restarts, serve.refused);
+			      serve.restarts, serve.refused,
+			      (unsigned long long)sh->lost);
 	if (k < 0 || !esc[0])
 		return k;
 	r = snprintf(len > (size_t)k ? buf + k : NULL,

@@ -261,7 +261,8 @@ int store_file_open(struct usm_store *st, const char *path, unsigned int flags,
 	}
 	/* Two servers writing one store would corrupt each other.  A
 	 * filesystem without locks (ENOLCK, EOPNOTSUPP) is used unlocked. */
-	if (flock(fd, LOCK_EX | LOCK_NB) && errno == EWOULDBLOCK) {
+	if (!(flags & USM_STORE_UNLOCKED) &&
+	    flock(fd, LOCK_EX | LOCK_NB) && errno == EWOULDBLOCK) {
 		store_set_err(err, errlen, "%s: in use by another store", st->spec);
 		ret = -EBUSY;
 		goto out_close;

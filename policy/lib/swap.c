@@ -223,7 +223,7 @@ int usm_store_open(const char *name, const char *spec, unsigned int flags,
 		store_set_err(err, errlen, "store: missing name or spec");
 		return -EINVAL;
 	}
-	if (flags & ~(USM_STORE_KEEP | USM_STORE_DIRECT)) {
+	if (flags & ~(USM_STORE_KEEP | USM_STORE_DIRECT | USM_STORE_UNLOCKED)) {
 		store_set_err(err, errlen, "%s: unknown flags 0x%x", spec, flags);
 		return -EINVAL;
 	}

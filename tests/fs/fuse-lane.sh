@@ -19,7 +19,8 @@
 # fuse-lane.sh --abort MNT... aborts those mounts' FUSE connections (the
 # runner's FS_STUCK_HOOK).
 # Ends with "fuse: N passed, N failed" (suite cases + fio jobs + lane
-# checks) and exits 1 on any failure.
+# checks) and exits 1 on any failure.  Last, restart.sh quick and fio:
+# the daemon killed and upgraded under load (docs/fuse.md "Restarts").
 set -u
 
 # Abort the FUSE connection of each mount point given, without touching the
@@ -371,6 +372,19 @@ if [ "$target" = usmfs ]; then
 		bad "$(grep -m1 FAIL "$work/remount.out" || tail -n 1 "$work/remount.out")"
 		sed 's/^/    /' "$work/remount.out" | tail -n 6
 	fi
+fi
+# --- the daemon killed (SIGKILL) and upgraded under load: the mount and
+# every byte stay (issue 17)
+if [ "$target" = usmfs ]; then
+	for rmode in quick fio; do
+		if USMFS_BIN="$daemon" run_for 900 "$here/restart.sh" "$rmode" \
+			>"$work/restart-$rmode.out" 2>&1; then
+			ok "$(tail -n 1 "$work/restart-$rmode.out") ($rmode)"
+		else
+			bad "restart $rmode: $(grep -m1 FAIL "$work/restart-$rmode.out" || tail -n 1 "$work/restart-$rmode.out")"
+			grep -v 'can take' "$work/restart-$rmode.out" | sed 's/^/    /' | tail -n 12
+		fi
+	done
 fi
 [ "$failed" -eq 0 ] || show_logs
 finish
