@@ -55,6 +55,10 @@ pkill_daemon() {
 	done
 }
 finish() {
+	if grep -qE "AddressSanitizer|LeakSanitizer|runtime error:" "$work/log" 2>/dev/null; then
+		bad "sanitizer report in the daemon's log"
+		grep -m3 -E "AddressSanitizer|LeakSanitizer|runtime error:" "$work/log"
+	fi
 	[ "$failed" -eq 0 ] || { echo "--- daemon log"; tail -n 20 "$work/log" 2>/dev/null; }
 	echo "restart: $passed passed, $failed failed (${SECONDS}s)"
 	cleanup

@@ -223,6 +223,35 @@ static void test_empty_file_adopted(void **state)
 	usm_store_close(st);
 }
 
+/*
+ * Two opens of one store: the second is refused while the first holds it
+ * (-EBUSY: two servers would corrupt each other), unless it says that its
+ * caller holds the lock through the first (USM_STORE_UNLOCKED: the FUSE
+ * daemon's supervisor keeps its stores open while daemons come and go);
+ * with KEEP it then reads what the first wrote.
+ */
+static void test_unlocked_for_a_holder(void **state)
+{
+	struct usm_store *a = open_ok("held.swap", 0), *b = NULL;
+	unsigned char page[PG], back[PG];
+	void *pb = page, *bb = back;
+	usm_slot_t s;
+
+	(void)state;
+	memset(page, 0x5a, PG);
+	assert_int_equal(usm_store_alloc(a, &s), 0);
+	assert_int_equal(usm_store_write(a, &s, &pb, 1), 0);
+	assert_int_equal(usm_store_sync(a), 0);
+	assert_int_equal(usm_store_open("default", spec_of("held.swap"),
+					USM_STORE_KEEP, &b, NULL, 0), -EBUSY);
+	b = open_ok("held.swap", USM_STORE_KEEP | USM_STORE_UNLOCKED);
+	assert_int_equal(usm_store_claim(b, s), 0);
+	assert_int_equal(usm_store_read(b, &s, &bb, 1), 0);
+	assert_memory_equal(back, page, PG);
+	usm_store_close(b);
+	usm_store_close(a);
+}
+
 /* check: a path to be created is fine where its directory exists. */
 static void test_check_paths(void **state)
 {
@@ -378,6 +407,7 @@ int main(void)
 		cmocka_unit_test(test_foreign_file_refused),
 		cmocka_unit_test(test_new_file_has_header),
 		cmocka_unit_test(test_empty_file_adopted),
+		cmocka_unit_test(test_unlocked_for_a_holder),
 		cmocka_unit_test(test_check_paths),
 		cmocka_unit_test(test_reuse_at_reserve),
 		cmocka_unit_test(test_small_filesystem),
