@@ -1,5 +1,5 @@
 #!/bin/bash
-# restart.sh [quick|fio] - the FUSE daemon survives SIGKILL and an upgrade
+# restart.sh [quick|fio|supervisor] - the FUSE daemon survives SIGKILL and an upgrade
 # (issue 17).  As root, on the host.
 #
 #   quick  a size=8M mount with a swap file (created here, in our own
@@ -10,6 +10,8 @@
 #          written between kills, and once replaced with usmctl restart.
 #          After each: no ENOTCONN, every file reads back as written,
 #          usmctl status counts the restarts.
+#   supervisor  the supervisor killed: the daemon serves on; the daemon
+#          killed then: ENOTCONN (the documented end).
 #   fio    fio verify=crc32c, psync and mmap engines, working set 3x the
 #          pool, while a killer SIGKILLs the daemon at random moments
 #          (KILLS times) and runs usmctl restart once; fio must end with
@@ -247,9 +249,27 @@ fio)
 	[ "$lost" = 0 ] && ok "restart_lost_pages=0" || bad "restart_lost_pages='$lost'"
 	verify "after fio"
 	;;
-*) bad "mode must be quick or fio" ;;
+supervisor) ;;	# below
+*) bad "mode must be quick, fio or supervisor" ;;
 esac
 
+if [ "$mode" = supervisor ]; then
+	# a killed supervisor: the daemon serves on; once it dies too the
+	# mount ends as without restarts (ENOTCONN), as documented
+	pid=$(st_field daemon_pid)
+	kill -9 "$spid" && wait "$spid" 2>/dev/null
+	spid=
+	verify "supervisor killed, daemon $pid alive"
+	kill -9 "$pid"
+	for ((i = 0; i < 100; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+	out=$(timeout 30 stat "$m/a" 2>&1 >/dev/null)
+	case $out in
+	*"not connected"*) ok "supervisor and daemon killed: ENOTCONN ($out)" ;;
+	*) bad "supervisor and daemon killed: stat said '$out', expected ENOTCONN" ;;
+	esac
+	timeout 30 umount "$m" || umount -l "$m"
+	finish
+fi
 if timeout 30 umount "$m"; then ok "unmounted"; else bad "umount"; fi
 for ((i = 0; i < 150; i++)); do kill -0 "$spid" 2>/dev/null || break; sleep 0.1; done
 if kill -0 "$spid" 2>/dev/null; then bad "supervisor still running 15 s after umount"
