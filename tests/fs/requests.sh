@@ -1,0 +1,81 @@
+#!/bin/bash
+# requests.sh DAEMON WORKDIR - the FUSE requests a few operations cost
+# (a check of fuse-lane.sh; docs/fuse.md "Requests per operation").
+#
+# Starts DAEMON with -d (libfuse prints every request) on WORKDIR/mnt,
+# runs each operation on the mount and counts the requests the daemon saw
+# meanwhile.  Counts only, never a time: a count that grows back means a
+# round trip per call came back.  Prints "ok"/"FAIL" lines and a last
+# line "requests: N passed, N failed"; exits 1 on a failure.
+set -u
+daemon=$1 work=$2
+mnt=$work/req-mnt log=$work/req.log
+pass=0 fail=0
+ok() { echo "ok   requests: $*"; pass=$((pass + 1)); }
+bad() { echo "FAIL requests: $*"; fail=$((fail + 1)); }
+
+mkdir -p "$mnt"
+"$daemon" "$mnt" -d -o size=64M >"$log" 2>&1 &
+pid=$!
+for ((i = 0; i < 100; i++)); do
+	grep -q " $mnt " /proc/mounts && break
+	sleep 0.1
+done
+finish() {
+	fusermount3 -u "$mnt" 2>/dev/null || umount "$mnt" 2>/dev/null || umount -l "$mnt"
+	for ((i = 0; i < 100; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+	kill -0 "$pid" 2>/dev/null && kill -KILL "$pid"
+	echo "requests: $pass passed, $fail failed"
+	[ "$fail" -eq 0 ]
+	exit
+}
+grep -q " $mnt " /proc/mounts || { bad "daemon did not mount"; tail -n 5 "$log"; finish; }
+
+# count OPCODE CMD...: how many OPCODE requests the daemon got while CMD ran
+count() {
+	local op=$1 before after
+	shift
+	before=$(grep -ac "opcode: $op " "$log")
+	"$@" || { echo "requests: '$*' failed" >&2; echo -1; return; }
+	after=$(grep -ac "opcode: $op " "$log")
+	echo $((after - before))
+}
+
+# N 4-byte writes through one file descriptor opened with O_APPEND (not a
+# shell loop: its redirections close descriptors, and each close is a
+# FLUSH that makes the kernel take the attributes again).
+appends() { dd if=/dev/zero of="$mnt/append" bs=4 count="$1" oflag=append conv=notrunc status=none; }
+# N 4 KiB writes, one write(2) each, through one descriptor.
+writes4k() { dd if=/dev/zero of="$mnt/w4k" bs=4k count="$1" conv=notrunc status=none; }
+
+n=200
+# Every write(2) used to ask for security.capability first (the kernel's
+# file_remove_privs on a FUSE inode without S_NOSEC): one GETXATTR per
+# write.  Allowed: one per attribute refresh (the kernel clears S_NOSEC
+# when it takes new attributes, at most every attr timeout, 1 s).
+for w in appends writes4k; do
+	: > "$mnt/${w/appends/append}"
+	[ "$w" = writes4k ] && rm -f "$mnt/w4k"
+	c=$(count GETXATTR "$w" "$n")
+	if [ "$c" -ge 0 ] && [ "$c" -lt $((n / 4)) ]; then
+		ok "$n $w: $c GETXATTR requests"
+	else
+		bad "$n $w: $c GETXATTR requests (one per write: the security.capability check is back)"
+	fi
+done
+# Each close(2) of a file written through the page cache used to be a
+# FLUSH round trip after the write-back; the daemon answers the first one
+# ENOSYS and the kernel sends no more (it still writes the pages back and
+# drops the cached st_blocks at each close: checked below).
+c=$(count FLUSH bash -c "for ((i = 0; i < $n; i++)); do echo x > '$mnt/c\$i'; done")
+if [ "$c" -ge 0 ] && [ "$c" -le 1 ]; then
+	ok "$n open-write-close: $c FLUSH requests"
+else
+	bad "$n open-write-close: $c FLUSH requests (one per close)"
+fi
+dd if=/dev/zero of="$mnt/blocks" bs=4k count=4 status=none
+b=$(stat -c %b "$mnt/blocks")
+[ "$b" = 32 ] && ok "st_blocks after write + close: $b" || bad "st_blocks after write + close: $b, not 32"
+size=$(stat -c %s "$mnt/append")
+[ "$size" = $((4 * n)) ] && ok "appends: file is $size bytes" || bad "appends: file is $size bytes, not $((4 * n))"
+finish
