@@ -125,6 +125,7 @@ static const struct fuse_lowlevel_ops usmfs_ops = {
 	.releasedir	= usmfs_ll_releasedir,
 	.ioctl		= usmfs_ll_ioctl,
 	.readdir	= usmfs_ll_readdir,
+	.readdirplus	= usmfs_ll_readdirplus,
 	.statfs		= usmfs_ll_statfs,
 	.setxattr	= usmfs_ll_setxattr,
 	.getxattr	= usmfs_ll_getxattr,

@@ -208,6 +208,8 @@ void usmfs_ll_releasedir(fuse_req_t req, fuse_ino_t ino,
 			 struct fuse_file_info *fi);
 void usmfs_ll_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		      struct fuse_file_info *fi);
+void usmfs_ll_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size,
+			  off_t off, struct fuse_file_info *fi);
 
 /* file.c */
 void usmfs_ll_create(fuse_req_t req, fuse_ino_t parent, const char *name,

@@ -96,6 +96,21 @@ fi
 dd if=/dev/zero of="$mnt/blocks" bs=4k count=4 status=none
 b=$(stat -c %b "$mnt/blocks")
 [ "$b" = 32 ] && ok "st_blocks after write + close: $b" || bad "st_blocks after write + close: $b, not 32"
+# ls -l of a directory whose entries the kernel does not hold (dentries
+# dropped): one LOOKUP per entry with READDIR; READDIRPLUS brings the
+# entries and their attributes with the listing.  The lookup counts stay
+# right: every file can still be removed and the directory with them.
+mkdir "$mnt/dir"
+for ((i = 0; i < n; i++)); do : > "$mnt/dir/f$i"; done
+sync
+echo 2 > /proc/sys/vm/drop_caches
+c=$(count LOOKUP bash -c "ls -l '$mnt/dir' > /dev/null")
+if [ "$c" -ge 0 ] && [ "$c" -lt $((n / 4)) ]; then
+	ok "ls -l of $n files: $c LOOKUP requests"
+else
+	bad "ls -l of $n files: $c LOOKUP requests (one per entry)"
+fi
+rm -r "$mnt/dir" && [ ! -e "$mnt/dir" ] && ok "rm -r after ls -l" || bad "rm -r after ls -l"
 size=$(stat -c %s "$mnt/append")
 [ "$size" = $((4 * n)) ] && ok "appends: file is $size bytes" || bad "appends: file is $size bytes, not $((4 * n))"
 finish
