@@ -174,13 +174,21 @@ if want meta; then
 	fss="tmpfs usmfs"
 	mount_tmpfs "$work/mtmpfs" 1G || exit 1
 	mount_usmfs "$work/musmfs" "size=1G" || exit 1
-	if [ -x "$memfs" ]; then
-		mkdir -p "$work/mmemfs"
-		"$memfs" "$work/mmemfs" -f 2>"$work/memfs.log" &
+	# mount_memfs NAME [OPTIONS]: libfuse's memfs_ll on $work/mNAME
+	mount_memfs() {
+		mkdir -p "$work/m$1"
+		"$memfs" "$work/m$1" -f ${2:+-o "$2"} 2>"$work/$1.log" &
 		pids+=($!)
-		for i in $(seq 1 100); do mountpoint -q "$work/mmemfs" && break; sleep 0.1; done
-		if mountpoint -q "$work/mmemfs"; then mounts+=("$work/mmemfs"); fss="$fss memfs"
-		else echo "bench: memfs_ll did not mount (skipped)" >&2; fi
+		for i in $(seq 1 100); do mountpoint -q "$work/m$1" && break; sleep 0.1; done
+		if mountpoint -q "$work/m$1"; then mounts+=("$work/m$1"); fss="$fss $1"
+		else echo "bench: memfs_ll ${2:-} did not mount (skipped)" >&2; fi
+	}
+	if [ -x "$memfs" ]; then
+		mount_memfs memfs
+		# FUSE over io_uring: when the kernel has it and it is enabled
+		# (root: echo Y > /sys/module/fuse/parameters/enable_uring)
+		[ "$(cat /sys/module/fuse/parameters/enable_uring 2>/dev/null)" = Y ] &&
+			mount_memfs memfs-uring io_uring
 	fi
 	progress "meta: $fss, $rounds rounds of $files files and $appends appends (load $(cut -d' ' -f1 /proc/loadavg))"
 	raw=$work/meta.raw
@@ -196,8 +204,10 @@ if want meta; then
 	csv=$res/meta.csv
 	echo "fs,op,count,rounds,ops_per_s,us_per_op,ratio_vs_tmpfs,load1" > "$csv"
 	meta_medians "$(cut -d' ' -f1 /proc/loadavg)" < "$raw" >> "$csv"
-	printf '\n%-8s %-7s %12s %10s %8s\n' fs op "ops/s" "us/op" "vs tmpfs"
-	tail -n +2 "$csv" | awk -F, '{ printf "%-8s %-7s %12s %10s %7sx\n", $1, $2, $5, $6, $7 }'
+	# every round's line, for the spread behind the medians
+	{ echo "fs,op,count,seconds,ops_per_s,us_per_op"; cat "$raw"; } > "$res/meta-rounds.csv"
+	printf '\n%-11s %-7s %12s %10s %8s\n' fs op "ops/s" "us/op" "vs tmpfs"
+	tail -n +2 "$csv" | awk -F, '{ printf "%-11s %-7s %12s %10s %7sx\n", $1, $2, $5, $6, $7 }'
 fi
 
 # ---------------------------------------------------------------- smallw
