@@ -30,6 +30,7 @@ struct usmfs fs = {
 
 static struct fuse_conn_info_opts *conn_opts;
 static bool state_fresh;		/* serve.on: a new state */
+static bool keep_state;			/* serve.on until unmounted */
 
 static void usmfs_ll_init(void *userdata, struct fuse_conn_info *conn)
 {
@@ -632,11 +633,11 @@ static int setup_root(void)
 static void teardown(void)
 {
 	evict_stop();
-	/* a supervisor's daemon leaves the namespace, the pages and the
-	 * store's slots to the next one */
-	if (!serve.on)
+	/* a supervisor's daemon that fails to start leaves the namespace,
+	 * the pages and the store's slots to the next one */
+	if (!keep_state)
 		node_table_free();
-	if (fs.ctx && serve.on)
+	if (fs.ctx && keep_state)
 		usm_ctx_keep_slots(fs.ctx);
 	if (fs.ctx)
 		usm_ctx_destroy(fs.ctx);
@@ -693,6 +694,7 @@ int main(int argc, char **argv)
 		return r > 0 ? 0 : 1;
 	fs.debug = cl.debug;
 	fs.single = cl.single;
+	keep_state = serve.on;
 
 	usm_mount_opts_init(&fs.mo);
 	r = usm_mount_opts_parse(&fs.mo, cl.opts, rest, sizeof(rest), err,
@@ -769,8 +771,9 @@ int main(int argc, char **argv)
 		 * realpath() here would stat our own mount: a deadlock) */
 		if (io_setup(fs.se, serve.fuse))
 			goto out_signals;
+		/* no conn_find(): a supervised connection is never aborted
+		 * by its daemon (evict_stop) */
 		bdi_tune(cl.mountpoint);
-		conn_find(cl.mountpoint);
 		if (sh->init_len) {	/* a daemon served before us */
 			if (io_replay_init(fs.se))
 				goto out_signals;
@@ -821,6 +824,18 @@ int main(int argc, char **argv)
 		}
 	}
 	ret = r ? 1 : 0;
+	if (serve.on && !fuse_conn_gone(serve.fuse)) {
+		/*
+		 * Stopped (SIGTERM: usmctl restart) with the mount in place:
+		 * leave everything to the next daemon, as a kill would (the
+		 * state is kept consistent for that at every moment), and do
+		 * not wait for an eviction thread that may be waiting for the
+		 * kernel: a write-back only the next daemon can answer.
+		 */
+		fflush(stderr);
+		_exit(ret);
+	}
+	keep_state = false;	/* unmounted: clean up, store included */
 	evict_stop();
 out_unmount:
 	if (!serve.on)		/* the supervisor's mount is its own */

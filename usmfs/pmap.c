@@ -123,7 +123,7 @@ void pmap_note(struct node *n, uint64_t first, uint64_t nr,
 
 		pthread_mutex_lock(&pm_lock);
 		for (; done < nr && k < 64 && !r; done++) {
-			uint64_t *e;
+			uint64_t *e, v;
 
 			if (fr[done] == USM_FRAME_NONE)
 				continue;
@@ -132,10 +132,12 @@ void pmap_note(struct node *n, uint64_t first, uint64_t nr,
 				r = n->pm_height == PM_DEAD ? 0 : -ENOMEM;
 				break;
 			}
-			if ((*e & 3) == PM_SWP)
+			v = ((uint64_t)fr[done] << 2) | PM_RES;
+			/* a page that moved may be a swap-in holding its slot
+			 * (swapped, or where a commit we did not see left it) */
+			if (*e && *e != v)
 				swapins[k++] = done;
-			__atomic_store_n(e, ((uint64_t)fr[done] << 2) | PM_RES,
-					 __ATOMIC_RELEASE);
+			__atomic_store_n(e, v, __ATOMIC_RELEASE);
 		}
 		pthread_mutex_unlock(&pm_lock);
 		for (unsigned int i = 0; i < k; i++)

@@ -21,6 +21,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -74,6 +75,15 @@ int state_parse_serve(const char *arg)
 	serve.on = true;
 	serve.supervisor = getppid();
 	return 0;
+}
+
+/* The connection is gone (unmounted or aborted): /dev/fuse says POLLERR. */
+bool fuse_conn_gone(int fd)
+{
+	struct pollfd p = { .fd = fd, .events = 0 };
+
+	return poll(&p, 1, 0) > 0 &&
+	       (p.revents & (POLLERR | POLLHUP | POLLNVAL));
 }
 
 /* Tell the supervisor that we serve. */

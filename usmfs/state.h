@@ -75,6 +75,7 @@ int state_parse_serve(const char *arg);
 int state_attach(uint64_t pool_frames, bool *fresh, bool *refused);
 void state_save_init(const void *msg, size_t len);
 void state_serving(void);
+bool fuse_conn_gone(int fd);
 
 void *sh_malloc(size_t size);
 void *sh_calloc(size_t nmemb, size_t size);

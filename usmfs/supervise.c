@@ -68,14 +68,6 @@ static long long now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* The connection is gone (unmounted or aborted): /dev/fuse says POLLERR. */
-static bool conn_gone(int fd)
-{
-	struct pollfd p = { .fd = fd, .events = 0 };
-
-	return poll(&p, 1, 0) > 0 && (p.revents & (POLLERR | POLLHUP | POLLNVAL));
-}
-
 static int start_child(struct sup *s, int exe)
 {
 	int pfd[2];
@@ -279,7 +271,7 @@ static bool child_gone(struct sup *s, pid_t pid, int status)
 			}
 		}
 	}
-	if (conn_gone(s->fuse)) {	/* unmounted: done */
+	if (fuse_conn_gone(s->fuse)) {	/* unmounted: done */
 		char why[64];
 
 		if (status < 0)		/* its last threads are ending */
