@@ -311,8 +311,11 @@ struct rebuild {
 	uint64_t pages, swapped, failed;
 };
 
-static void pm_give(struct rebuild *rb, uint64_t idx, uint64_t v)
+/* Give page @idx (entry *@e) to the new context; a page that cannot be
+ * given is a hole now, in the map too. */
+static void pm_give(struct rebuild *rb, uint64_t idx, uint64_t *e)
 {
+	uint64_t v = *e;
 	int r;
 
 	if ((v & 3) == PM_RES) {
@@ -329,7 +332,9 @@ static void pm_give(struct rebuild *rb, uint64_t idx, uint64_t v)
 		rb->swapped += !r;
 	}
 	rb->pages += !r;
-	if (r && rb->failed++ < 8)	/* (a failed page's entry stays) */
+	if (r)
+		*e = 0;
+	if (r && rb->failed++ < 8)
 		fprintf(stderr, "usmfs: restart: inode %llu page %llu (%s %llu): %s\n",
 			(unsigned long long)rb->n->ino, (unsigned long long)idx,
 			(v & 3) == PM_RES ? "frame" : "slot",
@@ -345,7 +350,7 @@ static void pm_walk(struct rebuild *rb, uint64_t *b, uint32_t h, uint64_t base)
 		if (!b[i])
 			continue;
 		if (h == 1)
-			pm_give(rb, base + i, b[i]);
+			pm_give(rb, base + i, &b[i]);
 		else
 			pm_walk(rb, (uint64_t *)(uintptr_t)b[i], h - 1, base + i * c);
 	}
