@@ -55,10 +55,17 @@ osd_start() {
 	ceph-osd -c "$dir/ceph.conf" -i 0 --pid-file "$dir/osd.pid" >>"$dir/osd.out" 2>&1
 }
 
+# osd.0 up and, once the pool exists, every PG of it serving: listing the
+# pool visits each PG, and fails (within 5 s) while one is still peering.
 wait_osd_up() {
 	local until=$((SECONDS + $1))
 	while [ $SECONDS -lt $until ]; do
-		if ceph_ osd dump 2>/dev/null | grep -q '^osd.0 up'; then return 0; fi
+		if ceph_ osd dump 2>/dev/null | grep -q '^osd.0 up' &&
+		   { ! ceph_ osd pool ls 2>/dev/null | grep -qx usm ||
+		     timeout 20 rados -c "$dir/ceph.conf" --rados-osd-op-timeout 5 \
+			-p usm --all ls >/dev/null 2>&1; }; then
+			return 0
+		fi
 		sleep 1
 	done
 	echo "cluster: osd.0 not up after $1 s" >&2
@@ -135,6 +142,7 @@ CONF
 	ceph_ osd pool create usm 8 8 >/dev/null 2>&1
 	ceph_ osd pool set usm size 1 --yes-i-really-mean-it >/dev/null 2>&1 || true
 	ceph_ osd pool application enable usm usmfs >/dev/null 2>&1
+	wait_osd_up $((TIMEOUT - (SECONDS - t0))) || return 1
 	echo "cluster: up in $((SECONDS - t0)) s ($dir/ceph.conf, pool usm)"
 }
 
