@@ -300,7 +300,7 @@ static void escape_value(const char *s, char *out, size_t len)
  * pages (not swap=none), store_room= what the mount's store can still take
  * in bytes (usm_store_room), and store_state= (escaped as options=) only
  * while that store takes nothing although it could: why ("the cluster is
- * unreachable (no answer within 15s)": a "rados:" store).  Last, options=:
+ * unreachable (no answer within 10s)": a "rados:" store).  Last, options=:
  * the usmfs options the daemon was started with, as the module's show in
  * /proc/self/mountinfo (the FUSE mount's there are libfuse's only), with
  * ' ', '\t', '\n' and '\\' escaped as there (\040 ...); left out when

@@ -6,7 +6,9 @@
  * cluster's config file, /etc/ceph/ceph.conf), user (client.admin),
  * keyring (the config's), id (what tells this store's objects from other
  * stores': the store's name) and timeout (seconds an operation may take
- * before it fails and the cluster is taken as unreachable: 15).
+ * before it fails and the cluster is taken as unreachable: 10, a third
+ * of swapin_timeout's default, as a swap-in may wait behind another
+ * operation before its own).
  *
  * Objects, in POOL's NAMESPACE ("" when none is given):
  *   usm.MACHINE.ID          the header: a few lines of text (who made it,
@@ -34,11 +36,12 @@
  * call fail (the ctx keeps the pages resident, or the swap-in gets EIO)
  * and, unless it was only a missing object, marks the store unusable with
  * the reason: nothing more is evicted to it (usm_store_alloc* give
- * -ENOSPC) until a background probe (an asynchronous stat of the header,
- * every STORE_PROBE_MS) succeeds.
+ * -ENOSPC) until a thread that stats the header every STORE_PROBE_MS while
+ * the store is down sees the cluster answer.
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,16 +69,24 @@ struct store_rados {
 
 	/* Why nothing goes to the store now ("" = it is usable). */
 	char down[400];
-	uint64_t next_probe_ms;
-	rados_completion_t probe;	/* in flight, or NULL */
-	atomic_int probe_ret;		/* its result, once done */
-	atomic_bool probe_done;
-	uint64_t probe_size;
-	time_t probe_mtime;
+	/* While down: a thread stats the header every STORE_PROBE_MS (each
+	 * stat bounded by the timeout) until one succeeds, then says so in
+	 * answers; the next call into the store takes it up again. */
+	pthread_t prober;
+	bool probing;			/* the thread exists (joined when false) */
+	atomic_bool answers;
+	atomic_bool stop;
 };
 
 static void rm_reap(struct usm_store *st, size_t keep);
 static void set_down(struct usm_store *st, int r);
+static void *prober_main(void *arg);
+
+/* Down, and not known to answer again yet? */
+static bool is_down(const struct store_rados *sr)
+{
+	return sr->down[0] && !atomic_load(&sr->answers);
+}
 
 static uint64_t now_ms(void)
 {
@@ -566,8 +577,8 @@ int store_rados_open(struct usm_store *st, const char *arg, unsigned int flags,
 	sr = calloc(1, sizeof(*sr));
 	if (!sr)
 		return -ENOMEM;
-	atomic_init(&sr->probe_ret, 0);
-	atomic_init(&sr->probe_done, false);
+	atomic_init(&sr->answers, false);
+	atomic_init(&sr->stop, false);
 	r = rados_spec_parse(st->spec, st->name, &sr->sp, err, errlen);
 	if (r)
 		goto fail;
@@ -626,13 +637,14 @@ fail:
 	return r;
 }
 
-static void probe_reap(struct store_rados *sr)
+static void prober_join(struct store_rados *sr)
 {
-	if (!sr->probe)
+	if (!sr->probing)
 		return;
-	rados_aio_wait_for_complete(sr->probe);
-	rados_aio_release(sr->probe);
-	sr->probe = NULL;
+	atomic_store(&sr->stop, true);
+	pthread_join(sr->prober, NULL);
+	sr->probing = false;
+	atomic_store(&sr->stop, false);
 }
 
 void store_rados_close(struct usm_store *st)
@@ -641,10 +653,10 @@ void store_rados_close(struct usm_store *st)
 
 	if (!sr)
 		return;
-	probe_reap(sr);
+	prober_join(sr);
 	if (sr->rm)
 		rm_reap(st, 0);
-	if (sr->io && sr->locked && st->used == 0 && !sr->down[0]) {
+	if (sr->io && sr->locked && st->used == 0 && !is_down(sr)) {
 		/* nothing kept: every object goes, the header last */
 		(void)rados_remove_prefix(sr->io, sr->prefix, true, NULL);
 	}
@@ -679,55 +691,59 @@ static void set_down(struct usm_store *st, int r)
 	else
 		snprintf(sr->down, sizeof(sr->down), "the cluster failed an "
 			 "operation: %s", strerror(-r));
-	sr->next_probe_ms = now_ms() + STORE_PROBE_MS;
 	if (!was)
 		fprintf(stderr, "%s: store %s (%s): %s: nothing is evicted to it "
 			"until it answers again\n", program_invocation_short_name,
 			st->name, st->spec, sr->down);
+	if (sr->probing && atomic_load(&sr->answers))
+		prober_join(sr);	/* answered, and failed again since */
+	if (!sr->probing) {
+		atomic_store(&sr->answers, false);
+		sr->probing = !pthread_create(&sr->prober, NULL, prober_main, sr);
+	}
 }
 
-static void probe_cb(rados_completion_t c, void *arg)
+/* Stat the header every STORE_PROBE_MS until the cluster answers (a
+ * missing header is an answer too) or the store closes. */
+static void *prober_main(void *arg)
 {
 	struct store_rados *sr = arg;
+	uint64_t size, next = now_ms() + STORE_PROBE_MS;
+	time_t mtime;
+	int r;
 
-	atomic_store(&sr->probe_ret, rados_aio_get_return_value(c));
-	atomic_store(&sr->probe_done, true);
+	while (!atomic_load(&sr->stop)) {
+		if (now_ms() < next) {
+			usleep(100000);
+			continue;
+		}
+		r = rados_stat(sr->io, sr->prefix, &size, &mtime);
+		if (r == 0 || r == -ENOENT) {
+			atomic_store(&sr->answers, true);
+			break;
+		}
+		next = now_ms() + STORE_PROBE_MS;
+	}
+	return NULL;
 }
 
 bool store_rados_usable(struct usm_store *st)
 {
 	struct store_rados *sr = st->rados;
-	int r;
 
 	if (!sr->down[0])
 		return true;
-	if (sr->probe && atomic_load(&sr->probe_done)) {
-		r = atomic_load(&sr->probe_ret);
-		probe_reap(sr);
-		if (r >= 0 || r == -ENOENT) {
-			fprintf(stderr, "%s: store %s (%s): the cluster answers "
-				"again: evicting to it again (was: %s)\n",
-				program_invocation_short_name, st->name, st->spec,
-				sr->down);
-			sr->down[0] = '\0';
-			return true;
-		}
-		sr->next_probe_ms = now_ms() + STORE_PROBE_MS;
+	if (is_down(sr)) {
+		if (!sr->probing)	/* no thread could be made: try again */
+			set_down(st, -ETIMEDOUT);
+		return false;
 	}
-	if (!sr->probe && now_ms() >= sr->next_probe_ms) {
-		atomic_store(&sr->probe_done, false);
-		if (rados_aio_create_completion2(sr, probe_cb, &sr->probe)) {
-			sr->probe = NULL;
-			return false;
-		}
-		if (rados_aio_stat(sr->io, sr->prefix, sr->probe, &sr->probe_size,
-				   &sr->probe_mtime)) {
-			rados_aio_release(sr->probe);
-			sr->probe = NULL;
-			sr->next_probe_ms = now_ms() + STORE_PROBE_MS;
-		}
-	}
-	return false;
+	prober_join(sr);
+	fprintf(stderr, "%s: store %s (%s): the cluster answers again: "
+		"evicting to it again (was: %s)\n", program_invocation_short_name,
+		st->name, st->spec, sr->down);
+	sr->down[0] = '\0';
+	return true;
 }
 
 uint64_t store_rados_room(const struct usm_store *st)
@@ -735,7 +751,7 @@ uint64_t store_rados_room(const struct usm_store *st)
 	struct store_rados *sr = st->rados;
 	struct rados_cluster_stat_t cs;
 
-	if (sr->down[0])
+	if (is_down(sr))
 		return 0;
 	/* The cluster's free space as its monitors last heard it (0 when
 	 * no manager reports it: then as much as the store can address). */
@@ -748,8 +764,13 @@ int store_rados_state(const struct usm_store *st, char *buf, size_t len)
 {
 	const struct store_rados *sr = st->rados;
 
+	if (!is_down(sr)) {
+		if (len)
+			buf[0] = '\0';
+		return 0;
+	}
 	snprintf(buf, len, "%s", sr->down);
-	return sr->down[0] != '\0';
+	return 1;
 }
 
 /* ------------------------------------------------------------------ I/O */
@@ -905,7 +926,7 @@ void store_rados_obj_empty(struct usm_store *st, uint64_t obj)
 	rados_completion_t c;
 	char oid[160];
 
-	if (!obj_exists(sr, obj) || sr->down[0])
+	if (!obj_exists(sr, obj) || is_down(sr))
 		return;
 	if (!sr->rm) {
 		sr->rm = malloc(RADOS_RM_INFLIGHT * sizeof(*sr->rm));

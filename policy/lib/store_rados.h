@@ -13,7 +13,7 @@
 
 #define RADOS_DEFAULT_CONF	"/etc/ceph/ceph.conf"
 #define RADOS_DEFAULT_USER	"client.admin"
-#define RADOS_DEFAULT_TIMEOUT	15
+#define RADOS_DEFAULT_TIMEOUT	10
 #define RADOS_LOCK		"usm"
 #define RADOS_OBJ_BYTES		((uint64_t)STORE_RADOS_OBJ_SLOTS * USM_PAGE_SIZE)
 #define STORE_PROBE_MS		2000

@@ -72,7 +72,7 @@ const char *usm_store_spec(const struct usm_store *st);
 int usm_store_writable(const struct usm_store *st);
 /*
  * Why the store takes nothing now although it could ("the cluster is
- * unreachable (no answer within 15s)", "the pool usm is full": a "rados:"
+ * unreachable (no answer within 10s)", "the pool usm is full": a "rados:"
  * store; it is looked at again in the background and the store resumes by
  * itself): 1 and the reason in @buf, or 0 and "" when nothing stops it.
  */
