@@ -83,6 +83,16 @@ struct store_hdr {
 void store_set_err(char *err, size_t errlen, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
+/*
+ * usm_store_open() for a context whose waits for a page are bounded by
+ * @wait_ms (swapin_timeout; 0: none): a "rados:" store without its own
+ * timeout= bounds each cluster operation by a third of it (a swap-in may
+ * queue behind another operation before its own).
+ */
+int store_open_bounded(const char *name, const char *spec, unsigned int flags,
+		       uint64_t wait_ms, struct usm_store **out, char *err,
+		       size_t errlen);
+
 /* store_file.c: open the file of a "file:" store into @st (fd, dfd,
  * written_end); see usm_store_open(). */
 int store_file_open(struct usm_store *st, const char *path, unsigned int flags,
@@ -96,7 +106,7 @@ int store_file_cut(struct usm_store *st);
  * the slots of bitmap word l0[k].
  */
 #define STORE_RADOS_OBJ_SLOTS	64u
-int store_rados_open(struct usm_store *st, const char *arg, unsigned int flags,
+int store_rados_open(struct usm_store *st, uint64_t wait_ms, unsigned int flags,
 		     char *err, size_t errlen);
 /* Removes every object of the store (and its header) when no slot is
  * used; else leaves them for a restart (USM_STORE_KEEP) or usmctl. */

@@ -6,9 +6,9 @@
  * cluster's config file, /etc/ceph/ceph.conf), user (client.admin),
  * keyring (the config's), id (what tells this store's objects from other
  * stores': the store's name) and timeout (seconds an operation may take
- * before it fails and the cluster is taken as unreachable: 10, a third
- * of swapin_timeout's default, as a swap-in may wait behind another
- * operation before its own).
+ * before it fails and the cluster is taken as unreachable: a third of the
+ * context's swapin_timeout (store_open_bounded), as a swap-in may wait
+ * behind another operation before its own; 10 without one).
  *
  * Objects, in POOL's NAMESPACE ("" when none is given):
  *   usm.MACHINE.ID          the header: a few lines of text (who made it,
@@ -185,6 +185,7 @@ int rados_spec_parse(const char *spec, const char *name, struct rados_spec *sp,
 				return -EINVAL;
 			}
 			sp->timeout = (unsigned int)t;
+			sp->timeout_set = true;
 		}
 	}
 	if (!id_valid(sp->id) || strlen(sp->id) > 48) {
@@ -566,14 +567,13 @@ static int hdr_lock(struct store_rados *sr, const char *spec, char *err,
 
 /* ----------------------------------------------------------- open/close */
 
-int store_rados_open(struct usm_store *st, const char *arg, unsigned int flags,
+int store_rados_open(struct usm_store *st, uint64_t wait_ms, unsigned int flags,
 		     char *err, size_t errlen)
 {
 	struct store_rados *sr;
 	char mach[16];
 	int r;
 
-	(void)arg;
 	sr = calloc(1, sizeof(*sr));
 	if (!sr)
 		return -ENOMEM;
@@ -582,6 +582,9 @@ int store_rados_open(struct usm_store *st, const char *arg, unsigned int flags,
 	r = rados_spec_parse(st->spec, st->name, &sr->sp, err, errlen);
 	if (r)
 		goto fail;
+	if (!sr->sp.timeout_set && wait_ms)
+		sr->sp.timeout = wait_ms >= 6000 ? (unsigned int)(wait_ms / 3000 <
+				 3600 ? wait_ms / 3000 : 3600) : 1;
 	r = rados_attach(st->spec, &sr->sp, &sr->cl, &sr->io, err, errlen);
 	if (r)
 		goto fail;

@@ -27,6 +27,7 @@ struct rados_spec {
 	char keyring[1024];
 	char id[65];
 	unsigned int timeout;	/* seconds */
+	bool timeout_set;	/* by the spec */
 };
 
 /* Parse "rados:POOL[/NS][:KEY=VALUE]..." (@name: the default id). */

@@ -218,6 +218,13 @@ static int bitmap_alloc(struct usm_store *st, usm_slot_t *slot)
 int usm_store_open(const char *name, const char *spec, unsigned int flags,
 		   struct usm_store **out, char *err, size_t errlen)
 {
+	return store_open_bounded(name, spec, flags, 0, out, err, errlen);
+}
+
+int store_open_bounded(const char *name, const char *spec, unsigned int flags,
+		       uint64_t wait_ms, struct usm_store **out, char *err,
+		       size_t errlen)
+{
 	struct usm_store *st;
 	int ret;
 
@@ -250,7 +257,7 @@ int usm_store_open(const char *name, const char *spec, unsigned int flags,
 			goto fail;
 	} else if (!strncmp(spec, "rados:", 6)) {
 		st->type = STORE_RADOS;
-		ret = store_rados_open(st, spec + 6, flags, err, errlen);
+		ret = store_rados_open(st, wait_ms, flags, err, errlen);
 		if (ret)
 			goto fail;
 	} else {
