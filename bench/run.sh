@@ -373,11 +373,11 @@ if want rados; then
 		# swap-in: the same amount written, pushed out, read back
 		dd if=/dev/urandom of="$d/back" bs=1M count="$mib" conv=fsync 2>/dev/null
 		setfattr -n user.usm.reclaim -v all "$d/back"
-		s0=$(getfattr --only-values -n user.usm.stats "$d" | tr ' ' '\n' | sed -n 's/^swapins=//p')
+		s0=$(getfattr --only-values -n user.usm.stats "$d" 2>/dev/null | tr ' ' '\n' | sed -n 's/^swapins=//p')
 		t0=$(date +%s%N)
 		dd if="$d/back" of=/dev/null bs=1M 2>/dev/null
 		t1=$(date +%s%N)
-		s1=$(getfattr --only-values -n user.usm.stats "$d" | tr ' ' '\n' | sed -n 's/^swapins=//p')
+		s1=$(getfattr --only-values -n user.usm.stats "$d" 2>/dev/null | tr ' ' '\n' | sed -n 's/^swapins=//p')
 		inb=$(awk -v m="$mib" -v ns=$((t1 - t0)) 'BEGIN { printf "%.1f", m / (ns / 1e9) }')
 		umount_one "$d"
 		rm -f "$swapdir/rados-cmp.swap"
@@ -385,8 +385,9 @@ if want rados; then
 		lat=$("$sl" "$d" -w 128 -d "$secs" -l "$st") || lat=
 		umount_one "$d"
 		rm -f "$swapdir/rados-cmp.swap"
-		p50=$(echo "$lat" | cut -d, -f8) p90=$(echo "$lat" | cut -d, -f9)
-		p99=$(echo "$lat" | cut -d, -f10) p999=$(echo "$lat" | cut -d, -f11)
+		# swapinlat: label,ws,reads,miss%,hit p50,hit p99,si p50,p90,p99,p99.9,...
+		p50=$(echo "$lat" | cut -d, -f7) p90=$(echo "$lat" | cut -d, -f8)
+		p99=$(echo "$lat" | cut -d, -f9) p999=$(echo "$lat" | cut -d, -f10)
 		echo "$st,$out,$inb,$p50,$p90,$p99,$p999,$((s1 - s0))" >> "$csv"
 		printf '%-6s %7s MiB/s %7s MiB/s %7s us %7s us %7s us\n' "$st" "$out" "$inb" "$p50" "$p99" "$p999"
 	done

@@ -5,7 +5,9 @@
 #
 #   1. the cluster starts (bounded: CLUSTER_TIMEOUT, 120 s)
 #   2. the store's unit tests (test_rados.c: refusals, objects, KEEP
-#      reopen, an OSD outage at the library level)
+#      reopen, an OSD outage at the library level); usm-policyd's tests
+#      (tests/unit/test_policyd.c, a fake /dev/usmfs) on a rados: store:
+#      eviction, swap-in, a server restart finding its pages
 #   3. fio verify=crc32c through a FUSE mount with swap=rados:..., working
 #      set 3x the pool (size=); pages went to the cluster and came back;
 #      after the files are removed and the mount is gone, no object is left
@@ -80,6 +82,37 @@ if [ "$f" -ne 0 ]; then
 else
 	echo "ok   test_rados: $p passed"
 fi
+
+# --- usm-policyd's own tests (tests/unit/test_policyd.c: the server's
+# sources with a fake /dev/usmfs) on a rados: store: eviction, swap-in,
+# and a server stopped and started again finding its pages in the cluster
+log=$work/policyd.log
+USM_TEST_STORE="rados:usm/policyd:conf=$cdir/ceph.conf:user=usm" \
+	timeout -k 10 600 "$top/tests/unit/build-san/test_policyd" >"$log" 2>&1
+rc=$?
+p=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' "$log" | tail -1)
+f=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' "$log" | tail -1)
+p=${p:-0} f=${f:-0}
+[ "$rc" -ne 0 ] && [ "$f" -eq 0 ] && f=1
+passed=$((passed + p)) failed=$((failed + f))
+if [ "$f" -ne 0 ] || [ "$p" -eq 0 ]; then
+	echo "FAIL test_policyd on rados (exit $rc)"; sed 's/^/    /' "$log"
+else
+	echo "ok   test_policyd on a rados: store: $p passed (test_restart among them)"
+fi
+# usm-policyd keeps its pages when it stops (for its next start): its store
+# is left over now, and usmctl removes it
+pspec="rados:usm/policyd:conf=$cdir/ceph.conf:user=usm"
+out=$("$top/policy/build/usmctl" rados "$pspec" 2>&1)
+if echo "$out" | grep -Eq "^fast .* left over"; then
+	ok "usmctl rados: the stopped server's store is left over"
+else
+	bad "usmctl rados after usm-policyd's tests"; echo "$out" | sed 's/^/    /'
+fi
+"$top/policy/build/usmctl" rados "$pspec" --remove fast >/dev/null 2>&1
+n=$(objects policyd)
+[ "$n" -eq 0 ] && ok "removed: no object left in namespace policyd" ||
+	bad "$n objects left in namespace policyd"
 
 # --- the FUSE mount
 # no timeout= in the spec: a third of swapin_timeout (9 s) bounds each
