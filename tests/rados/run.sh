@@ -68,20 +68,26 @@ else
 	finish
 fi
 
+# cmocka NAME LOG RC: add up a cmocka binary's counts (a crash, or no test
+# run, is a failure), say how it went
+cmocka() {
+	local name=$1 log=$2 rc=$3 p f
+	p=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' "$log" | tail -1)
+	f=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' "$log" | tail -1)
+	p=${p:-0} f=${f:-0}
+	{ [ "$rc" -ne 0 ] || [ "$p" -eq 0 ]; } && [ "$f" -eq 0 ] && f=1
+	passed=$((passed + p)) failed=$((failed + f))
+	if [ "$f" -ne 0 ]; then
+		echo "FAIL $name (exit $rc)"; sed 's/^/    /' "$log"
+	else
+		echo "ok   $name: $p passed"
+	fi
+}
+
 # --- 2. the store's unit tests
 log=$work/unit.log
 CLUSTER_DIR=$cdir RADOS_TESTS=$here timeout -k 10 600 "$here/build/test_rados" >"$log" 2>&1
-rc=$?
-p=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' "$log" | tail -1)
-f=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' "$log" | tail -1)
-p=${p:-0} f=${f:-0}
-[ "$rc" -ne 0 ] && [ "$f" -eq 0 ] && f=1
-passed=$((passed + p)) failed=$((failed + f))
-if [ "$f" -ne 0 ]; then
-	echo "FAIL test_rados (exit $rc)"; sed 's/^/    /' "$log"
-else
-	echo "ok   test_rados: $p passed"
-fi
+cmocka test_rados "$log" $?
 
 # --- usm-policyd's own tests (tests/unit/test_policyd.c: the server's
 # sources with a fake /dev/usmfs) on a rados: store: eviction, swap-in,
@@ -89,17 +95,7 @@ fi
 log=$work/policyd.log
 USM_TEST_STORE="rados:usm/policyd:conf=$cdir/ceph.conf:user=usm" \
 	timeout -k 10 600 "$top/tests/unit/build-san/test_policyd" >"$log" 2>&1
-rc=$?
-p=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' "$log" | tail -1)
-f=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' "$log" | tail -1)
-p=${p:-0} f=${f:-0}
-[ "$rc" -ne 0 ] && [ "$f" -eq 0 ] && f=1
-passed=$((passed + p)) failed=$((failed + f))
-if [ "$f" -ne 0 ] || [ "$p" -eq 0 ]; then
-	echo "FAIL test_policyd on rados (exit $rc)"; sed 's/^/    /' "$log"
-else
-	echo "ok   test_policyd on a rados: store: $p passed (test_restart among them)"
-fi
+cmocka "test_policyd on a rados: store (test_restart among them)" "$log" $?
 # usm-policyd keeps its pages when it stops (for its next start): its store
 # is left over now, and usmctl removes it
 pspec="rados:usm/policyd:conf=$cdir/ceph.conf:user=usm"
