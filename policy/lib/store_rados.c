@@ -612,19 +612,21 @@ int store_rados_open(struct usm_store *st, uint64_t wait_ms, unsigned int flags,
 		uint64_t obj;
 
 		r = rados_nobjects_list_open(sr->io, &lc);
-		while (!r && !(r = rados_nobjects_list_next(lc, &e, NULL, NULL)))
-			if (!strncmp(e, sr->prefix, plen) && e[plen] == '.' &&
-			    sscanf(e + plen + 1, "%" SCNx64, &obj) == 1 &&
-			    obj_mark(sr, obj, true)) {
-				r = -ENOMEM;
-				break;
-			}
-		if (r != -ENOENT && r) {
+		if (!r) {
+			while (!(r = rados_nobjects_list_next(lc, &e, NULL, NULL)))
+				if (!strncmp(e, sr->prefix, plen) && e[plen] == '.' &&
+				    sscanf(e + plen + 1, "%" SCNx64, &obj) == 1 &&
+				    obj_mark(sr, obj, true)) {
+					r = -ENOMEM;
+					break;
+				}
+			rados_nobjects_list_close(lc);
+		}
+		if (r != -ENOENT) {
 			store_set_err(err, errlen, "%s: listing the objects of an "
 				      "earlier run: %s", st->spec, strerror(-r));
 			goto fail;
 		}
-		rados_nobjects_list_close(lc);
 	}
 	r = hdr_write(sr, st->name);
 	if (r) {
