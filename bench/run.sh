@@ -2,9 +2,9 @@
 # usmfs benchmarks: every figure is a ratio against tmpfs (or hugetlbfs)
 # measured in the same run on the same machine.
 #
-#   bench/run.sh [--quick] [--only fio,meta,smallw,faults,evict,swapout,evlat,swapin,replay,vm]
+#   bench/run.sh [--quick] [--only fio,meta,smallw,faults,evict,swapout,evlat,swapin,rados,replay,vm]
 #
-# Writes bench/results/{fio,meta,smallw,faults,evict,swapout,evictlat,swapin,replay}.csv,
+# Writes bench/results/{fio,meta,smallw,faults,evict,swapout,evictlat,swapin,rados,replay}.csv,
 # meta.txt, *.png and prints a table as it goes.  Needs root (mounts tmpfs,
 # hugetlbfs, usmfs).  Swap files go to $BENCH_SWAPDIR (/var/tmp: a disk,
 # where /tmp may be a tmpfs); results to $BENCH_RES (default bench/results).
@@ -13,7 +13,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 res=${BENCH_RES:-$top/bench/results}
 export BENCH_RES=$res
 quick=0
-all_parts="fio,meta,smallw,faults,evict,swapout,evlat,swapin,replay,vm"
+all_parts="fio,meta,smallw,faults,evict,swapout,evlat,swapin,rados,replay,vm"
 only=$all_parts
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -43,6 +43,7 @@ cleanup() {
 	done
 	[ -f /proc/sys/vm/nr_hugepages ] && [ -n "${old_huge:-}" ] &&
 		echo "$old_huge" > /proc/sys/vm/nr_hugepages
+	[ -n "${cdir:-}" ] && [ -d "$cdir" ] && "$top/tests/rados/cluster.sh" stop "$cdir"
 	rm -rf "$work"
 	[ -n "$swapdir" ] && rm -rf "$swapdir"
 }
@@ -435,6 +436,57 @@ if want swapin; then
 			echo "$line" | awk -F, '{ printf "%-8s %-6s %9s %7s %8s %9s %9s %9s %9s %9s\n", $1, $2 "M", $3, $4, $5, $7, $8, $9, $11, $12 }'
 		done
 	done
+fi
+
+# ----------------------------------------------------------------- rados
+# The RADOS store against the file store, in the same run: a one-node
+# cluster on 127.0.0.1 (tests/rados/cluster.sh: one OSD, BlueStore on a
+# file in $BENCH_SWAPDIR) and a swap file in the same directory.  Per store:
+# swap-out = a 128 MiB file that fits pushed out whole (evictbw reclaim,
+# user.usm.reclaim=all), swap-in = that file read back sequentially in
+# 1 MiB reads (every page a swap-in), then swapinlat's Zipf reads over
+# 128 MiB on a 64 MiB mount for the latency of single swap-ins.
+if want rados; then
+	swap_dir
+	eb=$work/evictbw sl=$work/swapinlat
+	cc -O2 -pthread -o "$eb" "$top/bench/evictbw.c" || exit 1
+	cc -O2 -o "$sl" "$top/bench/swapinlat.c" -lm || exit 1
+	cdir=$swapdir/cluster
+	progress "rados: starting a one-node cluster in $cdir"
+	"$top/tests/rados/cluster.sh" start "$cdir" || exit 1
+	csv=$res/rados.csv
+	echo "store,swapout_MiBps,swapin_MiBps,swapin_p50_us,swapin_p90_us,swapin_p99_us,swapin_p999_us,swapins" > "$csv"
+	printf '\n%-6s %12s %12s %9s %9s %9s\n' store "swap-out" "swap-in" "si p50" "si p99" "si p99.9"
+	mib=$([ $quick = 1 ] && echo 64 || echo 128)
+	secs=$([ $quick = 1 ] && echo 2 || echo 5)
+	for st in file rados; do
+		d=$work/rados
+		if [ $st = file ]; then spec=file:$swapdir/rados-cmp.swap
+		else spec=rados:usm/bench:conf=$cdir/ceph.conf:user=usm; fi
+		mount_usmfs "$d" "size=$((mib * 2))M,swap=$spec" || exit 1
+		out=$("$eb" reclaim "$d" -m "$mib" -l "$st" | cut -d, -f8) || out=
+		# swap-in: the same amount written, pushed out, read back
+		dd if=/dev/urandom of="$d/back" bs=1M count="$mib" conv=fsync 2>/dev/null
+		setfattr -n user.usm.reclaim -v all "$d/back"
+		s0=$(getfattr --only-values -n user.usm.stats "$d" 2>/dev/null | tr ' ' '\n' | sed -n 's/^swapins=//p')
+		t0=$(date +%s%N)
+		dd if="$d/back" of=/dev/null bs=1M 2>/dev/null
+		t1=$(date +%s%N)
+		s1=$(getfattr --only-values -n user.usm.stats "$d" 2>/dev/null | tr ' ' '\n' | sed -n 's/^swapins=//p')
+		inb=$(awk -v m="$mib" -v ns=$((t1 - t0)) 'BEGIN { printf "%.1f", m / (ns / 1e9) }')
+		umount_one "$d"
+		rm -f "$swapdir/rados-cmp.swap"
+		mount_usmfs "$d" "size=64M,swap=$spec" || exit 1
+		lat=$("$sl" "$d" -w 128 -d "$secs" -l "$st") || lat=
+		umount_one "$d"
+		rm -f "$swapdir/rados-cmp.swap"
+		# swapinlat: label,ws,reads,miss%,hit p50,hit p99,si p50,p90,p99,p99.9,...
+		p50=$(echo "$lat" | cut -d, -f7) p90=$(echo "$lat" | cut -d, -f8)
+		p99=$(echo "$lat" | cut -d, -f9) p999=$(echo "$lat" | cut -d, -f10)
+		echo "$st,$out,$inb,$p50,$p90,$p99,$p999,$((s1 - s0))" >> "$csv"
+		printf '%-6s %7s MiB/s %7s MiB/s %7s us %7s us %7s us\n' "$st" "$out" "$inb" "$p50" "$p99" "$p999"
+	done
+	"$top/tests/rados/cluster.sh" stop "$cdir"
 fi
 
 # ---------------------------------------------------------------- replay

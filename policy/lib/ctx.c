@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "engine.h"
+#include "store.h"
 
 static void set_err(char *err, size_t errlen, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -86,7 +87,8 @@ static int store_open(struct usm_ctx *ctx, const char *name, const char *spec,
 	cs = calloc(1, sizeof(*cs));
 	if (!cs)
 		return -ENOMEM;
-	r = usm_store_open(name, spec, flags, &cs->st, err, errlen);
+	r = store_open_bounded(name, spec, flags, ctx->wait_ms, &cs->st, err,
+			       errlen);
 	if (r) {
 		free(cs);
 		return r;

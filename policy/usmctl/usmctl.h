@@ -26,4 +26,7 @@ int probe_mount(const char *dir, struct probe *pr, int ms);
 /* restart.c */
 int cmd_restart(const char *mnt);
 
+/* rados.c: usmctl rados SPEC [--remove ID] (argv[0] is SPEC). */
+int cmd_rados(int argc, char **argv, int json);
+
 #endif /* USMCTL_H */
