@@ -20,8 +20,9 @@
 
 #include "usmfs.h"
 
-/* user.usm.* values: the root's stats with options= (at most 512) fit */
-#define USM_VAL_BUF	1024
+/* user.usm.* values: the root's stats (with the restart fields, a store's
+ * state and options= of at most 512) fit; usmctl reads up to 2048 */
+#define USM_VAL_BUF	2048
 
 static bool ns_supported(const char *name)
 {
