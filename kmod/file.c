@@ -96,6 +96,14 @@ static vm_fault_t usmfs_fault(struct vm_fault *vmf)
 		ret = VM_FAULT_SIGBUS;
 		goto unlock;
 	}
+	/*
+	 * MADV_SEQUENTIAL: a swap-in here continues a run (it reads ahead
+	 * from the first one); MADV_RANDOM: it never does.
+	 */
+	if (vmf->vma->vm_flags & VM_SEQ_READ)
+		WRITE_ONCE(info->ra_next, vmf->pgoff);
+	else if (vmf->vma->vm_flags & VM_RAND_READ)
+		WRITE_ONCE(info->ra_next, ULONG_MAX);
 	page = usmfs_get_page(inode, vmf->pgoff, USMFS_SGP_WRITE, &hit);
 	if (IS_ERR(page)) {
 		/*

@@ -861,10 +861,12 @@ static int t_xattr(int argc, char **argv)
 	return 0;
 }
 
-/* willneed FILE OFF LEN [madv]: posix_fadvise(POSIX_FADV_WILLNEED), or
- * madvise(MADV_WILLNEED) on a shared mapping of the range. */
-static int t_willneed(const char *path, long off, long len, bool madv)
+/* willneed FILE OFF LEN [madv|seq]: posix_fadvise(POSIX_FADV_WILLNEED),
+ * or on a shared mapping of the range madvise(MADV_WILLNEED), or
+ * madvise(MADV_SEQUENTIAL) and a read of its first byte. */
+static int t_willneed(const char *path, long off, long len, const char *how)
 {
+	bool madv = !strcmp(how, "madv"), seq = !strcmp(how, "seq");
 	int fd = open(path, O_RDONLY);
 	int r;
 
@@ -872,16 +874,20 @@ static int t_willneed(const char *path, long off, long len, bool madv)
 		perror(path);
 		return 1;
 	}
-	if (madv) {
-		void *p = mmap(NULL, (size_t)len, PROT_READ, MAP_SHARED, fd, off);
+	if (madv || seq) {
+		volatile char *p = mmap(NULL, (size_t)len, PROT_READ, MAP_SHARED,
+					fd, off);
 
 		if (p == MAP_FAILED) {
 			perror("mmap");
 			close(fd);
 			return 1;
 		}
-		r = madvise(p, (size_t)len, MADV_WILLNEED) ? errno : 0;
-		munmap(p, (size_t)len);
+		r = madvise((void *)p, (size_t)len,
+			    seq ? MADV_SEQUENTIAL : MADV_WILLNEED) ? errno : 0;
+		if (!r && seq)
+			(void)p[0];
+		munmap((void *)p, (size_t)len);
 	} else {
 		r = posix_fadvise(fd, off, len, POSIX_FADV_WILLNEED);
 	}
@@ -918,9 +924,9 @@ int main(int argc, char **argv)
 		return t_swaprace(argv[2], atoi(argv[3]));
 	if (argc >= 5 && !strcmp(argv[1], "willneed"))
 		return t_willneed(argv[2], atol(argv[3]), atol(argv[4]),
-				  argc >= 6 && !strcmp(argv[5], "madv"));
+				  argc >= 6 ? argv[5] : "");
 	if (argc >= 4 && !strcmp(argv[1], "fuzz"))
 		return t_fuzz(atoi(argv[2]), atol(argv[3]), argc >= 5 ? argv[4] : NULL);
-	fprintf(stderr, "usage: chantest open|noroot|hello|events DIR|overflow DIR N|fuzz S MAX [SCRATCH]|swapin DIR|swaprace DIR N|mapcmp FILE REF|willneed FILE OFF LEN [madv]|xattr PATH NAME [VALUE]\n");
+	fprintf(stderr, "usage: chantest open|noroot|hello|events DIR|overflow DIR N|fuzz S MAX [SCRATCH]|swapin DIR|swaprace DIR N|mapcmp FILE REF|willneed FILE OFF LEN [madv|seq]|xattr PATH NAME [VALUE]\n");
 	return 2;
 }

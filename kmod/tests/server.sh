@@ -143,7 +143,8 @@ check srv-overwrite-data cmp /tmp/ow /mnt/s/ow
 rm -f /mnt/s/ow /tmp/ow /tmp/ow2
 # Read-ahead of swapped pages (issue 16): a 256-page file pushed out whole
 # and read in order asks the pages ahead of its swap-ins (swapins_ahead);
-# POSIX_FADV_WILLNEED and MADV_WILLNEED ask for a range, nobody waiting.
+# POSIX_FADV_WILLNEED and MADV_WILLNEED ask for a range, nobody waiting;
+# MADV_SEQUENTIAL reads ahead from the first swap-in of the mapping.
 ra_willneed() {	# ra_willneed NAME [madv]: the first 32 pages come back
 	pushed_out /mnt/s/ra 1048576 || { ko "$1" "not all evicted"; return; }
 	a0=$(mstat swapins_ahead)
@@ -171,6 +172,15 @@ else
 fi
 ra_willneed srv-fadvise-willneed
 ra_willneed srv-madvise-willneed madv
+# MADV_SEQUENTIAL: the first swap-in of the mapping reads ahead already.
+if pushed_out /mnt/s/ra 1048576; then
+	a0=$(mstat swapins_ahead)
+	/kt/chantest willneed /mnt/s/ra 0 1048576 seq >/tmp/ra.out 2>&1
+	a=$(( $(mstat swapins_ahead) - ${a0:-0} ))
+	check "srv-madvise-sequential ($a asked on the first fault)" [ "$a" -gt 0 ]
+else
+	ko srv-madvise-sequential "not all evicted"
+fi
 check srv-willneed-data cmp /tmp/ra /mnt/s/ra
 rm -f /mnt/s/ra /tmp/ra
 # Contiguous placement, mapped shared (holes: fallocate=none), on the share

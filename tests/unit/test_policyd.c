@@ -1598,6 +1598,40 @@ static void test_mount_pressure_prio(void **state)
 	server_stop();
 }
 
+/* PRESSURE events for a mount that wait in one batch (each with the
+ * figures of when it was queued) evict down to the low watermark once, not
+ * once each (issue 16: a 32 MiB share was emptied down to 3 MiB). */
+static void test_mount_pressure_batch(void **state)
+{
+	struct usmfs_event ev = fk_ev(USMFS_EV_MOUNT, 0);
+	int out = 0;
+
+	(void)state;
+	fk_reset(1);
+	server_start();
+	ev.u.mount.max_frames = 40;
+	fk_push(&ev);
+	fk_create(1, "/f", 0);
+	for (uint64_t i = 0; i < 32; i++)
+		fk_alloc(1, i);
+	pump();
+	for (int k = 0; k < 3; k++) {
+		ev = fk_ev(USMFS_EV_PRESSURE, 0);
+		ev.u.pressure.total = 40;
+		ev.u.pressure.free = 8;
+		ev.u.pressure.low_pct = 50;
+		ev.u.pressure.high_pct = 75;
+		fk_push(&ev);
+	}
+	pump();
+	assert_int_equal(pd.rejected, 0);
+	for (int i = 0; i < FK_PAGES; i++)
+		out += fk.pages[1][i].st == FK_SWAPPED;
+	/* 32 used, low 20: 12 to go (rounding may take a few more), not 3 x 12 */
+	assert_in_range(out, 12, 16);
+	server_stop();
+}
+
 int main(void)
 {
 	static bool no, yes = true;
@@ -1610,6 +1644,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_reclaim, test_teardown),
 		cmocka_unit_test_teardown(test_mount_swap, test_teardown),
 		cmocka_unit_test_teardown(test_mount_pressure_prio, test_teardown),
+		cmocka_unit_test_teardown(test_mount_pressure_batch, test_teardown),
 		cmocka_unit_test_teardown(test_restart, test_teardown),
 		cmocka_unit_test_teardown(test_swapin_done_lost, test_teardown),
 		cmocka_unit_test_teardown(test_swapin_after_truncate, test_teardown),
