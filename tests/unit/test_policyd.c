@@ -1554,6 +1554,19 @@ static void test_mount_swap(void **state)
 	server_stop();
 }
 
+/* PRESSURE for the share of a mount of 40 frames, 32 of them used
+ * (watermarks 50/75 %). */
+static void fk_mount_pressure(void)
+{
+	struct usmfs_event ev = fk_ev(USMFS_EV_PRESSURE, 0);
+
+	ev.u.pressure.total = 40;
+	ev.u.pressure.free = 8;
+	ev.u.pressure.low_pct = 50;
+	ev.u.pressure.high_pct = 75;
+	fk_push(&ev);
+}
+
 /* PRESSURE for a mount's share takes from the lower prio class first: a
  * prio 7 file keeps its pages while a default (4) one has some to give. */
 static void test_mount_pressure_prio(void **state)
@@ -1580,12 +1593,7 @@ static void test_mount_pressure_prio(void **state)
 		fk_alloc(2, i);
 	}
 	pump();
-	ev = fk_ev(USMFS_EV_PRESSURE, 0);
-	ev.u.pressure.total = 40;
-	ev.u.pressure.free = 8;
-	ev.u.pressure.low_pct = 50;
-	ev.u.pressure.high_pct = 75;
-	fk_push(&ev);
+	fk_mount_pressure();
 	pump();
 	assert_int_equal(pd.rejected, 0);
 	for (int i = 0; i < FK_PAGES; i++) {
@@ -1615,14 +1623,8 @@ static void test_mount_pressure_batch(void **state)
 	for (uint64_t i = 0; i < 32; i++)
 		fk_alloc(1, i);
 	pump();
-	for (int k = 0; k < 3; k++) {
-		ev = fk_ev(USMFS_EV_PRESSURE, 0);
-		ev.u.pressure.total = 40;
-		ev.u.pressure.free = 8;
-		ev.u.pressure.low_pct = 50;
-		ev.u.pressure.high_pct = 75;
-		fk_push(&ev);
-	}
+	for (int k = 0; k < 3; k++)
+		fk_mount_pressure();
 	pump();
 	assert_int_equal(pd.rejected, 0);
 	for (int i = 0; i < FK_PAGES; i++)
