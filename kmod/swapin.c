@@ -43,6 +43,8 @@ static void usmfs_queue_swapin(struct usmfs_swapin *si, u16 type)
 	usmfs_event_init(&ev, type, si->inode);
 	if (si->write)
 		ev.flags |= USMFS_EVF_WRITE;
+	if (!si->waiter)
+		ev.flags |= USMFS_EVF_AHEAD;
 	ev.u.swapin.index = si->index;
 	ev.u.swapin.frame = si->frame;
 	ev.u.swapin.slot = usmfs_e_slot(si->busy);

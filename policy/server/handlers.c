@@ -672,6 +672,15 @@ static int ev_swapin(struct policyd *pd, const struct usmfs_event *ev)
 		      ((ev->flags & USMFS_EVF_WRITE) ? USM_FAULT_WRITE : 0), &cur);
 	if (r == 0 && cur != fr)
 		r = -ESTALE;
+	/*
+	 * A page a task waits for is in use now: its swap-in is its access
+	 * (read and write report none).  Without it, S3-FIFO and CLOCK took
+	 * every page just brought back for one never used and evicted it
+	 * first, before the task got to it again (issue 16).  Read-ahead
+	 * (USMFS_EVF_AHEAD) is not an access.
+	 */
+	if (r == 0 && !(ev->flags & USMFS_EVF_AHEAD))
+		usm_access(pd->ctx, pf->f, index);
 	if (r)
 		pd_log(PD_ERR, "swap-in of %u:%llu page %llu into frame %llu: %s",
 		       ev->dev, (unsigned long long)ev->ino,

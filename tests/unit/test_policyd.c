@@ -183,8 +183,9 @@ static void fk_alloc(uint64_t ino, uint64_t index)
 	fk_push(&ev);
 }
 
-/* A fault on a swapped page: a zeroed frame, a waiting request. */
-static uint64_t fk_fault_swapped(uint64_t ino, uint64_t index)
+/* A fault on a swapped page: a zeroed frame, a waiting request (with
+ * @flags USMFS_EVF_AHEAD: a read-ahead one, nobody waiting). */
+static uint64_t fk_swapin_flags(uint64_t ino, uint64_t index, uint16_t flags)
 {
 	struct usmfs_event ev = fk_ev(USMFS_EV_SWAPIN_REQUEST, ino);
 	struct fk_page *pg = &fk.pages[ino][index];
@@ -203,8 +204,14 @@ static uint64_t fk_fault_swapped(uint64_t ino, uint64_t index)
 	ev.u.swapin.slot = pg->slot;
 	ev.u.swapin.store_id = pg->store_id;
 	ev.u.swapin.token = pg->token;
+	ev.flags |= flags;
 	fk_push(&ev);
 	return f;
+}
+
+static uint64_t fk_fault_swapped(uint64_t ino, uint64_t index)
+{
+	return fk_swapin_flags(ino, index, 0);
 }
 
 /* HELLO queued the request of a fault still waiting again. */
@@ -881,6 +888,35 @@ static void test_swapin(void **state)
 		assert_true(fk_used() <= FK_FRAMES * 75 / 100 + 1);
 	}
 	assert_int_equal(pd.swapin_errors, 0);
+	server_stop();
+}
+
+/* A swap-in a task waits for is an access for the policy (the task uses
+ * the page at once); a read-ahead one (USMFS_EVF_AHEAD) is not. */
+static void test_swapin_access(void **state)
+{
+	struct usm_file_stats st;
+	struct usm_file *uf;
+	uint64_t hits;
+	int idx;
+
+	(void)state;
+	idx = heap_with_swapped("/heap");
+	uf = pd_file_find(&pd, 1, 1)->f;
+	usm_file_stats(pd.ctx, uf, &st);
+	hits = st.hits;
+	fk_swapin_flags(1, (uint64_t)idx, USMFS_EVF_AHEAD);
+	pump();
+	assert_int_equal(fk.last_status, 0);
+	usm_file_stats(pd.ctx, uf, &st);
+	assert_int_equal(st.hits, hits);
+	idx = first_swapped(1);
+	assert_true(idx >= 0);
+	fk_fault_swapped(1, (uint64_t)idx);
+	pump();
+	assert_int_equal(fk.last_status, 0);
+	usm_file_stats(pd.ctx, uf, &st);
+	assert_int_equal(st.hits, hits + 1);
 	server_stop();
 }
 
@@ -1642,6 +1678,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_attach_refused, test_teardown),
 		cmocka_unit_test_teardown(test_evict, test_teardown),
 		cmocka_unit_test_teardown(test_swapin, test_teardown),
+		cmocka_unit_test_teardown(test_swapin_access, test_teardown),
 		cmocka_unit_test_teardown(test_swapin_cancelled, test_teardown),
 		cmocka_unit_test_teardown(test_reclaim, test_teardown),
 		cmocka_unit_test_teardown(test_mount_swap, test_teardown),
