@@ -39,6 +39,7 @@ if [ -s swapcmp.csv ]; then
 	gnuplot <<'GP'
 set terminal pngcairo size 900,420 noenhanced
 set output 'swapcmp.png'
+set key top left
 set title 'usmfs runtime as a ratio of tmpfs + kernel swap, same memory budget (lower is better)'
 set style data histograms
 set style fill solid 0.8

@@ -136,10 +136,11 @@ static int usmfs_swapin_prepare(struct usmfs_swapin *si,
 	return 0;
 }
 
+#define USMFS_AHEAD_MAX	512U
 static unsigned int swapin_ahead = 32;
 module_param(swapin_ahead, uint, 0644);
 MODULE_PARM_DESC(swapin_ahead,
-		 "most swapped pages asked back ahead of a run of sequential swap-ins (0: none)");
+		 "most swapped pages asked back ahead of a run of sequential swap-ins (0: none; at most 512)");
 
 /*
  * Room for a frame nobody waits for: the pool and the mount's share below
@@ -235,16 +236,19 @@ static void usmfs_swapin_range(struct inode *inode, unsigned long first,
  * Read-ahead after a swap-in fault at @index, as the kernel's read-ahead
  * grows its window: a fault where the last window ended (or right after
  * the last fault) continues a run, and the next window is twice as long
- * (4 pages first, at most swapin_ahead); a fault elsewhere ends the run.
+ * (4 pages first, at most swapin_ahead, itself at most 512); a fault
+ * elsewhere ends the run.
  * The state is per file and racy: a hint, not a promise.
  */
 static void usmfs_swapin_ahead(struct inode *inode, pgoff_t index)
 {
 	struct usmfs_inode_info *info = USMFS_I(inode);
-	unsigned int max = READ_ONCE(swapin_ahead), win = 0;
+	unsigned int most = min(READ_ONCE(swapin_ahead), USMFS_AHEAD_MAX);
+	unsigned int win = 0;
 
-	if (max && index == READ_ONCE(info->ra_next) && index < ULONG_MAX - max)
-		win = clamp(READ_ONCE(info->ra_win) * 2, 4U, max);
+	if (most && index == READ_ONCE(info->ra_next) &&
+	    index < ULONG_MAX - most)
+		win = min(max(READ_ONCE(info->ra_win) * 2, 4U), most);
 	WRITE_ONCE(info->ra_win, win);
 	WRITE_ONCE(info->ra_next, index + 1 + win);
 	if (win)
