@@ -38,6 +38,7 @@ deps:
 		echo "deps: all present"; \
 	fi
 	@if [ -f tests/vm/Makefile ]; then $(MAKE) -C tests/vm deps-debug; fi
+	@bench/libfuse.sh || echo "deps: libfuse 3.18 not built: make bench runs without memfs_ll"
 
 build:
 	@for d in $(SUBDIRS); do \

@@ -40,7 +40,7 @@ budget=$([ $quick = 1 ] && echo 64 || echo 256)	# MiB
 budget=${SC_BUDGET_MIB:-$budget}
 pool=$((budget * ${SC_POOL_PCT:-75} / 100))
 reps=${SC_REPS:-$([ $quick = 1 ] && echo 1 || echo 3)}	# runs per figure, median kept
-usmfs=$top/usmfs/build/usmfs
+usmfs=${BENCH_USMFS:-$top/usmfs/build/usmfs}
 cgv1=/sys/fs/cgroup/memory
 work=$(mktemp -d /tmp/usmfs-swapcmp.XXXXXX)
 swapdir=$(mktemp -d "${BENCH_SWAPDIR:-/var/tmp}/usmfs-swapcmp.XXXXXX") || exit 1
