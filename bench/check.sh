@@ -142,6 +142,12 @@ mkdir -p "$work/res"
 	echo "zipf-0.8,10,s3fifo,0.5"
 } >"$work/res/replay.csv"
 {
+	echo "workload,config,budget_mib,pool_mib,runtime_s,majflt,swapins,evicted_pages,store_bytes,store_per_evicted,best,ratio_vs_tmpfs_swap"
+	echo "zipf,tmpfs-swap,64,0,2.00,10,100,100,409600,1.00,,1.00"
+	echo "zipf,usmfs-default,64,48,3.00,10,100,100,409600,1.00,,1.50"
+	echo "zipf,usmfs-best,64,48,1.00,10,100,100,409600,1.00,lru,0.50"
+} >"$work/res/swapcmp.csv"
+{
 	echo "fs,op,count,rounds,ops_per_s,us_per_op,ratio_vs_tmpfs,load1"
 	echo "tmpfs,create,10,3,200.0,5.000,1.000,4.5"
 	echo "usmfs,create,10,3,20.0,50.000,0.100,4.5"
@@ -151,7 +157,7 @@ if ! command -v gnuplot >/dev/null; then
 	ko "plot" "no gnuplot (package gnuplot-nox)"
 elif "$top/bench/plot.sh" "$work/res" >"$work/plot.err" 2>&1 &&
      [ -s "$work/res/fio.png" ] && [ -s "$work/res/faults.png" ] && [ -s "$work/res/replay.png" ] &&
-     [ -s "$work/res/meta.png" ] && [ -s "$work/res/smallw.png" ]; then
+     [ -s "$work/res/meta.png" ] && [ -s "$work/res/smallw.png" ] && [ -s "$work/res/swapcmp.png" ]; then
 	ok "plot"
 else
 	ko "plot" "$(head -n 5 "$work/plot.err")"

@@ -62,6 +62,22 @@ set grid ytics
 plot 'faults.dat' using 2:xtic(1) title 'us per 4 KiB'
 GP
 fi
+if [ -s swapcmp.csv ]; then
+	awk -F, 'NR > 1 && $2 != "tmpfs-swap" { print $1 "-" substr($2, 7), $12 }' swapcmp.csv > swapcmp.dat
+	gnuplot <<'GP'
+set terminal pngcairo size 900,420 noenhanced
+set output 'swapcmp.png'
+set key top left
+set title 'usmfs runtime as a ratio of tmpfs + kernel swap, same memory budget (lower is better)'
+set style data histograms
+set style fill solid 0.8
+set yrange [0:*]
+set ylabel 'usmfs / tmpfs+swap'
+set xtics rotate by -35
+set grid ytics
+plot 'swapcmp.dat' using 2:xtic(1) title 'ratio', 1 with lines dt 2 title 'tmpfs+swap', 0.7 with lines dt 3 title 'target with hints'
+GP
+fi
 if [ -s replay.csv ]; then
 	awk -F, 'NR > 1 && $2 == 10 { print $1, $3, $4 }' replay.csv > replay.dat
 	gnuplot <<'GP'

@@ -2,9 +2,9 @@
 # usmfs benchmarks: every figure is a ratio against tmpfs (or hugetlbfs)
 # measured in the same run on the same machine.
 #
-#   bench/run.sh [--quick] [--only fio,meta,smallw,faults,evict,swapout,evlat,swapin,rados,replay,vm]
+#   bench/run.sh [--quick] [--only fio,meta,smallw,faults,evict,swapout,evlat,swapin,rados,replay,swapcmp,vm]
 #
-# Writes bench/results/{fio,meta,smallw,faults,evict,swapout,evictlat,swapin,rados,replay}.csv,
+# Writes bench/results/{fio,meta,smallw,faults,evict,swapout,evictlat,swapin,rados,replay,swapcmp}.csv,
 # meta.txt, *.png and prints a table as it goes.  Needs root (mounts tmpfs,
 # hugetlbfs, usmfs).  Swap files go to $BENCH_SWAPDIR (/var/tmp: a disk,
 # where /tmp may be a tmpfs); results to $BENCH_RES (default bench/results).
@@ -13,7 +13,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 res=${BENCH_RES:-$top/bench/results}
 export BENCH_RES=$res
 quick=0
-all_parts="fio,meta,smallw,faults,evict,swapout,evlat,swapin,rados,replay,vm"
+all_parts="fio,meta,smallw,faults,evict,swapout,evlat,swapin,rados,replay,swapcmp,vm"
 only=$all_parts
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -504,6 +504,15 @@ if want replay; then
 			printf '%-22s %4s%%  %s\n' "$name" "$pct" "$(echo "$line" | tail -n +2 | awk -F, '$1 != "pinned" { printf "%s=%.3f ", $1, $9 }')"
 		done
 	done
+fi
+
+# ---------------------------------------------------------------- swapcmp
+# usmfs (FUSE) against tmpfs in a memory cgroup with swap, same budget
+# (bench/swapcmp.sh, issue 16): swapcmp.csv.
+if want swapcmp; then
+	progress "swapcmp: usmfs against tmpfs + kernel swap at the same budget"
+	BENCH_SWAPDIR=${BENCH_SWAPDIR:-/var/tmp} "$top/bench/swapcmp.sh" $([ $quick = 1 ] && echo --quick) ||
+		echo "bench: swapcmp failed" >&2
 fi
 
 # ---------------------------------------------------------------- vm

@@ -9,6 +9,7 @@
  * waits for the policy server, killably and bounded (usmfs_get_page).
  */
 #include <linux/fs.h>
+#include <linux/fadvise.h>
 #include <linux/falloc.h>
 #include <linux/fileattr.h>
 #include <linux/log2.h>
@@ -95,6 +96,14 @@ static vm_fault_t usmfs_fault(struct vm_fault *vmf)
 		ret = VM_FAULT_SIGBUS;
 		goto unlock;
 	}
+	/*
+	 * MADV_SEQUENTIAL: a swap-in here continues a run (it reads ahead
+	 * from the first one); MADV_RANDOM: it never does.
+	 */
+	if (vmf->vma->vm_flags & VM_SEQ_READ)
+		WRITE_ONCE(info->ra_next, vmf->pgoff);
+	else if (vmf->vma->vm_flags & VM_RAND_READ)
+		WRITE_ONCE(info->ra_next, ULONG_MAX);
 	page = usmfs_get_page(inode, vmf->pgoff, USMFS_SGP_WRITE, &hit);
 	if (IS_ERR(page)) {
 		/*
@@ -377,14 +386,23 @@ static ssize_t usmfs_write_iter(struct kiocb *iocb, struct iov_iter *from)
 		struct page *page;
 		size_t copied;
 
-		page = usmfs_get_page(inode, pos >> PAGE_SHIFT,
-				      USMFS_SGP_WRITE, NULL);
-		if (IS_ERR(page)) {
-			ret = PTR_ERR(page);
+		/* A whole page over a swapped one: no read-back. */
+		ret = nr == PAGE_SIZE ?
+		      usmfs_overwrite_swapped(inode, pos >> PAGE_SHIFT, from) : 0;
+		if (ret < 0)
 			break;
+		if (ret) {
+			copied = PAGE_SIZE;
+		} else {
+			page = usmfs_get_page(inode, pos >> PAGE_SHIFT,
+					      USMFS_SGP_WRITE, NULL);
+			if (IS_ERR(page)) {
+				ret = PTR_ERR(page);
+				break;
+			}
+			copied = copy_page_from_iter(page, offset, nr, from);
+			put_page(page);
 		}
-		copied = copy_page_from_iter(page, offset, nr, from);
-		put_page(page);
 		pos += copied;
 		done += copied;
 		if (pos > inode->i_size)
@@ -596,6 +614,30 @@ int usmfs_fileattr_set(struct usmfs_idmap *idmap, struct dentry *dentry,
 	return 0;
 }
 
+/*
+ * POSIX_FADV_WILLNEED (and MADV_WILLNEED, which comes here for a file
+ * mapping): the range's swapped pages are asked back now, not waited for.
+ */
+static int usmfs_fadvise(struct file *file, loff_t offset, loff_t len,
+			 int advice)
+{
+	struct inode *inode = file_inode(file);
+	loff_t size = i_size_read(inode);
+	pgoff_t first, last;
+
+	if (advice != POSIX_FADV_WILLNEED)
+		return generic_fadvise(file, offset, len, advice);
+	if (offset < 0 || len < 0)
+		return -EINVAL;
+	if (!size || offset >= size)
+		return 0;
+	if (!len || len > size - offset)
+		len = size - offset;
+	first = offset >> PAGE_SHIFT;
+	last = (offset + len - 1) >> PAGE_SHIFT;
+	return usmfs_swapin_willneed(inode, first, last);
+}
+
 const struct file_operations usmfs_file_operations = {
 	.open		= usmfs_open,
 	.llseek		= usmfs_llseek,
@@ -610,6 +652,7 @@ const struct file_operations usmfs_file_operations = {
 	.splice_read	= usmfs_splice_read,
 	.splice_write	= iter_file_splice_write,
 	.fallocate	= usmfs_fallocate,
+	.fadvise	= usmfs_fadvise,
 };
 
 const struct address_space_operations usmfs_aops = {

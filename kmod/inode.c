@@ -464,8 +464,8 @@ static struct usmfs_tailzero *usmfs_tailzero_find(struct usmfs_inode_info *info,
 }
 
 /* Unlink the note of page @index; the caller holds info->frames' lock. */
-static struct usmfs_tailzero *usmfs_tailzero_take(struct usmfs_inode_info *info,
-						  pgoff_t index)
+struct usmfs_tailzero *usmfs_tailzero_take(struct usmfs_inode_info *info,
+					   pgoff_t index)
 {
 	struct usmfs_tailzero *tz;
 
@@ -765,6 +765,8 @@ static struct inode *usmfs_alloc_inode(struct super_block *sb)
 	atomic64_set(&info->evictions, 0);
 	atomic64_set(&info->swapins, 0);
 	info->sample_next = 0;
+	info->ra_next = 0;
+	info->ra_win = 0;
 	INIT_LIST_HEAD(&info->tailzero);
 	info->chan_gone = false;
 	info->truncating = false;

@@ -611,7 +611,7 @@ static int usmfs_pool_show(struct seq_file *m, void *v)
 		inodes = sbi->nr_inodes;
 		spin_unlock(&sbi->stat_lock);
 		seq_printf(m,
-			   "mount dev=%u:%u size_frames=%lu used_frames=%ld inodes=%lu max_inodes=%lu faults=%lld hits=%lld swapped=%ld evictions=%lld swapins=%lld pmd_maps=%lld\n",
+			   "mount dev=%u:%u size_frames=%lu used_frames=%ld inodes=%lu max_inodes=%lu faults=%lld hits=%lld swapped=%ld evictions=%lld swapins=%lld pmd_maps=%lld overwrites=%lld swapins_ahead=%lld\n",
 			   MAJOR(sbi->sb->s_dev), MINOR(sbi->sb->s_dev),
 			   sbi->max_frames,
 			   atomic_long_read(&sbi->used_frames), inodes,
@@ -620,7 +620,9 @@ static int usmfs_pool_show(struct seq_file *m, void *v)
 			   atomic_long_read(&sbi->swapped),
 			   atomic64_read(&sbi->evictions),
 			   atomic64_read(&sbi->swapins),
-			   atomic64_read(&sbi->pmd_maps));
+			   atomic64_read(&sbi->pmd_maps),
+			   atomic64_read(&sbi->overwrites),
+			   atomic64_read(&sbi->swapins_ahead));
 	}
 	mutex_unlock(&pool.mounts_lock);
 	return 0;

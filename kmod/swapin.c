@@ -16,8 +16,10 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/highmem.h>
+#include <linux/module.h>
 #include <linux/sched.h>
 #include <linux/slab.h>
+#include <linux/uio.h>
 
 #include "usmfs.h"
 #include "chan.h"
@@ -44,6 +46,8 @@ static void usmfs_queue_swapin(struct usmfs_swapin *si, u16 type)
 	usmfs_event_init(&ev, type, si->inode);
 	if (si->write)
 		ev.flags |= USMFS_EVF_WRITE;
+	if (!si->waiter)
+		ev.flags |= USMFS_EVF_AHEAD;
 	ev.u.swapin.index = si->index;
 	ev.u.swapin.frame = si->frame;
 	ev.u.swapin.slot = usmfs_e_slot(si->busy);
@@ -117,7 +121,7 @@ static int usmfs_swapin_prepare(struct usmfs_swapin *si,
 	void *old;
 
 	frame = usmfs_take_frame(si->inode, si->index, &reserved, deadline);
-	if (frame == -ENOSPC)
+	if (frame == -ENOSPC && si->waiter)
 		pr_warn_ratelimited("swap-in of page %lu of inode %llu timed out: no free frame (the server made no room)\n",
 				    si->index, (u64)si->inode->i_ino);
 	if (frame < 0)
@@ -134,6 +138,144 @@ static int usmfs_swapin_prepare(struct usmfs_swapin *si,
 		return 1;
 	}
 	return 0;
+}
+
+#define USMFS_AHEAD_MAX	512U
+static unsigned int swapin_ahead = 32;
+module_param(swapin_ahead, uint, 0644);
+MODULE_PARM_DESC(swapin_ahead,
+		 "most swapped pages asked back ahead of a run of sequential swap-ins (0: none; at most 512)");
+
+/*
+ * Room for a frame nobody waits for: the pool and the mount's share below
+ * the high watermark, so that read-ahead never makes a fault wait for the
+ * server, nor starts an eviction by itself.
+ */
+static bool usmfs_ahead_room(struct usmfs_sb_info *sbi)
+{
+	unsigned long high = READ_ONCE(chan.high_pct);
+	unsigned long frames = usmfs_pool_nr_frames();
+
+	return usmfs_pool_nr_free() > frames - frames * high / 100 &&
+	       atomic_long_read(&sbi->used_frames) <
+	       (long)(READ_ONCE(sbi->max_frames) * high / 100);
+}
+
+/*
+ * Ask for swapped page @index of @inode with nobody waiting (read-ahead):
+ * the request is in flight like any other, its frame its own until the
+ * server answers; a fault on the page meanwhile waits on its busy entry.
+ *
+ * Return: 1 asked, 0 not a swapped page that is not in flight already,
+ * -ENOSPC no room (see above) or the queue is full, -ENOMEM.
+ */
+static int usmfs_swapin_async(struct inode *inode, pgoff_t index)
+{
+	struct usmfs_sb_info *sbi = USMFS_SB(inode->i_sb);
+	unsigned long deadline = jiffies - 1 ?: 1;	/* passed: no wait */
+	struct usmfs_swapin *si;
+	bool queued = false;
+	void *entry;
+	int err;
+	u32 id;
+
+	entry = xa_load(&USMFS_I(inode)->frames, index);
+	if (!entry || !usmfs_e_swapped(entry) || usmfs_e_busy(entry))
+		return 0;
+	if (!usmfs_chan_evicting() || !usmfs_ahead_room(sbi))
+		return -ENOSPC;
+	si = kzalloc(sizeof(*si), GFP_KERNEL | __GFP_NORETRY | __GFP_NOWARN);
+	if (!si)
+		return -ENOMEM;
+	si->inode = inode;
+	si->dev = sbi->chan_dev;
+	si->ino = inode->i_ino;
+	si->index = index;
+	si->entry = entry;
+	si->busy = usmfs_mk_busy(entry);
+	si->state = USMFS_SI_WAITING;
+	err = usmfs_swapin_prepare(si, &deadline);
+	if (err) {
+		kfree(si);
+		return err > 0 ? 0 : -ENOSPC;
+	}
+	spin_lock(&chan.req_lock);
+	err = xa_alloc_cyclic(&chan.reqs, &id, si, xa_limit_32b,
+			      &chan.next_token, GFP_ATOMIC);
+	if (err >= 0) {
+		si->token = id;
+		usmfs_queue_swapin(si, USMFS_EV_SWAPIN_REQUEST);
+		queued = si->queued;
+		/* Not sent: nobody asks again; the page stays swapped. */
+		if (!queued)
+			usmfs_swapin_end(si, USMFS_SI_FAILED, 0);
+	} else {
+		usmfs_swapin_undo(si, USMFS_SI_FAILED, ENOMEM);
+		kfree(si);
+	}
+	spin_unlock(&chan.req_lock);	/* si may be gone now */
+	if (!queued)
+		return err < 0 ? -ENOMEM : -ENOSPC;
+	atomic64_inc(&sbi->swapins_ahead);
+	return 1;
+}
+
+/* Ask for the swapped pages of [@first, @last] while there is room. */
+static void usmfs_swapin_range(struct inode *inode, unsigned long first,
+			       unsigned long last)
+{
+	struct usmfs_inode_info *info = USMFS_I(inode);
+	unsigned long i = first;
+
+	while (xa_find(&info->frames, &i, last, XA_PRESENT)) {
+		if (usmfs_swapin_async(inode, i) < 0 ||
+		    fatal_signal_pending(current) || i == last)
+			break;
+		cond_resched();
+		i++;
+	}
+}
+
+/*
+ * Read-ahead after a swap-in fault at @index, as the kernel's read-ahead
+ * grows its window: a fault where the last window ended (or right after
+ * the last fault) continues a run, and the next window is twice as long
+ * (4 pages first, at most swapin_ahead, itself at most 512); a fault
+ * elsewhere ends the run.
+ * The state is per file and racy: a hint, not a promise.
+ */
+static void usmfs_swapin_ahead(struct inode *inode, pgoff_t index)
+{
+	struct usmfs_inode_info *info = USMFS_I(inode);
+	unsigned int most = min(READ_ONCE(swapin_ahead), USMFS_AHEAD_MAX);
+	unsigned int win = 0;
+
+	if (most && index == READ_ONCE(info->ra_next) &&
+	    index < ULONG_MAX - most)
+		win = min(max(READ_ONCE(info->ra_win) * 2, 4U), most);
+	WRITE_ONCE(info->ra_win, win);
+	WRITE_ONCE(info->ra_next, index + 1 + win);
+	if (win)
+		usmfs_swapin_range(inode, index + 1, index + win);
+}
+
+/**
+ * usmfs_swapin_willneed - ask for the swapped pages of [@first, @last].
+ * @inode:	a regular file
+ * @first:	first page
+ * @last:	last page
+ *
+ * POSIX_FADV_WILLNEED and MADV_WILLNEED: each swapped page of the range is
+ * asked for without waiting, as far as there is room (usmfs_ahead_room).
+ *
+ * Return: 0, or -EINTR on a fatal signal.
+ */
+int usmfs_swapin_willneed(struct inode *inode, pgoff_t first, pgoff_t last)
+{
+	if (!atomic_long_read(&USMFS_I(inode)->nr_swapped))
+		return 0;
+	usmfs_swapin_range(inode, first, last);
+	return fatal_signal_pending(current) ? -EINTR : 0;
 }
 
 /**
@@ -203,6 +345,7 @@ int usmfs_chan_swapin(struct inode *inode, pgoff_t index, void *entry,
 		kfree(si);
 		return -ENOMEM;
 	}
+	usmfs_swapin_ahead(inode, index);
 
 	for (;;) {
 		wait = (long)(deadline - jiffies);
@@ -399,4 +542,68 @@ void usmfs_chan_swapin_forget(struct inode *inode)
 		usmfs_uncharge_frames(USMFS_SB(inode->i_sb), 1);
 	}
 	spin_unlock(&chan.req_lock);
+}
+
+/**
+ * usmfs_overwrite_swapped - write a whole page over a swapped page.
+ * @inode:	the file (i_rwsem held)
+ * @index:	the page
+ * @from:	the data, at least PAGE_SIZE bytes left
+ *
+ * A write that covers the whole page needs nothing of what the server
+ * holds: the data is copied into a new frame, which then takes the
+ * swapped entry's place in one step (no reader sees anything but the old
+ * page, through a swap-in, or the new one).  The server is told the slot
+ * is free (TRUNCATED of that page) and the page is resident (its
+ * allocation).
+ *
+ * Return: 1 when the page was written, 0 when the caller should write it
+ * the usual way (not swapped, a swap-in or eviction under way, a short
+ * copy: @from is as it was), -ENOSPC, -EINTR as usmfs_take_frame.
+ */
+int usmfs_overwrite_swapped(struct inode *inode, pgoff_t index,
+			    struct iov_iter *from)
+{
+	struct usmfs_inode_info *info = USMFS_I(inode);
+	struct usmfs_sb_info *sbi = USMFS_SB(inode->i_sb);
+	struct usmfs_tailzero *tz = NULL;
+	unsigned long deadline = 0;
+	void *entry, *old;
+	bool reserved;
+	size_t copied;
+	long frame;
+
+	entry = xa_load(&info->frames, index);
+	if (!entry || !usmfs_e_swapped(entry) || usmfs_e_busy(entry))
+		return 0;
+	frame = usmfs_take_frame(inode, index, &reserved, &deadline);
+	if (frame < 0)
+		return frame;
+	copied = copy_page_from_iter(usmfs_frame_page(frame), 0, PAGE_SIZE,
+				     from);
+	if (copied < PAGE_SIZE) {
+		iov_iter_revert(from, copied);
+		usmfs_put_frame(inode, frame);
+		return 0;
+	}
+	xa_lock(&info->frames);
+	old = __xa_cmpxchg(&info->frames, index, entry, xa_mk_value(frame),
+			   GFP_ATOMIC);
+	if (old == entry && !list_empty_careful(&info->tailzero))
+		tz = usmfs_tailzero_take(info, index);
+	xa_unlock(&info->frames);
+	kfree(tz);
+	if (old != entry) {
+		iov_iter_revert(from, PAGE_SIZE);
+		usmfs_put_frame(inode, frame);
+		return 0;
+	}
+	atomic_long_dec(&info->nr_swapped);
+	atomic_long_dec(&sbi->swapped);
+	atomic64_inc(&sbi->overwrites);
+	/* In this order: the server frees the slot, then knows the frame. */
+	usmfs_chan_truncated(inode, index, 1);
+	usmfs_chan_pages_allocated(inode, index, frame, 1, reserved);
+	usmfs_wake_frames();
+	return 1;
 }

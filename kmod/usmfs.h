@@ -145,6 +145,8 @@ struct usmfs_sb_info {
 	atomic_long_t swapped;	/* pages held as (store, slot) */
 	atomic64_t evictions;	/* pages committed to a store */
 	atomic64_t swapins;	/* pages brought back */
+	atomic64_t overwrites;	/* swapped pages written whole, not read */
+	atomic64_t swapins_ahead; /* swap-ins asked ahead of a fault */
 	struct super_block *sb;
 	struct list_head pool_link;
 	u32 chan_dev;		/* the channel's number for the mount */
@@ -188,6 +190,7 @@ void usmfs_pool_chunk_info(unsigned int i, unsigned long *nr,
  * @nr_swapped:	pages of the file held as (store, slot)
  * @evictions, @swapins: pages of the file committed to a store, brought back
  * @sample_next: where access sampling goes on in this file
+ * @ra_next, @ra_win: swap-in read-ahead (usmfs_swapin_ahead); racy hints
  * @tailzero:	bytes of swapped pages to zero when they come back
  *
  * Pages sampled for USMFS_F_ACCESS carry XA_MARK_2 in @frames (XA_MARK_0
@@ -207,6 +210,8 @@ struct usmfs_inode_info {
 	atomic64_t evictions;
 	atomic64_t swapins;
 	unsigned long sample_next;
+	pgoff_t ra_next;	/* swap-in read-ahead: where a run goes on */
+	unsigned int ra_win;	/* and how far it reads ahead */
 	struct list_head tailzero;	/* under @lock: usmfs_tailzero */
 	bool chan_gone;		/* evicted: not replayed to a server */
 	/*
@@ -339,6 +344,8 @@ long usmfs_fill_aligned(struct inode *inode, pgoff_t index, unsigned long nr,
 extern bool usmfs_pmd_map;
 unsigned long usmfs_deadline(struct usmfs_sb_info *sbi);
 void usmfs_truncate_range(struct inode *inode, loff_t lstart, loff_t lend);
+struct usmfs_tailzero *usmfs_tailzero_take(struct usmfs_inode_info *info,
+					   pgoff_t index);
 void usmfs_tailzero_apply(struct usmfs_inode_info *info, pgoff_t index,
 			  struct page *page);
 void usmfs_falloc_finish(struct inode *inode, pgoff_t first, pgoff_t last,
@@ -406,6 +413,10 @@ long usmfs_resv_take_aligned(struct inode *inode, pgoff_t index,
 			     unsigned long nr);
 int usmfs_chan_swapin(struct inode *inode, pgoff_t index, void *entry,
 		      bool write, unsigned long deadline, struct page **pagep);
+int usmfs_swapin_willneed(struct inode *inode, pgoff_t first,
+			   pgoff_t last);
+int usmfs_overwrite_swapped(struct inode *inode, pgoff_t index,
+			    struct iov_iter *from);
 void usmfs_chan_swapin_forget(struct inode *inode);
 int usmfs_chan_wait_frames(struct usmfs_sb_info *sbi, bool pool_full,
 			   unsigned long deadline);

@@ -250,7 +250,7 @@ static int usmfs_mount_stats(struct super_block *sb, char *buf, size_t len)
 	server = usmfs_chan_state(&features, &low, &high);
 	usmfs_sources(sources, sizeof(sources));
 	return snprintf(buf, len,
-			"frames=%lu free=%lu used=%lu limit=%lu resident=%llu swapped=%llu files=%llu faults=%lld evictions=%llu swapins=%llu hits=%lld low=%u high=%u pool_bytes=%llu source=%s chunks=%u server=%d evicting=%d",
+			"frames=%lu free=%lu used=%lu limit=%lu resident=%llu swapped=%llu files=%llu faults=%lld evictions=%llu swapins=%llu hits=%lld low=%u high=%u pool_bytes=%llu source=%s chunks=%u server=%d evicting=%d overwrites=%lld swapins_ahead=%lld",
 			frames, free, frames - free, sbi->max_frames,
 			(u64)atomic_long_read(&sbi->used_frames) << PAGE_SHIFT,
 			(u64)atomic_long_read(&sbi->swapped) << PAGE_SHIFT, files,
@@ -258,7 +258,9 @@ static int usmfs_mount_stats(struct super_block *sb, char *buf, size_t len)
 			atomic64_read(&sbi->swapins), atomic64_read(&sbi->hits),
 			low, high, usmfs_pool_bytes(), sources,
 			usmfs_pool_nr_chunks(), server,
-			!!(features & USMFS_F_EVICT));
+			!!(features & USMFS_F_EVICT),
+			atomic64_read(&sbi->overwrites),
+			atomic64_read(&sbi->swapins_ahead));
 }
 
 static int usmfs_usm_format(struct inode *inode, int id, char *buf,

@@ -25,6 +25,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -860,6 +861,44 @@ static int t_xattr(int argc, char **argv)
 	return 0;
 }
 
+/* willneed FILE OFF LEN [madv|seq]: posix_fadvise(POSIX_FADV_WILLNEED),
+ * or on a shared mapping of the range madvise(MADV_WILLNEED), or
+ * madvise(MADV_SEQUENTIAL) and a read of its first byte. */
+static int t_willneed(const char *path, long off, long len, const char *how)
+{
+	bool madv = !strcmp(how, "madv"), seq = !strcmp(how, "seq");
+	int fd = open(path, O_RDONLY);
+	int r;
+
+	if (fd < 0) {
+		perror(path);
+		return 1;
+	}
+	if (madv || seq) {
+		volatile char *p = mmap(NULL, (size_t)len, PROT_READ, MAP_SHARED,
+					fd, off);
+
+		if (p == MAP_FAILED) {
+			perror("mmap");
+			close(fd);
+			return 1;
+		}
+		r = madvise((void *)p, (size_t)len,
+			    seq ? MADV_SEQUENTIAL : MADV_WILLNEED) ? errno : 0;
+		if (!r && seq)
+			(void)p[0];
+		munmap((void *)p, (size_t)len);
+	} else {
+		r = posix_fadvise(fd, off, len, POSIX_FADV_WILLNEED);
+	}
+	close(fd);
+	if (r) {
+		fprintf(stderr, "willneed: %s\n", strerror(r));
+		return 1;
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -883,8 +922,11 @@ int main(int argc, char **argv)
 		return t_swapin(argv[2]);
 	if (argc >= 4 && !strcmp(argv[1], "swaprace"))
 		return t_swaprace(argv[2], atoi(argv[3]));
+	if (argc >= 5 && !strcmp(argv[1], "willneed"))
+		return t_willneed(argv[2], atol(argv[3]), atol(argv[4]),
+				  argc >= 6 ? argv[5] : "");
 	if (argc >= 4 && !strcmp(argv[1], "fuzz"))
 		return t_fuzz(atoi(argv[2]), atol(argv[3]), argc >= 5 ? argv[4] : NULL);
-	fprintf(stderr, "usage: chantest open|noroot|hello|events DIR|overflow DIR N|fuzz S MAX [SCRATCH]|swapin DIR|swaprace DIR N|mapcmp FILE REF|xattr PATH NAME [VALUE]\n");
+	fprintf(stderr, "usage: chantest open|noroot|hello|events DIR|overflow DIR N|fuzz S MAX [SCRATCH]|swapin DIR|swaprace DIR N|mapcmp FILE REF|willneed FILE OFF LEN [madv|seq]|xattr PATH NAME [VALUE]\n");
 	return 2;
 }

@@ -29,6 +29,18 @@ mstat() {	# mstat KEY: KEY=N of the /mnt/s line of the stats file
 	awk -v d="dev=$dev" -v k="$1" '$1 == "mount" && $2 == d {
 		for (i = 3; i <= NF; i++) { split($i, a, "="); if (a[1] == k) print a[2] } }' $STATS
 }
+swapped_is() {	# swapped_is FILE BYTES: the file's user.usm.stats says so
+	/kt/chantest xattr "$1" user.usm.stats | grep -q " swapped=$2 "
+}
+pushed_out() {	# pushed_out FILE BYTES: usmctl evict FILE, wait (bounded) for BYTES swapped
+	/kt/usmctl evict "$1" >/tmp/evict.out 2>&1
+	n=0
+	while ! swapped_is "$1" "$2" && [ $n -lt 50 ]; do
+		sleep 0.2
+		n=$((n + 1))
+	done
+	swapped_is "$1" "$2"
+}
 mkdir -p /mnt/s
 : >$SRV_LOG
 if ! mount -t usmfs -o size=8M,swapin_timeout=20s none /mnt/s; then
@@ -62,13 +74,7 @@ if wait $reader; then ok srv-policy-change-reader; else ko srv-policy-change-rea
 # A small file pushed out whole (usmctl evict), for truncation into a
 # swapped page while no server can bring it back (below).
 dd if=/tmp/big of=/mnt/s/tz bs=4k count=8 2>/dev/null
-/kt/usmctl evict /mnt/s/tz >/tmp/tz.out 2>&1
-n=0
-while ! /kt/chantest xattr /mnt/s/tz user.usm.stats | grep -q " swapped=32768 " && [ $n -lt 50 ]; do
-	sleep 0.2
-	n=$((n + 1))
-done
-check srv-tz-evicted sh -c '/kt/chantest xattr /mnt/s/tz user.usm.stats | grep -q " swapped=32768 "'
+check srv-tz-evicted pushed_out /mnt/s/tz 32768
 # The server dies: resident pages keep being served at once; swapped ones
 # wait for the next server (the server asked for USMFS_F_RECOVERY).
 dd if=/tmp/big of=/tmp/tail bs=1M skip=31 count=1 2>/dev/null
@@ -116,6 +122,67 @@ rm -f /mnt/s/k.*
 # Touch the file for a while: sampled pages report their next access.
 for i in 1 2 3; do cat /mnt/s/big >/dev/null; sleep 0.5; done
 rm -f /mnt/s/big
+# A write of whole pages over swapped ones does not read them back (issue
+# 16): a 64-page file pushed out whole, 32 pages overwritten by one write
+# (whole pages), 3 bytes written into another page (that one is read back):
+# one swap-in, 32 overwrites, and the file reads back as it should.
+dd if=/dev/urandom of=/tmp/ow bs=4k count=64 2>/dev/null
+dd if=/dev/urandom of=/tmp/ow2 bs=4k count=32 2>/dev/null
+cp /tmp/ow /mnt/s/ow
+pushed_out /mnt/s/ow 262144 || ko srv-overwrite-no-readback "not all evicted"
+si0=$(mstat swapins)
+ow0=$(mstat overwrites)
+dd if=/tmp/ow2 of=/mnt/s/ow bs=128k count=1 seek=0 conv=notrunc 2>/dev/null
+printf abc | dd of=/mnt/s/ow bs=1 seek=163940 conv=notrunc 2>/dev/null
+si=$(( $(mstat swapins) - ${si0:-0} ))
+ow=$(( $(mstat overwrites) - ${ow0:-0} ))
+dd if=/tmp/ow2 of=/tmp/ow bs=128k count=1 conv=notrunc 2>/dev/null
+printf abc | dd of=/tmp/ow bs=1 seek=163940 conv=notrunc 2>/dev/null
+check "srv-overwrite-no-readback (swapins=$si overwrites=$ow)" sh -c "[ $si = 1 ] && [ $ow = 32 ]"
+check srv-overwrite-data cmp /tmp/ow /mnt/s/ow
+rm -f /mnt/s/ow /tmp/ow /tmp/ow2
+# Read-ahead of swapped pages (issue 16): a 256-page file pushed out whole
+# and read in order asks the pages ahead of its swap-ins (swapins_ahead);
+# POSIX_FADV_WILLNEED and MADV_WILLNEED ask for a range, nobody waiting;
+# MADV_SEQUENTIAL reads ahead from the first swap-in of the mapping.
+ra_willneed() {	# ra_willneed NAME [madv]: the first 32 pages come back
+	pushed_out /mnt/s/ra 1048576 || { ko "$1" "not all evicted"; return; }
+	a0=$(mstat swapins_ahead)
+	/kt/chantest willneed /mnt/s/ra 0 131072 $2 >/tmp/ra.out 2>&1 || { ko "$1" "$(cat /tmp/ra.out)"; return; }
+	n=0
+	while ! swapped_is /mnt/s/ra 917504 && [ $n -lt 50 ]; do
+		sleep 0.2
+		n=$((n + 1))
+	done
+	a=$(( $(mstat swapins_ahead) - ${a0:-0} ))
+	if [ "$a" = 32 ] && swapped_is /mnt/s/ra 917504; then ok "$1 ($a asked)"; else
+		ko "$1" "$a asked, $(/kt/chantest xattr /mnt/s/ra user.usm.stats | grep -o "swapped=[0-9]*")"; fi
+}
+dd if=/dev/urandom of=/tmp/ra bs=4k count=256 2>/dev/null
+cp /tmp/ra /mnt/s/ra
+if pushed_out /mnt/s/ra 1048576; then
+	a0=$(mstat swapins_ahead)
+	si0=$(mstat swapins)
+	check srv-readahead-data cmp /tmp/ra /mnt/s/ra
+	a=$(( $(mstat swapins_ahead) - ${a0:-0} ))
+	si=$(( $(mstat swapins) - ${si0:-0} ))
+	check "srv-readahead-sequential ($a of $si swap-ins asked ahead)" [ "$a" -ge 128 ]
+else
+	ko srv-readahead-sequential "not all evicted: $(/kt/chantest xattr /mnt/s/ra user.usm.stats)"
+fi
+ra_willneed srv-fadvise-willneed
+ra_willneed srv-madvise-willneed madv
+# MADV_SEQUENTIAL: the first swap-in of the mapping reads ahead already.
+if pushed_out /mnt/s/ra 1048576; then
+	a0=$(mstat swapins_ahead)
+	/kt/chantest willneed /mnt/s/ra 0 1048576 seq >/tmp/ra.out 2>&1
+	a=$(( $(mstat swapins_ahead) - ${a0:-0} ))
+	check "srv-madvise-sequential ($a asked on the first fault)" [ "$a" -gt 0 ]
+else
+	ko srv-madvise-sequential "not all evicted"
+fi
+check srv-willneed-data cmp /tmp/ra /mnt/s/ra
+rm -f /mnt/s/ra /tmp/ra
 # Contiguous placement, mapped shared (holes: fallocate=none), on the share
 # emptied: 2 MiB windows map with one PMD (6.12 and later) until it is full, then eviction takes them down page by
 # page and the rest goes 4 KiB at a time; fio verifies every block.
@@ -156,4 +223,4 @@ if [ "${acc:-0}" -gt 0 ]; then ok "srv-access-sampled ($acc ACCESS events)"; els
 rm -f /mnt/s/big
 check srv-umount umount /mnt/s
 check srv-no-swapin-timeouts sh -c '[ "$(dmesg | grep -c "swap-in of page .* timed out")" = "'"${tz_timeouts:-0}"'" ]'
-rm -f /tmp/big /tmp/tail /tmp/tail2 $SRV_STORE
+rm -f /tmp/big /tmp/tail /tmp/tail2 /tmp/evict.out $SRV_STORE

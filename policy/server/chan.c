@@ -249,6 +249,7 @@ ssize_t pd_chan_read(struct pd_chan *ch, struct usmfs_event *evs, size_t max)
 		return 0;
 	}
 	ch->events_read += (size_t)r / sizeof(*evs);
+	ch->reads++;
 	return r / (ssize_t)sizeof(*evs);
 }
 

@@ -672,6 +672,15 @@ static int ev_swapin(struct policyd *pd, const struct usmfs_event *ev)
 		      ((ev->flags & USMFS_EVF_WRITE) ? USM_FAULT_WRITE : 0), &cur);
 	if (r == 0 && cur != fr)
 		r = -ESTALE;
+	/*
+	 * A page a task waits for is in use now: its swap-in is its access
+	 * (read and write report none).  Without it, S3-FIFO and CLOCK took
+	 * every page just brought back for one never used and evicted it
+	 * first, before the task got to it again (issue 16).  Read-ahead
+	 * (USMFS_EVF_AHEAD) is not an access.
+	 */
+	if (r == 0 && !(ev->flags & USMFS_EVF_AHEAD))
+		usm_access(pd->ctx, pf->f, index);
 	if (r)
 		pd_log(PD_ERR, "swap-in of %u:%llu page %llu into frame %llu: %s",
 		       ev->dev, (unsigned long long)ev->ino,
@@ -1062,16 +1071,59 @@ static uint64_t pd_mount_file_resident(struct policyd *pd, struct pd_file *pf,
  * file in proportion to what it holds, down to the share's low watermark
  * (at least PD_URGENT_MIN pages when an allocation is waiting).
  */
+/* Another PRESSURE for the mount of @ev follows in the batch being handled. */
+static bool pressure_later(const struct policyd *pd,
+			   const struct usmfs_event *ev)
+{
+	if (!pd->batch || &pd->batch[pd->batch_i] != ev)
+		return false;
+	for (size_t i = pd->batch_i + 1; i < pd->batch_n; i++)
+		if (pd->batch[i].type == USMFS_EV_PRESSURE &&
+		    pd->batch[i].dev == ev->dev)
+			return true;
+	return false;
+}
+
+/* Pages of mount @dev resident as the library sees them now. */
+static uint64_t pd_mount_resident(struct policyd *pd, uint32_t dev)
+{
+	struct usm_file_stats st;
+	uint64_t sum = 0;
+
+	for (size_t i = 0; i < pd->nbuckets; i++)
+		for (struct pd_file *pf = pd->buckets[i]; pf; pf = pf->next) {
+			if (pf->dev != dev)
+				continue;
+			usm_file_stats(pd->ctx, pf->f, &st);
+			sum += st.resident;
+		}
+	return sum;
+}
+
 void pd_pressure_mount(struct policyd *pd, const struct usmfs_event *ev)
 {
 	uint64_t total = ev->u.pressure.total, free = ev->u.pressure.free;
 	uint64_t used = total > free ? total - free : 0;
-	uint64_t low = total * ev->u.pressure.low_pct / 100, want;
+	uint64_t low = total * ev->u.pressure.low_pct / 100, want, now;
 	uint64_t done = 0;
 
 	if (!(pd->features & USMFS_F_EVICT) || ev->dev > PD_DEV_MAX ||
 	    ev->u.pressure.low_pct == 0 || ev->u.pressure.low_pct >= 100)
 		return;
+	/*
+	 * The event's figures are from when it was queued: while one batch
+	 * is handled, more of them wait, each with the figure of its time.
+	 * Evicting down to the low watermark for each went far below it
+	 * (issue 16: a 32M share down to 3 MiB, the pages thrown out read
+	 * back at once).  The last of a batch counts, with what the mount
+	 * holds now as far as this server knows (never more than the event
+	 * said: pages it has not heard of yet are the module's to count).
+	 */
+	if (pressure_later(pd, ev))
+		return;
+	now = pd_mount_resident(pd, ev->dev);
+	if (now < used)
+		used = now;
 	want = used > low ? used - low : 0;
 	if ((ev->flags & USMFS_EVF_URGENT) && want < PD_URGENT_MIN)
 		want = PD_URGENT_MIN;

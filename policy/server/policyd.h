@@ -73,6 +73,7 @@ struct pd_chan {
 	void *answered_arg;
 	/* Counters. */
 	unsigned long ioctls, cmds_sent, cmds_failed, events_read;
+	unsigned long reads;		/* reads that returned events */
 	unsigned long events_bad;	/* short or malformed reads */
 };
 

@@ -183,8 +183,9 @@ static void fk_alloc(uint64_t ino, uint64_t index)
 	fk_push(&ev);
 }
 
-/* A fault on a swapped page: a zeroed frame, a waiting request. */
-static uint64_t fk_fault_swapped(uint64_t ino, uint64_t index)
+/* A fault on a swapped page: a zeroed frame, a waiting request (with
+ * @flags USMFS_EVF_AHEAD: a read-ahead one, nobody waiting). */
+static uint64_t fk_swapin_flags(uint64_t ino, uint64_t index, uint16_t flags)
 {
 	struct usmfs_event ev = fk_ev(USMFS_EV_SWAPIN_REQUEST, ino);
 	struct fk_page *pg = &fk.pages[ino][index];
@@ -203,8 +204,14 @@ static uint64_t fk_fault_swapped(uint64_t ino, uint64_t index)
 	ev.u.swapin.slot = pg->slot;
 	ev.u.swapin.store_id = pg->store_id;
 	ev.u.swapin.token = pg->token;
+	ev.flags |= flags;
 	fk_push(&ev);
 	return f;
+}
+
+static uint64_t fk_fault_swapped(uint64_t ino, uint64_t index)
+{
+	return fk_swapin_flags(ino, index, 0);
 }
 
 /* HELLO queued the request of a fault still waiting again. */
@@ -892,6 +899,35 @@ static void test_swapin(void **state)
 	server_stop();
 }
 
+/* A swap-in a task waits for is an access for the policy (the task uses
+ * the page at once); a read-ahead one (USMFS_EVF_AHEAD) is not. */
+static void test_swapin_access(void **state)
+{
+	struct usm_file_stats st;
+	struct usm_file *uf;
+	uint64_t hits;
+	int idx;
+
+	(void)state;
+	idx = heap_with_swapped("/heap");
+	uf = pd_file_find(&pd, 1, 1)->f;
+	usm_file_stats(pd.ctx, uf, &st);
+	hits = st.hits;
+	fk_swapin_flags(1, (uint64_t)idx, USMFS_EVF_AHEAD);
+	pump();
+	assert_int_equal(fk.last_status, 0);
+	usm_file_stats(pd.ctx, uf, &st);
+	assert_int_equal(st.hits, hits);
+	idx = first_swapped(1);
+	assert_true(idx >= 0);
+	fk_fault_swapped(1, (uint64_t)idx);
+	pump();
+	assert_int_equal(fk.last_status, 0);
+	usm_file_stats(pd.ctx, uf, &st);
+	assert_int_equal(st.hits, hits + 1);
+	server_stop();
+}
+
 /* A fault that left before the server read its request (SWAPIN_CANCELLED
  * in the same batch): answered ECANCELED, the slot not read nor freed; the
  * page comes back whole on the next fault. */
@@ -1562,6 +1598,19 @@ static void test_mount_swap(void **state)
 	server_stop();
 }
 
+/* PRESSURE for the share of a mount of 40 frames, 32 of them used
+ * (watermarks 50/75 %). */
+static void fk_mount_pressure(void)
+{
+	struct usmfs_event ev = fk_ev(USMFS_EV_PRESSURE, 0);
+
+	ev.u.pressure.total = 40;
+	ev.u.pressure.free = 8;
+	ev.u.pressure.low_pct = 50;
+	ev.u.pressure.high_pct = 75;
+	fk_push(&ev);
+}
+
 /* PRESSURE for a mount's share takes from the lower prio class first: a
  * prio 7 file keeps its pages while a default (4) one has some to give. */
 static void test_mount_pressure_prio(void **state)
@@ -1588,12 +1637,7 @@ static void test_mount_pressure_prio(void **state)
 		fk_alloc(2, i);
 	}
 	pump();
-	ev = fk_ev(USMFS_EV_PRESSURE, 0);
-	ev.u.pressure.total = 40;
-	ev.u.pressure.free = 8;
-	ev.u.pressure.low_pct = 50;
-	ev.u.pressure.high_pct = 75;
-	fk_push(&ev);
+	fk_mount_pressure();
 	pump();
 	assert_int_equal(pd.rejected, 0);
 	for (int i = 0; i < FK_PAGES; i++) {
@@ -1606,6 +1650,34 @@ static void test_mount_pressure_prio(void **state)
 	server_stop();
 }
 
+/* PRESSURE events for a mount that wait in one batch (each with the
+ * figures of when it was queued) evict down to the low watermark once, not
+ * once each (issue 16: a 32 MiB share was emptied down to 3 MiB). */
+static void test_mount_pressure_batch(void **state)
+{
+	struct usmfs_event ev = fk_ev(USMFS_EV_MOUNT, 0);
+	int out = 0;
+
+	(void)state;
+	fk_reset(1);
+	server_start();
+	ev.u.mount.max_frames = 40;
+	fk_push(&ev);
+	fk_create(1, "/f", 0);
+	for (uint64_t i = 0; i < 32; i++)
+		fk_alloc(1, i);
+	pump();
+	for (int k = 0; k < 3; k++)
+		fk_mount_pressure();
+	pump();
+	assert_int_equal(pd.rejected, 0);
+	for (int i = 0; i < FK_PAGES; i++)
+		out += fk.pages[1][i].st == FK_SWAPPED;
+	/* 32 used, low 20: 12 to go (rounding may take a few more), not 3 x 12 */
+	assert_in_range(out, 12, 16);
+	server_stop();
+}
+
 int main(void)
 {
 	static bool no, yes = true;
@@ -1614,10 +1686,12 @@ int main(void)
 		cmocka_unit_test_teardown(test_attach_refused, test_teardown),
 		cmocka_unit_test_teardown(test_evict, test_teardown),
 		cmocka_unit_test_teardown(test_swapin, test_teardown),
+		cmocka_unit_test_teardown(test_swapin_access, test_teardown),
 		cmocka_unit_test_teardown(test_swapin_cancelled, test_teardown),
 		cmocka_unit_test_teardown(test_reclaim, test_teardown),
 		cmocka_unit_test_teardown(test_mount_swap, test_teardown),
 		cmocka_unit_test_teardown(test_mount_pressure_prio, test_teardown),
+		cmocka_unit_test_teardown(test_mount_pressure_batch, test_teardown),
 		cmocka_unit_test_teardown(test_restart, test_teardown),
 		cmocka_unit_test_teardown(test_swapin_done_lost, test_teardown),
 		cmocka_unit_test_teardown(test_swapin_after_truncate, test_teardown),

@@ -42,6 +42,8 @@ VM_SRV_SIZE=${VM_SRV_SIZE:-64M}	# the server mount's size=
 VM_SRV_SUITE_SIZE=${VM_SRV_SUITE_SIZE:-8M}	# the suite's eviction mount
 VM_SRV_FIO_SIZE=${VM_SRV_FIO_SIZE:-128M}	# per fio job (2 jobs)
 VM_SRV_KILL_SIZE=${VM_SRV_KILL_SIZE:-64M}	# per job of the kill -9 run
+VM_SRV_SQL_ROWS=${VM_SRV_SQL_ROWS:-40000}	# the sqlite3 run's rows of 1 KiB
+VM_SRV_SQL_SIZE=${VM_SRV_SQL_SIZE:-32M}	# and the mount's size= meanwhile
 VM_SRV_TIMEOUT=${VM_SRV_TIMEOUT:-300}	# the long server steps, in the guest
 # The swap store is on the guest's rootfs, in RAM: room for it.
 VM_MEM=${VM_MEM:-1536}
@@ -61,6 +63,8 @@ VM_DEBUG_SRV_POOL=${VM_DEBUG_SRV_POOL:-16M}
 VM_DEBUG_SRV_SIZE=${VM_DEBUG_SRV_SIZE:-16M}
 VM_DEBUG_SRV_FIO_SIZE=${VM_DEBUG_SRV_FIO_SIZE:-32M}
 VM_DEBUG_SRV_KILL_SIZE=${VM_DEBUG_SRV_KILL_SIZE:-16M}
+VM_DEBUG_SRV_SQL_ROWS=${VM_DEBUG_SRV_SQL_ROWS:-8000}
+VM_DEBUG_SRV_SQL_SIZE=${VM_DEBUG_SRV_SQL_SIZE:-8M}
 VM_DEBUG_SRV_TIMEOUT=${VM_DEBUG_SRV_TIMEOUT:-600}
 VM_DEBUG_STEP_TIMEOUT=${VM_DEBUG_STEP_TIMEOUT:-360}
 VM_DEBUG_SUITE_TIMEOUT=${VM_DEBUG_SUITE_TIMEOUT:-1200}
@@ -70,7 +74,7 @@ STEPS="insmod mount mount-noswap fio-psync fio-mmap conform umount-noswap umount
 if [ "$VM_SERVER" = 1 ]; then
 	STEPS="$STEPS srv-config-check srv-config-nonstore srv-insmod srv-helper-bad srv-mount srv-policyd srv-usmctl srv-remount"
 	if [ "$VM_SERVER_EVICT" = 1 ]; then
-		STEPS="$STEPS srv-evict-granted srv-fio-psync srv-fio-mmap srv-copy4x"
+		STEPS="$STEPS srv-evict-granted srv-fio-psync srv-fio-mmap srv-copy4x srv-sqlite"
 	fi
 	STEPS="$STEPS srv-xattr-evict"
 	if [ "$VM_SERVER_EVICT" = 1 ]; then
@@ -364,6 +368,8 @@ SRV_SIZE='$VM_SRV_SIZE'
 SRV_SUITE_SIZE='$VM_SRV_SUITE_SIZE'
 SRV_FIO_SIZE='$VM_SRV_FIO_SIZE'
 SRV_KILL_SIZE='$VM_SRV_KILL_SIZE'
+SRV_SQL_ROWS='$VM_SRV_SQL_ROWS'
+SRV_SQL_SIZE='$VM_SRV_SQL_SIZE'
 SRV_TIMEOUT='$VM_SRV_TIMEOUT'
 GUEST_TIMEOUT='$VM_TIMEOUT'
 CALIB_REF_MS='$VM_CALIB_MS'
@@ -501,6 +507,7 @@ run_kernel() {
 		local VM_TIMEOUT=$VM_DEBUG_TIMEOUT VM_FIO_SIZE=$VM_DEBUG_FIO_SIZE VM_SRV_POOL=$VM_DEBUG_SRV_POOL \
 			VM_SRV_SIZE=$VM_DEBUG_SRV_SIZE VM_SRV_FIO_SIZE=$VM_DEBUG_SRV_FIO_SIZE \
 			VM_SRV_KILL_SIZE=$VM_DEBUG_SRV_KILL_SIZE VM_SRV_TIMEOUT=$VM_DEBUG_SRV_TIMEOUT \
+			VM_SRV_SQL_ROWS=$VM_DEBUG_SRV_SQL_ROWS VM_SRV_SQL_SIZE=$VM_DEBUG_SRV_SQL_SIZE \
 			STEP_TIMEOUT=$VM_DEBUG_STEP_TIMEOUT SUITE_TIMEOUT=$VM_DEBUG_SUITE_TIMEOUT \
 			VM_FS_TIMEOUT_MULT=$VM_DEBUG_FS_TIMEOUT_MULT VM_CONFORM_IDS=$VM_DEBUG_CONFORM_IDS
 		say "[debug] sizes: fio 2x$VM_FIO_SIZE; server: pool $VM_SRV_POOL, size $VM_SRV_SIZE, fio 2x$VM_SRV_FIO_SIZE, kill 2x$VM_SRV_KILL_SIZE; guest ${VM_TIMEOUT}s"

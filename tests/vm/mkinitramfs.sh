@@ -100,12 +100,15 @@ add_server() {
 		command -v "$p" >/dev/null || die "initramfs: $p not found (package attr)"
 		copy_bin "$(command -v "$p")" "/usr/bin/$p"
 	done
+	command -v sqlite3 >/dev/null || die "initramfs: sqlite3 not found (package sqlite3)"
+	copy_bin "$(command -v sqlite3)" /usr/bin/sqlite3
 	copy_bin /usr/bin/mount /usm/bin/mount
 	copy_bin /usr/bin/umount /usm/bin/umount
 	copy_bin /usr/bin/findmnt /usm/bin/findmnt
 	install -m 0755 "$TOP/mount-helpers/mount.usmfs" "$root/usm/mount.usmfs"
 	install -m 0644 "$VM_DIR/usmfs-guest.conf" "$root/usm/usmfs.conf"
 	install -m 0755 "$VM_DIR/server-guest.sh" "$root/usm/server-guest.sh"
+	install -m 0755 "$VM_DIR/sql-work.sh" "$root/usm/sql-work.sh"
 	mkdir -p "$root/var/log" "$root/var/lib/usmfs"
 }
 [ "${VM_SERVER:-1}" = 0 ] || add_server

@@ -5,7 +5,8 @@
 # calls "run" after the module's first load/unload cycle): usmfs.ko loaded
 # again with a pool of SRV_POOL, mounted through mount(8) -> mount.usmfs
 # (util-linux mount, the helper in /sbin), which starts usm-policyd; then
-# fio verify jobs, a file of 4x the pool, user.usm.evict changed while a
+# fio verify jobs, a file of 4x the pool, sqlite3 (WAL) beyond the mount's
+# size, user.usm.evict changed while a
 # file is in use, tests/fs's eviction cases, kill -9 of the server in the
 # middle of a verify run, the mount serving resident pages while the server
 # is dead, a restart, umount, every frame back, rmmod.
@@ -21,7 +22,8 @@
 #
 # Settings (from /vm/conf, defaults below): SRV_POOL, SRV_SIZE (the main
 # mount's size=), SRV_SUITE_SIZE (the suite's mount), SRV_FIO_SIZE (per fio
-# job, 2 jobs), SRV_KILL_SIZE (per job of the kill -9 run), SRV_EVICT,
+# job, 2 jobs), SRV_KILL_SIZE (per job of the kill -9 run), SRV_SQL_ROWS
+# and SRV_SQL_SIZE (the sqlite3 run and its mount's size=), SRV_EVICT,
 # SRV_TIMEOUT (the long steps), STEP_TIMEOUT, FS_TIMEOUT_MULT.
 
 PATH=/usr/sbin:/usr/bin:/sbin:/bin
@@ -34,6 +36,8 @@ SRV_SIZE=64M
 SRV_SUITE_SIZE=8M
 SRV_FIO_SIZE=128M
 SRV_KILL_SIZE=64M
+SRV_SQL_ROWS=40000
+SRV_SQL_SIZE=32M
 SRV_EVICT=0
 SRV_TIMEOUT=300
 STEP_TIMEOUT=180
@@ -423,6 +427,50 @@ c_copy4x() {
 	timeout 60 rm -f "$MNT/copy4x"
 }
 
+# sqlite3 in WAL mode (issue 16, tests/vm/sql-work.sh): SRV_SQL_ROWS rows
+# of 1 KiB inserted in one transaction, a third updated, half deleted, a
+# checkpoint, VACUUM, integrity_check, row counts after each; first on a
+# tmpfs with room, then
+# on the main mount remounted to SRV_SQL_SIZE, where the work does not fit
+# (eviction and swap-ins).  Passes when both say the same (integrity "ok",
+# the counts); the runtime ratio is reported, not judged.
+c_sqlite() {
+	begin srv-sqlite
+	sh /usm/sql-work.sh "$SRV_SQL_ROWS" >/tmp/w.sql
+	sh /usm/sql-work.sh "$SRV_SQL_ROWS" --want >/tmp/sq.want
+	mkdir -p /tmp/sqt
+	mount -t tmpfs -o size=$((SRV_SQL_ROWS * 5 / 1024 + 16))M tmpfs /tmp/sqt
+	t0=$(date +%s)
+	sqlite3 /tmp/sqt/db </tmp/w.sql >/tmp/sq.tmpfs 2>&1
+	tt=$(($(date +%s) - t0))
+	umount /tmp/sqt
+	if ! cmp -s /tmp/sq.want /tmp/sq.tmpfs; then
+		ko srv-sqlite "on tmpfs: $(tr '\n' ' ' </tmp/sq.tmpfs | head -c 200)"
+		return
+	fi
+	"$MOUNT" -o remount,size="$SRV_SQL_SIZE" "$MNT"
+	snap
+	o0=$(mstat "$MNT" overwrites)
+	a0=$(mstat "$MNT" swapins_ahead)
+	t0=$(date +%s)
+	bounded "$SRV_TIMEOUT" srv-sqlite-usmfs sh -c 'exec sqlite3 "$1" </tmp/w.sql >/tmp/sq.usmfs 2>&1' \
+		sh "$MNT/sq.db"
+	tu=$(($(date +%s) - t0))
+	evsi "$MNT/sq.db" "$MNT/sq.db-wal"
+	d="$SRV_SQL_ROWS rows, size=$SRV_SQL_SIZE: tmpfs ${tt}s, usmfs ${tu}s"
+	d="$d (x$(awk -v u="$tu" -v t="$tt" 'BEGIN { printf "%.1f", u / (t ? t : 1) }')),"
+	d="$d evictions $ev, swapins $si, overwrites $(($(mstat "$MNT" overwrites) - ${o0:-0})),"
+	d="$d asked ahead $(($(mstat "$MNT" swapins_ahead) - ${a0:-0}))"
+	if cmp -s /tmp/sq.want /tmp/sq.usmfs; then
+		ok srv-sqlite "$d"
+	else
+		ko srv-sqlite "$d: $(tr '\n' ' ' </tmp/sq.usmfs | head -c 200)"
+	fi
+	show_stats
+	timeout 60 rm -f "$MNT/sq.db" "$MNT/sq.db-wal" "$MNT/sq.db-shm"
+	"$MOUNT" -o remount,size="$SRV_SIZE" "$MNT"
+}
+
 # user.usm.evict changed XATTR_CHANGES times (setfattr and usmctl policy,
 # in turns) while fio writes and verifies the file, over and over
 # (--overwrite: the same file) until the changes are done; with eviction,
@@ -790,6 +838,7 @@ run() {
 			fio_check srv-fio-psync psync
 			fio_check srv-fio-mmap mmap
 			c_copy4x
+			c_sqlite
 		fi
 		c_xattr_evict
 		if [ "$SRV_EVICT" = 1 ]; then

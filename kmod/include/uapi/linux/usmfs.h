@@ -483,6 +483,9 @@ enum {
 #define USMFS_EVF_RESERVED	(1U << 3)	/* PAGES_ALLOCATED: granted frames */
 #define USMFS_EVF_URGENT	(1U << 4)	/* PRESSURE: an allocation failed */
 #define USMFS_EVF_WRITE		(1U << 5)	/* SWAPIN_REQUEST: write fault */
+/* SWAPIN_REQUEST: no task waits for it (read-ahead, WILLNEED, or a fault
+ * that left); without it, a task does, and uses the page at once */
+#define USMFS_EVF_AHEAD		(1U << 6)
 
 /**
  * struct usmfs_event - one event (256 bytes).  read(2) returns whole
