@@ -7,8 +7,10 @@
  *   - a child that exits or is killed while the mount is still there is
  *     started again, at once after one that was serving, else after a
  *     backoff (0.1 s doubling up to 5 s); more than RESTARTS_PER_MIN
- *     starts in a minute and the supervisor gives up: it unmounts and
- *     exits 1 (clients then get ENOTCONN, as when it is killed);
+ *     starts in a minute, or START_FAILS_MAX in a row that end before
+ *     they serve (a store that cannot be opened, say), and the supervisor
+ *     gives up: it unmounts and exits 1 (clients then get ENOTCONN, as
+ *     when it is killed);
  *   - SIGHUP (usmctl restart) replaces the child with the binary now
  *     installed at the path this one was started from: SIGTERM (SIGKILL
  *     after UPGRADE_WAIT_MS), then that binary; if it refuses the state
@@ -39,6 +41,7 @@
 
 #define RESTARTS_PER_MIN	20
 #define BACKOFF_MAX_MS		5000
+#define START_FAILS_MAX		8	/* in a row, none serving: ~11 s */
 #define UPGRADE_WAIT_MS		10000
 #define DYING_CHECK_MS		100
 
@@ -231,6 +234,12 @@ static bool restart(struct sup *s, int status)
 		fprintf(stderr, "usmfs: supervisor: the daemon (pid %d) ended "
 			"(%s) with the mount in place: starting it again\n",
 			(int)s->child, why);
+		if (s->fails >= START_FAILS_MAX) {
+			fprintf(stderr, "usmfs: supervisor: %d daemons in a row "
+				"ended before serving: giving up, unmounting\n",
+				START_FAILS_MAX);
+			return false;
+		}
 		if (s->fails++)
 			delay = 100LL << (s->fails - 2 < 6 ? s->fails - 2 : 6);
 		if (delay > BACKOFF_MAX_MS)

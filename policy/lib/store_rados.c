@@ -592,10 +592,12 @@ int store_rados_open(struct usm_store *st, uint64_t wait_ms, unsigned int flags,
 	snprintf(sr->prefix, sizeof(sr->prefix), "usm.%s.%s", mach, sr->sp.id);
 	snprintf(sr->cookie, sizeof(sr->cookie), "%ld.%llu", (long)getpid(),
 		 proc_start(getpid()));
-	r = hdr_lock(sr, st->spec, err, errlen);
-	if (r)
-		goto fail;
-	sr->locked = true;
+	if (!(flags & USM_STORE_UNLOCKED)) {
+		r = hdr_lock(sr, st->spec, err, errlen);
+		if (r)
+			goto fail;
+		sr->locked = true;
+	}
 	if (!(flags & USM_STORE_KEEP)) {
 		/* an earlier run's pages that nobody keeps */
 		r = rados_remove_prefix(sr->io, sr->prefix, false, NULL);

@@ -43,8 +43,9 @@ struct usm_store;
  * allows it (reads stay buffered): evicted pages skip the page cache.
  * Not the default: see usm_store_open() in swap.c. */
 #define USM_STORE_DIRECT	0x2u
-/* Do not take the file's lock (flock): the caller holds it through
- * another open of the same store, which it keeps (the FUSE daemon's
+/* Do not take the store's lock (a file's flock, a rados header's
+ * exclusive lock): the caller holds it through another open of the same
+ * store, which it keeps (the FUSE daemon's
  * supervisor keeps its stores locked while daemons come and go: a killed
  * daemon may hold its open for a while, docs/fuse.md "Restarts"). */
 #define USM_STORE_UNLOCKED	0x4u
