@@ -4,6 +4,15 @@
 # "NAME: N passed, N failed"; a stage without one counts as 1 passed or 1
 # failed by its exit status, and a non-zero exit always counts a failure.
 # Ends with the total "N passed, N failed" and exits 1 on any failure.
+#
+# No stage may hang the run: each runs under timeout(1), which ends its
+# whole process group (a FUSE daemon among them: what blocked on its mount
+# then fails with ENOTCONN).  A stage's limit is STAGE_TIMEOUT seconds
+# (default 1800) or its own, written "NAME@SECONDS:COMMAND".  With
+# TEST_DEADLINE (seconds since the epoch: .ci/run sets it from CI's 90
+# minutes) no stage runs past it: one that would is cut short, and one
+# that can no longer start is counted failed ("not run"), so the summary
+# is always printed.
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
 logdir=${TEST_LOGDIR:-$top/build/test-logs}
@@ -13,12 +22,28 @@ summary=""
 for spec in "$@"; do
 	name=${spec%%:*}
 	cmd=${spec#*:}
+	limit=${STAGE_TIMEOUT:-1800}
+	case $name in *@*) limit=${name#*@} name=${name%%@*} ;; esac
 	log=$logdir/$name.log
-	echo "=== stage $name: $cmd"
 	start=$(date +%s)
-	bash -c "$cmd" 2>&1 | tee "$log"
+	if [ -n "${TEST_DEADLINE:-}" ]; then
+		left=$(( TEST_DEADLINE - start ))
+		if [ "$left" -lt 60 ]; then
+			echo "=== stage $name: not run, the deadline has passed"
+			echo "$name: 0 passed, 1 failed (not run: the deadline passed)" | tee "$log"
+			total_f=$((total_f + 1))
+			summary+=$(printf '%-10s %4d passed, %3d failed  (not run: deadline)' "$name" 0 1)$'\n'
+			continue
+		fi
+		[ "$left" -lt "$limit" ] && limit=$left
+	fi
+	echo "=== stage $name (at most ${limit}s): $cmd"
+	timeout -k 30 "$limit" bash -c "$cmd" 2>&1 | tee "$log"
 	rc=${PIPESTATUS[0]}
 	secs=$(( $(date +%s) - start ))
+	if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
+		echo "=== stage $name: stopped after ${secs}s (its limit ${limit}s)" | tee -a "$log"
+	fi
 	line=$(grep -E '^[A-Za-z0-9_-]+: [0-9]+ passed, [0-9]+ failed' "$log" | tail -1)
 	if [ -n "$line" ]; then
 		p=$(echo "$line" | sed -E 's/^[^:]*: ([0-9]+) passed.*/\1/')
