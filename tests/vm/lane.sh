@@ -58,6 +58,10 @@ VM_DEBUG_TIMEOUT=${VM_DEBUG_TIMEOUT:-1500}
 # The conformance stressors that reach the module's own paths (30-40 s each
 # on the debug kernel; all of them run on the quick kernels).
 VM_DEBUG_CONFORM_IDS=${VM_DEBUG_CONFORM_IDS:-"fallocate mmap msync rename xattr iomix fsx"}
+# The filesystem suite's cases that go through the module's own paths (I/O,
+# truncation, mappings, xattrs, limits, handles); the others (names,
+# permissions, 5000-file directories) run on the quick kernels.  Empty: all.
+VM_DEBUG_FS_ONLY=${VM_DEBUG_FS_ONLY-"rw_offsets sparse truncate fallocate seek_data_hole shared_pwrite splice odirect mmap_coherent mmap_fork mmap_private mmap_sigbus mmap_truncate mremap_grow madvise msync xattr_user usm_xattr_set usm_stats full_pool full_write mmap_full tmpfile file_handle posix_acl"}
 VM_DEBUG_FIO_SIZE=${VM_DEBUG_FIO_SIZE:-4M}
 VM_DEBUG_SRV_POOL=${VM_DEBUG_SRV_POOL:-16M}
 VM_DEBUG_SRV_SIZE=${VM_DEBUG_SRV_SIZE:-16M}
@@ -509,7 +513,8 @@ run_kernel() {
 			VM_SRV_KILL_SIZE=$VM_DEBUG_SRV_KILL_SIZE VM_SRV_TIMEOUT=$VM_DEBUG_SRV_TIMEOUT \
 			VM_SRV_SQL_ROWS=$VM_DEBUG_SRV_SQL_ROWS VM_SRV_SQL_SIZE=$VM_DEBUG_SRV_SQL_SIZE \
 			STEP_TIMEOUT=$VM_DEBUG_STEP_TIMEOUT SUITE_TIMEOUT=$VM_DEBUG_SUITE_TIMEOUT \
-			VM_FS_TIMEOUT_MULT=$VM_DEBUG_FS_TIMEOUT_MULT VM_CONFORM_IDS=$VM_DEBUG_CONFORM_IDS
+			VM_FS_TIMEOUT_MULT=$VM_DEBUG_FS_TIMEOUT_MULT VM_CONFORM_IDS=$VM_DEBUG_CONFORM_IDS \
+			VM_FS_ONLY=$VM_DEBUG_FS_ONLY
 		say "[debug] sizes: fio 2x$VM_FIO_SIZE; server: pool $VM_SRV_POOL, size $VM_SRV_SIZE, fio 2x$VM_SRV_FIO_SIZE, kill 2x$VM_SRV_KILL_SIZE; guest ${VM_TIMEOUT}s"
 	fi
 	label=$spec
