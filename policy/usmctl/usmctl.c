@@ -210,6 +210,20 @@ static int set_index(const char *key)
 	return -1;
 }
 
+static void json_str(const char *s)
+{
+	putchar('"');
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			printf("\\%c", *s);
+		else if ((unsigned char)*s < 0x20)
+			printf("\\u%04x", *s);
+		else
+			putchar(*s);
+	}
+	putchar('"');
+}
+
 /*
  * Print "key=value key=value" as JSON members or as aligned lines.  @fuse:
  * the words are a FUSE mount's (its policy server is the daemon itself).
@@ -228,14 +242,17 @@ static void print_kv(const char *kv, const char *indent, int as_json, int fuse)
 		if (!eq)
 			continue;
 		*eq = '\0';
-		if (!strcmp(tok, "options"))
-			unescape(eq + 1);	/* escaped as in mountinfo */
+		unescape(eq + 1);	/* values are escaped as in mountinfo */
 		if (as_json) {
 			strtoull(eq + 1, &end, 10);
-			if (*end == '\0' && eq[1] != '\0')
-				printf("%s\"%s\": %s", first ? "" : ", ", tok, eq + 1);
-			else
-				printf("%s\"%s\": \"%s\"", first ? "" : ", ", tok, eq + 1);
+			printf("%s", first ? "" : ", ");
+			json_str(tok);
+			if (*end == '\0' && eq[1] != '\0') {
+				printf(": %s", eq + 1);
+			} else {
+				printf(": ");
+				json_str(eq + 1);
+			}
 		} else if (!strcmp(tok, "server")) {
 			printf("%s%-10s %s\n", indent, "server",
 			       !strcmp(eq + 1, "0") ? "none attached: nothing is evicted" :
@@ -258,20 +275,6 @@ static void print_kv(const char *kv, const char *indent, int as_json, int fuse)
 		first = 0;
 	}
 	free(copy);
-}
-
-static void json_str(const char *s)
-{
-	putchar('"');
-	for (; *s; s++) {
-		if (*s == '"' || *s == '\\')
-			printf("\\%c", *s);
-		else if ((unsigned char)*s < 0x20)
-			printf("\\u%04x", *s);
-		else
-			putchar(*s);
-	}
-	putchar('"');
 }
 
 static const char *kmod_files[] = {
@@ -455,8 +458,10 @@ static int cmd_status(void)
 			}
 			printf(", \"eviction_possible\": %s, \"evicting_now\": %s",
 			       can ? "true" : "false", now ? "true" : "false");
-			if (!can)
-				printf(", \"eviction_impossible_because\": \"%s\"", why);
+			if (!can) {
+				printf(", \"eviction_impossible_because\": ");
+				json_str(why);
+			}
 			printf("}");
 		} else {
 			char t[32], u[32], a[32];
