@@ -60,7 +60,7 @@ static inline void usmfs_vm_flags_set(struct vm_area_struct *vma,
 }
 
 /*
- * Fault-around maps neighbours with vm_insert_page(), which needs the VMA
+ * Fault-around maps neighbours with vm_insert_pages(), which needs the VMA
  * to be VM_MIXEDMAP.  Before 6.12 (seen on 6.1) mremap() cannot grow such a
  * VMA in place (vma_merge() refuses VM_SPECIAL and mremap gives ENOMEM):
  * there, no fault-around.  6.12 and 7.x are tested.
@@ -72,13 +72,13 @@ static inline void usmfs_vm_flags_set(struct vm_area_struct *vma,
  * aligned 2 MiB run of frames per window, and a fault in a shared mapping
  * maps the whole resident window, 512 PTEs with vm_insert_pages(), which
  * needs the VM_MIXEDMAP of fault-around.  Never one PMD: a PMD over our
- * order-0 frames is not something GUP can pin.  6.12.118 lets GUP through
- * such a (special) PMD and miscounts: O_DIRECT from the mapping left pool
- * pages at refcount -1, handed to the buddy allocator ("Bad page state"),
- * and the file's data wrong (kmod/tests/gup.c); 7.x refuses it: EFAULT
- * from O_DIRECT, vmsplice, process_vm_readv.  A PMD needs the window's
- * frames to be one compound page first, which the pool does not make
- * (docs/kmod.md).
+ * order-0 frames is not something GUP can pin: on 6.12.118 and 7.3 a read
+ * and a write of /proc/self/mem (access_remote_vm(), what ptrace does)
+ * through such a (special) PMD left pool pages at refcount -1, handed to
+ * the buddy allocator ("BUG: Bad page state"), and the file's data wrong
+ * (kmod/tests/gup.c; the torture test saw EFAULT on 7.3).  A PMD needs the
+ * window's frames to be one compound page first, which the pool does not
+ * make (docs/kmod.md).
  */
 #define USMFS_CAN_MAP_WINDOW	USMFS_CAN_FAULT_AROUND
 #define USMFS_WINDOW_NR		(PMD_SIZE >> PAGE_SHIFT)

@@ -29,19 +29,29 @@ MODULE_PARM_DESC(fault_around,
 
 /* Pages looked up, then handed to vm_insert_pages(), at a time. */
 #define USMFS_MAP_BATCH	32
+/*
+ * PTEs found already set in a row after which the rest of the window is
+ * taken to be mapped too: a refault after EVICT took one page of a mapped
+ * window should not try the other 511 one by one.
+ */
+#define USMFS_MAP_BUSY	8
 
 /*
  * Map @pages[0, @nr) at @addr on, NULL ones left alone: each run of pages
  * with one vm_insert_pages() (one page-table lock per 8 pages).  A PTE
  * already set (-EBUSY), or any other error, skips that page only.
+ * @busy counts the PTEs found set in a row (across calls).
+ * Return: false once USMFS_MAP_BUSY of them were: stop there.
  */
-static void usmfs_insert_runs(struct vm_area_struct *vma, unsigned long addr,
-			      struct page **pages, unsigned long nr)
+static bool usmfs_insert_runs(struct vm_area_struct *vma, unsigned long addr,
+			      struct page **pages, unsigned long nr,
+			      unsigned int *busy)
 {
 	unsigned long i = 0;
 
 	while (i < nr) {
 		unsigned long run = 0, left;
+		int err;
 
 		if (!pages[i]) {
 			i++;
@@ -50,12 +60,18 @@ static void usmfs_insert_runs(struct vm_area_struct *vma, unsigned long addr,
 		while (i + run < nr && pages[i + run])
 			run++;
 		left = run;
-		if (!vm_insert_pages(vma, addr + (i << PAGE_SHIFT), pages + i,
-				     &left))
+		err = vm_insert_pages(vma, addr + (i << PAGE_SHIFT), pages + i,
+				      &left);
+		if (!err)
 			left = 0;
+		if (run - left)
+			*busy = 0;
+		if (err == -EBUSY && ++*busy >= USMFS_MAP_BUSY)
+			return false;
 		/* pages[i + run - left] is the one that was not mapped. */
 		i += run - left + (left ? 1 : 0);
 	}
+	return true;
 }
 
 /*
@@ -66,7 +82,8 @@ static void usmfs_insert_runs(struct vm_area_struct *vma, unsigned long addr,
  * left alone.  Called with invalidate_lock shared, like the fault itself,
  * so truncation cannot run under us; each page is mapped with a reference
  * taken while its entry was ready, so EVICT, which locks the entry first,
- * either sees that reference or is not raced.  vm_insert_pages() maps with
+ * either sees that reference or is not raced.  Stops at USMFS_MAP_BUSY PTEs
+ * in a row already set.  vm_insert_pages() maps with
  * vm_page_prot: read-only in a private mapping (a write still copies),
  * writable in a shared one.
  *
@@ -81,6 +98,8 @@ static bool usmfs_map_around(struct vm_fault *vmf, struct inode *inode,
 	struct page *batch[USMFS_MAP_BATCH];
 	pgoff_t first, last, eof, index, base;
 	unsigned long found = 0, n, j;
+	unsigned int busy = 0;
+	bool more = true;
 
 	first = max(round_down(vmf->pgoff, nr), vma->vm_pgoff);
 	last = min(first + nr - 1, vma->vm_pgoff + vma_pages(vma) - 1);
@@ -88,7 +107,7 @@ static bool usmfs_map_around(struct vm_fault *vmf, struct inode *inode,
 	if (last >= eof)
 		last = eof - 1;
 
-	for (base = first; base <= last; base += n) {
+	for (base = first; more && base <= last; base += n) {
 		n = min_t(unsigned long, last - base + 1, USMFS_MAP_BATCH);
 		xa_lock(&info->frames);
 		for (j = 0; j < n; j++) {
@@ -111,13 +130,14 @@ static bool usmfs_map_around(struct vm_fault *vmf, struct inode *inode,
 			batch[j] = page;
 		}
 		xa_unlock(&info->frames);
-		usmfs_insert_runs(vma, vma->vm_start +
-				  ((base - vma->vm_pgoff) << PAGE_SHIFT), batch, n);
+		more = usmfs_insert_runs(vma, vma->vm_start +
+					 ((base - vma->vm_pgoff) << PAGE_SHIFT),
+					 batch, n, &busy);
 		for (j = 0; j < n; j++)
 			if (batch[j])
 				put_page(batch[j]);
 	}
-	return last - first + 1 == nr && found == nr - 1;
+	return more && last - first + 1 == nr && found == nr - 1;
 }
 
 bool usmfs_pmd_map = USMFS_CAN_MAP_WINDOW;
@@ -222,7 +242,7 @@ static int usmfs_mmap(struct file *file, struct vm_area_struct *vma)
 	vma->vm_ops = &usmfs_vm_ops;
 	/*
 	 * Our pages are ordinary pages outside the page cache: VM_MIXEDMAP
-	 * lets the fault path map neighbours with vm_insert_page(), and
+	 * lets the fault path map neighbours with vm_insert_pages(), and
 	 * vm_normal_page() still finds the page behind every PTE (COW, GUP,
 	 * fork).  The mm skips such VMAs for mlock, KSM and khugepaged, none
 	 * of which has anything to do with pool pages.

@@ -67,11 +67,20 @@ for rel in "$@"; do
 		cp -L "$lib" "$d/root$lib"
 	done
 	# brd.ko (a ramdisk for gup.c's O_DIRECT) from the kernel's image
-	# package, where it has its modules (6.1, 6.12; not 7.x's linux-binary)
+	# package, where it has its modules (6.1: brd.ko, 6.12: brd.ko.xz; not
+	# 7.x's linux-binary)
 	deb=$(ls "$CACHE"/debs/linux-image-"$rel"_*.deb 2>/dev/null | head -n 1)
-	if [ -n "$deb" ] && dpkg-deb --fsys-tarfile "$deb" |
-	   tar -xO --wildcards "*/drivers/block/brd.ko.xz" 2>/dev/null | xz -dc >"$d/root/kt/brd.ko" 2>/dev/null &&
-	   [ -s "$d/root/kt/brd.ko" ]; then :; else rm -f "$d/root/kt/brd.ko"; fi
+	if [ -n "$deb" ]; then
+		mkdir -p "$d/brd"
+		dpkg-deb --fsys-tarfile "$deb" |
+			tar -x -C "$d/brd" --wildcards "*/drivers/block/brd.ko*" 2>/dev/null
+		ko=$(find "$d/brd" -name "brd.ko*" | head -n 1)
+		case $ko in
+		*.xz) xz -dc "$ko" >"$d/root/kt/brd.ko" ;;
+		?*) cp "$ko" "$d/root/kt/brd.ko" ;;
+		esac
+		rm -rf "$d/brd"
+	fi
 	# KT_GUEST=script: that /init instead, KT_EXTRA="FILE...": more in /kt
 	# (a quick look while developing)
 	[ -z "${KT_EXTRA:-}" ] || cp $KT_EXTRA "$d/root/kt/"
