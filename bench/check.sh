@@ -107,6 +107,13 @@ same "parse-faults" "7,tmpfs,first,2.0000,1024.00,100,1.00,0.12
 same "parse-evlat" "7,idle,1000,1.00,4000,4100,10000,50000,4200,0,0,4000,10000,1.00,1.00
 7,busy,900,1.00,4400,4600,15000,90000,5000,1234,0,4400,15000,1.10,1.50" "$(parse_evlat "$work/guest.log")"
 
+# metabench rounds: medians per filesystem and operation, ratio to tmpfs
+same "meta-medians" "tmpfs,create,10,3,200.0,5.000,1.000,4.5
+usmfs,create,10,3,20.0,50.000,0.100,4.5
+usmfs,stat,10,1,7.0,1.000,nan,4.5" "$(printf '%s\n' tmpfs,create,10,0.1,100,10 usmfs,create,10,1,10,100 \
+	tmpfs,create,10,0.1,300,3.3 usmfs,create,10,1,20,50 tmpfs,create,10,0.1,200,5 \
+	usmfs,create,10,1,30,33 usmfs,stat,10,1,7,1 | meta_medians 4.5)"
+
 # fio-summary.py on a JSON document as fio writes it (a warning first)
 cat >"$work/fio.json" <<'JSON'
 fio: a warning first
@@ -134,10 +141,17 @@ mkdir -p "$work/res"
 	echo "zipf-0.8,10,lru,0.6"
 	echo "zipf-0.8,10,s3fifo,0.5"
 } >"$work/res/replay.csv"
+{
+	echo "fs,op,count,rounds,ops_per_s,us_per_op,ratio_vs_tmpfs,load1"
+	echo "tmpfs,create,10,3,200.0,5.000,1.000,4.5"
+	echo "usmfs,create,10,3,20.0,50.000,0.100,4.5"
+} >"$work/res/meta.csv"
+sed 's/seq-read,psync/rand-write,io_uring/' "$work/res/fio.csv" >"$work/res/smallw.csv"
 if ! command -v gnuplot >/dev/null; then
 	ko "plot" "no gnuplot (package gnuplot-nox)"
 elif "$top/bench/plot.sh" "$work/res" >"$work/plot.err" 2>&1 &&
-     [ -s "$work/res/fio.png" ] && [ -s "$work/res/faults.png" ] && [ -s "$work/res/replay.png" ]; then
+     [ -s "$work/res/fio.png" ] && [ -s "$work/res/faults.png" ] && [ -s "$work/res/replay.png" ] &&
+     [ -s "$work/res/meta.png" ] && [ -s "$work/res/smallw.png" ]; then
 	ok "plot"
 else
 	ko "plot" "$(head -n 5 "$work/plot.err")"
@@ -152,7 +166,8 @@ for cc in gcc clang; do
 	if $cc $flags -pthread -o "$work/evictbw.$cc" "$top/bench/evictbw.c" &&
 	   $cc $flags -o "$work/evictlat.$cc" "$top/bench/evictlat.c" &&
 	   $cc $flags -o "$work/swapinlat.$cc" "$top/bench/swapinlat.c" -lm &&
-	   $cc $flags -o "$work/faultbench.$cc" "$top/bench/faultbench.c"; then
+	   $cc $flags -o "$work/faultbench.$cc" "$top/bench/faultbench.c" &&
+	   $cc $flags -o "$work/metabench.$cc" "$top/bench/metabench.c"; then
 		ok "build-$cc"
 	else
 		ko "build-$cc" "warnings or errors above"
@@ -190,6 +205,14 @@ leftover=$(ls "$m")
 # (fields: 3 reads, 4 swapin %, 13 swapins / misses)
 line=$("$sl" "$m" -w 128 -d 2 -l check)
 check "swapinlat" '$3 > 0 && $4 > 0 && $13 >= 0.9 && $13 <= 1.1' "$line"
+
+# metabench: a line per operation, every call checked by the tool itself
+# (the appends' file size too); it leaves nothing behind
+"$work/metabench.gcc" "$m" -n 50 -a 100 -l check >"$work/mb.out" 2>&1
+same "metabench" "check,create,50 check,stat,50 check,chmod,50 check,rename,50 check,unlink,50 check,owc,50 check,append,100" \
+	"$(cut -d, -f1-3 "$work/mb.out" | tr '\n' ' ' | sed 's/ $//')"
+leftover=$(ls -d "$m"/mb.* 2>/dev/null)
+[ -z "$leftover" ] && ok "metabench-cleans-up" || ko "metabench-cleans-up" "$leftover"
 
 umount "$m"
 mount_usmfs "$work/r" "size=256M,evict=lru,swap=file:$swapdir/r.swap" || { echo "bench-check: mount failed"; exit 1; }

@@ -87,3 +87,26 @@ evlat_ratios() {
 parse_evlat() {
 	grep '^vmb: evlat,' "$1" | sed 's/^vmb: evlat,//' | evlat_ratios
 }
+
+# meta_medians LOAD: metabench lines (FS,OP,COUNT,SECONDS,OPS_PER_S,
+# US_PER_OP; one per round) on stdin; per FS and OP in first-seen order:
+# FS,OP,COUNT,ROUNDS,median ops/s,median us/op,ratio of the median ops/s
+# to tmpfs's (nan without tmpfs),LOAD.
+meta_medians() {
+	awk -F, -v load="$1" '
+	function med(list,   v, k, i, j, t) {
+		k = split(list, v, " ")
+		for (i = 2; i <= k; i++) for (j = i; j > 1 && v[j - 1] + 0 > v[j] + 0; j--) { t = v[j]; v[j] = v[j - 1]; v[j - 1] = t }
+		return k % 2 ? v[(k + 1) / 2] : (v[k / 2] + v[k / 2 + 1]) / 2
+	}
+	NF == 6 { key = $1 "," $2; if (!(key in n)) order[++no] = key
+		n[key]++; cnt[key] = $3; ops[key] = ops[key] " " $5; us[key] = us[key] " " $6 }
+	END {
+		for (i = 1; i <= no; i++) { k = order[i]; split(k, f, ",")
+			o[k] = med(ops[k]); u[k] = med(us[k]) }
+		for (i = 1; i <= no; i++) { k = order[i]; split(k, f, ",")
+			b = o["tmpfs," f[2]]
+			printf "%s,%s,%d,%.1f,%.3f,%s,%s\n", k, cnt[k], n[k], o[k], u[k],
+				(b > 0 ? sprintf("%.3f", o[k] / b) : "nan"), load }
+	}'
+}

@@ -1,24 +1,52 @@
 #!/bin/bash
 # Plot bench/results/*.csv to PNG with gnuplot: usmfs/tmpfs ratios per fio
-# job, fault cost per filesystem, miss ratio per policy, swap-out throughput
+# job, per metadata operation and per small-write engine, fault cost per
+# filesystem, miss ratio per policy, swap-out throughput
 # against the swap filesystem's bandwidth, swap-in latency per policy.
 set -eu
 res=$1
 cd "$res"
-if [ -s fio.csv ]; then
-	awk -F, 'NR > 1 && $5 == "usmfs" { print $2 "-" $3 "-" $4 "j", $10 }' fio.csv > fio.dat
-	gnuplot <<'GP'
+
+# ratio_bars NAME TITLE: NAME.dat (label ratio) as bars against tmpfs's 1
+ratio_bars() {
+	gnuplot <<GP
 set terminal pngcairo size 900,420 noenhanced
-set output 'fio.png'
-set title 'usmfs (FUSE) bandwidth as a ratio of tmpfs, same run'
+set output '$1.png'
+set title '$2'
 set style data histograms
 set style fill solid 0.8
 set yrange [0:*]
 set ylabel 'usmfs / tmpfs'
 set xtics rotate by -35
 set grid ytics
-plot 'fio.dat' using 2:xtic(1) title 'ratio', 1 with lines dt 2 title 'tmpfs'
+plot '$1.dat' using 2:xtic(1) title 'ratio', 1 with lines dt 2 title 'tmpfs'
 GP
+}
+if [ -s fio.csv ]; then
+	awk -F, 'NR > 1 && $5 == "usmfs" { print $2 "-" $3 "-" $4 "j", $10 }' fio.csv > fio.dat
+	ratio_bars fio "usmfs (FUSE) bandwidth as a ratio of tmpfs, same run"
+fi
+if [ -s meta.csv ]; then
+	# per operation, each filesystem's ops/s as a ratio of tmpfs's
+	awk -F, 'NR > 1 && $1 != "tmpfs" { print $2, $1, $7 }' meta.csv > meta.dat
+	gnuplot <<'GP'
+set terminal pngcairo size 900,420 noenhanced
+set output 'meta.png'
+set title 'metadata operations per second as a ratio of tmpfs, same run (median of the rounds)'
+set style data histograms
+set style histogram clustered
+set style fill solid 0.8
+set yrange [0:*]
+set ylabel 'ops/s / tmpfs ops/s'
+set grid ytics
+set key outside
+systems = system("awk '{print $2}' meta.dat | awk '!s[$0]++' | tr '\\n' ' '")
+plot for [f in systems] '< awk -v f='.f.' ''$2 == f'' meta.dat' using 3:xtic(1) title f
+GP
+fi
+if [ -s smallw.csv ]; then
+	awk -F, 'NR > 1 && $5 == "usmfs" { print $3, $10 }' smallw.csv > smallw.dat
+	ratio_bars smallw "usmfs (FUSE) 4 KiB random writes as a ratio of tmpfs, same run"
 fi
 if [ -s faults.csv ]; then
 	awk -F, 'NR > 1 { print $1 "-" $2, $3 }' faults.csv > faults.dat
@@ -97,4 +125,4 @@ set key outside
 plot 'swapin.dat' using 2:xtic(1) title 'p50', '' using 3 title 'p99'
 GP
 fi
-rm -f fio.dat faults.dat replay.dat swapout.dat swapin.dat
+rm -f fio.dat meta.dat smallw.dat faults.dat replay.dat swapout.dat swapin.dat

@@ -2,9 +2,9 @@
 # usmfs benchmarks: every figure is a ratio against tmpfs (or hugetlbfs)
 # measured in the same run on the same machine.
 #
-#   bench/run.sh [--quick] [--only fio,faults,evict,swapout,evlat,swapin,replay,vm]
+#   bench/run.sh [--quick] [--only fio,meta,smallw,faults,evict,swapout,evlat,swapin,rados,replay,vm]
 #
-# Writes bench/results/{fio,faults,evict,swapout,evictlat,swapin,replay}.csv,
+# Writes bench/results/{fio,meta,smallw,faults,evict,swapout,evictlat,swapin,rados,replay}.csv,
 # meta.txt, *.png and prints a table as it goes.  Needs root (mounts tmpfs,
 # hugetlbfs, usmfs).  Swap files go to $BENCH_SWAPDIR (/var/tmp: a disk,
 # where /tmp may be a tmpfs); results to $BENCH_RES (default bench/results).
@@ -13,7 +13,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 res=${BENCH_RES:-$top/bench/results}
 export BENCH_RES=$res
 quick=0
-all_parts="fio,faults,evict,swapout,evlat,swapin,replay,vm"
+all_parts="fio,meta,smallw,faults,evict,swapout,evlat,swapin,rados,replay,vm"
 only=$all_parts
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -26,7 +26,7 @@ done
 want() { case ",$only," in *",$1,"*) return 0 ;; esac; return 1; }
 . "$top/bench/lib.sh"
 
-usmfs=$top/usmfs/build/usmfs
+usmfs=${BENCH_USMFS:-$top/usmfs/build/usmfs}	# another daemon to compare: BENCH_USMFS
 replay=$top/policy/build/usm-replay
 work=$(mktemp -d /tmp/usmfs-bench.XXXXXX)
 swapdir=
@@ -43,6 +43,7 @@ cleanup() {
 	done
 	[ -f /proc/sys/vm/nr_hugepages ] && [ -n "${old_huge:-}" ] &&
 		echo "$old_huge" > /proc/sys/vm/nr_hugepages
+	[ -n "${cdir:-}" ] && [ -d "$cdir" ] && "$top/tests/rados/cluster.sh" stop "$cdir"
 	rm -rf "$work"
 	[ -n "$swapdir" ] && rm -rf "$swapdir"
 }
@@ -70,6 +71,37 @@ mount_usmfs() {
 	return 1
 }
 
+# fio_run JOB ENGINE NJ FS CSV [FIO-ARGS]: bench/fio/JOB.fio on $work/FS
+# (SIZE, RUNTIME and the job's other variables from the environment), a
+# CSV row with the ratio left as __R__ (fio_ratio); bw[FS] = its MiB/s.
+fio_run() {
+	local j=$1 e=$2 n=$3 fs=$4 csv=$5 out row
+	shift 5
+	out=$work/$fs-$j-$e-$n.json
+	DIR=$work/$fs SIZE=$size ENGINE=$e RUNTIME=$runtime \
+		fio "$@" --output-format=json --output="$out" "$top/bench/fio/$j.fio" >/dev/null 2>&1 ||
+		{ echo "bench: fio $j $e on $fs failed" >&2; return 1; }
+	row=$(python3 "$top/bench/fio-summary.py" "$out")
+	bw[$fs]=${row%%,*}
+	echo "fuse,$j,$e,$n,$fs,$row,__R__" >> "$csv"
+	rm -f "$work/$fs"/"$j"* 2>/dev/null
+}
+
+# fio_ratio JOB ENGINE NJ CSV: the rows of that job get their ratio to
+# tmpfs's bandwidth (bw[]); prints the table line.
+fio_ratio() {
+	local j=$1 e=$2 n=$3 csv=$4 r fs line
+	line=$(printf '%-18s %-8s %2s  %12s' "$j" "$e" "$n" "${bw[tmpfs]:-?}")
+	for fs in "${!bw[@]}"; do
+		[ "$fs" = tmpfs ] && continue
+		r=$(awk -v a="${bw[$fs]:-0}" -v b="${bw[tmpfs]:-0}" 'BEGIN{ if (b > 0) printf "%.2f", a/b; else print "nan" }')
+		sed -i "s/^\(fuse,$j,$e,$n,$fs,.*\),__R__$/\1,$r/" "$csv"
+		line="$line $(printf '%12s %7s' "${bw[$fs]}" "$r")"
+	done
+	sed -i "s/^\(fuse,$j,$e,$n,tmpfs,.*\),__R__$/\1,1.00/" "$csv"
+	echo "$line"
+}
+
 umount_one() {
 	umount "$1" 2>/dev/null || umount -l "$1"
 	local m keep=()
@@ -89,6 +121,7 @@ mkdir -p "$res"
 	echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //') x $(nproc)"
 	echo "memory: $(awk '/MemTotal/ {print int($2/1024) " MiB"}' /proc/meminfo)"
 	echo "mode: $([ $quick = 1 ] && echo quick || echo full)"
+	echo "load: $(cut -d' ' -f1-3 /proc/loadavg) (1/5/15 min, at the start)"
 } > "$work/meta.txt"
 if [ -n "${meta_append:-}" ]; then cat "$work/meta.txt" >> "$res/meta.txt"; else cp "$work/meta.txt" "$res/meta.txt"; fi
 cat "$work/meta.txt"
@@ -106,7 +139,7 @@ if want fio; then
 	mount_usmfs "$work/usmfs" "size=2G" || exit 1
 	csv=$res/fio.csv
 	echo "frontend,job,engine,numjobs,fs,bw_MiBps,iops,lat_p50_us,lat_p99_us,ratio" > "$csv"
-	printf '\n%-10s %-6s %2s  %12s %12s %7s\n' job engine nj "tmpfs MiB/s" "usmfs MiB/s" ratio
+	printf '\n%-18s %-8s %2s  %12s %12s %7s\n' job engine nj "tmpfs MiB/s" "usmfs MiB/s" ratio
 	for j in $jobs; do
 		for e in $engines; do
 			for n in $njobs; do
@@ -118,20 +151,83 @@ if want fio; then
 				# both.  Cold FUSE figures: docs in bench/README.md.
 				pre=; case $j in *-write) ;; *) pre=--pre_read=1 ;; esac
 				for fs in tmpfs usmfs; do
-					out=$work/$fs-$j-$e-$n.json
-					DIR=$work/$fs SIZE=$size ENGINE=$e NUMJOBS=$n RUNTIME=$runtime \
-						fio $pre --output-format=json --output="$out" "$top/bench/fio/$j.fio" >/dev/null 2>&1 ||
-						{ echo "bench: fio $j $e on $fs failed" >&2; continue; }
-					row=$(python3 "$top/bench/fio-summary.py" "$out")
-					bw[$fs]=${row%%,*}
-					echo "fuse,$j,$e,$n,$fs,$row,__R__" >> "$csv"
-					rm -f "$work/$fs"/"$j"* 2>/dev/null
+					NUMJOBS=$n fio_run "$j" "$e" "$n" "$fs" "$csv" $pre
 				done
-				r=$(awk -v a="${bw[usmfs]:-0}" -v b="${bw[tmpfs]:-0}" 'BEGIN{ if (b > 0) printf "%.2f", a/b; else print "nan" }')
-				sed -i "s/^\(fuse,$j,$e,$n,usmfs,.*\),__R__$/\1,$r/; s/^\(fuse,$j,$e,$n,tmpfs,.*\),__R__$/\1,1.00/" "$csv"
-				printf '%-10s %-6s %2s  %12s %12s %7s\n' "$j" "$e" "$n" "${bw[tmpfs]:-?}" "${bw[usmfs]:-?}" "$r"
+				fio_ratio "$j" "$e" "$n" "$csv"
 			done
 		done
+	done
+	umount_one "$work/usmfs"
+	umount_one "$work/tmpfs"
+fi
+
+# ---------------------------------------------------------------- meta
+# Metadata operations per second (bench/metabench.c): create, stat, chmod,
+# rename, unlink, open + 100-byte write + close, 4-byte O_APPEND writes,
+# on tmpfs, usmfs and (when built: make deps-libfuse, or $BENCH_MEMFS)
+# libfuse's memfs_ll; the filesystems take turns round by round, the
+# medians count.
+if want meta; then
+	mb=$work/metabench
+	cc -O2 -o "$mb" "$top/bench/metabench.c" || exit 1
+	if [ $quick = 1 ]; then files=500; appends=5000; rounds=2; else files=3000; appends=30000; rounds=3; fi
+	memfs=${BENCH_MEMFS:-$top/build/libfuse/example/memfs_ll}
+	fss="tmpfs usmfs"
+	mount_tmpfs "$work/mtmpfs" 1G || exit 1
+	mount_usmfs "$work/musmfs" "size=1G" || exit 1
+	# mount_memfs NAME [OPTIONS]: libfuse's memfs_ll on $work/mNAME
+	mount_memfs() {
+		mkdir -p "$work/m$1"
+		"$memfs" "$work/m$1" -f ${2:+-o "$2"} 2>"$work/$1.log" &
+		pids+=($!)
+		for i in $(seq 1 100); do mountpoint -q "$work/m$1" && break; sleep 0.1; done
+		if mountpoint -q "$work/m$1"; then mounts+=("$work/m$1"); fss="$fss $1"
+		else echo "bench: memfs_ll ${2:-} did not mount (skipped)" >&2; fi
+	}
+	if [ -x "$memfs" ]; then
+		mount_memfs memfs
+		# FUSE over io_uring: when the kernel has it and it is enabled
+		# (root: echo Y > /sys/module/fuse/parameters/enable_uring)
+		[ "$(cat /sys/module/fuse/parameters/enable_uring 2>/dev/null)" = Y ] &&
+			mount_memfs memfs-uring io_uring
+	fi
+	progress "meta: $fss, $rounds rounds of $files files and $appends appends (load $(cut -d' ' -f1 /proc/loadavg))"
+	raw=$work/meta.raw
+	: > "$raw"
+	for round in $(seq 1 $rounds); do
+		for fs in $fss; do
+			"$mb" "$work/m$fs" -n "$files" -a "$appends" -l "$fs" >> "$raw" ||
+				echo "bench: metabench on $fs failed" >&2
+		done
+	done
+	for fs in $fss; do [ "$fs" = tmpfs ] || umount_one "$work/m$fs"; done
+	umount_one "$work/mtmpfs"
+	csv=$res/meta.csv
+	echo "fs,op,count,rounds,ops_per_s,us_per_op,ratio_vs_tmpfs,load1" > "$csv"
+	meta_medians "$(cut -d' ' -f1 /proc/loadavg)" < "$raw" >> "$csv"
+	# every round's line, for the spread behind the medians
+	{ echo "fs,op,count,seconds,ops_per_s,us_per_op"; cat "$raw"; } > "$res/meta-rounds.csv"
+	printf '\n%-11s %-7s %12s %10s %8s\n' fs op "ops/s" "us/op" "vs tmpfs"
+	tail -n +2 "$csv" | awk -F, '{ printf "%-11s %-7s %12s %10s %7sx\n", $1, $2, $5, $6, $7 }'
+fi
+
+# ---------------------------------------------------------------- smallw
+# Small writes: 4 KiB random writes through the page cache (psync), a
+# shared mapping (mmap), and O_DIRECT queued 16 deep (libaio, io_uring).
+if want smallw; then
+	if [ $quick = 1 ]; then runtime=2; size=64M; else runtime=4; size=256M; fi
+	mount_tmpfs "$work/tmpfs" 2G || exit 1
+	mount_usmfs "$work/usmfs" "size=2G" || exit 1
+	csv=$res/smallw.csv
+	echo "frontend,job,engine,numjobs,fs,bw_MiBps,iops,lat_p50_us,lat_p99_us,ratio" > "$csv"
+	printf '\n%-18s %-8s %2s  %12s %12s %7s\n' job engine nj "tmpfs MiB/s" "usmfs MiB/s" ratio
+	for e in psync mmap libaio io_uring; do
+		j=rand-write; case $e in libaio|io_uring) j=rand-write-direct ;; esac
+		declare -A bw=()
+		for fs in tmpfs usmfs; do
+			NUMJOBS=1 IODEPTH=16 fio_run "$j" "$e" 1 "$fs" "$csv"
+		done
+		fio_ratio "$j" "$e" 1 "$csv"
 	done
 	umount_one "$work/usmfs"
 	umount_one "$work/tmpfs"
@@ -340,6 +436,57 @@ if want swapin; then
 			echo "$line" | awk -F, '{ printf "%-8s %-6s %9s %7s %8s %9s %9s %9s %9s %9s\n", $1, $2 "M", $3, $4, $5, $7, $8, $9, $11, $12 }'
 		done
 	done
+fi
+
+# ----------------------------------------------------------------- rados
+# The RADOS store against the file store, in the same run: a one-node
+# cluster on 127.0.0.1 (tests/rados/cluster.sh: one OSD, BlueStore on a
+# file in $BENCH_SWAPDIR) and a swap file in the same directory.  Per store:
+# swap-out = a 128 MiB file that fits pushed out whole (evictbw reclaim,
+# user.usm.reclaim=all), swap-in = that file read back sequentially in
+# 1 MiB reads (every page a swap-in), then swapinlat's Zipf reads over
+# 128 MiB on a 64 MiB mount for the latency of single swap-ins.
+if want rados; then
+	swap_dir
+	eb=$work/evictbw sl=$work/swapinlat
+	cc -O2 -pthread -o "$eb" "$top/bench/evictbw.c" || exit 1
+	cc -O2 -o "$sl" "$top/bench/swapinlat.c" -lm || exit 1
+	cdir=$swapdir/cluster
+	progress "rados: starting a one-node cluster in $cdir"
+	"$top/tests/rados/cluster.sh" start "$cdir" || exit 1
+	csv=$res/rados.csv
+	echo "store,swapout_MiBps,swapin_MiBps,swapin_p50_us,swapin_p90_us,swapin_p99_us,swapin_p999_us,swapins" > "$csv"
+	printf '\n%-6s %12s %12s %9s %9s %9s\n' store "swap-out" "swap-in" "si p50" "si p99" "si p99.9"
+	mib=$([ $quick = 1 ] && echo 64 || echo 128)
+	secs=$([ $quick = 1 ] && echo 2 || echo 5)
+	for st in file rados; do
+		d=$work/rados
+		if [ $st = file ]; then spec=file:$swapdir/rados-cmp.swap
+		else spec=rados:usm/bench:conf=$cdir/ceph.conf:user=usm; fi
+		mount_usmfs "$d" "size=$((mib * 2))M,swap=$spec" || exit 1
+		out=$("$eb" reclaim "$d" -m "$mib" -l "$st" | cut -d, -f8) || out=
+		# swap-in: the same amount written, pushed out, read back
+		dd if=/dev/urandom of="$d/back" bs=1M count="$mib" conv=fsync 2>/dev/null
+		setfattr -n user.usm.reclaim -v all "$d/back"
+		s0=$(getfattr --only-values -n user.usm.stats "$d" 2>/dev/null | tr ' ' '\n' | sed -n 's/^swapins=//p')
+		t0=$(date +%s%N)
+		dd if="$d/back" of=/dev/null bs=1M 2>/dev/null
+		t1=$(date +%s%N)
+		s1=$(getfattr --only-values -n user.usm.stats "$d" 2>/dev/null | tr ' ' '\n' | sed -n 's/^swapins=//p')
+		inb=$(awk -v m="$mib" -v ns=$((t1 - t0)) 'BEGIN { printf "%.1f", m / (ns / 1e9) }')
+		umount_one "$d"
+		rm -f "$swapdir/rados-cmp.swap"
+		mount_usmfs "$d" "size=64M,swap=$spec" || exit 1
+		lat=$("$sl" "$d" -w 128 -d "$secs" -l "$st") || lat=
+		umount_one "$d"
+		rm -f "$swapdir/rados-cmp.swap"
+		# swapinlat: label,ws,reads,miss%,hit p50,hit p99,si p50,p90,p99,p99.9,...
+		p50=$(echo "$lat" | cut -d, -f7) p90=$(echo "$lat" | cut -d, -f8)
+		p99=$(echo "$lat" | cut -d, -f9) p999=$(echo "$lat" | cut -d, -f10)
+		echo "$st,$out,$inb,$p50,$p90,$p99,$p999,$((s1 - s0))" >> "$csv"
+		printf '%-6s %7s MiB/s %7s MiB/s %7s us %7s us %7s us\n' "$st" "$out" "$inb" "$p50" "$p99" "$p999"
+	done
+	"$top/tests/rados/cluster.sh" stop "$cdir"
 fi
 
 # ---------------------------------------------------------------- replay

@@ -133,6 +133,9 @@ static long usmfs_ioc_hello(struct file *file, void __user *arg)
 	chan.features = h.features & USMFS_F_ALL & USMFS_F_IMPLEMENTED;
 	chan.recovery = chan.features & USMFS_F_RECOVERY;
 	chan.generation++;
+	spin_lock(&chan.req_lock);
+	chan.replaying = true;
+	spin_unlock(&chan.req_lock);
 	usmfs_queue_reset();
 	WRITE_ONCE(chan.attached, true);
 	file->private_data = &chan;

@@ -81,7 +81,11 @@ struct usmfs_swapin {
  * @stores:	names given with SET_STORE, kept across servers
  * @recovery:	the last server asked for USMFS_F_RECOVERY: while none is
  *		attached, swap-ins wait for the next one (bounded)
- * @req_lock:	protects @reqs and the state of every swap-in in it
+ * @req_lock:	protects @reqs, @replaying and the state of each swap-in
+ *		there
+ * @replaying:	a new server's HELLO is replaying what exists: no request
+ *		goes out before the files it names (usmfs_requeue_swapins()
+ *		sends them all after the replay)
  * @reqs:	token -> struct usmfs_swapin, the swap-ins in flight
  */
 struct usmfs_chan {
@@ -108,6 +112,7 @@ struct usmfs_chan {
 	bool recovery;
 	unsigned long pressure_at;
 	spinlock_t req_lock;
+	bool replaying;
 	struct xarray reqs;
 	u32 next_token;
 };

@@ -26,17 +26,20 @@
  * Queue the SWAPIN_REQUEST (or CANCELLED) of @si.  Under chan.req_lock.
  *
  * A request goes out only while the page's entry is still the request's
- * busy one, checked and queued under the xarray's lock: truncation erases
- * the entry under that lock and queues TRUNCATED (the slot is the server's
- * to free) after it, so a request for a slot the page no longer owns never
- * follows its TRUNCATED, nor reaches a server that never heard of it.
+ * busy one and no truncation of the page is under way, checked and queued
+ * under the xarray's lock: truncation queues TRUNCATED (the slot is the
+ * server's to free) before it erases the entries, with the range marked
+ * from before the event until the entries are gone, so a request for a slot
+ * the page no longer owns never follows its TRUNCATED.  Nor does one go out
+ * while a new server's HELLO replays the files (chan.replaying): it would
+ * reach a server that never heard of its file.
  */
 static void usmfs_queue_swapin(struct usmfs_swapin *si, u16 type)
 {
 	struct usmfs_inode_info *info;
 	struct usmfs_event ev;
 
-	if (!usmfs_chan_evicting() || !si->inode)
+	if (!usmfs_chan_evicting() || !si->inode || chan.replaying)
 		return;
 	usmfs_event_init(&ev, type, si->inode);
 	if (si->write)
@@ -52,7 +55,8 @@ static void usmfs_queue_swapin(struct usmfs_swapin *si, u16 type)
 	}
 	info = USMFS_I(si->inode);
 	xa_lock(&info->frames);
-	if (xa_load(&info->frames, si->index) == si->busy && usmfs_queue(&ev))
+	if (xa_load(&info->frames, si->index) == si->busy &&
+	    !usmfs_truncating(info, si->index) && usmfs_queue(&ev))
 		si->queued = true;
 	xa_unlock(&info->frames);
 }
@@ -282,10 +286,14 @@ int usmfs_cmd_swapin_done(struct usmfs_cmd *c)
 		err = -ESTALE;
 		goto out;
 	}
-	if (status == ESTALE && (!si->inode ||
-				 xa_load(&USMFS_I(si->inode)->frames,
-					 si->index) != si->busy)) {
-		/* Not the page's slot any more (truncated): look again. */
+	if (status && (!si->inode ||
+		       xa_load(&USMFS_I(si->inode)->frames,
+			       si->index) != si->busy)) {
+		/*
+		 * The page changed meanwhile (truncated, maybe written again):
+		 * whatever the server says of the old slot (ESTALE, or EIO when
+		 * it already knows the new page), the fault looks again.
+		 */
 		usmfs_swapin_end(si, USMFS_SI_GONE, 0);
 		goto out;
 	}
@@ -331,13 +339,17 @@ out:
 	return err;
 }
 
-/* Queue again the request of every swap-in still waiting; how many. */
+/*
+ * After a HELLO's replay: queue again the request of every swap-in still
+ * waiting; how many.
+ */
 unsigned long usmfs_requeue_swapins(void)
 {
 	struct usmfs_swapin *si;
 	unsigned long id, n = 0;
 
 	spin_lock(&chan.req_lock);
+	chan.replaying = false;
 	xa_for_each(&chan.reqs, id, si) {
 		si->queued = false;
 		usmfs_queue_swapin(si, USMFS_EV_SWAPIN_REQUEST);

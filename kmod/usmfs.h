@@ -209,6 +209,13 @@ struct usmfs_inode_info {
 	unsigned long sample_next;
 	struct list_head tailzero;	/* under @lock: usmfs_tailzero */
 	bool chan_gone;		/* evicted: not replayed to a server */
+	/*
+	 * Under frames' xa_lock: a truncation of [trunc_first, trunc_last]
+	 * was reported and its entries are not all erased yet.
+	 */
+	bool truncating;
+	pgoff_t trunc_first;
+	pgoff_t trunc_last;
 	struct timespec64 btime;	/* birth (statx STATX_BTIME) */
 	u32 fsflags;		/* FS_*_FL of chattr, under the inode lock */
 	struct inode vfs_inode;
@@ -217,6 +224,14 @@ struct usmfs_inode_info {
 static inline struct usmfs_inode_info *USMFS_I(struct inode *inode)
 {
 	return container_of(inode, struct usmfs_inode_info, vfs_inode);
+}
+
+/* Under @info->frames' xa_lock: page @index is being truncated. */
+static inline bool usmfs_truncating(struct usmfs_inode_info *info,
+				    pgoff_t index)
+{
+	return info->truncating && index >= info->trunc_first &&
+	       index <= info->trunc_last;
 }
 
 /*

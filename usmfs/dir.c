@@ -240,9 +240,16 @@ void usmfs_ll_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		return;
 	}
 	pthread_mutex_lock(&fs.lock);
-	/* "." of any node id: a file handle's (FUSE_CAP_EXPORT_SUPPORT) */
+	/*
+	 * "." of any node id: a file handle's (FUSE_CAP_EXPORT_SUPPORT).  An
+	 * inode with no name and no open file is gone (its pages were given
+	 * back) even while the kernel's FORGET for it is still on its way:
+	 * stale, as on tmpfs.
+	 */
 	p = node_find_locked(parent);
 	if (p && !strcmp(name, ".")) {
+		if (!p->nlink && !p->nopen)
+			goto fail_stale;
 		reply_entry_locked(req, p);
 		pthread_mutex_unlock(&fs.lock);
 		return;
@@ -267,6 +274,8 @@ void usmfs_ll_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	e.entry_timeout = fs.timeout;
 	fuse_reply_entry(req, &e);
 	return;
+fail_stale:
+	err = ESTALE;
 fail:
 	pthread_mutex_unlock(&fs.lock);
 	fuse_reply_err(req, err);
@@ -848,14 +857,42 @@ void usmfs_ll_releasedir(fuse_req_t req, fuse_ino_t ino,
 	fuse_reply_err(req, 0);
 }
 
-void usmfs_ll_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
-		      struct fuse_file_info *fi)
+/* Add one entry to a listing at @buf (@room bytes); its length, more than
+ * @room when it did not fit.  With @plus, @n's attributes too (@n NULL:
+ * "." and "..", whose lookup count the kernel does not take). */
+static size_t add_entry_locked(fuse_req_t req, char *buf, size_t room,
+			       const char *name, uint64_t ino, mode_t mode,
+			       struct node *n, off_t next, bool plus)
+{
+	struct fuse_entry_param e;
+
+	memset(&e, 0, sizeof(e));
+	if (plus && n) {
+		e.ino = n->ino;
+		e.attr_timeout = attr_timeout(n);
+		e.entry_timeout = fs.timeout;
+		node_fill_stat_locked(n, &e.attr);
+	} else {
+		e.attr.st_ino = ino;
+		e.attr.st_mode = mode & S_IFMT;
+	}
+	if (!plus)
+		return fuse_add_direntry(req, buf, room, name, &e.attr, next);
+	return fuse_add_direntry_plus(req, buf, room, name, &e, next);
+}
+
+/*
+ * READDIR and READDIRPLUS.  A READDIRPLUS entry counts as a lookup of its
+ * inode (the kernel will FORGET it): counted as it is added, and given
+ * back (as a FORGET would) when the reply cannot be sent.
+ */
+static void list_dir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		     struct fuse_file_info *fi, bool plus)
 {
 	struct dirhandle *dh = (struct dirhandle *)(uintptr_t)fi->fh;
+	struct node *n, **counted = NULL;
 	struct order_ent *o;
-	struct node *n;
-	struct stat st;
-	size_t pos = 0, i, len;
+	size_t pos = 0, i, len, nc = 0;
 	char *buf;
 	int err = 0;
 
@@ -866,7 +903,12 @@ void usmfs_ll_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	if (size > (1u << 20))
 		size = 1u << 20;
 	buf = malloc(size ? size : 1);
-	if (!buf) {
+	/* an entry takes at least 24 bytes (fuse_dirent), 152 with plus */
+	if (plus)
+		counted = malloc((size / 152 + 1) * sizeof(*counted));
+	if (!buf || (plus && !counted)) {
+		free(buf);
+		free(counted);
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
@@ -874,22 +916,20 @@ void usmfs_ll_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	n = dir_node_locked(ino, &err);
 	if (!n)
 		goto fail;
-	memset(&st, 0, sizeof(st));
 	if (off == 0 && dh)	/* opendir or rewinddir: a new listing */
 		dh->end = n->dir ? n->dir->next_cookie : UINT64_MAX;
 	if (off < 1) {
-		st.st_ino = n->ino;
-		st.st_mode = S_IFDIR;
-		len = fuse_add_direntry(req, buf + pos, size - pos, ".", &st, 1);
+		len = add_entry_locked(req, buf + pos, size - pos, ".", n->ino,
+				       S_IFDIR, NULL, 1, plus);
 		if (len > size - pos)
 			goto done;
 		pos += len;
 		off = 1;
 	}
 	if (off < 2) {
-		st.st_ino = n->self ? n->self->dir->ino : n->ino;
-		st.st_mode = S_IFDIR;
-		len = fuse_add_direntry(req, buf + pos, size - pos, "..", &st, 2);
+		len = add_entry_locked(req, buf + pos, size - pos, "..",
+				       n->self ? n->self->dir->ino : n->ino,
+				       S_IFDIR, NULL, 2, plus);
 		if (len > size - pos)
 			goto done;
 		pos += len;
@@ -899,25 +939,60 @@ void usmfs_ll_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		goto done;
 	o = n->dir->order;
 	for (i = order_after(n->dir, (uint64_t)off); i < n->dir->norder; i++) {
+		struct node *c;
+
 		if (dh && o[i].cookie >= dh->end)
 			break;
 		if (!o[i].d)
 			continue;
-		st.st_ino = o[i].d->node->ino;
-		st.st_mode = o[i].d->node->mode & S_IFMT;
-		len = fuse_add_direntry(req, buf + pos, size - pos, o[i].d->name,
-					&st, (off_t)o[i].cookie);
+		c = o[i].d->node;
+		len = add_entry_locked(req, buf + pos, size - pos, o[i].d->name,
+				       c->ino, c->mode, c, (off_t)o[i].cookie,
+				       plus);
 		if (len > size - pos)
 			break;
 		pos += len;
+		if (plus) {
+			c->nlookup++;
+			counted[nc++] = c;
+		}
 	}
 done:
 	pthread_mutex_unlock(&fs.lock);
-	fuse_reply_buf(req, buf, pos);
+	if (fuse_reply_buf(req, buf, pos) && nc) {
+		pthread_mutex_lock(&fs.lock);
+		for (i = 0; i < nc; i++) {
+			struct usm_file *uf = NULL;
+
+			counted[i]->nlookup--;
+			node_maybe_free_locked(counted[i], &uf);
+			/* a file with a lookup count left is not freed */
+			if (uf) {
+				pthread_mutex_unlock(&fs.lock);
+				node_release_file(uf);
+				pthread_mutex_lock(&fs.lock);
+			}
+		}
+		pthread_mutex_unlock(&fs.lock);
+	}
 	free(buf);
+	free(counted);
 	return;
 fail:
 	pthread_mutex_unlock(&fs.lock);
 	fuse_reply_err(req, err);
 	free(buf);
+	free(counted);
+}
+
+void usmfs_ll_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		      struct fuse_file_info *fi)
+{
+	list_dir(req, ino, size, off, fi, false);
+}
+
+void usmfs_ll_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size,
+			  off_t off, struct fuse_file_info *fi)
+{
+	list_dir(req, ino, size, off, fi, true);
 }

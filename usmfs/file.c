@@ -357,10 +357,10 @@ void usmfs_ll_release(fuse_req_t req, fuse_ino_t ino,
 }
 
 /*
- * The kernel has just written its dirty pages back to us, so st_blocks may
- * have changed under attributes it still caches: drop them.  Safe here (not
- * in the write handler): the caller holds the file open, so the kernel's
- * inode cannot be evicted from under the notification.
+ * The kernel has just written its dirty pages back to us (fsync), so
+ * st_blocks may have changed under attributes it still caches: drop them.
+ * Safe here (not in the write handler): the caller holds the file open, so
+ * the kernel's inode cannot be evicted from under the notification.
  */
 static void attrs_changed(fuse_ino_t ino)
 {
@@ -368,11 +368,19 @@ static void attrs_changed(fuse_ino_t ino)
 		fuse_lowlevel_notify_inval_inode(fs.se, ino, -1, 0);
 }
 
+/*
+ * Nothing to do at close(2): the kernel has written the dirty pages back
+ * before it sends FLUSH, and it drops the st_blocks it caches itself after
+ * a flush with the writeback cache.  ENOSYS makes it stop sending FLUSH
+ * for this connection (fc->no_flush): one round trip less per close(2)
+ * that wrote.  It still writes back, reports write-back errors (ENOSPC) to
+ * close(2) and drops st_blocks without asking us (fuse_flush).
+ */
 void usmfs_ll_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
+	(void)ino;
 	(void)fi;
-	attrs_changed(ino);
-	fuse_reply_err(req, 0);
+	fuse_reply_err(req, ENOSYS);
 }
 
 void usmfs_ll_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
@@ -503,6 +511,7 @@ static void dio_written(fuse_ino_t ino, off_t off, size_t len)
 void usmfs_ll_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 		    size_t size, off_t off, struct fuse_file_info *fi)
 {
+	int kill = io_take_kill();
 	uint64_t pos, end;
 	size_t done = 0;
 	struct node *n;
@@ -511,6 +520,12 @@ void usmfs_ll_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 	n = file_get(req, ino);
 	if (!n)
 		return;
+	if (kill) {
+		pthread_mutex_lock(&fs.lock);
+		if (node_kill_wanted(n, kill, false))
+			node_kill_suidgid_locked(n);
+		pthread_mutex_unlock(&fs.lock);
+	}
 	if (off < 0) {
 		err = EINVAL;
 		goto out;

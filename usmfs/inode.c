@@ -11,10 +11,13 @@
  * needed.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "usmfs.h"
+
+#define CAP_FSETID_BIT	4	/* linux/capability.h CAP_FSETID */
 
 static size_t ino_slot(uint64_t ino, size_t size)
 {
@@ -70,6 +73,63 @@ struct node *node_find_locked(uint64_t ino)
 void node_touch(struct timespec *ts)
 {
 	clock_gettime(CLOCK_REALTIME, ts);
+}
+
+/*
+ * What the kernel leaves to us under FUSE_HANDLE_KILLPRIV_V2 (io.c) when
+ * it marks a write, truncate or chown: clear setuid, and setgid when
+ * group execute is set (without it, setgid means mandatory locking and
+ * stays: the rule the kernel's FUSE client applied itself before), and
+ * drop security.capability, as the protocol says (the kernel removes it
+ * itself too, with a REMOVEXATTR, when it sees one).
+ */
+/* 1 if the process behind @req has CAP_FSETID (its /proc status). */
+bool caller_fsetid(fuse_req_t req)
+{
+	const struct fuse_ctx *c = fuse_req_ctx(req);
+	unsigned long long eff = 0;
+	char path[64], line[256];
+	bool found = false;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)c->pid);
+	f = fopen(path, "re");
+	if (!f)
+		return c->uid == 0;	/* gone: root is taken as capable */
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "CapEff: %llx", &eff) == 1) {
+			found = true;
+			break;
+		}
+	fclose(f);
+	return found ? (eff >> CAP_FSETID_BIT) & 1 : c->uid == 0;
+}
+
+/* Does @kill (io_take_kill) clear anything of @n?  @capable: the caller
+ * has CAP_FSETID (caller_fsetid, asked before taking fs.lock). */
+bool node_kill_wanted(const struct node *n, int kill, bool capable)
+{
+	mode_t m = n->mode;
+
+	if (kill == KILL_NONE || !S_ISREG(m) ||
+	    !((m & S_ISUID) || (m & (S_ISGID | S_IXGRP)) == (S_ISGID | S_IXGRP)))
+		return false;
+	return kill == KILL_ALWAYS || !capable;
+}
+
+void node_kill_suidgid_locked(struct node *n)
+{
+	mode_t m = n->mode;
+
+	if (S_ISDIR(m))
+		return;
+	m &= ~(mode_t)S_ISUID;
+	if (m & S_IXGRP)
+		m &= ~(mode_t)S_ISGID;
+	if (m != n->mode || !xattr_drop_locked(n, "security.capability")) {
+		n->mode = m;
+		node_touch(&n->ctime);
+	}
 }
 
 /* Bytes left in the mount's inode space (USMFS_INODE_COST per inode). */
@@ -328,6 +388,8 @@ static void set_time(struct timespec *dst, const struct timespec *src,
 void usmfs_ll_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 		      int to_set, struct fuse_file_info *fi)
 {
+	int kill = io_take_kill();
+	bool capable = kill == KILL_CALLER && caller_fsetid(req);
 	struct node *n;
 	struct stat st;
 	int err = 0;
@@ -371,6 +433,8 @@ void usmfs_ll_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 		n->uid = attr->st_uid;
 	if (to_set & FUSE_SET_ATTR_GID)
 		n->gid = attr->st_gid;
+	if (node_kill_wanted(n, kill, capable))
+		node_kill_suidgid_locked(n);
 	if (to_set & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_ATIME_NOW))
 		set_time(&n->atime, &attr->st_atim,
 			 to_set & FUSE_SET_ATTR_ATIME_NOW);

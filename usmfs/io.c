@@ -14,11 +14,28 @@
  *   FUSE_STATX    is answered here: the attributes getattr gives, and the
  *                 birth time.
  *
+ *   FUSE_INIT     when the kernel offers FUSE_HANDLE_KILLPRIV_V2 (7.33,
+ *                 unknown to libfuse 3.14), our reply takes it (io_writev):
+ *                 the kernel then sets SB_NOSEC on the mount, and an inode
+ *                 found once without setuid/setgid or security.capability
+ *                 is S_NOSEC until its attributes are refreshed.  Without
+ *                 it every write(2) asks for security.capability first (a
+ *                 GETXATTR round trip; dozens per io_uring write, whose
+ *                 non-blocking attempts are retried).  In exchange the
+ *                 daemon clears setuid/setgid itself where the kernel says
+ *                 so: FUSE_WRITE_KILL_SUIDGID on a WRITE, FATTR_KILL_SUIDGID
+ *                 on a SETATTR (truncate, chown), which libfuse 3.14 drops,
+ *                 and the SETATTRs the kernel empties (setattr_kill):
+ *                 io_take_kill() tells the handler.  (FUSE_OPEN_KILL_SUIDGID
+ *                 comes only with an atomic O_TRUNC, which is off.)
+ *
  * The request is processed by the thread that read it, before its next read,
- * so a thread-local mark is enough.  Splice reads would bypass this read:
- * the daemon does not ask for them (usmfs_ll_init).
+ * and a reply to INIT is written by the thread that read the INIT, so
+ * thread-local marks are enough.  Splice reads would bypass this read: the
+ * daemon does not ask for them (usmfs_ll_init).
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/sysmacros.h>
@@ -76,6 +93,9 @@ _Static_assert(sizeof(struct sx_in) == 24, "fuse_statx_in");
 _Static_assert(sizeof(struct sx_out) == 288, "fuse_statx_out");
 
 static _Thread_local bool tmpfile_mark;
+static _Thread_local int kill_mark;
+/* the INIT this thread read, if its reply is to take KILLPRIV_V2 */
+static _Thread_local uint64_t init_unique;
 
 bool io_take_tmpfile(void)
 {
@@ -83,6 +103,67 @@ bool io_take_tmpfile(void)
 
 	tmpfile_mark = false;
 	return t;
+}
+
+int io_take_kill(void)
+{
+	int k = kill_mark;
+
+	kill_mark = KILL_NONE;
+	return k;
+}
+
+/*
+ * What a SETATTR with @valid asks to kill.  FATTR_KILL_SUIDGID comes with
+ * a chown and with a truncate by a caller without CAP_FSETID.  The other
+ * paths that clear the bits go through notify_change() with ATTR_KILL_*,
+ * which the kernel's fuse_setattr strips under KILLPRIV_V2 with the mode
+ * change they carried: what reaches us then changes nothing but, at most,
+ * the ctime.  Only the ctime: a chown(f, -1, -1), which clears setuid
+ * whoever calls it.  Nothing at all: file_remove_privs() (fallocate, a
+ * hole punched, copy_file_range), which clears them only for a caller
+ * without CAP_FSETID (KILL_CALLER).
+ */
+static int setattr_kill(uint32_t valid)
+{
+	const uint32_t change = FATTR_MODE | FATTR_UID | FATTR_GID |
+		FATTR_SIZE | FATTR_ATIME | FATTR_MTIME | FATTR_ATIME_NOW |
+		FATTR_MTIME_NOW;
+
+	if (!fs.killpriv)
+		return KILL_NONE;
+	if (valid & FATTR_KILL_SUIDGID)
+		return KILL_ALWAYS;
+	if (valid & change)
+		return KILL_NONE;
+	return (valid & FATTR_CTIME) ? KILL_ALWAYS : KILL_CALLER;
+}
+
+/* Note what libfuse would not pass on of request @ih (@len bytes). */
+static void io_look(const struct fuse_in_header *ih, size_t len)
+{
+	const void *arg = ih + 1;
+
+	len -= sizeof(*ih);
+	switch (ih->opcode) {
+	case FUSE_INIT:
+		if (len >= offsetof(struct fuse_init_in, flags2) &&
+		    (((const struct fuse_init_in *)arg)->flags &
+		     FUSE_HANDLE_KILLPRIV_V2) && !fs.no_killpriv)
+			init_unique = ih->unique;
+		break;
+	case FUSE_WRITE:
+		if (len >= sizeof(struct fuse_write_in) &&
+		    (((const struct fuse_write_in *)arg)->write_flags &
+		     FUSE_WRITE_KILL_SUIDGID))
+			kill_mark = KILL_ALWAYS;
+		break;
+	case FUSE_SETATTR:
+		if (len >= sizeof(struct fuse_setattr_in))
+			kill_mark = setattr_kill(
+				((const struct fuse_setattr_in *)arg)->valid);
+		break;
+	}
 }
 
 static struct sx_time sx_ts(const struct timespec *ts)
@@ -160,6 +241,7 @@ static ssize_t io_read(int fd, void *buf, size_t len, void *userdata)
 
 	(void)userdata;
 	tmpfile_mark = false;
+	kill_mark = KILL_NONE;
 	for (;;) {
 		r = read(fd, buf, len);
 		if (r < (ssize_t)sizeof(*ih))
@@ -172,13 +254,26 @@ static ssize_t io_read(int fd, void *buf, size_t len, void *userdata)
 			ih->opcode = FUSE_CREATE;
 			tmpfile_mark = true;
 		}
+		io_look(ih, (size_t)r);
 		return r;
 	}
 }
 
 static ssize_t io_writev(int fd, struct iovec *iov, int count, void *userdata)
 {
+	const struct fuse_out_header *oh = iov[0].iov_base;
+
 	(void)userdata;
+	if (init_unique && count == 2 && iov[0].iov_len >= sizeof(*oh) &&
+	    oh->unique == init_unique) {
+		init_unique = 0;
+		if (!oh->error && iov[1].iov_len >=
+		    offsetof(struct fuse_init_out, flags) + sizeof(uint32_t)) {
+			((struct fuse_init_out *)iov[1].iov_base)->flags |=
+				FUSE_HANDLE_KILLPRIV_V2;
+			fs.killpriv = true;
+		}
+	}
 	return writev(fd, iov, count);
 }
 

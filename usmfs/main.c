@@ -125,6 +125,7 @@ static const struct fuse_lowlevel_ops usmfs_ops = {
 	.releasedir	= usmfs_ll_releasedir,
 	.ioctl		= usmfs_ll_ioctl,
 	.readdir	= usmfs_ll_readdir,
+	.readdirplus	= usmfs_ll_readdirplus,
 	.statfs		= usmfs_ll_statfs,
 	.setxattr	= usmfs_ll_setxattr,
 	.getxattr	= usmfs_ll_getxattr,
@@ -151,6 +152,8 @@ static void usage(FILE *f)
 "  config=FILE         config file (default " USM_CONFIG_DEFAULT_PATH " if present)\n"
 "  max_dirty=N[K|M|G|%%] dirty page cache the kernel may hold for the mount\n"
 "                      (default: the pool size; 'default': the kernel's limit)\n"
+"  no_killpriv_v2      let the kernel ask for security.capability on each write\n"
+"                      (docs/fuse.md)\n"
 "other -o options go to libfuse (allow_other, ro, fsname=, no_writeback_cache, ...)\n"
 "  -f  foreground   -d  debug (implies -f)   -s  single-threaded\n");
 }
@@ -316,6 +319,7 @@ static bool keep_unless_noop(const char *o, size_t len, void *arg)
 		"lazytime", "nolazytime", "diratime", "nodiratime",
 		"iversion", "noiversion", "acl", "noacl", "inode64",
 		"huge=never",
+		"no_killpriv_v2",	/* ours, already taken: fs.no_killpriv */
 	};
 
 	(void)arg;
@@ -655,6 +659,7 @@ int main(int argc, char **argv)
 		fs.max_dirty = UINT64_MAX;
 
 	fs.noacl = has_opt(rest, "noacl");
+	fs.no_killpriv = has_opt(rest, "no_killpriv_v2");
 	filter_opts(rest, keep_unless_noop, NULL);
 
 	/* libfuse's options, plus ours */

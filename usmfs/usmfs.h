@@ -141,6 +141,8 @@ struct usmfs {
 	bool noacl;			/* -o noacl: no POSIX ACLs */
 	bool acl;			/* POSIX ACLs negotiated (acl.c) */
 	bool single;			/* one request thread (-s) */
+	bool killpriv;			/* FUSE_HANDLE_KILLPRIV_V2 taken (io.c) */
+	bool no_killpriv;		/* -o no_killpriv_v2: do not take it */
 	double timeout;			/* entry/attr cache timeout */
 	bool debug;
 	/* Dirty page-cache bytes the kernel may hold for the mount (the
@@ -169,6 +171,9 @@ void node_maybe_free_locked(struct node *n, struct usm_file **release);
 void node_release_file(struct usm_file *uf);
 void node_fill_stat_locked(const struct node *n, struct stat *st);
 void node_touch(struct timespec *ts);
+void node_kill_suidgid_locked(struct node *n);
+bool caller_fsetid(fuse_req_t req);
+bool node_kill_wanted(const struct node *n, int kill, bool capable);
 void usmfs_ll_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup);
 void usmfs_ll_forget_multi(fuse_req_t req, size_t count,
 			   struct fuse_forget_data *forgets);
@@ -203,6 +208,8 @@ void usmfs_ll_releasedir(fuse_req_t req, fuse_ino_t ino,
 			 struct fuse_file_info *fi);
 void usmfs_ll_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		      struct fuse_file_info *fi);
+void usmfs_ll_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size,
+			  off_t off, struct fuse_file_info *fi);
 
 /* file.c */
 void usmfs_ll_create(fuse_req_t req, fuse_ino_t parent, const char *name,
@@ -247,6 +254,9 @@ void usmfs_ll_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd,
 /* io.c */
 int io_setup(struct fuse_session *se);
 bool io_take_tmpfile(void);
+/* io_take_kill(): clear setuid/setgid for this request? */
+enum { KILL_NONE, KILL_ALWAYS, KILL_CALLER /* if it lacks CAP_FSETID */ };
+int io_take_kill(void);
 
 /* xattr.c */
 void xattr_free_all(struct node *n);

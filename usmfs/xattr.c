@@ -271,6 +271,24 @@ static int reclaim(struct node *n, const char *value, size_t size)
 	return 0;
 }
 
+/* @s with ' ', '\t', '\n' and '\\' escaped as in mountinfo (\040 ...)
+ * into @out; "" when it does not fit. */
+static void escape_value(const char *s, char *out, size_t len)
+{
+	size_t i, o = 0;
+
+	for (i = 0; s[i] && o + 5 < len; i++) {
+		if (strchr(" \t\n\\", s[i]))
+			o += (size_t)snprintf(out + o, len - o, "\\%03o",
+					      (unsigned char)s[i]);
+		else
+			out[o++] = s[i];
+	}
+	out[o] = '\0';
+	if (s[i])
+		out[0] = '\0';
+}
+
 /*
  * user.usm.stats on the root: the mount's pool, "key=value" words, with the
  * keys the module's root has where they mean something here: source= is
@@ -280,7 +298,9 @@ static int reclaim(struct node *n, const char *value, size_t size)
  * evicting= is 1 while the daemon's eviction thread runs.  Then what only
  * the daemon has: can_evict= is 1 when that thread runs and a store takes
  * pages (not swap=none), store_room= what the mount's store can still take
- * in bytes (usm_store_room).  Last, options=:
+ * in bytes (usm_store_room), and store_state= (escaped as options=) only
+ * while that store takes nothing although it could: why ("the cluster is
+ * unreachable (no answer within 10s)": a "rados:" store).  Last, options=:
  * the usmfs options the daemon was started with, as the module's show in
  * /proc/self/mountinfo (the FUSE mount's there are libfuse's only), with
  * ' ', '\t', '\n' and '\\' escaped as there (\040 ...); left out when
@@ -290,34 +310,25 @@ static int mount_stats(char *buf, size_t len)
 {
 	struct usm_pool_stats ps;
 	struct usm_store_info si;
-	char show[512], esc[512];
-	size_t i, o = 0;
+	char show[512], esc[512], why[1024] = "";
+	size_t i;
 	uint64_t room = 0;
 	int r, k, writable = 0;
 
 	r = usm_mount_opts_show(&fs.mo, show, sizeof(show));
 	esc[0] = '\0';
-	if (r > 0 && (size_t)r < sizeof(show)) {
-		for (i = 0; show[i] && o + 5 < sizeof(esc); i++) {
-			if (strchr(" \t\n\\", show[i]))
-				o += (size_t)snprintf(esc + o, sizeof(esc) - o,
-						      "\\%03o",
-						      (unsigned char)show[i]);
-			else
-				esc[o++] = show[i];
-		}
-		esc[o] = '\0';
-		if (show[i])
-			esc[0] = '\0';
-	}
+	if (r > 0 && (size_t)r < sizeof(show))
+		escape_value(show, esc, sizeof(esc));
 	usm_pool_stats(fs.ctx, &ps);
 	/* can_evict: a store that takes pages (the mount's, or one of the
 	 * config's) and the eviction thread; store_room: what the mount's
 	 * store can still take, in bytes */
 	for (i = 0; usm_ctx_store_info(fs.ctx, (unsigned int)i, &si) == 0; i++) {
 		writable |= si.writable;
-		if (i == 0)
+		if (i == 0) {
 			room = si.room;
+			escape_value(si.state, why, sizeof(why));
+		}
 	}
 	k = snprintf(buf, len,
 			"frames=%llu free=%llu used=%llu limit=%llu resident=%llu "
@@ -334,6 +345,14 @@ static int mount_stats(char *buf, size_t len)
 			ps.low_pct, ps.high_pct, fs.ctx != NULL,
 			evict_running(), evict_running() && writable,
 			(unsigned long long)room * USM_PAGE_SIZE);
+	if (k >= 0 && why[0]) {
+		r = snprintf(len > (size_t)k ? buf + k : NULL,
+			     len > (size_t)k ? len - (size_t)k : 0,
+			     " store_state=%s", why);
+		if (r < 0)
+			return r;
+		k += r;
+	}
 	if (k < 0 || !esc[0])
 		return k;
 	r = snprintf(len > (size_t)k ? buf + k : NULL,

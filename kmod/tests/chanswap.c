@@ -15,8 +15,9 @@
  *		comes back then (no mapping of the pool remains);
  *   punch	the page is punched out while its request is out (TRUNCATED
  *		follows the request): the server answers ESTALE (not that
- *		page's slot any more), and the reader, told the page changed,
- *		reads the hole (zeroes), not EIO; the frame comes back;
+ *		page's slot any more), or EIO, and the reader, told the page
+ *		changed, reads the hole (zeroes), not EIO; the frame comes
+ *		back;
  *   umount	the mount goes with a request out: no busy inodes, the frame
  *		stays the request's until SWAPIN_DONE, which frees it.
  */
@@ -220,8 +221,15 @@ static pid_t zero_reader(const char *path)
 	return pid;
 }
 
-/* punch: the page goes while its request is out; ESTALE is "changed". */
-static void punched(struct srv *s, const char *path, uint64_t ino, unsigned char *slot)
+/*
+ * punch: the page goes while its request is out.  Whatever the server then
+ * answers, ESTALE ("not that page's slot") or an error such as EIO
+ * (usm-policyd's "resident here" when the hole was written again before it
+ * read the request), the request ends as "changed": the reader looks again
+ * and reads the hole, it never gets the error.
+ */
+static void punched(struct srv *s, const char *path, uint64_t ino, unsigned char *slot,
+		    uint32_t status)
 {
 	struct usmfs_event rq, ev;
 	long used;
@@ -243,11 +251,12 @@ static void punched(struct srv *s, const char *path, uint64_t ino, unsigned char
 	close(f);
 	CHECK(wait_ev(s, USMFS_EV_TRUNCATED, ino, &ev) && ev.u.range.start == 0,
 	      "punch: no TRUNCATED after the request");
-	CHECK(swapin_done(s, &rq, ESTALE) == 0, "punch: SWAPIN_DONE ESTALE refused");
+	CHECK(swapin_done(s, &rq, status) == 0, "punch: SWAPIN_DONE %s refused",
+	      strerror((int)status));
 	waitpid(pid, &st, 0);
 	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0,
-	      "punch: the reader did not read the hole (exit %d, 2: EIO)",
-	      WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+	      "punch: answered %s, the reader did not read the hole (exit %d, 2: EIO)",
+	      strerror((int)status), WIFEXITED(st) ? WEXITSTATUS(st) : -1);
 	CHECK(pool_stat("used") == used, "punch: used %ld, was %ld (the request's frame)",
 	      pool_stat("used"), used);
 }
@@ -346,8 +355,10 @@ int t_swapin(const char *dir)
 		serve(&s, pa, ino, slot, "after detach");
 	}
 
-	punched(&s, pa, ino, slot);
-	/* The hole filled again, for the next case. */
+	punched(&s, pa, ino, slot, ESTALE);
+	/* The hole filled again, for the next cases. */
+	ino = new_page(&s, dir, "a", 'A', &fr);
+	punched(&s, pa, ino, slot, EIO);
 	ino = new_page(&s, dir, "a", 'A', &fr);
 
 	/* umount: no busy inodes; the frame is freed by the answer. */

@@ -459,7 +459,8 @@ static int store_known(const struct usm_config *cfg, const char *name)
 static int swap_spec_valid(const char *spec)
 {
 	return !strcmp(spec, "none") ||
-	       (!strncmp(spec, "file:", 5) && spec[5] == '/');
+	       (!strncmp(spec, "file:", 5) && spec[5] == '/') ||
+	       (!strncmp(spec, "rados:", 6) && spec[6] && spec[6] != ':');
 }
 
 /* key = value of a user.usm.* attribute into @pol. */
@@ -565,7 +566,7 @@ static void apply_entry(struct loader *ld, const struct entry *e)
 		}
 		if (!swap_spec_valid(e->value)) {
 			lerr(ld, e->line, s, "bad value for 'path': '%s' "
-			     "(expected file:/ABSOLUTE/PATH or none)", e->value);
+			     "(expected file:/ABSOLUTE/PATH, rados:POOL or none)", e->value);
 			return;
 		}
 		if (ld->flags & USM_CONFIG_CHECK_STORES) {

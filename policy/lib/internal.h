@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * internal.h - private structures of the engine (ctx.c), shared inside
+ * internal.h - private structures of the engine (ctx.c, page.c, fault.c,
+ * evict.c; engine.h lists their shared helpers), shared inside
  * libusmpolicy.  Not installed.
  *
  * Lock order: ctx->lock, then a store's io lock.  Everything below is

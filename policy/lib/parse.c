@@ -424,7 +424,7 @@ static const char *const mopt_expect[USM_MOPT_NR] = {
 	[USM_MOPT_GID] = "a decimal gid",
 	[USM_MOPT_ALLOC] = "a registered placement policy",
 	[USM_MOPT_EVICT] = "a registered eviction policy",
-	[USM_MOPT_SWAP] = "none, file:/ABSOLUTE/PATH or a store name",
+	[USM_MOPT_SWAP] = "none, file:/ABSOLUTE/PATH, rados:POOL or a store name",
 	[USM_MOPT_SWAPIN_TIMEOUT] = "a duration: N, Ns, Nms, Nm or Nh, at most 4294967295ms (about 49 days)",
 	[USM_MOPT_CONFIG] = "a file path",
 };
@@ -502,6 +502,9 @@ static int mopt_apply(struct usm_mount_opts *mo, enum usm_mount_opt o,
 			return -EINVAL;
 		if (!strncmp(val, "file:", 5)) {
 			if (val[5] != '/')
+				return -EINVAL;
+		} else if (!strncmp(val, "rados:", 6)) {
+			if (len == 6 || val[6] == ':')
 				return -EINVAL;
 		} else if (strcmp(val, "none") && !usm_name_valid(val, len)) {
 			return -EINVAL;

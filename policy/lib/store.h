@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * store.h - the file store's private state, shared by swap.c (slots,
- * I/O, room) and store_file.c (creating, recognising and opening the
- * file).  Not installed.
+ * store.h - a store's private state, shared by swap.c (slots, I/O, room),
+ * store_file.c (creating, recognising and opening the file of a "file:"
+ * store) and store_rados.c (the objects of a "rados:" store).  Not
+ * installed.
  *
  * A file store's first page is its header (struct store_hdr); slot s
  * lives in the page after it, at STORE_SLOT_OFF(s).
@@ -16,7 +17,9 @@
 
 #include <usm/swap.h>
 
-enum store_type { STORE_NONE, STORE_FILE };
+enum store_type { STORE_NONE, STORE_FILE, STORE_RADOS };
+
+struct store_rados;
 
 struct usm_store {
 	char *name;
@@ -50,6 +53,8 @@ struct usm_store {
 	 * looks again (see store_check_space), and what it leaves free. */
 	int64_t budget;
 	uint64_t reserve;	/* 0 = default */
+
+	struct store_rados *rados;	/* a "rados:" store's cluster, objects */
 };
 
 /*
@@ -78,11 +83,47 @@ struct store_hdr {
 void store_set_err(char *err, size_t errlen, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
+/*
+ * usm_store_open() for a context whose waits for a page are bounded by
+ * @wait_ms (swapin_timeout; 0: none): a "rados:" store without its own
+ * timeout= bounds each cluster operation by a third of it (a swap-in may
+ * queue behind another operation before its own).
+ */
+int store_open_bounded(const char *name, const char *spec, unsigned int flags,
+		       uint64_t wait_ms, struct usm_store **out, char *err,
+		       size_t errlen);
+
 /* store_file.c: open the file of a "file:" store into @st (fd, dfd,
  * written_end); see usm_store_open(). */
 int store_file_open(struct usm_store *st, const char *path, unsigned int flags,
 		    char *err, size_t errlen);
 /* Cut the file back to its header (every slot gone): 0 or -errno. */
 int store_file_cut(struct usm_store *st);
+
+/*
+ * store_rados.c: a "rados:POOL[/NAMESPACE][:KEY=VALUE...]" store.  Slots
+ * are grouped into objects of STORE_RADOS_OBJ_SLOTS slots: object k holds
+ * the slots of bitmap word l0[k].
+ */
+#define STORE_RADOS_OBJ_SLOTS	64u
+int store_rados_open(struct usm_store *st, uint64_t wait_ms, unsigned int flags,
+		     char *err, size_t errlen);
+/* Removes every object of the store (and its header) when no slot is
+ * used; else leaves them for a restart (USM_STORE_KEEP) or usmctl. */
+void store_rados_close(struct usm_store *st);
+int store_rados_check(const char *spec, char *err, size_t errlen);
+/* @n pages sorted by slot, each slot once: 0 or -errno. */
+int store_rados_io(struct usm_store *st, const usm_slot_t *slots,
+		   void *const *bufs, size_t n, int write);
+/* Object @obj (its l0 word) has no slot in use any more: remove it (in
+ * batches). */
+void store_rados_obj_empty(struct usm_store *st, uint64_t obj);
+/* Remove the objects queued (@all: whatever is queued, now). */
+void store_rados_flush(struct usm_store *st, bool all);
+/* May new pages go to the store now?  false while the cluster is
+ * unreachable or the pool full (checked again in the background). */
+bool store_rados_usable(struct usm_store *st);
+uint64_t store_rados_room(const struct usm_store *st);
+int store_rados_state(const struct usm_store *st, char *buf, size_t len);
 
 #endif /* USM_STORE_H */

@@ -314,9 +314,11 @@ int usm_store_check(const char *spec, char *err, size_t errlen)
 	}
 	if (!strcmp(spec, "none"))
 		return 0;
+	if (!strncmp(spec, "rados:", 6))
+		return store_rados_check(spec, err, errlen);
 	if (strncmp(spec, "file:", 5)) {
 		store_set_err(err, errlen, "%s: unknown store type (expected "
-			      "none or file:/PATH)", spec);
+			      "none, file:/PATH or rados:POOL)", spec);
 		return -EINVAL;
 	}
 	path = spec + 5;

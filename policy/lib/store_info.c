@@ -44,6 +44,7 @@ int usm_ctx_store_info(struct usm_ctx *ctx, unsigned int i,
 	out->used = usm_store_slots_used(cs->st);
 	out->room = usm_store_room(cs->st);
 	out->reserve = usm_store_reserve(cs->st);
+	usm_store_state(cs->st, out->state, sizeof(out->state));
 	pthread_mutex_unlock(&cs->io);
 	return 0;
 }
@@ -55,6 +56,19 @@ int usm_store_describe(const struct usm_store_info *si, char *buf, size_t len)
 	if (!si->writable) {
 		snprintf(buf, len, "store %s (%s): takes nothing: nothing is evicted "
 			 "to it", si->name, si->spec);
+		return 0;
+	}
+	if (si->state[0]) {
+		snprintf(buf, len, "store %s (%s) takes nothing now: %s; nothing "
+			 "is evicted to it until that changes", si->name, si->spec,
+			 si->state);
+		return 1;
+	}
+	if (!strncmp(si->spec, "rados:", 6)) {
+		usm_format_size(si->room * USM_PAGE_SIZE, room, sizeof(room));
+		snprintf(buf, len, "store %s (%s) can take %s more (its cluster's "
+			 "free space, or what it can address when the cluster does "
+			 "not say)", si->name, si->spec, room);
 		return 0;
 	}
 	usm_format_size(si->room * USM_PAGE_SIZE, room, sizeof(room));

@@ -108,6 +108,8 @@ static void mark_free(struct usm_store *st, usm_slot_t s)
 	st->l0[w] &= ~(1ULL << (s % 64));
 	st->wr[w] &= ~(1ULL << (s % 64));
 	st->l1[w / 64] &= ~(1ULL << (w % 64));
+	if (!st->l0[w] && st->type == STORE_RADOS)
+		store_rados_obj_empty(st, w);
 	if (w / 64 < st->hint)
 		st->hint = w / 64;
 	if (--st->used == 0)
@@ -216,6 +218,13 @@ static int bitmap_alloc(struct usm_store *st, usm_slot_t *slot)
 int usm_store_open(const char *name, const char *spec, unsigned int flags,
 		   struct usm_store **out, char *err, size_t errlen)
 {
+	return store_open_bounded(name, spec, flags, 0, out, err, errlen);
+}
+
+int store_open_bounded(const char *name, const char *spec, unsigned int flags,
+		       uint64_t wait_ms, struct usm_store **out, char *err,
+		       size_t errlen)
+{
 	struct usm_store *st;
 	int ret;
 
@@ -246,9 +255,14 @@ int usm_store_open(const char *name, const char *spec, unsigned int flags,
 		ret = store_file_open(st, spec + 5, flags, err, errlen);
 		if (ret)
 			goto fail;
+	} else if (!strncmp(spec, "rados:", 6)) {
+		st->type = STORE_RADOS;
+		ret = store_rados_open(st, wait_ms, flags, err, errlen);
+		if (ret)
+			goto fail;
 	} else {
-		store_set_err(err, errlen, "%s: unknown store type (expected none or "
-			"file:/PATH)", spec);
+		store_set_err(err, errlen, "%s: unknown store type (expected none, "
+			"file:/PATH or rados:POOL)", spec);
 		ret = -EINVAL;
 		goto fail;
 	}
@@ -263,6 +277,7 @@ void usm_store_close(struct usm_store *st)
 {
 	if (!st)
 		return;
+	store_rados_close(st);
 	if (st->fd >= 0) {
 		store_punch_pending(st, true);
 		close(st->fd);
@@ -290,7 +305,16 @@ const char *usm_store_spec(const struct usm_store *st)
 
 int usm_store_writable(const struct usm_store *st)
 {
-	return st->type == STORE_FILE;
+	return st->type == STORE_FILE || st->type == STORE_RADOS;
+}
+
+int usm_store_state(const struct usm_store *st, char *buf, size_t len)
+{
+	if (st->type == STORE_RADOS)
+		return store_rados_state(st, buf, len);
+	if (len)
+		buf[0] = '\0';
+	return 0;
 }
 
 uint64_t usm_store_slots_used(const struct usm_store *st)
@@ -342,6 +366,8 @@ static void store_punch_pending(struct usm_store *st, bool all)
 	size_t i = 0, n = st->npending;
 
 	st->npending = 0;
+	if (st->type == STORE_RADOS)
+		store_rados_flush(st, all);
 	if (st->type != STORE_FILE || (!n && !(all && st->unpunched)))
 		return;
 	if (st->used == 0) {
@@ -389,6 +415,8 @@ static uint64_t store_fs_room(const struct usm_store *st)
 	struct statvfs sv;
 	uint64_t avail, total, reserve;
 
+	if (st->type == STORE_RADOS)
+		return store_rados_room(st) * USM_PAGE_SIZE;
 	if (fstatvfs(st->fd, &sv))
 		return 0;
 	avail = (uint64_t)sv.f_bavail * sv.f_frsize;
@@ -418,8 +446,10 @@ static void store_check_space(struct usm_store *st)
  */
 uint64_t usm_store_room(const struct usm_store *st)
 {
-	if (!usm_store_writable(st))
-		return 0;
+	char why[8];
+
+	if (!usm_store_writable(st) || usm_store_state(st, why, sizeof(why)))
+		return 0;	/* "rados:": its cluster does not answer */
 	return st->top - st->used + store_fs_room(st) / USM_PAGE_SIZE;
 }
 
@@ -428,7 +458,7 @@ uint64_t usm_store_reserve(const struct usm_store *st)
 	struct statvfs sv;
 	uint64_t reserve;
 
-	if (!usm_store_writable(st))
+	if (!usm_store_writable(st) || st->type == STORE_RADOS)
 		return 0;
 	if (st->reserve)
 		return st->reserve;
@@ -464,7 +494,8 @@ int usm_store_alloc(struct usm_store *st, usm_slot_t *slot)
 {
 	uint64_t top = st->top;
 
-	if (!usm_store_writable(st))
+	if (!usm_store_writable(st) ||
+	    (st->type == STORE_RADOS && !store_rados_usable(st)))
 		return -ENOSPC;
 	/* A free slot inside the file is reused without asking the
 	 * filesystem; only a slot past the top needs room.  A slot handed
@@ -481,7 +512,8 @@ int usm_store_alloc_run(struct usm_store *st, uint64_t want,
 	uint64_t s, n, i, holes, top = st->top, grow, can;
 	int ret;
 
-	if (!usm_store_writable(st))
+	if (!usm_store_writable(st) ||
+	    (st->type == STORE_RADOS && !store_rados_usable(st)))
 		return -ENOSPC;
 	if (!want || !first || !nr)
 		return -EINVAL;
@@ -565,6 +597,8 @@ int usm_store_free(struct usm_store *st, usm_slot_t slot)
 	if (!usm_store_writable(st) || !slot_used(st, slot))
 		return -EINVAL;
 	mark_free(st, slot);
+	if (st->type == STORE_RADOS)
+		return 0;	/* the object goes when its word empties */
 	/* Emptied after holding more than a few pages: give the file's
 	 * space back now (a store that swings between 0 and 1 page is left
 	 * to the batches). */
@@ -650,6 +684,37 @@ static int cmp_slot_ref(const void *a, const void *b)
 	return (x->slot > y->slot) - (x->slot < y->slot);
 }
 
+/* The sorted pages of a call to a "rados:" store: a slot not written since
+ * it was allocated reads as zeroes here, the rest go to store_rados_io(). */
+static int rados_io(struct usm_store *st, const struct slot_ref *order,
+		    void *const *bufs, size_t n, int write)
+{
+	usm_slot_t *sl = calloc(n, sizeof(*sl));
+	void **bf = calloc(n, sizeof(*bf));
+	size_t i, m = 0;
+	int ret;
+
+	if (!sl || !bf) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		if (!write && !slot_written(st, order[i].slot)) {
+			memset(bufs[order[i].idx], 0, USM_PAGE_SIZE);
+			continue;
+		}
+		sl[m] = order[i].slot;
+		bf[m++] = bufs[order[i].idx];
+	}
+	ret = store_rados_io(st, sl, bf, m, write);
+	for (i = 0; !ret && write && i < m; i++)
+		mark_written(st, sl[i]);
+out:
+	free(sl);
+	free(bf);
+	return ret;
+}
+
 static int store_io(struct usm_store *st, const usm_slot_t *slots,
 		    void *const *bufs, size_t n, int write)
 {
@@ -690,6 +755,10 @@ static int store_io(struct usm_store *st, const usm_slot_t *slots,
 			}
 	}
 
+	if (st->type == STORE_RADOS) {
+		ret = rados_io(st, order, bufs, n, write);
+		goto out;
+	}
 	for (i = 0; i < n && !ret; i += run) {
 		usm_slot_t first = order[i].slot;
 		size_t j;
@@ -738,5 +807,7 @@ int usm_store_sync(struct usm_store *st)
 	if (!usm_store_writable(st))
 		return 0;
 	store_punch_pending(st, true);
+	if (st->type == STORE_RADOS)
+		return 0;	/* a completed write is on the OSDs */
 	return fdatasync(st->fd) ? -errno : 0;
 }

@@ -32,6 +32,29 @@ long long kv_get(const char *kv, const char *key)
 	return -1;
 }
 
+/* The store_state= of @stats (why the store takes nothing now), its
+ * mountinfo-style escapes (\040) undone, into @out: 1, or 0 when absent. */
+static int store_state(const char *stats, char *out, size_t len)
+{
+	const char *p = strstr(stats, " store_state=");
+	size_t o = 0;
+
+	if (!p)
+		return 0;
+	for (p += 13; *p && *p != ' ' && o + 1 < len; p++) {
+		if (p[0] == '\\' && p[1] >= '0' && p[1] <= '3' && p[2] >= '0' &&
+		    p[2] <= '7' && p[3] >= '0' && p[3] <= '7') {
+			out[o++] = (char)((p[1] - '0') * 64 + (p[2] - '0') * 8 +
+					  (p[3] - '0'));
+			p += 3;
+		} else {
+			out[o++] = *p;
+		}
+	}
+	out[o] = '\0';
+	return 1;
+}
+
 /* Does option list @opts (comma-separated) hold @opt exactly? */
 static int has_opt(const char *opts, const char *opt)
 {
@@ -84,10 +107,13 @@ void print_eviction(const char *stats, int can, const char *why,
 			   int now, long long evicted)
 {
 	long long room = kv_get(stats, "store_room");
-	char h[32];
+	char h[32], state[512];
 
 	if (!can)
 		printf("  %-10s not possible: %s\n", "eviction", why);
+	else if (store_state(stats, state, sizeof(state)))
+		printf("  %-10s possible, but the store takes nothing now: %s\n",
+		       "eviction", state);
 	else if (room == 0)
 		printf("  %-10s possible, but the store can take nothing now "
 		       "(its filesystem is at its reserve)\n", "eviction");

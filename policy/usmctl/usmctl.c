@@ -55,6 +55,8 @@ static void usage(FILE *f)
 "  evict FILE [BYTES]          push the file's pages (or BYTES of them) out now\n"
 "  top [-d SECONDS] [-n COUNT] [DIR]\n"
 "                              live per-file view, largest resident first\n"
+"  rados SPEC [--remove ID]    this machine's stores in a rados: pool (in use or\n"
+"                              left over by an earlier mount); remove a left-over one\n"
 "\n"
 "  --json                      machine-readable output for status, stat, policy, top\n"
 "  -h, --help                  this text\n"
@@ -931,6 +933,8 @@ int main(int argc, char **argv)
 		return cmd_policy(argc, argv);
 	if (!strcmp(cmd, "evict"))
 		return cmd_evict(argc, argv);
+	if (!strcmp(cmd, "rados"))
+		return cmd_rados(argc, argv, json);
 	if (!strcmp(cmd, "top"))
 		return cmd_top(argc + 1, argv - 1);
 	fprintf(stderr, "usmctl: unknown command '%s'\n", cmd);

@@ -15,4 +15,7 @@ int evict_possible(const char *stats, const char *opts, int fuse,
 void print_eviction(const char *stats, int can, const char *why, int now,
 		    long long evicted);
 
+/* rados.c: usmctl rados SPEC [--remove ID] (argv[0] is SPEC). */
+int cmd_rados(int argc, char **argv, int json);
+
 #endif /* USMCTL_H */

@@ -343,6 +343,14 @@ if [ "$target" = usmfs ]; then
 	fi
 fi
 
+# --- requests per operation (requests.sh: its own daemon, counts only)
+if [ "$target" = usmfs ]; then
+	run_for 120 "$here/requests.sh" "$daemon" "$work" >"$work/requests.log" 2>&1
+	grep -E '^(ok|FAIL) ' "$work/requests.log"
+	add_counts requests "$work/requests.log" ||
+		{ bad "the request counts did not finish"; tail -n 5 "$work/requests.log"; }
+fi
+
 # --- the daemons survived, unmount cleanly, exit, and leave nothing behind
 for m in "$mnt" "$noswap" "$storefull"; do
 	[ "$m" != "$storefull" ] || [ -n "${dpid[$m]:-}" ] || continue

@@ -275,6 +275,8 @@ static const struct bad_case bad_cases[] = {
 	{ "[store fast]\npath = file:relative.swap\n", 2,
 	  "[store fast]: bad value for 'path': 'file:relative.swap'" },
 	{ "[store fast]\npath = /abs\n", 2, "bad value for 'path': '/abs'" },
+	{ "[store far]\npath = rados:\n", 2,
+	  "[store far]: bad value for 'path': 'rados:' (expected file:/ABSOLUTE/PATH, rados:POOL or none)" },
 	{ "[store fast]\npath = none\n[rule a]\npath = /x\nswap = slow\n", 5,
 	  "[rule a]: unknown store 'slow'" },
 	{ "[rule a]\nswap = none\n", 1,

@@ -615,15 +615,23 @@ static int setup(void **state)
 	pd_log_level = getenv("PD_VERBOSE") ? PD_DEBUG : -1;
 	if (!mkdtemp(tmpdir))
 		return -1;
-	snprintf(conf_text, sizeof(conf_text),
-		 "[pool]\n"
-		 "low_watermark = 50%%\n"
-		 "high_watermark = 75%%\n"
-		 "evict = fifo\n"
-		 "swap = fast\n"
-		 "\n"
-		 "[store fast]\n"
-		 "path = file:%s/fast.swap\n", tmpdir);
+	/* USM_TEST_STORE: the store spec instead of a file in tmpdir
+	 * (tests/rados/run.sh runs the server's tests on a "rados:" store) */
+	if (getenv("USM_TEST_STORE"))
+		snprintf(conf_text, sizeof(conf_text),
+			 "[pool]\nlow_watermark = 50%%\nhigh_watermark = 75%%\n"
+			 "evict = fifo\nswap = fast\n\n[store fast]\npath = %s\n",
+			 getenv("USM_TEST_STORE"));
+	else
+		snprintf(conf_text, sizeof(conf_text),
+			 "[pool]\n"
+			 "low_watermark = 50%%\n"
+			 "high_watermark = 75%%\n"
+			 "evict = fifo\n"
+			 "swap = fast\n"
+			 "\n"
+			 "[store fast]\n"
+			 "path = file:%s/fast.swap\n", tmpdir);
 	fk.mem = malloc(FK_FRAMES * 4096);
 	return fk.mem ? 0 : -1;
 }

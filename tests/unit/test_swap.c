@@ -115,9 +115,17 @@ static void test_bad_specs(void **state)
 		{ "file:relative.swap", -EINVAL, "file:relative.swap: the path must be absolute" },
 		{ "NONE", -EINVAL, "unknown store type" },
 		{ "file:/nonexistent-dir-usm/x.swap", -ENOENT, "file:/nonexistent-dir-usm/x.swap: " },
+		/* rados: refused before any cluster is asked */
+		{ "rados:", -EINVAL, "expected rados:POOL[/NAMESPACE]" },
+		{ "rados:/ns", -EINVAL, "expected rados:POOL[/NAMESPACE]" },
+		{ "rados:p:colour=blue", -EINVAL, "bad option 'colour=blue'" },
+		{ "rados:p:timeout=0", -EINVAL, "bad timeout '0'" },
+		{ "rados:p:id=a.b", -EINVAL, "bad id 'a.b'" },
+		{ "rados:p:conf=/nonexistent-usm/ceph.conf", -ENOENT,
+		  "cluster config /nonexistent-usm/ceph.conf" },
 	};
 	struct usm_store *st = (struct usm_store *)0x1;
-	char err[256];
+	char err[512];
 	size_t i;
 
 	(void)state;

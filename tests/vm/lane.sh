@@ -277,11 +277,15 @@ build_module() {
 	else
 		logged "$VM_CACHE/trixie-setup.log" "$VM_DIR/mkchroot.sh" "$ch" "$K_HDRS" ||
 			return 1
-		copy_kmod_src "$ch/build"
+		# The chroot is shared by every lane using this cache: each
+		# VM_BUILD builds in a directory of its own there.
+		local sub
+		sub=build/$(echo "$VM_BUILD" | sha256sum | cut -c1-12)
+		copy_kmod_src "$ch/$sub"
 		logged "$b/kmod-build.log" chroot_run "$ch" timeout "$VM_BUILD_TIMEOUT" \
-			make -C /build/kmod \
+			make -C "/$sub/kmod" \
 			KDIR="/usr/src/linux-headers-$K_REL" -j2 || return 1
-		cp "$(find "$ch/build/kmod" -name "$MODULE.ko" | head -n 1)" "$KO" 2>/dev/null
+		cp "$(find "$ch/$sub/kmod" -name "$MODULE.ko" | head -n 1)" "$KO" 2>/dev/null
 	fi
 	[ -s "$KO" ] || { echo "no $MODULE.ko after the build" >>"$b/kmod-build.log"; return 1; }
 	rel=$(modinfo -F vermagic "$KO" | awk '{print $1}')

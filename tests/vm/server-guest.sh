@@ -60,12 +60,16 @@ RESULTS=/dev/null
 fails=0
 
 r_line() { echo "$*"; echo "$*" >>"$RESULTS"; }
-ok() { r_line "vm: step $1 ok${2:+ ($2)}"; }
+# (for sizing the lane: where a guest's time goes, since begin)
+STEP_T0=$(uptime_cs)
+took() { echo "vm: time: $1 $((($(uptime_cs) - STEP_T0) / 100))s"; }
+ok() { r_line "vm: step $1 ok${2:+ ($2)}"; took "$1"; }
 # A failed step shows the server's log since the step began (or its last
 # 40 lines), whatever the failure.
 PD_MARK=0
 ko() {
 	r_line "vm: step $1 FAIL${2:+ ($2)}"
+	took "$1"
 	fails=$((fails + 1))
 	if [ -s "$PD_LOG" ]; then
 		n=$(wc -l <"$PD_LOG")
@@ -82,6 +86,7 @@ ko() {
 # begin NAME: a step starts (the server's log from here is its).
 begin() {
 	echo "$1" >/tmp/lane.current
+	STEP_T0=$(uptime_cs)
 	PD_MARK=$(wc -l <"$PD_LOG" 2>/dev/null || echo 0)
 }
 say() { echo "vm: srv: $*"; }

@@ -4,7 +4,8 @@
  *
  * Specs: "none" (nothing can be evicted to it: allocation gives -ENOSPC),
  * "file:PATH" (a sparse file: a header page, then 4 KiB slots; slot s
- * lives at offset (s + 1) * 4096).  Slot numbers are stable: a restarted
+ * lives at offset (s + 1) * 4096), "rados:POOL[/NAMESPACE][:KEY=VALUE]..."
+ * (objects of 64 slots in a Ceph pool: docs/stores.md, store_rados.c).  Slot numbers are stable: a restarted
  * server reopens the same file with USM_STORE_KEEP and claims the slots
  * the kernel still lists, then reads them back.  Freed slots are reused
  * lowest first by usm_store_alloc(), next-fit by usm_store_alloc_run().
@@ -69,6 +70,13 @@ const char *usm_store_spec(const struct usm_store *st);
 
 /* 1 if the store can take pages at all ("none" cannot). */
 int usm_store_writable(const struct usm_store *st);
+/*
+ * Why the store takes nothing now although it could ("the cluster is
+ * unreachable (no answer within 10s)", "the pool usm is full": a "rados:"
+ * store; it is looked at again in the background and the store resumes by
+ * itself): 1 and the reason in @buf, or 0 and "" when nothing stops it.
+ */
+int usm_store_state(const struct usm_store *st, char *buf, size_t len);
 
 /* Allocate a slot: 0 and *@slot, or -ENOSPC. */
 int usm_store_alloc(struct usm_store *st, usm_slot_t *slot);
@@ -118,6 +126,31 @@ uint64_t usm_store_slots_used(const struct usm_store *st);
 uint64_t usm_store_room(const struct usm_store *st);
 uint64_t usm_store_reserve(const struct usm_store *st);
 void usm_store_set_reserve(struct usm_store *st, uint64_t bytes);
+
+/*
+ * The "rados:" stores of this machine in a pool (and namespace) @spec
+ * names (rados:POOL[/NS][:conf=...:user=...:keyring=...]), for usmctl:
+ * @cb is called for each (a non-zero return stops the walk and is
+ * returned).  A store is in use while the process holding its header's
+ * lock lives; any other one is left over and may be removed with
+ * usm_rados_remove() (which refuses one in use: -EBUSY).  0 or -errno
+ * with a message in @err.
+ */
+struct usm_rados_store {
+	char id[65];			/* usm.MACHINE.ID */
+	char name[65];			/* the store's name when it was made */
+	char host[64];
+	long long created;		/* seconds since the epoch, 0: unknown */
+	unsigned long objects;		/* objects of pages */
+	int has_header;
+	int in_use;
+	long pid;			/* holding it, when in use */
+};
+int usm_rados_stores(const char *spec,
+		     int (*cb)(const struct usm_rados_store *, void *),
+		     void *arg, char *err, size_t errlen);
+int usm_rados_remove(const char *spec, const char *id, size_t *removed,
+		     char *err, size_t errlen);
 
 #ifdef __cplusplus
 }

@@ -355,6 +355,8 @@ struct usm_store_info {
 	const char *name, *spec;
 	int writable;
 	uint64_t used, room, reserve;
+	/* "" or why it takes nothing now (usm_store_state) */
+	char state[400];
 };
 int usm_ctx_store_info(struct usm_ctx *ctx, unsigned int i,
 		       struct usm_store_info *out);

@@ -1,0 +1,231 @@
+#!/bin/bash
+# tests/rados/run.sh - make test-rados: the "rados:" store against a real
+# one-node Ceph cluster on 127.0.0.1 (cluster.sh), started in a temporary
+# directory and stopped at the end, whatever happens.
+#
+#   1. the cluster starts (bounded: CLUSTER_TIMEOUT, 120 s)
+#   2. the store's unit tests (test_rados.c: refusals, objects, KEEP
+#      reopen, an OSD outage at the library level); usm-policyd's tests
+#      (tests/unit/test_policyd.c, a fake /dev/usmfs) on a rados: store:
+#      eviction, swap-in, a server restart finding its pages
+#   3. fio verify=crc32c through a FUSE mount with swap=rados:..., working
+#      set 3x the pool (size=); pages went to the cluster and came back;
+#      after the files are removed and the mount is gone, no object is left
+#   4. an OSD outage under a FUSE mount: a file written (evicted to the
+#      cluster), the OSD stopped: reading it gives EIO within the timeout,
+#      the mount's stats say why nothing is evicted; the OSD started again:
+#      the mount resumes by itself and fio verifies every byte
+#   5. a daemon killed with pages in the cluster: usmctl rados lists its
+#      store as left over (in use while it ran) and removes it
+#
+# Needs root (FUSE mounts), the packages of make deps.  Prints
+# "rados: N passed, N failed"; exits 1 when something failed.
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/../.." && pwd)
+daemon=$top/usmfs/build/usmfs
+passed=0 failed=0
+ok() { echo "PASS $*"; passed=$((passed + 1)); }
+bad() { echo "FAIL $*"; failed=$((failed + 1)); }
+
+work=$(mktemp -d /tmp/usm-rados.XXXXXX)
+cdir=$work/cluster
+mnt=$work/mnt
+dpid=
+
+mounted() { grep -q " $1 " /proc/mounts; }
+
+cleanup() {
+	if mounted "$mnt"; then
+		timeout 20 fusermount3 -u "$mnt" 2>/dev/null || umount -l "$mnt"
+	fi
+	if [ -n "$dpid" ] && kill -0 "$dpid" 2>/dev/null; then
+		kill -TERM "$dpid"; sleep 2; kill -KILL "$dpid" 2>/dev/null
+	fi
+	"$here/cluster.sh" stop "$cdir" >/dev/null 2>&1
+	rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM HUP
+
+finish() {
+	echo "rados: $passed passed, $failed failed"
+	[ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
+	exit $?
+}
+
+ceph_() { timeout 60 ceph --connect-timeout 15 -c "$cdir/ceph.conf" "$@"; }
+# objects of the pool usm in namespace $1
+objects() { timeout 60 rados -c "$cdir/ceph.conf" -p usm -N "$1" ls 2>/dev/null | wc -l; }
+
+# --- 1. the cluster
+t0=$SECONDS
+if out=$("$here/cluster.sh" start "$cdir" 2>&1); then
+	ok "cluster: mon + 1 OSD (BlueStore on a file) + pool usm up in $((SECONDS - t0)) s"
+else
+	bad "cluster did not start"
+	echo "$out" | tail -n 30 | sed 's/^/    /'
+	finish
+fi
+
+# cmocka NAME LOG RC: add up a cmocka binary's counts (a crash, or no test
+# run, is a failure), say how it went
+cmocka() {
+	local name=$1 log=$2 rc=$3 p f
+	p=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' "$log" | tail -1)
+	f=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' "$log" | tail -1)
+	p=${p:-0} f=${f:-0}
+	{ [ "$rc" -ne 0 ] || [ "$p" -eq 0 ]; } && [ "$f" -eq 0 ] && f=1
+	passed=$((passed + p)) failed=$((failed + f))
+	if [ "$f" -ne 0 ]; then
+		echo "FAIL $name (exit $rc)"; sed 's/^/    /' "$log"
+	else
+		echo "ok   $name: $p passed"
+	fi
+}
+
+# --- 2. the store's unit tests
+log=$work/unit.log
+CLUSTER_DIR=$cdir RADOS_TESTS=$here timeout -k 10 600 "$here/build/test_rados" >"$log" 2>&1
+cmocka test_rados "$log" $?
+
+# --- usm-policyd's own tests (tests/unit/test_policyd.c: the server's
+# sources with a fake /dev/usmfs) on a rados: store: eviction, swap-in,
+# and a server stopped and started again finding its pages in the cluster
+log=$work/policyd.log
+USM_TEST_STORE="rados:usm/policyd:conf=$cdir/ceph.conf:user=usm" \
+	timeout -k 10 600 "$top/tests/unit/build-san/test_policyd" >"$log" 2>&1
+cmocka "test_policyd on a rados: store (test_restart among them)" "$log" $?
+# usm-policyd keeps its pages when it stops (for its next start): its store
+# is left over now, and usmctl removes it
+pspec="rados:usm/policyd:conf=$cdir/ceph.conf:user=usm"
+out=$("$top/policy/build/usmctl" rados "$pspec" 2>&1)
+if echo "$out" | grep -Eq "^fast .* left over"; then
+	ok "usmctl rados: the stopped server's store is left over"
+else
+	bad "usmctl rados after usm-policyd's tests"; echo "$out" | sed 's/^/    /'
+fi
+"$top/policy/build/usmctl" rados "$pspec" --remove fast >/dev/null 2>&1
+n=$(objects policyd)
+[ "$n" -eq 0 ] && ok "removed: no object left in namespace policyd" ||
+	bad "$n objects left in namespace policyd"
+
+# --- the FUSE mount
+# no timeout= in the spec: a third of swapin_timeout (9 s) bounds each
+# cluster operation, 3 s
+spec="rados:usm/fuse:conf=$cdir/ceph.conf:user=usm"
+mkdir -p "$mnt"
+"$daemon" "$mnt" -f -o "size=64M,swapin_timeout=9s,swap=$spec" >"$work/daemon.log" 2>&1 &
+dpid=$!
+for _ in $(seq 150); do mounted "$mnt" && break; kill -0 $dpid 2>/dev/null || break; sleep 0.2; done
+if mounted "$mnt"; then
+	ok "usmfs -o size=64M,swapin_timeout=9s,swap=$spec mounted"
+else
+	bad "usmfs with swap=rados did not mount"; sed 's/^/    /' "$work/daemon.log"; finish
+fi
+stats() { timeout 20 getfattr --only-values -n user.usm.stats "$mnt" 2>/dev/null; }
+stat_of() { stats | tr ' ' '\n' | sed -n "s/^$1=//p"; }
+
+# --- 3. fio verify=crc32c, working set 192M = 3x size=64M
+fio_run() {	# name, extra args
+	local name=$1; shift
+	timeout -k 10 600 fio --name="$name" --directory="$mnt" --size=192M \
+		--ioengine=psync --bs=64k --verify=crc32c --verify_fatal=1 \
+		--verify_state_save=0 --output-format=terse --terse-version=3 "$@" \
+		>"$work/fio.$name.out" 2>&1
+}
+ev0=$(stat_of evictions) si0=$(stat_of swapins)
+if fio_run rand --rw=randwrite --do_verify=1; then
+	ev=$(( $(stat_of evictions) - ev0 )) si=$(( $(stat_of swapins) - si0 ))
+	if [ "$ev" -gt 0 ] && [ "$si" -gt 0 ]; then
+		ok "fio randwrite 192M through a 64M mount, crc32c verified ($ev evictions, $si swap-ins)"
+	else
+		bad "fio passed but evictions=$ev swapins=$si"
+	fi
+else
+	bad "fio randwrite verify"; head -n 20 "$work/fio.rand.out" | sed 's/^/    /'
+fi
+n=$(objects fuse)
+[ "$n" -gt 1 ] && ok "pages in the cluster: $n objects in pool usm, namespace fuse" ||
+	bad "no object in namespace fuse ($n)"
+rm -f "$mnt"/rand.*
+sleep 1
+n=$(objects fuse)
+# the header stays while mounted; a few objects may wait for their batch
+[ "$n" -le 2 ] && ok "files removed: $n object(s) left (the store's header)" ||
+	bad "files removed but $n objects left in namespace fuse"
+
+# --- 4. an OSD outage under the mount
+if fio_run pre --rw=write --do_verify=0; then
+	ok "wrote 192M for the outage (evicted to the cluster)"
+else
+	bad "fio write before the outage"; head -n 20 "$work/fio.pre.out" | sed 's/^/    /'
+fi
+"$here/cluster.sh" osd-stop "$cdir"
+t0=$SECONDS
+# reading the evicted start of the file: EIO, not zeroes, within the bound
+if timeout 120 dd if="$mnt/pre.0.0" of=/dev/null bs=1M count=32 2>"$work/dd.err"; then
+	bad "read during the outage succeeded (zeroes or resident pages?)"
+elif grep -q "Input/output error" "$work/dd.err"; then
+	ok "read during the outage: EIO after $((SECONDS - t0)) s"
+else
+	bad "read during the outage: $(cat "$work/dd.err")"
+fi
+# eviction stopped, and the stats say why
+timeout 60 dd if=/dev/zero of="$mnt/fill" bs=1M count=128 2>/dev/null
+why=$(stat_of store_state)
+case "$why" in
+*unreachable*within\\0403s*) ok "stats during the outage: store_state=$why" ;;
+*) bad "stats during the outage: store_state='$why'" ;;
+esac
+rm -f "$mnt/fill"
+"$here/cluster.sh" osd-start "$cdir" >/dev/null 2>&1 || bad "OSD did not start again"
+# resumes by itself
+for _ in $(seq 60); do [ -z "$(stat_of store_state)" ] && break; sleep 1; done
+[ -z "$(stat_of store_state)" ] && ok "the store resumed by itself after the OSD came back" ||
+	bad "still down: $(stat_of store_state)"
+if fio_run pre --rw=write --verify_only=1; then
+	ok "after the outage: all 192M verified (crc32c), nothing lost"
+else
+	bad "verify after the outage"; head -n 20 "$work/fio.pre.out" | sed 's/^/    /'
+fi
+rm -f "$mnt"/pre.*
+
+# --- unmount: the store's objects go
+timeout 30 fusermount3 -u "$mnt"
+for _ in $(seq 100); do kill -0 $dpid 2>/dev/null || break; sleep 0.2; done
+n=$(objects fuse)
+[ "$n" -eq 0 ] && ok "unmounted: no object left in namespace fuse" ||
+	bad "unmounted: $n objects left in namespace fuse"
+if grep -q "unreachable" "$work/daemon.log" && grep -q "answers again" "$work/daemon.log"; then
+	ok "the daemon's log says when eviction stopped and resumed"
+else
+	bad "the daemon's log does not tell the outage"; tail -n 20 "$work/daemon.log" | sed 's/^/    /'
+fi
+
+# --- 5. leftovers: a daemon killed with pages in the cluster
+usmctl=$top/policy/build/usmctl
+lspec="rados:usm/fuse:conf=$cdir/ceph.conf:user=usm"
+"$daemon" "$mnt" -f -o "size=16M,swap=$spec:id=killed" >"$work/daemon2.log" 2>&1 &
+dpid=$!
+for _ in $(seq 150); do mounted "$mnt" && break; sleep 0.2; done
+timeout 120 dd if=/dev/urandom of="$mnt/f" bs=1M count=48 2>/dev/null
+out=$("$usmctl" rados "$lspec" 2>&1)
+echo "$out" | grep -q "^killed .* in use" && ok "usmctl rados: the live mount's store is in use" ||
+	{ bad "usmctl rados while mounted"; echo "$out" | sed 's/^/    /'; }
+"$usmctl" rados "$lspec" --remove killed >/dev/null 2>&1 &&
+	bad "usmctl rados --remove removed a store in use" ||
+	ok "usmctl rados --remove refuses a store in use"
+kill -KILL $dpid; wait $dpid 2>/dev/null
+timeout 20 fusermount3 -u "$mnt" 2>/dev/null || umount -l "$mnt"
+out=$("$usmctl" rados "$lspec" 2>&1)
+if echo "$out" | grep -Eq "^killed .* [1-9][0-9]* +left over"; then
+	ok "after kill -9: usmctl rados lists the store as left over"
+else
+	bad "usmctl rados after kill -9"; echo "$out" | sed 's/^/    /'
+fi
+out=$("$usmctl" rados "$lspec" --remove killed 2>&1) && ok "usmctl rados --remove: $out" ||
+	{ bad "usmctl rados --remove"; echo "$out" | sed 's/^/    /'; }
+n=$(objects fuse)
+[ "$n" -eq 0 ] && ok "no object left after the removal" || bad "$n objects left after the removal"
+finish
