@@ -76,9 +76,8 @@ static inline void usmfs_vm_flags_set(struct vm_area_struct *vma,
  * and a write of /proc/self/mem (access_remote_vm(), what ptrace does)
  * through such a (special) PMD left pool pages at refcount -1, handed to
  * the buddy allocator ("BUG: Bad page state"), and the file's data wrong
- * (kmod/tests/gup.c; the torture test saw EFAULT on 7.3).  A PMD needs the
- * window's frames to be one compound page first, which the pool does not
- * make (docs/kmod.md).
+ * (kmod/tests/gup.c).  A PMD needs the window's frames to be one compound
+ * page first, which the pool does not make (docs/kmod.md).
  */
 #define USMFS_CAN_MAP_WINDOW	USMFS_CAN_FAULT_AROUND
 #define USMFS_WINDOW_NR		(PMD_SIZE >> PAGE_SHIFT)
