@@ -13,8 +13,8 @@
 # quiet, so that a kernel message cannot split them:
 #   vmb: fio,JOB,ENGINE,NUMJOBS,FS,<fio terse v3 line>
 #   vmb: fault,<faultbench CSV line>
-#   vmb: pmd,LABEL,FilePmdMapped kB,ShmemPmdMapped kB,pmd_maps (max while it
-#        ran; pmd_maps: the module's 2 MiB mappings of the mount, na elsewhere)
+#   vmb: pmd,LABEL,FilePmdMapped kB,ShmemPmdMapped kB,window_maps (max while
+#        it ran; window_maps: the module's whole-window faults, na elsewhere)
 #   vmb: thp,SETTING,PMD_MAP        (THP enabled setting; usmfs pmd_map=)
 #   vmb: evlat,<evictlat CSV line>    (hot-file faults idle / evicting / control)
 #   vmb: error WHAT                   vmb: status N
@@ -160,19 +160,20 @@ faultbench() {	# LABEL DIR [FAULTBENCH OPTIONS]
 	rm -f "$dir"/faultbench.* 2>/dev/null
 }
 
-# pmd_maps= of the usmfs mount on DIR in the module's debugfs (its 2 MiB
-# mappings: special PMDs, which meminfo does not count), or nothing.
-pmd_maps() {
+# window_maps= of the usmfs mount on DIR in the module's debugfs (faults
+# that mapped a whole 2 MiB window, 512 PTEs: issue 19), or nothing.
+window_maps() {
 	dev=$(stat -c '%d' "$1" 2>/dev/null)
 	[ -n "$dev" ] || return
 	awk -v d="dev=$((dev >> 8)):$((dev & 255))" '$1 == "mount" && $2 == d {
-		for (i = 3; i <= NF; i++) if ($i ~ /^pmd_maps=/) { sub(/^pmd_maps=/, "", $i); print $i } }' \
+		for (i = 3; i <= NF; i++) if ($i ~ /^window_maps=/) { sub(/^window_maps=/, "", $i); print $i } }' \
 		/sys/kernel/debug/usmfs/pool 2>/dev/null
 }
 
 # 2 MiB mappings: with THP "madvise" a mapping must ask (MADV_HUGEPAGE),
-# asked of every filesystem alike; the module maps PMDs on 6.12 and later
-# for a file with contiguous placement (docs/kmod.md, "2 MiB mappings").
+# asked of every filesystem alike; the module maps a file with contiguous
+# placement a 2 MiB window per fault on 6.12 and later, with PTEs
+# (docs/kmod.md, "2 MiB windows").
 grep -q ' /sys/kernel/debug ' /proc/mounts ||
 	mount -t debugfs none /sys/kernel/debug 2>/dev/null
 thp=$(sed -n 's/.*\[\(.*\)\].*/\1/p' /sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null)
@@ -220,7 +221,7 @@ if want faults; then
 	done </tmp/fb.best
 	for x in $fbs; do
 		pm=
-		case $x in usmfs-*) pm=$(pmd_maps "${x#*:}") ;; esac
+		case $x in usmfs-*) pm=$(window_maps "${x#*:}") ;; esac
 		read -r fpmd spmd </tmp/fb.pmd."${x%%:*}" 2>/dev/null
 		result "pmd,${x%%:*},${fpmd:-0},${spmd:-0},${pm:-na}"
 	done

@@ -186,7 +186,7 @@ EOF
 	parse_evlat "$log.results" >>"$RES/vm-evictlat.csv"
 	pmd=$(grep '^vmb: pmd,' "$log.results" | sed 's/^vmb: pmd,//' |
 		awk -F, '{ printf "%s%s=%s/%skB%s", (NR > 1 ? " " : ""), $1, $2, $3,
-			($4 != "" && $4 != "na") ? "/" $4 " PMD maps" : "" }')
+			($4 != "" && $4 != "na") ? "/" $4 " window maps" : "" }')
 	thp=$(sed -n 's/^vmb: thp,//p' "$log.results" | head -n 1)
 	{
 		echo "vm $spec: kernel $K_REL ($K_VER); qemu -accel tcg -m $VM_MEM -smp $VM_SMP;" \
@@ -195,7 +195,7 @@ EOF
 			"engines: $FIO_ENGINES; numjobs: $FIO_NJOBS; size/job $FIO_SIZE; runtime ${FIO_RUNTIME}s" \
 			"(+1s ramp), mean of $FIO_REPS run(s) per fs, alternating which goes first; faultbench ${FB_MIB} MiB, 4 KiB touches, best of $FB_ROUNDS rounds taking turns over the filesystems"
 		echo "vm $spec: THP enabled, usmfs pmd_map=: ${thp:-not read} (madvise: faultbench asks MADV_HUGEPAGE)"
-		echo "vm $spec: max FilePmdMapped/ShmemPmdMapped (/usmfs PMD maps) during faultbench: ${pmd:-not measured}"
+		echo "vm $spec: max FilePmdMapped/ShmemPmdMapped (/usmfs window maps) during faultbench: ${pmd:-not measured}"
 		echo "vm $spec: $(grep -c . "$b/fio.rows") fio rows, guest exit $(((rc - 1) / 2)), $(($(date +%s) - t0))s"
 	} >>"$RES/meta.txt"
 	progress "[$label] done in $(($(date +%s) - t0))s (log: $log)"

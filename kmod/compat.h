@@ -60,7 +60,7 @@ static inline void usmfs_vm_flags_set(struct vm_area_struct *vma,
 }
 
 /*
- * Fault-around maps neighbours with vm_insert_page(), which needs the VMA
+ * Fault-around maps neighbours with vm_insert_pages(), which needs the VMA
  * to be VM_MIXEDMAP.  Before 6.12 (seen on 6.1) mremap() cannot grow such a
  * VMA in place (vma_merge() refuses VM_SPECIAL and mremap gives ENOMEM):
  * there, no fault-around.  6.12 and 7.x are tested.
@@ -68,27 +68,19 @@ static inline void usmfs_vm_flags_set(struct vm_area_struct *vma,
 #define USMFS_CAN_FAULT_AROUND	USMFS_KERNEL_AT_LEAST(6, 12)
 
 /*
- * 2 MiB mappings of pool frames (file.c, ->huge_fault): a PMD set with
- * vmf_insert_pfn_pmd() holds no page reference, so GUP must never take
- * one through it.  From 6.12 on such a PMD is pmd_special() and GUP-fast
- * and follow_page refuse it; before, GUP-fast would treat our order-0
- * frames as one compound page and corrupt their counts (and 6.1 never
- * calls ->huge_fault on a VM_MIXEDMAP VMA).  The PFN is a pfn_t until
- * pfn_t.h went away (6.17), a plain PFN after.
+ * 2 MiB windows (file.c, inode.c; issue 19): a contiguous file takes an
+ * aligned 2 MiB run of frames per window, and a fault in a shared mapping
+ * maps the whole resident window, 512 PTEs with vm_insert_pages(), which
+ * needs the VM_MIXEDMAP of fault-around.  Never one PMD: a PMD over our
+ * order-0 frames is not something GUP can pin: on 6.12.118 and 7.3 a read
+ * and a write of /proc/self/mem (access_remote_vm(), what ptrace does)
+ * through such a (special) PMD left pool pages at refcount -1, handed to
+ * the buddy allocator ("BUG: Bad page state"), and the file's data wrong
+ * (kmod/tests/gup.c).  A PMD needs the window's frames to be one compound
+ * page first, which the pool does not make (docs/kmod.md).
  */
-#if USMFS_CAN_FAULT_AROUND && defined(CONFIG_TRANSPARENT_HUGEPAGE) && \
-	defined(CONFIG_ARCH_SUPPORTS_PMD_PFNMAP)
-#define USMFS_CAN_MAP_PMD	1
-#if __has_include("linux/pfn_t.h")
-#include <linux/pfn_t.h>
-#define usmfs_insert_pmd(vmf, pfn, write) \
-	vmf_insert_pfn_pmd(vmf, pfn_to_pfn_t(pfn), write)
-#else
-#define usmfs_insert_pmd(vmf, pfn, write) vmf_insert_pfn_pmd(vmf, pfn, write)
-#endif
-#else
-#define USMFS_CAN_MAP_PMD	0
-#endif
+#define USMFS_CAN_MAP_WINDOW	USMFS_CAN_FAULT_AROUND
+#define USMFS_WINDOW_NR		(PMD_SIZE >> PAGE_SHIFT)
 
 /* generic_fillattr() takes the request mask from 6.6 on. */
 #if USMFS_KERNEL_AT_LEAST(6, 6)

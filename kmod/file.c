@@ -28,56 +28,147 @@ module_param(fault_around, uint, 0644);
 MODULE_PARM_DESC(fault_around,
 		 "resident pages a fault maps around itself, aligned window (0: off; max 512)");
 
+/* Pages looked up, then handed to vm_insert_pages(), at a time. */
+#define USMFS_MAP_BATCH	32
+/*
+ * PTEs found already set in a row after which the rest of the window is
+ * taken to be mapped too: a refault after EVICT took one page of a mapped
+ * window should not try the other 511 one by one.
+ */
+#define USMFS_MAP_BUSY	8
+
+/*
+ * Map @pages[0, @nr) at @addr on, NULL ones left alone: each run of pages
+ * with one vm_insert_pages() (one page-table lock per 8 pages).  A PTE
+ * already set (-EBUSY), or any other error, skips that page only.
+ * @busy counts the PTEs found set in a row (across calls).
+ * Return: false once USMFS_MAP_BUSY of them were: stop there.
+ */
+static bool usmfs_insert_runs(struct vm_area_struct *vma, unsigned long addr,
+			      struct page **pages, unsigned long nr,
+			      unsigned int *busy)
+{
+	unsigned long i = 0;
+
+	while (i < nr) {
+		unsigned long run = 0, left;
+		int err;
+
+		if (!pages[i]) {
+			i++;
+			continue;
+		}
+		while (i + run < nr && pages[i + run])
+			run++;
+		left = run;
+		err = vm_insert_pages(vma, addr + (i << PAGE_SHIFT), pages + i,
+				      &left);
+		if (!err)
+			left = 0;
+		if (run - left)
+			*busy = 0;
+		if (err == -EBUSY && ++*busy >= USMFS_MAP_BUSY)
+			return false;
+		/* pages[i + run - left] is the one that was not mapped. */
+		i += run - left + (left ? 1 : 0);
+	}
+	return true;
+}
+
 /*
  * Map the resident neighbours of a faulting page, in the aligned window of
- * fault_around pages that holds it, so that a scan of a resident file takes
- * one fault per window rather than one per page.  Only pages already in the
- * file are mapped, never allocated; PTEs already set are left alone.  Called
- * with invalidate_lock shared, like the fault itself, so truncation cannot
- * run under us.  vm_insert_page() maps with vm_page_prot: read-only in a
- * private mapping (a write still copies), writable in a shared one.
+ * @nr pages (a power of two) that holds it, so that a scan of a resident
+ * file takes one fault per window rather than one per page.  Only pages
+ * already in the file are mapped, never allocated; PTEs already set are
+ * left alone.  Called with invalidate_lock shared, like the fault itself,
+ * so truncation cannot run under us; each page is mapped with a reference
+ * taken while its entry was ready, so EVICT, which locks the entry first,
+ * either sees that reference or is not raced.  Stops at USMFS_MAP_BUSY PTEs
+ * in a row already set.  vm_insert_pages() maps with
+ * vm_page_prot: read-only in a private mapping (a write still copies),
+ * writable in a shared one.
+ *
+ * Return: true when the window is whole (inside the VMA and the file) and
+ * every page of it is resident (a 2 MiB window mapped at once).
  */
-static void usmfs_map_around(struct vm_fault *vmf, struct inode *inode)
+static bool usmfs_map_around(struct vm_fault *vmf, struct inode *inode,
+			     unsigned int nr)
 {
 	struct usmfs_inode_info *info = USMFS_I(inode);
 	struct vm_area_struct *vma = vmf->vma;
-	unsigned int nr = min(READ_ONCE(fault_around), 512U);
-	pgoff_t first, last, eof, index;
+	struct page *batch[USMFS_MAP_BATCH];
+	pgoff_t first, last, eof, index, base;
+	unsigned long found = 0, n, j;
+	unsigned int busy = 0;
+	bool more = true;
 
-	if (nr < 2 || !(vma->vm_flags & VM_MIXEDMAP))
-		return;
-	nr = rounddown_pow_of_two(nr);
 	first = max(round_down(vmf->pgoff, nr), vma->vm_pgoff);
 	last = min(first + nr - 1, vma->vm_pgoff + vma_pages(vma) - 1);
 	eof = DIV_ROUND_UP(i_size_read(inode), PAGE_SIZE);
 	if (last >= eof)
 		last = eof - 1;
 
-	for (index = first; index <= last; index++) {
-		unsigned long addr;
-		struct page *page;
-		void *entry;
-
-		if (index == vmf->pgoff)
-			continue;
+	for (base = first; more && base <= last; base += n) {
+		n = min_t(unsigned long, last - base + 1, USMFS_MAP_BATCH);
 		xa_lock(&info->frames);
-		entry = xa_load(&info->frames, index);
-		page = usmfs_e_ready(entry) ?
-		       usmfs_frame_page(usmfs_e_frame(entry)) : NULL;
-		/* A sampled page must fault by itself to be reported. */
-		if (page && xa_marked(&info->frames, USMFS_MARK_SAMPLED) &&
-		    xa_get_mark(&info->frames, index, USMFS_MARK_SAMPLED))
-			page = NULL;
-		if (page)
-			get_page(page);
+		for (j = 0; j < n; j++) {
+			struct page *page = NULL;
+			void *entry;
+
+			index = base + j;
+			entry = index == vmf->pgoff ? NULL :
+				xa_load(&info->frames, index);
+			if (usmfs_e_ready(entry))
+				page = usmfs_frame_page(usmfs_e_frame(entry));
+			/* A sampled page must fault by itself to be reported. */
+			if (page && xa_marked(&info->frames, USMFS_MARK_SAMPLED) &&
+			    xa_get_mark(&info->frames, index, USMFS_MARK_SAMPLED))
+				page = NULL;
+			if (page) {
+				get_page(page);
+				found++;
+			}
+			batch[j] = page;
+		}
 		xa_unlock(&info->frames);
-		if (!page)
-			continue;
-		addr = vma->vm_start + ((index - vma->vm_pgoff) << PAGE_SHIFT);
-		/* -EBUSY: already mapped; anything else: just don't map it. */
-		vm_insert_page(vma, addr, page);
-		put_page(page);
+		more = usmfs_insert_runs(vma, vma->vm_start +
+					 ((base - vma->vm_pgoff) << PAGE_SHIFT),
+					 batch, n, &busy);
+		for (j = 0; j < n; j++)
+			if (batch[j])
+				put_page(batch[j]);
 	}
+	return more && last - first + 1 == nr && found == nr - 1;
+}
+
+bool usmfs_pmd_map = USMFS_CAN_MAP_WINDOW;
+#if USMFS_CAN_MAP_WINDOW
+module_param_named(pmd_map, usmfs_pmd_map, bool, 0644);
+MODULE_PARM_DESC(pmd_map,
+		 "2 MiB at once: contiguous files take aligned 2 MiB runs, and a fault in a shared mapping maps the whole resident window");
+#endif
+
+/*
+ * How many pages around @vmf to map: a whole 2 MiB window in a shared
+ * mapping of a file whose placement is contiguous (pmd_map on), else
+ * fault_around, only around a page that was resident: a fault that filled
+ * a hole is a first touch, whose resident neighbours are mostly mapped
+ * already (a writer going through a new file); trying them again would
+ * cost a page-table walk each for nothing.  0: none.
+ */
+static unsigned int usmfs_around(struct vm_fault *vmf, struct inode *inode,
+				 bool hit)
+{
+	struct vm_area_struct *vma = vmf->vma;
+	unsigned int nr = min(READ_ONCE(fault_around), 512U);
+
+	if (!(vma->vm_flags & VM_MIXEDMAP))
+		return 0;
+	if (USMFS_CAN_MAP_WINDOW && READ_ONCE(usmfs_pmd_map) &&
+	    (vma->vm_flags & VM_MAYSHARE) &&
+	    usmfs_wants_contiguous(USMFS_I(inode)))
+		return USMFS_WINDOW_NR;
+	return hit && nr >= 2 ? rounddown_pow_of_two(nr) : 0;
 }
 
 static vm_fault_t usmfs_fault(struct vm_fault *vmf)
@@ -87,6 +178,7 @@ static vm_fault_t usmfs_fault(struct vm_fault *vmf)
 	struct usmfs_inode_info *info = USMFS_I(inode);
 	struct usmfs_sb_info *sbi = USMFS_SB(inode->i_sb);
 	struct page *page;
+	unsigned int nr;
 	vm_fault_t ret;
 	bool hit;
 
@@ -119,14 +211,9 @@ static vm_fault_t usmfs_fault(struct vm_fault *vmf)
 		atomic64_inc(&info->hits);
 		atomic64_inc(&sbi->hits);
 	}
-	/*
-	 * Around a page that was resident only: a fault that filled a hole
-	 * is a first touch, whose resident neighbours are mostly mapped
-	 * already (a writer going through a new file); trying them again
-	 * would cost a page-table walk each for nothing.
-	 */
-	if (hit)
-		usmfs_map_around(vmf, inode);
+	nr = usmfs_around(vmf, inode, hit);
+	if (nr && usmfs_map_around(vmf, inode, nr) && nr == USMFS_WINDOW_NR)
+		atomic64_inc(&sbi->window_maps);
 	/*
 	 * Locked until the mm has set the PTE: a truncate that removes the
 	 * page after we drop invalidate_lock waits for this lock, then
@@ -139,143 +226,6 @@ unlock:
 	filemap_invalidate_unlock_shared(mapping);
 	return ret;
 }
-
-bool usmfs_pmd_map = USMFS_CAN_MAP_PMD;
-#if USMFS_CAN_MAP_PMD
-module_param_named(pmd_map, usmfs_pmd_map, bool, 0644);
-MODULE_PARM_DESC(pmd_map,
-		 "2 MiB at once: contiguous files take aligned 2 MiB runs, shared mappings map them with one PMD");
-
-/* Pages [@index, +@nr) are resident, unlocked, in frames [@first, +@nr). */
-static bool usmfs_run_is(struct usmfs_inode_info *info, pgoff_t index,
-			 unsigned long first, unsigned long nr)
-{
-	unsigned long i;
-
-	lockdep_assert_held(&info->frames.xa_lock);
-	for (i = 0; i < nr; i++)
-		if (xa_load(&info->frames, index + i) != xa_mk_value(first + i))
-			return false;
-	return true;
-}
-
-/*
- * The resident pages [@index, +@nr) sit in one PMD-mappable run of frames:
- * its first frame, with a reference taken on each page; -EEXIST when not
- * (or a page is sampled: it must fault by itself to be reported); -ENOENT
- * when the whole range is a hole.
- */
-static long usmfs_find_aligned(struct usmfs_inode_info *info, pgoff_t index,
-			       unsigned long nr)
-{
-	unsigned long first, i, at = index, last = index + nr - 1;
-	void *e;
-
-	xa_lock(&info->frames);
-	if (!xa_find(&info->frames, &at, last, XA_PRESENT)) {
-		xa_unlock(&info->frames);
-		return -ENOENT;
-	}
-	e = xa_load(&info->frames, index);
-	first = usmfs_e_frame(e);
-	if (!usmfs_e_ready(e) || !usmfs_frames_aligned(first, nr) ||
-	    !usmfs_run_is(info, index, first, nr))
-		goto no;
-	at = index;
-	if (xa_marked(&info->frames, USMFS_MARK_SAMPLED) &&
-	    xa_find(&info->frames, &at, last, USMFS_MARK_SAMPLED))
-		goto no;
-	for (i = 0; i < nr; i++)
-		get_page(usmfs_frame_page(first + i));
-	xa_unlock(&info->frames);
-	return first;
-no:
-	xa_unlock(&info->frames);
-	return -EEXIST;
-}
-
-/* The run is still the file's pages [@index, +@nr), none of them locked. */
-static bool usmfs_still_aligned(struct usmfs_inode_info *info, pgoff_t index,
-				unsigned long first, unsigned long nr)
-{
-	bool same;
-
-	xa_lock(&info->frames);
-	same = usmfs_run_is(info, index, first, nr);
-	xa_unlock(&info->frames);
-	return same;
-}
-
-/*
- * A 2 MiB fault: map the aligned 2 MiB around the address with one PMD when
- * its pages are resident in one aligned run of frames, or, for a file whose
- * placement is contiguous, when it is all a hole and such a run is free.
- * Anything else falls back to the 4 KiB path, which also does all waiting
- * (swap-in, eviction, room).  Shared mappings only (VM_MAYSHARE: also a
- * read-only one of a file opened read-only): a private one copies on write,
- * page by page.
- *
- * The PMD is special (no page reference, no mapcount), so what keeps EVICT
- * from taking a page under it is the reference we hold on every page from
- * the lookup until the PMD is set and the run checked again: EVICT locks
- * the entries, unmaps, then gives up on a page with an extra reference.
- * If it locked one of them after our lookup, we see it in the check and
- * take the PMD down ourselves before letting the references go.
- */
-static vm_fault_t usmfs_huge_fault(struct vm_fault *vmf, unsigned int order)
-{
-	struct vm_area_struct *vma = vmf->vma;
-	struct inode *inode = file_inode(vma->vm_file);
-	struct address_space *mapping = inode->i_mapping;
-	struct usmfs_inode_info *info = USMFS_I(inode);
-	struct usmfs_sb_info *sbi = USMFS_SB(inode->i_sb);
-	unsigned long haddr = vmf->address & PMD_MASK, i;
-	const unsigned long nr = HPAGE_PMD_NR;
-	pgoff_t index;
-	vm_fault_t ret;
-	bool hit = true;
-	long first;
-
-	if (order != HPAGE_PMD_ORDER || !READ_ONCE(usmfs_pmd_map) ||
-	    !(vma->vm_flags & VM_MAYSHARE) || !(vma->vm_flags & VM_MIXEDMAP) ||
-	    haddr < vma->vm_start || haddr + PMD_SIZE > vma->vm_end)
-		return VM_FAULT_FALLBACK;
-	index = vma->vm_pgoff + ((haddr - vma->vm_start) >> PAGE_SHIFT);
-	if (index & (nr - 1))
-		return VM_FAULT_FALLBACK;
-
-	filemap_invalidate_lock_shared(mapping);
-	ret = VM_FAULT_FALLBACK;
-	if (index + nr > DIV_ROUND_UP(i_size_read(inode), PAGE_SIZE))
-		goto unlock;
-	first = usmfs_find_aligned(info, index, nr);
-	if (first == -ENOENT) {
-		first = usmfs_fill_aligned(inode, index, nr, false);
-		hit = false;
-	}
-	if (first < 0)
-		goto unlock;
-
-	ret = usmfs_insert_pmd(vmf, page_to_pfn(usmfs_frame_page(first)),
-			       vmf->flags & FAULT_FLAG_WRITE);
-	if (!usmfs_still_aligned(info, index, first, nr))
-		unmap_mapping_range(mapping, (loff_t)index << PAGE_SHIFT,
-				    PMD_SIZE, 0);
-	for (i = 0; i < nr; i++)
-		put_page(usmfs_frame_page(first + i));
-
-	atomic64_inc(&info->faults);
-	atomic64_inc(&sbi->faults);
-	atomic64_inc(&sbi->pmd_maps);
-	if (hit) {
-		atomic64_inc(&info->hits);
-		atomic64_inc(&sbi->hits);
-	}
-unlock:
-	filemap_invalidate_unlock_shared(mapping);
-	return ret;
-}
-#endif
 
 /*
  * Nothing to map from here: on 6.5+ ->map_pages runs under rcu_read_lock()
@@ -293,9 +243,6 @@ static vm_fault_t usmfs_map_pages(struct vm_fault *vmf, pgoff_t start_pgoff,
 static const struct vm_operations_struct usmfs_vm_ops = {
 	.fault		= usmfs_fault,
 	.map_pages	= usmfs_map_pages,
-#if USMFS_CAN_MAP_PMD
-	.huge_fault	= usmfs_huge_fault,
-#endif
 };
 
 static int usmfs_mmap(struct file *file, struct vm_area_struct *vma)
@@ -304,7 +251,7 @@ static int usmfs_mmap(struct file *file, struct vm_area_struct *vma)
 	vma->vm_ops = &usmfs_vm_ops;
 	/*
 	 * Our pages are ordinary pages outside the page cache: VM_MIXEDMAP
-	 * lets the fault path map neighbours with vm_insert_page(), and
+	 * lets the fault path map neighbours with vm_insert_pages(), and
 	 * vm_normal_page() still finds the page behind every PTE (COW, GUP,
 	 * fork).  The mm skips such VMAs for mlock, KSM and khugepaged, none
 	 * of which has anything to do with pool pages.
@@ -446,22 +393,22 @@ static long usmfs_punch_hole(struct inode *inode, loff_t offset, loff_t len)
 
 /*
  * fallocate of a contiguous file takes each whole 2 MiB window of the range
- * that is a hole as one aligned run, as its first fault would: mapped, it
- * then takes one PMD.
+ * that is a hole as one aligned run, as its first fault would.
  */
 static bool usmfs_falloc_aligned(struct inode *inode, pgoff_t index,
 				 pgoff_t last)
 {
-#if USMFS_CAN_MAP_PMD
+#if USMFS_CAN_MAP_WINDOW
 	unsigned long i;
 	long frame;
 
-	if ((index & (HPAGE_PMD_NR - 1)) || last - index < HPAGE_PMD_NR - 1)
+	if ((index & (USMFS_WINDOW_NR - 1)) ||
+	    last - index < USMFS_WINDOW_NR - 1)
 		return false;
-	frame = usmfs_fill_aligned(inode, index, HPAGE_PMD_NR, true);
+	frame = usmfs_fill_aligned(inode, index, USMFS_WINDOW_NR, true);
 	if (frame < 0)
 		return false;
-	for (i = 0; i < HPAGE_PMD_NR; i++)
+	for (i = 0; i < USMFS_WINDOW_NR; i++)
 		put_page(usmfs_frame_page(frame + i));
 	return true;
 #else
@@ -644,8 +591,8 @@ const struct file_operations usmfs_file_operations = {
 	.read_iter	= usmfs_read_iter,
 	.write_iter	= usmfs_write_iter,
 	.mmap		= usmfs_mmap,
-#if USMFS_CAN_MAP_PMD
-	/* 2 MiB aligned addresses for mappings that can take a PMD. */
+#if USMFS_CAN_MAP_WINDOW
+	/* 2 MiB aligned addresses: one page table per window. */
 	.get_unmapped_area = thp_get_unmapped_area,
 #endif
 	.fsync		= noop_fsync,

@@ -165,7 +165,7 @@ void usmfs_put_frame(struct inode *inode, unsigned long frame)
 }
 
 /* The file's placement is contiguous: its holes may take 2 MiB at once. */
-static bool usmfs_wants_contiguous(struct usmfs_inode_info *info)
+bool usmfs_wants_contiguous(struct usmfs_inode_info *info)
 {
 	bool yes;
 
@@ -176,11 +176,11 @@ static bool usmfs_wants_contiguous(struct usmfs_inode_info *info)
 }
 
 /**
- * usmfs_fill_aligned - back the hole [@index, +@nr) with frames one PMD maps.
- * @nr:	HPAGE_PMD_NR; @index is a multiple of it
+ * usmfs_fill_aligned - back the hole [@index, +@nr) with one aligned run.
+ * @nr:	USMFS_WINDOW_NR; @index is a multiple of it
  * @falloc:	mark the pages for fallocate's undo (XA_MARK_0)
  *
- * For the 2 MiB fault, write and fallocate of a file whose placement is
+ * For the fault, write and fallocate of a file whose placement is
  * contiguous (with pmd_map on): takes an aligned run of frames, charged to
  * the mount, and
  * stores it only if the whole range is still a hole.  Where the server
@@ -274,14 +274,14 @@ long usmfs_fill_aligned(struct inode *inode, pgoff_t index, unsigned long nr,
 /*
  * A write filling a hole of a contiguous file, inside its size: take the
  * hole's whole 2 MiB window as one aligned run if it is all a hole (what its
- * first 2 MiB fault would take), so that the file, written first and mapped
- * later, maps with PMDs.  Return: the page at @index with a reference, or
+ * first fault would take), so that the file, written first and mapped
+ * later, maps a window at a time too.  Return: the page at @index with a reference, or
  * NULL (the 4 KiB path then takes one frame).
  */
 static struct page *usmfs_fill_window(struct inode *inode, pgoff_t index)
 {
-#if USMFS_CAN_MAP_PMD
-	const unsigned long nr = HPAGE_PMD_NR;
+#if USMFS_CAN_MAP_WINDOW
+	const unsigned long nr = USMFS_WINDOW_NR;
 	pgoff_t first = round_down(index, nr), i;
 	long frame;
 

@@ -185,7 +185,7 @@ static void usmfs_frame_prepare(unsigned long frame)
 
 /*
  * Frames [@first, +@nr) are @nr physically consecutive pages starting at a
- * PFN aligned to @nr (a power of two): one PMD can map them.
+ * PFN aligned to @nr (a power of two): a 2 MiB window of its own.
  */
 bool usmfs_frames_aligned(unsigned long first, unsigned long nr)
 {
@@ -223,8 +223,8 @@ static long usmfs_find_aligned_locked(unsigned long nr)
 }
 
 /**
- * usmfs_frames_alloc_aligned - take @nr free frames that one PMD can map.
- * @nr:	a power of two (HPAGE_PMD_NR)
+ * usmfs_frames_alloc_aligned - take @nr free frames, one aligned run.
+ * @nr:	a power of two (USMFS_WINDOW_NR)
  *
  * The frames are zeroed.  Return: the first frame, or -ENOSPC when no such
  * run is free.
@@ -611,7 +611,7 @@ static int usmfs_pool_show(struct seq_file *m, void *v)
 		inodes = sbi->nr_inodes;
 		spin_unlock(&sbi->stat_lock);
 		seq_printf(m,
-			   "mount dev=%u:%u size_frames=%lu used_frames=%ld inodes=%lu max_inodes=%lu faults=%lld hits=%lld swapped=%ld evictions=%lld swapins=%lld pmd_maps=%lld overwrites=%lld swapins_ahead=%lld\n",
+			   "mount dev=%u:%u size_frames=%lu used_frames=%ld inodes=%lu max_inodes=%lu faults=%lld hits=%lld swapped=%ld evictions=%lld swapins=%lld window_maps=%lld overwrites=%lld swapins_ahead=%lld\n",
 			   MAJOR(sbi->sb->s_dev), MINOR(sbi->sb->s_dev),
 			   sbi->max_frames,
 			   atomic_long_read(&sbi->used_frames), inodes,
@@ -620,7 +620,7 @@ static int usmfs_pool_show(struct seq_file *m, void *v)
 			   atomic_long_read(&sbi->swapped),
 			   atomic64_read(&sbi->evictions),
 			   atomic64_read(&sbi->swapins),
-			   atomic64_read(&sbi->pmd_maps),
+			   atomic64_read(&sbi->window_maps),
 			   atomic64_read(&sbi->overwrites),
 			   atomic64_read(&sbi->swapins_ahead));
 	}

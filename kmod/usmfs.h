@@ -141,7 +141,7 @@ struct usmfs_sb_info {
 
 	atomic64_t faults;
 	atomic64_t hits;
-	atomic64_t pmd_maps;	/* 2 MiB faults mapped with one PMD */
+	atomic64_t window_maps;	/* faults that mapped a whole 2 MiB window */
 	atomic_long_t swapped;	/* pages held as (store, slot) */
 	atomic64_t evictions;	/* pages committed to a store */
 	atomic64_t swapins;	/* pages brought back */
@@ -342,6 +342,7 @@ void usmfs_uncharge_frames(struct usmfs_sb_info *sbi, long nr);
 long usmfs_fill_aligned(struct inode *inode, pgoff_t index, unsigned long nr,
 			bool falloc);
 extern bool usmfs_pmd_map;
+bool usmfs_wants_contiguous(struct usmfs_inode_info *info);
 unsigned long usmfs_deadline(struct usmfs_sb_info *sbi);
 void usmfs_truncate_range(struct inode *inode, loff_t lstart, loff_t lend);
 struct usmfs_tailzero *usmfs_tailzero_take(struct usmfs_inode_info *info,

@@ -8,7 +8,7 @@
 # Settings from /kt/conf: SOURCES (pool sources to load with), PARTIAL
 # ("SRC BYTES" that must give a partial pool, or empty), NOSRC (a source this
 # kernel lacks, or empty), FAULT_AROUND (0 where the module does none),
-# HUGE_MAP (0 where the module maps no 2 MiB PMDs: before 6.12),
+# HUGE_MAP (0 where the module maps no 2 MiB window at one fault: before 6.12),
 # RESYNC ("N BIG": the resync check compares N and 4N files, then times BIG).
 # Prints "kt: PASS name" / "kt: FAIL name (why)",
 # then "kt: N passed, N failed", and hands the failure count to the host
@@ -217,7 +217,7 @@ checkv() {	# checkv NAME CMD...: as check, and show the last line of output
 	shift
 	if "$@" >/tmp/out 2>&1; then ok "$name ($(tail -n 1 /tmp/out))"; else ko "$name" "$(head -c 300 /tmp/out)"; fi
 }
-# --- 2 MiB mappings of a contiguous file (file.c usmfs_huge_fault) ----------
+# --- 2 MiB windows of a contiguous file (file.c usmfs_map_around) ----------
 checkv "stress-huge ($(cat /sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null))" \
 	/kt/stress huge /mnt/u $STATS $HUGE_MAP
 check stress-hugerace /kt/stress hugerace /mnt/u 10
@@ -228,6 +228,16 @@ if [ "$HUGE_MAP" = 1 ]; then
 	check stress-huge-pmd_map-off /kt/stress huge /mnt/u $STATS 0
 	echo 1 >$P
 fi
+# get_user_pages on a mapped contiguous file (issue 19): vmsplice,
+# process_vm_readv/writev, /proc/self/mem and, where the kernel's image has
+# brd.ko (run.sh copies it), O_DIRECT to a ramdisk from and into the mapping.
+# 0: no PMD expected (FilePmdMapped): no kernel of the matrix gets one yet.
+DEV=
+if [ -f /kt/brd.ko ] && insmod /kt/brd.ko rd_nr=1 rd_size=4096 && [ -b /dev/ram0 ]; then
+	DEV=/dev/ram0
+fi
+checkv "gup${DEV:+-odirect}" /kt/gup /mnt/u $STATS 0 $DEV
+[ -z "$DEV" ] || rmmod brd
 
 check chan-dev-0600 sh -c '[ "$(stat -c %a:%u:%g /dev/usmfs)" = 600:0:0 ]'
 check chan-open-ebusy /kt/chantest open

@@ -33,6 +33,8 @@ gcc -static -O2 -Wall -Wextra -Werror -o "$OUT/stress" "$TOP/kmod/tests/stress.c
 	{ echo "kmod-tests: stress.c does not build"; exit 1; }
 gcc -static -O2 -Wall -Wextra -Werror -o "$OUT/chantest" "$TOP/kmod/tests/chantest.c" "$TOP/kmod/tests/chanswap.c" ||
 	{ echo "kmod-tests: chantest.c does not build"; exit 1; }
+gcc -static -O2 -Wall -Wextra -Werror -o "$OUT/gup" "$TOP/kmod/tests/gup.c" ||
+	{ echo "kmod-tests: gup.c does not build"; exit 1; }
 gcc -static -O2 -Wall -Wextra -Werror -o "$OUT/jsoncheck" "$TOP/kmod/tests/jsoncheck.c" ||
 	{ echo "kmod-tests: jsoncheck.c does not build"; exit 1; }
 gcc -static -O2 -Wall -Wextra -Werror -pthread -o "$OUT/lifetest" "$TOP/kmod/tests/lifetest.c" ||
@@ -58,12 +60,27 @@ for rel in "$@"; do
 	rm -rf "$d"
 	mkdir -p "$d/root/kt"
 	cp "$BUILD/$rel/usmfs.ko" "$OUT/stress" "$d/root/kt/"
-	cp "$OUT/chantest" "$OUT/jsoncheck" "$OUT/lifetest" "$PD" "$CTL" "$GETFATTR" "$SETFATTR" "$d/root/kt/"
+	cp "$OUT/chantest" "$OUT/gup" "$OUT/jsoncheck" "$OUT/lifetest" "$PD" "$CTL" "$GETFATTR" "$SETFATTR" "$d/root/kt/"
 	for lib in $(ldd "$PD" "$CTL" "$GETFATTR" "$SETFATTR" |
 		     awk '/=> \// { print $3 } /^[[:space:]]*\/[^ ]*ld-linux/ { print $1 }' | sort -u); do
 		mkdir -p "$d/root$(dirname "$lib")"
 		cp -L "$lib" "$d/root$lib"
 	done
+	# brd.ko (a ramdisk for gup.c's O_DIRECT) from the kernel's image
+	# package, where it has its modules (6.1: brd.ko, 6.12: brd.ko.xz; not
+	# 7.x's linux-binary)
+	deb=$(ls "$CACHE"/debs/linux-image-"$rel"_*.deb 2>/dev/null | head -n 1)
+	if [ -n "$deb" ]; then
+		mkdir -p "$d/brd"
+		dpkg-deb --fsys-tarfile "$deb" |
+			tar -x -C "$d/brd" --wildcards "*/drivers/block/brd.ko*" 2>/dev/null
+		ko=$(find "$d/brd" -name "brd.ko*" | head -n 1)
+		case $ko in
+		*.xz) xz -dc "$ko" >"$d/root/kt/brd.ko" ;;
+		?*) cp "$ko" "$d/root/kt/brd.ko" ;;
+		esac
+		rm -rf "$d/brd"
+	fi
 	# KT_GUEST=script: that /init instead, KT_EXTRA="FILE...": more in /kt
 	# (a quick look while developing)
 	[ -z "${KT_EXTRA:-}" ] || cp $KT_EXTRA "$d/root/kt/"

@@ -184,25 +184,26 @@ fi
 check srv-willneed-data cmp /tmp/ra /mnt/s/ra
 rm -f /mnt/s/ra /tmp/ra
 # Contiguous placement, mapped shared (holes: fallocate=none), on the share
-# emptied: 2 MiB windows map with one PMD (6.12 and later) until it is full, then eviction takes them down page by
-# page and the rest goes 4 KiB at a time; fio verifies every block.
+# emptied: each 2 MiB window maps whole at its first fault (6.12 and later)
+# until the share is full, then eviction takes pages out one by one and the
+# rest goes 4 KiB at a time; fio verifies every block.
 mkdir /mnt/s/c
 /kt/chantest xattr /mnt/s/c user.usm.alloc contiguous
-pm0=$(mstat pmd_maps)
+pm0=$(mstat window_maps)
 check srv-fio-mmap-contiguous fio --name=c --directory=/mnt/s/c --size=12M --bs=4k \
 	--rw=randwrite --ioengine=mmap --fallocate=none --verify=crc32c --do_verify=1 --numjobs=1
-pm=$(( $(mstat pmd_maps) - ${pm0:-0} ))
+pm=$(( $(mstat window_maps) - ${pm0:-0} ))
 rm -f /mnt/s/c/*
 if /kt/stress hugeevict /mnt/s $STATS 12 >/tmp/he.out 2>&1; then
-	ok "srv-huge-evict ($(cat /tmp/he.out) PMD maps; fio's: $pm)"
+	ok "srv-huge-evict ($(cat /tmp/he.out) window maps; fio's: $pm)"
 	pm=$((pm + $(cat /tmp/he.out)))
 else
 	ko srv-huge-evict "$(head -c 300 /tmp/he.out)"
 fi
 if [ "$HUGE_MAP" = 1 ]; then
-	check "srv-pmd-maps ($pm)" [ "$pm" -gt 0 ]
+	check "srv-window-maps ($pm)" [ "$pm" -gt 0 ]
 else
-	check "srv-pmd-maps-none ($pm)" [ "$pm" -eq 0 ]
+	check "srv-window-maps-none ($pm)" [ "$pm" -eq 0 ]
 fi
 rm -rf /mnt/s/c
 # Access sampling, without eviction pressure: a small file read again and

@@ -10,13 +10,14 @@
  *                             truncation (its frame is deferred, not reused),
  *                             and comes back to the pool once the pipe drops it
  *   stress huge DIR STATS N   a file with contiguous placement mapped shared:
- *                             N=1: its 2 MiB windows are mapped with one PMD
- *                             each (pmd_maps in STATS), N=0: never; data, fork,
- *                             mprotect, truncation under the mapping, vmsplice
+ *                             N=1: each 2 MiB window is mapped whole by one
+ *                             fault (window_maps in STATS), N=0: never; data,
+ *                             fork, mprotect, truncation under the mapping,
+ *                             vmsplice
  *   stress hugeevict DIR STATS MIB  a contiguous file of MIB MiB (more than
  *                             the share) written and read back through one
  *                             shared mapping while the server evicts; prints
- *                             the PMD maps seen
+ *                             the window maps seen
  *   stress hugerace DIR SECONDS  the race above on a 4 MiB contiguous file
  *                             mapped whole (2 MiB faults against truncation)
  *
@@ -39,6 +40,8 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "poolstat.h"
 
 #define PG	4096
 #define NPG	64
@@ -195,31 +198,6 @@ static int race(const char *dir, int seconds, bool contiguous)
 	return bad;
 }
 
-static long stat_of(const char *stats, const char *key)
-{
-	char line[512], k[64];
-	long v, found = -1;
-	FILE *f = fopen(stats, "r");
-
-	if (!f)
-		die("open %s: %s", stats, strerror(errno));
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "%63s %ld", k, &v) == 2 && !strcmp(k, key))
-			found = v;
-	fclose(f);
-	return found;
-}
-
-/* Frames freed while still referenced come back within a few rescans. */
-static long settled_used(const char *stats)
-{
-	for (int i = 0; i < 50 && stat_of(stats, "deferred"); i++)
-		usleep(100 * 1000);
-	if (stat_of(stats, "deferred"))
-		die("deferred=%ld for 5 s", stat_of(stats, "deferred"));
-	return stat_of(stats, "used");
-}
-
 static int pin(const char *dir, const char *stats)
 {
 	long used0 = settled_used(stats), deferred;
@@ -271,8 +249,8 @@ static int pin(const char *dir, const char *stats)
 	return 0;
 }
 
-/* The 2 MiB faults mapped with one PMD, all mounts (pmd_maps= in STATS). */
-static long pmd_maps(const char *stats)
+/* Faults that mapped a whole 2 MiB window, all mounts (window_maps= in STATS). */
+static long window_maps(const char *stats)
 {
 	char line[512];
 	long sum = 0;
@@ -282,8 +260,8 @@ static long pmd_maps(const char *stats)
 	if (!f)
 		die("open %s: %s", stats, strerror(errno));
 	while (fgets(line, sizeof(line), f))
-		if ((k = strstr(line, " pmd_maps=")))
-			sum += atol(k + 10);
+		if ((k = strstr(line, " window_maps=")))
+			sum += atol(k + 13);
 	fclose(f);
 	return sum;
 }
@@ -333,15 +311,15 @@ static int huge(const char *dir, const char *stats, int expect)
 		die("huge: create %s: %s", path, strerror(errno));
 
 	/* First touch: one fault per 2 MiB window. */
-	m0 = pmd_maps(stats);
+	m0 = window_maps(stats);
 	p = map_file(fd, len);
 	if (expect && ((uintptr_t)p & (HUGE - 1)))
 		die("huge: mapping at %p is not 2 MiB aligned", (void *)p);
 	for (size_t i = 0; i < npages; i++)
 		memset(p + i * PG, pat(i, 0), PG);
-	m1 = pmd_maps(stats);
+	m1 = window_maps(stats);
 	if (expect ? m1 - m0 != 4 : m1 != m0)
-		die("huge: first touch: %ld PMD maps, expected %d", m1 - m0,
+		die("huge: first touch: %ld window maps, expected %d", m1 - m0,
 		    expect ? 4 : 0);
 	for (size_t i = 0; i < npages; i += 97) {
 		if (pread(fd, buf, PG, (off_t)i * PG) != PG || buf[0] != (char)pat(i, 0))
@@ -352,16 +330,16 @@ static int huge(const char *dir, const char *stats, int expect)
 	munmap(p, len);
 	p = map_file(fd, len);
 	check_pages(p, npages, 0, "refault");
-	m2 = pmd_maps(stats);
+	m2 = window_maps(stats);
 	if (expect ? m2 - m1 != 4 : m2 != m1)
-		die("huge: refault: %ld PMD maps, expected %d", m2 - m1,
+		die("huge: refault: %ld window maps, expected %d", m2 - m1,
 		    expect ? 4 : 0);
 
 	/* A read-only shared mapping of the file opened read-only too. */
 	{
 		int rfd = open(path, O_RDONLY);
 		const unsigned char *r;
-		long before = pmd_maps(stats);
+		long before = window_maps(stats);
 
 		if (rfd < 0)
 			die("huge: open O_RDONLY: %s", strerror(errno));
@@ -369,10 +347,10 @@ static int huge(const char *dir, const char *stats, int expect)
 		if (r == MAP_FAILED)
 			die("huge: mmap read-only: %s", strerror(errno));
 		check_pages(r, npages, 0, "read-only mapping");
-		if (expect ? pmd_maps(stats) - before != 4 :
-			     pmd_maps(stats) != before)
-			die("huge: read-only mapping: %ld PMD maps",
-			    pmd_maps(stats) - before);
+		if (expect ? window_maps(stats) - before != 4 :
+			     window_maps(stats) != before)
+			die("huge: read-only mapping: %ld window maps",
+			    window_maps(stats) - before);
 		munmap((void *)r, len);
 		close(rfd);
 	}
@@ -408,17 +386,17 @@ static int huge(const char *dir, const char *stats, int expect)
 	p[HUGE + 9] = pat(HUGE / PG, 0);
 
 	/*
-	 * vmsplice() pins pages through GUP: refused under a 2 MiB mapping
-	 * (EFAULT), or a copy; either way no reference may leak (checked by
-	 * the pool's used count at the end).
+	 * vmsplice() pins pages through GUP (kmod/tests/gup.c has the rest
+	 * of them); no reference may leak (checked by the pool's used count
+	 * at the end).
 	 */
 	if (pipe(pfd))
 		die("pipe: %s", strerror(errno));
 	iov.iov_base = p + 2 * HUGE;
 	iov.iov_len = PG;
-	if (vmsplice(pfd[1], &iov, 1, 0) == PG &&
-	    (read(pfd[0], buf, PG) != PG ||
-	     buf[0] != (char)pat(2 * HUGE / PG, 0)))
+	if (vmsplice(pfd[1], &iov, 1, 0) != PG)
+		die("huge: vmsplice: %s", strerror(errno));
+	if (read(pfd[0], buf, PG) != PG || buf[0] != (char)pat(2 * HUGE / PG, 0))
 		die("huge: vmsplice gave the wrong data");
 	close(pfd[0]);
 	close(pfd[1]);
@@ -446,26 +424,26 @@ static int huge(const char *dir, const char *stats, int expect)
 		die("huge: used=%ld (was %ld) after the file went",
 		    stat_of(stats, "used"), used0);
 
-	/* fallocate takes whole windows aligned too: they map with one PMD. */
+	/* fallocate takes whole windows aligned too: each maps at one fault. */
 	fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
 	if (fd < 0 || fsetxattr(fd, "user.usm.alloc", "contiguous", 10, 0) ||
 	    fallocate(fd, 0, 0, 2 * HUGE))
 		die("huge: fallocate %s: %s", path, strerror(errno));
-	mf = pmd_maps(stats);
+	mf = window_maps(stats);
 	p = map_file(fd, 2 * HUGE);
 	for (size_t i = 0; i < 2 * HUGE / PG; i++)
 		if (p[i * PG])
 			die("huge: fallocated page %zu is not zero", i);
-	mf = pmd_maps(stats) - mf;
+	mf = window_maps(stats) - mf;
 	if (expect ? mf != 2 : mf != 0)
-		die("huge: fallocated: %ld PMD maps, expected %d", mf,
+		die("huge: fallocated: %ld window maps, expected %d", mf,
 		    expect ? 2 : 0);
 	munmap(p, 2 * HUGE);
 	close(fd);
 	if (unlink(path) || settled_used(stats) != used0)
 		die("huge: used=%ld (was %ld) after the fallocated file went",
 		    stat_of(stats, "used"), used0);
-	printf("pmd maps: %ld first touch, %ld refault, %ld fallocated\n",
+	printf("window maps: %ld first touch, %ld refault, %ld fallocated\n",
 	       m1 - m0, m2 - m1, mf);
 	return 0;
 }
@@ -473,15 +451,15 @@ static int huge(const char *dir, const char *stats, int expect)
 /*
  * A contiguous file bigger than the mount's share, written and read back
  * through one shared mapping while the server evicts: the windows that fit
- * map with one PMD, eviction takes them down, every page reads back right.
- * Prints the PMD maps seen.
+ * map a window per fault, eviction takes them down, every page reads back
+ * right.  Prints the window maps seen.
  */
 static int hugeevict(const char *dir, const char *stats, int mib)
 {
 	const size_t len = (size_t)mib << 20, npages = len / PG;
 	char path[4096];
 	unsigned char *p;
-	long m0 = pmd_maps(stats);
+	long m0 = window_maps(stats);
 	int fd;
 
 	snprintf(path, sizeof(path), "%s/hugeevict", dir);
@@ -501,7 +479,7 @@ static int hugeevict(const char *dir, const char *stats, int mib)
 	close(fd);
 	if (unlink(path))
 		die("unlink %s: %s", path, strerror(errno));
-	printf("%ld\n", pmd_maps(stats) - m0);
+	printf("%ld\n", window_maps(stats) - m0);
 	return 0;
 }
 
