@@ -6,7 +6,10 @@
 #   fuse   the filesystem under test is the usmfs FUSE daemon,
 #          $USMFS MNT -f -o size=256M,swap=file:WORK/swapfs/swap; tests named
 #          evict-* run on a fresh daemon each with size=8M, so that most of
-#          their data lives in the swap file (they must make it evict)
+#          their data lives in the swap file (they must make it evict): a
+#          file of 8M written first fills the pool, so that even a stressor
+#          slowed by a loaded machine (a few hundred pages in its 2 s) has
+#          its pages evict others
 #   tmpfs  the filesystem under test is a second tmpfs (checks the lane)
 #
 # Rule: what passes on tmpfs must pass on the other; what fails, hangs or
@@ -229,6 +232,9 @@ for id in "${ids[@]}"; do
 			fi
 			cur_size=$want
 		fi
+	fi
+	if [ "$MODE" = fuse ] && [[ $id == evict-* ]]; then
+		timeout 60 head -c "$EVICT_SIZE" /dev/urandom >"$tst/.fill-$id" 2>/dev/null
 	fi
 	ev0=$(evictions_of "$tst")
 	run_one "$id" "${argsof[$id]}" "$ref" tmpfs &
