@@ -78,6 +78,13 @@ bool usmfs_queue(struct usmfs_event *ev)
 	ev->seq = ++chan.seq;
 	chan.ring[tail] = *ev;
 	chan.last_alloc = ev->type == USMFS_EV_PAGES_ALLOCATED ? tail : -1;
+	/*
+	 * An OVERFLOW no longer at the tail counts no more losses: the server
+	 * resynchronises when it reaches it, before this event, so a loss
+	 * after this one needs an OVERFLOW after it (the queue keeps its
+	 * last slot for that).  Counted in the old one, it went unseen.
+	 */
+	chan.overflow = -1;
 	chan.count++;
 	stored = true;
 wake:

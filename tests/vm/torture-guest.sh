@@ -185,6 +185,9 @@ if [ -n "$pd" ] && kill -TERM "$pd" 2>/dev/null; then
 else
 	ko server-term "no server (pid '${pd}')"
 fi
+# the server's first errors (what went wrong first) and its last warnings
+grep -E 'error|: swap-in of|failed' "$PD_LOG" | grep -v 'rejected: no such file' |
+	head -n 20 | sed 's/^/torture: policyd (first): /'
 grep -E 'error|warn' "$PD_LOG" | tail -n 15 | sed 's/^/torture: policyd: /'
 # every frame back: deferred frames come back within a rescan or two
 used=
