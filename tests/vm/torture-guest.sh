@@ -189,6 +189,13 @@ fi
 grep -E 'error|: swap-in of|failed' "$PD_LOG" | grep -v 'rejected: no such file' |
 	head -n 20 | sed 's/^/torture: policyd (first): /'
 grep -E 'error|warn' "$PD_LOG" | tail -n 15 | sed 's/^/torture: policyd: /'
+# and what the server did just before its first error (debug level is not
+# logged: its info and warning lines)
+first=$(grep -n ': error: ' "$PD_LOG" | grep -v 'rejected: no such file' | head -n 1 | cut -d: -f1)
+if [ -n "$first" ]; then
+	sed -n "$((first > 40 ? first - 40 : 1)),${first}p" "$PD_LOG" |
+		grep -v 'rejected: no such file' | sed 's/^/torture: policyd (before): /'
+fi
 # every frame back: deferred frames come back within a rescan or two
 used=
 for i in 1 2 3 4 5 6 7 8 9 10; do
