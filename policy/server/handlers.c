@@ -773,24 +773,12 @@ static int ev_umount(struct policyd *pd, const struct usmfs_event *ev)
 int pd_handle_event(struct policyd *pd, const struct usmfs_event *ev)
 {
 	pd->events++;
-	/*
-	 * The module numbers what it queues and what it loses (an OVERFLOW
-	 * counts the losses after it: the next event is seq + lost).  A gap
-	 * anywhere else is a loss nobody told us of: what we know may be
-	 * stale, so list everything again, as for an OVERFLOW, before this
-	 * event.
-	 */
-	if (pd->next_seq && ev->seq != pd->next_seq &&
-	    ev->type != USMFS_EV_OVERFLOW) {
-		pd_log(PD_WARN, "event seq %llu where %llu was next: events lost, resynchronising",
+	if (pd->last_seq && ev->seq != pd->last_seq + 1 &&
+	    ev->type != USMFS_EV_OVERFLOW)
+		pd_log(PD_WARN, "event seq %llu after %llu: events lost",
 		       (unsigned long long)ev->seq,
-		       (unsigned long long)pd->next_seq);
-		pd->seq_gaps++;
-		pd_resync(pd, true);
-	}
+		       (unsigned long long)pd->last_seq);
 	pd->last_seq = ev->seq;
-	pd->next_seq = ev->seq + (ev->type == USMFS_EV_OVERFLOW ?
-				  ev->u.overflow.lost : 1);
 
 	switch (ev->type) {
 	case USMFS_EV_FILE_CREATED:
@@ -866,91 +854,8 @@ void pd_handle_events(struct policyd *pd, const struct usmfs_event *evs,
 
 /* ----------------------------------------------------------- resync */
 
-/* Whether the library has page @rec->index of @pf where @rec says. */
-static bool rec_matches(struct policyd *pd, struct pd_file *pf,
-			const struct usmfs_page_rec *rec)
-{
-	const char *store;
-	usm_frame_t cur = USM_FRAME_NONE;
-
-	switch (usm_page_state(pd->ctx, pf->f, rec->index, &cur)) {
-	case USM_PAGE_RESIDENT:
-		return rec->state == USMFS_PAGE_RESIDENT &&
-		       cur == (usm_frame_t)rec->frame;
-	case USM_PAGE_SWAPPED:
-		if (rec->state != USMFS_PAGE_SWAPPED &&
-		    rec->state != USMFS_PAGE_WAITING)
-			return false;
-		store = pd_store_name(pd, rec->store_id);
-		return store && usm_page_in_slot(pd->ctx, pf->f, rec->index,
-						 store, rec->slot);
-	default:
-		return false;
-	}
-}
-
-/*
- * One resynchronisation's view of which page holds each frame here, so
- * that a listed page can take its frame from a page we still have in it.
- */
-struct pd_holder {
-	struct pd_file *pf;
-	uint64_t index;
-};
-
-static struct pd_holder *holders_build(struct policyd *pd)
-{
-	uint64_t frames = pd->ch->hello.pool_frames;
-	struct pd_holder *h = calloc(frames ? frames : 1, sizeof(*h));
-
-	if (!h)
-		return NULL;
-	for (size_t b = 0; b < pd->nbuckets; b++) {
-		for (struct pd_file *pf = pd->buckets[b]; pf; pf = pf->next) {
-			uint64_t i = 0;
-			usm_frame_t fr;
-
-			while ((i = usm_next_data(pd->ctx, pf->f, i)) != UINT64_MAX) {
-				if (usm_page_state(pd->ctx, pf->f, i, &fr) ==
-				    USM_PAGE_RESIDENT && fr < frames) {
-					h[fr].pf = pf;
-					h[fr].index = i;
-				}
-				if (i == UINT64_MAX - 1)
-					break;
-				i++;
-			}
-		}
-	}
-	return h;
-}
-
-/* Forget page @index of @pf here (frame and slot back), as a lost
- * TRUNCATED would have. */
-static void resync_forget(struct policyd *pd, struct pd_holder *h,
-			  struct pd_file *pf, uint64_t index)
-{
-	usm_frame_t fr = USM_FRAME_NONE;
-
-	if (usm_page_state(pd->ctx, pf->f, index, &fr) == USM_PAGE_RESIDENT &&
-	    h && fr < pd->ch->hello.pool_frames && h[fr].pf == pf &&
-	    h[fr].index == index)
-		h[fr].pf = NULL;
-	usm_punch(pd->ctx, pf->f, index, 1);
-}
-
-/*
- * Learn one listed page.  What the module lists is newer than anything we
- * have (events handled before the listing, records of its earlier rounds:
- * the listing is taken in rounds while pages move), so a page we have
- * elsewhere is forgotten first, and so is a page we still have in the
- * listed frame (its frame went to this page after a truncation we have
- * not heard of yet).  Kept, both left frames taken here that the module
- * gives to faults and swap-ins, which then failed (EBUSY, EIO).
- */
 static void resync_rec(struct policyd *pd, const struct usmfs_page_rec *rec,
-		       struct pd_holder *h, unsigned long *added,
-		       unsigned long *moved, unsigned long *bad)
+		       unsigned long *added, unsigned long *bad)
 {
 	struct pd_file *pf;
 	usm_frame_t cur;
@@ -969,12 +874,8 @@ static void resync_rec(struct policyd *pd, const struct usmfs_page_rec *rec,
 		       (unsigned long long)rec->ino);
 		return;
 	}
-	if (usm_page_state(pd->ctx, pf->f, rec->index, &cur) != USM_PAGE_HOLE) {
-		if (rec_matches(pd, pf, rec))
-			return;		/* known, as listed */
-		resync_forget(pd, h, pf, rec->index);
-		(*moved)++;
-	}
+	if (usm_page_state(pd->ctx, pf->f, rec->index, &cur) != USM_PAGE_HOLE)
+		return;		/* known */
 	switch (rec->state) {
 	case USMFS_PAGE_RESIDENT:
 		if (rec->frame >= pd->ch->hello.pool_frames) {
@@ -982,17 +883,6 @@ static void resync_rec(struct policyd *pd, const struct usmfs_page_rec *rec,
 			return;
 		}
 		r = usm_page_added(pd->ctx, pf->f, rec->index, rec->frame);
-		if (r == -EBUSY && h && h[rec->frame].pf) {
-			resync_forget(pd, h, h[rec->frame].pf,
-				      h[rec->frame].index);
-			(*moved)++;
-			r = usm_page_added(pd->ctx, pf->f, rec->index,
-					   rec->frame);
-		}
-		if (!r && h) {
-			h[rec->frame].pf = pf;
-			h[rec->frame].index = rec->index;
-		}
 		break;
 	case USMFS_PAGE_SWAPPED:
 	case USMFS_PAGE_WAITING:
@@ -1048,29 +938,17 @@ static int rec_cmp(const void *a, const void *b)
 	return x->index < y->index ? -1 : x->index > y->index;
 }
 
-/*
- * Drop from the library every page the module did not list (what lost
- * TRUNCATED events would have said), and every page it has elsewhere than
- * the module listed it (truncated and faulted again into another frame, in
- * lost events: kept, its old frame would stay taken here while the module
- * gives it to another page or a swap-in), so that the frames and slots
- * they held are free again before the listed pages are added.
- */
-static unsigned long prune(struct policyd *pd, const struct pd_recs *all)
+/* Drop from the library every page the module did not list (what lost
+ * TRUNCATED events would have said), so that the frames they held are
+ * free again before the listed pages are added. */
+static unsigned long prune(struct policyd *pd, struct pd_recs *rs)
 {
-	struct pd_recs sorted = { NULL, all->n, all->n }, *rs = &sorted;
 	unsigned long n = 0;
 
-	/* a sorted copy: the records are learnt in the order listed */
-	sorted.r = malloc((all->n ? all->n : 1) * sizeof(*all->r));
-	if (!sorted.r)
-		return 0;
-	memcpy(sorted.r, all->r, all->n * sizeof(*all->r));
 	qsort(rs->r, rs->n, sizeof(*rs->r), rec_cmp);
 	for (size_t b = 0; b < pd->nbuckets; b++) {
 		for (struct pd_file *pf = pd->buckets[b]; pf; pf = pf->next) {
 			struct usmfs_page_rec key;
-			const struct usmfs_page_rec *rec;
 			uint64_t i = 0;
 
 			memset(&key, 0, sizeof(key));
@@ -1078,9 +956,8 @@ static unsigned long prune(struct policyd *pd, const struct pd_recs *all)
 			key.ino = pf->ino;
 			while ((i = usm_next_data(pd->ctx, pf->f, i)) != UINT64_MAX) {
 				key.index = i;
-				rec = bsearch(&key, rs->r, rs->n, sizeof(*rs->r),
-					      rec_cmp);
-				if (!rec || !rec_matches(pd, pf, rec)) {
+				if (!bsearch(&key, rs->r, rs->n, sizeof(*rs->r),
+					     rec_cmp)) {
 					usm_punch(pd->ctx, pf->f, i, 1);
 					n++;
 				}
@@ -1090,7 +967,6 @@ static unsigned long prune(struct policyd *pd, const struct pd_recs *all)
 			}
 		}
 	}
-	free(sorted.r);
 	return n;
 }
 
@@ -1101,17 +977,11 @@ int pd_resync(struct policyd *pd, bool prune_missing)
 	struct usmfs_cmd c;
 	uint32_t cdev = 0;
 	uint64_t cino = 0, cidx = 0;
-	unsigned long added = 0, bad = 0, rounds = 0, dropped = 0, moved = 0;
-	struct pd_holder *h = NULL;
+	unsigned long added = 0, bad = 0, rounds = 0, dropped = 0;
 	int r = 0;
 
 	if (!recs)
 		return -ENOMEM;
-	/* Our answers still queued (a SWAPIN_DONE, say) go first: the
-	 * listing then shows what they did, as the library has it. */
-	pd_chan_flush(pd->ch);
-	if (!prune_missing)
-		h = holders_build(pd);	/* NULL: conflicts are refused */
 	for (;;) {
 		memset(&c, 0, sizeof(c));
 		c.op = USMFS_CMD_LIST_PAGES;
@@ -1139,8 +1009,7 @@ int pd_resync(struct policyd *pd, bool prune_missing)
 			if (prune_missing)
 				r = recs_add(&all, &recs[i]);
 			else
-				resync_rec(pd, &recs[i], h, &added, &moved,
-					   &bad);
+				resync_rec(pd, &recs[i], &added, &bad);
 		}
 		if (r)
 			break;
@@ -1162,16 +1031,13 @@ int pd_resync(struct policyd *pd, bool prune_missing)
 	/* Prune only after a complete listing. */
 	if (prune_missing && !r) {
 		dropped = prune(pd, &all);
-		h = holders_build(pd);
 		for (size_t i = 0; i < all.n; i++)
-			resync_rec(pd, &all.r[i], h, &added, &moved, &bad);
+			resync_rec(pd, &all.r[i], &added, &bad);
 	}
-	free(h);
 	free(all.r);
 	free(recs);
-	pd->resync_moved += moved;
-	pd_log(PD_INFO, "resynchronised: %lu pages learnt, %lu dropped, %lu moved, %lu refused, %lu LIST_PAGES",
-	       added, dropped, moved, bad, rounds);
+	pd_log(PD_INFO, "resynchronised: %lu pages learnt, %lu dropped, %lu refused, %lu LIST_PAGES",
+	       added, dropped, bad, rounds);
 	return r;
 }
 

@@ -156,9 +156,6 @@ struct policyd {
 	unsigned long swapins_cancelled;
 	unsigned long evict_cmds, commit_cmds, grants, accesses;
 	uint64_t last_seq;
-	uint64_t next_seq;	/* what the module numbers next (0: any) */
-	unsigned long seq_gaps;	/* losses seen only as a gap in seq */
-	unsigned long resync_moved; /* listed pages we had elsewhere */
 };
 
 /* Build the server on an attached channel: context, watermarks, stores.

@@ -1222,97 +1222,6 @@ static void test_overflow(void **state)
 	server_stop();
 }
 
-/* Events lost (OVERFLOW) while pages moved: a truncated page faulted again
- * into another frame, its old frame now another file's.  The listing names
- * the page, so pruning alone kept the library's old frame for it, and the
- * other file's page in that frame was refused (EBUSY): a later swap-in into
- * the old frame, free in the module, then failed (issue 12's torture). */
-static void test_overflow_moved(void **state)
-{
-	struct usmfs_event ev;
-	struct usm_pool_stats ps;
-	unsigned long err0;
-	size_t qt;
-
-	(void)state;
-	fk_reset(1);
-	server_start();
-	fk_create(1, "/m1", 0);
-	fk_create(2, "/m2", 0);
-	for (uint64_t i = 0; i < 8; i++)
-		fk_alloc(1, i);
-	pump();
-	err0 = pd_log_count[PD_ERR];
-	qt = fk.qt;
-	/* lost: 1's pages 0-7 truncated, their frames to file 2, then 1's
-	 * pages 0-7 faulted again into other frames */
-	for (uint64_t i = 0; i < 8; i++) {
-		struct fk_page *pg = &fk.pages[1][i];
-
-		fk.owner[pg->frame] = 0;
-		pg->st = FK_HOLE;
-	}
-	for (uint64_t i = 0; i < 8; i++)
-		fk_alloc(2, i);
-	for (uint64_t i = 0; i < 8; i++)
-		fk_alloc(1, i);
-	fk.qt = qt;
-	ev = fk_ev(USMFS_EV_OVERFLOW, 0);
-	ev.dev = 0;
-	ev.u.overflow.lost = 16;
-	fk_push(&ev);
-	pump();
-	for (uint64_t ino = 1; ino <= 2; ino++) {
-		for (uint64_t i = 0; i < 8; i++) {
-			usm_frame_t fr = USM_FRAME_NONE;
-
-			assert_int_equal(usm_page_state(pd.ctx, pd_file_find(&pd, 1, ino)->f,
-							i, &fr), USM_PAGE_RESIDENT);
-			assert_int_equal(fr, fk.pages[ino][i].frame);
-		}
-	}
-	usm_pool_stats(pd.ctx, &ps);
-	assert_int_equal(ps.used, fk_used());
-	assert_int_equal(pd_log_count[PD_ERR], err0);
-	assert_int_equal(pd.rejected, 0);
-	server_stop();
-}
-
-/* Events lost with no OVERFLOW to say so (a gap in seq): listed again,
- * as for an OVERFLOW.  The module counted losses behind events queued
- * after its OVERFLOW in that OVERFLOW, which the server had handled by
- * then: truncated pages stayed in the library, their frames taken. */
-static void test_seq_gap(void **state)
-{
-	struct usm_pool_stats ps;
-	struct usm_file_stats st;
-
-	(void)state;
-	fk_reset(1);
-	server_start();
-	fk_create(1, "/gap", 0);
-	for (uint64_t i = 0; i < 8; i++)
-		fk_alloc(1, i);
-	pump();
-	/* lost, unnumbered: pages 4-7 truncated (TRUNCATED and one more) */
-	for (uint64_t i = 4; i < 8; i++) {
-		struct fk_page *pg = &fk.pages[1][i];
-
-		fk.owner[pg->frame] = 0;
-		pg->st = FK_HOLE;
-	}
-	fk.seq += 2;
-	fk_alloc(1, 20);
-	pump();
-	usm_file_stats(pd.ctx, pd_file_find(&pd, 1, 1)->f, &st);
-	assert_int_equal(st.resident + st.swapped, 5);
-	usm_pool_stats(pd.ctx, &ps);
-	assert_int_equal(ps.used, fk_used());
-	assert_int_equal(pd.seq_gaps, 1);
-	assert_int_equal(pd.rejected, 0);
-	server_stop();
-}
-
 /* Garbage on the channel: rejected with a log line, never a crash. */
 static void test_garbage(void **state)
 {
@@ -1788,8 +1697,6 @@ int main(void)
 		cmocka_unit_test_teardown(test_swapin_after_truncate, test_teardown),
 		cmocka_unit_test_teardown(test_truncate_and_remove, test_teardown),
 		cmocka_unit_test_teardown(test_overflow, test_teardown),
-		cmocka_unit_test_teardown(test_overflow_moved, test_teardown),
-		cmocka_unit_test_teardown(test_seq_gap, test_teardown),
 		cmocka_unit_test_teardown(test_garbage, test_teardown),
 		cmocka_unit_test_teardown(test_swapin_unknown, test_teardown),
 		cmocka_unit_test_teardown(test_grant, test_teardown),
