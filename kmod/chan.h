@@ -72,12 +72,17 @@ struct usmfs_swapin {
  * @lock:	protects @server, @hello_done and the attach/detach sequence
  * @server:	the open file of the server, or NULL
  * @attached:	a server said HELLO: hooks queue events
- * @qlock:	protects the queue, @seq, @last_alloc
+ * @qlock:	protects the queue, @seq, @last_alloc, @list_seq
  * @ring:	USMFS_QUEUE_EVENTS events; the last free slot is kept for an
  *		OVERFLOW event
  * @last_alloc:	the slot of the newest PAGES_ALLOCATED event, while it is
  *		the newest event (runs are merged into it), else -1
  * @overflow:	the slot of the OVERFLOW event at the tail, else -1
+ * @qgen:	@generation when @seq was last reset (the attach that numbers
+ *		the events now queued)
+ * @list_seq:	@seq when the last LIST_PAGES began: no allocation is
+ *		merged into an event at or before it (LIST_PAGES told the
+ *		server that such events are reflected in its records)
  * @stores:	names given with SET_STORE, kept across servers
  * @recovery:	the last server asked for USMFS_F_RECOVERY: while none is
  *		attached, swap-ins wait for the next one (bounded)
@@ -104,6 +109,8 @@ struct usmfs_chan {
 	u64 seq;
 	int last_alloc;
 	int overflow;
+	u64 list_seq;
+	u64 qgen;
 	wait_queue_head_t wait;
 
 	struct mutex stores_lock;
@@ -139,6 +146,8 @@ static inline bool usmfs_zero(const void *p, size_t len)
 /* events.c */
 void usmfs_queue_reset(void);
 bool usmfs_queue(struct usmfs_event *ev);
+bool usmfs_queue_gen(struct usmfs_event *ev, u64 *gen);
+u64 usmfs_queue_stamp(void);
 bool usmfs_dequeue(struct usmfs_event *ev);
 bool usmfs_queue_empty(void);
 void usmfs_event_init(struct usmfs_event *ev, u16 type, struct inode *inode);

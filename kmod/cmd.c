@@ -114,7 +114,8 @@ static void usmfs_cmd_put(struct inode *inode, struct usmfs_sb_info *sbi)
 /* EVICT and CANCEL name pages [index, +nr) in frames [frame, +nr). */
 static int usmfs_range_check(const struct usmfs_cmd *c)
 {
-	if (!usmfs_zero(c->u.range.reserved, sizeof(c->u.range.reserved)))
+	if (c->u.range.reserved ||
+	    (c->op != USMFS_CMD_EVICT && c->u.range.seq))
 		return -EINVAL;
 	if (!c->u.range.nr || c->u.range.nr > USMFS_RANGE_MAX ||
 	    c->u.range.index > ULONG_MAX - USMFS_RANGE_MAX)
@@ -165,6 +166,18 @@ static int usmfs_cmd_evict(struct usmfs_cmd *c, struct inode *inode)
 	nr = c->u.range.nr;
 
 	xa_lock(&info->frames);
+	/*
+	 * A truncation the server has not handled yet: the frame it names
+	 * may hold the same index again, faulted anew, whose data the
+	 * server would then evict into a slot that its TRUNCATED frees.
+	 */
+	if (c->u.range.seq &&
+	    READ_ONCE(info->trunc_gen) == READ_ONCE(chan.generation) &&
+	    READ_ONCE(info->trunc_seq) > c->u.range.seq) {
+		xa_unlock(&info->frames);
+		atomic64_inc(&USMFS_SB(inode->i_sb)->evict_stale);
+		return -ESTALE;
+	}
 	for (i = 0; i < nr; i++) {
 		void *e = xa_load(&info->frames, index + i);
 

@@ -25,40 +25,59 @@ void usmfs_queue_reset(void)
 	chan.seq = 0;
 	chan.last_alloc = -1;
 	chan.overflow = -1;
+	chan.list_seq = 0;
+	chan.qgen = chan.generation;
 	spin_unlock(&chan.qlock);
 }
 
+/* LIST_PAGES begins: the seq of the newest event queued so far. */
+u64 usmfs_queue_stamp(void)
+{
+	u64 seq;
+
+	spin_lock(&chan.qlock);
+	seq = chan.seq;
+	chan.list_seq = seq;
+	spin_unlock(&chan.qlock);
+	return seq;
+}
+
 /*
- * Queue @ev (its seq is set here); merge a run of PAGES_ALLOCATED.
+ * Queue @ev (its seq is set here, also when it is lost to a full queue; it
+ * stays 0 without a server, and is the run's when merged into a run of
+ * PAGES_ALLOCATED); @gen gets the generation that numbers it.
  * Return: whether it is in the queue (false: no server, or lost to a full
  * queue).
  */
-bool usmfs_queue(struct usmfs_event *ev)
+bool usmfs_queue_gen(struct usmfs_event *ev, u64 *gen)
 {
 	struct usmfs_event *slot;
 	unsigned int tail;
 	bool stored = false;
 
 	spin_lock(&chan.qlock);
+	*gen = chan.qgen;
 	if (!READ_ONCE(chan.attached))
 		goto out;
 	if (ev->type == USMFS_EV_PAGES_ALLOCATED && chan.last_alloc >= 0) {
 		struct usmfs_event *last = &chan.ring[chan.last_alloc];
 
-		if (last->dev == ev->dev && last->ino == ev->ino &&
+		if (last->seq > chan.list_seq &&
+		    last->dev == ev->dev && last->ino == ev->ino &&
 		    last->flags == ev->flags &&
 		    last->u.range.start + last->u.range.nr ==
 		    ev->u.range.start &&
 		    last->u.range.frame + last->u.range.nr ==
 		    ev->u.range.frame) {
 			last->u.range.nr += ev->u.range.nr;
+			ev->seq = last->seq;
 			stored = true;
 			goto out;
 		}
 	}
 	if (chan.count >= USMFS_QUEUE_EVENTS - 1) {
 		/* Full: count the loss in the OVERFLOW event at the tail. */
-		chan.seq++;
+		ev->seq = ++chan.seq;
 		if (chan.overflow >= 0) {
 			chan.ring[chan.overflow].u.overflow.lost++;
 			goto out;
@@ -94,6 +113,13 @@ wake:
 out:
 	spin_unlock(&chan.qlock);
 	return stored;
+}
+
+bool usmfs_queue(struct usmfs_event *ev)
+{
+	u64 gen;
+
+	return usmfs_queue_gen(ev, &gen);
 }
 
 /* Take the oldest event into @ev; false when the queue is empty. */
@@ -205,14 +231,22 @@ void usmfs_chan_file_removed(struct inode *inode)
 
 void usmfs_chan_truncated(struct inode *inode, pgoff_t start, u64 nr)
 {
+	struct usmfs_inode_info *info = USMFS_I(inode);
 	struct usmfs_event ev;
+	u64 gen;
 
 	if (!usmfs_chan_on() || !nr)
 		return;
+
 	usmfs_event_init(&ev, USMFS_EV_TRUNCATED, inode);
 	ev.u.range.start = start;
 	ev.u.range.nr = nr;
-	usmfs_queue(&ev);
+	usmfs_queue_gen(&ev, &gen);
+	/* Before any frame of the range is freed (and reused). */
+	if (ev.seq) {
+		WRITE_ONCE(info->trunc_gen, gen);
+		WRITE_ONCE(info->trunc_seq, ev.seq);
+	}
 }
 
 void usmfs_chan_xattr_changed(struct inode *inode, int id, const void *value,

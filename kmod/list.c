@@ -67,15 +67,29 @@ static int usmfs_list_file(struct usmfs_lister *l, struct inode *inode,
 	int err;
 
 	for (;;) {
-		rcu_read_lock();
+		unsigned long skip_to = 0;
+
+		xa_lock(&info->frames);
 		xas_set(&xas, index);
 		entry = xas_find(&xas, ULONG_MAX);
-		while (xas_retry(&xas, entry))
-			entry = xas_find(&xas, ULONG_MAX);
-		rcu_read_unlock();
+		/*
+		 * A truncation of this range is freeing it: its TRUNCATED is
+		 * queued already (at or before the seq this call returns, or
+		 * after it), so the server hears of it either way.  Listed,
+		 * a page that goes now would stay known there.
+		 */
+		if (entry && usmfs_truncating(info, xas.xa_index))
+			skip_to = info->trunc_last;
+		xa_unlock(&info->frames);
 		if (!entry)
 			return 0;
 		index = xas.xa_index;
+		if (skip_to) {
+			if (skip_to == ULONG_MAX)
+				return 0;
+			index = skip_to + 1;
+			continue;
+		}
 		if (l->done + l->nbuf == l->cap) {
 			l->full = true;
 			l->next_dev = dev;
@@ -180,8 +194,9 @@ int usmfs_cmd_list(struct usmfs_cmd *c)
 {
 	struct usmfs_lister *l;
 	int err = 0;
+	u64 seq;
 
-	if (c->flags || c->u.list.reserved0 || !c->u.list.nr ||
+	if (c->flags || c->u.list.seq || !c->u.list.nr ||
 	    c->u.list.nr > USMFS_LIST_MAX)
 		return -EINVAL;
 	if ((c->dev == 0) != (c->ino == 0))
@@ -196,12 +211,15 @@ int usmfs_cmd_list(struct usmfs_cmd *c)
 	l->out = u64_to_user_ptr(c->u.list.recs_ptr);
 	l->cap = c->u.list.nr;
 
+	/* Before any page is looked at: see usmfs_queue_stamp(). */
+	seq = usmfs_queue_stamp();
 	err = c->dev ? usmfs_list_one(l, c) : usmfs_list_all(l, c);
 	if (!err)
 		err = usmfs_list_flush(l);
 	if (err)
 		goto out;
 	c->u.list.nr = l->done;
+	c->u.list.seq = seq;
 	if (l->full) {
 		c->u.list.cursor_dev = c->dev ? 0 : l->next_dev;
 		c->u.list.cursor_ino = c->dev ? 0 : l->next_ino;

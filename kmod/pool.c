@@ -611,7 +611,7 @@ static int usmfs_pool_show(struct seq_file *m, void *v)
 		inodes = sbi->nr_inodes;
 		spin_unlock(&sbi->stat_lock);
 		seq_printf(m,
-			   "mount dev=%u:%u size_frames=%lu used_frames=%ld inodes=%lu max_inodes=%lu faults=%lld hits=%lld swapped=%ld evictions=%lld swapins=%lld window_maps=%lld overwrites=%lld swapins_ahead=%lld\n",
+			   "mount dev=%u:%u size_frames=%lu used_frames=%ld inodes=%lu max_inodes=%lu faults=%lld hits=%lld swapped=%ld evictions=%lld swapins=%lld window_maps=%lld overwrites=%lld swapins_ahead=%lld evict_stale=%lld\n",
 			   MAJOR(sbi->sb->s_dev), MINOR(sbi->sb->s_dev),
 			   sbi->max_frames,
 			   atomic_long_read(&sbi->used_frames), inodes,
@@ -622,7 +622,8 @@ static int usmfs_pool_show(struct seq_file *m, void *v)
 			   atomic64_read(&sbi->swapins),
 			   atomic64_read(&sbi->window_maps),
 			   atomic64_read(&sbi->overwrites),
-			   atomic64_read(&sbi->swapins_ahead));
+			   atomic64_read(&sbi->swapins_ahead),
+			   atomic64_read(&sbi->evict_stale));
 	}
 	mutex_unlock(&pool.mounts_lock);
 	return 0;

@@ -146,6 +146,7 @@ struct usmfs_sb_info {
 	atomic64_t evictions;	/* pages committed to a store */
 	atomic64_t swapins;	/* pages brought back */
 	atomic64_t overwrites;	/* swapped pages written whole, not read */
+	atomic64_t evict_stale;	/* EVICTs refused: a TRUNCATED not seen */
 	atomic64_t swapins_ahead; /* swap-ins asked ahead of a fault */
 	struct super_block *sb;
 	struct list_head pool_link;
@@ -221,6 +222,14 @@ struct usmfs_inode_info {
 	bool truncating;
 	pgoff_t trunc_first;
 	pgoff_t trunc_last;
+	/*
+	 * The seq of the newest TRUNCATED of this file and the channel
+	 * generation it was queued in (0: none): an EVICT from a server that
+	 * has not handled it yet is refused (its page may be another one
+	 * now, in the same frame).  READ_ONCE/WRITE_ONCE.
+	 */
+	u64 trunc_seq;
+	u64 trunc_gen;
 	struct timespec64 btime;	/* birth (statx STATX_BTIME) */
 	u32 fsflags;		/* FS_*_FL of chattr, under the inode lock */
 	struct inode vfs_inode;

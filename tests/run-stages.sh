@@ -12,13 +12,14 @@
 # TEST_DEADLINE (seconds since the epoch: .ci/run sets it from CI's 90
 # minutes) no stage runs past it: one that would is cut short, and one
 # that can no longer start is counted failed ("not run"), so the summary
-# is always printed.
+# is always printed, after the first failure lines of each failed stage.
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
 logdir=${TEST_LOGDIR:-$top/build/test-logs}
 mkdir -p "$logdir"
 total_p=0 total_f=0
 summary=""
+failed_stages=""
 for spec in "$@"; do
 	name=${spec%%:*}
 	cmd=${spec#*:}
@@ -57,7 +58,16 @@ for spec in "$@"; do
 		f=1
 	fi
 	total_p=$((total_p + p)) total_f=$((total_f + f))
+	[ "$f" -ne 0 ] && failed_stages+=" $name"
 	summary+=$(printf '%-10s %4d passed, %3d failed  (%ss, exit %d)' "$name" "$p" "$f" "$secs" "$rc")$'\n'
+done
+# What failed, near the end of the output where a truncated log still
+# shows it: each failed stage's first failure lines.
+for name in $failed_stages; do
+	echo
+	echo "=== why $name failed (first lines that say so; all in $logdir/$name.log)"
+	grep -E 'FAIL|ERROR|error:|LINE  |MISMATCH|Sanitizer|runtime error|timed out|stopped after' \
+		"$logdir/$name.log" | grep -vE '^ok |, 0 failed' | head -n 25
 done
 echo
 echo "=== summary"

@@ -254,6 +254,14 @@ static int t_events(const char *dir)
 	CHECK(ioctl(fd, USMFS_IOC_CMD, &b) == 0 && b.done == 1, "CMD: %s", strerror(errno));
 	CHECK(c.error == 0 && c.u.list.nr == 3 && (c.flags & USMFS_CMDF_LIST_END),
 	      "LIST_PAGES: error %u nr %u flags %u", c.error, c.u.list.nr, c.flags);
+	/* 1.3: the seq of the newest event queued (the write's are, unread) */
+	CHECK(c.u.list.seq > lastseq, "LIST_PAGES seq %llu, last read %llu",
+	      (unsigned long long)c.u.list.seq, (unsigned long long)lastseq);
+	c.u.list.nr = 8;
+	c.flags = 0;
+	CHECK(ioctl(fd, USMFS_IOC_CMD, &b) == 0 && c.error == EINVAL,
+	      "LIST_PAGES with seq set: %u", c.error);
+	c.u.list.seq = 0;
 	for (uint32_t i = 0; i < c.u.list.nr && i < 8 && pool != MAP_FAILED; i++) {
 		CHECK(recs[i].state == USMFS_PAGE_RESIDENT && recs[i].index == i &&
 		      recs[i].frame < h.pool_frames, "rec %u", i);
@@ -274,10 +282,12 @@ static int t_events(const char *dir)
 	/* The rest from the cursor: page 2 only, and the end. */
 	c.flags = 0;
 	c.u.list.nr = 8;
+	c.u.list.seq = 0;
 	CHECK(ioctl(fd, USMFS_IOC_CMD, &b) == 0 && c.error == 0 && c.u.list.nr == 1 &&
 	      (c.flags & USMFS_CMDF_LIST_END) && recs[0].index == 2, "LIST from cursor");
 	/* Bad ones: reserved bits, no such file, no such mount, bad buffer. */
 	c.u.list.cursor_index = 0;
+	c.u.list.seq = 0;
 	c.flags = 0;
 	c.reserved0 = 1;
 	CHECK(ioctl(fd, USMFS_IOC_CMD, &b) == 0 && c.error == EINVAL, "reserved0: %u", c.error);
@@ -530,6 +540,87 @@ static int t_grant(const char *dir)
 	CHECK(pool_stat("used") == used0, "used %ld, was %ld", pool_stat("used"), used0);
 	printf("grant: 4 pages placed in granted frames %llu..%llu\n", (unsigned long long)F,
 	       (unsigned long long)F + 3);
+	return failed;
+}
+
+/*
+ * EVICT after a truncation the server has not read (1.3): refused with
+ * ESTALE while its seq is older than the TRUNCATED, accepted once it is
+ * not.  Page 0 is evicted, page 1 truncated and written again meanwhile.
+ */
+static int t_stale(const char *dir)
+{
+	struct usmfs_hello h;
+	struct usmfs_event ev;
+	struct usmfs_cmd c;
+	struct stat st;
+	char path[512], buf[2 * 4096];
+	uint32_t dev = 0;
+	uint64_t ino, frame0 = ~0ULL, seen = 0, trunc_seq = 0;
+	int fd = xopen(), f;
+
+	CHECK(hello(fd, &h, USMFS_F_EVICT) == 0, "HELLO: %s", strerror(errno));
+	while (next_event(fd, &ev) && ev.type != USMFS_EV_REPLAY_DONE)
+		if (ev.type == USMFS_EV_MOUNT)
+			dev = ev.dev;
+	snprintf(path, sizeof(path), "%s/stalefile", dir);
+	f = open(path, O_CREAT | O_RDWR | O_TRUNC, 0644);
+	CHECK(f >= 0, "create");
+	fstat(f, &st);
+	ino = st.st_ino;
+	memset(buf, 0x5c, sizeof(buf));
+	CHECK(write(f, buf, sizeof(buf)) == sizeof(buf), "write");
+	while (frame0 == ~0ULL && next_event(fd, &ev)) {
+		seen = ev.seq;
+		if (ev.type == USMFS_EV_PAGES_ALLOCATED && ev.ino == ino &&
+		    ev.u.range.start == 0)
+			frame0 = ev.u.range.frame;
+	}
+	CHECK(frame0 != ~0ULL, "no PAGES_ALLOCATED for page 0");
+	/* unread by us: TRUNCATED of page 1, then page 1 again */
+	CHECK(ftruncate(f, 4096) == 0, "ftruncate");
+	CHECK(pwrite(f, buf, 4096, 4096) == 4096, "pwrite");
+
+	memset(&c, 0, sizeof(c));
+	c.op = USMFS_CMD_EVICT;
+	c.dev = dev;
+	c.ino = ino;
+	c.u.range.index = 0;
+	c.u.range.frame = frame0;
+	c.u.range.nr = 1;
+	c.u.range.seq = seen;
+	CHECK(cmd1(fd, &c) == ESTALE, "EVICT with seq %llu before the TRUNCATED: %u",
+	      (unsigned long long)seen, c.error);
+	c.u.range.reserved = 1;
+	CHECK(cmd1(fd, &c) == EINVAL, "EVICT reserved: %u", c.error);
+	c.u.range.reserved = 0;
+	while (next_event(fd, &ev)) {
+		seen = ev.seq;
+		if (ev.type == USMFS_EV_TRUNCATED && ev.ino == ino)
+			trunc_seq = ev.seq;
+		if (trunc_seq && ev.type == USMFS_EV_PAGES_ALLOCATED && ev.ino == ino)
+			break;
+	}
+	CHECK(trunc_seq, "no TRUNCATED read");
+	c.u.range.seq = trunc_seq;
+	CHECK(cmd1(fd, &c) == 0, "EVICT with seq %llu, the TRUNCATED's: %u",
+	      (unsigned long long)trunc_seq, c.error);
+	c.op = USMFS_CMD_CANCEL;
+	CHECK(cmd1(fd, &c) == EINVAL, "CANCEL with seq: %u", c.error);
+	c.u.range.seq = 0;
+	CHECK(cmd1(fd, &c) == 0, "CANCEL: %u", c.error);
+	/* unchecked without a seq (servers before 1.3) */
+	c.op = USMFS_CMD_EVICT;
+	CHECK(cmd1(fd, &c) == 0, "EVICT without seq: %u", c.error);
+	c.op = USMFS_CMD_CANCEL;
+	CHECK(cmd1(fd, &c) == 0, "CANCEL 2: %u", c.error);
+	CHECK(pread(f, buf, 4096, 0) == 4096 && buf[0] == 0x5c && buf[4095] == 0x5c,
+	      "page 0 after the cancelled evictions");
+	close(fd);
+	close(f);
+	unlink(path);
+	printf("stale: EVICT refused before the TRUNCATED (seq %llu), taken after\n",
+	       (unsigned long long)trunc_seq);
 	return failed;
 }
 
@@ -914,6 +1005,8 @@ int main(int argc, char **argv)
 		return t_events(argv[2]);
 	if (argc >= 3 && !strcmp(argv[1], "grant"))
 		return t_grant(argv[2]);
+	if (argc >= 3 && !strcmp(argv[1], "stale"))
+		return t_stale(argv[2]);
 	if (argc >= 4 && !strcmp(argv[1], "overflow"))
 		return t_overflow(argv[2], atoi(argv[3]));
 	if (argc >= 4 && !strcmp(argv[1], "mapcmp"))
@@ -927,6 +1020,6 @@ int main(int argc, char **argv)
 				  argc >= 6 ? argv[5] : "");
 	if (argc >= 4 && !strcmp(argv[1], "fuzz"))
 		return t_fuzz(atoi(argv[2]), atol(argv[3]), argc >= 5 ? argv[4] : NULL);
-	fprintf(stderr, "usage: chantest open|noroot|hello|events DIR|overflow DIR N|fuzz S MAX [SCRATCH]|swapin DIR|swaprace DIR N|mapcmp FILE REF|willneed FILE OFF LEN [madv|seq]|xattr PATH NAME [VALUE]\n");
+	fprintf(stderr, "usage: chantest open|noroot|hello|events DIR|grant DIR|stale DIR|overflow DIR N|fuzz S MAX [SCRATCH]|swapin DIR|swaprace DIR N|mapcmp FILE REF|willneed FILE OFF LEN [madv|seq]|xattr PATH NAME [VALUE]\n");
 	return 2;
 }

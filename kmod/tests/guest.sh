@@ -245,6 +245,7 @@ check chan-noroot-eperm /kt/chantest noroot
 checkv chan-hello /kt/chantest hello
 check chan-events /kt/chantest events /mnt/u
 checkv chan-grant /kt/chantest grant /mnt/u
+checkv chan-evict-stale /kt/chantest stale /mnt/u
 checkv chan-overflow /kt/chantest overflow /mnt/u 5000
 dd if=/dev/urandom of=/tmp/cf bs=64k count=8 2>/dev/null
 cp /tmp/cf /mnt/u/cf

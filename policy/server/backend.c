@@ -51,6 +51,9 @@ static int be_unmap(void *priv, struct usm_page_ref *refs, size_t n)
 		c[i].u.range.index = refs[i].index;
 		c[i].u.range.frame = refs[i].frame;
 		c[i].u.range.nr = 1;
+		/* Refused (ESTALE) when the file was truncated after what
+		 * we have handled: the page may be another one now. */
+		c[i].u.range.seq = pd->next_seq ? pd->next_seq - 1 : 0;
 	}
 	r = pd_chan_submit(pd->ch, c, n);
 	pd->evict_cmds += n;

@@ -15,7 +15,6 @@
 #include "policyd.h"
 
 #define PD_MAX_RUN	512u	/* longest page run in one event or command */
-#define PD_LIST_RECS	1024u	/* LIST_PAGES records per command */
 
 /* ------------------------------------------------------------ files */
 
@@ -90,12 +89,6 @@ static void file_drop(struct policyd *pd, struct pd_file *pf)
 	pd->nfiles--;
 	usm_file_release(pd->ctx, pf->f);
 	free(pf);
-}
-
-static bool file_id_valid(uint32_t dev, uint64_t ino)
-{
-	return dev != 0 && dev <= PD_DEV_MAX && ino != 0 &&
-	       ino < (1ull << PD_INO_BITS);
 }
 
 /* ----------------------------------------------------------- stores */
@@ -223,7 +216,7 @@ static int reject(struct policyd *pd, const struct usmfs_event *ev,
 static struct pd_file *event_file(struct policyd *pd,
 				  const struct usmfs_event *ev)
 {
-	if (!file_id_valid(ev->dev, ev->ino))
+	if (!pd_file_id_valid(ev->dev, ev->ino))
 		return NULL;
 	return pd_file_find(pd, ev->dev, ev->ino);
 }
@@ -348,7 +341,7 @@ static int ev_file_created(struct policyd *pd, const struct usmfs_event *ev)
 	char num[32];
 	const void *nul;
 
-	if (!file_id_valid(ev->dev, ev->ino))
+	if (!pd_file_id_valid(ev->dev, ev->ino))
 		return reject(pd, ev, "bad dev or inode number");
 	if (get_name(ev->u.created.alloc, USMFS_NAME_LEN, alloc, sizeof(alloc)) ||
 	    get_name(ev->u.created.evict, USMFS_NAME_LEN, evict, sizeof(evict)) ||
@@ -464,6 +457,7 @@ static int ev_file_created(struct policyd *pd, const struct usmfs_event *ev)
 	       ev->dev, (unsigned long long)ev->ino, pathp ? " " : "",
 	       pathp ? pathp : "", commp ? commp : "?", out.alloc, out.evict,
 	       out.swap[0] ? out.swap : "(default)");
+	pd_pending_learn(pd, pf);
 	grant(pd, pf, 0);
 	return 0;
 }
@@ -488,10 +482,15 @@ static int ev_truncated(struct policyd *pd, const struct usmfs_event *ev)
 		return reject(pd, ev, "no such file");
 	if (nr == 0 || (nr != UINT64_MAX && start + nr < start))
 		return reject(pd, ev, "bad range");
-	if (nr == UINT64_MAX)
+	if (pd->catchup_seq) {
+		pd_truncate_unlisted(pd, ev, pf->f, start,
+				     nr == UINT64_MAX ? UINT64_MAX : start + nr);
+		r = 0;
+	} else if (nr == UINT64_MAX) {
 		r = usm_truncate(pd->ctx, pf->f, start);
-	else
+	} else {
 		r = usm_punch(pd->ctx, pf->f, start, nr);
+	}
 	/* The module dropped its grants in the range too. */
 	pf->resv_left = 0;
 	if (r)
@@ -548,8 +547,13 @@ static int ev_pages_allocated(struct policyd *pd, const struct usmfs_event *ev)
 	    frame >= frames || nr > frames - frame)
 		return reject(pd, ev, "bad page or frame range");
 	for (uint64_t i = 0; i < nr; i++) {
-		int r = usm_page_added(pd->ctx, pf->f, index + i, frame + i);
+		int r;
 
+		if (pd_listed(pd, ev, index + i)) {
+			pd->events_skipped++;
+			continue;
+		}
+		r = usm_page_added(pd->ctx, pf->f, index + i, frame + i);
 		if (r)
 			pd_log(PD_WARN, "page %llu of %u:%llu in frame %llu: %s",
 			       (unsigned long long)(index + i), ev->dev,
@@ -626,7 +630,7 @@ static int ev_swapin(struct policyd *pd, const struct usmfs_event *ev)
 	enum usm_page_state st;
 	int r;
 
-	if (!file_id_valid(ev->dev, ev->ino) ||
+	if (!pd_file_id_valid(ev->dev, ev->ino) ||
 	    fr >= pd->ch->hello.pool_frames)
 		return reject(pd, ev, "bad file or frame");
 	if (cancelled_later(pd, ev->u.swapin.token)) {
@@ -773,12 +777,26 @@ static int ev_umount(struct policyd *pd, const struct usmfs_event *ev)
 int pd_handle_event(struct policyd *pd, const struct usmfs_event *ev)
 {
 	pd->events++;
-	if (pd->last_seq && ev->seq != pd->last_seq + 1 &&
-	    ev->type != USMFS_EV_OVERFLOW)
-		pd_log(PD_WARN, "event seq %llu after %llu: events lost",
+	if (pd->catchup_seq && ev->seq > pd->catchup_seq)
+		pd_catchup_end(pd);
+	/*
+	 * The module numbers what it queues and what it loses (an OVERFLOW
+	 * counts the losses after it: the next event is seq + lost).  A gap
+	 * anywhere else is a loss nobody told us of: what we know may be
+	 * stale, so list everything again, as for an OVERFLOW, before this
+	 * event.
+	 */
+	if (pd->next_seq && ev->seq != pd->next_seq &&
+	    ev->type != USMFS_EV_OVERFLOW) {
+		pd_log(PD_WARN, "event seq %llu where %llu was next: events lost, resynchronising",
 		       (unsigned long long)ev->seq,
-		       (unsigned long long)pd->last_seq);
+		       (unsigned long long)pd->next_seq);
+		pd->seq_gaps++;
+		pd_resync(pd, true);
+	}
 	pd->last_seq = ev->seq;
+	pd->next_seq = ev->seq + (ev->type == USMFS_EV_OVERFLOW ?
+				  ev->u.overflow.lost : 1);
 
 	switch (ev->type) {
 	case USMFS_EV_FILE_CREATED:
@@ -850,195 +868,6 @@ void pd_handle_events(struct policyd *pd, const struct usmfs_event *evs,
 	pd->batch_n = pd->batch_i = 0;
 	pd_chan_flush(pd->ch);
 	pd_balance(pd, false);
-}
-
-/* ----------------------------------------------------------- resync */
-
-static void resync_rec(struct policyd *pd, const struct usmfs_page_rec *rec,
-		       unsigned long *added, unsigned long *bad)
-{
-	struct pd_file *pf;
-	usm_frame_t cur;
-	const char *store;
-	int r;
-
-	if (!file_id_valid(rec->dev, rec->ino)) {
-		(*bad)++;
-		return;
-	}
-	pf = pd_file_find(pd, rec->dev, rec->ino);
-	if (!pf) {
-		(*bad)++;
-		pd_log(PD_WARN, "LIST_PAGES: page %llu of unknown file %u:%llu",
-		       (unsigned long long)rec->index, rec->dev,
-		       (unsigned long long)rec->ino);
-		return;
-	}
-	if (usm_page_state(pd->ctx, pf->f, rec->index, &cur) != USM_PAGE_HOLE)
-		return;		/* known */
-	switch (rec->state) {
-	case USMFS_PAGE_RESIDENT:
-		if (rec->frame >= pd->ch->hello.pool_frames) {
-			(*bad)++;
-			return;
-		}
-		r = usm_page_added(pd->ctx, pf->f, rec->index, rec->frame);
-		break;
-	case USMFS_PAGE_SWAPPED:
-	case USMFS_PAGE_WAITING:
-		store = pd_store_name(pd, rec->store_id);
-		r = store ? usm_page_swapped(pd->ctx, pf->f, rec->index, store,
-					     rec->slot) : -ENOENT;
-		break;
-	default:
-		(*bad)++;
-		return;
-	}
-	if (r) {
-		(*bad)++;
-		pd_log(PD_ERR, "LIST_PAGES: %u:%llu page %llu (state %u, frame %lld, store %u slot %lld): %s",
-		       rec->dev, (unsigned long long)rec->ino,
-		       (unsigned long long)rec->index, rec->state,
-		       (long long)rec->frame, rec->store_id,
-		       (long long)rec->slot, strerror(-r));
-		return;
-	}
-	(*added)++;
-}
-
-/* The pages the module listed, kept when pruning. */
-struct pd_recs {
-	struct usmfs_page_rec *r;
-	size_t n, cap;
-};
-
-static int recs_add(struct pd_recs *rs, const struct usmfs_page_rec *rec)
-{
-	if (rs->n == rs->cap) {
-		size_t cap = rs->cap ? rs->cap * 2 : 1024;
-		struct usmfs_page_rec *r = realloc(rs->r, cap * sizeof(*r));
-
-		if (!r)
-			return -ENOMEM;
-		rs->r = r;
-		rs->cap = cap;
-	}
-	rs->r[rs->n++] = *rec;
-	return 0;
-}
-
-static int rec_cmp(const void *a, const void *b)
-{
-	const struct usmfs_page_rec *x = a, *y = b;
-
-	if (x->dev != y->dev)
-		return x->dev < y->dev ? -1 : 1;
-	if (x->ino != y->ino)
-		return x->ino < y->ino ? -1 : 1;
-	return x->index < y->index ? -1 : x->index > y->index;
-}
-
-/* Drop from the library every page the module did not list (what lost
- * TRUNCATED events would have said), so that the frames they held are
- * free again before the listed pages are added. */
-static unsigned long prune(struct policyd *pd, struct pd_recs *rs)
-{
-	unsigned long n = 0;
-
-	qsort(rs->r, rs->n, sizeof(*rs->r), rec_cmp);
-	for (size_t b = 0; b < pd->nbuckets; b++) {
-		for (struct pd_file *pf = pd->buckets[b]; pf; pf = pf->next) {
-			struct usmfs_page_rec key;
-			uint64_t i = 0;
-
-			memset(&key, 0, sizeof(key));
-			key.dev = pf->dev;
-			key.ino = pf->ino;
-			while ((i = usm_next_data(pd->ctx, pf->f, i)) != UINT64_MAX) {
-				key.index = i;
-				if (!bsearch(&key, rs->r, rs->n, sizeof(*rs->r),
-					     rec_cmp)) {
-					usm_punch(pd->ctx, pf->f, i, 1);
-					n++;
-				}
-				if (i == UINT64_MAX - 1)
-					break;
-				i++;
-			}
-		}
-	}
-	return n;
-}
-
-int pd_resync(struct policyd *pd, bool prune_missing)
-{
-	struct usmfs_page_rec *recs = calloc(PD_LIST_RECS, sizeof(*recs));
-	struct pd_recs all = { NULL, 0, 0 };
-	struct usmfs_cmd c;
-	uint32_t cdev = 0;
-	uint64_t cino = 0, cidx = 0;
-	unsigned long added = 0, bad = 0, rounds = 0, dropped = 0;
-	int r = 0;
-
-	if (!recs)
-		return -ENOMEM;
-	for (;;) {
-		memset(&c, 0, sizeof(c));
-		c.op = USMFS_CMD_LIST_PAGES;
-		c.u.list.recs_ptr = (uintptr_t)recs;
-		c.u.list.nr = PD_LIST_RECS;
-		c.u.list.cursor_dev = cdev;
-		c.u.list.cursor_ino = cino;
-		c.u.list.cursor_index = cidx;
-		r = pd_chan_submit(pd->ch, &c, 1);
-		if (r == 0 && c.error)
-			r = -(int)c.error;
-		if (r) {
-			pd_log(PD_ERR, "LIST_PAGES: %s", strerror(-r));
-			break;
-		}
-		if (c.u.list.nr > PD_LIST_RECS) {
-			pd_log(PD_ERR, "LIST_PAGES: %u records for %u", c.u.list.nr,
-			       PD_LIST_RECS);
-			r = -EPROTO;
-			break;
-		}
-		/* Pruning needs the whole list first; otherwise apply as
-		 * the records come. */
-		for (uint32_t i = 0; i < c.u.list.nr && !r; i++) {
-			if (prune_missing)
-				r = recs_add(&all, &recs[i]);
-			else
-				resync_rec(pd, &recs[i], &added, &bad);
-		}
-		if (r)
-			break;
-		rounds++;
-		if (c.flags & USMFS_CMDF_LIST_END)
-			break;
-		/* The cursor must move on, or we would ask forever. */
-		if (c.u.list.nr == 0 ||
-		    (c.u.list.cursor_dev == cdev && c.u.list.cursor_ino == cino &&
-		     c.u.list.cursor_index == cidx)) {
-			pd_log(PD_ERR, "LIST_PAGES: the cursor does not advance");
-			r = -EPROTO;
-			break;
-		}
-		cdev = c.u.list.cursor_dev;
-		cino = c.u.list.cursor_ino;
-		cidx = c.u.list.cursor_index;
-	}
-	/* Prune only after a complete listing. */
-	if (prune_missing && !r) {
-		dropped = prune(pd, &all);
-		for (size_t i = 0; i < all.n; i++)
-			resync_rec(pd, &all.r[i], &added, &bad);
-	}
-	free(all.r);
-	free(recs);
-	pd_log(PD_INFO, "resynchronised: %lu pages learnt, %lu dropped, %lu refused, %lu LIST_PAGES",
-	       added, dropped, bad, rounds);
-	return r;
 }
 
 /* ---------------------------------------------------- mount shares */
@@ -1323,6 +1152,7 @@ void pd_fini(struct policyd *pd)
 	free(pd->buckets);
 	pd->buckets = NULL;
 	pd->nbuckets = pd->nfiles = 0;
+	pd_catchup_end(pd);
 	while (pd->mounts)
 		mount_forget(pd, pd->mounts->dev);
 	/* The module keeps every swapped page's (store_id, slot) for the

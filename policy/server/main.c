@@ -289,11 +289,12 @@ int pd_main(int argc, char **argv)
 		pd.config_path = config;
 		r = pd_run(&pd);
 		pd_log(r ? PD_ERR : PD_INFO,
-		       "%s: %lu events (%lu rejected, %lu accesses), %lu swap-ins (%lu failed, %lu cancelled), %lu evictions asked, %lu commits; round trips: %lu reads, %lu ioctls",
+		       "%s: %lu events (%lu rejected, %lu accesses, %lu skipped as listed), %lu swap-ins (%lu failed, %lu cancelled), %lu evictions asked, %lu commits; %lu resyncs (%lu pages moved, %lu seq gaps); round trips: %lu reads, %lu ioctls",
 		       r ? "stopped" : "detached", pd.events, pd.rejected,
-		       pd.accesses, pd.swapins, pd.swapin_errors,
-		       pd.swapins_cancelled,
-		       pd.evict_cmds, pd.commit_cmds, ch.reads, ch.ioctls);
+		       pd.accesses, pd.events_skipped, pd.swapins,
+		       pd.swapin_errors, pd.swapins_cancelled,
+		       pd.evict_cmds, pd.commit_cmds, pd.resyncs,
+		       pd.resync_moved, pd.seq_gaps, ch.reads, ch.ioctls);
 		pd_fini(&pd);
 	}
 	pd_chan_close(&ch);

@@ -109,6 +109,12 @@ void *pd_frame_addr(struct pd_chan *ch, usm_frame_t f);
 #define PD_INO_BITS	40
 #define PD_DEV_MAX	((1u << (64 - PD_INO_BITS)) - 1)
 
+static inline bool pd_file_id_valid(uint32_t dev, uint64_t ino)
+{
+	return dev != 0 && dev <= PD_DEV_MAX && ino != 0 &&
+	       ino < (1ull << PD_INO_BITS);
+}
+
 struct pd_file {
 	uint32_t dev;
 	uint64_t ino;
@@ -128,6 +134,20 @@ struct pd_opts {
 	const char *device;		/* default /dev/usmfs */
 	const char *config;		/* NULL: none */
 	uint64_t features;		/* to request; default USMFS_F_ALL */
+};
+
+/* One LIST_PAGES round of a resynchronisation: where it started, and the
+ * seq of the newest event its records reflect. */
+struct pd_round {
+	uint32_t dev;
+	uint64_t ino, index;
+	uint64_t seq;
+};
+
+/* Page records of LIST_PAGES, kept (a growing array). */
+struct pd_recs {
+	struct usmfs_page_rec *r;
+	size_t n, cap;
 };
 
 struct policyd {
@@ -155,7 +175,16 @@ struct policyd {
 	unsigned long events, rejected, unknown, swapins, swapin_errors;
 	unsigned long swapins_cancelled;
 	unsigned long evict_cmds, commit_cmds, grants, accesses;
+	unsigned long resyncs, resync_moved, events_skipped, seq_gaps;
 	uint64_t last_seq;
+	uint64_t next_seq;		/* the seq the next event must have */
+	/* resync.c: the last listing's rounds while its catch-up lasts
+	 * (until an event after @catchup_seq; 0: none), and records of
+	 * files not announced yet. */
+	struct pd_round *rounds;
+	size_t nrounds, crounds;
+	uint64_t catchup_seq;
+	struct pd_recs pending;
 };
 
 /* Build the server on an attached channel: context, watermarks, stores.
@@ -176,6 +205,18 @@ int pd_handle_event(struct policyd *pd, const struct usmfs_event *ev);
  * (after lost events), also drop the pages the module no longer has.
  * 0 or -errno. */
 int pd_resync(struct policyd *pd, bool prune_missing);
+/* Whether the last listing reflected event @ev for page @index (the event
+ * is to be skipped for that page). */
+bool pd_listed(const struct policyd *pd, const struct usmfs_event *ev,
+	       uint64_t index);
+/* TRUNCATED @ev: drop pages [@start, @end) of @f but those the listing
+ * showed after it. */
+void pd_truncate_unlisted(struct policyd *pd, const struct usmfs_event *ev,
+			  struct usm_file *f, uint64_t start, uint64_t end);
+/* The catch-up is over: forget the rounds and pending records. */
+void pd_catchup_end(struct policyd *pd);
+/* @pf was just announced: learn its listed pages kept pending. */
+void pd_pending_learn(struct policyd *pd, struct pd_file *pf);
 
 /* Keep free frames between the watermarks.  Pages evicted or -errno. */
 long pd_balance(struct policyd *pd, bool force);

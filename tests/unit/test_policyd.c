@@ -30,6 +30,7 @@
 #include "../../policy/server/chan.c"
 #include "../../policy/server/backend.c"
 #include "../../policy/server/handlers.c"
+#include "../../policy/server/resync.c"
 #include "../../policy/server/main.c"
 
 /* ---------------------------------------------------------- the fake */
@@ -77,6 +78,8 @@ struct fk {
 	uint32_t nr_chunks;
 	uint64_t features;		/* granted at HELLO */
 	bool lose_done;			/* a batch with SWAPIN_DONE fails whole */
+	uint64_t trunc_seq[FK_FILES];	/* seq of each file's last TRUNCATED */
+	unsigned long n_stale;		/* EVICTs refused: TRUNCATED unseen */
 };
 
 static struct fk fk;
@@ -177,6 +180,40 @@ static void fk_alloc(uint64_t ino, uint64_t index)
 	fill_pattern(fk.mem + f * 4096, ino, index);
 	ev.flags = r ? USMFS_EVF_RESERVED : 0;
 	fk.n_from_resv += r;
+	ev.u.range.start = index;
+	ev.u.range.frame = f;
+	ev.u.range.nr = 1;
+	fk_push(&ev);
+}
+
+/* Truncate page @index of file @ino, as the module: TRUNCATED first,
+ * then the frame goes back to the pool. */
+static void fk_punch(uint64_t ino, uint64_t index)
+{
+	struct usmfs_event ev = fk_ev(USMFS_EV_TRUNCATED, ino);
+	struct fk_page *pg = &fk.pages[ino][index];
+
+	ev.u.range.start = index;
+	ev.u.range.nr = 1;
+	fk_push(&ev);
+	fk.trunc_seq[ino] = fk.seq;
+	if (pg->st == FK_RES)
+		fk.owner[pg->frame] = 0;
+	pg->st = FK_HOLE;
+}
+
+/* A write fault on a hole, served from frame @f. */
+static void fk_alloc_at(uint64_t ino, uint64_t index, uint64_t f)
+{
+	struct usmfs_event ev = fk_ev(USMFS_EV_PAGES_ALLOCATED, ino);
+	struct fk_page *pg = &fk.pages[ino][index];
+
+	assert_int_equal(pg->st, FK_HOLE);
+	assert_int_equal(fk.owner[f], 0);
+	fk.owner[f] = owner_id(ino, index);
+	pg->st = FK_RES;
+	pg->frame = f;
+	fill_pattern(fk.mem + f * 4096, ino, index);
 	ev.u.range.start = index;
 	ev.u.range.frame = f;
 	ev.u.range.nr = 1;
@@ -293,11 +330,17 @@ static uint32_t fk_cmd(struct usmfs_cmd *c)
 		return 0;
 	case USMFS_CMD_EVICT:
 		fk.n_evict++;
-		if (c->u.range.nr != 1)
+		if (c->u.range.nr != 1 || c->u.range.reserved)
 			return EINVAL;
 		pg = cmd_page(c, c->u.range.index);
 		if (!pg)
 			return EINVAL;
+		/* As the module (1.3): a truncation the server has not
+		 * handled yet. */
+		if (c->u.range.seq && fk.trunc_seq[c->ino] > c->u.range.seq) {
+			fk.n_stale++;
+			return ESTALE;
+		}
 		if (pg->st != FK_RES)
 			return ENOENT;
 		if (pg->frame != c->u.range.frame)
@@ -325,6 +368,8 @@ static uint32_t fk_cmd(struct usmfs_cmd *c)
 		return 0;
 	case USMFS_CMD_CANCEL:
 		fk.n_cancel++;
+		if (c->u.range.seq || c->u.range.reserved)
+			return EINVAL;
 		pg = cmd_page(c, c->u.range.index);
 		if (!pg)
 			return EINVAL;
@@ -381,8 +426,9 @@ static uint32_t fk_cmd(struct usmfs_cmd *c)
 		uint32_t n = 0, cap = c->u.list.nr;
 
 		fk.n_list++;
-		if (c->dev || c->ino || cap == 0)
+		if (c->dev || c->ino || cap == 0 || c->u.list.seq)
 			return EINVAL;
+		c->u.list.seq = fk.seq;
 		/* Two records per call at most: exercise the cursor. */
 		if (cap > 2)
 			cap = 2;
@@ -1222,6 +1268,135 @@ static void test_overflow(void **state)
 	server_stop();
 }
 
+/* The library agrees with the fake module, page by page. */
+static void assert_views_agree(void)
+{
+	struct usm_pool_stats ps;
+
+	for (uint64_t ino = 1; ino < FK_FILES; ino++) {
+		struct pd_file *pf = pd_file_find(&pd, FK_DEV, ino);
+
+		for (uint64_t i = 0; i < FK_PAGES; i++) {
+			struct fk_page *pg = &fk.pages[ino][i];
+			enum usm_page_state st = USM_PAGE_HOLE;
+			usm_frame_t fr = USM_FRAME_NONE;
+
+			if (pf)
+				st = usm_page_state(pd.ctx, pf->f, i, &fr);
+			if (pg->st == FK_RES) {
+				if (st != USM_PAGE_RESIDENT || fr != pg->frame)
+					fail_msg("%llu:%llu: module frame %llu, here state %d frame %lld",
+						 (unsigned long long)ino,
+						 (unsigned long long)i,
+						 (unsigned long long)pg->frame, st,
+						 (long long)fr);
+			} else if (pg->st == FK_SWAPPED) {
+				if (st != USM_PAGE_SWAPPED ||
+				    !usm_page_in_slot(pd.ctx, pf->f, i,
+						      pd_store_name(&pd, pg->store_id),
+						      pg->slot))
+					fail_msg("%llu:%llu: module slot %llu, here state %d",
+						 (unsigned long long)ino,
+						 (unsigned long long)i,
+						 (unsigned long long)pg->slot, st);
+			} else if (pg->st == FK_HOLE && st != USM_PAGE_HOLE) {
+				fail_msg("%llu:%llu: a hole, here state %d",
+					 (unsigned long long)ino,
+					 (unsigned long long)i, st);
+			}
+		}
+	}
+	usm_pool_stats(pd.ctx, &ps);
+	assert_int_equal(ps.used, fk_used());
+}
+
+/*
+ * A page truncated and faulted again into the same frame while the
+ * server, not having read those events yet, evicts it: the module refuses
+ * the EVICT (ESTALE), or the server would put the page in a slot that the
+ * TRUNCATED then frees here, and know it as resident in that frame (its
+ * swap-in answered EIO, its slot given to another page).
+ */
+static void test_evict_truncated_unseen(void **state)
+{
+	struct pd_file *pf;
+	uint64_t idx = UINT64_MAX, f;
+
+	(void)state;
+	fk_reset(1);
+	server_start();
+	fk_create(1, "/aba", 0);
+	for (uint64_t i = 0; i < 20; i++)
+		fk_alloc(1, i);
+	pump();
+	pf = pd_file_find(&pd, FK_DEV, 1);
+	for (uint64_t i = 0; i < 20 && idx == UINT64_MAX; i++)
+		if (fk.pages[1][i].st == FK_RES)
+			idx = i;
+	assert_true(idx != UINT64_MAX);
+	f = fk.pages[1][idx].frame;
+	fk_punch(1, idx);
+	fk_alloc_at(1, idx, f);
+	/* evict it all before reading the two events */
+	assert_true(usm_evict_file(pd.ctx, pf->f, UINT64_MAX) >= 0);
+	pump();
+	assert_views_agree();
+	assert_true(fk.n_stale >= 1);
+	assert_int_equal(fk.pages[1][idx].st, FK_RES);
+	assert_true(check_pattern(fk.mem + fk.pages[1][idx].frame * 4096, 1,
+				  idx));
+	assert_int_equal(fk.n_bad, 0);
+	server_stop();
+}
+
+/*
+ * After an OVERFLOW, events older than the listing are skipped for the
+ * pages it covered (replayed, an old PAGES_ALLOCATED takes a frame the
+ * module gave to another page since); a file announced after the listing
+ * learns its listed pages then.
+ */
+static void test_overflow_catchup(void **state)
+{
+	struct usmfs_event ev;
+	uint64_t f;
+
+	(void)state;
+	fk_reset(1);
+	server_start();
+	fk_create(1, "/a", 0);
+	for (uint64_t i = 0; i < 8; i++)
+		fk_alloc(1, i);
+	pump();
+	/* lost: page 3 truncated */
+	fk_punch(1, 3);
+	fk.qt--;
+	ev = fk_ev(USMFS_EV_OVERFLOW, 0);
+	ev.dev = 0;
+	ev.u.overflow.lost = 1;
+	fk_push(&ev);
+	/* queued after the OVERFLOW, before the server lists: page 20
+	 * faulted and truncated, its frame reused by file 2 */
+	f = fk_take(1, 20, &(bool){ false });
+	fk_alloc_at(1, 20, f);
+	fk_punch(1, 20);
+	fk_create(2, "/b", 0);
+	fk_alloc_at(2, 0, f);
+	fk_alloc(2, 1);
+	pump();
+	assert_views_agree();
+	assert_true(pd.events_skipped >= 2);
+	assert_int_equal(pd.pending.n, 0);
+	/* and on: new events apply */
+	fk_punch(2, 0);
+	fk_alloc(1, 30);
+	pump();
+	assert_views_agree();
+	assert_int_equal(pd.catchup_seq, 0);
+	assert_int_equal(pd.rejected, 0);
+	assert_int_equal(fk.n_bad, 0);
+	server_stop();
+}
+
 /* Garbage on the channel: rejected with a log line, never a crash. */
 static void test_garbage(void **state)
 {
@@ -1693,6 +1868,9 @@ int main(void)
 		cmocka_unit_test_teardown(test_mount_pressure_prio, test_teardown),
 		cmocka_unit_test_teardown(test_mount_pressure_batch, test_teardown),
 		cmocka_unit_test_teardown(test_restart, test_teardown),
+		cmocka_unit_test_teardown(test_evict_truncated_unseen,
+					  test_teardown),
+		cmocka_unit_test_teardown(test_overflow_catchup, test_teardown),
 		cmocka_unit_test_teardown(test_swapin_done_lost, test_teardown),
 		cmocka_unit_test_teardown(test_swapin_after_truncate, test_teardown),
 		cmocka_unit_test_teardown(test_truncate_and_remove, test_teardown),

@@ -79,6 +79,13 @@
  *        server answers ECANCELED if it has not started), a late
  *        SWAPIN_DONE 0 installs the page (or frees the frame when the page
  *        went) and gets 0 instead of ENOENT.
+ *   1.3  LIST_PAGES returns @list.seq, the seq of the newest event queued
+ *        when the call began: events up to it are reflected in the records
+ *        of that call (a server skips them for the pages the call covers);
+ *        pages a truncation is freeing are not listed (its TRUNCATED is
+ *        queued already).  Older modules leave @list.seq 0.  EVICT takes
+ *        @range.seq, the newest event the server has handled, and fails
+ *        with ESTALE on a file truncated after it.
  * A server must use the same major; a module accepts any minor (a newer
  * minor only adds features, commands and event types, announced by
  * feature bits; a server ignores event types it does not know).
@@ -90,7 +97,7 @@
 #include <linux/ioctl.h>
 
 #define USMFS_VERSION_MAJOR	1
-#define USMFS_VERSION_MINOR	2
+#define USMFS_VERSION_MINOR	3
 
 #define USMFS_DEVICE_NAME	"usmfs"		/* /dev/usmfs */
 #define USMFS_PAGE_SHIFT	12		/* frames, pages, slots: 4 KiB */
@@ -345,15 +352,22 @@ struct usmfs_page_rec {
  * Payloads, by op (unused bytes are reserved):
  * @grant:	GRANT, REVOKE (REVOKE ignores @first_frame)
  * @range:	EVICT, CANCEL: pages [index, +nr) in frames [frame, +nr);
- *		nr is 1..512
+ *		nr is 1..512.  EVICT's @seq (1.3): the seq of the newest event
+ *		the server has handled (or learnt of by an OVERFLOW): when the
+ *		file had a TRUNCATED after it, the pages may be others now in
+ *		the same frames, and EVICT fails with ESTALE.  0: not checked
+ *		(CANCEL: must be 0)
  * @commit:	COMMIT
  * @swapin:	SWAPIN_DONE
  * @wm:		SET_WATERMARKS
  * @list:	LIST_PAGES.  in: @recs_ptr, @nr capacity (1..4096), cursor
  *		(@dev/@ino of the command for "all files": 0/0, and
  *		@cursor_dev, @cursor_ino, @cursor_index: first page to report,
- *		0/0/0 to start); out: @nr written, the cursor of the next
- *		page, and USMFS_CMDF_LIST_END when there is none.
+ *		0/0/0 to start), @seq 0; out: @nr written, the cursor of
+ *		the next page, USMFS_CMDF_LIST_END when there is none, and
+ *		@seq: the seq of the newest event queued before this call
+ *		looked at any page (events up to it are reflected in what it
+ *		lists; a later one may be too, or not).
  * @store:	SET_STORE, GET_STORE: @name is NUL-padded [a-z0-9_-]* (SET_STORE
  *		with "" forgets the name; a store id needs no name to be used
  *		in COMMIT: usm-policyd keeps id 0, unnamed, for its default)
@@ -376,7 +390,8 @@ struct usmfs_cmd {
 			__u64 index;
 			__u64 frame;
 			__u64 nr;
-			__u64 reserved[2];
+			__u64 seq;
+			__u64 reserved;
 		} range;
 		struct {
 			__u64 index;
@@ -405,7 +420,7 @@ struct usmfs_cmd {
 			__u32 cursor_dev;
 			__u64 cursor_ino;
 			__u64 cursor_index;
-			__u64 reserved0;
+			__u64 seq;
 		} list;
 		struct {
 			__u32 store_id;
