@@ -229,7 +229,17 @@ void usmfs_chan_file_removed(struct inode *inode)
 	usmfs_queue(&ev);
 }
 
-void usmfs_chan_truncated(struct inode *inode, pgoff_t start, u64 nr)
+/*
+ * TRUNCATED of pages [@start, +@nr).  @frees_frames: resident pages of
+ * the range lose their frames (truncation, hole punch), which the same
+ * indexes may get again: EVICTs from before this event are refused from
+ * now on, before any frame is freed (usmfs_cmd_evict()).  Not for a
+ * swapped page written whole (its slot goes, it gets a new frame: the
+ * server, which has it as swapped, evicts it only after the
+ * PAGES_ALLOCATED that follows).
+ */
+void usmfs_chan_truncated(struct inode *inode, pgoff_t start, u64 nr,
+			  bool frees_frames)
 {
 	struct usmfs_inode_info *info = USMFS_I(inode);
 	struct usmfs_event ev;
@@ -237,13 +247,11 @@ void usmfs_chan_truncated(struct inode *inode, pgoff_t start, u64 nr)
 
 	if (!usmfs_chan_on() || !nr)
 		return;
-
 	usmfs_event_init(&ev, USMFS_EV_TRUNCATED, inode);
 	ev.u.range.start = start;
 	ev.u.range.nr = nr;
 	usmfs_queue_gen(&ev, &gen);
-	/* Before any frame of the range is freed (and reused). */
-	if (ev.seq) {
+	if (frees_frames && ev.seq) {
 		WRITE_ONCE(info->trunc_gen, gen);
 		WRITE_ONCE(info->trunc_seq, ev.seq);
 	}

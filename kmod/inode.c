@@ -641,7 +641,7 @@ static void usmfs_truncate_pages(struct inode *inode, pgoff_t first,
 	info->truncating = true;
 	xa_unlock(&info->frames);
 	usmfs_chan_truncated(inode, first,
-			     last == ULONG_MAX ? ~0ULL : last - first + 1);
+			     last == ULONG_MAX ? ~0ULL : last - first + 1, true);
 	if (!marked)
 		usmfs_resv_drop(inode, first, last);
 	usmfs_free_frames(inode, first, last, marked);

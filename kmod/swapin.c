@@ -602,7 +602,7 @@ int usmfs_overwrite_swapped(struct inode *inode, pgoff_t index,
 	atomic_long_dec(&sbi->swapped);
 	atomic64_inc(&sbi->overwrites);
 	/* In this order: the server frees the slot, then knows the frame. */
-	usmfs_chan_truncated(inode, index, 1);
+	usmfs_chan_truncated(inode, index, 1, false);
 	usmfs_chan_pages_allocated(inode, index, frame, 1, reserved);
 	usmfs_wake_frames();
 	return 1;

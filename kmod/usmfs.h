@@ -410,7 +410,8 @@ void usmfs_chan_umount(struct usmfs_sb_info *sbi);
 void usmfs_chan_file_created(struct inode *inode, struct dentry *dentry,
 			     struct inode *dir);
 void usmfs_chan_file_removed(struct inode *inode);
-void usmfs_chan_truncated(struct inode *inode, pgoff_t start, u64 nr);
+void usmfs_chan_truncated(struct inode *inode, pgoff_t start, u64 nr,
+			  bool frees_frames);
 void usmfs_chan_xattr_changed(struct inode *inode, int id, const void *value,
 			      size_t size);
 void usmfs_chan_pages_allocated(struct inode *inode, pgoff_t index,

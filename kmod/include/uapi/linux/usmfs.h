@@ -354,8 +354,9 @@ struct usmfs_page_rec {
  * @range:	EVICT, CANCEL: pages [index, +nr) in frames [frame, +nr);
  *		nr is 1..512.  EVICT's @seq (1.3): the seq of the newest event
  *		the server has handled (or learnt of by an OVERFLOW): when the
- *		file had a TRUNCATED after it, the pages may be others now in
- *		the same frames, and EVICT fails with ESTALE.  0: not checked
+ *		file had a TRUNCATED after it that freed frames (truncation,
+ *		hole punch), the pages may be others now in the same frames,
+ *		and EVICT fails with ESTALE.  0: not checked
  *		(CANCEL: must be 0)
  * @commit:	COMMIT
  * @swapin:	SWAPIN_DONE
