@@ -171,9 +171,7 @@ static int usmfs_cmd_evict(struct usmfs_cmd *c, struct inode *inode)
 	 * may hold the same index again, faulted anew, whose data the
 	 * server would then evict into a slot that its TRUNCATED frees.
 	 */
-	if (c->u.range.seq &&
-	    READ_ONCE(info->trunc_gen) == READ_ONCE(chan.generation) &&
-	    READ_ONCE(info->trunc_seq) > c->u.range.seq) {
+	if (usmfs_evict_stale(info, index, nr, c->u.range.seq)) {
 		xa_unlock(&info->frames);
 		atomic64_inc(&USMFS_SB(inode->i_sb)->evict_stale);
 		return -ESTALE;

@@ -232,8 +232,8 @@ void usmfs_chan_file_removed(struct inode *inode)
 /*
  * TRUNCATED of pages [@start, +@nr).  @frees_frames: resident pages of
  * the range lose their frames (truncation, hole punch), which the same
- * indexes may get again: EVICTs from before this event are refused from
- * now on, before any frame is freed (usmfs_cmd_evict()).  Not for a
+ * indexes may get again: EVICTs of the range from before this event are
+ * refused from now on, before any frame is freed (usmfs_evict_stale()).  Not for a
  * swapped page written whole (its slot goes, it gets a new frame: the
  * server, which has it as swapped, evicts it only after the
  * PAGES_ALLOCATED that follows).
@@ -242,6 +242,7 @@ void usmfs_chan_truncated(struct inode *inode, pgoff_t start, u64 nr,
 			  bool frees_frames)
 {
 	struct usmfs_inode_info *info = USMFS_I(inode);
+	struct usmfs_trunc_rec *rec;
 	struct usmfs_event ev;
 	u64 gen;
 
@@ -251,10 +252,45 @@ void usmfs_chan_truncated(struct inode *inode, pgoff_t start, u64 nr,
 	ev.u.range.start = start;
 	ev.u.range.nr = nr;
 	usmfs_queue_gen(&ev, &gen);
-	if (frees_frames && ev.seq) {
-		WRITE_ONCE(info->trunc_gen, gen);
-		WRITE_ONCE(info->trunc_seq, ev.seq);
+	if (!frees_frames || !ev.seq)
+		return;
+	xa_lock(&info->frames);
+	if (info->trunc_gen != gen) {
+		memset(info->trunc_ring, 0, sizeof(info->trunc_ring));
+		info->trunc_floor = 0;
+		info->trunc_gen = gen;
 	}
+	rec = &info->trunc_ring[info->trunc_next];
+	info->trunc_floor = max(info->trunc_floor, rec->seq);
+	rec->seq = ev.seq;
+	rec->first = start;
+	rec->last = nr > ULONG_MAX - start ? ULONG_MAX : start + nr - 1;
+	info->trunc_next = (info->trunc_next + 1) % USMFS_TRUNC_RING;
+	xa_unlock(&info->frames);
+}
+
+/*
+ * EVICT of pages [@index, +@nr) by a server that has handled the events up
+ * to @seen: whether a truncation after that freed frames there (or may
+ * have: one that fell out of the ring).  Under frames' xa_lock.
+ */
+bool usmfs_evict_stale(struct usmfs_inode_info *info, unsigned long index,
+		       unsigned long nr, u64 seen)
+{
+	unsigned long last = index + nr - 1;
+	unsigned int i;
+
+	if (!seen || info->trunc_gen != READ_ONCE(chan.generation))
+		return false;
+	if (info->trunc_floor > seen)
+		return true;
+	for (i = 0; i < USMFS_TRUNC_RING; i++) {
+		const struct usmfs_trunc_rec *r = &info->trunc_ring[i];
+
+		if (r->seq > seen && r->first <= last && index <= r->last)
+			return true;
+	}
+	return false;
 }
 
 void usmfs_chan_xattr_changed(struct inode *inode, int id, const void *value,

@@ -770,6 +770,10 @@ static struct inode *usmfs_alloc_inode(struct super_block *sb)
 	INIT_LIST_HEAD(&info->tailzero);
 	info->chan_gone = false;
 	info->truncating = false;
+	memset(info->trunc_ring, 0, sizeof(info->trunc_ring));
+	info->trunc_next = 0;
+	info->trunc_floor = 0;
+	info->trunc_gen = 0;
 	return &info->vfs_inode;
 }
 

@@ -198,6 +198,9 @@ void usmfs_pool_chunk_info(unsigned int i, unsigned long *nr,
  * is fallocate's undo mark): the first access after sampling clears it and
  * reports it.
  */
+/* Truncations remembered per file for EVICT's check (usmfs_evict_stale()). */
+#define USMFS_TRUNC_RING	4
+
 struct usmfs_inode_info {
 	struct xarray frames;
 	struct xarray resv;
@@ -223,12 +226,19 @@ struct usmfs_inode_info {
 	pgoff_t trunc_first;
 	pgoff_t trunc_last;
 	/*
-	 * The seq of the newest TRUNCATED of this file and the channel
-	 * generation it was queued in (0: none): an EVICT from a server that
-	 * has not handled it yet is refused (its page may be another one
-	 * now, in the same frame).  READ_ONCE/WRITE_ONCE.
+	 * The newest TRUNCATEDs of this file that freed frames (seq and
+	 * range), in the channel generation @trunc_gen, and @trunc_floor,
+	 * the newest seq that fell out of @trunc_ring: an EVICT of those
+	 * pages from a server that has not handled them yet is refused (the
+	 * page may be another one now, in the same frame).  Under frames'
+	 * xa_lock.
 	 */
-	u64 trunc_seq;
+	struct usmfs_trunc_rec {
+		u64 seq;
+		pgoff_t first, last;
+	} trunc_ring[USMFS_TRUNC_RING];
+	unsigned int trunc_next;
+	u64 trunc_floor;
 	u64 trunc_gen;
 	struct timespec64 btime;	/* birth (statx STATX_BTIME) */
 	u32 fsflags;		/* FS_*_FL of chattr, under the inode lock */
@@ -412,6 +422,8 @@ void usmfs_chan_file_created(struct inode *inode, struct dentry *dentry,
 void usmfs_chan_file_removed(struct inode *inode);
 void usmfs_chan_truncated(struct inode *inode, pgoff_t start, u64 nr,
 			  bool frees_frames);
+bool usmfs_evict_stale(struct usmfs_inode_info *info, unsigned long index,
+		       unsigned long nr, u64 seen);
 void usmfs_chan_xattr_changed(struct inode *inode, int id, const void *value,
 			      size_t size);
 void usmfs_chan_pages_allocated(struct inode *inode, pgoff_t index,

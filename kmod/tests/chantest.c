@@ -545,8 +545,9 @@ static int t_grant(const char *dir)
 
 /*
  * EVICT after a truncation the server has not read (1.3): refused with
- * ESTALE while its seq is older than the TRUNCATED, accepted once it is
- * not.  Page 0 is evicted, page 1 truncated and written again meanwhile.
+ * ESTALE for the truncated range while its seq is older than the
+ * TRUNCATED, accepted once it is not, and never refused outside the range.
+ * Page 1 is truncated and written again (maybe into the same frame).
  */
 static int t_stale(const char *dir)
 {
@@ -556,7 +557,8 @@ static int t_stale(const char *dir)
 	struct stat st;
 	char path[512], buf[2 * 4096];
 	uint32_t dev = 0;
-	uint64_t ino, frame0 = ~0ULL, seen = 0, trunc_seq = 0;
+	uint64_t ino, frame[2] = { ~0ULL, ~0ULL }, seen = 0, trunc_seq = 0;
+	uint64_t newframe = ~0ULL;
 	int fd = xopen(), f;
 
 	CHECK(hello(fd, &h, USMFS_F_EVICT) == 0, "HELLO: %s", strerror(errno));
@@ -570,57 +572,75 @@ static int t_stale(const char *dir)
 	ino = st.st_ino;
 	memset(buf, 0x5c, sizeof(buf));
 	CHECK(write(f, buf, sizeof(buf)) == sizeof(buf), "write");
-	while (frame0 == ~0ULL && next_event(fd, &ev)) {
+	while ((frame[0] == ~0ULL || frame[1] == ~0ULL) && next_event(fd, &ev)) {
 		seen = ev.seq;
-		if (ev.type == USMFS_EV_PAGES_ALLOCATED && ev.ino == ino &&
-		    ev.u.range.start == 0)
-			frame0 = ev.u.range.frame;
+		if (ev.type != USMFS_EV_PAGES_ALLOCATED || ev.ino != ino)
+			continue;
+		for (uint64_t i = 0; i < ev.u.range.nr; i++)
+			if (ev.u.range.start + i < 2)
+				frame[ev.u.range.start + i] = ev.u.range.frame + i;
 	}
-	CHECK(frame0 != ~0ULL, "no PAGES_ALLOCATED for page 0");
-	/* unread by us: TRUNCATED of page 1, then page 1 again */
+	CHECK(frame[0] != ~0ULL && frame[1] != ~0ULL, "no PAGES_ALLOCATED for pages 0 and 1");
+	/* unread by us: TRUNCATED of pages 1.., then page 1 again */
 	CHECK(ftruncate(f, 4096) == 0, "ftruncate");
+	memset(buf, 0x6d, 4096);
 	CHECK(pwrite(f, buf, 4096, 4096) == 4096, "pwrite");
 
 	memset(&c, 0, sizeof(c));
 	c.op = USMFS_CMD_EVICT;
 	c.dev = dev;
 	c.ino = ino;
-	c.u.range.index = 0;
-	c.u.range.frame = frame0;
+	c.u.range.index = 1;
+	c.u.range.frame = frame[1];
 	c.u.range.nr = 1;
 	c.u.range.seq = seen;
-	CHECK(cmd1(fd, &c) == ESTALE, "EVICT with seq %llu before the TRUNCATED: %u",
+	CHECK(cmd1(fd, &c) == ESTALE, "EVICT page 1 with seq %llu before its TRUNCATED: %u",
 	      (unsigned long long)seen, c.error);
 	c.u.range.reserved = 1;
 	CHECK(cmd1(fd, &c) == EINVAL, "EVICT reserved: %u", c.error);
 	c.u.range.reserved = 0;
-	while (next_event(fd, &ev)) {
-		seen = ev.seq;
-		if (ev.type == USMFS_EV_TRUNCATED && ev.ino == ino)
-			trunc_seq = ev.seq;
-		if (trunc_seq && ev.type == USMFS_EV_PAGES_ALLOCATED && ev.ino == ino)
-			break;
-	}
-	CHECK(trunc_seq, "no TRUNCATED read");
-	c.u.range.seq = trunc_seq;
-	CHECK(cmd1(fd, &c) == 0, "EVICT with seq %llu, the TRUNCATED's: %u",
-	      (unsigned long long)trunc_seq, c.error);
+	/* page 0 was not truncated: its EVICT goes through */
+	c.u.range.index = 0;
+	c.u.range.frame = frame[0];
+	CHECK(cmd1(fd, &c) == 0, "EVICT page 0 with seq %llu: %u", (unsigned long long)seen,
+	      c.error);
 	c.op = USMFS_CMD_CANCEL;
 	CHECK(cmd1(fd, &c) == EINVAL, "CANCEL with seq: %u", c.error);
 	c.u.range.seq = 0;
 	CHECK(cmd1(fd, &c) == 0, "CANCEL: %u", c.error);
+	while (newframe == ~0ULL && next_event(fd, &ev)) {
+		seen = ev.seq;
+		if (ev.type == USMFS_EV_TRUNCATED && ev.ino == ino)
+			trunc_seq = ev.seq;
+		if (trunc_seq && ev.type == USMFS_EV_PAGES_ALLOCATED && ev.ino == ino &&
+		    ev.u.range.start == 1)
+			newframe = ev.u.range.frame;
+	}
+	CHECK(trunc_seq && newframe != ~0ULL, "TRUNCATED %llu, new frame %llu",
+	      (unsigned long long)trunc_seq, (unsigned long long)newframe);
+	c.op = USMFS_CMD_EVICT;
+	c.u.range.index = 1;
+	c.u.range.frame = newframe;
+	c.u.range.seq = trunc_seq;
+	CHECK(cmd1(fd, &c) == 0, "EVICT page 1 with seq %llu, its TRUNCATED's: %u",
+	      (unsigned long long)trunc_seq, c.error);
+	c.op = USMFS_CMD_CANCEL;
+	c.u.range.seq = 0;
+	CHECK(cmd1(fd, &c) == 0, "CANCEL 2: %u", c.error);
 	/* unchecked without a seq (servers before 1.3) */
 	c.op = USMFS_CMD_EVICT;
 	CHECK(cmd1(fd, &c) == 0, "EVICT without seq: %u", c.error);
 	c.op = USMFS_CMD_CANCEL;
-	CHECK(cmd1(fd, &c) == 0, "CANCEL 2: %u", c.error);
-	CHECK(pread(f, buf, 4096, 0) == 4096 && buf[0] == 0x5c && buf[4095] == 0x5c,
-	      "page 0 after the cancelled evictions");
+	CHECK(cmd1(fd, &c) == 0, "CANCEL 3: %u", c.error);
+	CHECK(pread(f, buf, 4096, 0) == 4096 && buf[0] == 0x5c && buf[4095] == 0x5c &&
+	      pread(f, buf, 4096, 4096) == 4096 && buf[0] == 0x6d && buf[4095] == 0x6d,
+	      "data after the cancelled evictions");
 	close(fd);
 	close(f);
 	unlink(path);
-	printf("stale: EVICT refused before the TRUNCATED (seq %llu), taken after\n",
-	       (unsigned long long)trunc_seq);
+	printf("stale: EVICT of the truncated page refused before its TRUNCATED (seq %llu), taken after; page 0 never refused (frames %llu, %llu -> %llu)\n",
+	       (unsigned long long)trunc_seq, (unsigned long long)frame[0],
+	       (unsigned long long)frame[1], (unsigned long long)newframe);
 	return failed;
 }
 

@@ -789,6 +789,7 @@ void usm_pool_stats(struct usm_ctx *ctx, struct usm_pool_stats *st)
 	st->evictions = ctx->evictions;
 	st->swapins = ctx->swapins;
 	st->hits = ctx->hits;
+	st->resv_stolen = ctx->resv_stolen;
 	st->low_pct = ctx->low_pct;
 	st->high_pct = ctx->high_pct;
 	ctx_unlock(ctx);

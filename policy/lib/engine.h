@@ -45,6 +45,8 @@ void policy_insert(struct usm_file *f, struct usm_ppage *pp);
 void policy_remove(struct usm_file *f, struct usm_ppage *pp);
 struct usm_ppage *ppage_new(struct usm_file *f, uint64_t index);
 uint64_t release_all_resv_locked(struct usm_ctx *ctx);
+bool resv_steal_frame_locked(struct usm_ctx *ctx, usm_frame_t fr);
+int pool_take_placed_locked(struct usm_ctx *ctx, usm_frame_t fr);
 uint64_t resv_index_of_frame(struct usm_file *f, usm_frame_t fr,
 			     struct usm_resv **out);
 uint64_t resv_release_range(struct usm_ctx *ctx, struct usm_file *f,

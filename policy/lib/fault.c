@@ -85,7 +85,7 @@ static int take_given_frame_locked(struct usm_ctx *ctx, struct usm_file *f,
 	ri = resv_index_of_frame(f, want, &rv);
 	if (ri != PM_NONE)
 		return usm_file_reservation_take(f, ri, fr);
-	if (usm_pool_take(ctx->pool, want) != 0)
+	if (pool_take_placed_locked(ctx, want) != 0)
 		return -EBUSY;
 	*fr = want;
 	return 0;

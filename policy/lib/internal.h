@@ -193,6 +193,7 @@ struct usm_ctx {
 
 	uint64_t resident, swapped, reserved, orphan_frames, inflight;
 	uint64_t faults, evictions, swapins, hits;
+	uint64_t resv_stolen;		/* resv_steal_frame_locked() */
 	uint64_t gen;			/* arbiter round */
 	struct usm_pending_free *pend;	/* freed by ctx_unlock() */
 	size_t npend, cap_pend;

@@ -364,6 +364,38 @@ usm_frame_t usm_file_frame_before(struct usm_file *f, uint64_t index,
 	return ((struct usm_ppage *)e)->pg.frame;
 }
 
+/* An unused reservation of any file holding frame @fr gives it back to
+ * the pool (see usm.h, usm_unreserve_pages()).  Under ctx->lock. */
+bool resv_steal_frame_locked(struct usm_ctx *ctx, usm_frame_t fr)
+{
+	for (struct usm_list *p = ctx->files.next; p != &ctx->files; p = p->next) {
+		struct usm_file *f = usm_container_of(p, struct usm_file, link);
+		struct usm_resv *r;
+		uint64_t i;
+
+		if (!f->reserved)
+			continue;
+		i = resv_index_of_frame(f, fr, &r);
+		if (i != PM_NONE) {
+			resv_release_range(ctx, f, r, i, i + 1);
+			ctx->resv_stolen++;
+			return true;
+		}
+	}
+	return false;
+}
+
+/* Take frame @fr for a page the frontend placed there: free in the pool,
+ * or held by a reservation the frontend dropped.  0 or -EBUSY. */
+int pool_take_placed_locked(struct usm_ctx *ctx, usm_frame_t fr)
+{
+	if (usm_pool_take(ctx->pool, fr) == 0)
+		return 0;
+	if (resv_steal_frame_locked(ctx, fr) && usm_pool_take(ctx->pool, fr) == 0)
+		return 0;
+	return -EBUSY;
+}
+
 /* Find the reservation run of @f that holds frame @fr and still has it
  * unused; returns the index it was reserved for, or PM_NONE. */
 uint64_t resv_index_of_frame(struct usm_file *f, usm_frame_t fr,
@@ -418,7 +450,7 @@ int usm_page_added(struct usm_ctx *ctx, struct usm_file *f, uint64_t index,
 		if (ri != PM_NONE) {
 			/* Reserved for another index of this file. */
 			usm_file_reservation_take(f, ri, &got);
-		} else if (usm_pool_take(ctx->pool, frame) != 0) {
+		} else if (pool_take_placed_locked(ctx, frame) != 0) {
 			free(pp);
 			rc = -EBUSY;
 			goto out;
@@ -649,6 +681,17 @@ int usm_reserve(struct usm_ctx *ctx, struct usm_file *f, uint64_t index,
 	}
 	ctx_unlock(ctx);
 	return r;
+}
+
+void usm_unreserve_pages(struct usm_ctx *ctx, struct usm_file *f,
+			 uint64_t first, uint64_t end)
+{
+	if (first >= end)
+		return;
+	pthread_mutex_lock(&ctx->lock);
+	if (f->reserved)
+		file_release_resv(ctx, f, first, end, true);
+	ctx_unlock(ctx);
 }
 
 int usm_unreserve(struct usm_ctx *ctx, struct usm_file *f, usm_frame_t first,

@@ -94,6 +94,9 @@ void pd_truncate_unlisted(struct policyd *pd, const struct usmfs_event *ev,
 		if (!pd_listed(pd, ev, lo)) {
 			usm_punch(pd->ctx, f, lo, hi - lo);
 		} else {
+			/* The pages are as listed; the module's grants in
+			 * the range went all the same (not listed). */
+			usm_unreserve_pages(pd->ctx, f, lo, hi);
 			pd->events_skipped++;
 			pd_log(PD_DEBUG, "TRUNCATED seq %llu of %u:%llu [%llu, %llu): listed after it",
 			       (unsigned long long)ev->seq, ev->dev,

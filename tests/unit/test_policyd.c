@@ -200,6 +200,10 @@ static void fk_punch(uint64_t ino, uint64_t index)
 	if (pg->st == FK_RES)
 		fk.owner[pg->frame] = 0;
 	pg->st = FK_HOLE;
+	/* the module drops the grants of the range too */
+	for (uint64_t f = 0; f < FK_FRAMES; f++)
+		if (fk.resv[f] == owner_id(ino, index))
+			fk.resv[f] = 0;
 }
 
 /* A write fault on a hole, served from frame @f. */
@@ -1307,7 +1311,14 @@ static void assert_views_agree(void)
 		}
 	}
 	usm_pool_stats(pd.ctx, &ps);
-	assert_int_equal(ps.used, fk_used());
+	assert_int_equal(ps.used - ps.reserved, fk_used());
+	{
+		unsigned resv = 0;
+
+		for (int f = 0; f < FK_FRAMES; f++)
+			resv += fk.resv[f] != 0;
+		assert_int_equal(ps.reserved, resv);
+	}
 }
 
 /*
@@ -1392,6 +1403,47 @@ static void test_overflow_catchup(void **state)
 	pump();
 	assert_views_agree();
 	assert_int_equal(pd.catchup_seq, 0);
+	assert_int_equal(pd.rejected, 0);
+	assert_int_equal(fk.n_bad, 0);
+	server_stop();
+}
+
+/*
+ * A truncation that dropped a grant is lost (OVERFLOW); the grant's frame
+ * goes to another file's page, which the listing shows: the server's stale
+ * reservation gives the frame up (it refused the page before: EBUSY; the
+ * swap-ins the module sent into such frames failed the same way, and
+ * test_ctx's test_fault_given_frame covers that side).
+ */
+static void test_overflow_lost_grant(void **state)
+{
+	struct usmfs_event ev;
+	uint64_t f = UINT64_MAX;
+
+	(void)state;
+	fk_reset(1);
+	server_start();
+	ev = fk_ev(USMFS_EV_FILE_CREATED, 1);
+	strcpy((char *)ev.u.created.alloc, "contiguous");
+	ev.u.created.set = 1u << USM_XATTR_ALLOC;
+	fk.exists[1] = true;
+	fk_push(&ev);
+	pump();
+	for (uint64_t i = 0; i < FK_FRAMES; i++)
+		if (fk.resv[i] == owner_id(1, 0))
+			f = i;
+	assert_true(f != UINT64_MAX);
+	/* lost: page 0 of file 1 punched (its grant dropped) */
+	fk_punch(1, 0);
+	fk.qt--;
+	ev = fk_ev(USMFS_EV_OVERFLOW, 0);
+	ev.dev = 0;
+	ev.u.overflow.lost = 1;
+	fk_push(&ev);
+	fk_create(2, "/h", 0);
+	fk_alloc_at(2, 0, f);
+	pump();
+	assert_views_agree();
 	assert_int_equal(pd.rejected, 0);
 	assert_int_equal(fk.n_bad, 0);
 	server_stop();
@@ -1871,6 +1923,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_evict_truncated_unseen,
 					  test_teardown),
 		cmocka_unit_test_teardown(test_overflow_catchup, test_teardown),
+		cmocka_unit_test_teardown(test_overflow_lost_grant, test_teardown),
 		cmocka_unit_test_teardown(test_swapin_done_lost, test_teardown),
 		cmocka_unit_test_teardown(test_swapin_after_truncate, test_teardown),
 		cmocka_unit_test_teardown(test_truncate_and_remove, test_teardown),

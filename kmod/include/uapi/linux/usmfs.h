@@ -353,10 +353,11 @@ struct usmfs_page_rec {
  * @grant:	GRANT, REVOKE (REVOKE ignores @first_frame)
  * @range:	EVICT, CANCEL: pages [index, +nr) in frames [frame, +nr);
  *		nr is 1..512.  EVICT's @seq (1.3): the seq of the newest event
- *		the server has handled (or learnt of by an OVERFLOW): when the
- *		file had a TRUNCATED after it that freed frames (truncation,
- *		hole punch), the pages may be others now in the same frames,
- *		and EVICT fails with ESTALE.  0: not checked
+ *		the server has handled (or learnt of by an OVERFLOW): when a
+ *		TRUNCATED after it freed frames of these pages (truncation,
+ *		hole punch), they may be others now in the same frames, and
+ *		EVICT fails with ESTALE (the module remembers a few ranges
+ *		per file; past them, any page of the file).  0: not checked
  *		(CANCEL: must be 0)
  * @commit:	COMMIT
  * @swapin:	SWAPIN_DONE

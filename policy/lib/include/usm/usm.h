@@ -286,6 +286,18 @@ int usm_reserve(struct usm_ctx *ctx, struct usm_file *f, uint64_t index,
  * one granted run).  0 or -EINVAL. */
 int usm_unreserve(struct usm_ctx *ctx, struct usm_file *f, usm_frame_t first,
 		  uint64_t nr);
+/* Give back the still unused reservations of pages [@first, @end) (the
+ * frontend dropped them, as a truncation does, without dropping pages). */
+void usm_unreserve_pages(struct usm_ctx *ctx, struct usm_file *f,
+			 uint64_t first, uint64_t end);
+/*
+ * A frontend reports a page in a frame (usm_page_added(), USM_FAULT_FRAME)
+ * that an unused reservation still holds here: the frontend has dropped
+ * that reservation (truncation, revoke) in an event not handled yet, or
+ * lost.  The frame is the frontend's to use: the reservation gives it up
+ * (counted in usm_pool_stats' resv_stolen) instead of the call failing
+ * with -EBUSY.
+ */
 
 /* Page @index was used (hit).  No-op if not resident. */
 void usm_access(struct usm_ctx *ctx, struct usm_file *f, uint64_t index);
@@ -339,6 +351,7 @@ struct usm_pool_stats {
 	uint64_t resident, swapped, files;
 	uint64_t faults, evictions, swapins, hits;
 	uint32_t low_pct, high_pct;
+	uint64_t resv_stolen;	/* reserved frames a frontend used anyway */
 };
 void usm_file_stats(struct usm_ctx *ctx, struct usm_file *f,
 		    struct usm_file_stats *st);
