@@ -507,18 +507,20 @@ static int usmfs_init_fs_context(struct fs_context *fc)
 
 /*
  * Runs once no pin is left (usmfs_pool_get_mount): off the pool's list
- * first, so that the channel cannot find the mount any more.
+ * first, so that the channel cannot find the mount any more.  UMOUNT goes
+ * after the FILE_REMOVED of its files (queued as the inodes go), which
+ * the server would otherwise get for files it had forgotten with the
+ * mount.
  */
 static void usmfs_kill_sb(struct super_block *sb)
 {
 	struct usmfs_sb_info *sbi = USMFS_SB(sb);
 
-	if (sbi) {
+	if (sbi)
 		usmfs_pool_del_mount(sbi);
-		usmfs_chan_umount(sbi);
-	}
 	usmfs_kill_pinned_super(sb);
 	if (sbi) {
+		usmfs_chan_umount(sbi);
 		WARN_ON_ONCE(!xa_empty(&sbi->files));
 		xa_destroy(&sbi->files);
 	}
