@@ -554,6 +554,15 @@ static int ev_pages_allocated(struct policyd *pd, const struct usmfs_event *ev)
 			continue;
 		}
 		r = usm_page_added(pd->ctx, pf->f, index + i, frame + i);
+		/* Listed already (an event just after a listing's seq may
+		 * be reflected in it too): nothing to learn. */
+		if (r == -EEXIST) {
+			usm_frame_t cur = USM_FRAME_NONE;
+
+			if (usm_page_state(pd->ctx, pf->f, index + i, &cur) ==
+			    USM_PAGE_RESIDENT && cur == frame + i)
+				continue;
+		}
 		if (r)
 			pd_log(PD_WARN, "page %llu of %u:%llu in frame %llu: %s",
 			       (unsigned long long)(index + i), ev->dev,
