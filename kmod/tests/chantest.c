@@ -257,11 +257,6 @@ static int t_events(const char *dir)
 	/* 1.3: the seq of the newest event queued (the write's are, unread) */
 	CHECK(c.u.list.seq > lastseq, "LIST_PAGES seq %llu, last read %llu",
 	      (unsigned long long)c.u.list.seq, (unsigned long long)lastseq);
-	c.u.list.nr = 8;
-	c.flags = 0;
-	CHECK(ioctl(fd, USMFS_IOC_CMD, &b) == 0 && c.error == EINVAL,
-	      "LIST_PAGES with seq set: %u", c.error);
-	c.u.list.seq = 0;
 	for (uint32_t i = 0; i < c.u.list.nr && i < 8 && pool != MAP_FAILED; i++) {
 		CHECK(recs[i].state == USMFS_PAGE_RESIDENT && recs[i].index == i &&
 		      recs[i].frame < h.pool_frames, "rec %u", i);
@@ -270,6 +265,12 @@ static int t_events(const char *dir)
 			      "page %u not in frame %llu of the pool", i,
 			      (unsigned long long)recs[i].frame);
 	}
+	/* seq is out only */
+	c.u.list.nr = 8;
+	c.flags = 0;
+	CHECK(ioctl(fd, USMFS_IOC_CMD, &b) == 0 && c.error == EINVAL,
+	      "LIST_PAGES with seq set: %u", c.error);
+	c.u.list.seq = 0;
 	/* Two pages per batch of LIST_PAGES (cursor). */
 	c.flags = 0;
 	c.error = 0;
