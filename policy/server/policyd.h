@@ -5,7 +5,10 @@
  *   main.c      options, --check, the epoll loop, signals
  *   chan.c      the device: HELLO, chunks, mmap, events, command batches
  *               (through struct pd_chan_ops, so that tests plug a fake)
- *   handlers.c  events -> libusmpolicy; attach, replay, resync
+ *   handlers.c  events -> libusmpolicy; files, stores, grants, attach
+ *   resync.c    LIST_PAGES after an OVERFLOW or an attach, and the
+ *               catch-up that skips the events a listing reflected
+ *   pressure.c  a mount above its share, the pool's watermarks
  *   backend.c   usm_backend_ops over the channel (EVICT/COMMIT/CANCEL)
  *
  * Threads: one.  Every handler and every backend op runs on the loop's

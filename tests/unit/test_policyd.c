@@ -31,6 +31,7 @@
 #include "../../policy/server/backend.c"
 #include "../../policy/server/handlers.c"
 #include "../../policy/server/resync.c"
+#include "../../policy/server/pressure.c"
 #include "../../policy/server/main.c"
 
 /* ---------------------------------------------------------- the fake */
