@@ -233,9 +233,9 @@ void usmfs_chan_file_removed(struct inode *inode)
  * TRUNCATED of pages [@start, +@nr).  @frees_frames: resident pages of
  * the range lose their frames (truncation, hole punch), which the same
  * indexes may get again: EVICTs of the range from before this event are
- * refused from now on, before any frame is freed (usmfs_evict_stale()).  Not for a
- * swapped page written whole (its slot goes, it gets a new frame: the
- * server, which has it as swapped, evicts it only after the
+ * refused from now on, before any frame is freed (usmfs_evict_stale()).
+ * Not for a swapped page written whole (its slot goes, it gets a new
+ * frame: the server, which has it as swapped, evicts it only after the
  * PAGES_ALLOCATED that follows).
  */
 void usmfs_chan_truncated(struct inode *inode, pgoff_t start, u64 nr,
