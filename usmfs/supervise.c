@@ -11,6 +11,13 @@
  *     they serve (a store that cannot be opened, say), and the supervisor
  *     gives up: it unmounts and exits 1 (clients then get ENOTCONN, as
  *     when it is killed);
+ *   - the gap is bounded: from the moment a daemon stops serving (killed,
+ *     ended, or asked to stop for an upgrade) a next one must serve within
+ *     the mount's swapin_timeout (at least GAP_MIN_MS), the bound clients
+ *     already know for a page being brought back.  An upgrade's binary
+ *     that does not is killed and the binary that served before is started
+ *     again (counted as refused); any other daemon that does not, and the
+ *     supervisor gives up as above, so that no client waits longer;
  *   - SIGHUP (usmctl restart) replaces the child with the binary now
  *     installed at the path this one was started from: SIGTERM (SIGKILL
  *     after UPGRADE_WAIT_MS), then that binary; if it refuses the state
@@ -44,6 +51,7 @@
 #define START_FAILS_MAX		8	/* in a row, none serving: ~11 s */
 #define UPGRADE_WAIT_MS		10000
 #define DYING_CHECK_MS		100
+#define GAP_MIN_MS		1000
 
 struct sup {
 	char **argv;			/* the child's command line */
@@ -59,6 +67,8 @@ struct sup {
 	bool stopping, upgrading;
 	int exit_code;
 	long long up_deadline;		/* SIGKILL an upgraded child then */
+	long long gap_since;		/* no daemon serves since; 0: one does */
+	long long gap_ms;		/* the bound on a gap */
 	long long starts[RESTARTS_PER_MIN];
 	unsigned int nstarts;
 };
@@ -125,6 +135,7 @@ static void child_ready(struct sup *s)
 	close(s->ready_rd);
 	s->ready_rd = -1;
 	s->fails = 0;
+	s->gap_since = 0;
 	if (s->cand >= 0) {	/* an upgrade that took */
 		close(s->exe);
 		s->exe = s->cand;
@@ -268,6 +279,8 @@ static bool restart(struct sup *s, int status)
  */
 static bool child_gone(struct sup *s, pid_t pid, int status)
 {
+	if (!s->gap_since)
+		s->gap_since = now_ms();
 	if (s->ready_rd >= 0) {
 		close(s->ready_rd);
 		s->ready_rd = -1;
@@ -300,6 +313,40 @@ static bool child_gone(struct sup *s, pid_t pid, int status)
 		return false;
 	}
 	return true;
+}
+
+/*
+ * No daemon has served for s->gap_ms and the one started has not said it
+ * serves: an upgrade's binary is killed and the one that served before
+ * starts again; otherwise the supervisor gives up (false).
+ */
+static bool gap_over(struct sup *s)
+{
+	char t[32];
+
+	snprintf(t, sizeof(t), "%lld.%03llds", s->gap_ms / 1000,
+		 s->gap_ms % 1000);
+	stop_child(s, SIGKILL);
+	reap(s, UPGRADE_WAIT_MS);
+	if (s->cand >= 0) {
+		fprintf(stderr, "usmfs: supervisor: %s did not serve within "
+			"%s (swapin_timeout): killed, the daemon that served "
+			"before goes on\n", s->installed, t);
+		close(s->cand);
+		s->cand = -1;
+		s->refused++;
+		s->restarts++;
+		s->gap_since = now_ms();
+		if (!start_child(s, s->exe))
+			return true;
+		fprintf(stderr, "usmfs: supervisor: fork: %s\n",
+			strerror(errno));
+	} else {
+		fprintf(stderr, "usmfs: supervisor: no daemon served for %s "
+			"(swapin_timeout): giving up, unmounting\n", t);
+	}
+	s->exit_code = 1;
+	return false;
 }
 
 static int make_memfd(const char *name, uint64_t bytes)
@@ -350,6 +397,9 @@ int supervise(int argc, char **argv, int mp, const char *mnt, int fuse_fd,
 		return 1;
 	}
 	s.installed[len] = '\0';
+	s.gap_ms = fs.mo.swapin_timeout_ms > GAP_MIN_MS ?
+		   (long long)fs.mo.swapin_timeout_ms : GAP_MIN_MS;
+	s.gap_since = now_ms();	/* the first daemon must serve in time too */
 	s.exe = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
 	s.pool = make_memfd("usmfs-pool", pool_bytes);
 	s.state = make_memfd("usmfs-state", STATE_SPAN);
@@ -376,6 +426,12 @@ int supervise(int argc, char **argv, int mp, const char *mnt, int fuse_fd,
 		if (s.upgrading && s.child > 0 && now_ms() >= s.up_deadline) {
 			stop_child(&s, SIGKILL);
 			s.up_deadline = now_ms() + UPGRADE_WAIT_MS;
+		}
+		/* a started daemon that has not said it serves, too late */
+		if (s.child > 0 && s.ready_rd >= 0 && s.gap_since &&
+		    now_ms() - s.gap_since >= s.gap_ms && !gap_over(&s)) {
+			ret = s.exit_code;
+			break;
 		}
 		if (poll(p, 2, wait) < 0 && errno != EINTR)
 			break;
@@ -415,6 +471,8 @@ int supervise(int argc, char **argv, int mp, const char *mnt, int fuse_fd,
 					"the daemon with %s\n", s.installed);
 				s.upgrading = true;
 				s.up_deadline = now_ms() + UPGRADE_WAIT_MS;
+				if (!s.gap_since)
+					s.gap_since = now_ms();
 				stop_child(&s, SIGTERM);
 			}
 			continue;

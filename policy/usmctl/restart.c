@@ -4,7 +4,8 @@
  * with the binary now installed, without unmounting (docs/fuse.md,
  * "Restarts").  The mount's root stats name its supervisor; SIGHUP asks
  * it for the replacement, and the stats say when a new daemon serves and
- * whether the installed binary refused the mount's state.
+ * whether the installed binary did not take over (refused the mount's
+ * state, or did not serve in time).
  */
 #include <errno.h>
 #include <poll.h>
@@ -48,9 +49,11 @@ int cmd_restart(const char *mnt)
 			continue;	/* between daemons */
 		if (kv_get(pr.stats, "restarts_refused") > ref0) {
 			fprintf(stderr, "usmctl: %s: the installed daemon "
-				"refused the mount's state (another version); "
-				"the previous one serves again (pid %lld)\n",
-				mnt, kv_get(pr.stats, "daemon_pid"));
+				"did not take over (it refused the mount's "
+				"state, another version, or did not serve "
+				"within swapin_timeout: see the daemon's "
+				"log); the previous one serves again (pid "
+				"%lld)\n", mnt, kv_get(pr.stats, "daemon_pid"));
 			return 1;
 		}
 		if (kv_get(pr.stats, "restarts") > r0 &&

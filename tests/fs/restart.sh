@@ -1,5 +1,5 @@
 #!/bin/bash
-# restart.sh [quick|fio|supervisor] - the FUSE daemon survives SIGKILL and an upgrade
+# restart.sh [quick|fio|supervisor|gap] - the FUSE daemon survives SIGKILL and an upgrade
 # (issue 17).  As root, on the host.
 #
 #   quick  a size=8M mount with a swap file (created here, in our own
@@ -16,6 +16,12 @@
 #          pool, while a killer SIGKILLs the daemon at random moments
 #          (KILLS times) and runs usmctl restart once; fio must end with
 #          no error and the files of "quick" still read back.
+#   gap    the gap is bounded by swapin_timeout (here 4s): an upgrade to a
+#          binary that never serves is killed after it and the daemon
+#          that served before goes on (a read started in the gap waits,
+#          then succeeds); a daemon that never serves after a SIGKILL
+#          makes the supervisor give up after it: a read started in the
+#          gap fails (ECONNABORTED, or ENOTCONN) after about 4 s, not never.
 #
 # Environment: USMFS_BIN, USMCTL_BIN (default: the build trees), KILLS.
 # Every wait is bounded; the mount, the supervisor and the temporary
@@ -89,7 +95,9 @@ for x in json.loads(t)["mounts"]:
 # the daemon runs from a copy in $work/bin: "the binary installed", which
 # the upgrade steps replace
 mkdir -p "$work/bin" && cp "$daemon" "$work/bin/usmfs" || { bad "copy $daemon"; finish; }
-"$work/bin/usmfs" "$m" -f -o size=8M,swap=file:"$swap" >"$work/log" 2>&1 &
+opts=size=8M,swap=file:"$swap"
+[ "$mode" = gap ] && opts=$opts,swapin_timeout=4s
+"$work/bin/usmfs" "$m" -f -o "$opts" >"$work/log" 2>&1 &
 spid=$!
 for ((i = 0; i < 100; i++)); do
 	mounted && break
@@ -250,7 +258,105 @@ fio)
 	verify "after fio"
 	;;
 supervisor) ;;	# below
-*) bad "mode must be quick, fio or supervisor" ;;
+gap)
+	# never: a "daemon" that runs the real one the first time it is
+	# started (no $work/mark yet), and afterwards never serves
+	cat >"$work/never.c" <<-EOF
+	#include <fcntl.h>
+	#include <unistd.h>
+	int main(int argc, char **argv)
+	{
+		(void)argc;
+		if (access("$work/mark", F_OK)) {
+			close(open("$work/mark", O_CREAT | O_WRONLY, 0600));
+			execv("$daemon", argv);
+			return 127;
+		}
+		for (;;)
+			pause();
+	}
+	EOF
+	if ! cc -O -o "$work/never" "$work/never.c" 2>"$work/never.log"; then
+		bad "building the never-serving daemon: $(head -n 3 "$work/never.log")"
+		finish
+	fi
+	install_bin() { cp "$1" "$work/bin/usmfs.new" && mv "$work/bin/usmfs.new" "$work/bin/usmfs"; }
+	# gap_read NAME: an O_DIRECT read of a, from the daemon, in the
+	# background; its result in $work/NAME.out, its seconds in NAME.t
+	gap_read() {
+		(
+			t0=$(date +%s%N)
+			timeout 60 dd if="$m/a" iflag=direct bs=1M of=/dev/null 2>"$work/$1.out"
+			echo "rc $?" >>"$work/$1.out"
+			echo $((($(date +%s%N) - t0) / 1000000)) >"$work/$1.t"
+		) &
+		eval "gap_$1=\$!"
+	}
+
+	# 1. an upgrade to a binary that never serves: killed after 4 s,
+	#    the daemon that served before serves again
+	touch "$work/mark"
+	install_bin "$work/never"
+	ref0=$(st_field restarts_refused)
+	pid0=$(st_field daemon_pid)
+	sup_pid=$(st_field supervisor_pid)
+	kill -HUP "$sup_pid"
+	sleep 0.5
+	gap_read upgrade
+	wait "$gap_upgrade"
+	t=$(cat "$work/upgrade.t")
+	if grep -q "rc 0" "$work/upgrade.out" && [ "$t" -ge 2000 ]; then
+		ok "upgrade to a binary that never serves: a read in the gap waited ${t} ms, then succeeded"
+	else
+		bad "upgrade to a never-serving binary: the read in the gap took ${t} ms: $(tr '\n' ' ' <"$work/upgrade.out")"
+	fi
+	grep -q "did not serve within 4.000s" "$work/log" &&
+		ok "the supervisor says: $(grep -m1 -o 'did not serve within.*' "$work/log")" ||
+		bad "no 'did not serve within 4.000s' in the log"
+	r=$(st_field restarts_refused)
+	pid1=$(st_field daemon_pid)
+	if [ "$r" = $((ref0 + 1)) ] && [ -n "$pid1" ] && [ "$pid1" != "$pid0" ]; then
+		ok "restarts_refused=$r, daemon $pid0 replaced by $pid1 (the previous binary)"
+	else
+		bad "after the refused upgrade: restarts_refused='$r' (was $ref0), daemon '$pid1' (was $pid0)"
+	fi
+	verify "after the never-serving upgrade"
+
+	# 2. an upgrade to never while it still runs the real daemon (no
+	#    mark): it serves; then SIGKILL: its next start never serves and
+	#    the supervisor gives up after 4 s; a read in the gap fails then
+	rm -f "$work/mark"
+	if out=$(timeout 90 "$usmctl" restart "$m" 2>&1); then
+		ok "upgrade to the wrapper: $out"
+	else
+		bad "upgrade to the wrapper: $out"
+	fi
+	pid=$(st_field daemon_pid)
+	kill -9 "$pid"
+	sleep 0.3
+	gap_read crash
+	wait "$gap_crash"
+	t=$(cat "$work/crash.t")
+	if grep -q -E "not connected|connection abort" "$work/crash.out" && [ "$t" -ge 2000 ] && [ "$t" -le 30000 ]; then
+		ok "a daemon that never serves after a kill: the read in the gap failed after ${t} ms: $(grep -m1 -o -E '(Transport|Software).*' "$work/crash.out")"
+	else
+		bad "a daemon that never serves after a kill: the read in the gap took ${t} ms: $(tr '\n' ' ' <"$work/crash.out")"
+	fi
+	for ((i = 0; i < 100; i++)); do kill -0 "$spid" 2>/dev/null || break; sleep 0.1; done
+	if kill -0 "$spid" 2>/dev/null; then
+		bad "the supervisor still runs 10 s after giving up"
+	else
+		wait "$spid"
+		r=$?
+		spid=
+		grep -q "no daemon served for 4.000s (swapin_timeout): giving up" "$work/log" && [ $r -eq 1 ] &&
+			ok "the supervisor gave up (exit 1): $(grep -m1 -o 'no daemon served.*' "$work/log")" ||
+			bad "the supervisor exited $r; log: $(tail -n 3 "$work/log" | tr '\n' ' ')"
+	fi
+	mounted && bad "still mounted after the supervisor gave up"
+	finish
+	;;
+*) bad "mode must be quick, fio, supervisor or gap" ;;
 esac
 
 if [ "$mode" = supervisor ]; then
