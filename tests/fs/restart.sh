@@ -6,8 +6,8 @@
 #          temporary directory), three 8M files written (3x the pool, so
 #          most of it is in the store), their checksums taken; then the
 #          serving daemon (daemon_pid of usmctl status --json) is killed
-#          with SIGKILL KILLS times (default 3), with a file read and one
-#          written between kills, and once replaced with usmctl restart.
+#          with SIGKILL KILLS times (default 3), an O_DIRECT read and a
+#          getxattr in each gap, a file read and one written between kills, and once replaced with usmctl restart.
 #          After each: no ENOTCONN, every file reads back as written,
 #          usmctl status counts the restarts.
 #   supervisor  the supervisor killed: the daemon serves on; the daemon
@@ -191,9 +191,12 @@ quick)
 		how=kill
 		((k == kills + 1)) && how=restart
 		hit $how
-		# a client during the gap: must wait, not get ENOTCONN
-		if ! out=$(timeout 120 stat "$m/a" 2>&1 >/dev/null); then
-			bad "$how $k: stat during the gap: $out"
+		# a client during the gap: must wait, not get ENOTCONN (an
+		# O_DIRECT read and a getxattr: requests the daemon answers,
+		# not the kernel's caches)
+		if ! out=$(timeout 120 dd if="$m/a" iflag=direct bs=4k count=1 of=/dev/null 2>&1) ||
+		   ! out=$(timeout 120 getfattr -n user.k "$m/d/e/x" 2>&1); then
+			bad "$how $k: a read or getxattr during the gap: $out"
 			break
 		fi
 		verify "$how $k" || break
