@@ -19,7 +19,7 @@
 # fuse-lane.sh --abort MNT... aborts those mounts' FUSE connections (the
 # runner's FS_STUCK_HOOK).
 # Ends with "fuse: N passed, N failed" (suite cases + fio jobs + lane
-# checks) and exits 1 on any failure.  Last, restart.sh quick, fio, supervisor and gap:
+# checks) and exits 1 on any failure.  Last, restart.sh quick, fio, supervisor, gap, limits:
 # the daemon killed and upgraded under load (docs/fuse.md "Restarts").
 set -u
 
@@ -384,7 +384,7 @@ fi
 # --- the daemon killed (SIGKILL) and upgraded under load: the mount and
 # every byte stay (issue 17)
 if [ "$target" = usmfs ]; then
-	for rmode in quick fio supervisor gap; do
+	for rmode in quick fio supervisor gap limits; do
 		if USMFS_BIN="$daemon" run_for 900 "$here/restart.sh" "$rmode" \
 			>"$work/restart-$rmode.out" 2>&1; then
 			ok "$(tail -n 1 "$work/restart-$rmode.out") ($rmode)"

@@ -1,5 +1,5 @@
 #!/bin/bash
-# restart.sh [quick|fio|supervisor|gap] - the FUSE daemon survives SIGKILL and an upgrade
+# restart.sh [quick|fio|supervisor|gap|limits] - the FUSE daemon survives SIGKILL and an upgrade
 # (issue 17).  As root, on the host.
 #
 #   quick  a size=8M mount with a swap file (created here, in our own
@@ -22,6 +22,11 @@
 #          then succeeds); a daemon that never serves after a SIGKILL
 #          makes the supervisor give up after it: a read started in the
 #          gap fails (ECONNABORTED, or ENOTCONN) after about 4 s, not never.
+#   limits the supervisor's bounds: daemons killed one after the other
+#          as soon as they serve: it gives up at the 20th start within a
+#          minute; (then, on a new mount) a daemon that exits before it
+#          serves, again and again: it gives up after 8 in a row, having
+#          waited its backoff (0.1 s doubling) between them.
 #
 # Environment: USMFS_BIN, USMCTL_BIN (default: the build trees), KILLS.
 # Every wait is bounded; the mount, the supervisor and the temporary
@@ -261,9 +266,62 @@ fio)
 	verify "after fio"
 	;;
 supervisor) ;;	# below
-gap)
+gap | limits)
+	# limits: called once the never binary is built
+	limits() {
+		local n=0 pid last= t0 t
+		# 1. killed as soon as it serves: the 20th start within a
+		#    minute is refused
+		while kill -0 "$spid" 2>/dev/null && ((n < 40)); do
+			pid=$(timeout 10 "$usmctl" --json status 2>/dev/null | python3 -c '
+import json, sys
+for x in json.load(sys.stdin)["mounts"]:
+    if x.get("dir") == sys.argv[1]:
+        print(x.get("daemon_pid", ""))' "$m" 2>/dev/null)
+			if [ -n "$pid" ] && [ "$pid" != "$last" ]; then
+				kill -9 "$pid" && n=$((n + 1)) last=$pid
+			fi
+			sleep 0.05
+		done
+		wait "$spid"
+		r=$?
+		spid=
+		if [ $r -eq 1 ] && [ "$n" -le 20 ] &&
+		   grep -q "20 daemons started in the last minute: giving up" "$work/log"; then
+			ok "$n daemons killed as they served: the supervisor gave up (exit 1): $(grep -m1 -o '20 daemons started.*' "$work/log")"
+		else
+			bad "$n daemons killed: the supervisor exited $r; log: $(tail -n 2 "$work/log" | tr '\n' ' ')"
+		fi
+		mounted && bad "still mounted after the supervisor gave up"
+		# 2. a new mount whose daemons end before serving, 8 in a row
+		rm -f "$work/mark" && touch "$work/exit"
+		: >"$work/log"
+		"$work/bin/usmfs" "$m" -f -o "$opts" >"$work/log" 2>&1 &
+		spid=$!
+		for ((i = 0; i < 100; i++)); do mounted && break; sleep 0.1; done
+		mounted || { bad "the second mount"; finish; }
+		install_bin "$work/never"
+		out=$(timeout 90 "$usmctl" restart "$m" 2>&1) || bad "upgrade to the wrapper: $out"
+		t0=$(date +%s%N)
+		kill -9 "$(st_field daemon_pid)"
+		for ((i = 0; i < 300; i++)); do kill -0 "$spid" 2>/dev/null || break; sleep 0.1; done
+		t=$((($(date +%s%N) - t0) / 1000000))
+		wait "$spid"
+		r=$?
+		spid=
+		n=$(grep -c "ended (exit status 1)" "$work/log")
+		if [ $r -eq 1 ] && [ "$n" -eq 8 ] && [ "$t" -ge 6000 ] &&
+		   grep -q "8 daemons in a row ended before serving: giving up" "$work/log"; then
+			ok "daemons that end before serving: the supervisor gave up after $n in ${t} ms (backoff 0.1 s doubling)"
+		else
+			bad "daemons that end before serving: exit $r after ${t} ms, $n ended; log: $(tail -n 2 "$work/log" | tr '\n' ' ')"
+		fi
+		mounted && bad "still mounted after the supervisor gave up"
+		finish
+	}
 	# never: a "daemon" that runs the real one the first time it is
-	# started (no $work/mark yet), and afterwards never serves
+	# started (no $work/mark yet), and afterwards never serves (gap) or
+	# exits at once (limits)
 	cat >"$work/never.c" <<-EOF
 	#include <fcntl.h>
 	#include <unistd.h>
@@ -275,6 +333,8 @@ gap)
 			execv("$daemon", argv);
 			return 127;
 		}
+		if (access("$work/exit", F_OK) == 0)
+			return 1;
 		for (;;)
 			pause();
 	}
@@ -284,6 +344,7 @@ gap)
 		finish
 	fi
 	install_bin() { cp "$1" "$work/bin/usmfs.new" && mv "$work/bin/usmfs.new" "$work/bin/usmfs"; }
+	[ "$mode" = limits ] && limits
 	# gap_read NAME: an O_DIRECT read of a, from the daemon, in the
 	# background; its result in $work/NAME.out, its seconds in NAME.t
 	gap_read() {
@@ -359,7 +420,7 @@ gap)
 	mounted && bad "still mounted after the supervisor gave up"
 	finish
 	;;
-*) bad "mode must be quick, fio, supervisor or gap" ;;
+*) bad "mode must be quick, fio, supervisor, gap or limits" ;;
 esac
 
 if [ "$mode" = supervisor ]; then
