@@ -148,10 +148,10 @@ test: deps
 		"cli@600:$(MAKE) test-cli" \
 		"bench@600:$(MAKE) test-bench" \
 		"rados@900:$(MAKE) test-rados" \
-		"kmod@2700:$(MAKE) test-kmod" \
-		"kguest@1500:$(MAKE) test-kmod-guest" \
-		"torture@900:$(MAKE) test-torture" \
-		"kdebug@3000:$(MAKE) test-debug-quick"
+		"kmod@4500:$(MAKE) test-kmod" \
+		"kguest@2400:$(MAKE) test-kmod-guest" \
+		"torture@1500:$(MAKE) test-torture" \
+		"kdebug@4500:$(MAKE) test-debug-quick"
 
 # make test, then what does not fit CI's 90 minutes: the debug kernel's
 # whole lane with the whole suite and the conformance check (its guest alone

@@ -41,7 +41,7 @@ VM_SERVER_EVICT=${VM_SERVER_EVICT:-1}
 VM_SRV_POOL=${VM_SRV_POOL:-64M}
 VM_SRV_SIZE=${VM_SRV_SIZE:-64M}	# the server mount's size=
 VM_SRV_SUITE_SIZE=${VM_SRV_SUITE_SIZE:-8M}	# the suite's eviction mount
-VM_SRV_FIO_SIZE=${VM_SRV_FIO_SIZE:-128M}	# per fio job (2 jobs)
+VM_SRV_FIO_SIZE=${VM_SRV_FIO_SIZE:-96M}	# per fio job (2 jobs)
 VM_SRV_KILL_SIZE=${VM_SRV_KILL_SIZE:-64M}	# per job of the kill -9 run
 VM_SRV_SQL_ROWS=${VM_SRV_SQL_ROWS:-40000}	# the sqlite3 run's rows of 1 KiB
 VM_SRV_SQL_SIZE=${VM_SRV_SQL_SIZE:-32M}	# and the mount's size= meanwhile
