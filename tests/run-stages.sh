@@ -20,6 +20,20 @@ mkdir -p "$logdir"
 total_p=0 total_f=0
 summary=""
 failed_stages=""
+# end_leftovers TAG NAME: kill what stage NAME left running.  timeout(1)
+# ends its own process group only, and a guest runs under a timeout of its
+# own (another group): a stage stopped at its limit left its QEMU guest
+# running for up to the guest's own bound, slowing every later stage.
+# Every process a stage starts inherits USMFS_STAGE=TAG.
+# Sets left to what it killed ("PID NAME ...").
+end_leftovers() {
+	local pids
+	left=
+	pids=$(grep -l -s -z -x "USMFS_STAGE=$1" /proc/[0-9]*/environ | cut -d/ -f3)
+	[ -n "$pids" ] || return 0
+	left=$(ps -o pid=,comm= -p "$(echo $pids | tr ' ' ,)" | tr -s ' \n' ' ')
+	kill -9 $pids 2>/dev/null
+}
 for spec in "$@"; do
 	name=${spec%%:*}
 	cmd=${spec#*:}
@@ -39,12 +53,23 @@ for spec in "$@"; do
 		[ "$left" -lt "$limit" ] && limit=$left
 	fi
 	echo "=== stage $name (at most ${limit}s): $cmd"
-	timeout -k 30 "$limit" bash -c "$cmd" 2>&1 | tee "$log"
-	rc=${PIPESTATUS[0]}
+	tag=$name.$$.$start
+	# (through a FIFO, not a pipe: tee would wait for every process that
+	# holds the pipe, leftovers too; end_leftovers runs first)
+	fifo=$logdir/.$name.fifo
+	rm -f "$fifo" && mkfifo "$fifo"
+	tee "$log" <"$fifo" &
+	teepid=$!
+	USMFS_STAGE=$tag timeout -k 30 "$limit" bash -c "$cmd" >"$fifo" 2>&1
+	rc=$?
+	end_leftovers "$tag" "$name"
+	wait "$teepid"
+	rm -f "$fifo"
 	secs=$(( $(date +%s) - start ))
 	if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
 		echo "=== stage $name: stopped after ${secs}s (its limit ${limit}s)" | tee -a "$log"
 	fi
+	[ -n "$left" ] && echo "=== stage $name: ended what it left running: $left" | tee -a "$log"
 	line=$(grep -E '^[A-Za-z0-9_-]+: [0-9]+ passed, [0-9]+ failed' "$log" | tail -1)
 	if [ -n "$line" ]; then
 		p=$(echo "$line" | sed -E 's/^[^:]*: ([0-9]+) passed.*/\1/')
