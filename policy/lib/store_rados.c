@@ -38,6 +38,15 @@
  * the reason: nothing more is evicted to it (usm_store_alloc* give
  * -ENOSPC) until a thread that stats the header every STORE_PROBE_MS while
  * the store is down sees the cluster answer.
+ *
+ * Writes and removals go with LIBRADOS_OPERATION_FULL_TRY: without it,
+ * librados holds a write to a pool marked full (or over its quota) until
+ * the pool is not full any more, that is until the timeout, and a full
+ * pool looked unreachable.  With it the OSD answers at once: -ENOSPC
+ * (-EDQUOT for a quota) to an operation that would grow the pool, and a
+ * removal goes through, so a full store still frees.  A full store is
+ * probed by creating an object (usm.MACHINE.ID.probe, removed at once),
+ * which only succeeds once the pool takes new objects again.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -69,6 +78,9 @@ struct store_rados {
 
 	/* Why nothing goes to the store now ("" = it is usable). */
 	char down[400];
+	int down_err;		/* what set it */
+	atomic_bool full;	/* down because the pool is full: probe
+				 * by writing, and keep removing */
 	/* While down: a thread stats the header every STORE_PROBE_MS (each
 	 * stat bounded by the timeout) until one succeeds, then says so in
 	 * answers; the next call into the store takes it up again. */
@@ -86,6 +98,12 @@ static void *prober_main(void *arg);
 static bool is_down(const struct store_rados *sr)
 {
 	return sr->down[0] && !atomic_load(&sr->answers);
+}
+
+/* Down for a reason that removals do not suffer from (a full pool)? */
+static bool rm_blocked(const struct store_rados *sr)
+{
+	return is_down(sr) && !atomic_load(&sr->full);
 }
 
 static uint64_t now_ms(void)
@@ -413,6 +431,26 @@ static int wait_all(rados_completion_t *c, size_t n)
 	return ret;
 }
 
+/*
+ * Issue the removal of @oid on @c: a write operation with FULL_TRY (a
+ * plain rados_aio_remove waits on a full pool until the timeout; the OSD
+ * lets a removal through a full pool).
+ */
+int rados_aio_remove_full_try(rados_ioctx_t io, const char *oid,
+			      rados_completion_t c)
+{
+	rados_write_op_t w = rados_create_write_op();
+	int r;
+
+	if (!w)
+		return -ENOMEM;
+	rados_write_op_remove(w);
+	r = rados_aio_write_op_operate(w, io, c, oid, NULL,
+				       LIBRADOS_OPERATION_FULL_TRY);
+	rados_release_write_op(w);	/* encoded when issued */
+	return r;
+}
+
 /* Remove objects by name, many in flight: the first error other than
  * -ENOENT, or 0. */
 int rados_remove_names(rados_ioctx_t io, char (*names)[160], size_t n)
@@ -424,7 +462,7 @@ int rados_remove_names(rados_ioctx_t io, char (*names)[160], size_t n)
 	for (i = 0; i < n; i++) {
 		if (rados_aio_create_completion2(NULL, NULL, &c[k]))
 			break;
-		r = rados_aio_remove(io, names[i], c[k]);
+		r = rados_aio_remove_full_try(io, names[i], c[k]);
 		if (r) {
 			rados_aio_release(c[k]);
 			ret = ret ? ret : r;
@@ -495,6 +533,22 @@ int rados_remove_prefix(rados_ioctx_t io, const char *prefix, bool hdr_too,
 
 /* ------------------------------------------------------------ header */
 
+/* Write @oid whole, with FULL_TRY: a full pool answers -ENOSPC/-EDQUOT
+ * at once (when the write grows it) instead of holding the write. */
+static int write_full_try(rados_ioctx_t io, const char *oid, const char *buf,
+			  size_t len)
+{
+	rados_write_op_t w = rados_create_write_op();
+	int r;
+
+	if (!w)
+		return -ENOMEM;
+	rados_write_op_write_full(w, buf, len);
+	r = rados_write_op_operate(w, io, oid, NULL, LIBRADOS_OPERATION_FULL_TRY);
+	rados_release_write_op(w);
+	return r;
+}
+
 static int hdr_write(struct store_rados *sr, const char *name)
 {
 	char host[64] = "", buf[512];
@@ -506,7 +560,7 @@ static int hdr_write(struct store_rados *sr, const char *name)
 		     "object_slots %u\npage_size %u\n", host, name,
 		     (long)getpid(), (long long)time(NULL),
 		     STORE_RADOS_OBJ_SLOTS, USM_PAGE_SIZE);
-	return rados_write_full(sr->io, sr->prefix, buf, (size_t)n);
+	return write_full_try(sr->io, sr->prefix, buf, (size_t)n);
 }
 
 /*
@@ -579,6 +633,7 @@ int store_rados_open(struct usm_store *st, uint64_t wait_ms, unsigned int flags,
 		return -ENOMEM;
 	atomic_init(&sr->answers, false);
 	atomic_init(&sr->stop, false);
+	atomic_init(&sr->full, false);
 	r = rados_spec_parse(st->spec, st->name, &sr->sp, err, errlen);
 	if (r)
 		goto fail;
@@ -663,7 +718,7 @@ void store_rados_close(struct usm_store *st)
 	prober_join(sr);
 	if (sr->rm)
 		rm_reap(st, 0);
-	if (sr->io && sr->locked && st->used == 0 && !is_down(sr)) {
+	if (sr->io && sr->locked && st->used == 0 && !rm_blocked(sr)) {
 		/* nothing kept: every object goes, the header last */
 		(void)rados_remove_prefix(sr->io, sr->prefix, true, NULL);
 	}
@@ -684,34 +739,57 @@ void store_rados_close(struct usm_store *st)
 static void set_down(struct usm_store *st, int r)
 {
 	struct store_rados *sr = st->rados;
-	bool was = sr->down[0];
+	bool was = sr->down[0], full = r == -ENOSPC || r == -EDQUOT;
 
+	if (sr->probing && atomic_load(&sr->answers))
+		prober_join(sr);	/* answered, and failed again since */
 	if (r == -ETIMEDOUT)
 		snprintf(sr->down, sizeof(sr->down), "the cluster is unreachable "
 			 "(no answer within %us)", sr->sp.timeout);
-	else if (r == -ENOSPC || r == -EDQUOT)
+	else if (r == -ENOSPC)
 		snprintf(sr->down, sizeof(sr->down), "the pool %s is full",
 			 sr->sp.pool);
+	else if (r == -EDQUOT)
+		snprintf(sr->down, sizeof(sr->down), "the pool %s is full "
+			 "(its quota)", sr->sp.pool);
 	else if (r == -EACCES || r == -EPERM)
 		snprintf(sr->down, sizeof(sr->down), "the cluster refuses %s "
 			 "access to pool %s", sr->sp.user, sr->sp.pool);
 	else
 		snprintf(sr->down, sizeof(sr->down), "the cluster failed an "
 			 "operation: %s", strerror(-r));
+	sr->down_err = r;
 	if (!was)
 		fprintf(stderr, "%s: store %s (%s): %s: nothing is evicted to it "
-			"until it answers again\n", program_invocation_short_name,
-			st->name, st->spec, sr->down);
-	if (sr->probing && atomic_load(&sr->answers))
-		prober_join(sr);	/* answered, and failed again since */
+			"until %s\n", program_invocation_short_name, st->name,
+			st->spec, sr->down, full ? "it takes new objects again" :
+			"it answers again");
+	/* read by a prober started now, or by one running that probes the
+	 * new way from its next round */
+	atomic_store(&sr->full, full);
 	if (!sr->probing) {
 		atomic_store(&sr->answers, false);
 		sr->probing = !pthread_create(&sr->prober, NULL, prober_main, sr);
 	}
 }
 
-/* Stat the header every STORE_PROBE_MS until the cluster answers (a
- * missing header is an answer too) or the store closes. */
+/* A full pool takes new objects again: create PREFIX.probe (which only
+ * a pool that is not full lets grow), then remove it. */
+static int probe_full(struct store_rados *sr)
+{
+	char names[1][160];
+	int r;
+
+	snprintf(names[0], sizeof(names[0]), "%s.probe", sr->prefix);
+	r = write_full_try(sr->io, names[0], "probe\n", 6);
+	if (!r)
+		(void)rados_remove_names(sr->io, names, 1);
+	return r;
+}
+
+/* Every STORE_PROBE_MS, until the cluster answers (a missing header is an
+ * answer too) or the store closes: stat the header; a store down because
+ * its pool is full probes by creating an object instead. */
 static void *prober_main(void *arg)
 {
 	struct store_rados *sr = arg;
@@ -724,7 +802,10 @@ static void *prober_main(void *arg)
 			usleep(100000);
 			continue;
 		}
-		r = rados_stat(sr->io, sr->prefix, &size, &mtime);
+		if (atomic_load(&sr->full))
+			r = probe_full(sr);
+		else
+			r = rados_stat(sr->io, sr->prefix, &size, &mtime);
 		if (r == 0 || r == -ENOENT) {
 			atomic_store(&sr->answers, true);
 			break;
@@ -742,14 +823,16 @@ bool store_rados_usable(struct usm_store *st)
 		return true;
 	if (is_down(sr)) {
 		if (!sr->probing)	/* no thread could be made: try again */
-			set_down(st, -ETIMEDOUT);
+			set_down(st, sr->down_err);
 		return false;
 	}
 	prober_join(sr);
-	fprintf(stderr, "%s: store %s (%s): the cluster answers again: "
+	fprintf(stderr, "%s: store %s (%s): the cluster %s again: "
 		"evicting to it again (was: %s)\n", program_invocation_short_name,
-		st->name, st->spec, sr->down);
+		st->name, st->spec, atomic_load(&sr->full) ?
+		"takes new objects" : "answers", sr->down);
 	sr->down[0] = '\0';
+	atomic_store(&sr->full, false);
 	return true;
 }
 
@@ -845,8 +928,10 @@ int store_rados_io(struct usm_store *st, const usm_slot_t *slots,
 			break;
 		}
 		obj_name(sr, obj, oid, sizeof(oid));
+		/* FULL_TRY: a full pool says so at once (see the top) */
 		r = write ? rados_aio_write_op_operate(op->w, sr->io, op->c, oid,
-						       NULL, 0) :
+						       NULL,
+						       LIBRADOS_OPERATION_FULL_TRY) :
 			    rados_aio_read_op_operate(op->r, sr->io, op->c, oid, 0);
 		nops++;
 		if (r) {
@@ -933,7 +1018,7 @@ void store_rados_obj_empty(struct usm_store *st, uint64_t obj)
 	rados_completion_t c;
 	char oid[160];
 
-	if (!obj_exists(sr, obj) || is_down(sr))
+	if (!obj_exists(sr, obj) || rm_blocked(sr))
 		return;
 	if (!sr->rm) {
 		sr->rm = malloc(RADOS_RM_INFLIGHT * sizeof(*sr->rm));
@@ -944,7 +1029,7 @@ void store_rados_obj_empty(struct usm_store *st, uint64_t obj)
 	if (rados_aio_create_completion2(NULL, NULL, &c))
 		return;
 	obj_name(sr, obj, oid, sizeof(oid));
-	if (rados_aio_remove(sr->io, oid, c)) {
+	if (rados_aio_remove_full_try(sr->io, oid, c)) {
 		rados_aio_release(c);
 		return;
 	}

@@ -43,6 +43,9 @@ int rados_attach_spec(const char *spec, rados_t *clp, rados_ioctx_t *iop,
 void rados_machine_tag(char *out, size_t len);
 /* Is the lock cookie PID.START a process alive on this machine? */
 bool rados_cookie_alive(const char *cookie);
+/* Issue the removal of @oid on @c (FULL_TRY: through a full pool too). */
+int rados_aio_remove_full_try(rados_ioctx_t io, const char *oid,
+			      rados_completion_t c);
 /* Remove objects by name, many in flight. */
 int rados_remove_names(rados_ioctx_t io, char (*names)[160], size_t n);
 /* Remove every object PREFIX.*, and PREFIX itself when @hdr_too. */

@@ -11,7 +11,11 @@
  * vanished read as EIO (never zeroes), and an OSD outage: writes fail
  * within the timeout, the store takes nothing and says why, a swap-in gets
  * EIO, and once the OSD is back the store resumes by itself with every
- * page intact.
+ * page intact; a full pool (the OSD's full ratio lowered: the test
+ * cluster has no manager, so a pool quota is never enforced): a write
+ * into a new object fails with ENOSPC before the timeout, the store says
+ * "full", not "unreachable", swap-ins and removals still work, and once
+ * the ratio is back the store resumes by itself.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -44,6 +48,9 @@ static void spec_of(char *buf, size_t len, const char *extra)
 }
 
 static bool osd_stopped;
+static bool full_set;
+static double now_s(void);
+static void pool_full(bool on);
 
 static void cluster(const char *what);
 
@@ -81,6 +88,8 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	(void)state;
+	if (full_set)
+		pool_full(false);
 	if (osd_stopped)
 		cluster("osd-start");
 	clean_ns();
@@ -136,6 +145,34 @@ static void cluster(const char *what)
 		 getenv("RADOS_TESTS") ? getenv("RADOS_TESTS") : ".", what, cdir);
 	assert_int_equal(system(cmd), 0);
 	osd_stopped = !strcmp(what, "osd-stop");
+}
+
+/* Mark the OSD (and so the pool) full or not: its full ratio below what
+ * it uses, or back to the defaults; wait until the pool says so. */
+static void pool_full(bool on)
+{
+	static const char *const set[2][3] = {
+		{ "set-full-ratio 0.95", "set-backfillfull-ratio 0.90",
+		  "set-nearfull-ratio 0.85" },
+		{ "set-nearfull-ratio 0.01", "set-backfillfull-ratio 0.02",
+		  "set-full-ratio 0.03" },
+	};
+	char cmd[1024];
+	double t0 = now_s();
+	int i;
+
+	for (i = 0; i < 3; i++) {
+		snprintf(cmd, sizeof(cmd), "timeout 60 ceph --connect-timeout 15 "
+			 "-c %s osd %s >/dev/null 2>&1", conf, set[on][i]);
+		assert_int_equal(system(cmd), 0);
+	}
+	snprintf(cmd, sizeof(cmd), "timeout 60 ceph --connect-timeout 15 -c %s "
+		 "osd pool ls detail 2>/dev/null | grep -q \"^pool .* 'usm' "
+		 ".*flags [a-z_,]*full\"", conf);
+	while ((system(cmd) == 0) != on && now_s() - t0 < 60)
+		usleep(500000);
+	assert_true(now_s() - t0 < 60);
+	full_set = on;
 }
 
 static void test_refusals(void **state)
@@ -375,6 +412,101 @@ static void test_osd_outage(void **state)
 	free(mem);
 }
 
+/* A full pool: ENOSPC at once (not the timeout), "full" (not
+ * "unreachable"), swap-ins and removals still work; resumes by itself. */
+static void test_pool_full(void **state)
+{
+	enum { N = 128 };
+	struct usm_store *st;
+	usm_slot_t slots[N], first, more[64];
+	void *bufs[N];
+	char spec[1024], err[1024], why[512];
+	char *mem = aligned_alloc(PG, (size_t)N * PG);
+	uint64_t nr, got = 0;
+	double t0, took;
+	size_t i;
+	int r;
+
+	(void)state;
+	assert_non_null(mem);
+	spec_of(spec, sizeof(spec), ":id=full");
+	assert_int_equal(usm_store_open("f", spec, 0, &st, err, sizeof(err)), 0);
+	while (got < N) {
+		assert_int_equal(usm_store_alloc_run(st, N - got, &first, &nr), 0);
+		for (i = 0; i < nr; i++)
+			slots[got + i] = first + i;
+		got += nr;
+	}
+	for (i = 0; i < N; i++) {
+		bufs[i] = mem + i * PG;
+		fill(bufs[i], 9000 + i);
+	}
+	assert_int_equal(usm_store_write(st, slots, bufs, N), 0);
+	assert_int_equal(count_objects("usm."), 1 + 2);
+
+	pool_full(true);
+	/* 64 new slots: a new object, which a full pool refuses */
+	assert_int_equal(usm_store_alloc_run(st, 64, &first, &nr), 0);
+	for (i = 0; i < nr; i++)
+		more[i] = first + i;
+	t0 = now_s();
+	r = usm_store_write(st, more, bufs, nr);
+	took = now_s() - t0;
+	print_message("write to the full pool: %d (%s) after %.2f s (timeout 4 s)\n",
+		      r, strerror(-r), took);
+	assert_true(r == -ENOSPC || r == -EDQUOT);
+	assert_true(took < 3.5);
+	for (i = 0; i < nr; i++)
+		assert_int_equal(usm_store_free(st, more[i]), 0);
+	assert_int_equal(usm_store_state(st, why, sizeof(why)), 1);
+	print_message("store state: %s\n", why);
+	assert_non_null(strstr(why, "full"));
+	assert_null(strstr(why, "unreachable"));
+	assert_int_equal(usm_store_alloc(st, &first), -ENOSPC);
+	/* swap-ins still work */
+	memset(mem, 0, (size_t)N * PG);
+	assert_int_equal(usm_store_read(st, slots, bufs, N), 0);
+	for (i = 0; i < N; i++)
+		check(bufs[i], 9000 + i);
+	/* freeing the first object's slots removes it: a full pool frees */
+	for (i = 0; i < 64; i++)
+		assert_int_equal(usm_store_free(st, slots[i]), 0);
+	assert_int_equal(usm_store_sync(st), 0);
+	t0 = now_s();
+	while (count_objects("usm.") != 1 + 1 && now_s() - t0 < 10)
+		usleep(200000);
+	assert_int_equal(count_objects("usm."), 1 + 1);
+
+	pool_full(false);
+	/* resumes by itself */
+	t0 = now_s();
+	while (usm_store_state(st, why, sizeof(why)) && now_s() - t0 < 60)
+		usleep(200000);
+	print_message("resumed %.1f s after the pool stopped being full\n",
+		      now_s() - t0);
+	assert_true(now_s() - t0 < 60);
+	assert_int_equal(usm_store_alloc_run(st, 64, &first, &nr), 0);
+	for (i = 0; i < nr; i++) {
+		more[i] = first + i;
+		fill(bufs[i], 9500 + i);
+	}
+	assert_int_equal(usm_store_write(st, more, bufs, nr), 0);
+	memset(mem, 0, (size_t)N * PG);
+	assert_int_equal(usm_store_read(st, more, bufs, nr), 0);
+	for (i = 0; i < nr; i++)
+		check(bufs[i], 9500 + i);
+	assert_int_equal(usm_store_read(st, slots + 64, bufs, 64), 0);
+	for (i = 0; i < 64; i++)
+		check(bufs[i], 9000 + 64 + i);
+	for (i = 0; i < nr; i++)
+		assert_int_equal(usm_store_free(st, more[i]), 0);
+	for (i = 64; i < N; i++)
+		assert_int_equal(usm_store_free(st, slots[i]), 0);
+	usm_store_close(st);
+	assert_int_equal(count_objects("usm."), 0);
+	free(mem);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -382,6 +514,7 @@ int main(void)
 		cmocka_unit_test(test_round_trip_objects),
 		cmocka_unit_test(test_keep_reopen),
 		cmocka_unit_test(test_osd_outage),
+		cmocka_unit_test(test_pool_full),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
