@@ -13,14 +13,19 @@
  * Objects, in POOL's NAMESPACE ("" when none is given):
  *   usm.MACHINE.ID          the header: a few lines of text (who made it,
  *                           when, for which store); a live store holds its
- *                           exclusive lock "usm" with the cookie PID.START
- *                           (its process id and start time), so that a
- *                           second one is refused and a dead one's objects
- *                           are known as left over;
+ *                           exclusive lock "usm" with the cookie
+ *                           PID.START.MACHINE (its process id and start
+ *                           time, and the machine), so that a second one
+ *                           is refused and a dead one's objects are known
+ *                           as left over; a lock is broken only when its
+ *                           cookie names this machine and a process of it
+ *                           that is gone;
  *   usm.MACHINE.ID.%016x    object k: slots [64k, 64k + 64), 4 KiB each at
  *                           offset (slot - 64k) * 4096.
- * MACHINE is the first 12 characters of /etc/machine-id: two machines
- * never share names, and a restarted daemon or server of this machine
+ * MACHINE is the whole /etc/machine-id (32 hex digits), else "h" and a
+ * 64-bit hash of the host name in 16 hex digits: two machines do not
+ * share names (the first 12 characters of either did: "worker-node-1"
+ * and "worker-node-2"), and a restarted daemon or server of this machine
  * finds its objects again under the same ID.
  *
  * An object holds 64 slots (256 KiB): the default eviction batch (64
@@ -50,6 +55,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -68,7 +74,7 @@ struct store_rados {
 	rados_ioctx_t io;
 	struct rados_spec sp;
 	char prefix[128];	/* usm.MACHINE.ID: the header's name */
-	char cookie[64];
+	char cookie[RADOS_COOKIE_LEN];
 	bool locked;
 
 	uint64_t *exists;	/* bit per object: written, not removed */
@@ -226,28 +232,47 @@ int rados_spec_parse(const char *spec, const char *name, struct rados_spec *sp,
 
 /* -------------------------------------------------------------- identity */
 
-/* The first 12 characters of /etc/machine-id, else of the host name. */
+/*
+ * The machine's tag from its machine id (@mid, a line of /etc/machine-id,
+ * or NULL) and host name: the machine id when it is 32 hex digits, else
+ * "h" and the 64-bit FNV-1a hash of the host name in 16 hex digits.
+ * @len: at least RADOS_TAG_LEN.
+ */
+void rados_machine_tag_of(const char *mid, const char *host, char *out,
+			  size_t len)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+	size_t i;
+
+	for (i = 0; mid && i < 32; i++)
+		if (!((mid[i] >= '0' && mid[i] <= '9') ||
+		      (mid[i] >= 'a' && mid[i] <= 'f')))
+			break;
+	if (mid && i == 32 && (!mid[32] || mid[32] == '\n')) {
+		snprintf(out, len, "%.32s", mid);
+		return;
+	}
+	for (i = 0; host && host[i]; i++) {
+		h ^= (unsigned char)host[i];
+		h *= 0x100000001b3ULL;
+	}
+	snprintf(out, len, "h%016" PRIx64, h);
+}
+
+/* This machine's tag: /etc/machine-id, else a hash of the host name. */
 void rados_machine_tag(char *out, size_t len)
 {
-	char buf[64] = "";
+	char mid[64] = "", host[HOST_NAME_MAX + 1] = "";
 	FILE *f = fopen("/etc/machine-id", "re");
-	size_t i, o = 0;
 
 	if (f) {
-		if (!fgets(buf, sizeof(buf), f))
-			buf[0] = '\0';
+		if (!fgets(mid, sizeof(mid), f))
+			mid[0] = '\0';
 		fclose(f);
 	}
-	if (!buf[0] || buf[0] == '\n')
-		gethostname(buf, sizeof(buf) - 1);
-	for (i = 0; buf[i] && o < 12 && o + 1 < len; i++)
-		if ((buf[i] >= '0' && buf[i] <= '9') ||
-		    (buf[i] >= 'a' && buf[i] <= 'z') ||
-		    (buf[i] >= 'A' && buf[i] <= 'Z') || buf[i] == '-')
-			out[o++] = buf[i];
-	if (!o)
-		out[o++] = 'x';
-	out[o] = '\0';
+	if (gethostname(host, sizeof(host) - 1))
+		host[0] = '\0';
+	rados_machine_tag_of(mid, host, out, len);
 }
 
 /* Field 22 of /proc/PID/stat: when the process started (0: unknown). */
@@ -275,15 +300,45 @@ static unsigned long long proc_start(long pid)
 	return v;
 }
 
-/* Is the lock cookie PID.START a process alive on this machine? */
-bool rados_cookie_alive(const char *cookie)
+/* The lock cookie of this process: PID.START.MACHINE. */
+void rados_cookie_make(char *out, size_t len)
+{
+	char mach[RADOS_TAG_LEN];
+
+	rados_machine_tag(mach, sizeof(mach));
+	snprintf(out, len, "%ld.%llu.%s", (long)getpid(), proc_start(getpid()),
+		 mach);
+}
+
+/* Does the lock cookie PID.START.MACHINE name this machine?  *@pid its
+ * process id.  A cookie of any other form is not known as this one's. */
+bool rados_cookie_ours(const char *cookie, long *pid)
+{
+	char mach[RADOS_TAG_LEN];
+	unsigned long long start;
+	int n = 0;
+
+	rados_machine_tag(mach, sizeof(mach));
+	if (sscanf(cookie, "%ld.%llu.%n", pid, &start, &n) != 2 || !n ||
+	    *pid <= 0)
+		return false;
+	return !strcmp(cookie + n, mach);
+}
+
+/*
+ * May a lock with this cookie be broken?  Only when it names this machine
+ * and a process that is gone (or another that has its pid now): a lock of
+ * another machine, or of a form not known, is never taken as stale.
+ */
+bool rados_cookie_stale(const char *cookie)
 {
 	unsigned long long start;
 	long pid;
 
-	if (sscanf(cookie, "%ld.%llu", &pid, &start) != 2 || pid <= 0)
+	if (!rados_cookie_ours(cookie, &pid) ||
+	    sscanf(cookie, "%ld.%llu", &pid, &start) != 2)
 		return false;
-	return proc_start(pid) == start && start;
+	return !start || proc_start(pid) != start;
 }
 
 /* ------------------------------------------------------------- connect */
@@ -574,6 +629,7 @@ static int hdr_lock(struct store_rados *sr, const char *spec, char *err,
 	char tag[64], clients[256], cookies[256], addrs[256];
 	size_t tl, cl, kl, al;
 	int excl, r, tries;
+	long pid;
 
 	for (tries = 0; tries < 3; tries++) {
 		r = rados_lock_exclusive(sr->io, sr->prefix, RADOS_LOCK,
@@ -599,11 +655,19 @@ static int hdr_lock(struct store_rados *sr, const char *spec, char *err,
 		}
 		if (r == 0)
 			continue;	/* released meanwhile */
-		if (rados_cookie_alive(cookies)) {
+		if (!rados_cookie_ours(cookies, &pid)) {
+			store_set_err(err, errlen, "%s: %s is locked by another "
+				      "machine or program (cookie %s, %s at %s): "
+				      "left alone; give this one another id: "
+				      "%s:id=NAME", spec, sr->prefix, cookies,
+				      clients, addrs, spec);
+			return -EBUSY;
+		}
+		if (!rados_cookie_stale(cookies)) {
 			store_set_err(err, errlen, "%s: in use by another store "
-				      "(process %.*s of this machine; give this "
-				      "one another id: %s:id=NAME)", spec,
-				      (int)strcspn(cookies, "."), cookies, spec);
+				      "(process %ld of this machine; give this "
+				      "one another id: %s:id=NAME)", spec, pid,
+				      spec);
 			return -EBUSY;
 		}
 		r = rados_break_lock(sr->io, sr->prefix, RADOS_LOCK, clients,
@@ -625,7 +689,7 @@ int store_rados_open(struct usm_store *st, uint64_t wait_ms, unsigned int flags,
 		     char *err, size_t errlen)
 {
 	struct store_rados *sr;
-	char mach[16];
+	char mach[RADOS_TAG_LEN];
 	int r;
 
 	sr = calloc(1, sizeof(*sr));
@@ -645,8 +709,7 @@ int store_rados_open(struct usm_store *st, uint64_t wait_ms, unsigned int flags,
 		goto fail;
 	rados_machine_tag(mach, sizeof(mach));
 	snprintf(sr->prefix, sizeof(sr->prefix), "usm.%s.%s", mach, sr->sp.id);
-	snprintf(sr->cookie, sizeof(sr->cookie), "%ld.%llu", (long)getpid(),
-		 proc_start(getpid()));
+	rados_cookie_make(sr->cookie, sizeof(sr->cookie));
 	if (!(flags & USM_STORE_UNLOCKED)) {
 		r = hdr_lock(sr, st->spec, err, errlen);
 		if (r)

@@ -244,6 +244,7 @@ fio_keep() {	# extra args: 96M of crc32c-tagged blocks, more than size=64M
 fio_keep --do_verify=0 || bad "fio write before the full pool"
 ratios low
 for _ in $(seq 60); do pool_full && break; sleep 1; done
+sleep 3	# the monitors' map says full: the OSD's too, a moment later
 if pool_full; then
 	ev0=$(stat_of evictions) t0=$SECONDS
 	timeout 120 dd if=/dev/urandom of="$mnt/fill" bs=1M count=128 conv=fsync 2>"$work/dd.err"

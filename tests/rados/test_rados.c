@@ -15,7 +15,10 @@
  * cluster has no manager, so a pool quota is never enforced): a write
  * into a new object fails with ENOSPC before the timeout, the store says
  * "full", not "unreachable", swap-ins and removals still work, and once
- * the ratio is back the store resumes by itself.
+ * the ratio is back the store resumes by itself.  Machine tags: the
+ * whole /etc/machine-id (else a hash of the host name, so that
+ * "worker-node-1" and "worker-node-2" differ), and a lock of another
+ * machine under this machine's name is never broken.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -35,6 +38,12 @@
 #include <usm/swap.h>
 
 #define PG USM_PAGE_SIZE
+
+/* policy/lib/store_rados.h (not installed) */
+void rados_machine_tag(char *out, size_t len);
+void rados_machine_tag_of(const char *mid, const char *host, char *out,
+			  size_t len);
+bool rados_cookie_stale(const char *cookie);
 
 static const char *cdir;	/* the cluster's directory */
 static char conf[512];
@@ -173,6 +182,8 @@ static void pool_full(bool on)
 		usleep(500000);
 	assert_true(now_s() - t0 < 60);
 	full_set = on;
+	/* the monitors' map says so; give the OSD a moment to have it too */
+	sleep(3);
 }
 
 static void test_refusals(void **state)
@@ -220,7 +231,7 @@ static void test_round_trip_objects(void **state)
 	struct usm_store *st, *st2;
 	usm_slot_t slots[N], first;
 	void *bufs[N];
-	char spec[1024], err[1024], mach[16] = "", prefix[128];
+	char spec[1024], err[1024], mach[48] = "", prefix[128];
 	uint64_t nr, got = 0;
 	char *mem = aligned_alloc(PG, (size_t)N * PG);
 	FILE *f;
@@ -251,10 +262,11 @@ static void test_round_trip_objects(void **state)
 	for (i = 0; i < N; i++)
 		check(bufs[i], slots[i] + 1);
 
-	/* the header and ceil(300 / 64) = 5 objects of 64 slots */
+	/* the header and ceil(300 / 64) = 5 objects of 64 slots, named
+	 * after the whole machine id */
 	f = fopen("/etc/machine-id", "r");
 	if (f) {
-		if (fscanf(f, "%12s", mach) != 1)
+		if (fscanf(f, "%40s", mach) != 1)
 			mach[0] = '\0';
 		fclose(f);
 	}
@@ -507,6 +519,84 @@ static void test_pool_full(void **state)
 	free(mem);
 }
 
+/* The tag is the whole machine id, or "h" and 16 hex digits of a hash of
+ * the host name (no machine id): not a prefix that two machines share. */
+static void test_machine_tag(void **state)
+{
+	char tag[64], mid[64] = "";
+	FILE *f = fopen("/etc/machine-id", "r");
+
+	(void)state;
+	rados_machine_tag(tag, sizeof(tag));
+	print_message("machine tag: %s\n", tag);
+	if (f) {
+		if (fscanf(f, "%63s", mid) != 1)
+			mid[0] = '\0';
+		fclose(f);
+	}
+	if (strlen(mid) == 32)
+		assert_string_equal(tag, mid);
+	else
+		assert_int_equal(strlen(tag), 17);
+	/* no machine id: host names sharing their first 12 characters
+	 * differ (they had the same tag "worker-node-") */
+	rados_machine_tag_of(NULL, "worker-node-1", tag, sizeof(tag));
+	rados_machine_tag_of("uninitialized\n", "worker-node-2", mid, sizeof(mid));
+	print_message("worker-node-1: %s, worker-node-2: %s\n", tag, mid);
+	assert_int_equal(strlen(tag), 17);
+	assert_int_equal(tag[0], 'h');
+	assert_string_not_equal(tag, mid);
+	rados_machine_tag_of("0123456789abcdef0123456789abcdef\n", "x", tag,
+			     sizeof(tag));
+	assert_string_equal(tag, "0123456789abcdef0123456789abcdef");
+}
+
+/* A lock under this machine's header name held with another machine's
+ * cookie (a dead pid there means nothing here): refused, never broken;
+ * one of this machine's with a dead process: broken. */
+static void test_foreign_lock(void **state)
+{
+	struct usm_store *st = NULL;
+	char spec[1024], err[1024], mach[64], hdr[160], cookie[160];
+	char tag[64], clients[256], cookies[256], addrs[256];
+	size_t tl = sizeof(tag), cl = sizeof(clients), kl = sizeof(cookies),
+	       al = sizeof(addrs);
+	int excl;
+
+	(void)state;
+	rados_machine_tag(mach, sizeof(mach));
+	snprintf(hdr, sizeof(hdr), "usm.%s.foreign", mach);
+	assert_int_equal(rados_write_full(io, hdr, "x\n", 2), 0);
+	/* pid 999999 with a start time no process of this machine has */
+	snprintf(cookie, sizeof(cookie), "999999.12345.%s",
+		 "0123456789abcdef0123456789abcdef");
+	assert_int_equal(rados_lock_exclusive(io, hdr, "usm", cookie,
+					      "usmfs store", NULL, 0), 0);
+	assert_false(rados_cookie_stale(cookie));
+	spec_of(spec, sizeof(spec), ":id=foreign");
+	err[0] = '\0';
+	assert_int_equal(usm_store_open("x", spec, 0, &st, err, sizeof(err)),
+			 -EBUSY);
+	print_message("refused: %s\n", err);
+	assert_non_null(strstr(err, "another machine"));
+	assert_int_equal(rados_list_lockers(io, hdr, "usm", &excl, tag, &tl,
+					    clients, &cl, cookies, &kl, addrs,
+					    &al), 1);
+	assert_string_equal(cookies, cookie);	/* not broken */
+	assert_int_equal(rados_unlock(io, hdr, "usm", cookie), 0);
+
+	/* this machine's cookie, its process gone: stale, broken */
+	snprintf(cookie, sizeof(cookie), "999999.12345.%s", mach);
+	assert_true(rados_cookie_stale(cookie));
+	assert_int_equal(rados_lock_exclusive(io, hdr, "usm", cookie,
+					      "usmfs store", NULL, 0), 0);
+	assert_int_equal(usm_store_open("x", spec, 0, &st, err, sizeof(err)), 0);
+	usm_store_close(st);
+	assert_int_equal(count_objects(hdr), 0);
+	/* an older cookie (PID.START, no machine): never taken as stale */
+	assert_false(rados_cookie_stale("999999.12345"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -515,6 +605,8 @@ int main(void)
 		cmocka_unit_test(test_keep_reopen),
 		cmocka_unit_test(test_osd_outage),
 		cmocka_unit_test(test_pool_full),
+		cmocka_unit_test(test_machine_tag),
+		cmocka_unit_test(test_foreign_lock),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
