@@ -775,6 +775,7 @@ static void prober_join(struct store_rados *sr)
 void store_rados_close(struct usm_store *st)
 {
 	struct store_rados *sr = st->rados;
+	bool gone = false;
 
 	if (!sr)
 		return;
@@ -783,9 +784,11 @@ void store_rados_close(struct usm_store *st)
 		rm_reap(st, 0);
 	if (sr->io && sr->locked && st->used == 0 && !rm_blocked(sr)) {
 		/* nothing kept: every object goes, the header last */
-		(void)rados_remove_prefix(sr->io, sr->prefix, true, NULL);
+		gone = !rados_remove_prefix(sr->io, sr->prefix, true, NULL);
 	}
-	if (sr->io && sr->locked)
+	/* A removed header took its lock with it; an unlock (a write
+	 * without FULL_TRY) would wait out the timeout on a full pool. */
+	if (sr->io && sr->locked && !gone)
 		rados_unlock(sr->io, sr->prefix, RADOS_LOCK, sr->cookie);
 	if (sr->io)
 		rados_ioctx_destroy(sr->io);
