@@ -13,7 +13,9 @@
 #      after the files are removed and the mount is gone, no object is left
 #   4. an OSD outage under a FUSE mount: a file written (evicted to the
 #      cluster), the OSD stopped: reading it gives EIO within the timeout,
-#      the mount's stats say why nothing is evicted; the OSD started again:
+#      the mount's stats say why nothing is evicted; a buffered read from
+#      a page the daemon holds into pages in the cluster gives that page,
+#      then EIO, never zeroes (short-read.py); the OSD started again:
 #      the mount resumes by itself and fio verifies every byte; a daemon
 #      killed under its supervisor: the next one finds its pages
 #   4c. a full pool (the OSD's full ratio lowered): the store says "full"
@@ -168,7 +170,17 @@ if fio_run pre --rw=write --do_verify=0; then
 else
 	bad "fio write before the outage"; head -n 20 "$work/fio.pre.out" | sed 's/^/    /'
 fi
+# a page 1M into the file (evicted) read back alone: the daemon holds it,
+# the kernel does not; the pages after it stay in the cluster
+"$here/short-read.py" prep "$mnt/pre.0.0" 1048576 || bad "O_DIRECT read of one page"
 "$here/cluster.sh" osd-stop "$cdir"
+# a buffered read from that page on: the page, then EIO; never a short
+# reply that the kernel fills up with zeroes
+if out=$(timeout 120 "$here/short-read.py" check "$mnt/pre.0.0" 1048576); then
+	ok "outage: a read from a resident page into evicted ones: $out"
+else
+	bad "outage: a read from a resident page into evicted ones: $out"
+fi
 t0=$SECONDS
 # reading the evicted start of the file: EIO, not zeroes, within the bound
 if timeout 120 dd if="$mnt/pre.0.0" of=/dev/null bs=1M count=32 2>"$work/dd.err"; then
@@ -228,8 +240,8 @@ rm -f "$mnt"/pre.*
 # pages readable, and resume by itself when the pool has room again
 ratios() {	# full backfillfull nearfull, in an order the monitor takes
 	if [ "$1" = low ]; then
-		ceph_ osd set-nearfull-ratio 0.01 && ceph_ osd set-backfillfull-ratio 0.02 &&
-			ceph_ osd set-full-ratio 0.03
+		ceph_ osd set-nearfull-ratio 0.001 && ceph_ osd set-backfillfull-ratio 0.002 &&
+			ceph_ osd set-full-ratio 0.003
 	else
 		ceph_ osd set-full-ratio 0.95 && ceph_ osd set-backfillfull-ratio 0.90 &&
 			ceph_ osd set-nearfull-ratio 0.85
@@ -274,7 +286,7 @@ if pool_full; then
 		bad "verify while the pool is full"; head -n 20 "$work/fio.keep.out" | sed 's/^/    /'
 	fi
 else
-	bad "the pool did not become full with a full ratio of 0.03"
+	bad "the pool did not become full with a full ratio of 0.003"
 fi
 ratios high
 t0=$SECONDS

@@ -163,8 +163,8 @@ static void pool_full(bool on)
 	static const char *const set[2][3] = {
 		{ "set-full-ratio 0.95", "set-backfillfull-ratio 0.90",
 		  "set-nearfull-ratio 0.85" },
-		{ "set-nearfull-ratio 0.01", "set-backfillfull-ratio 0.02",
-		  "set-full-ratio 0.03" },
+		{ "set-nearfull-ratio 0.001", "set-backfillfull-ratio 0.002",
+		  "set-full-ratio 0.003" },
 	};
 	char cmd[1024];
 	double t0 = now_s();
@@ -182,8 +182,23 @@ static void pool_full(bool on)
 		usleep(500000);
 	assert_true(now_s() - t0 < 60);
 	full_set = on;
-	/* the monitors' map says so; give the OSD a moment to have it too */
-	sleep(3);
+	/* the monitors' map says so: wait until the OSD refuses a new
+	 * object too (it may have an older map for a while) */
+	while (on && now_s() - t0 < 60) {
+		rados_write_op_t w = rados_create_write_op();
+		int r;
+
+		rados_write_op_write_full(w, "x", 1);
+		r = rados_write_op_operate(w, io, "fullcheck", NULL,
+					   LIBRADOS_OPERATION_FULL_TRY);
+		rados_release_write_op(w);
+		if (r == -ENOSPC || r == -EDQUOT)
+			break;
+		if (!r)
+			rados_remove(io, "fullcheck");
+		usleep(500000);
+	}
+	assert_true(now_s() - t0 < 60);
 }
 
 static void test_refusals(void **state)
