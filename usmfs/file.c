@@ -496,7 +496,14 @@ void usmfs_ll_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	 */
 	if (hole && !err && (fi->fh & FH_WRITE) && room_refuse(n))
 		err = ENOSPC, done = 0;
-	if (done == 0 && err)
+	/*
+	 * An error fails the whole read, even with pages done before it: the
+	 * kernel takes a short reply as the end of the file and fills the
+	 * rest of its pages with zeroes (fuse_short_read), which a reader
+	 * would get as data.  Refused, the read-ahead leaves the pages
+	 * alone and the kernel asks again for the page it needs.
+	 */
+	if (err)
 		fuse_reply_err(req, err);
 	else
 		fuse_reply_iov(req, iov, (int)k);

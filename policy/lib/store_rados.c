@@ -13,14 +13,19 @@
  * Objects, in POOL's NAMESPACE ("" when none is given):
  *   usm.MACHINE.ID          the header: a few lines of text (who made it,
  *                           when, for which store); a live store holds its
- *                           exclusive lock "usm" with the cookie PID.START
- *                           (its process id and start time), so that a
- *                           second one is refused and a dead one's objects
- *                           are known as left over;
+ *                           exclusive lock "usm" with the cookie
+ *                           PID.START.MACHINE (its process id and start
+ *                           time, and the machine), so that a second one
+ *                           is refused and a dead one's objects are known
+ *                           as left over; a lock is broken only when its
+ *                           cookie names this machine and a process of it
+ *                           that is gone;
  *   usm.MACHINE.ID.%016x    object k: slots [64k, 64k + 64), 4 KiB each at
  *                           offset (slot - 64k) * 4096.
- * MACHINE is the first 12 characters of /etc/machine-id: two machines
- * never share names, and a restarted daemon or server of this machine
+ * MACHINE is the whole /etc/machine-id (32 hex digits), else "h" and a
+ * 64-bit hash of the host name in 16 hex digits: two machines do not
+ * share names (the first 12 characters of either did: "worker-node-1"
+ * and "worker-node-2"), and a restarted daemon or server of this machine
  * finds its objects again under the same ID.
  *
  * An object holds 64 slots (256 KiB): the default eviction batch (64
@@ -38,9 +43,19 @@
  * the reason: nothing more is evicted to it (usm_store_alloc* give
  * -ENOSPC) until a thread that stats the header every STORE_PROBE_MS while
  * the store is down sees the cluster answer.
+ *
+ * Writes and removals go with LIBRADOS_OPERATION_FULL_TRY: without it,
+ * librados holds a write to a pool marked full (or over its quota) until
+ * the pool is not full any more, that is until the timeout, and a full
+ * pool looked unreachable.  With it the OSD answers at once: -ENOSPC
+ * (-EDQUOT for a quota) to an operation that would grow the pool, and a
+ * removal goes through, so a full store still frees.  A full store is
+ * probed by creating an object (usm.MACHINE.ID.probe, removed at once),
+ * which only succeeds once the pool takes new objects again.
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -59,7 +74,7 @@ struct store_rados {
 	rados_ioctx_t io;
 	struct rados_spec sp;
 	char prefix[128];	/* usm.MACHINE.ID: the header's name */
-	char cookie[64];
+	char cookie[RADOS_COOKIE_LEN];
 	bool locked;
 
 	uint64_t *exists;	/* bit per object: written, not removed */
@@ -69,6 +84,9 @@ struct store_rados {
 
 	/* Why nothing goes to the store now ("" = it is usable). */
 	char down[400];
+	int down_err;		/* what set it */
+	atomic_bool full;	/* down because the pool is full: probe
+				 * by writing, and keep removing */
 	/* While down: a thread stats the header every STORE_PROBE_MS (each
 	 * stat bounded by the timeout) until one succeeds, then says so in
 	 * answers; the next call into the store takes it up again. */
@@ -86,6 +104,12 @@ static void *prober_main(void *arg);
 static bool is_down(const struct store_rados *sr)
 {
 	return sr->down[0] && !atomic_load(&sr->answers);
+}
+
+/* Down for a reason that removals do not suffer from (a full pool)? */
+static bool rm_blocked(const struct store_rados *sr)
+{
+	return is_down(sr) && !atomic_load(&sr->full);
 }
 
 static uint64_t now_ms(void)
@@ -208,28 +232,47 @@ int rados_spec_parse(const char *spec, const char *name, struct rados_spec *sp,
 
 /* -------------------------------------------------------------- identity */
 
-/* The first 12 characters of /etc/machine-id, else of the host name. */
+/*
+ * The machine's tag from its machine id (@mid, a line of /etc/machine-id,
+ * or NULL) and host name: the machine id when it is 32 hex digits, else
+ * "h" and the 64-bit FNV-1a hash of the host name in 16 hex digits.
+ * @len: at least RADOS_TAG_LEN.
+ */
+void rados_machine_tag_of(const char *mid, const char *host, char *out,
+			  size_t len)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+	size_t i;
+
+	for (i = 0; mid && i < 32; i++)
+		if (!((mid[i] >= '0' && mid[i] <= '9') ||
+		      (mid[i] >= 'a' && mid[i] <= 'f')))
+			break;
+	if (mid && i == 32 && (!mid[32] || mid[32] == '\n')) {
+		snprintf(out, len, "%.32s", mid);
+		return;
+	}
+	for (i = 0; host && host[i]; i++) {
+		h ^= (unsigned char)host[i];
+		h *= 0x100000001b3ULL;
+	}
+	snprintf(out, len, "h%016" PRIx64, h);
+}
+
+/* This machine's tag: /etc/machine-id, else a hash of the host name. */
 void rados_machine_tag(char *out, size_t len)
 {
-	char buf[64] = "";
+	char mid[64] = "", host[HOST_NAME_MAX + 1] = "";
 	FILE *f = fopen("/etc/machine-id", "re");
-	size_t i, o = 0;
 
 	if (f) {
-		if (!fgets(buf, sizeof(buf), f))
-			buf[0] = '\0';
+		if (!fgets(mid, sizeof(mid), f))
+			mid[0] = '\0';
 		fclose(f);
 	}
-	if (!buf[0] || buf[0] == '\n')
-		gethostname(buf, sizeof(buf) - 1);
-	for (i = 0; buf[i] && o < 12 && o + 1 < len; i++)
-		if ((buf[i] >= '0' && buf[i] <= '9') ||
-		    (buf[i] >= 'a' && buf[i] <= 'z') ||
-		    (buf[i] >= 'A' && buf[i] <= 'Z') || buf[i] == '-')
-			out[o++] = buf[i];
-	if (!o)
-		out[o++] = 'x';
-	out[o] = '\0';
+	if (gethostname(host, sizeof(host) - 1))
+		host[0] = '\0';
+	rados_machine_tag_of(mid, host, out, len);
 }
 
 /* Field 22 of /proc/PID/stat: when the process started (0: unknown). */
@@ -257,15 +300,45 @@ static unsigned long long proc_start(long pid)
 	return v;
 }
 
-/* Is the lock cookie PID.START a process alive on this machine? */
-bool rados_cookie_alive(const char *cookie)
+/* The lock cookie of this process: PID.START.MACHINE. */
+void rados_cookie_make(char *out, size_t len)
+{
+	char mach[RADOS_TAG_LEN];
+
+	rados_machine_tag(mach, sizeof(mach));
+	snprintf(out, len, "%ld.%llu.%s", (long)getpid(), proc_start(getpid()),
+		 mach);
+}
+
+/* Does the lock cookie PID.START.MACHINE name this machine?  *@pid its
+ * process id.  A cookie of any other form is not known as this one's. */
+bool rados_cookie_ours(const char *cookie, long *pid)
+{
+	char mach[RADOS_TAG_LEN];
+	unsigned long long start;
+	int n = 0;
+
+	rados_machine_tag(mach, sizeof(mach));
+	if (sscanf(cookie, "%ld.%llu.%n", pid, &start, &n) != 2 || !n ||
+	    *pid <= 0)
+		return false;
+	return !strcmp(cookie + n, mach);
+}
+
+/*
+ * May a lock with this cookie be broken?  Only when it names this machine
+ * and a process that is gone (or another that has its pid now): a lock of
+ * another machine, or of a form not known, is never taken as stale.
+ */
+bool rados_cookie_stale(const char *cookie)
 {
 	unsigned long long start;
 	long pid;
 
-	if (sscanf(cookie, "%ld.%llu", &pid, &start) != 2 || pid <= 0)
+	if (!rados_cookie_ours(cookie, &pid) ||
+	    sscanf(cookie, "%ld.%llu", &pid, &start) != 2)
 		return false;
-	return proc_start(pid) == start && start;
+	return !start || proc_start(pid) != start;
 }
 
 /* ------------------------------------------------------------- connect */
@@ -413,6 +486,26 @@ static int wait_all(rados_completion_t *c, size_t n)
 	return ret;
 }
 
+/*
+ * Issue the removal of @oid on @c: a write operation with FULL_TRY (a
+ * plain rados_aio_remove waits on a full pool until the timeout; the OSD
+ * lets a removal through a full pool).
+ */
+int rados_aio_remove_full_try(rados_ioctx_t io, const char *oid,
+			      rados_completion_t c)
+{
+	rados_write_op_t w = rados_create_write_op();
+	int r;
+
+	if (!w)
+		return -ENOMEM;
+	rados_write_op_remove(w);
+	r = rados_aio_write_op_operate(w, io, c, oid, NULL,
+				       LIBRADOS_OPERATION_FULL_TRY);
+	rados_release_write_op(w);	/* encoded when issued */
+	return r;
+}
+
 /* Remove objects by name, many in flight: the first error other than
  * -ENOENT, or 0. */
 int rados_remove_names(rados_ioctx_t io, char (*names)[160], size_t n)
@@ -424,7 +517,7 @@ int rados_remove_names(rados_ioctx_t io, char (*names)[160], size_t n)
 	for (i = 0; i < n; i++) {
 		if (rados_aio_create_completion2(NULL, NULL, &c[k]))
 			break;
-		r = rados_aio_remove(io, names[i], c[k]);
+		r = rados_aio_remove_full_try(io, names[i], c[k]);
 		if (r) {
 			rados_aio_release(c[k]);
 			ret = ret ? ret : r;
@@ -495,6 +588,22 @@ int rados_remove_prefix(rados_ioctx_t io, const char *prefix, bool hdr_too,
 
 /* ------------------------------------------------------------ header */
 
+/* Write @oid whole, with FULL_TRY: a full pool answers -ENOSPC/-EDQUOT
+ * at once (when the write grows it) instead of holding the write. */
+static int write_full_try(rados_ioctx_t io, const char *oid, const char *buf,
+			  size_t len)
+{
+	rados_write_op_t w = rados_create_write_op();
+	int r;
+
+	if (!w)
+		return -ENOMEM;
+	rados_write_op_write_full(w, buf, len);
+	r = rados_write_op_operate(w, io, oid, NULL, LIBRADOS_OPERATION_FULL_TRY);
+	rados_release_write_op(w);
+	return r;
+}
+
 static int hdr_write(struct store_rados *sr, const char *name)
 {
 	char host[64] = "", buf[512];
@@ -506,7 +615,7 @@ static int hdr_write(struct store_rados *sr, const char *name)
 		     "object_slots %u\npage_size %u\n", host, name,
 		     (long)getpid(), (long long)time(NULL),
 		     STORE_RADOS_OBJ_SLOTS, USM_PAGE_SIZE);
-	return rados_write_full(sr->io, sr->prefix, buf, (size_t)n);
+	return write_full_try(sr->io, sr->prefix, buf, (size_t)n);
 }
 
 /*
@@ -520,6 +629,7 @@ static int hdr_lock(struct store_rados *sr, const char *spec, char *err,
 	char tag[64], clients[256], cookies[256], addrs[256];
 	size_t tl, cl, kl, al;
 	int excl, r, tries;
+	long pid;
 
 	for (tries = 0; tries < 3; tries++) {
 		r = rados_lock_exclusive(sr->io, sr->prefix, RADOS_LOCK,
@@ -545,11 +655,19 @@ static int hdr_lock(struct store_rados *sr, const char *spec, char *err,
 		}
 		if (r == 0)
 			continue;	/* released meanwhile */
-		if (rados_cookie_alive(cookies)) {
+		if (!rados_cookie_ours(cookies, &pid)) {
+			store_set_err(err, errlen, "%s: %s is locked by another "
+				      "machine or program (cookie %s, %s at %s): "
+				      "left alone; give this one another id: "
+				      "%s:id=NAME", spec, sr->prefix, cookies,
+				      clients, addrs, spec);
+			return -EBUSY;
+		}
+		if (!rados_cookie_stale(cookies)) {
 			store_set_err(err, errlen, "%s: in use by another store "
-				      "(process %.*s of this machine; give this "
-				      "one another id: %s:id=NAME)", spec,
-				      (int)strcspn(cookies, "."), cookies, spec);
+				      "(process %ld of this machine; give this "
+				      "one another id: %s:id=NAME)", spec, pid,
+				      spec);
 			return -EBUSY;
 		}
 		r = rados_break_lock(sr->io, sr->prefix, RADOS_LOCK, clients,
@@ -571,7 +689,7 @@ int store_rados_open(struct usm_store *st, uint64_t wait_ms, unsigned int flags,
 		     char *err, size_t errlen)
 {
 	struct store_rados *sr;
-	char mach[16];
+	char mach[RADOS_TAG_LEN];
 	int r;
 
 	sr = calloc(1, sizeof(*sr));
@@ -579,6 +697,7 @@ int store_rados_open(struct usm_store *st, uint64_t wait_ms, unsigned int flags,
 		return -ENOMEM;
 	atomic_init(&sr->answers, false);
 	atomic_init(&sr->stop, false);
+	atomic_init(&sr->full, false);
 	r = rados_spec_parse(st->spec, st->name, &sr->sp, err, errlen);
 	if (r)
 		goto fail;
@@ -590,8 +709,7 @@ int store_rados_open(struct usm_store *st, uint64_t wait_ms, unsigned int flags,
 		goto fail;
 	rados_machine_tag(mach, sizeof(mach));
 	snprintf(sr->prefix, sizeof(sr->prefix), "usm.%s.%s", mach, sr->sp.id);
-	snprintf(sr->cookie, sizeof(sr->cookie), "%ld.%llu", (long)getpid(),
-		 proc_start(getpid()));
+	rados_cookie_make(sr->cookie, sizeof(sr->cookie));
 	if (!(flags & USM_STORE_UNLOCKED)) {
 		r = hdr_lock(sr, st->spec, err, errlen);
 		if (r)
@@ -657,17 +775,20 @@ static void prober_join(struct store_rados *sr)
 void store_rados_close(struct usm_store *st)
 {
 	struct store_rados *sr = st->rados;
+	bool gone = false;
 
 	if (!sr)
 		return;
 	prober_join(sr);
 	if (sr->rm)
 		rm_reap(st, 0);
-	if (sr->io && sr->locked && st->used == 0 && !is_down(sr)) {
+	if (sr->io && sr->locked && st->used == 0 && !rm_blocked(sr)) {
 		/* nothing kept: every object goes, the header last */
-		(void)rados_remove_prefix(sr->io, sr->prefix, true, NULL);
+		gone = !rados_remove_prefix(sr->io, sr->prefix, true, NULL);
 	}
-	if (sr->io && sr->locked)
+	/* A removed header took its lock with it; an unlock (a write
+	 * without FULL_TRY) would wait out the timeout on a full pool. */
+	if (sr->io && sr->locked && !gone)
 		rados_unlock(sr->io, sr->prefix, RADOS_LOCK, sr->cookie);
 	if (sr->io)
 		rados_ioctx_destroy(sr->io);
@@ -684,34 +805,57 @@ void store_rados_close(struct usm_store *st)
 static void set_down(struct usm_store *st, int r)
 {
 	struct store_rados *sr = st->rados;
-	bool was = sr->down[0];
+	bool was = sr->down[0], full = r == -ENOSPC || r == -EDQUOT;
 
+	if (sr->probing && atomic_load(&sr->answers))
+		prober_join(sr);	/* answered, and failed again since */
 	if (r == -ETIMEDOUT)
 		snprintf(sr->down, sizeof(sr->down), "the cluster is unreachable "
 			 "(no answer within %us)", sr->sp.timeout);
-	else if (r == -ENOSPC || r == -EDQUOT)
+	else if (r == -ENOSPC)
 		snprintf(sr->down, sizeof(sr->down), "the pool %s is full",
 			 sr->sp.pool);
+	else if (r == -EDQUOT)
+		snprintf(sr->down, sizeof(sr->down), "the pool %s is full "
+			 "(its quota)", sr->sp.pool);
 	else if (r == -EACCES || r == -EPERM)
 		snprintf(sr->down, sizeof(sr->down), "the cluster refuses %s "
 			 "access to pool %s", sr->sp.user, sr->sp.pool);
 	else
 		snprintf(sr->down, sizeof(sr->down), "the cluster failed an "
 			 "operation: %s", strerror(-r));
+	sr->down_err = r;
 	if (!was)
 		fprintf(stderr, "%s: store %s (%s): %s: nothing is evicted to it "
-			"until it answers again\n", program_invocation_short_name,
-			st->name, st->spec, sr->down);
-	if (sr->probing && atomic_load(&sr->answers))
-		prober_join(sr);	/* answered, and failed again since */
+			"until %s\n", program_invocation_short_name, st->name,
+			st->spec, sr->down, full ? "it takes new objects again" :
+			"it answers again");
+	/* read by a prober started now, or by one running that probes the
+	 * new way from its next round */
+	atomic_store(&sr->full, full);
 	if (!sr->probing) {
 		atomic_store(&sr->answers, false);
 		sr->probing = !pthread_create(&sr->prober, NULL, prober_main, sr);
 	}
 }
 
-/* Stat the header every STORE_PROBE_MS until the cluster answers (a
- * missing header is an answer too) or the store closes. */
+/* A full pool takes new objects again: create PREFIX.probe (which only
+ * a pool that is not full lets grow), then remove it. */
+static int probe_full(struct store_rados *sr)
+{
+	char names[1][160];
+	int r;
+
+	snprintf(names[0], sizeof(names[0]), "%s.probe", sr->prefix);
+	r = write_full_try(sr->io, names[0], "probe\n", 6);
+	if (!r)
+		(void)rados_remove_names(sr->io, names, 1);
+	return r;
+}
+
+/* Every STORE_PROBE_MS, until the cluster answers (a missing header is an
+ * answer too) or the store closes: stat the header; a store down because
+ * its pool is full probes by creating an object instead. */
 static void *prober_main(void *arg)
 {
 	struct store_rados *sr = arg;
@@ -724,7 +868,10 @@ static void *prober_main(void *arg)
 			usleep(100000);
 			continue;
 		}
-		r = rados_stat(sr->io, sr->prefix, &size, &mtime);
+		if (atomic_load(&sr->full))
+			r = probe_full(sr);
+		else
+			r = rados_stat(sr->io, sr->prefix, &size, &mtime);
 		if (r == 0 || r == -ENOENT) {
 			atomic_store(&sr->answers, true);
 			break;
@@ -742,14 +889,16 @@ bool store_rados_usable(struct usm_store *st)
 		return true;
 	if (is_down(sr)) {
 		if (!sr->probing)	/* no thread could be made: try again */
-			set_down(st, -ETIMEDOUT);
+			set_down(st, sr->down_err);
 		return false;
 	}
 	prober_join(sr);
-	fprintf(stderr, "%s: store %s (%s): the cluster answers again: "
+	fprintf(stderr, "%s: store %s (%s): the cluster %s again: "
 		"evicting to it again (was: %s)\n", program_invocation_short_name,
-		st->name, st->spec, sr->down);
+		st->name, st->spec, atomic_load(&sr->full) ?
+		"takes new objects" : "answers", sr->down);
 	sr->down[0] = '\0';
+	atomic_store(&sr->full, false);
 	return true;
 }
 
@@ -845,8 +994,10 @@ int store_rados_io(struct usm_store *st, const usm_slot_t *slots,
 			break;
 		}
 		obj_name(sr, obj, oid, sizeof(oid));
+		/* FULL_TRY: a full pool says so at once (see the top) */
 		r = write ? rados_aio_write_op_operate(op->w, sr->io, op->c, oid,
-						       NULL, 0) :
+						       NULL,
+						       LIBRADOS_OPERATION_FULL_TRY) :
 			    rados_aio_read_op_operate(op->r, sr->io, op->c, oid, 0);
 		nops++;
 		if (r) {
@@ -933,7 +1084,7 @@ void store_rados_obj_empty(struct usm_store *st, uint64_t obj)
 	rados_completion_t c;
 	char oid[160];
 
-	if (!obj_exists(sr, obj) || is_down(sr))
+	if (!obj_exists(sr, obj) || rm_blocked(sr))
 		return;
 	if (!sr->rm) {
 		sr->rm = malloc(RADOS_RM_INFLIGHT * sizeof(*sr->rm));
@@ -944,7 +1095,7 @@ void store_rados_obj_empty(struct usm_store *st, uint64_t obj)
 	if (rados_aio_create_completion2(NULL, NULL, &c))
 		return;
 	obj_name(sr, obj, oid, sizeof(oid));
-	if (rados_aio_remove(sr->io, oid, c)) {
+	if (rados_aio_remove_full_try(sr->io, oid, c)) {
 		rados_aio_release(c);
 		return;
 	}

@@ -39,10 +39,25 @@ int rados_attach(const char *spec, const struct rados_spec *sp, rados_t *clp,
 /* Both: parse @spec (its id does not matter) and connect. */
 int rados_attach_spec(const char *spec, rados_t *clp, rados_ioctx_t *iop,
 		      char *err, size_t errlen);
-/* The first 12 characters of /etc/machine-id (else of the host name). */
+/* A machine tag: 32 hex digits, or "h" and 16; its NUL. */
+#define RADOS_TAG_LEN		33
+/* PID.START.MACHINE */
+#define RADOS_COOKIE_LEN	(24 + 24 + RADOS_TAG_LEN)
+
+/* This machine's tag: the whole /etc/machine-id, else "h" and a 64-bit
+ * hash of the host name (rados_machine_tag_of). */
 void rados_machine_tag(char *out, size_t len);
-/* Is the lock cookie PID.START a process alive on this machine? */
-bool rados_cookie_alive(const char *cookie);
+void rados_machine_tag_of(const char *mid, const char *host, char *out,
+			  size_t len);
+/* This process's lock cookie PID.START.MACHINE. */
+void rados_cookie_make(char *out, size_t len);
+/* Does the cookie name this machine (*@pid: its process)? */
+bool rados_cookie_ours(const char *cookie, long *pid);
+/* May its lock be broken: this machine's, its process gone? */
+bool rados_cookie_stale(const char *cookie);
+/* Issue the removal of @oid on @c (FULL_TRY: through a full pool too). */
+int rados_aio_remove_full_try(rados_ioctx_t io, const char *oid,
+			      rados_completion_t c);
 /* Remove objects by name, many in flight. */
 int rados_remove_names(rados_ioctx_t io, char (*names)[160], size_t n);
 /* Remove every object PREFIX.*, and PREFIX itself when @hdr_too. */

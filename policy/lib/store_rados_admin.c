@@ -4,8 +4,9 @@
  * pool (usm/swap.h: usm_rados_stores, usm_rados_remove; usmctl rados).
  *
  * A store's header usm.MACHINE.ID says who made it; its lock "usm" has
- * the cookie PID.START of the process that holds it.  A store whose holder
- * is alive is in use; any other is left over: a daemon or server that
+ * the cookie PID.START.MACHINE of the process that holds it.  A store
+ * whose holder is alive, or is not known as a process of this machine, is
+ * in use; any other is left over: a daemon or server that
  * stopped without emptying it (killed, or a server that kept its pages for
  * a restart that never came).  Only this machine's stores are listed, and
  * only left-over ones are removed.
@@ -63,7 +64,7 @@ int usm_rados_stores(const char *spec, int (*cb)(const struct usm_rados_store *,
 	rados_ioctx_t io;
 	rados_t cl;
 	const char *e;
-	char mach[16], prefix[64];
+	char mach[RADOS_TAG_LEN], prefix[64];
 	size_t n = 0, i, plen;
 	bool opened;
 	int r;
@@ -113,15 +114,16 @@ int usm_rados_stores(const char *spec, int (*cb)(const struct usm_rados_store *,
 		store_set_err(err, errlen, "%s: listing the pool: %s", spec,
 			      strerror(-r));
 	for (i = 0; !r && i < n; i++) {
-		char hdr[128], cookie[64];
+		char hdr[128], cookie[RADOS_COOKIE_LEN];
+		long pid;
 
 		snprintf(hdr, sizeof(hdr), "%s%s", prefix, list[i].id);
 		if (list[i].has_header)
 			read_header(io, hdr, &list[i]);
 		lock_holder(io, hdr, cookie, sizeof(cookie));
-		list[i].in_use = cookie[0] && rados_cookie_alive(cookie);
-		if (list[i].in_use)
-			list[i].pid = strtol(cookie, NULL, 10);
+		list[i].in_use = cookie[0] && !rados_cookie_stale(cookie);
+		if (list[i].in_use && rados_cookie_ours(cookie, &pid))
+			list[i].pid = pid;
 		r = cb(&list[i], arg);
 	}
 	free(list);
@@ -135,7 +137,8 @@ int usm_rados_remove(const char *spec, const char *id, size_t *removed,
 {
 	rados_ioctx_t io;
 	rados_t cl;
-	char mach[16], hdr[128], cookie[64];
+	char mach[RADOS_TAG_LEN], hdr[128], cookie[RADOS_COOKIE_LEN];
+	long pid = 0;
 	int r;
 
 	*removed = 0;
@@ -149,10 +152,14 @@ int usm_rados_remove(const char *spec, const char *id, size_t *removed,
 	rados_machine_tag(mach, sizeof(mach));
 	snprintf(hdr, sizeof(hdr), "usm.%s.%s", mach, id);
 	lock_holder(io, hdr, cookie, sizeof(cookie));
-	if (cookie[0] && rados_cookie_alive(cookie)) {
-		store_set_err(err, errlen, "%s: store %s is in use (process %.*s): "
-			      "left alone", spec, id, (int)strcspn(cookie, "."),
-			      cookie);
+	if (cookie[0] && !rados_cookie_stale(cookie)) {
+		if (rados_cookie_ours(cookie, &pid))
+			store_set_err(err, errlen, "%s: store %s is in use "
+				      "(process %ld): left alone", spec, id, pid);
+		else
+			store_set_err(err, errlen, "%s: store %s is locked by "
+				      "another machine or program (cookie %s): "
+				      "left alone", spec, id, cookie);
 		r = -EBUSY;
 	} else {
 		r = rados_remove_prefix(io, hdr, true, removed);

@@ -13,8 +13,17 @@
 #      after the files are removed and the mount is gone, no object is left
 #   4. an OSD outage under a FUSE mount: a file written (evicted to the
 #      cluster), the OSD stopped: reading it gives EIO within the timeout,
-#      the mount's stats say why nothing is evicted; the OSD started again:
-#      the mount resumes by itself and fio verifies every byte
+#      the mount's stats say why nothing is evicted; a buffered read from
+#      a page the daemon holds into pages in the cluster gives that page,
+#      then EIO, never zeroes (short-read.py); the OSD started again:
+#      the mount resumes by itself and fio verifies every byte; a daemon
+#      killed under its supervisor: the next one finds its pages
+#   4c. a full pool (the OSD's full ratio lowered): the store says "full"
+#      at once, not "unreachable" after the timeout; what it holds reads
+#      back; it resumes by itself when the pool has room again
+#   4d. the OSD stopped for 5 s under fio verify=crc32c: the writer
+#      completes and verifies or is told (EIO/ENOSPC), never wrong data;
+#      what was written before reads back
 #   5. a daemon killed with pages in the cluster: usmctl rados lists its
 #      store as left over (in use while it ran) and removes it
 #
@@ -161,7 +170,17 @@ if fio_run pre --rw=write --do_verify=0; then
 else
 	bad "fio write before the outage"; head -n 20 "$work/fio.pre.out" | sed 's/^/    /'
 fi
+# a page 1M into the file (evicted) read back alone: the daemon holds it,
+# the kernel does not; the pages after it stay in the cluster
+"$here/short-read.py" prep "$mnt/pre.0.0" 1048576 || bad "O_DIRECT read of one page"
 "$here/cluster.sh" osd-stop "$cdir"
+# a buffered read from that page on: the page, then EIO; never a short
+# reply that the kernel fills up with zeroes
+if out=$(timeout 120 "$here/short-read.py" check "$mnt/pre.0.0" 1048576); then
+	ok "outage: a read from a resident page into evicted ones: $out"
+else
+	bad "outage: a read from a resident page into evicted ones: $out"
+fi
 t0=$SECONDS
 # reading the evicted start of the file: EIO, not zeroes, within the bound
 if timeout 120 dd if="$mnt/pre.0.0" of=/dev/null bs=1M count=32 2>"$work/dd.err"; then
@@ -213,6 +232,112 @@ else
 	fi
 fi
 rm -f "$mnt"/pre.*
+
+# --- 4c. a full pool: the OSD's full ratio lowered below what it uses (a
+# pool quota is never enforced here: the monitors learn a pool's usage
+# from a manager, which this cluster lacks); the store must say "full"
+# within a few seconds, not "unreachable" after the timeout, keep its
+# pages readable, and resume by itself when the pool has room again
+ratios() {	# full backfillfull nearfull, in an order the monitor takes
+	if [ "$1" = low ]; then
+		ceph_ osd set-nearfull-ratio 0.001 && ceph_ osd set-backfillfull-ratio 0.002 &&
+			ceph_ osd set-full-ratio 0.003
+	else
+		ceph_ osd set-full-ratio 0.95 && ceph_ osd set-backfillfull-ratio 0.90 &&
+			ceph_ osd set-nearfull-ratio 0.85
+	fi >/dev/null 2>&1
+}
+pool_full() { ceph_ osd pool ls detail 2>/dev/null | grep -q "^pool .* 'usm' .*flags [a-z_,]*full"; }
+fio_keep() {	# extra args: 96M of crc32c-tagged blocks, more than size=64M
+	timeout -k 10 300 fio --name=keep --directory="$mnt" --size=96M \
+		--ioengine=psync --bs=64k --rw=write --verify=crc32c --verify_fatal=1 \
+		--verify_state_save=0 "$@" >"$work/fio.keep.out" 2>&1
+}
+fio_keep --do_verify=0 || bad "fio write before the full pool"
+ratios low
+for _ in $(seq 60); do pool_full && break; sleep 1; done
+sleep 3	# the monitors' map says full: the OSD's too, a moment later
+if pool_full; then
+	ev0=$(stat_of evictions) t0=$SECONDS
+	timeout 120 dd if=/dev/urandom of="$mnt/fill" bs=1M count=128 conv=fsync 2>"$work/dd.err"
+	rc=$? took=$((SECONDS - t0)) why=$(stat_of store_state)
+	echo "    full pool: dd rc=$rc after ${took}s ($(tail -n 1 "$work/dd.err")), store_state=$why"
+	case "$why" in
+	*full*) ok "full pool: store_state=$why (dd: $(grep -o 'No space left on device' "$work/dd.err" | head -n 1) after ${took}s)" ;;
+	*) bad "full pool: store_state='$why', expected full (dd rc=$rc after ${took}s)" ;;
+	esac
+	"$top/policy/build/usmctl" status >"$work/status.txt" 2>&1
+	if grep -q "store takes nothing now: the pool usm is full" "$work/status.txt"; then
+		ok "usmctl status: the pool usm is full"
+	else
+		bad "usmctl status during the full pool"; sed 's/^/    /' "$work/status.txt" | head -n 20
+	fi
+	# read back while still full, the fill gone (its frames free): every
+	# page read is right; a swap-in that finds no frame (the store takes
+	# nothing to make one) may be told ENOSPC, never given wrong data
+	rm -f "$mnt/fill"
+	if fio_keep --verify_only=1; then
+		ok "full pool: the 96M written before it verify (crc32c)"
+	elif grep -Eqi "verify|bad magic|bad header|crc32c" "$work/fio.keep.out"; then
+		bad "full pool: wrong data read back"; grep -Ei "verify|bad|crc" "$work/fio.keep.out" | head -n 10 | sed 's/^/    /'
+	elif grep -q "No space left on device" "$work/fio.keep.out"; then
+		ok "full pool: reading back gave ENOSPC at $(grep -o 'offset=[0-9]*' "$work/fio.keep.out" | head -n 1) (no frame), no wrong data"
+	else
+		bad "verify while the pool is full"; head -n 20 "$work/fio.keep.out" | sed 's/^/    /'
+	fi
+else
+	bad "the pool did not become full with a full ratio of 0.003"
+fi
+ratios high
+t0=$SECONDS
+for _ in $(seq 60); do [ -z "$(stat_of store_state)" ] && break; sleep 1; done
+if [ -z "$(stat_of store_state)" ]; then
+	ok "full pool: the store resumed by itself $((SECONDS - t0)) s after the ratio went back"
+else
+	bad "full pool: still down: $(stat_of store_state)"
+fi
+ev0=$(stat_of evictions)
+if timeout 120 dd if=/dev/urandom of="$mnt/fill" bs=1M count=128 conv=fsync 2>"$work/dd.err" &&
+	[ "$(stat_of evictions)" -gt "$ev0" ] && fio_keep --verify_only=1; then
+	ok "after the full pool: 128M written, $(( $(stat_of evictions) - ev0 )) evictions, the 96M verify"
+else
+	bad "after the full pool: $(cat "$work/dd.err") evictions $ev0 -> $(stat_of evictions)"
+	head -n 20 "$work/fio.keep.out" | sed 's/^/    /'
+fi
+rm -f "$mnt/fill" "$mnt"/keep.*
+
+# --- 4d. the OSD stopped under an active writer (fio verify=crc32c, 192M
+# through the 64M mount) and started again 5 s later: the writer completes
+# and verifies, or is told (EIO, ENOSPC); it never verifies wrong data; and
+# what was written before the outage reads back whole
+fio_keep --do_verify=0 || bad "fio write before the outage under a writer"
+timeout -k 10 300 fio --name=live --directory="$mnt" --size=192M --ioengine=psync \
+	--bs=64k --rw=randwrite --do_verify=1 --verify=crc32c --verify_fatal=1 \
+	--verify_state_save=0 >"$work/fio.live.out" 2>&1 &
+fpid=$!
+sleep 8
+"$here/cluster.sh" osd-stop "$cdir"
+sleep 5
+t0=$SECONDS
+"$here/cluster.sh" osd-start "$cdir" >/dev/null 2>&1 || bad "OSD did not start again"
+wait $fpid
+rc=$?
+if [ "$rc" -eq 0 ]; then
+	ok "OSD stopped under fio: it completed and verified (OSD back in $((SECONDS - t0)) s)"
+elif grep -Eqi "verify|bad magic|bad header|crc32c" "$work/fio.live.out"; then
+	bad "OSD stopped under fio: wrong data verified"; grep -Ei "verify|bad|crc" "$work/fio.live.out" | head -n 10 | sed 's/^/    /'
+elif grep -Eq "Input/output error|No space left on device" "$work/fio.live.out"; then
+	ok "OSD stopped under fio: the writer was told ($(grep -Eo 'Input/output error|No space left on device' "$work/fio.live.out" | head -n 1)), no wrong data"
+else
+	bad "OSD stopped under fio: rc=$rc"; tail -n 10 "$work/fio.live.out" | sed 's/^/    /'
+fi
+for _ in $(seq 60); do [ -z "$(stat_of store_state)" ] && break; sleep 1; done
+if fio_keep --verify_only=1; then
+	ok "after the outage under a writer: the 96M written before it verify (crc32c)"
+else
+	bad "after the outage under a writer: verify"; head -n 20 "$work/fio.keep.out" | sed 's/^/    /'
+fi
+rm -f "$mnt"/live.* "$mnt"/keep.*
 
 # --- unmount: the store's objects go
 timeout 30 fusermount3 -u "$mnt"
