@@ -272,7 +272,8 @@ gap | limits)
 		local n=0 pid last= t0 t
 		# 1. killed as soon as it serves: the 20th start within a
 		#    minute is refused
-		while kill -0 "$spid" 2>/dev/null && ((n < 40)); do
+		t0=$SECONDS
+		while kill -0 "$spid" 2>/dev/null && ((n < 40 && SECONDS - t0 < 150)); do
 			pid=$(timeout 10 "$usmctl" --json status 2>/dev/null | python3 -c '
 import json, sys
 for x in json.load(sys.stdin)["mounts"]:
@@ -283,12 +284,22 @@ for x in json.load(sys.stdin)["mounts"]:
 			fi
 			sleep 0.05
 		done
+		t=$((SECONDS - t0)) slow=0
+		if kill -0 "$spid" 2>/dev/null && ((t * 20 > n * 60)); then
+			# a host so busy that restarts come slower than 20 a
+			# minute: the limit cannot trigger; said, not failed
+			slow=1
+			ok "skipped the 20-a-minute limit: $n restarts took ${t}s here"
+			timeout 30 umount "$m" || umount -l "$m"
+		fi
 		wait "$spid"
 		r=$?
 		spid=
-		if [ $r -eq 1 ] && [ "$n" -le 20 ] &&
+		if [ $slow = 1 ]; then
+			:
+		elif [ $r -eq 1 ] && [ "$n" -le 20 ] &&
 		   grep -q "20 daemons started in the last minute: giving up" "$work/log"; then
-			ok "$n daemons killed as they served: the supervisor gave up (exit 1): $(grep -m1 -o '20 daemons started.*' "$work/log")"
+			ok "$n daemons killed as they served in ${t}s: the supervisor gave up (exit 1): $(grep -m1 -o '20 daemons started.*' "$work/log")"
 		else
 			bad "$n daemons killed: the supervisor exited $r; log: $(tail -n 2 "$work/log" | tr '\n' ' ')"
 		fi
