@@ -87,6 +87,8 @@ static void usmfs_server_gone(void)
 			xas_for_each(&xas, e, ULONG_MAX) {
 				if (usmfs_e_busy(e) && !usmfs_e_swapped(e)) {
 					xas_store(&xas, usmfs_mk_idle(e));
+					usmfs_tailzero_apply(info, xas.xa_index,
+						usmfs_frame_page(usmfs_e_frame(e)));
 					unlocked++;
 				}
 			}

@@ -140,6 +140,9 @@ static unsigned long usmfs_unlock_range(struct usmfs_inode_info *info,
 		if (__xa_cmpxchg(&info->frames, index + i, usmfs_mk_busy(idle),
 				 idle, GFP_ATOMIC) != usmfs_mk_busy(idle))
 			missed++;
+		else	/* a truncation's bytes noted meanwhile */
+			usmfs_tailzero_apply(info, index + i,
+					     usmfs_frame_page(frame + i));
 	}
 	xa_unlock(&info->frames);
 	usmfs_wake_frames();
@@ -255,6 +258,8 @@ static int usmfs_cmd_commit(struct usmfs_cmd *c, struct inode *inode)
 		   bad ? xa_mk_value(frame) :
 			 usmfs_mk_swap(c->u.commit.store_id, c->u.commit.slot),
 		   GFP_ATOMIC);
+	if (bad)	/* resident again: a truncation's bytes noted meanwhile */
+		usmfs_tailzero_apply(info, index, usmfs_frame_page(frame));
 	xa_unlock(&info->frames);
 	if (bad) {
 		usmfs_wake_frames();

@@ -438,9 +438,13 @@ again:
 
 /*
  * Bytes that truncation or a hole punch must zero in a page that is
- * swapped out and cannot be brought back now (no server, or none in time):
- * noted per page, a bit per byte, and zeroed when the page comes back,
- * before anyone can see it (usmfs_tailzero_apply, from SWAPIN_DONE).  The
+ * swapped out and cannot be brought back now (no server, or none in time),
+ * or that the server holds for an eviction (EVICT's busy entry) past our
+ * wait: noted per page, a bit per byte, and zeroed when the page comes
+ * back, before anyone can see it (usmfs_tailzero_apply: from SWAPIN_DONE,
+ * and where an eviction's busy entry is made resident again: CANCEL, a
+ * failed EVICT or COMMIT, the server gone).  A committed page keeps its
+ * note until it is swapped in.  The
  * page's entry is checked and the note made under the index's lock, which
  * SWAPIN_DONE holds to apply the note and make the page resident: neither
  * can slip between the other's steps.  Lock order: frames, then info->lock.
@@ -509,7 +513,12 @@ static void usmfs_tailzero_note(struct inode *inode, pgoff_t index,
 		/* Came back meanwhile: zero it as it is. */
 		page = usmfs_frame_page(usmfs_e_frame(entry));
 		get_page(page);
-	} else if (entry && usmfs_e_swapped(entry)) {
+	} else if (entry && (usmfs_e_swapped(entry) || usmfs_e_busy(entry))) {
+		/*
+		 * Swapped, or busy: being swapped in, or locked by the
+		 * server's EVICT (stopped or slow server).  Dropping the
+		 * bytes here would let the page come back with them.
+		 */
 		spin_lock(&info->lock);
 		tz = usmfs_tailzero_find(info, index);
 		if (!tz && new) {
@@ -566,8 +575,8 @@ static void usmfs_free_frames(struct inode *inode, pgoff_t first,
 				marked ? XA_MARK_0 : XA_PRESENT);
 		if (entry) {
 			__xa_erase(&info->frames, index);
-			if (usmfs_e_swapped(entry) &&
-			    !list_empty_careful(&info->tailzero))
+			/* (a busy resident entry may have one too) */
+			if (!list_empty_careful(&info->tailzero))
 				tz = usmfs_tailzero_take(info, index);
 		}
 		xa_unlock(&info->frames);

@@ -645,6 +645,75 @@ static int t_stale(const char *dir)
 	return failed;
 }
 
+/*
+ * A hole punched into part of a page the server holds for an eviction
+ * (EVICT's busy entry), on a mount with a short swapin_timeout: the punch
+ * waits for the page, gives up at the timeout and returns; the bytes must
+ * still be zero once the page is resident again (CANCEL), not lost.
+ */
+static int t_punchbusy(const char *dir)
+{
+	struct usmfs_hello h;
+	struct usmfs_event ev;
+	struct usmfs_cmd c;
+	struct stat st;
+	char path[512], buf[4096];
+	uint32_t dev = 0;
+	uint64_t ino, frame = ~0ULL, seen = 0;
+	int fd = xopen(), f, status, i, zeros = 0, kept = 0;
+	pid_t pid;
+
+	CHECK(hello(fd, &h, USMFS_F_EVICT) == 0, "HELLO: %s", strerror(errno));
+	while (next_event(fd, &ev) && ev.type != USMFS_EV_REPLAY_DONE)
+		if (ev.type == USMFS_EV_MOUNT)
+			dev = ev.dev;
+	snprintf(path, sizeof(path), "%s/punchbusy", dir);
+	f = open(path, O_CREAT | O_RDWR | O_TRUNC, 0644);
+	CHECK(f >= 0, "create");
+	fstat(f, &st);
+	ino = st.st_ino;
+	memset(buf, 0x5c, sizeof(buf));
+	CHECK(write(f, buf, sizeof(buf)) == sizeof(buf), "write");
+	while (frame == ~0ULL && next_event(fd, &ev)) {
+		seen = ev.seq;
+		if (ev.type == USMFS_EV_PAGES_ALLOCATED && ev.ino == ino &&
+		    ev.u.range.start == 0)
+			frame = ev.u.range.frame;
+	}
+	CHECK(frame != ~0ULL, "no PAGES_ALLOCATED for page 0");
+	memset(&c, 0, sizeof(c));
+	c.op = USMFS_CMD_EVICT;
+	c.dev = dev;
+	c.ino = ino;
+	c.u.range.index = 0;
+	c.u.range.frame = frame;
+	c.u.range.nr = 1;
+	c.u.range.seq = seen;
+	CHECK(cmd1(fd, &c) == 0, "EVICT page 0: %u", c.error);
+	pid = fork();
+	if (pid == 0)
+		_exit(fallocate(f, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0,
+				2048) ? 1 : 0);
+	CHECK(pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
+	      WEXITSTATUS(status) == 0, "punch [0, 2048) while the page is locked");
+	c.op = USMFS_CMD_CANCEL;
+	c.u.range.seq = 0;
+	CHECK(cmd1(fd, &c) == 0, "CANCEL: %u", c.error);
+	CHECK(pread(f, buf, sizeof(buf), 0) == sizeof(buf), "pread");
+	for (i = 0; i < 4096; i++) {
+		zeros += i < 2048 && buf[i] == 0;
+		kept += i >= 2048 && buf[i] == 0x5c;
+	}
+	CHECK(zeros == 2048 && kept == 2048,
+	      "after the punch: %d of 2048 bytes zero, %d of 2048 kept", zeros, kept);
+	close(fd);
+	close(f);
+	unlink(path);
+	printf("punchbusy: a punch into a page under eviction past swapin_timeout: zeroed once the page is back (%d zero, %d kept)\n",
+	       zeros, kept);
+	return failed;
+}
+
 static uint64_t rnd(void)
 {
 	static uint64_t s = 0x9e3779b97f4a7c15ULL;
@@ -1028,6 +1097,8 @@ int main(int argc, char **argv)
 		return t_grant(argv[2]);
 	if (argc >= 3 && !strcmp(argv[1], "stale"))
 		return t_stale(argv[2]);
+	if (argc >= 3 && !strcmp(argv[1], "punchbusy"))
+		return t_punchbusy(argv[2]);
 	if (argc >= 4 && !strcmp(argv[1], "overflow"))
 		return t_overflow(argv[2], atoi(argv[3]));
 	if (argc >= 4 && !strcmp(argv[1], "mapcmp"))
@@ -1041,6 +1112,6 @@ int main(int argc, char **argv)
 				  argc >= 6 ? argv[5] : "");
 	if (argc >= 4 && !strcmp(argv[1], "fuzz"))
 		return t_fuzz(atoi(argv[2]), atol(argv[3]), argc >= 5 ? argv[4] : NULL);
-	fprintf(stderr, "usage: chantest open|noroot|hello|events DIR|grant DIR|stale DIR|overflow DIR N|fuzz S MAX [SCRATCH]|swapin DIR|swaprace DIR N|mapcmp FILE REF|willneed FILE OFF LEN [madv|seq]|xattr PATH NAME [VALUE]\n");
+	fprintf(stderr, "usage: chantest open|noroot|hello|events DIR|grant DIR|stale DIR|punchbusy DIR|overflow DIR N|fuzz S MAX [SCRATCH]|swapin DIR|swaprace DIR N|mapcmp FILE REF|willneed FILE OFF LEN [madv|seq]|xattr PATH NAME [VALUE]\n");
 	return 2;
 }

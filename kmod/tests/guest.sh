@@ -246,6 +246,15 @@ checkv chan-hello /kt/chantest hello
 check chan-events /kt/chantest events /mnt/u
 checkv chan-grant /kt/chantest grant /mnt/u
 checkv chan-evict-stale /kt/chantest stale /mnt/u
+# a punch into a page the server holds for an eviction, past a short
+# swapin_timeout: the bytes are zero once the page is back
+mkdir -p /mnt/pb
+if mount -t usmfs -o size=4M,swapin_timeout=1s none /mnt/pb; then
+	checkv chan-punch-busy /kt/chantest punchbusy /mnt/pb
+	umount /mnt/pb
+else
+	ko chan-punch-busy "mount -o swapin_timeout=1s"
+fi
 checkv chan-overflow /kt/chantest overflow /mnt/u 5000
 dd if=/dev/urandom of=/tmp/cf bs=64k count=8 2>/dev/null
 cp /tmp/cf /mnt/u/cf
