@@ -681,8 +681,13 @@ void usmfs_truncate_range(struct inode *inode, loff_t lstart, loff_t lend)
 			len = lend - lstart + 1;
 		usmfs_zero_partial(inode, lstart, len);
 	}
+	/*
+	 * The last page's head, unless the head above was in the same page
+	 * and zeroed it already (a range from a page boundary to the middle
+	 * of that page is this one: it zeroed nothing before 2026-12-07).
+	 */
 	if (tail && lend != LLONG_MAX &&
-	    (lstart >> PAGE_SHIFT) != (lend >> PAGE_SHIFT))
+	    (!head || (lstart >> PAGE_SHIFT) != (lend >> PAGE_SHIFT)))
 		usmfs_zero_partial(inode, lend + 1 - tail, tail);
 	if (end == ULONG_MAX)
 		usmfs_truncate_pages(inode, start, ULONG_MAX, false);
