@@ -314,7 +314,9 @@ static void escape_value(const char *s, char *out, size_t len)
  * evicting= is 1 while the daemon's eviction thread runs.  Then what only
  * the daemon has: can_evict= is 1 when that thread runs and a store takes
  * pages (not swap=none), store_room= what the mount's store can still take
- * in bytes (usm_store_room), and store_state= (escaped as options=) only
+ * in bytes (usm_store_room), store_written= and store_read= the bytes
+ * this daemon wrote to its stores and read back from them (evictions and
+ * swap-ins: every page once; since the daemon started), and store_state= (escaped as options=) only
  * while that store takes nothing although it could: why ("the cluster is
  * unreachable (no answer within 10s)": a "rados:" store).  Last, options=:
  * the usmfs options the daemon was started with, as the module's show in
@@ -328,7 +330,7 @@ static int mount_stats(char *buf, size_t len)
 	struct usm_store_info si;
 	char show[512], esc[512], why[1024] = "";
 	size_t i;
-	uint64_t room = 0;
+	uint64_t room = 0, out = 0, in = 0;
 	int r, k, writable = 0;
 
 	r = usm_mount_opts_show(&fs.mo, show, sizeof(show));
@@ -341,6 +343,8 @@ static int mount_stats(char *buf, size_t len)
 	 * store can still take, in bytes */
 	for (i = 0; usm_ctx_store_info(fs.ctx, (unsigned int)i, &si) == 0; i++) {
 		writable |= si.writable;
+		out += si.pages_out;
+		in += si.pages_in;
 		if (i == 0) {
 			room = si.room;
 			escape_value(si.state, why, sizeof(why));
@@ -350,7 +354,8 @@ static int mount_stats(char *buf, size_t len)
 			"frames=%llu free=%llu used=%llu limit=%llu resident=%llu "
 			"swapped=%llu files=%llu faults=%llu evictions=%llu "
 			"swapins=%llu hits=%llu low=%u high=%u source=anon "
-			"server=%d evicting=%d can_evict=%d store_room=%llu",
+			"server=%d evicting=%d can_evict=%d store_room=%llu "
+			"store_written=%llu store_read=%llu",
 			(unsigned long long)ps.frames, (unsigned long long)ps.free,
 			(unsigned long long)ps.used, (unsigned long long)ps.limit,
 			(unsigned long long)ps.resident * USM_PAGE_SIZE,
@@ -360,7 +365,9 @@ static int mount_stats(char *buf, size_t len)
 			(unsigned long long)ps.swapins, (unsigned long long)ps.hits,
 			ps.low_pct, ps.high_pct, fs.ctx != NULL,
 			evict_running(), evict_running() && writable,
-			(unsigned long long)room * USM_PAGE_SIZE);
+			(unsigned long long)room * USM_PAGE_SIZE,
+			(unsigned long long)out * USM_PAGE_SIZE,
+			(unsigned long long)in * USM_PAGE_SIZE);
 	/* restarts (supervise.c): who serves, who keeps the mount */
 	if (k >= 0 && serve.on)
 		k += snprintf(len > (size_t)k ? buf + k : NULL,

@@ -54,6 +54,12 @@ struct usm_store {
 	int64_t budget;
 	uint64_t reserve;	/* 0 = default */
 
+	/* Pages written to the store and read back from it since it was
+	 * opened (every page of a successful usm_store_write/read): what a
+	 * benchmark compares with the pages evicted.  Under the store's
+	 * lock, as every other field. */
+	uint64_t pages_out, pages_in;
+
 	struct store_rados *rados;	/* a "rados:" store's cluster, objects */
 };
 

@@ -44,6 +44,7 @@ int usm_ctx_store_info(struct usm_ctx *ctx, unsigned int i,
 	out->used = usm_store_slots_used(cs->st);
 	out->room = usm_store_room(cs->st);
 	out->reserve = usm_store_reserve(cs->st);
+	usm_store_traffic(cs->st, &out->pages_out, &out->pages_in);
 	usm_store_state(cs->st, out->state, sizeof(out->state));
 	pthread_mutex_unlock(&cs->io);
 	return 0;

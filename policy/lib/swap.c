@@ -453,6 +453,13 @@ uint64_t usm_store_room(const struct usm_store *st)
 	return st->top - st->used + store_fs_room(st) / USM_PAGE_SIZE;
 }
 
+void usm_store_traffic(const struct usm_store *st, uint64_t *out,
+		       uint64_t *in)
+{
+	*out = st->pages_out;
+	*in = st->pages_in;
+}
+
 uint64_t usm_store_reserve(const struct usm_store *st)
 {
 	struct statvfs sv;
@@ -785,6 +792,10 @@ static int store_io(struct usm_store *st, const usm_slot_t *slots,
 				mark_written(st, first + j);
 	}
 out:
+	if (!ret && write)
+		st->pages_out += n;
+	else if (!ret)
+		st->pages_in += n;
 	free(order);
 	free(iov);
 	return ret;

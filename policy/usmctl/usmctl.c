@@ -261,7 +261,8 @@ static void print_kv(const char *kv, const char *indent, int as_json, int fuse)
 		} else if (!strcmp(tok, "evicting") || !strcmp(tok, "can_evict")) {
 			continue;	/* status prints "eviction" and "evicting" */
 		} else if (!strcmp(tok, "resident") || !strcmp(tok, "swapped") ||
-			   !strcmp(tok, "pool_bytes") || !strcmp(tok, "store_room")) {
+			   !strcmp(tok, "pool_bytes") || !strcmp(tok, "store_room") ||
+			   !strcmp(tok, "store_written") || !strcmp(tok, "store_read")) {
 			char h[32];
 
 			usm_format_size(strtoull(eq + 1, NULL, 10), h, sizeof(h));

@@ -307,6 +307,37 @@ static void test_reuse_at_reserve(void **state)
  * the default reserve (256 MiB) nothing fits and room says 0; with a 4 MiB
  * reserve the store grows to the reserve, then reuses what it freed.
  */
+/* usm_store_traffic counts the pages of successful writes and reads only */
+static void test_traffic_counts(void **state)
+{
+	struct usm_store *st = open_ok("traffic.swap", 0);
+	static char a[3][USM_PAGE_SIZE] __attribute__((aligned(4096)));
+	void *bufs[3] = { a[0], a[1], a[2] };
+	usm_slot_t first, sl[3], twice[2];
+	uint64_t nr, out, in;
+
+	(void)state;
+	usm_store_traffic(st, &out, &in);
+	assert_int_equal(out, 0);
+	assert_int_equal(in, 0);
+	assert_int_equal(usm_store_alloc_run(st, 3, &first, &nr), 0);
+	assert_int_equal(nr, 3);
+	for (int i = 0; i < 3; i++) {
+		sl[i] = first + (usm_slot_t)i;
+		memset(a[i], 'a' + i, USM_PAGE_SIZE);
+	}
+	assert_int_equal(usm_store_write(st, sl, bufs, 3), 0);
+	assert_int_equal(usm_store_read(st, sl, bufs, 2), 0);
+	assert_int_equal(a[1][100], 'b');
+	/* refused (one slot twice): not counted */
+	twice[0] = twice[1] = first;
+	assert_int_equal(usm_store_write(st, twice, bufs, 2), -EINVAL);
+	usm_store_traffic(st, &out, &in);
+	assert_int_equal(out, 3);
+	assert_int_equal(in, 2);
+	usm_store_close(st);
+}
+
 static void test_small_filesystem(void **state)
 {
 	char dir[600], spec[620], err[256] = "";
@@ -410,6 +441,7 @@ int main(void)
 		cmocka_unit_test(test_unlocked_for_a_holder),
 		cmocka_unit_test(test_check_paths),
 		cmocka_unit_test(test_reuse_at_reserve),
+		cmocka_unit_test(test_traffic_counts),
 		cmocka_unit_test(test_small_filesystem),
 		cmocka_unit_test(test_ctx_reuse_after_delete),
 	};

@@ -133,6 +133,11 @@ uint64_t usm_store_room(const struct usm_store *st);
 uint64_t usm_store_reserve(const struct usm_store *st);
 void usm_store_set_reserve(struct usm_store *st, uint64_t bytes);
 
+/* Pages written to @st (usm_store_write) and read from it (usm_store_read)
+ * since it was opened, the failed calls left out. */
+void usm_store_traffic(const struct usm_store *st, uint64_t *out,
+		       uint64_t *in);
+
 /*
  * The "rados:" stores of this machine in a pool (and namespace) @spec
  * names (rados:POOL[/NS][:conf=...:user=...:keyring=...]), for usmctl:

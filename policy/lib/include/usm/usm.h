@@ -368,6 +368,8 @@ struct usm_store_info {
 	const char *name, *spec;
 	int writable;
 	uint64_t used, room, reserve;
+	/* pages written to the store and read from it since it was opened */
+	uint64_t pages_out, pages_in;
 	/* "" or why it takes nothing now (usm_store_state) */
 	char state[400];
 };
