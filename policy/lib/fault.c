@@ -91,6 +91,26 @@ static int take_given_frame_locked(struct usm_ctx *ctx, struct usm_file *f,
 	return 0;
 }
 
+/* A page read from its slot (pp->store, pp->slot) is resident: the slot
+ * is freed, or held until usm_swapin_settle() (USM_FAULT_KEEP_SLOT). */
+static void swapin_landed(struct usm_ctx *ctx, struct usm_file *f,
+			  struct usm_ppage *pp, unsigned int flags)
+{
+	if (flags & USM_FAULT_KEEP_SLOT) {
+		pp->slot_held = true;
+	} else {
+		slot_free_locked(ctx, pp->store, pp->slot);
+		pp->slot = USM_SLOT_NONE;
+		pp->store = NULL;
+	}
+	pp->state = USM_PS_RESIDENT;
+	policy_insert(f, pp);
+	f->faults++;
+	f->swapins++;
+	ctx->faults++;
+	ctx->swapins++;
+}
+
 static int fault_locked(struct usm_ctx *ctx, struct usm_file *f, uint64_t index,
 			unsigned int flags, usm_frame_t *frame)
 {
@@ -280,19 +300,7 @@ placed:
 			page_to_swapped(ctx, f, pp, cs, slot);
 			return -EIO;
 		}
-		if (flags & USM_FAULT_KEEP_SLOT) {
-			pp->slot_held = true;	/* usm_swapin_settle() */
-		} else {
-			slot_free_locked(ctx, cs, slot);
-			pp->slot = USM_SLOT_NONE;
-			pp->store = NULL;
-		}
-		pp->state = USM_PS_RESIDENT;
-		policy_insert(f, pp);
-		f->faults++;
-		f->swapins++;
-		ctx->faults++;
-		ctx->swapins++;
+		swapin_landed(ctx, f, pp, flags);
 	}
 got:
 	if (flags & USM_FAULT_PIN)
@@ -344,6 +352,112 @@ void usm_page_unpin(struct usm_ctx *ctx, struct usm_file *f, uint64_t index)
 	ctx_unlock(ctx);
 }
 
+/*
+ * Swap-in of a run: pages [@index, @index + @max) of @f that are swapped
+ * to one store, read with one usm_store_read() (a file store: one preadv
+ * per run of adjacent slots; "rados:": one operation per object, all in
+ * flight at once) instead of one read per page, each a round trip with
+ * the store's lock taken in turn.  Only what fits without waiting: the
+ * run stops at the first page that is not swapped (or swapped elsewhere),
+ * at the pool's cap and at the file's own, and where placement finds no
+ * frame.  Pages are made FILLING as usm_fault() makes one, so that a
+ * concurrent fault waits and a truncate marks them dropped.
+ *
+ * Returns the number of pages made resident from @index on, their frames
+ * in @frames (0: nothing done, the caller faults @index the usual way:
+ * it needs room made, or is no swapped page), or -EIO when the store
+ * failed (every page of the run swapped again, as usm_fault() leaves
+ * one).  A page dropped while read ends what is returned there; the
+ * pages after it are resident (hits for the caller's next faults).
+ */
+#define SWAPIN_RUN_MAX	128
+
+static long swapin_run_locked(struct usm_ctx *ctx, struct usm_file *f,
+			      uint64_t index, uint64_t max, unsigned int flags,
+			      usm_frame_t *frames)
+{
+	struct usm_ppage *pps[SWAPIN_RUN_MAX];
+	usm_slot_t slots[SWAPIN_RUN_MAX];
+	void *bufs[SWAPIN_RUN_MAX];
+	struct usm_cstore *cs = NULL;
+	uint64_t n = 0, i, done;
+	bool stop = false;
+	int r;
+
+	if (flags & (USM_FAULT_OVERWRITE | USM_FAULT_FRAME))
+		return 0;
+	if (max > SWAPIN_RUN_MAX)
+		max = SWAPIN_RUN_MAX;
+	while (n < max) {
+		void *e = usm_pm_lookup(&f->map, index + n);
+		struct usm_ppage *pp;
+		usm_frame_t fr;
+
+		if (!usm_entry_is_swp(e) || (cs && swp_store(ctx, e) != cs))
+			break;
+		if (pool_used(ctx) >= ctx->limit ||
+		    (f->pol.limit && f->resident >= limit_pages(f)))
+			break;
+		if (f->aops->place(ctx, f, index + n, &fr))
+			break;
+		pp = ppage_new(f, index + n);
+		if (!pp) {
+			usm_pool_put(ctx->pool, fr);
+			break;
+		}
+		cs = swp_store(ctx, e);
+		slots[n] = usm_swp_slot(e);
+		usm_pm_replace(&f->map, index + n, pp);	/* tags (DATA) kept */
+		swapped_count_dec(ctx, f);
+		page_set_frame(ctx, f, pp, fr);
+		pp->store = cs;
+		pp->slot = slots[n];
+		pp->state = USM_PS_FILLING;
+		pp->busy++;
+		bufs[n] = ctx->ops.frame_addr(ctx->priv, fr);
+		pps[n++] = pp;
+	}
+	if (n == 0)
+		return 0;
+
+	file_get_locked(f);
+	pthread_mutex_unlock(&ctx->lock);
+	pthread_mutex_lock(&cs->io);
+	r = usm_store_read(cs->st, slots, bufs, n);
+	pthread_mutex_unlock(&cs->io);
+	pthread_mutex_lock(&ctx->lock);
+	pthread_cond_broadcast(&ctx->cond);
+
+	done = n;
+	for (i = 0; i < n; i++) {
+		struct usm_ppage *pp = pps[i];
+
+		if (pp->dropped) {
+			page_unbusy(ctx, f, pp);
+			if (!stop)
+				done = i;
+			stop = true;
+			continue;
+		}
+		pp->busy--;
+		if (r) {
+			page_clear_frame(ctx, f, pp);
+			page_to_swapped(ctx, f, pp, cs, slots[i]);
+			continue;
+		}
+		swapin_landed(ctx, f, pp, flags);
+		if (stop)
+			continue;	/* not the caller's: a hit later */
+		if (flags & USM_FAULT_PIN)
+			pp->pg.pins++;
+		frames[i] = pp->pg.frame;
+	}
+	file_put_locked(f);
+	if (r)
+		return -EIO;
+	return (long)done;
+}
+
 long usm_fault_range(struct usm_ctx *ctx, struct usm_file *f, uint64_t first,
 		     uint64_t nr, unsigned int flags, usm_frame_t *frames)
 {
@@ -359,6 +473,18 @@ long usm_fault_range(struct usm_ctx *ctx, struct usm_file *f, uint64_t first,
 	pthread_mutex_lock(&ctx->lock);
 	file_get_locked(f);
 	for (i = 0; i < nr; i++) {
+		long run = f->dead ? 0 : swapin_run_locked(ctx, f, first + i,
+							     nr - i, flags,
+							     &frames[i]);
+
+		if (run < 0) {
+			r = (int)run;
+			break;
+		}
+		if (run > 0) {
+			i += (uint64_t)run - 1;
+			continue;
+		}
 		r = fault_locked(ctx, f, first + i, flags, &frames[i]);
 		if (r == -ENOENT && (flags & USM_FAULT_NOALLOC) && !f->dead) {
 			frames[i] = USM_FRAME_NONE;

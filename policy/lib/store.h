@@ -59,6 +59,7 @@ struct usm_store {
 	 * benchmark compares with the pages evicted.  Under the store's
 	 * lock, as every other field. */
 	uint64_t pages_out, pages_in;
+	uint64_t reads;		/* usm_store_read calls that read (tests) */
 
 	struct store_rados *rados;	/* a "rados:" store's cluster, objects */
 };

@@ -794,8 +794,10 @@ static int store_io(struct usm_store *st, const usm_slot_t *slots,
 out:
 	if (!ret && write)
 		st->pages_out += n;
-	else if (!ret)
+	else if (!ret) {
 		st->pages_in += n;
+		st->reads++;
+	}
 	free(order);
 	free(iov);
 	return ret;

@@ -12,6 +12,7 @@
 
 #include "fake_backend.h"
 #include "internal.h"	/* to look at store slot counts */
+#include "store.h"	/* and its read calls */
 
 static usm_frame_t fault_ok(struct usm_ctx *ctx, struct usm_file *f,
 			    uint64_t i, unsigned int flags)
@@ -210,6 +211,114 @@ static void test_fault_range(void **state)
 	assert_int_equal(usm_fault_range(ctx, f, 0, 0, 0, frames), 0);
 	assert_int_equal(usm_fault_range(ctx, f, UINT64_MAX, 2, 0, frames),
 			 -ERANGE);
+	fb_free(be);
+}
+
+static uint64_t store_reads(struct usm_ctx *ctx)
+{
+	uint64_t n;
+
+	usm_ctx_lock(ctx);
+	n = ctx->dflt->st->reads;
+	usm_ctx_unlock(ctx);
+	return n;
+}
+
+/* usm_fault_range over swapped pages reads them from the store in one
+ * call per run (not one per page), within the pool's room; holes, the
+ * file's cap, a full pool and a failing store keep their meaning. */
+static void test_swapin_run(void **state)
+{
+	struct fake_be *be = fb_new(64);
+	struct usm_mount_opts mo;
+	struct usm_ctx *ctx = fb_ctx(be, 0, "firstfit", "fifo", be->swap, &mo);
+	struct usm_file *f = fb_file(ctx, 1), *g = fb_file(ctx, 2);
+	struct usm_file_stats st;
+	usm_frame_t frames[48];
+	uint64_t r0;
+	char path[160];
+
+	(void)state;
+	for (uint64_t i = 0; i < 40; i++)
+		fb_fill(be, fault_ok(ctx, f, i, 0), 5, i);
+	assert_int_equal(usm_evict_file(ctx, f, 40), 40);
+
+	/* 40 swapped pages, 64 free frames: one read */
+	r0 = store_reads(ctx);
+	assert_int_equal(usm_fault_range(ctx, f, 0, 40, USM_FAULT_PIN, frames), 40);
+	assert_int_equal(store_reads(ctx) - r0, 1);
+	for (uint64_t i = 0; i < 40; i++)
+		assert_true(fb_verify(be, frames[i], 5, i));
+	usm_file_stats(ctx, f, &st);
+	assert_int_equal(st.swapins, 40);
+	assert_int_equal(st.resident, 40);
+	assert_int_equal(slots_used(ctx), 0);
+	assert_int_equal(usm_evict_file(ctx, f, 40), 0);	/* pinned */
+	usm_page_unpin_range(ctx, f, 0, 40, NULL);
+	fb_check(ctx);
+
+	/* Kept slots (a frontend that notes the page first): held until
+	 * settled, as with usm_fault() */
+	assert_int_equal(usm_evict_file(ctx, f, 40), 40);
+	assert_int_equal(usm_fault_range(ctx, f, 0, 8,
+					 USM_FAULT_PIN | USM_FAULT_KEEP_SLOT,
+					 frames), 8);
+	assert_int_equal(slots_used(ctx), 40);
+	for (uint64_t i = 0; i < 8; i++) {
+		assert_true(fb_verify(be, frames[i], 5, i));
+		assert_int_equal(usm_swapin_settle(ctx, f, i, frames[i],
+						   USM_SWAPIN_TAKEN), 0);
+	}
+	assert_int_equal(slots_used(ctx), 32);
+	usm_page_unpin_range(ctx, f, 0, 8, NULL);
+
+	/* A hole in the run (NOALLOC: no frame for it) splits it in two */
+	assert_int_equal(usm_punch(ctx, f, 20, 1), 0);
+	r0 = store_reads(ctx);
+	assert_int_equal(usm_fault_range(ctx, f, 8, 32, USM_FAULT_NOALLOC,
+					 frames), 32);
+	assert_int_equal(store_reads(ctx) - r0, 2);
+	for (uint64_t i = 8; i < 40; i++)
+		assert_true(i == 20 ? frames[i - 8] == USM_FRAME_NONE :
+			    fb_verify(be, frames[i - 8], 5, i));
+	fb_check(ctx);
+
+	/* Little room: what fits is read in one go, the rest after room is
+	 * made (evicting the other file), all of it right */
+	assert_int_equal(usm_evict_file(ctx, f, 40), 39);
+	for (uint64_t i = 0; i < 58; i++)
+		fb_fill(be, fault_ok(ctx, g, i, 0), 6, i);
+	assert_int_equal(usm_fault_range(ctx, f, 0, 40, USM_FAULT_PIN, frames),
+			 40);
+	for (uint64_t i = 0; i < 40; i++)
+		assert_true(i == 20 ? fb_is_zero(be, frames[i]) :
+			    fb_verify(be, frames[i], 5, i));
+	usm_page_unpin_range(ctx, f, 0, 40, NULL);
+	fb_check(ctx);
+
+	/* The file's own cap holds: no more than user.usm.limit resident */
+	assert_int_equal(usm_evict_file(ctx, f, 40), 40);
+	assert_int_equal(fb_set(ctx, f, USM_XATTR_LIMIT, "16K"), 0);
+	for (uint64_t i = 0; i < 10; i++) {
+		assert_int_equal(usm_fault_range(ctx, f, i, 1, USM_FAULT_PIN,
+						 frames), 1);
+		assert_true(fb_verify(be, frames[0], 5, i));
+		usm_page_unpin(ctx, f, i);
+	}
+	assert_int_equal(usm_fault_range(ctx, f, 10, 10, 0, frames), 10);
+	usm_file_stats(ctx, f, &st);
+	assert_true(st.resident <= 4);
+	fb_check(ctx);
+
+	/* The store fails: -EIO, the run's pages swapped again, no frame */
+	assert_int_equal(usm_evict_file(ctx, f, 40), (long)st.resident);
+	snprintf(path, sizeof(path), "%s/swap", be->dir);
+	assert_int_equal(truncate(path, 0), 0);
+	assert_int_equal(usm_fault_range(ctx, f, 0, 10, 0, frames), -EIO);
+	usm_file_stats(ctx, f, &st);
+	assert_int_equal(st.resident, 0);
+	assert_int_equal(usm_page_state(ctx, f, 3, NULL), USM_PAGE_SWAPPED);
+	fb_check(ctx);
 	fb_free(be);
 }
 
@@ -1331,6 +1440,7 @@ int main(void)
 		cmocka_unit_test(test_overwrite_no_swapin),
 		cmocka_unit_test(test_noalloc_and_states),
 		cmocka_unit_test(test_fault_range),
+		cmocka_unit_test(test_swapin_run),
 		cmocka_unit_test(test_limit_enospc),
 		cmocka_unit_test(test_arbiter_order),
 		cmocka_unit_test(test_evicting_cancel),
