@@ -97,7 +97,15 @@ static int store_open(struct usm_ctx *ctx, const char *name, const char *spec,
 	cs->writable = usm_store_writable(cs->st) > 0;
 	cs->id = ctx->nr_stores;
 	ctx->store_by_id[ctx->nr_stores++] = cs;
-	pthread_mutex_init(&cs->io, NULL);
+	{
+		pthread_rwlockattr_t a;
+
+		pthread_rwlockattr_init(&a);
+		pthread_rwlockattr_setkind_np(&a,
+			PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+		pthread_rwlock_init(&cs->io, &a);
+		pthread_rwlockattr_destroy(&a);
+	}
 	cs->next = ctx->stores;
 	ctx->stores = cs;
 	*out = cs;
@@ -108,9 +116,9 @@ static void store_slot_free(struct usm_cstore *cs, usm_slot_t slot)
 {
 	if (!cs || !cs->st || slot == USM_SLOT_NONE)
 		return;
-	pthread_mutex_lock(&cs->io);
+	pthread_rwlock_wrlock(&cs->io);
 	usm_store_free(cs->st, slot);
-	pthread_mutex_unlock(&cs->io);
+	pthread_rwlock_unlock(&cs->io);
 }
 
 /*
@@ -391,7 +399,7 @@ void usm_ctx_destroy(struct usm_ctx *ctx)
 	for (cs = ctx->stores; cs; cs = nx) {
 		nx = cs->next;
 		usm_store_close(cs->st);
-		pthread_mutex_destroy(&cs->io);
+		pthread_rwlock_destroy(&cs->io);
 		free(cs);
 	}
 	free(ctx->pend);
@@ -751,9 +759,9 @@ uint64_t usm_file_room(struct usm_ctx *ctx, struct usm_file *f)
 	cs = f->store;
 	pthread_mutex_unlock(&ctx->lock);
 	if (cs && cs->writable) {
-		pthread_mutex_lock(&cs->io);
+		pthread_rwlock_wrlock(&cs->io);
 		room += usm_store_room(cs->st);
-		pthread_mutex_unlock(&cs->io);
+		pthread_rwlock_unlock(&cs->io);
 	}
 	return room;
 }

@@ -79,7 +79,7 @@ static size_t evict_batch_locked(struct usm_ctx *ctx, struct usm_file *f,
 	}
 	if (nv > 1)
 		qsort(pps, nv, sizeof(*pps), ppage_index_cmp);
-	pthread_mutex_lock(&cs->io);
+	pthread_rwlock_wrlock(&cs->io);
 	while (m < nv) {
 		usm_slot_t first;
 		uint64_t nr, j;
@@ -90,7 +90,7 @@ static size_t evict_batch_locked(struct usm_ctx *ctx, struct usm_file *f,
 			slots[m + j] = first + j;
 		m += nr;
 	}
-	pthread_mutex_unlock(&cs->io);
+	pthread_rwlock_unlock(&cs->io);
 	/* No room in the store for the rest: they stay resident. */
 	for (i = m; i < nv; i++)
 		policy_insert(f, pps[i]);
@@ -150,9 +150,9 @@ static size_t evict_batch_locked(struct usm_ctx *ctx, struct usm_file *f,
 
 	if (w) {
 		pthread_mutex_unlock(&ctx->lock);
-		pthread_mutex_lock(&cs->io);
+		pthread_rwlock_wrlock(&cs->io);
 		werr = usm_store_write(cs->st, slots, bufs, w);
-		pthread_mutex_unlock(&cs->io);
+		pthread_rwlock_unlock(&cs->io);
 		for (i = 0; i < w; i++)
 			crefs[i] = refs[widx[i]];
 		if (!werr && ctx->ops.commit)

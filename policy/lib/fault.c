@@ -283,9 +283,9 @@ placed:
 		pp->busy++;
 		file_get_locked(f);
 		pthread_mutex_unlock(&ctx->lock);
-		pthread_mutex_lock(&cs->io);
+		pthread_rwlock_rdlock(&cs->io);
 		r = usm_store_read(cs->st, &slot, &buf, 1);
-		pthread_mutex_unlock(&cs->io);
+		pthread_rwlock_unlock(&cs->io);
 		pthread_mutex_lock(&ctx->lock);
 		pthread_cond_broadcast(&ctx->cond);
 		if (pp->dropped) {
@@ -422,9 +422,9 @@ static long swapin_run_locked(struct usm_ctx *ctx, struct usm_file *f,
 
 	file_get_locked(f);
 	pthread_mutex_unlock(&ctx->lock);
-	pthread_mutex_lock(&cs->io);
+	pthread_rwlock_rdlock(&cs->io);
 	r = usm_store_read(cs->st, slots, bufs, n);
-	pthread_mutex_unlock(&cs->io);
+	pthread_rwlock_unlock(&cs->io);
 	pthread_mutex_lock(&ctx->lock);
 	pthread_cond_broadcast(&ctx->cond);
 

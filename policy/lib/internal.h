@@ -131,7 +131,10 @@ struct usm_cstore {
 	struct usm_store *st;
 	unsigned int id;		/* index in ctx->store_by_id */
 	bool writable;
-	pthread_mutex_t io;		/* serialises every call into st */
+	/* Every call into st holds it: write-locked, except swap-in reads
+	 * (usm_store_read), which read-lock it and so run at once in
+	 * several threads; a writer waiting goes before new readers. */
+	pthread_rwlock_t io;
 };
 
 struct usm_file {

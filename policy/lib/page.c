@@ -497,9 +497,9 @@ int usm_page_swapped(struct usm_ctx *ctx, struct usm_file *f, uint64_t index,
 		rc = -EEXIST;
 		goto out;
 	}
-	pthread_mutex_lock(&cs->io);
+	pthread_rwlock_wrlock(&cs->io);
 	rc = usm_store_claim(cs->st, slot);
-	pthread_mutex_unlock(&cs->io);
+	pthread_rwlock_unlock(&cs->io);
 	if (rc)
 		goto out;
 	rc = usm_pm_insert(&f->map, index, usm_swp_entry(cs->id, slot));

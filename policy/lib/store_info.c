@@ -38,7 +38,7 @@ int usm_ctx_store_info(struct usm_ctx *ctx, unsigned int i,
 		return -ENOENT;
 	memset(out, 0, sizeof(*out));
 	out->name = cs->name;
-	pthread_mutex_lock(&cs->io);
+	pthread_rwlock_wrlock(&cs->io);
 	out->spec = usm_store_spec(cs->st);
 	out->writable = cs->writable;
 	out->used = usm_store_slots_used(cs->st);
@@ -46,7 +46,7 @@ int usm_ctx_store_info(struct usm_ctx *ctx, unsigned int i,
 	out->reserve = usm_store_reserve(cs->st);
 	usm_store_traffic(cs->st, &out->pages_out, &out->pages_in);
 	usm_store_state(cs->st, out->state, sizeof(out->state));
-	pthread_mutex_unlock(&cs->io);
+	pthread_rwlock_unlock(&cs->io);
 	return 0;
 }
 

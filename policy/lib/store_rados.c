@@ -91,6 +91,7 @@ struct store_rados {
 	 * stat bounded by the timeout) until one succeeds, then says so in
 	 * answers; the next call into the store takes it up again. */
 	pthread_t prober;
+	pthread_mutex_t down_lock;	/* set_down: reads run at once */
 	bool probing;			/* the thread exists (joined when false) */
 	atomic_bool answers;
 	atomic_bool stop;
@@ -698,6 +699,7 @@ int store_rados_open(struct usm_store *st, uint64_t wait_ms, unsigned int flags,
 	atomic_init(&sr->answers, false);
 	atomic_init(&sr->stop, false);
 	atomic_init(&sr->full, false);
+	pthread_mutex_init(&sr->down_lock, NULL);
 	r = rados_spec_parse(st->spec, st->name, &sr->sp, err, errlen);
 	if (r)
 		goto fail;
@@ -796,13 +798,25 @@ void store_rados_close(struct usm_store *st)
 		rados_shutdown(sr->cl);
 	free(sr->exists);
 	free(sr->rm);
+	pthread_mutex_destroy(&sr->down_lock);
 	free(sr);
 	st->rados = NULL;
 }
 
 /* --------------------------------------------------------------- state */
 
+static void set_down_locked(struct usm_store *st, int r);
+
+/* Swap-in reads may fail in several threads at once (usm_store_read):
+ * one at a time here; every other call into the store excludes them. */
 static void set_down(struct usm_store *st, int r)
+{
+	pthread_mutex_lock(&st->rados->down_lock);
+	set_down_locked(st, r);
+	pthread_mutex_unlock(&st->rados->down_lock);
+}
+
+static void set_down_locked(struct usm_store *st, int r)
 {
 	struct store_rados *sr = st->rados;
 	bool was = sr->down[0], full = r == -ENOSPC || r == -EDQUOT;

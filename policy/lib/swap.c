@@ -794,9 +794,9 @@ static int store_io(struct usm_store *st, const usm_slot_t *slots,
 out:
 	if (!ret && write)
 		st->pages_out += n;
-	else if (!ret) {
-		st->pages_in += n;
-		st->reads++;
+	else if (!ret) {	/* readers run at once (usm_cstore.io) */
+		__atomic_add_fetch(&st->pages_in, n, __ATOMIC_RELAXED);
+		__atomic_add_fetch(&st->reads, 1, __ATOMIC_RELAXED);
 	}
 	free(order);
 	free(iov);

@@ -1143,6 +1143,30 @@ static void *worker_main(void *arg)
 				w->ver[j] = 0;
 			continue;
 		}
+		if (op < 8 && i + 8 <= NPAGES) {
+			/* a range: runs of swapped pages read at once, the
+			 * other workers' reads in parallel (usm_cstore.io) */
+			usm_frame_t frs[8];
+			long n = usm_fault_range(ctx, w->f, i, 8, USM_FAULT_PIN,
+						 frs);
+
+			if (n != 8) {
+				fprintf(stderr, "worker fault range: %ld\n", n);
+				w->failed = 1;
+				break;
+			}
+			for (uint64_t j = 0; j < 8; j++)
+				if (w->ver[i + j] ?
+				    !fb_verify(w->be, frs[j], w->ver[i + j] * 31 +
+					       (uintptr_t)w->f, i + j) :
+				    !fb_is_zero(w->be, frs[j])) {
+					fprintf(stderr, "data mismatch (range) page %llu\n",
+						(unsigned long long)(i + j));
+					w->failed = 1;
+				}
+			usm_page_unpin_range(ctx, w->f, i, 8, NULL);
+			continue;
+		}
 		r = usm_fault(ctx, w->f, i, USM_FAULT_PIN | USM_FAULT_WRITE, &fr);
 		if (r) {
 			fprintf(stderr, "worker fault: %d\n", r);

@@ -410,9 +410,9 @@ static void test_ctx_reuse_after_delete(void **state)
 		assert_int_equal(usm_fault(ctx, b, i, USM_FAULT_WRITE, &fr), 0);
 		fb_fill(be, fr, 2, i);
 	}
-	pthread_mutex_lock(&ctx->dflt->io);
+	pthread_rwlock_wrlock(&ctx->dflt->io);
 	usm_store_set_reserve(ctx->dflt->st, UINT64_MAX / 2);
-	pthread_mutex_unlock(&ctx->dflt->io);
+	pthread_rwlock_unlock(&ctx->dflt->io);
 	usm_file_release(ctx, a);
 	for (int pass = 0; pass < 2; pass++) {
 		for (i = 0; i < N; i++) {

@@ -24,7 +24,9 @@
  * left as it was: -EPERM (symlink, not regular, another owner), -EEXIST
  * (not a store file, or another format).
  *
- * A store is not locked: its owner (a usm_ctx) serialises calls.
+ * A store is not locked: its owner (a usm_ctx) serialises calls, except
+ * that usm_store_read() may run in several threads at once (with no other
+ * call meanwhile).
  */
 #ifndef USM_SWAP_H
 #define USM_SWAP_H
