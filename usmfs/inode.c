@@ -273,8 +273,8 @@ void node_table_free(void)
 {
 	size_t i;
 
-	if (!fs.ns->itab)
-		return;
+	if (!fs.ns || !fs.ns->itab)
+		return;		/* the engine failed before the namespace */
 	for (i = 0; i < fs.ns->itab_size; i++) {
 		while (fs.ns->itab[i]) {
 			struct node *n = fs.ns->itab[i];

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/statvfs.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "usmfs.h"
@@ -649,6 +650,79 @@ static void teardown(void)
 }
 
 /*
+ * Going to the background (no -f): the process forks at once, before any
+ * store is opened or thread started (daemon_early), and the parent waits
+ * until the child serves (daemon_ready) or exits, and exits with its
+ * status; errors still reach the terminal and the exit status.  What the
+ * child opens then stays in the process that uses it: a "rados:" store's
+ * cluster connection (a librados client does not survive a fork) and its
+ * lock, whose cookie names the process holding it, and the threads.
+ * fuse_daemonize() forked after all that: the lock then named a process
+ * that had exited, which the next mount of the same store on this machine
+ * took for a dead holder's and broke, and mounted the same store twice.
+ */
+static int ready_fd = -1;
+
+static void daemon_early(void)
+{
+	int p[2], st = 0;
+	ssize_t n;
+	pid_t pid;
+	char c;
+
+	if (pipe2(p, O_CLOEXEC)) {
+		fprintf(stderr, "usmfs: pipe: %s\n", strerror(errno));
+		exit(1);
+	}
+	pid = fork();
+	if (pid < 0) {
+		fprintf(stderr, "usmfs: fork: %s\n", strerror(errno));
+		exit(1);
+	}
+	if (pid == 0) {
+		close(p[0]);
+		ready_fd = p[1];
+		(void)setsid();
+		return;
+	}
+	close(p[1]);
+	do
+		n = read(p[0], &c, 1);
+	while (n < 0 && errno == EINTR);
+	if (n == 1)
+		_exit(0);
+	/* it ended before serving: its status */
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	_exit(WIFEXITED(st) ? WEXITSTATUS(st) : 1);
+}
+
+/* Mounted and about to serve: leave the terminal, and let the parent of
+ * daemon_early() exit 0.  Nothing without it (-f). */
+static void daemon_ready(void)
+{
+	char c = 0;
+	int fd;
+
+	if (ready_fd < 0)
+		return;
+	if (chdir("/"))
+		(void)0;	/* "/" is there; the mount point is absolute */
+	fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (fd >= 0) {
+		dup2(fd, 0);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		if (fd > 2)
+			close(fd);
+	}
+	if (write(ready_fd, &c, 1) != 1)
+		(void)0;	/* the parent is gone: nobody waits */
+	close(ready_fd);
+	ready_fd = -1;
+}
+
+/*
  * Without -o norestart the process that mounts stays as the supervisor
  * (supervise.c) and the daemon runs as its child, started again if it
  * dies.  Returns the exit status.
@@ -667,10 +741,7 @@ static int supervised(const struct cmdline *cl, int argc, char **argv,
 	if (fuse_session_mount(fs.se, cl->mountpoint))
 		goto out;
 	bdi_tune(mnt_real);
-	if (fuse_daemonize(cl->foreground)) {
-		fuse_session_unmount(fs.se);
-		goto out;
-	}
+	daemon_ready();
 	ret = supervise(argc, argv, cl->mp, mnt_real, fuse_session_fd(fs.se),
 			pool_bytes);
 	fuse_session_unmount(fs.se);
@@ -738,6 +809,8 @@ int main(int argc, char **argv)
 	if (!conn_opts)
 		goto out_args;
 
+	if (!cl.foreground && !serve.on)
+		daemon_early();
 	r = setup_engine();
 	if (r == USMFS_EXIT_REFUSED) {
 		ret = r;
@@ -792,8 +865,7 @@ int main(int argc, char **argv)
 		bdi_tune(mnt_real);
 		conn_find(mnt_real);
 		free(mnt_real);
-		if (fuse_daemonize(cl.foreground))
-			goto out_unmount;
+		daemon_ready();
 	}
 	/*
 	 * We are part of the path that cleans this mount's dirty pages:

@@ -44,7 +44,8 @@
  * -ENOSPC) until a thread that stats the header every STORE_PROBE_MS while
  * the store is down sees the cluster answer.
  *
- * Writes and removals go with LIBRADOS_OPERATION_FULL_TRY: without it,
+ * Writes and removals go with LIBRADOS_OPERATION_FULL_TRY (set on the
+ * whole I/O context, so the header's lock and its release too): without it,
  * librados holds a write to a pool marked full (or over its quota) until
  * the pool is not full any more, that is until the timeout, and a full
  * pool looked unreachable.  With it the OSD answers at once: -ENOSPC
@@ -402,6 +403,9 @@ int rados_attach(const char *spec, const struct rados_spec *sp, rados_t *clp,
 		goto fail;
 	}
 	rados_ioctx_set_namespace(*iop, sp->ns[0] ? sp->ns : NULL);
+	/* every operation FULL_TRY (see the top): the lock, its release and
+	 * the header too, which would wait out the timeout on a full pool */
+	rados_set_pool_full_try(*iop);
 	*clp = cl;
 	return 0;
 fail:
@@ -637,6 +641,14 @@ static int hdr_lock(struct store_rados *sr, const char *spec, char *err,
 					 sr->cookie, "usmfs store", NULL, 0);
 		if (r == 0 || r == -EEXIST)
 			return 0;
+		if (r == -ENOSPC || r == -EDQUOT) {
+			store_set_err(err, errlen, "%s: the pool %s is full%s: "
+				      "the store cannot take its lock (%s); "
+				      "mount it once the pool has room", spec,
+				      sr->sp.pool, r == -EDQUOT ? " (its quota)" : "",
+				      sr->prefix);
+			return r;
+		}
 		if (r != -EBUSY) {
 			store_set_err(err, errlen, "%s: locking %s: %s", spec,
 				      sr->prefix, strerror(-r));
@@ -788,8 +800,9 @@ void store_rados_close(struct usm_store *st)
 		/* nothing kept: every object goes, the header last */
 		gone = !rados_remove_prefix(sr->io, sr->prefix, true, NULL);
 	}
-	/* A removed header took its lock with it; an unlock (a write
-	 * without FULL_TRY) would wait out the timeout on a full pool. */
+	/* A removed header took its lock with it; an unlock on a full pool
+	 * fails at once (FULL_TRY) and leaves the lock, which the next
+	 * open on this machine breaks (its process is gone). */
 	if (sr->io && sr->locked && !gone)
 		rados_unlock(sr->io, sr->prefix, RADOS_LOCK, sr->cookie);
 	if (sr->io)

@@ -272,6 +272,19 @@ if pool_full; then
 	else
 		bad "usmctl status during the full pool"; sed 's/^/    /' "$work/status.txt" | head -n 20
 	fi
+	# a new store on the full pool: refused at once, saying why (its
+	# lock is a write: it waited out the timeout and said "timed out")
+	mkdir -p "$work/mnt2"
+	t0=$SECONDS
+	timeout 60 "$daemon" "$work/mnt2" -f -o "size=16M,swapin_timeout=9s,swap=rados:usm/full2:conf=$cdir/ceph.conf:user=usm" \
+		>"$work/full2.log" 2>&1
+	rc=$? took=$((SECONDS - t0))
+	if [ $rc -ne 0 ] && [ $rc -ne 124 ] && grep -q "the pool usm is full" "$work/full2.log" && [ $took -lt 8 ]; then
+		ok "a new store on the full pool: refused after ${took}s: $(grep -o 'the pool usm is full[^;]*' "$work/full2.log" | head -n 1)"
+	else
+		bad "a new store on the full pool: rc=$rc after ${took}s"; sed 's/^/    /' "$work/full2.log" | head -n 5
+		mountpoint -q "$work/mnt2" && umount "$work/mnt2"
+	fi
 	# read back while still full, the fill gone (its frames free): every
 	# page read is right; a swap-in that finds no frame (the store takes
 	# nothing to make one) may be told ENOSPC, never given wrong data
@@ -378,4 +391,39 @@ out=$("$usmctl" rados "$lspec" --remove killed 2>&1) && ok "usmctl rados --remov
 	{ bad "usmctl rados --remove"; echo "$out" | sed 's/^/    /'; }
 n=$(objects fuse)
 [ "$n" -eq 0 ] && ok "no object left after the removal" || bad "$n objects left after the removal"
+
+# --- 6. in the background (no -f, as mount(8) starts it): the process
+# that holds the store's lock is the one that stays (it forked after the
+# lock was taken, and the lock named a process that had exited: a second
+# mount of the same store took it for a dead holder's, broke it, and
+# removed the first one's pages as an earlier run's)
+mkdir -p "$work/mnt2"
+if timeout 60 "$daemon" "$mnt" -o "size=16M,swap=$spec:id=bg" >"$work/daemon3.log" 2>&1; then
+	timeout 120 dd if=/dev/urandom of="$mnt/f" bs=1M count=48 2>/dev/null
+	sum=$(md5sum <"$mnt/f")
+	if timeout 60 "$daemon" "$work/mnt2" -o "size=16M,swap=$spec:id=bg" >"$work/daemon4.log" 2>&1; then
+		bad "a second mount of a background mount's store was let in"
+		timeout 20 fusermount3 -u "$work/mnt2"
+	elif grep -q "in use by another store" "$work/daemon4.log"; then
+		ok "a second mount of a background mount's store: $(grep -o 'in use by another store[^;]*' "$work/daemon4.log")"
+	else
+		bad "a second mount of a background mount's store: $(head -c 300 "$work/daemon4.log")"
+	fi
+	python3 -c "import os, sys; fd = os.open(sys.argv[1], os.O_RDONLY); os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)" "$mnt/f"
+	[ "$(md5sum <"$mnt/f")" = "$sum" ] && ok "the background mount reads its 48M back ($(stat_of evictions) evictions)" ||
+		bad "the background mount's file changed"
+	bgpid=$(stat_of supervisor_pid)
+	timeout 30 fusermount3 -u "$mnt"
+	for _ in $(seq 100); do kill -0 "$bgpid" 2>/dev/null || break; sleep 0.2; done
+	if kill -0 "$bgpid" 2>/dev/null; then
+		bad "the background supervisor $bgpid did not exit after the unmount"
+		kill -KILL "$bgpid"
+	else
+		n=$(objects fuse)
+		[ "$n" -eq 0 ] && ok "the background supervisor exited at the unmount, no object left" ||
+			bad "the background supervisor left $n objects"
+	fi
+else
+	bad "usmfs without -f did not mount: $(head -c 300 "$work/daemon3.log")"
+fi
 finish
