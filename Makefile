@@ -18,7 +18,7 @@ export PREFIX DESTDIR
 # test-rados (tests/rados/cluster.sh).
 DEPS	:= build-essential pkg-config clang valgrind attr fio fuse3 \
 	   libfuse3-dev libcmocka-dev libinih-dev liburing-dev \
-	   python3 sqlite3 procps util-linux psmisc stress-ng gnuplot-nox \
+	   python3 python3-numpy sqlite3 procps util-linux psmisc stress-ng gnuplot-nox \
 	   rsync tar acl e2fsprogs \
 	   librados-dev ceph-mon ceph-osd ceph-common
 
