@@ -13,6 +13,13 @@
 # minutes) no stage runs past it: one that would is cut short, and one
 # that can no longer start is counted failed ("not run"), so the summary
 # is always printed, after the first failure lines of each failed stage.
+#
+# A limit is there to end a hang, not a slow run: on a host busy with other
+# work (a 1-minute load average of at least twice its CPUs when the stage
+# starts) it is multiplied by 1 + load / (2 x CPUs), at most 4 (the guests
+# derive their own bounds from their measured speed the same way); the
+# deadline still bounds it.  On a host running make test alone the load of
+# its own guests stays under that and the limits are as written.
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
 logdir=${TEST_LOGDIR:-$top/build/test-logs}
@@ -34,11 +41,21 @@ end_leftovers() {
 	left=$(ps -o pid=,comm= -p "$(echo $pids | tr ' ' ,)" | tr -s ' \n' ' ')
 	kill -9 $pids 2>/dev/null
 }
+# busy_factor: what a stage's limit is multiplied by now (1 to 4)
+busy_factor() {
+	awk -v n="$(nproc)" '{ f = 1 + int($1 / (2 * n)); print (f > 4 ? 4 : f) }' /proc/loadavg
+}
 for spec in "$@"; do
 	name=${spec%%:*}
 	cmd=${spec#*:}
 	limit=${STAGE_TIMEOUT:-1800}
 	case $name in *@*) limit=${name#*@} name=${name%%@*} ;; esac
+	busy=$(busy_factor)
+	stretched=
+	if [ "$busy" -gt 1 ]; then
+		limit=$((limit * busy))
+		stretched=", x$busy: load $(cut -d' ' -f1 /proc/loadavg) on $(nproc) CPUs"
+	fi
 	log=$logdir/$name.log
 	start=$(date +%s)
 	if [ -n "${TEST_DEADLINE:-}" ]; then
@@ -52,7 +69,7 @@ for spec in "$@"; do
 		fi
 		[ "$left" -lt "$limit" ] && limit=$left
 	fi
-	echo "=== stage $name (at most ${limit}s): $cmd"
+	echo "=== stage $name (at most ${limit}s$stretched): $cmd"
 	tag=$name.$$.$start
 	# (through a FIFO, not a pipe: tee would wait for every process that
 	# holds the pipe, leftovers too; end_leftovers runs first)
